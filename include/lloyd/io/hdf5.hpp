@@ -1,0 +1,128 @@
+#pragma once
+#include <hdf5.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+/// "FILE.h5:/path/to/dataset" split into its two parts.
+struct DatasetRef {
+  std::string file;
+  std::string path;
+  std::string text() const { return file + ":" + path; }
+};
+
+/// Parses FILE.h5:/dataset. When the spec has no ":/" part, `default_path` is used if it is
+/// given; otherwise the spec is an Error.
+DatasetRef parse_dataset_ref(const std::string& spec, const std::string& default_path = "");
+
+enum class ElementType { Float32, Float64 };
+const char* to_string(ElementType type);
+
+struct MatrixShape {
+  std::uint64_t rows = 0, cols = 0;
+  ElementType type = ElementType::Float64;
+};
+
+/// RAII owner of an HDF5 identifier; the destructor closes it and never throws.
+class Hid {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Hid() = default;
+  Hid(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  ~Hid() { reset(); }
+  Hid(Hid&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = -1; }
+  Hid& operator=(Hid&& other) noexcept;
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  hid_t get() const { return id_; }
+  void reset();
+
+ private:
+  hid_t id_ = -1;
+  Closer closer_ = nullptr;
+};
+
+/// Collective over comm: opens an existing file read-only with the MPI-IO driver.
+Hid open_file_parallel(const Comm& comm, const std::string& file);
+
+/// Collective over comm: checks that `ref` names a non-empty 2-D float32/float64 dataset
+/// and returns its shape; otherwise every rank throws AgreedError with one clear line.
+MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref);
+
+/// Collective over comm: reads this rank's block of rows (block_rows) with one collective
+/// MPI-IO hyperslab read; chunked and compressed datasets read the same way. Non-finite
+/// values are an AgreedError naming the first such row.
+template <class T>
+DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape);
+
+/// Collective over comm: reads a whole (small) 2-D float dataset on every rank, e.g.
+/// initial centres or a model's centroids, converting to T.
+template <class T>
+RowMatrix<T> read_matrix(const Comm& comm, const DatasetRef& ref);
+
+/// Which attribute types the model file uses.
+void write_attribute(hid_t object, const std::string& name, double value);
+void write_attribute(hid_t object, const std::string& name, std::int64_t value);
+void write_attribute(hid_t object, const std::string& name, const std::string& value);
+double read_attribute_double(hid_t object, const std::string& name);
+std::int64_t read_attribute_int(hid_t object, const std::string& name);
+
+/// Throws Error if `output` may not be written: it exists and `force` is false, or it is
+/// one of the inputs. Not collective; wrap it in run_agreed.
+void check_output_path(const std::filesystem::path& output, bool force,
+                       const std::vector<std::string>& input_files);
+
+/// An output file that appears only when complete: it is written under a temporary name in
+/// the same directory and renamed by commit(). If the run fails before commit(), the
+/// temporary file is removed (also when the process aborts, see remove_partial_outputs).
+class OutputFile {
+ public:
+  /// Collective over comm.
+  OutputFile(const Comm& comm, std::filesystem::path final_path);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  hid_t root() const { return file_.get(); }
+  /// Collective over comm.
+  void create_group(const std::string& name);
+  /// Collective over comm: a dataset whose values every rank holds identically (centroids,
+  /// history); rank 0 writes them, the other ranks take part with an empty selection.
+  template <class T>
+  void write_replicated(const std::string& name, const T* data, std::uint64_t rows,
+                        std::uint64_t cols);
+  /// Collective over comm: each rank writes its own contiguous rows [first_row, first_row +
+  /// local_rows) of a global_rows × cols dataset (cols == 0: a 1-D dataset) in one
+  /// collective transfer; nothing is gathered.
+  template <class T>
+  void write_distributed(const std::string& name, const T* local, std::uint64_t local_rows,
+                         std::uint64_t first_row, std::uint64_t global_rows, std::uint64_t cols);
+  /// How HDF5 really performed the last transfer of write_distributed (tests use it to
+  /// prove that the write was collective).
+  H5D_mpio_actual_io_mode_t last_io_mode() const { return last_io_mode_; }
+  /// Collective over comm: closes the file and moves it to its final name.
+  void commit();
+
+ private:
+  const Comm& comm_;
+  std::filesystem::path final_path_, partial_path_;
+  Hid file_;
+  H5D_mpio_actual_io_mode_t last_io_mode_ = H5D_MPIO_NO_COLLECTIVE;
+  bool committed_ = false;
+};
+
+/// Removes the partial outputs of this process; for the abort path, where destructors do
+/// not run.
+void remove_partial_outputs() noexcept;
+
+/// Turns off HDF5's own error-stack printing: lloyd reports one line per problem itself.
+void silence_hdf5_errors();
+
+}  // namespace lloyd

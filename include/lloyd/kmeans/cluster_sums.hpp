@@ -1,0 +1,67 @@
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+#include "lloyd/exact_sum.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+/// Per-cluster member counts and coordinate sums, held in fixed point (see FixedPoint) so
+/// that the reduced sums, and the centroids computed from them, are bit-identical for any
+/// number of ranks.
+class ClusterSums {
+ public:
+  ClusterSums(Eigen::Index clusters, Eigen::Index features)
+      : clusters_(clusters), features_(features),
+        sums_(static_cast<std::size_t>(clusters * features)),
+        counts_(static_cast<std::size_t>(clusters)) {}
+
+  void reset() {
+    std::fill(sums_.begin(), sums_.end(), Int128{0});
+    std::fill(counts_.begin(), counts_.end(), std::int64_t{0});
+  }
+  template <class T>
+  void add(std::int32_t cluster, const T* row, const FixedPoint& fixed) {
+    Int128* sum = &sums_[static_cast<std::size_t>(cluster * features_)];
+    for (Eigen::Index j = 0; j < features_; ++j)
+      sum[j] += fixed.to_fixed(static_cast<double>(row[j]), static_cast<std::size_t>(j));
+    ++counts_[static_cast<std::size_t>(cluster)];
+  }
+  template <class T>
+  void remove(std::int32_t cluster, const T* row, const FixedPoint& fixed) {
+    Int128* sum = &sums_[static_cast<std::size_t>(cluster * features_)];
+    for (Eigen::Index j = 0; j < features_; ++j)
+      sum[j] -= fixed.to_fixed(static_cast<double>(row[j]), static_cast<std::size_t>(j));
+    --counts_[static_cast<std::size_t>(cluster)];
+  }
+  /// Collective over comm: sums and counts over all ranks. `extra` rides along in the
+  /// counts message (e.g. the number of changed labels) and is summed too.
+  void allreduce(const Comm& comm, std::span<std::int64_t> extra = {});
+
+  std::int64_t count(Eigen::Index cluster) const {
+    return counts_[static_cast<std::size_t>(cluster)];
+  }
+  Eigen::Index clusters() const { return clusters_; }
+  /// Row `cluster` of the centroids: sum / count, rounded once to T. Clusters with no
+  /// members keep `previous`'s row.
+  template <class T>
+  void means(const FixedPoint& fixed, RowMatrix<T>& centroids) const {
+    for (Eigen::Index c = 0; c < clusters_; ++c) {
+      const std::int64_t n = count(c);
+      if (n == 0) continue;
+      const Int128* sum = &sums_[static_cast<std::size_t>(c * features_)];
+      for (Eigen::Index j = 0; j < features_; ++j)
+        centroids(c, j) = static_cast<T>(fixed.to_double(sum[j], static_cast<std::size_t>(j)) /
+                                         static_cast<double>(n));
+    }
+  }
+
+ private:
+  Eigen::Index clusters_, features_;
+  std::vector<Int128> sums_;
+  std::vector<std::int64_t> counts_;
+};
+
+}  // namespace lloyd

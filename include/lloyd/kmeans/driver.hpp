@@ -1,0 +1,36 @@
+#pragma once
+#include "lloyd/comm.hpp"
+#include "lloyd/exact_sum.hpp"
+#include "lloyd/kmeans/options.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+/// What every fit on a shard needs to know about the whole data set.
+struct DataSummary {
+  FixedPoint fixed;            ///< fixed-point scales from the global max |x_j|
+  double mean_variance = 0;    ///< mean over features of the (population) variance
+};
+
+/// Collective over comm.
+template <class T>
+DataSummary summarize(const Comm& comm, const DenseShard<T>& shard);
+
+/// Collective over comm: distributed K-Means (Lloyd's algorithm) with scikit-learn's
+/// semantics: stop when the labels no longer change or the summed squared centre shift is
+/// ≤ tol × mean variance; afterwards the labels are recomputed for the final centres and
+/// the inertia is that of the final centres. `initial` (k × d) replaces the init method
+/// when given (then n_init is 1). `observer` sees every iteration on every rank.
+/// The result is bit-identical for every number of ranks.
+template <class T>
+KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
+                           const KMeansOptions& options, const RowMatrix<T>* initial = nullptr,
+                           const IterationObserver& observer = {});
+
+/// Collective over comm: labels and squared distances of the shard's rows for fixed
+/// centroids; returns the inertia (an exact sum over all ranks).
+template <class T>
+double predict_labels(const Comm& comm, const DenseShard<T>& shard, const RowMatrix<T>& centroids,
+                      std::vector<std::int32_t>& labels);
+
+}  // namespace lloyd

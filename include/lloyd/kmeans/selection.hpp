@@ -1,0 +1,83 @@
+#pragma once
+// Order-free global selection of rows: every rank proposes local candidates, a collective
+// reduction picks the global winners, and the winners' rows are fetched from their owners.
+// Nothing depends on which rank holds which row.
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+#include "lloyd/rng.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+/// Collective over comm: rows with the given global indices, in request order, on every
+/// rank. Each owner contributes its rows to one allgatherv; `data` holds the local rows of a
+/// block distribution of global_rows rows, `width` values each (d for data, 1 for labels).
+template <class T>
+std::vector<T> fetch_rows(const Comm& comm, std::uint64_t global_rows, std::uint64_t first_row,
+                          const T* data, std::size_t width, std::span<const std::uint64_t> indices) {
+  const int ranks = comm.size();
+  std::vector<T> mine;
+  std::vector<std::size_t> offset(static_cast<std::size_t>(ranks) + 1, 0);
+  for (const std::uint64_t index : indices) {
+    const int owner = owner_of_row(global_rows, ranks, index);
+    offset[static_cast<std::size_t>(owner) + 1] += width;
+    if (owner == comm.rank()) {
+      const T* row = data + (index - first_row) * width;
+      mine.insert(mine.end(), row, row + width);
+    }
+  }
+  const std::vector<T> all = comm.allgatherv(std::span<const T>(mine));
+  for (int r = 0; r < ranks; ++r) offset[r + 1] += offset[r];  // start of each rank's part
+  std::vector<T> result(indices.size() * width);
+  for (std::size_t q = 0; q < indices.size(); ++q) {
+    auto& cursor = offset[static_cast<std::size_t>(owner_of_row(global_rows, ranks, indices[q]))];
+    std::copy_n(all.begin() + static_cast<std::ptrdiff_t>(cursor), width,
+                result.begin() + static_cast<std::ptrdiff_t>(q * width));
+    cursor += width;
+  }
+  return result;
+}
+
+/// The `count` local rows with the smallest key(row), as candidates for Comm::smallest.
+template <class T, class KeyOf>
+std::vector<KeyIndex> local_smallest(const DenseShard<T>& shard, std::size_t count, KeyOf key_of) {
+  std::vector<KeyIndex> keys;
+  keys.reserve(static_cast<std::size_t>(shard.local_rows()));
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    keys.push_back({key_of(i), shard.global_index(i)});
+  if (keys.size() > count) {
+    std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(count), keys.end());
+    keys.resize(count);
+  }
+  return keys;
+}
+
+/// Collective over comm: fetch_rows of a shard, as a matrix.
+template <class T>
+RowMatrix<T> rows_as_matrix(const Comm& comm, const DenseShard<T>& shard,
+                            std::span<const std::uint64_t> indices) {
+  const std::vector<T> values = fetch_rows(comm, shard.global_rows, shard.first_row,
+                                           shard.rows.data(),
+                                           static_cast<std::size_t>(shard.features()), indices);
+  return Eigen::Map<const RowMatrix<T>>(values.data(), static_cast<Eigen::Index>(indices.size()),
+                                        shard.features());
+}
+
+/// Collective over comm: k distinct rows: the k smallest uniform keys of `stream` win.
+template <class T>
+std::vector<std::uint64_t> distinct_random_rows(const Comm& comm, const DenseShard<T>& shard,
+                                                std::size_t count, const CounterRng& rng,
+                                                std::uint64_t stream) {
+  const auto keys = local_smallest(shard, count, [&](Eigen::Index i) {
+    return rng.uniform(stream, shard.global_index(i));
+  });
+  std::vector<std::uint64_t> indices;
+  for (const KeyIndex& winner : comm.smallest(keys, count)) indices.push_back(winner.index);
+  return indices;
+}
+
+}  // namespace lloyd

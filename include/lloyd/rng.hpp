@@ -1,0 +1,61 @@
+#pragma once
+#include <array>
+#include <cstdint>
+
+namespace lloyd {
+
+/// What a random draw is for. Each purpose gets its own stream so that draws never collide.
+enum class Stream : std::uint64_t {
+  FirstCentre = 1,    ///< k-means++: the uniform first centre
+  SquaredDistance,    ///< k-means++: D² sampling trials
+  Forgy,              ///< forgy: k distinct rows
+  RandomPartition,    ///< random-partition: a cluster per row
+  FillEmpty,          ///< random-partition: rows for empty partitions
+  GenerateCentres,    ///< generate: blob centres
+  GenerateNoise,      ///< generate: Gaussian noise of each row
+  GeneratePermute,    ///< generate: row shuffle
+};
+
+/// A stream id: purpose, restart (n_init), and a sub-stream (e.g. centre and trial number).
+constexpr std::uint64_t stream_id(Stream purpose, std::uint64_t restart = 0,
+                                  std::uint64_t sub = 0) {
+  return (static_cast<std::uint64_t>(purpose) << 56) ^ (restart << 36) ^ sub;
+}
+
+/// Counter-based generator (Philox4x32-10, Salmon et al., SC'11): the bits for
+/// (seed, stream, counter) are a pure function of the three, so a row's draw is the same
+/// whichever rank holds the row and whatever was drawn before.
+class CounterRng {
+ public:
+  explicit CounterRng(std::uint64_t seed) : seed_(seed) {}
+
+  std::array<std::uint64_t, 2> bits(std::uint64_t stream, std::uint64_t counter) const;
+  /// Uniform in the open interval (0, 1).
+  double uniform(std::uint64_t stream, std::uint64_t counter) const {
+    return to_unit(bits(stream, counter)[0]);
+  }
+  /// Two independent standard normals (Box–Muller).
+  std::array<double, 2> normal_pair(std::uint64_t stream, std::uint64_t counter) const;
+
+  static double to_unit(std::uint64_t bits) {
+    return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
+  }
+
+ private:
+  std::uint64_t seed_;
+};
+
+/// A keyed bijection of [0, n) (a 4-round Feistel network with cycle walking): shuffles
+/// rows without moving data or communicating. Used by `generate` to interleave clusters.
+class Permutation {
+ public:
+  Permutation(std::uint64_t n, std::uint64_t seed);
+  std::uint64_t operator()(std::uint64_t index) const;
+
+ private:
+  std::uint64_t n_;
+  CounterRng rng_;
+  int half_bits_ = 1;
+};
+
+}  // namespace lloyd

@@ -1,0 +1,64 @@
+#pragma once
+// Shared plumbing of the subcommands: option parsing with one-line errors, help, JSON.
+#include <boost/program_options.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+#include "lloyd/error.hpp"
+
+namespace lloyd::cli {
+
+namespace po = boost::program_options;
+
+/// A bad command line. Every rank parses the same arguments, so every rank throws it.
+class UsageError : public AgreedError {
+ public:
+  using AgreedError::AgreedError;
+};
+
+using Args = std::vector<std::string>;
+
+int run_fit(const Comm& comm, const Args& args);
+int run_predict(const Comm& comm, const Args& args);
+int run_generate(const Comm& comm, const Args& args);
+
+/// Parses `args` against `options`; unknown options, missing values and bad numbers become
+/// a UsageError naming the command. Returns std::nullopt after printing help (on rank 0)
+/// when --help is among the arguments.
+std::optional<po::variables_map> parse(const Comm& comm, const std::string& command,
+                                       const std::string& synopsis,
+                                       const po::options_description& options, const Args& args);
+
+/// The value of a required option, or a UsageError naming it.
+template <class T>
+T required(const po::variables_map& vm, const std::string& command, const std::string& name) {
+  if (!vm.count(name)) throw UsageError("lloyd " + command + ": --" + name + " is required");
+  return vm[name].as<T>();
+}
+
+/// One JSON object, built key by key and printed on one line.
+class JsonObject {
+ public:
+  JsonObject& add(const std::string& key, const std::string& value);
+  JsonObject& add(const std::string& key, const char* value) { return add(key, std::string(value)); }
+  JsonObject& add(const std::string& key, double value);
+  JsonObject& add(const std::string& key, std::int64_t value);
+  JsonObject& add(const std::string& key, int value) { return add(key, std::int64_t{value}); }
+  JsonObject& add(const std::string& key, std::uint64_t value) {
+    return add(key, static_cast<std::int64_t>(value));
+  }
+  JsonObject& add(const std::string& key, bool value);
+  std::string str() const { return "{" + body_.str() + "}"; }
+
+ private:
+  std::ostringstream& next(const std::string& key);
+  std::ostringstream body_;
+  bool empty_ = true;
+};
+
+/// Seconds since `start` (MPI_Wtime), the maximum over ranks. Collective over comm.
+double elapsed_max(const Comm& comm, double start);
+
+}  // namespace lloyd::cli

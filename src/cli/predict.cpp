@@ -1,0 +1,84 @@
+#include <cstdio>
+#include <iostream>
+
+#include "common.hpp"
+#include "lloyd/io/hdf5.hpp"
+#include "lloyd/kmeans/driver.hpp"
+
+namespace lloyd::cli {
+
+namespace {
+
+template <class T>
+int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& input,
+                  const MatrixShape& shape, const std::string& output, bool json, double start) {
+  const RowMatrix<T> centroids = read_matrix<T>(comm, model);
+  if (centroids.cols() != static_cast<Eigen::Index>(shape.cols))
+    throw AgreedError("model " + model.text() + " has " + std::to_string(centroids.cols()) +
+                      " features but " + input.text() + " has " + std::to_string(shape.cols));
+  const DenseShard<T> shard = read_shard<T>(comm, input, shape);
+  std::vector<std::int32_t> labels;
+  const double inertia = predict_labels(comm, shard, centroids, labels);
+
+  OutputFile file(comm, output);
+  file.write_distributed("/labels", labels.data(), labels.size(), shard.first_row,
+                         shard.global_rows, 0);
+  write_attribute(file.root(), "inertia", inertia);
+  write_attribute(file.root(), "k", static_cast<std::int64_t>(centroids.rows()));
+  write_attribute(file.root(), "model", model.text());
+  write_attribute(file.root(), "input", input.text());
+  file.commit();
+  const double seconds = elapsed_max(comm, start);
+  if (comm.rank() == 0) {
+    if (json) {
+      JsonObject object;
+      object.add("command", "predict").add("inertia", inertia)
+          .add("k", static_cast<std::int64_t>(centroids.rows())).add("n_samples", shape.rows)
+          .add("n_features", shape.cols).add("n_ranks", comm.size()).add("seconds", seconds)
+          .add("output", output);
+      std::cout << object.str() << std::endl;
+    } else {
+      std::printf("lloyd predict: n=%llu k=%lld ranks=%d  inertia=%.10g  %.3f s  -> %s\n",
+                  static_cast<unsigned long long>(shape.rows),
+                  static_cast<long long>(centroids.rows()), comm.size(), inertia, seconds,
+                  output.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_predict(const Comm& comm, const Args& args) {
+  const double start = MPI_Wtime();
+  po::options_description description("options");
+  description.add_options()
+      ("model", po::value<std::string>(), "model written by 'lloyd fit' (MODEL.h5, or FILE.h5:/centroids)")
+      ("input", po::value<std::string>(), "data set FILE.h5:/dataset with the model's number of features")
+      ("output", po::value<std::string>(), "labels file to write (HDF5, dataset /labels)")
+      ("json", po::bool_switch(), "print one JSON object with the result on rank 0")
+      ("force", po::bool_switch(), "overwrite --output if it exists");
+  const auto vm = parse(comm, "predict", "--model MODEL.h5 --input FILE.h5:/X --output LABELS.h5",
+                        description, args);
+  if (!vm) return 0;
+  DatasetRef model, input;
+  try {
+    model = parse_dataset_ref(required<std::string>(*vm, "predict", "model"), "/centroids");
+    input = parse_dataset_ref(required<std::string>(*vm, "predict", "input"));
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(std::string("lloyd predict: ") + e.what());
+  }
+  const std::string output = required<std::string>(*vm, "predict", "output");
+  run_agreed(comm, [&] {
+    check_output_path(output, (*vm)["force"].as<bool>(), {model.file, input.file});
+  });
+  const MatrixShape shape = inspect_matrix(comm, input);
+  const bool json = (*vm)["json"].as<bool>();
+  return shape.type == ElementType::Float32
+             ? predict_typed<float>(comm, model, input, shape, output, json, start)
+             : predict_typed<double>(comm, model, input, shape, output, json, start);
+}
+
+}  // namespace lloyd::cli

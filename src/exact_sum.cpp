@@ -1,0 +1,110 @@
+#include "lloyd/exact_sum.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace lloyd {
+
+namespace {
+constexpr int kDigitBits = 32;
+constexpr std::int64_t kDigitMask = (std::int64_t{1} << kDigitBits) - 1;
+// Each addition puts less than 2^32 into a digit, so 2^30 additions cannot overflow an int64.
+constexpr std::uint32_t kCarryInterval = std::uint32_t{1} << 30;
+}  // namespace
+
+void ExactSum::add_nonzero(double value) {
+  const auto bits = std::bit_cast<std::uint64_t>(value);
+  const int biased_exponent = static_cast<int>((bits >> 52) & 0x7ff);
+  std::uint64_t mantissa = bits & ((std::uint64_t{1} << 52) - 1);
+  // value = mantissa * 2^(offset - 1074); offset >= 0 counts bits above the smallest subnormal.
+  int offset = 0;
+  if (biased_exponent != 0) {
+    mantissa |= std::uint64_t{1} << 52;
+    offset = biased_exponent - 1;
+  }
+  const int digit = offset / kDigitBits;
+  const UInt128 shifted = static_cast<UInt128>(mantissa)
+                                    << (offset % kDigitBits);
+  const auto low = static_cast<std::int64_t>(shifted & kDigitMask);
+  const auto mid = static_cast<std::int64_t>((shifted >> 32) & kDigitMask);
+  const auto high = static_cast<std::int64_t>(shifted >> 64);
+  if (bits >> 63) {
+    digits_[digit] -= low;
+    digits_[digit + 1] -= mid;
+    digits_[digit + 2] -= high;
+  } else {
+    digits_[digit] += low;
+    digits_[digit + 1] += mid;
+    digits_[digit + 2] += high;
+  }
+  if (++pending_ == kCarryInterval) normalize();
+}
+
+void ExactSum::normalize() {
+  // Afterwards every digit but the last lies in [0, 2^32); the last carries the sign.
+  for (int i = 0; i + 1 < kDigits; ++i) {
+    const std::int64_t carry = digits_[i] >> kDigitBits;  // floor division
+    digits_[i] -= carry * (std::int64_t{1} << kDigitBits);
+    digits_[i + 1] += carry;
+  }
+  pending_ = 0;
+}
+
+void ExactSum::allreduce(const Comm& comm) { allreduce(std::span<ExactSum>(this, 1), comm); }
+
+void ExactSum::allreduce(std::span<ExactSum> sums, const Comm& comm) {
+  std::vector<std::int64_t> words(sums.size() * kDigits);
+  for (std::size_t s = 0; s < sums.size(); ++s) {
+    sums[s].normalize();  // digits < 2^32: summing them over < 2^31 ranks cannot overflow
+    std::copy(sums[s].digits_.begin(), sums[s].digits_.end(), words.begin() + s * kDigits);
+  }
+  comm.allreduce(std::span<std::int64_t>(words), MPI_SUM);
+  for (std::size_t s = 0; s < sums.size(); ++s) {
+    std::copy(words.begin() + s * kDigits, words.begin() + (s + 1) * kDigits,
+              sums[s].digits_.begin());
+    sums[s].normalize();
+  }
+}
+
+double ExactSum::value() const {
+  ExactSum magnitude = *this;
+  magnitude.normalize();
+  const bool negative = magnitude.digits_[kDigits - 1] < 0;
+  if (negative) {
+    for (auto& d : magnitude.digits_) d = -d;
+    magnitude.normalize();
+  }
+  int top = kDigits - 1;
+  while (top >= 0 && magnitude.digits_[top] == 0) --top;
+  if (top < 0) return 0.0;
+  // The three leading digits hold at least 65 significant bits; lower digits only decide
+  // the rounding, so they collapse into a sticky bit below the rounding position.
+  const int base = std::max(top - 2, 0);
+  UInt128 leading = 0;
+  for (int i = top; i >= base; --i)
+    leading = (leading << kDigitBits) | static_cast<UInt128>(magnitude.digits_[i]);
+  int exponent = kDigitBits * base - 1074;
+  if (base > 0) {
+    bool sticky = false;
+    for (int i = 0; i < base; ++i) sticky |= magnitude.digits_[i] != 0;
+    leading = (leading << 1) | (sticky ? 1u : 0u);
+    exponent -= 1;
+  }
+  const double result = std::ldexp(static_cast<double>(leading), exponent);
+  return negative ? -result : result;
+}
+
+FixedPoint::FixedPoint(std::span<const double> max_abs)
+    : scale_(max_abs.size()), inverse_scale_(max_abs.size()) {
+  for (std::size_t j = 0; j < max_abs.size(); ++j) {
+    int exponent = 0;  // max_abs < 2^exponent
+    if (max_abs[j] > 0) std::frexp(max_abs[j], &exponent);
+    // Clamped so that 2^shift and 2^-shift are both representable doubles.
+    const int shift = std::clamp(62 - exponent, -1000, 1000);
+    scale_[j] = std::ldexp(1.0, shift);
+    inverse_scale_[j] = std::ldexp(1.0, -shift);
+  }
+}
+
+}  // namespace lloyd

@@ -1,0 +1,52 @@
+#include "lloyd/generate.hpp"
+
+#include "lloyd/rng.hpp"
+
+namespace lloyd {
+
+template <class T>
+Blobs<T> make_blobs(const Comm& comm, const BlobOptions& options) {
+  const CounterRng rng(options.seed);
+  const auto d = static_cast<Eigen::Index>(options.features);
+  const auto clusters = static_cast<std::uint64_t>(options.centers);
+  Blobs<T> blobs;
+  blobs.centers.resize(options.centers, d);
+  for (Eigen::Index c = 0; c < options.centers; ++c)
+    for (Eigen::Index j = 0; j < d; ++j)
+      blobs.centers(c, j) =
+          options.box_low + (options.box_high - options.box_low) *
+                                rng.uniform(stream_id(Stream::GenerateCentres),
+                                            static_cast<std::uint64_t>(c * d + j));
+
+  const RowRange mine = block_rows(options.samples, comm.size(), comm.rank());
+  blobs.data.global_rows = options.samples;
+  blobs.data.first_row = mine.begin;
+  blobs.data.rows.resize(static_cast<Eigen::Index>(mine.size()), d);
+  blobs.truth.resize(mine.size());
+
+  // Before shuffling, rows [0, big_rows) belong to the clusters of size base + 1.
+  const std::uint64_t base = options.samples / clusters, extra = options.samples % clusters;
+  const std::uint64_t big_rows = extra * (base + 1);
+  const Permutation shuffle(options.samples, options.seed);
+  const std::uint64_t pairs_per_row = static_cast<std::uint64_t>(d + 1) / 2;
+  for (std::uint64_t g = mine.begin; g < mine.end; ++g) {
+    const std::uint64_t position = shuffle(g);
+    const std::uint64_t cluster =
+        position < big_rows ? position / (base + 1) : extra + (position - big_rows) / base;
+    const auto i = static_cast<Eigen::Index>(g - mine.begin);
+    blobs.truth[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(cluster);
+    for (Eigen::Index j = 0; j < d; j += 2) {
+      const auto noise = rng.normal_pair(stream_id(Stream::GenerateNoise),
+                                         g * pairs_per_row + static_cast<std::uint64_t>(j / 2));
+      for (Eigen::Index h = 0; h < 2 && j + h < d; ++h)
+        blobs.data.rows(i, j + h) = static_cast<T>(
+            blobs.centers(static_cast<Eigen::Index>(cluster), j + h) + options.cluster_std * noise[h]);
+    }
+  }
+  return blobs;
+}
+
+template Blobs<float> make_blobs(const Comm&, const BlobOptions&);
+template Blobs<double> make_blobs(const Comm&, const BlobOptions&);
+
+}  // namespace lloyd

@@ -1,0 +1,403 @@
+#include "lloyd/io/hdf5.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <set>
+#include <system_error>
+#include <utility>
+
+namespace lloyd {
+
+namespace {
+
+hid_t checked(hid_t id, const std::string& what) {
+  if (id < 0) throw Error("HDF5: " + what + " failed");
+  return id;
+}
+
+void checked_status(herr_t status, const std::string& what) {
+  if (status < 0) throw Error("HDF5: " + what + " failed");
+}
+
+template <class T>
+hid_t native_type();
+template <>
+hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+template <>
+hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+template <>
+hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
+template <>
+hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+
+Hid collective_transfer() {
+  Hid dxpl(checked(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"), H5Pclose);
+  checked_status(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+  return dxpl;
+}
+
+Hid parallel_access(const Comm& comm) {
+  Hid fapl(checked(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
+  checked_status(H5Pset_fapl_mpio(fapl.get(), comm.get(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  return fapl;
+}
+
+std::string class_name(H5T_class_t type_class) {
+  switch (type_class) {
+    case H5T_INTEGER: return "integer";
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_ARRAY: return "array";
+    default: return "non-numeric";
+  }
+}
+
+// Partial outputs of this process, for removal on the abort path.
+std::mutex partial_mutex;
+std::set<std::filesystem::path> partial_files;
+
+}  // namespace
+
+Hid& Hid::operator=(Hid&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = std::exchange(other.id_, -1);
+    closer_ = other.closer_;
+  }
+  return *this;
+}
+
+void Hid::reset() {
+  if (id_ >= 0 && closer_) closer_(id_);
+  id_ = -1;
+}
+
+void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+DatasetRef parse_dataset_ref(const std::string& spec, const std::string& default_path) {
+  const auto colon = spec.rfind(":/");
+  if (colon != std::string::npos && colon > 0) return {spec.substr(0, colon), spec.substr(colon + 1)};
+  if (!default_path.empty()) return {spec, default_path};
+  throw Error("'" + spec + "' does not name a dataset: expected FILE.h5:/path/to/dataset");
+}
+
+const char* to_string(ElementType type) {
+  return type == ElementType::Float32 ? "float32" : "float64";
+}
+
+Hid open_file_parallel(const Comm& comm, const std::string& file) {
+  std::optional<std::string> problem;
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec))
+    problem = "input file '" + file + "' does not exist";
+  else if (std::filesystem::is_directory(file, ec))
+    problem = "input '" + file + "' is a directory, not an HDF5 file";
+  else if (H5Fis_hdf5(file.c_str()) <= 0)
+    problem = "'" + file + "' is not an HDF5 file";
+  comm.agree(problem);
+  Hid fapl = parallel_access(comm);
+  const hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, fapl.get());
+  comm.agree(id < 0 ? std::optional<std::string>("cannot open HDF5 file '" + file + "'")
+                    : std::nullopt);
+  return Hid(id, H5Fclose);
+}
+
+namespace {
+
+// Opens the dataset and checks it is a non-empty 2-D float matrix. Not collective.
+MatrixShape open_matrix(hid_t file, const DatasetRef& ref, Hid& dataset) {
+  if (ref.path.empty() || ref.path[0] != '/')
+    throw Error("dataset path '" + ref.path + "' must start with '/'");
+  // H5Lexists fails on a missing intermediate group, so walk the path one link at a time.
+  for (std::size_t pos = 1;; ++pos) {
+    const std::size_t next = ref.path.find('/', pos);
+    const std::string prefix = ref.path.substr(0, next);
+    if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0)
+      throw Error("no dataset '" + ref.path + "' in '" + ref.file + "'");
+    if (next == std::string::npos) break;
+    pos = next;
+  }
+  H5O_info_t info;
+  if (H5Oget_info_by_name(file, ref.path.c_str(), &info, H5P_DEFAULT) < 0 ||
+      info.type != H5O_TYPE_DATASET)
+    throw Error("'" + ref.text() + "' is not a dataset");
+  dataset = Hid(checked(H5Dopen2(file, ref.path.c_str(), H5P_DEFAULT), "open " + ref.text()),
+                H5Dclose);
+  Hid space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank != 2)
+    throw Error("dataset " + ref.text() + " has " + std::to_string(rank) +
+                " dimension(s); expected 2 (rows x features)");
+  hsize_t dims[2] = {0, 0};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  Hid type(checked(H5Dget_type(dataset.get()), "H5Dget_type"), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  if (type_class != H5T_FLOAT)
+    throw Error("dataset " + ref.text() + " has " + class_name(type_class) +
+                " elements; expected float32 or float64");
+  const std::size_t bytes = H5Tget_size(type.get());
+  if (bytes != 4 && bytes != 8)
+    throw Error("dataset " + ref.text() + " has " + std::to_string(8 * bytes) +
+                "-bit floats; expected float32 or float64");
+  if (dims[0] == 0) throw Error("dataset " + ref.text() + " has no rows");
+  if (dims[1] == 0) throw Error("dataset " + ref.text() + " has no features (0 columns)");
+  return {dims[0], dims[1], bytes == 4 ? ElementType::Float32 : ElementType::Float64};
+}
+
+// The first row holding a NaN or Inf, as an Error message; local rows only.
+template <class T>
+void check_finite(const RowMatrix<T>& rows, std::uint64_t first_row, const DatasetRef& ref) {
+  for (Eigen::Index i = 0; i < rows.rows(); ++i)
+    for (Eigen::Index j = 0; j < rows.cols(); ++j)
+      if (!std::isfinite(rows(i, j)))
+        throw Error("dataset " + ref.text() + ": row " + std::to_string(first_row + i) +
+                    " contains " + (std::isnan(rows(i, j)) ? "NaN" : "Inf") + " (column " +
+                    std::to_string(j) + ")");
+}
+
+}  // namespace
+
+MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref) {
+  Hid file = open_file_parallel(comm, ref.file);
+  MatrixShape shape;
+  run_agreed(comm, [&] {
+    Hid dataset;
+    shape = open_matrix(file.get(), ref, dataset);
+  });
+  return shape;
+}
+
+template <class T>
+DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape) {
+  Hid file = open_file_parallel(comm, ref.file);
+  Hid dataset;
+  run_agreed(comm, [&] { open_matrix(file.get(), ref, dataset); });
+
+  const RowRange mine = block_rows(shape.rows, comm.size(), comm.rank());
+  DenseShard<T> shard;
+  shard.global_rows = shape.rows;
+  shard.first_row = mine.begin;
+  shard.rows.resize(static_cast<Eigen::Index>(mine.size()), static_cast<Eigen::Index>(shape.cols));
+
+  run_agreed(comm, [&] {
+    Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
+    const hsize_t start[2] = {mine.begin, 0}, count[2] = {mine.size(), shape.cols};
+    const hsize_t memory_dims[2] = {std::max<hsize_t>(mine.size(), 1), shape.cols};
+    Hid memory_space(checked(H5Screate_simple(2, memory_dims, nullptr), "H5Screate_simple"),
+                     H5Sclose);
+    if (mine.size() == 0) {
+      H5Sselect_none(file_space.get());
+      H5Sselect_none(memory_space.get());
+    } else {
+      checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count,
+                                         nullptr),
+                     "select rows");
+    }
+    Hid dxpl = collective_transfer();
+    T placeholder{};
+    checked_status(H5Dread(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
+                           dxpl.get(), mine.size() ? shard.rows.data() : &placeholder),
+                   "read " + ref.text());
+  });
+  run_agreed(comm, [&] { check_finite(shard.rows, shard.first_row, ref); });
+  return shard;
+}
+
+template <class T>
+RowMatrix<T> read_matrix(const Comm& comm, const DatasetRef& ref) {
+  Hid file = open_file_parallel(comm, ref.file);
+  RowMatrix<T> matrix;
+  run_agreed(comm, [&] {
+    Hid dataset;
+    const MatrixShape shape = open_matrix(file.get(), ref, dataset);
+    matrix.resize(static_cast<Eigen::Index>(shape.rows), static_cast<Eigen::Index>(shape.cols));
+    // Every rank reads the same small matrix: an independent read, no coordination needed.
+    checked_status(H5Dread(dataset.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                           matrix.data()),
+                   "read " + ref.text());
+    check_finite(matrix, 0, ref);
+  });
+  return matrix;
+}
+
+template DenseShard<float> read_shard(const Comm&, const DatasetRef&, const MatrixShape&);
+template DenseShard<double> read_shard(const Comm&, const DatasetRef&, const MatrixShape&);
+template RowMatrix<float> read_matrix(const Comm&, const DatasetRef&);
+template RowMatrix<double> read_matrix(const Comm&, const DatasetRef&);
+
+namespace {
+template <class T>
+void write_scalar_attribute(hid_t object, const std::string& name, hid_t type, const T* value) {
+  Hid space(checked(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
+  if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
+  Hid attribute(checked(H5Acreate2(object, name.c_str(), type, space.get(), H5P_DEFAULT,
+                                   H5P_DEFAULT),
+                        "create attribute " + name),
+                H5Aclose);
+  checked_status(H5Awrite(attribute.get(), type, value), "write attribute " + name);
+}
+}  // namespace
+
+void write_attribute(hid_t object, const std::string& name, double value) {
+  write_scalar_attribute(object, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+void write_attribute(hid_t object, const std::string& name, std::int64_t value) {
+  write_scalar_attribute(object, name, H5T_NATIVE_INT64, &value);
+}
+
+void write_attribute(hid_t object, const std::string& name, const std::string& value) {
+  Hid type(checked(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
+  H5Tset_size(type.get(), std::max<std::size_t>(value.size(), 1));
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  write_scalar_attribute(object, name, type.get(), value.c_str());
+}
+
+double read_attribute_double(hid_t object, const std::string& name) {
+  Hid attribute(checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), "open attribute " + name),
+                H5Aclose);
+  double value = 0;
+  checked_status(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value), "read attribute " + name);
+  return value;
+}
+
+std::int64_t read_attribute_int(hid_t object, const std::string& name) {
+  Hid attribute(checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), "open attribute " + name),
+                H5Aclose);
+  std::int64_t value = 0;
+  checked_status(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value), "read attribute " + name);
+  return value;
+}
+
+void check_output_path(const std::filesystem::path& output, bool force,
+                       const std::vector<std::string>& input_files) {
+  std::error_code ec;
+  const auto canonical_output = std::filesystem::weakly_canonical(output, ec);
+  for (const auto& input : input_files) {
+    if (std::filesystem::weakly_canonical(input, ec) == canonical_output)
+      throw Error("output '" + output.string() + "' is also an input; choose another path");
+  }
+  if (std::filesystem::is_directory(output, ec))
+    throw Error("output '" + output.string() + "' is a directory");
+  if (std::filesystem::exists(output, ec) && !force)
+    throw Error("output '" + output.string() + "' exists; pass --force to overwrite it");
+  const auto parent = canonical_output.parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
+    throw Error("output directory '" + parent.string() + "' does not exist");
+}
+
+OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path)
+    : comm_(comm), final_path_(std::move(final_path)) {
+  // One temporary name for all ranks, unique per run: rank 0's process id.
+  std::int64_t pid = static_cast<std::int64_t>(getpid());
+  comm_.bcast(std::span<std::int64_t>(&pid, 1), 0);
+  partial_path_ = final_path_;
+  partial_path_ += ".partial-" + std::to_string(pid);
+  {
+    std::lock_guard lock(partial_mutex);
+    partial_files.insert(partial_path_);
+  }
+  Hid fapl = parallel_access(comm_);
+  const hid_t id = H5Fcreate(partial_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  comm_.agree(id < 0 ? std::optional<std::string>("cannot create output file '" +
+                                                  partial_path_.string() + "'")
+                     : std::nullopt);
+  file_ = Hid(id, H5Fclose);
+}
+
+OutputFile::~OutputFile() {
+  if (committed_) return;
+  file_.reset();
+  if (comm_.rank() == 0) {
+    std::error_code ec;
+    std::filesystem::remove(partial_path_, ec);
+  }
+  std::lock_guard lock(partial_mutex);
+  partial_files.erase(partial_path_);
+}
+
+void OutputFile::create_group(const std::string& name) {
+  Hid group(checked(H5Gcreate2(file_.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                    "create group " + name),
+            H5Gclose);
+}
+
+template <class T>
+void OutputFile::write_replicated(const std::string& name, const T* data, std::uint64_t rows,
+                                  std::uint64_t cols) {
+  write_distributed(name, data, comm_.rank() == 0 ? rows : 0, 0, rows, cols);
+}
+
+template <class T>
+void OutputFile::write_distributed(const std::string& name, const T* local,
+                                   std::uint64_t local_rows, std::uint64_t first_row,
+                                   std::uint64_t global_rows, std::uint64_t cols) {
+  const int rank = cols == 0 ? 1 : 2;
+  const hsize_t width = cols == 0 ? 1 : cols;
+  const hsize_t dims[2] = {global_rows, width};
+  Hid file_space(checked(H5Screate_simple(rank, dims, nullptr), "H5Screate_simple"), H5Sclose);
+  Hid dataset(checked(H5Dcreate2(file_.get(), name.c_str(), native_type<T>(), file_space.get(),
+                                 H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                      "create dataset " + name),
+              H5Dclose);
+  const hsize_t memory_dims[2] = {std::max<hsize_t>(local_rows, 1), width};
+  Hid memory_space(checked(H5Screate_simple(rank, memory_dims, nullptr), "H5Screate_simple"),
+                   H5Sclose);
+  if (local_rows == 0) {
+    H5Sselect_none(file_space.get());
+    H5Sselect_none(memory_space.get());
+  } else {
+    const hsize_t start[2] = {first_row, 0}, count[2] = {local_rows, width};
+    checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count,
+                                       nullptr),
+                   "select rows of " + name);
+  }
+  Hid dxpl = collective_transfer();
+  const T placeholder{};
+  checked_status(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
+                          dxpl.get(), local_rows ? local : &placeholder),
+                 "write " + name);
+  H5Pget_mpio_actual_io_mode(dxpl.get(), &last_io_mode_);
+}
+
+template void OutputFile::write_replicated(const std::string&, const float*, std::uint64_t, std::uint64_t);
+template void OutputFile::write_replicated(const std::string&, const double*, std::uint64_t, std::uint64_t);
+template void OutputFile::write_replicated(const std::string&, const std::int32_t*, std::uint64_t, std::uint64_t);
+template void OutputFile::write_replicated(const std::string&, const std::int64_t*, std::uint64_t, std::uint64_t);
+template void OutputFile::write_distributed(const std::string&, const float*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
+template void OutputFile::write_distributed(const std::string&, const double*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
+template void OutputFile::write_distributed(const std::string&, const std::int32_t*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
+template void OutputFile::write_distributed(const std::string&, const std::int64_t*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
+
+void OutputFile::commit() {
+  file_.reset();  // H5Fclose is collective: every rank's data is on disk afterwards
+  std::optional<std::string> problem;
+  if (comm_.rank() == 0) {
+    std::error_code ec;
+    std::filesystem::rename(partial_path_, final_path_, ec);
+    if (ec) problem = "cannot rename '" + partial_path_.string() + "' to '" +
+                      final_path_.string() + "': " + ec.message();
+  }
+  committed_ = !problem.has_value();
+  {
+    std::lock_guard lock(partial_mutex);
+    partial_files.erase(partial_path_);
+  }
+  comm_.agree(problem);
+  committed_ = true;
+}
+
+void remove_partial_outputs() noexcept {
+  std::lock_guard lock(partial_mutex);
+  for (const auto& path : partial_files) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  partial_files.clear();
+}
+
+}  // namespace lloyd

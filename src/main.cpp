@@ -1,0 +1,63 @@
+// lloyd: distributed K-Means. This file only dispatches to the subcommands in src/cli/.
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "cli/common.hpp"
+#include "lloyd/io/hdf5.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: lloyd <command> [options]\n"
+    "\n"
+    "Distributed K-Means over MPI ranks; every rank reads its own block of rows from HDF5.\n"
+    "\n"
+    "commands:\n"
+    "  fit        cluster a data set and write the model (centroids, labels, history)\n"
+    "  predict    label new data with the centroids of a model\n"
+    "  generate   write Gaussian blobs (like scikit-learn's make_blobs) for experiments\n"
+    "\n"
+    "'lloyd <command> --help' lists the options of a command with their defaults.\n"
+    "Run under MPI, e.g.: mpirun -n 4 lloyd fit --input data.h5:/X --k 8 --output model.h5\n";
+
+int dispatch(const lloyd::Comm& comm, int argc, char** argv) {
+  using namespace lloyd::cli;
+  const std::string command = argc > 1 ? argv[1] : "";
+  if (command.empty() || command == "--help" || command == "-h" || command == "help") {
+    if (comm.rank() == 0) std::cout << kUsage;
+    return command.empty() ? 2 : 0;
+  }
+  const Args args(argv + 2, argv + argc);
+  if (command == "fit") return run_fit(comm, args);
+  if (command == "predict") return run_predict(comm, args);
+  if (command == "generate") return run_generate(comm, args);
+  throw UsageError("lloyd: unknown command '" + command + "' (see 'lloyd --help')");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  lloyd::MpiEnvironment environment(argc, argv);
+  lloyd::silence_hdf5_errors();
+  int code = 0;
+  {
+    lloyd::Comm world(MPI_COMM_WORLD);
+    try {
+      code = dispatch(world, argc, argv);
+    } catch (const lloyd::cli::UsageError& e) {
+      if (world.rank() == 0) std::cerr << e.what() << std::endl;
+      code = 2;
+    } catch (const lloyd::AgreedError& e) {
+      // Every rank got here together: report once, exit cleanly and non-zero everywhere.
+      if (world.rank() == 0) std::cerr << "lloyd: error: " << e.what() << std::endl;
+      code = 1;
+    } catch (const std::exception& e) {
+      // Only this rank failed; the others may be waiting in a collective. Abort them all.
+      std::cerr << "lloyd: error on rank " << world.rank() << ": " << e.what() << std::endl;
+      lloyd::remove_partial_outputs();
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+  }
+  return code;
+}
