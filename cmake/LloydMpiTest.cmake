@@ -7,7 +7,7 @@ function(add_mpi_test)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;RANKS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE lloyd_core lloyd_test_main)
-  target_compile_options(${ARG_NAME} PRIVATE -Wall -Wextra -Wpedantic)
+  target_compile_options(${ARG_NAME} PRIVATE ${LLOYD_WARNINGS})
   foreach(ranks IN LISTS ARG_RANKS)
     add_test(NAME ${ARG_NAME}.np${ranks}
       COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${ranks} ${MPIEXEC_PREFLAGS}

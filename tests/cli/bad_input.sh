@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# End-to-end test: lloyd rejects bad input at 4 ranks with one clear error line.
+#
+#     bash tests/cli/bad_input.sh /path/to/lloyd
+#
+# Environment: LLOYD_MPIRUN (launcher and flags, default "mpirun --oversubscribe"),
+# LLOYD_TEST_DATA (default tests/data). Every case must exit non-zero within 60 s, leave
+# no output and no *.partial-* file, and print exactly one "lloyd..." line on stderr that
+# names the problem (see expect_error in lib.sh).
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_init "$@"
+
+NP=4
+GOOD=$BAD/good.h5
+
+# fit_error NAME PATTERN... -- FIT-ARGS...: `lloyd fit FIT-ARGS --output $TMP/NAME/out.h5`
+# must fail; every case gets its own output directory so that leftovers are its own.
+fit_error() {
+  local name=$1
+  shift
+  local patterns=()
+  while [ "$1" != "--" ]; do patterns+=("$1"); shift; done
+  shift
+  expect_error "$name" "$NP" "$TMP/$name/out.h5" "${patterns[@]}" -- \
+    fit "$@" --output "$TMP/$name/out.h5"
+}
+
+# ---- input files and datasets
+fit_error missing_file      "does not exist"    -- --input "$TMP/nonexistent.h5:/X" --k 3
+fit_error not_hdf5          "not an HDF5 file"  -- --input "$BAD/not_hdf5.h5:/X" --k 3
+fit_error missing_dataset   "no dataset"        -- --input "$GOOD:/nope" --k 3
+fit_error missing_group     "no dataset"        -- --input "$GOOD:/a/b/c" --k 3
+fit_error one_dimensional   "dimension"         -- --input "$BAD/oned.h5:/X" --k 3
+fit_error three_dimensional "dimension"         -- --input "$BAD/threed.h5:/X" --k 3
+fit_error integer_dtype     "integer"           -- --input "$BAD/int.h5:/X" --k 3
+fit_error string_dtype      "string"            -- --input "$BAD/string.h5:/X" --k 3
+fit_error zero_rows         "no rows"           -- --input "$BAD/zero_rows.h5:/X" --k 3
+fit_error nan_value         "row 37" "NaN"      -- --input "$BAD/nan.h5:/X" --k 3
+fit_error inf_value         "row 41" "Inf"      -- --input "$BAD/inf.h5:/X" --k 3
+
+# ---- k and initial centres
+fit_error k_zero            "at least 1"        -- --input "$GOOD:/X" --k 0
+fit_error k_exceeds_n       "exceeds"           -- --input "$GOOD:/X" --k 51
+fit_error init_wrong_shape  "expected"          -- --input "$GOOD:/X" --k 4 --init "$GOOD:/init_wrong_shape"
+fit_error init_k_mismatch   "expected"          -- --input "$GOOD:/X" --k 3 --init "$GOOD:/init_ok"
+fit_error unknown_init      "unknown --init"    -- --input "$GOOD:/X" --k 3 --init kmeans
+
+# ---- command line
+fit_error unknown_option    "unrecogni[sz]ed"   -- --input "$GOOD:/X" --k 3 --frobnicate 3
+fit_error missing_input     "required"          -- --k 3
+
+# ---- output equal to the input: refused, input untouched
+mkdir -p "$TMP/same_path"
+cp "$GOOD" "$TMP/same_path/good.h5"
+expect_error output_is_input "$NP" "$TMP/same_path/good.h5" "also an input" -- \
+  fit --input "$TMP/same_path/good.h5:/X" --k 3 --output "$TMP/same_path/good.h5"
+check output_is_input.unchanged "input file differs from tests/data/bad/good.h5" \
+  cmp -s "$GOOD" "$TMP/same_path/good.h5"
+
+# ---- existing output: refused without --force (file untouched), replaced with --force
+mkdir -p "$TMP/exists"
+printf 'precious, not a model\n' >"$TMP/exists/out.h5"
+cp "$TMP/exists/out.h5" "$TMP/exists.orig"
+expect_error output_exists "$NP" "$TMP/exists/out.h5" "exists" -- \
+  fit --input "$GOOD:/X" --k 3 --output "$TMP/exists/out.h5"
+check output_exists.untouched "pre-existing output changed" cmp -s "$TMP/exists.orig" "$TMP/exists/out.h5"
+
+mpi output_exists_force "$NP" 60 fit --input "$GOOD:/X" --k 3 --output "$TMP/exists/out.h5" --force
+check_ran_ok output_exists_force.exit0
+check output_exists_force.is_model "output is not a model with /centroids" h5_is_model "$TMP/exists/out.h5"
+check output_exists_force.no_partial "stray partial file(s) left" test -z "$(partial_files "$TMP/exists")"
+
+# ---- a successful fit leaves the final file, not a partial one
+mkdir -p "$TMP/success"
+mpi fit_success "$NP" 60 fit --input "$GOOD:/X" --k 3 --output "$TMP/success/model.h5"
+check_ran_ok fit_success.exit0
+check fit_success.output_is_model "no model with /centroids at the output path" h5_is_model "$TMP/success/model.h5"
+check fit_success.no_partial "stray partial file(s): $(partial_files "$TMP/success")" \
+  test -z "$(partial_files "$TMP/success")"
+check_eq fit_success.only_output "$(ls -A "$TMP/success")" "model.h5"
+
+# ---- predict: model (d = 3) and input (d = 5) disagree on the number of features
+if [ -f "$TMP/success/model.h5" ]; then
+  expect_error predict_feature_mismatch "$NP" "$TMP/predict/labels.h5" "features" -- \
+    predict --model "$TMP/success/model.h5" --input "$DATA/lloyd_blobs_f64.h5:/X" \
+    --output "$TMP/predict/labels.h5"
+else
+  fail predict_feature_mismatch "no model: the fit above failed"
+fi
+
+# ---- generate: unsupported dtype
+expect_error generate_bad_dtype "$NP" "$TMP/generate/out.h5" "dtype" -- \
+  generate --output "$TMP/generate/out.h5" --samples 100 --features 2 --centers 2 --dtype int8
+
+finish

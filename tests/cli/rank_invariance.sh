@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end test: results do not depend on the number of MPI ranks.
+#
+#     bash tests/cli/rank_invariance.sh /path/to/lloyd
+#
+# Environment: LLOYD_MPIRUN (launcher and flags, default "mpirun --oversubscribe"),
+# LLOYD_TEST_DATA (unused here; the data are generated).
+#   - `lloyd generate` at 2 and 3 ranks writes identical files (h5diff, attributes included);
+#   - `lloyd fit` at 1..4 ranks writes identical models, for float64 and float32 data and
+#     for every init method, and prints a JSON line with the expected keys and n_ranks = p.
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_init "$@"
+
+LIMIT=120
+JSON_KEYS=(inertia n_iter converged k n_samples n_features n_ranks seconds)
+
+# generate_invariant NAME GENERATE-ARGS...: generate at 2 and at 3 ranks, compare.
+generate_invariant() {
+  local name=$1 p
+  shift
+  for p in 2 3; do
+    mpi "gen_$name.p$p" "$p" "$LIMIT" generate --output "$TMP/$name.p$p.h5" "$@"
+    check_ran_ok "generate.$name.p$p.exit0"
+  done
+  run "h5diff_gen_$name" "$LIMIT" h5diff "$TMP/$name.p2.h5" "$TMP/$name.p3.h5"
+  if [ "$RC" -eq 0 ]; then pass "generate.$name.p2_vs_p3.identical"
+  else fail "generate.$name.p2_vs_p3.identical" "h5diff exit status $RC" "$OUT_FILE" "$ERR_FILE"; fi
+  cp "$TMP/$name.p2.h5" "$TMP/$name.h5" 2>/dev/null
+}
+
+# check_json NAME NRANKS EXPECT_K EXPECT_N EXPECT_D: the stdout of the last run holds exactly
+# one JSON object line with every key of JSON_KEYS, n_ranks = NRANKS and the given shape.
+check_json() {
+  local name=$1 np=$2 k=$3 n=$4 d=$5 json key problems=()
+  json=$(grep -a '^{' "$OUT_FILE")
+  if [ "$(printf '%s\n' "$json" | grep -c '^{')" -ne 1 ]; then
+    fail "$name" "expected exactly one JSON line on stdout" "$OUT_FILE"
+    return
+  fi
+  for key in "${JSON_KEYS[@]}"; do
+    printf '%s' "$json" | grep -q "\"$key\" *:" || problems+=("no key '$key'")
+  done
+  [ "$(json_get "$json" n_ranks)" = "$np" ] || problems+=("n_ranks = '$(json_get "$json" n_ranks)', expected $np")
+  [ "$(json_get "$json" k)" = "$k" ] || problems+=("k = '$(json_get "$json" k)', expected $k")
+  [ "$(json_get "$json" n_samples)" = "$n" ] || problems+=("n_samples = '$(json_get "$json" n_samples)', expected $n")
+  [ "$(json_get "$json" n_features)" = "$d" ] || problems+=("n_features = '$(json_get "$json" n_features)', expected $d")
+  if [ ${#problems[@]} -eq 0 ]; then pass "$name"
+  else local IFS=';'; fail "$name" "${problems[*]}" "$OUT_FILE"; fi
+}
+
+# fit_invariant NAME INPUT "RANKS..." FIT-ARGS...: fit at each rank count; every model must
+# equal the one from the first rank count.
+fit_invariant() {
+  local name=$1 input=$2 ranks=$3 p first=""
+  shift 3
+  for p in $ranks; do
+    local model=$TMP/$name.m$p.h5
+    mpi "fit_$name.p$p" "$p" "$LIMIT" fit --input "$input" --k 8 --seed 1 --output "$model" --json "$@"
+    check_ran_ok "fit.$name.p$p.exit0"
+    check_json "fit.$name.p$p.json" "$p" 8 20000 16
+    if [ -z "$first" ]; then first=$p; continue; fi
+    run "h5diff_$name.$first.$p" "$LIMIT" h5diff "$TMP/$name.m$first.h5" "$model"
+    if [ "$RC" -eq 0 ]; then pass "fit.$name.p${first}_vs_p$p.identical"
+    else fail "fit.$name.p${first}_vs_p$p.identical" "h5diff exit status $RC" "$OUT_FILE" "$ERR_FILE"; fi
+  done
+}
+
+SHAPE=(--samples 20000 --features 16 --centers 8 --seed 5)
+
+# ---- data
+generate_invariant f64 "${SHAPE[@]}"
+generate_invariant f32 "${SHAPE[@]}" --dtype float32
+# Overlapping blobs: many more Lloyd iterations (about 20), so reduction order would show.
+generate_invariant overlap "${SHAPE[@]}" --cluster-std 6
+check_eq generate.f64.dtype "$(h5_type "$TMP/f64.h5" /X)" H5T_IEEE_F64LE
+check_eq generate.f32.dtype "$(h5_type "$TMP/f32.h5" /X)" H5T_IEEE_F32LE
+
+# ---- models
+fit_invariant f64 "$TMP/f64.h5:/X" "1 2 3 4"
+fit_invariant overlap "$TMP/overlap.h5:/X" "1 2 3 4"
+fit_invariant f32 "$TMP/f32.h5:/X" "1 4"
+fit_invariant f64_forgy "$TMP/f64.h5:/X" "1 4" --init forgy
+fit_invariant f64_random_partition "$TMP/f64.h5:/X" "1 4" --init random-partition
+fit_invariant f64_kmeanspp_ninit3 "$TMP/f64.h5:/X" "1 4" --init k-means++ --n-init 3
+
+finish

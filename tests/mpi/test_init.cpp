@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "../test_support.hpp"
+#include "lloyd/generate.hpp"
+#include "lloyd/kmeans/driver.hpp"
+#include "lloyd/kmeans/init.hpp"
+
+namespace lloyd {
+namespace {
+
+Blobs<double> separated_blobs(const Comm& comm, int centers = 6) {
+  BlobOptions options;
+  options.samples = 3001;
+  options.features = 4;
+  options.centers = centers;
+  options.cluster_std = 0.2;
+  options.seed = 11;
+  return make_blobs<double>(comm, options);
+}
+
+// The row of the gathered data set equal to `centre`, or -1.
+std::int64_t find_row(const std::vector<double>& all_rows, Eigen::Index d, const double* centre) {
+  const auto n = static_cast<std::int64_t>(all_rows.size()) / d;
+  for (std::int64_t i = 0; i < n; ++i)
+    if (std::equal(centre, centre + d, all_rows.begin() + i * d)) return i;
+  return -1;
+}
+
+std::vector<double> all_rows(const Comm& comm, const DenseShard<double>& shard) {
+  std::vector<double> local(shard.rows.data(), shard.rows.data() + shard.rows.size());
+  return test::gather_all(comm, local);
+}
+
+TEST(Init, ForgyPicksKDistinctRows) {
+  Comm comm(MPI_COMM_WORLD);
+  const auto blobs = separated_blobs(comm);
+  const auto rows = all_rows(comm, blobs.data);
+  const DataSummary summary = summarize(comm, blobs.data);
+  const auto centres = initial_centres(comm, blobs.data, InitMethod::Forgy, 40, 5, 0, summary.fixed);
+  std::set<std::int64_t> picked;
+  for (Eigen::Index c = 0; c < centres.rows(); ++c) {
+    const std::int64_t row = find_row(rows, 4, centres.row(c).data());
+    EXPECT_GE(row, 0) << "centre " << c << " is not a row of X";
+    picked.insert(row);
+  }
+  EXPECT_EQ(picked.size(), 40u);
+}
+
+TEST(Init, KMeansPlusPlusPutsOneCentreInEveryWellSeparatedBlob) {
+  Comm comm(MPI_COMM_WORLD);
+  const auto blobs = separated_blobs(comm);
+  const auto rows = all_rows(comm, blobs.data);
+  const auto truth = test::gather_all(comm, blobs.truth);
+  const DataSummary summary = summarize(comm, blobs.data);
+  for (std::uint64_t seed = 0; seed < 5; ++seed) {
+    const auto centres =
+        initial_centres(comm, blobs.data, InitMethod::KMeansPlusPlus, 6, seed, 0, summary.fixed);
+    std::set<std::int32_t> blobs_hit;
+    for (Eigen::Index c = 0; c < 6; ++c) {
+      const std::int64_t row = find_row(rows, 4, centres.row(c).data());
+      ASSERT_GE(row, 0) << "k-means++ centre is not a row of X";
+      blobs_hit.insert(truth[static_cast<std::size_t>(row)]);
+    }
+    EXPECT_EQ(blobs_hit.size(), 6u) << "seed " << seed;
+  }
+}
+
+TEST(Init, RandomPartitionCentresAreMeansOfLargeRandomSubsets) {
+  Comm comm(MPI_COMM_WORLD);
+  const auto blobs = separated_blobs(comm);
+  const DataSummary summary = summarize(comm, blobs.data);
+  const auto centres =
+      initial_centres(comm, blobs.data, InitMethod::RandomPartition, 3, 1, 0, summary.fixed);
+  // Means of ~1000 random rows lie near the global mean, far inside the blobs' spread.
+  const auto rows = all_rows(comm, blobs.data);
+  Eigen::Map<const RowMatrix<double>> x(rows.data(), static_cast<Eigen::Index>(rows.size() / 4), 4);
+  const Eigen::RowVectorXd mean = x.colwise().mean();
+  const double spread = std::sqrt((x.rowwise() - mean).squaredNorm() / static_cast<double>(x.rows()));
+  for (Eigen::Index c = 0; c < 3; ++c) {
+    EXPECT_LT((centres.row(c) - mean).norm(), 0.25 * spread);
+    EXPECT_LT(find_row(rows, 4, centres.row(c).data()), 0) << "a mean should not be a data row";
+  }
+}
+
+TEST(NInit, KeepsTheRestartWithTheLowestInertia) {
+  Comm comm(MPI_COMM_WORLD);
+  const auto blobs = separated_blobs(comm, 9);
+  KMeansOptions options;
+  options.k = 12;  // more clusters than blobs: restarts end in different local minima
+  options.init = InitMethod::Forgy;
+  options.n_init = 6;
+  options.seed = 3;
+  const auto result = fit_kmeans(comm, blobs.data, options);
+  ASSERT_EQ(result.restart_inertia.size(), 6u);
+  const auto best = std::min_element(result.restart_inertia.begin(), result.restart_inertia.end());
+  EXPECT_EQ(result.inertia, *best);
+  EXPECT_EQ(result.best_restart, best - result.restart_inertia.begin());
+  EXPECT_NE(*best, *std::max_element(result.restart_inertia.begin(), result.restart_inertia.end()))
+      << "restarts should differ for this test to mean anything";
+  // Restart 0 alone is the same run as a single fit with the same seed.
+  options.n_init = 1;
+  EXPECT_EQ(fit_kmeans(comm, blobs.data, options).inertia, result.restart_inertia[0]);
+}
+
+TEST(EmptyClusters, DuplicateInitialCentresAreRelocatedNotLeftEmpty) {
+  Comm comm(MPI_COMM_WORLD);
+  const auto blobs = separated_blobs(comm, 4);
+  // Centres 0 and 1 coincide: ties go to centre 0, so cluster 1 starts empty.
+  RowMatrix<double> init(4, 4);
+  init.row(0) = blobs.centers.row(0);
+  init.row(1) = blobs.centers.row(0);
+  init.row(2) = blobs.centers.row(1);
+  init.row(3) = blobs.centers.row(2);
+  KMeansOptions options;
+  options.k = 4;
+  options.init = InitMethod::Explicit;
+  const auto result = fit_kmeans(comm, blobs.data, options, &init);
+  std::vector<std::int64_t> counts(4, 0);
+  for (auto label : result.labels) ++counts[static_cast<std::size_t>(label)];
+  comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
+  for (int c = 0; c < 4; ++c) EXPECT_GT(counts[static_cast<std::size_t>(c)], 0) << "cluster " << c;
+  // With the relocation the four blobs are found: every centroid is near a true centre.
+  for (Eigen::Index c = 0; c < 4; ++c) {
+    double nearest = 1e300;
+    for (Eigen::Index t = 0; t < 4; ++t)
+      nearest = std::min(nearest, (result.centroids.row(c) - blobs.centers.row(t)).norm());
+    EXPECT_LT(nearest, 0.1);
+  }
+}
+
+}  // namespace
+}  // namespace lloyd

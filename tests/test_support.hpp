@@ -1,0 +1,67 @@
+#pragma once
+// Helpers shared by the tests: fixture paths and a gathered view of distributed results
+// (gathering is fine in tests; the library itself never gathers the data).
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+
+namespace lloyd::test {
+
+inline std::string data_path(const std::string& name) {
+  const char* dir = std::getenv("LLOYD_TEST_DATA");
+  return std::string(dir ? dir : "tests/data") + "/" + name;
+}
+
+/// All ranks' local vectors, concatenated in rank order, on every rank.
+template <class T>
+std::vector<T> gather_all(const Comm& comm, const std::vector<T>& local) {
+  return comm.allgatherv(std::span<const T>(local));
+}
+
+/// A scratch file name that is the same on every rank and unique per test binary run.
+inline std::string scratch_path(const Comm& comm, const std::string& stem) {
+  std::int64_t stamp = comm.rank() == 0 ? static_cast<std::int64_t>(std::rand()) ^
+                                              static_cast<std::int64_t>(MPI_Wtime() * 1e6)
+                                        : 0;
+  comm.bcast(std::span<std::int64_t>(&stamp, 1), 0);
+  const char* tmp = std::getenv("TMPDIR");
+  return std::string(tmp ? tmp : "/tmp") + "/lloyd-test-" + stem + "-" + std::to_string(stamp) +
+         ".h5";
+}
+
+}  // namespace lloyd::test
+
+#include "lloyd/io/hdf5.hpp"
+
+namespace lloyd::test {
+
+/// The reference values a fixture file stores under /expected (see scripts/fixtures).
+struct Expected {
+  RowMatrix<double> centroids;
+  std::vector<std::int32_t> labels;
+  double inertia = 0;
+  std::int64_t n_iter = 0, max_iter = 0, k = 0;
+  double tol = 0;
+};
+
+/// Every rank reads the small fixture on its own (serial HDF5 access of a parallel build).
+inline Expected read_expected(const Comm& comm, const std::string& file) {
+  Expected expected;
+  expected.centroids = read_matrix<double>(comm, {file, "/expected/centroids"});
+  Hid handle(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  Hid group(H5Gopen2(handle.get(), "/expected", H5P_DEFAULT), H5Gclose);
+  Hid labels(H5Dopen2(group.get(), "labels", H5P_DEFAULT), H5Dclose);
+  Hid space(H5Dget_space(labels.get()), H5Sclose);
+  expected.labels.resize(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
+  H5Dread(labels.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, expected.labels.data());
+  expected.inertia = read_attribute_double(group.get(), "inertia");
+  expected.tol = read_attribute_double(group.get(), "tol");
+  expected.n_iter = read_attribute_int(group.get(), "n_iter");
+  expected.max_iter = read_attribute_int(group.get(), "max_iter");
+  expected.k = read_attribute_int(group.get(), "k");
+  return expected;
+}
+
+}  // namespace lloyd::test
