@@ -145,8 +145,9 @@ h5_attr() {
     head -n 1 | tr -d ' ,"'
 }
 
-# h5_has FILE PATH: succeeds when PATH (dataset or group) exists in FILE.
-h5_has() { h5ls "$1$2" >/dev/null 2>&1; }
+# h5_has_attr FILE OBJ/ATTR: succeeds when the attribute exists.
+h5_has_attr() { h5dump -a "$2" "$1" >/dev/null 2>&1; }
+
 
 # h5_is_model FILE: a readable HDF5 file with a 2-D /centroids dataset.
 h5_is_model() { [ -n "$(h5_dims "$1" /centroids)" ] && [[ "$(h5_dims "$1" /centroids)" == *x* ]]; }

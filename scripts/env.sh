@@ -1,0 +1,8 @@
+# Sourced by the entry-point scripts: MPI settings for this machine.
+# Open MPI refuses to run as root unless told that it is intended (containers, CI).
+if [[ $(id -u) -eq 0 ]]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+LLOYD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LLOYD_BUILD="${LLOYD_BUILD:-$LLOYD_ROOT/build}"
+export LLOYD_ROOT LLOYD_BUILD
