@@ -5,30 +5,6 @@
 
 namespace lloyd {
 
-namespace {
-constexpr std::uint32_t kMultiplier0 = 0xD2511F53u, kMultiplier1 = 0xCD9E8D57u;
-constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
-}  // namespace
-
-std::array<std::uint64_t, 2> CounterRng::bits(std::uint64_t stream, std::uint64_t counter) const {
-  std::array<std::uint32_t, 4> x = {static_cast<std::uint32_t>(counter),
-                                    static_cast<std::uint32_t>(counter >> 32),
-                                    static_cast<std::uint32_t>(stream),
-                                    static_cast<std::uint32_t>(stream >> 32)};
-  std::uint32_t key0 = static_cast<std::uint32_t>(seed_), key1 = static_cast<std::uint32_t>(seed_ >> 32);
-  for (int round = 0; round < 10; ++round) {
-    const std::uint64_t product0 = std::uint64_t{kMultiplier0} * x[0];
-    const std::uint64_t product1 = std::uint64_t{kMultiplier1} * x[2];
-    x = {static_cast<std::uint32_t>(product1 >> 32) ^ x[1] ^ key0,
-         static_cast<std::uint32_t>(product1),
-         static_cast<std::uint32_t>(product0 >> 32) ^ x[3] ^ key1,
-         static_cast<std::uint32_t>(product0)};
-    key0 += kWeyl0;
-    key1 += kWeyl1;
-  }
-  return {(std::uint64_t{x[1]} << 32) | x[0], (std::uint64_t{x[3]} << 32) | x[2]};
-}
-
 std::array<double, 2> CounterRng::normal_pair(std::uint64_t stream, std::uint64_t counter) const {
   const auto b = bits(stream, counter);
   const double radius = std::sqrt(-2.0 * std::log(to_unit(b[0])));

@@ -58,4 +58,29 @@ class Permutation {
   int half_bits_ = 1;
 };
 
+// Inline: it sits in the innermost loops of seeding and generation.
+namespace philox {
+constexpr std::uint32_t kMultiplier0 = 0xD2511F53u, kMultiplier1 = 0xCD9E8D57u;
+constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
+}  // namespace philox
+
+inline std::array<std::uint64_t, 2> CounterRng::bits(std::uint64_t stream, std::uint64_t counter) const {
+  std::array<std::uint32_t, 4> x = {static_cast<std::uint32_t>(counter),
+                                    static_cast<std::uint32_t>(counter >> 32),
+                                    static_cast<std::uint32_t>(stream),
+                                    static_cast<std::uint32_t>(stream >> 32)};
+  std::uint32_t key0 = static_cast<std::uint32_t>(seed_), key1 = static_cast<std::uint32_t>(seed_ >> 32);
+  for (int round = 0; round < 10; ++round) {
+    const std::uint64_t product0 = std::uint64_t{philox::kMultiplier0} * x[0];
+    const std::uint64_t product1 = std::uint64_t{philox::kMultiplier1} * x[2];
+    x = {static_cast<std::uint32_t>(product1 >> 32) ^ x[1] ^ key0,
+         static_cast<std::uint32_t>(product1),
+         static_cast<std::uint32_t>(product0 >> 32) ^ x[3] ^ key1,
+         static_cast<std::uint32_t>(product0)};
+    key0 += philox::kWeyl0;
+    key1 += philox::kWeyl1;
+  }
+  return {(std::uint64_t{x[1]} << 32) | x[0], (std::uint64_t{x[3]} << 32) | x[2]};
+}
+
 }  // namespace lloyd

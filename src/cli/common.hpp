@@ -50,7 +50,12 @@ class JsonObject {
     return add(key, static_cast<std::int64_t>(value));
   }
   JsonObject& add(const std::string& key, bool value);
-  std::string str() const { return "{" + body_.str() + "}"; }
+  std::string str() const {
+    std::string text(1, '{');
+    text += body_.str();
+    text += '}';
+    return text;
+  }
 
  private:
   std::ostringstream& next(const std::string& key);

@@ -59,17 +59,17 @@ check output_is_input.unchanged "input file differs from tests/data/bad/good.h5"
   cmp -s "$GOOD" "$TMP/same_path/good.h5"
 
 # ---- existing output: refused without --force (file untouched), replaced with --force
-mkdir -p "$TMP/exists"
-printf 'precious, not a model\n' >"$TMP/exists/out.h5"
-cp "$TMP/exists/out.h5" "$TMP/exists.orig"
-expect_error output_exists "$NP" "$TMP/exists/out.h5" "exists" -- \
-  fit --input "$GOOD:/X" --k 3 --output "$TMP/exists/out.h5"
-check output_exists.untouched "pre-existing output changed" cmp -s "$TMP/exists.orig" "$TMP/exists/out.h5"
+mkdir -p "$TMP/preexisting"
+printf 'precious, not a model\n' >"$TMP/preexisting/out.h5"
+cp "$TMP/preexisting/out.h5" "$TMP/preexisting.orig"
+expect_error output_exists "$NP" "$TMP/preexisting/out.h5" "exists" -- \
+  fit --input "$GOOD:/X" --k 3 --output "$TMP/preexisting/out.h5"
+check output_exists.untouched "pre-existing output changed" cmp -s "$TMP/preexisting.orig" "$TMP/preexisting/out.h5"
 
-mpi output_exists_force "$NP" 60 fit --input "$GOOD:/X" --k 3 --output "$TMP/exists/out.h5" --force
+mpi output_exists_force "$NP" 60 fit --input "$GOOD:/X" --k 3 --output "$TMP/preexisting/out.h5" --force
 check_ran_ok output_exists_force.exit0
-check output_exists_force.is_model "output is not a model with /centroids" h5_is_model "$TMP/exists/out.h5"
-check output_exists_force.no_partial "stray partial file(s) left" test -z "$(partial_files "$TMP/exists")"
+check output_exists_force.is_model "output is not a model with /centroids" h5_is_model "$TMP/preexisting/out.h5"
+check output_exists_force.no_partial "stray partial file(s) left" test -z "$(partial_files "$TMP/preexisting")"
 
 # ---- a successful fit leaves the final file, not a partial one
 mkdir -p "$TMP/success"

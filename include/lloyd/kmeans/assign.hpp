@@ -1,6 +1,8 @@
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/shard.hpp"
@@ -19,20 +21,84 @@ double squared_distance(const T* x, const U* c, Eigen::Index features) {
   return sum;
 }
 
-/// Nearest-centre assignment of a shard's rows.
-///
-/// Distances come from the GEMM form ‖x‖² − 2x·c + ‖c‖² in T precision, over blocks of
-/// kBlockRows rows aligned to *global* row indices: every row lands at the same position of
-/// an equally sized block whatever the rank layout, so its computed distances are the same
-/// bits for any number of ranks. Where the GEMM form cannot separate the best centre from
-/// another (within its rounding error bound, e.g. points very close to a centre), the
-/// candidates are compared by squared_distance instead; ties go to the lower centre index.
+/// Squared distances of a shard's rows to a few centres, in the GEMM form
+/// ‖x‖² − 2x·c + ‖c‖² in T precision, over blocks of kBlockRows rows aligned to *global*
+/// row indices: every row lands at the same position of an equally sized block whatever
+/// the rank layout, so its computed distances are the same bits for any number of ranks.
 template <class T>
-class Assigner {
+class BlockDistances {
  public:
   static constexpr Eigen::Index kBlockRows = 256;
 
-  Assigner(Eigen::Index features, Eigen::Index clusters);
+  BlockDistances(Eigen::Index features, Eigen::Index centres)
+      : block_(RowMatrix<T>::Zero(kBlockRows, features)), dots_(kBlockRows, centres),
+        centre_norms_(centres) {}
+
+  /// Calls visit(local_row, row_norm, distances) for every local row, where distances[c]
+  /// is the GEMM-form squared distance to centre c (it may be slightly negative through
+  /// cancellation when x is very close to c).
+  template <class Visit>
+  void for_each_row(const DenseShard<T>& shard, const RowMatrix<T>& centres, Visit&& visit) {
+    const Eigen::Index d = shard.features(), k = centres.rows();
+    centre_norms_.resize(k);
+    largest_norm_ = 0;
+    for (Eigen::Index c = 0; c < k; ++c) {
+      centre_norms_(c) = squared_norm(centres.row(c).data(), d);
+      largest_norm_ = std::max(largest_norm_, centre_norms_(c));
+    }
+    const std::uint64_t first = shard.first_row, end = first + shard.local_rows();
+    const auto B = static_cast<std::uint64_t>(kBlockRows);
+    std::vector<T> distances(static_cast<std::size_t>(k));
+    for (std::uint64_t block_start = first / B * B; block_start < end; block_start += B) {
+      const std::uint64_t lo = std::max(block_start, first), hi = std::min(block_start + B, end);
+      if (hi - lo == B) {
+        // A whole block inside the shard: multiply in place. GEMM packs its operands into
+        // its own buffers, so where the rows live does not change the computed bits.
+        const Eigen::Map<const RowMatrix<T>> rows(shard.row(static_cast<Eigen::Index>(lo - first)),
+                                                  kBlockRows, d);
+        dots_.noalias() = rows * centres.transpose();
+      } else {
+        // A block cut by the shard's edge: its rows keep their in-block positions in a
+        // zero-padded copy, so the product has the same shape as for a whole block.
+        for (std::uint64_t g = lo; g < hi; ++g)
+          std::copy_n(shard.row(static_cast<Eigen::Index>(g - first)), d,
+                      block_.data() + (g - block_start) * d);
+        dots_.noalias() = block_ * centres.transpose();
+      }
+      for (std::uint64_t g = lo; g < hi; ++g) {
+        const auto r = static_cast<Eigen::Index>(g - block_start);
+        const auto i = static_cast<Eigen::Index>(g - first);
+        const T row_norm = squared_norm(shard.row(i), d);
+        for (Eigen::Index c = 0; c < k; ++c)
+          distances[static_cast<std::size_t>(c)] = row_norm - 2 * dots_(r, c) + centre_norms_(c);
+        visit(i, row_norm, distances.data());
+      }
+    }
+  }
+
+  /// The largest ‖c‖² of the last for_each_row call.
+  T largest_centre_norm() const { return largest_norm_; }
+
+ private:
+  static T squared_norm(const T* x, Eigen::Index d) {
+    T norm = 0;
+    for (Eigen::Index j = 0; j < d; ++j) norm += x[j] * x[j];
+    return norm;
+  }
+  RowMatrix<T> block_;  ///< kBlockRows × d copy of the rows of one aligned block
+  RowMatrix<T> dots_;   ///< block × centres
+  Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms_;
+  T largest_norm_ = 0;
+};
+
+/// Nearest-centre assignment of a shard's rows, on BlockDistances. Where the GEMM form
+/// cannot separate the best centre from another (within its rounding error bound, e.g.
+/// points very close to a centre), the candidates are compared by squared_distance
+/// instead; ties go to the lower centre index.
+template <class T>
+class Assigner {
+ public:
+  Assigner(Eigen::Index features, Eigen::Index clusters) : distances_(features, clusters) {}
 
   /// Writes each row's label and its squared_distance to that centre; when `sums` is given,
   /// also adds each row to its cluster's sums (fused: one pass over the data).
@@ -41,9 +107,7 @@ class Assigner {
               ClusterSums* sums = nullptr, const FixedPoint* fixed = nullptr);
 
  private:
-  RowMatrix<T> block_;  ///< kBlockRows × d copy of the rows of one aligned block
-  Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> dots_;  ///< block × k
-  Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms_;
+  BlockDistances<T> distances_;
 };
 
 }  // namespace lloyd
