@@ -40,6 +40,7 @@ int dispatch(const lloyd::Comm& comm, int argc, char** argv) {
 int main(int argc, char** argv) {
   lloyd::MpiEnvironment environment(argc, argv);
   lloyd::silence_hdf5_errors();
+  lloyd::remove_partial_outputs_on_signals();
   int code = 0;
   {
     lloyd::Comm world(MPI_COMM_WORLD);

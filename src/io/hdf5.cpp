@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <csignal>
+#include <cstring>
+
 #include <algorithm>
 #include <cmath>
 #include <mutex>
@@ -59,6 +62,21 @@ std::string class_name(H5T_class_t type_class) {
 // Partial outputs of this process, for removal on the abort path.
 std::mutex partial_mutex;
 std::set<std::filesystem::path> partial_files;
+// The newest partial output as a plain C string: the only thing a signal handler may touch.
+char partial_for_signal[4096];
+
+void remember_for_signal(const std::filesystem::path& path) {
+  const std::string text = path.string();
+  if (text.size() < sizeof partial_for_signal) {
+    std::memcpy(partial_for_signal, text.c_str(), text.size() + 1);
+  }
+}
+
+extern "C" void remove_partial_and_reraise(int signal_number) {
+  if (partial_for_signal[0] != '\0') unlink(partial_for_signal);  // async-signal-safe
+  std::signal(signal_number, SIG_DFL);
+  std::raise(signal_number);
+}
 
 }  // namespace
 
@@ -288,6 +306,9 @@ void check_output_path(const std::filesystem::path& output, bool force,
   const auto parent = canonical_output.parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
     throw Error("output directory '" + parent.string() + "' does not exist");
+  // Checked before the work starts, not after hours of it.
+  if (!parent.empty() && access(parent.c_str(), W_OK) != 0)
+    throw Error("output directory '" + parent.string() + "' is not writable");
 }
 
 OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path)
@@ -300,6 +321,7 @@ OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path)
   {
     std::lock_guard lock(partial_mutex);
     partial_files.insert(partial_path_);
+    remember_for_signal(partial_path_);
   }
   Hid fapl = parallel_access(comm_);
   const hid_t id = H5Fcreate(partial_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
@@ -318,6 +340,7 @@ OutputFile::~OutputFile() {
   }
   std::lock_guard lock(partial_mutex);
   partial_files.erase(partial_path_);
+  if (partial_path_.string() == partial_for_signal) partial_for_signal[0] = '\0';
 }
 
 void OutputFile::create_group(const std::string& name) {
@@ -386,9 +409,14 @@ void OutputFile::commit() {
   {
     std::lock_guard lock(partial_mutex);
     partial_files.erase(partial_path_);
+    if (partial_path_.string() == partial_for_signal) partial_for_signal[0] = '\0';
   }
   comm_.agree(problem);
   committed_ = true;
+}
+
+void remove_partial_outputs_on_signals() {
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) std::signal(signal_number, remove_partial_and_reraise);
 }
 
 void remove_partial_outputs() noexcept {

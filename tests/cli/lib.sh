@@ -36,7 +36,10 @@ lib_init() {
   export OMPI_MCA_rmaps_base_oversubscribe=${OMPI_MCA_rmaps_base_oversubscribe:-1}
 
   TMP=$(mktemp -d "${TMPDIR:-/tmp}/lloyd-cli.XXXXXX") || { echo "FAIL setup: mktemp" >&2; exit 2; }
-  trap 'rm -rf -- "$TMP"' EXIT
+  # Every launcher we start carries this tag in its environment (and so do the ranks it
+  # starts), so that kill_strays can find them after a hang. The test shell itself lacks it.
+  TAG=$TMP
+  trap 'kill_strays; rm -rf -- "$TMP"' EXIT
   trap 'exit 130' INT TERM
 
   N_PASS=0
@@ -106,7 +109,29 @@ mpi() {
   local name=$1 np=$2 limit=$3
   shift 3
   # shellcheck disable=SC2086
-  run "$name" "$limit" $LLOYD_MPIRUN -n "$np" "$LLOYD" "$@"
+  run "$name" "$limit" env "LLOYD_CLI_TEST_TAG=$TAG" $LLOYD_MPIRUN -n "$np" "$LLOYD" "$@"
+  # A launcher killed on timeout can leave its ranks behind (they run in their own
+  # process groups); end them so that they do not spin on the CPU during later checks.
+  if timed_out; then kill_strays; fi
+}
+
+# kill_strays: SIGKILL the processes (by pid) whose environment holds our LLOYD_CLI_TEST_TAG,
+# i.e. launchers and ranks started by mpi() that are still alive.
+kill_strays() {
+  [ -n "${TAG:-}" ] || return 0
+  local environ pid entry
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}
+    pid=${pid%/environ}
+    [ "$pid" = "$$" ] && continue
+    while IFS= read -r -d '' entry; do
+      if [ "$entry" = "LLOYD_CLI_TEST_TAG=$TAG" ]; then
+        kill -KILL "$pid" 2>/dev/null
+        break
+      fi
+    done 2>/dev/null <"$environ"
+  done
+  return 0
 }
 
 timed_out() { [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; }
@@ -143,6 +168,21 @@ h5_type() {
 h5_attr() {
   h5dump -a "$2" "$1" 2>/dev/null | sed -n '/DATA {/,/}/p' | sed -n 's/^ *([0-9, ]*): *//p' |
     head -n 1 | tr -d ' ,"'
+}
+
+# check_h5_identical NAME FILE1 FILE2 [OBJ1 OBJ2]: h5diff (data and attributes) finds no
+# difference. h5diff 1.10 exits 0 even when objects are "not comparable" (other shape or
+# type class), so -c lists those and any such line counts as a difference.
+check_h5_identical() {
+  local name=$1
+  shift
+  run "h5diff.$name" 120 h5diff -c "$@"
+  if [ "$RC" -eq 0 ] && ! grep -qi 'not comparable' "$OUT_FILE" "$ERR_FILE"; then
+    pass "$name"
+  else
+    fail "$name" "h5diff $* : exit status $RC$(grep -qi 'not comparable' "$OUT_FILE" "$ERR_FILE" && echo ', objects not comparable')" \
+      "$OUT_FILE" "$ERR_FILE"
+  fi
 }
 
 # h5_has_attr FILE OBJ/ATTR: succeeds when the attribute exists.

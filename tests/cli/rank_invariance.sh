@@ -23,9 +23,7 @@ generate_invariant() {
     mpi "gen_$name.p$p" "$p" "$LIMIT" generate --output "$TMP/$name.p$p.h5" "$@"
     check_ran_ok "generate.$name.p$p.exit0"
   done
-  run "h5diff_gen_$name" "$LIMIT" h5diff "$TMP/$name.p2.h5" "$TMP/$name.p3.h5"
-  if [ "$RC" -eq 0 ]; then pass "generate.$name.p2_vs_p3.identical"
-  else fail "generate.$name.p2_vs_p3.identical" "h5diff exit status $RC" "$OUT_FILE" "$ERR_FILE"; fi
+  check_h5_identical "generate.$name.p2_vs_p3.identical" "$TMP/$name.p2.h5" "$TMP/$name.p3.h5"
   cp "$TMP/$name.p2.h5" "$TMP/$name.h5" 2>/dev/null
 }
 
@@ -60,9 +58,7 @@ fit_invariant() {
     check_ran_ok "fit.$name.p$p.exit0"
     check_json "fit.$name.p$p.json" "$p" 8 20000 16
     if [ -z "$first" ]; then first=$p; continue; fi
-    run "h5diff_$name.$first.$p" "$LIMIT" h5diff "$TMP/$name.m$first.h5" "$model"
-    if [ "$RC" -eq 0 ]; then pass "fit.$name.p${first}_vs_p$p.identical"
-    else fail "fit.$name.p${first}_vs_p$p.identical" "h5diff exit status $RC" "$OUT_FILE" "$ERR_FILE"; fi
+    check_h5_identical "fit.$name.p${first}_vs_p$p.identical" "$TMP/$name.m$first.h5" "$model"
   done
 }
 

@@ -121,6 +121,10 @@ class OutputFile {
 /// Removes the partial outputs of this process; for the abort path, where destructors do
 /// not run.
 void remove_partial_outputs() noexcept;
+/// Installs handlers for SIGTERM, SIGINT and SIGHUP (mpirun forwards them; SLURM sends
+/// SIGTERM at the time limit or on scancel) that remove the partial output, then die of the
+/// same signal.
+void remove_partial_outputs_on_signals();
 
 /// Turns off HDF5's own error-stack printing: lloyd reports one line per problem itself.
 void silence_hdf5_errors();
