@@ -6,14 +6,19 @@
 namespace lloyd {
 namespace {
 
+BlobOptions blob_options(std::uint64_t samples, int features, int centers, std::uint64_t seed) {
+  BlobOptions options;
+  options.samples = samples;
+  options.features = features;
+  options.centers = centers;
+  options.seed = seed;
+  return options;
+}
+
 TEST(Generate, BlobSizesFollowMakeBlobsAndRowsSitAroundTheirCentre) {
   Comm comm(MPI_COMM_WORLD);
-  BlobOptions options;
-  options.samples = 1003;
-  options.features = 3;
-  options.centers = 4;
+  BlobOptions options = blob_options(1003, 3, 4, 2);
   options.cluster_std = 0.5;
-  options.seed = 2;
   const auto blobs = make_blobs<double>(comm, options);
   std::vector<std::int64_t> sizes(4, 0);
   std::vector<double> sum_sq(1, 0.0);
@@ -34,11 +39,7 @@ TEST(Generate, BlobSizesFollowMakeBlobsAndRowsSitAroundTheirCentre) {
 
 TEST(Generate, IdenticalForEveryRankCount) {
   Comm world(MPI_COMM_WORLD);
-  BlobOptions options;
-  options.samples = 517;
-  options.features = 5;
-  options.centers = 3;
-  options.seed = 8;
+  const BlobOptions options = blob_options(517, 5, 3, 8);
   auto flatten = [&](const Comm& comm) {
     const auto blobs = make_blobs<float>(comm, options);
     std::vector<float> local(blobs.data.rows.data(), blobs.data.rows.data() + blobs.data.rows.size());
