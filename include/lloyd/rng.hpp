@@ -14,6 +14,8 @@ enum class Stream : std::uint64_t {
   GenerateCentres,    ///< generate: blob centres
   GenerateNoise,      ///< generate: Gaussian noise of each row
   GeneratePermute,    ///< generate: row shuffle
+  SilhouetteSample,   ///< evaluate: rows of a sampled silhouette
+  GapReference,       ///< choose-k: uniform reference data of the gap statistic
 };
 
 /// A stream id: purpose, restart (n_init), and a sub-stream (e.g. centre and trial number).

@@ -74,6 +74,11 @@ JsonObject& JsonObject::add(const std::string& key, bool value) {
   return *this;
 }
 
+JsonObject& JsonObject::add(const std::string& key, const JsonObject& nested) {
+  next(key) << nested.str();
+  return *this;
+}
+
 double elapsed_max(const Comm& comm, double start) {
   return comm.allreduce(MPI_Wtime() - start, MPI_MAX);
 }

@@ -50,6 +50,7 @@ class JsonObject {
     return add(key, static_cast<std::int64_t>(value));
   }
   JsonObject& add(const std::string& key, bool value);
+  JsonObject& add(const std::string& key, const JsonObject& nested);
   std::string str() const {
     std::string text(1, '{');
     text += body_.str();

@@ -1,4 +1,6 @@
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "common.hpp"
@@ -17,7 +19,14 @@ struct FitRequest {
   std::string init_text;
   std::optional<DatasetRef> init_file;
   bool json = false, verbose = false, force = false;
+  std::string checkpoint;
+  int checkpoint_every = 0;
+  bool resume = false;
 };
+
+/// Exit status of a fit stopped by SIGTERM/SIGUSR1 after saving its checkpoint
+/// (EX_TEMPFAIL: "try again later" — a job script requeues on it).
+constexpr int kExitInterrupted = 75;
 
 template <class T>
 void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T>& shard,
@@ -54,9 +63,64 @@ void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T
   file.commit();
 }
 
+// Set by SIGTERM/SIGUSR1 when checkpointing is on; the driver polls it once per iteration.
+volatile std::sig_atomic_t stop_signal = 0;
+extern "C" void request_stop(int) { stop_signal = 1; }
+
+// Rank 0's progress line: iteration, inertia, shift, elapsed time and a rough estimate of
+// the time left for all restarts (from the iterations finished restarts needed).
+class ProgressPrinter {
+ public:
+  void operator()(const IterationStats& s) {
+    if (s.restart != restart_) {
+      if (restart_ >= 0) finished_iterations_.push_back(last_iteration_);
+      restart_ = s.restart;
+      restart_started_ = last_seconds_;
+    }
+    last_iteration_ = s.iteration;
+    last_seconds_ = s.seconds;
+    const double per_iteration = (s.seconds - restart_started_) / std::max(1, s.iteration);
+    double expected = s.max_iter;  // iterations a restart takes: max_iter until one finished
+    if (!finished_iterations_.empty()) {
+      expected = 0;
+      for (int n : finished_iterations_) expected += n;
+      expected /= static_cast<double>(finished_iterations_.size());
+    }
+    const double remaining =
+        per_iteration * (std::max(0.0, expected - s.iteration) +
+                         expected * static_cast<double>(s.restarts - s.restart - 1));
+    std::fprintf(stderr,
+                 "restart %d/%d iter %4d  inertia %.10g  center_shift %.4g  changed %lld  "
+                 "%.3f s  eta ~%.1f s\n",
+                 s.restart + 1, s.restarts, s.iteration, s.inertia, s.center_shift,
+                 static_cast<long long>(s.changed), s.seconds, remaining);
+  }
+
+ private:
+  int restart_ = -1, last_iteration_ = 0;
+  double restart_started_ = 0, last_seconds_ = 0;
+  std::vector<int> finished_iterations_;
+};
+
+JsonObject phase_json(const PhaseTimes& p) {
+  JsonObject json;
+  json.add("io", p.io).add("init", p.init).add("assign", p.assign).add("reduce", p.reduce)
+      .add("update", p.update).add("checkpoint", p.checkpoint).add("write", p.write);
+  return json;
+}
+
+// The maximum over ranks of every phase. Collective over comm.
+PhaseTimes max_over_ranks(const Comm& comm, PhaseTimes p) {
+  double values[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write};
+  comm.allreduce(std::span<double>(values), MPI_MAX);
+  return {values[0], values[1], values[2], values[3], values[4], values[5], values[6]};
+}
+
 template <class T>
 int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& shape, double start) {
+  const double read_start = MPI_Wtime();
   const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
+  const double io_seconds = MPI_Wtime() - read_start;
   KMeansOptions options = request.options;
   std::optional<RowMatrix<T>> initial;
   if (request.init_file) {
@@ -70,6 +134,7 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
     if (options.n_init > 1 && comm.rank() == 0)
       std::cerr << "lloyd fit: explicit initial centres given: running 1 restart, not "
                 << options.n_init << "\n";
+    options.n_init = 1;
   }
   if (options.k < 1) throw AgreedError("--k must be at least 1 (got " + std::to_string(options.k) + ")");
   if (static_cast<std::uint64_t>(options.k) > shape.rows)
@@ -77,16 +142,53 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
                       request.input.text() + " (" + std::to_string(shape.rows) + ")");
 
   IterationObserver progress;
-  if (request.verbose && comm.rank() == 0) {
-    progress = [&](const IterationStats& s) {
-      std::fprintf(stderr, "restart %d iter %4d  inertia %.10g  center_shift %.4g  changed %lld  %.3f s\n",
-                   s.restart, s.iteration, s.inertia, s.center_shift,
-                   static_cast<long long>(s.changed), s.seconds);
+  if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
+
+  FitControl<T> control;
+  std::optional<FitState<T>> resumed;
+  const CheckpointIdentity identity{options, request.init_text, request.input.text(), shape.rows,
+                                    shape.cols, to_string(shape.type)};
+  if (!request.checkpoint.empty()) {
+    control.stop_requested = [] { return stop_signal != 0; };
+    control.checkpoint_every = request.checkpoint_every;
+    control.save = [&](const FitState<T>& state) {
+      write_checkpoint(comm, request.checkpoint, state, identity);
     };
+    if (request.resume) {
+      resumed = read_checkpoint<T>(comm, request.checkpoint, identity);
+      if (resumed) {
+        control.resume = &*resumed;
+        if (comm.rank() == 0)
+          std::fprintf(stderr, "lloyd fit: resuming from %s at restart %d, iteration %d\n",
+                       request.checkpoint.c_str(), resumed->restart + 1, resumed->iteration);
+      }
+    }
+    // From here on SIGTERM/SIGUSR1 mean "checkpoint and stop", not "die".
+    std::signal(SIGTERM, request_stop);
+    std::signal(SIGUSR1, request_stop);
   }
-  const KMeansResult<T> result =
-      fit_kmeans(comm, shard, options, initial ? &*initial : nullptr, progress);
-  if (!request.output.empty()) write_model(comm, request, shard, result);
+
+  KMeansResult<T> result =
+      fit_kmeans(comm, shard, options, initial ? &*initial : nullptr, progress, control);
+  result.phases.io = io_seconds;
+  if (result.interrupted) {
+    if (comm.rank() == 0)
+      std::fprintf(stderr,
+                   "lloyd fit: stopped on request; state saved to %s; continue with --resume "
+                   "(exit %d)\n",
+                   request.checkpoint.c_str(), kExitInterrupted);
+    return kExitInterrupted;
+  }
+  if (!request.output.empty()) {
+    const double write_start = MPI_Wtime();
+    write_model(comm, request, shard, result);
+    result.phases.write = MPI_Wtime() - write_start;
+  }
+  if (!request.checkpoint.empty() && comm.rank() == 0) {
+    std::error_code ec;
+    std::filesystem::remove(request.checkpoint, ec);  // the fit is complete
+  }
+  const PhaseTimes phases = max_over_ranks(comm, result.phases);
   const double seconds = elapsed_max(comm, start);
 
   if (comm.rank() == 0) {
@@ -98,7 +200,8 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
           .add("n_ranks", comm.size()).add("seconds", seconds)
           .add("seed", options.seed).add("init", request.init_text)
           .add("n_init", options.n_init).add("best_restart", result.best_restart)
-          .add("dtype", to_string(shape.type)).add("output", request.output);
+          .add("dtype", to_string(shape.type)).add("output", request.output)
+          .add("phases", phase_json(phases));
       std::cout << json.str() << std::endl;
     } else {
       std::printf("lloyd fit: k=%d n=%llu d=%llu ranks=%d  inertia=%.10g  n_iter=%d  %s  %.3f s%s%s\n",
@@ -129,7 +232,13 @@ int run_fit(const Comm& comm, const Args& args) {
       ("seed", po::value<std::uint64_t>()->default_value(0), "random seed (results depend on it, not on the rank count)")
       ("json", po::bool_switch(), "print one JSON object with the result on rank 0")
       ("verbose", po::bool_switch(), "print one line per iteration on rank 0 (stderr)")
-      ("force", po::bool_switch(), "overwrite --output if it exists");
+      ("force", po::bool_switch(), "overwrite --output if it exists")
+      ("checkpoint", po::value<std::string>(),
+       "checkpoint file: on SIGTERM/SIGUSR1 finish the iteration, save the state there and exit 75")
+      ("checkpoint-every", po::value<int>()->default_value(0),
+       "also save the checkpoint every N iterations (0: only when stopped)")
+      ("resume", po::bool_switch(),
+       "continue from --checkpoint if it exists (the result is bit-identical to an uninterrupted run)");
   const auto vm = parse(comm, "fit", "--input FILE.h5:/X --k K [--output MODEL.h5] [options]",
                         description, args);
   if (!vm) return 0;
@@ -169,10 +278,17 @@ int run_fit(const Comm& comm, const Args& args) {
   request.json = (*vm)["json"].as<bool>();
   request.verbose = (*vm)["verbose"].as<bool>();
   request.force = (*vm)["force"].as<bool>();
+  request.checkpoint = vm->count("checkpoint") ? (*vm)["checkpoint"].as<std::string>() : "";
+  request.checkpoint_every = (*vm)["checkpoint-every"].as<int>();
+  request.resume = (*vm)["resume"].as<bool>();
+  if (request.checkpoint_every < 0) throw UsageError("lloyd fit: --checkpoint-every must be >= 0");
+  if ((request.resume || request.checkpoint_every > 0) && request.checkpoint.empty())
+    throw UsageError("lloyd fit: --resume and --checkpoint-every need --checkpoint FILE");
 
   if (!request.output.empty()) {
     std::vector<std::string> inputs = {request.input.file};
     if (request.init_file) inputs.push_back(request.init_file->file);
+    if (!request.checkpoint.empty()) inputs.push_back(request.checkpoint);
     run_agreed(comm, [&] { check_output_path(request.output, request.force, inputs); });
   }
   const MatrixShape shape = inspect_matrix(comm, request.input);

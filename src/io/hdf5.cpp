@@ -367,6 +367,7 @@ void OutputFile::write_distributed(const std::string& name, const T* local,
                                  H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                       "create dataset " + name),
               H5Dclose);
+  if (global_rows == 0 || width == 0) return;  // an empty dataset: nothing to transfer
   const hsize_t memory_dims[2] = {std::max<hsize_t>(local_rows, 1), width};
   Hid memory_space(checked(H5Screate_simple(rank, memory_dims, nullptr), "H5Screate_simple"),
                    H5Sclose);

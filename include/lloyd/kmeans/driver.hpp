@@ -1,6 +1,9 @@
 #pragma once
+#include <functional>
+
 #include "lloyd/comm.hpp"
 #include "lloyd/exact_sum.hpp"
+#include "lloyd/kmeans/checkpoint.hpp"
 #include "lloyd/kmeans/options.hpp"
 #include "lloyd/shard.hpp"
 
@@ -16,16 +19,32 @@ struct DataSummary {
 template <class T>
 DataSummary summarize(const Comm& comm, const DenseShard<T>& shard);
 
+/// How a long fit can be stopped and continued (all optional).
+template <class T>
+struct FitControl {
+  /// Polled on every rank at the end of each iteration; the ranks agree (any rank asking
+  /// is enough), finish that iteration, save the state and return `interrupted`.
+  std::function<bool()> stop_requested;
+  /// Save the state every this many iterations (0: only when stopped).
+  int checkpoint_every = 0;
+  /// Collective: persists a state (see write_checkpoint). Required for stopping.
+  std::function<void(const FitState<T>&)> save;
+  /// Continue from this state instead of starting afresh.
+  const FitState<T>* resume = nullptr;
+};
+
 /// Collective over comm: distributed K-Means (Lloyd's algorithm) with scikit-learn's
 /// semantics: stop when the labels no longer change or the summed squared centre shift is
 /// ≤ tol × mean variance; afterwards the labels are recomputed for the final centres and
 /// the inertia is that of the final centres. `initial` (k × d) replaces the init method
 /// when given (then n_init is 1). `observer` sees every iteration on every rank.
-/// The result is bit-identical for every number of ranks.
+/// The result is bit-identical for every number of ranks, and a run stopped and resumed
+/// through `control` ends bit-identical to an uninterrupted one.
 template <class T>
 KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
                            const KMeansOptions& options, const RowMatrix<T>* initial = nullptr,
-                           const IterationObserver& observer = {});
+                           const IterationObserver& observer = {},
+                           const FitControl<T>& control = {});
 
 /// Collective over comm: labels and squared distances of the shard's rows for fixed
 /// centroids; returns the inertia (an exact sum over all ranks).

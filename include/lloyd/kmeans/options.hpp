@@ -33,8 +33,21 @@ struct IterationStats {
   double center_shift = 0;  ///< squared centre shift, summed over centres
   std::int64_t changed = 0; ///< labels that changed
   double seconds = 0;       ///< since the fit started
+  int restarts = 1;         ///< n_init
+  int max_iter = 0;
 };
 using IterationObserver = std::function<void(const IterationStats&)>;
+
+/// Seconds spent per phase on this rank (the CLI reports the maximum over ranks).
+struct PhaseTimes {
+  double io = 0;          ///< reading the input
+  double init = 0;        ///< data summary and seeding
+  double assign = 0;      ///< distance kernel and local partial sums
+  double reduce = 0;      ///< allreduce of sums, counts, inertia; empty-cluster relocation
+  double update = 0;      ///< new centroids, shift, convergence test
+  double checkpoint = 0;  ///< writing checkpoints
+  double write = 0;       ///< writing the model
+};
 
 template <class T>
 struct KMeansResult {
@@ -47,6 +60,8 @@ struct KMeansResult {
   double tol_absolute = 0;           ///< tol × mean feature variance
   std::vector<double> inertia_history, center_shift_history;  ///< of the best restart
   std::vector<double> restart_inertia;                         ///< final inertia of each restart
+  PhaseTimes phases;
+  bool interrupted = false;  ///< stopped on request after saving a checkpoint; no result
 };
 
 }  // namespace lloyd
