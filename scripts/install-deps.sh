@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lloyd needs, only when some are missing.
-#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh            what the build needs
+#   scripts/install-deps.sh --test     also what the tests need: a local Slurm (slurm-wlm,
+#                                      munge) and matplotlib for the scaling job's plots
 #   scripts/install-deps.sh --python   also scikit-learn, h5py, matplotlib and OpenBLAS
-#                                      (fixtures, benchmarks, plots)
+#                                      (fixtures, benchmarks, plots), and R with the
+#                                      cluster package (clusGap reference of the gap fixture)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
           libeigen3-dev libboost-program-options-dev googletest libgtest-dev)
-if [[ "${1:-}" == "--python" ]]; then
-  packages+=(python3-numpy python3-h5py python3-sklearn python3-matplotlib libopenblas0-pthread)
-fi
+for group in "$@"; do
+  case "$group" in
+    --test) packages+=(slurm-wlm munge python3-numpy python3-matplotlib) ;;
+    --python) packages+=(python3-numpy python3-h5py python3-sklearn python3-matplotlib
+                         libopenblas0-pthread r-base-core r-cran-cluster) ;;
+    *) echo "install-deps: unknown option $group" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for package in "${packages[@]}"; do
