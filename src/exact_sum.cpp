@@ -101,7 +101,7 @@ FixedPoint::FixedPoint(std::span<const double> max_abs)
     int exponent = 0;  // max_abs < 2^exponent
     if (max_abs[j] > 0) std::frexp(max_abs[j], &exponent);
     // Clamped so that 2^shift and 2^-shift are both representable doubles.
-    const int shift = std::clamp(62 - exponent, -1000, 1000);
+    const int shift = std::clamp(kValueBits - exponent, -1000, 1000);
     scale_[j] = std::ldexp(1.0, shift);
     inverse_scale_[j] = std::ldexp(1.0, -shift);
   }

@@ -1,5 +1,6 @@
 #pragma once
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -42,13 +43,23 @@ class ExactSum {
 /// 2^-62 of the feature's largest magnitude: finer than a double-precision sum.
 class FixedPoint {
  public:
+  static constexpr int kValueBits = 52;  ///< |value| < 2^kValueBits
   FixedPoint() = default;
   /// `max_abs[j]` is the global maximum of |x_j| (identical on every rank).
   explicit FixedPoint(std::span<const double> max_abs);
 
   std::size_t features() const { return scale_.size(); }
   std::int64_t to_fixed(double value, std::size_t feature) const {
-    return static_cast<std::int64_t>(__builtin_llrint(value * scale_[feature]));
+    return static_cast<std::int64_t>(std::nearbyint(value * scale_[feature]));
+  }
+  /// Adds round(row[j] * 2^shift_j) to sum[j] for every feature: the vectorisable form of
+  /// to_fixed for whole rows (nearbyint rounds like to_fixed, to nearest even).
+  template <class T>
+  void add_row(std::int64_t* __restrict sum, const T* __restrict row) const {
+    const double* __restrict scale = scale_.data();
+    const std::size_t d = scale_.size();
+    for (std::size_t j = 0; j < d; ++j)
+      sum[j] += static_cast<std::int64_t>(std::nearbyint(static_cast<double>(row[j]) * scale[j]));
   }
   double to_double(Int128 sum, std::size_t feature) const {
     return static_cast<double>(sum) * inverse_scale_[feature];

@@ -63,14 +63,14 @@ TEST(ExactSum, HandlesSubnormalsHugeValuesAndZero) {
   EXPECT_EQ(exact_sum_of({-2.5, 0.5}), -2.0);
 }
 
-TEST(FixedPoint, RoundTripErrorBelowTwoToMinus62OfTheMaximum) {
+TEST(FixedPoint, RoundTripErrorBelowTwoToMinus52OfTheMaximum) {
   const std::vector<double> max_abs = {1000.0, 1e-8, 0.0};
   const FixedPoint fixed(max_abs);
   for (double v : {1000.0, -999.123456789, 3.0e-7, 0.0}) {
     const double back = fixed.to_double(fixed.to_fixed(v, 0), 0);
-    EXPECT_LE(std::abs(back - v), std::ldexp(1000.0, -62));
+    EXPECT_LE(std::abs(back - v), std::ldexp(1000.0, -FixedPoint::kValueBits));
   }
-  EXPECT_NEAR(fixed.to_double(fixed.to_fixed(-7.5e-9, 1), 1), -7.5e-9, std::ldexp(1e-8, -62));
+  EXPECT_NEAR(fixed.to_double(fixed.to_fixed(-7.5e-9, 1), 1), -7.5e-9, std::ldexp(1e-8, -FixedPoint::kValueBits));
   EXPECT_EQ(fixed.to_fixed(0.0, 2), 0);
 }
 

@@ -10,27 +10,34 @@ namespace lloyd {
 
 /// Per-cluster member counts and coordinate sums, held in fixed point (see FixedPoint) so
 /// that the reduced sums, and the centroids computed from them, are bit-identical for any
-/// number of ranks.
+/// number of ranks. Rows are first added into int64 words (vectorisable; FixedPoint keeps
+/// every value below 2^52, so kFlushRows of them cannot overflow) that are carried into the
+/// 128-bit sums every kFlushRows rows.
 class ClusterSums {
  public:
+  static constexpr int kFlushRows = 2048;
+
   ClusterSums(Eigen::Index clusters, Eigen::Index features)
       : clusters_(clusters), features_(features),
         sums_(static_cast<std::size_t>(clusters * features)),
+        pending_(static_cast<std::size_t>(clusters * features)),
         counts_(static_cast<std::size_t>(clusters)) {}
 
   void reset() {
     std::fill(sums_.begin(), sums_.end(), Int128{0});
+    std::fill(pending_.begin(), pending_.end(), std::int64_t{0});
+    pending_rows_ = 0;
     std::fill(counts_.begin(), counts_.end(), std::int64_t{0});
   }
   template <class T>
   void add(std::int32_t cluster, const T* row, const FixedPoint& fixed) {
-    Int128* sum = &sums_[static_cast<std::size_t>(cluster * features_)];
-    for (Eigen::Index j = 0; j < features_; ++j)
-      sum[j] += fixed.to_fixed(static_cast<double>(row[j]), static_cast<std::size_t>(j));
+    fixed.add_row(&pending_[static_cast<std::size_t>(cluster * features_)], row);
     ++counts_[static_cast<std::size_t>(cluster)];
+    if (++pending_rows_ == kFlushRows) flush();
   }
   template <class T>
   void remove(std::int32_t cluster, const T* row, const FixedPoint& fixed) {
+    flush();
     Int128* sum = &sums_[static_cast<std::size_t>(cluster * features_)];
     for (Eigen::Index j = 0; j < features_; ++j)
       sum[j] -= fixed.to_fixed(static_cast<double>(row[j]), static_cast<std::size_t>(j));
@@ -48,6 +55,7 @@ class ClusterSums {
   /// members keep `previous`'s row.
   template <class T>
   void means(const FixedPoint& fixed, RowMatrix<T>& centroids) const {
+    flush();
     for (Eigen::Index c = 0; c < clusters_; ++c) {
       const std::int64_t n = count(c);
       if (n == 0) continue;
@@ -60,7 +68,17 @@ class ClusterSums {
 
  private:
   Eigen::Index clusters_, features_;
-  std::vector<Int128> sums_;
+  // Carries the int64 words into the 128-bit sums (logically const: the value is unchanged).
+  void flush() const {
+    for (std::size_t e = 0; e < pending_.size(); ++e) {
+      sums_[e] += pending_[e];
+      pending_[e] = 0;
+    }
+    pending_rows_ = 0;
+  }
+  mutable std::vector<Int128> sums_;
+  mutable std::vector<std::int64_t> pending_;
+  mutable int pending_rows_ = 0;
   std::vector<std::int64_t> counts_;
 };
 
