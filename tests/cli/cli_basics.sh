@@ -28,7 +28,8 @@ check_help() {
     flag=${opt%%=*}
     default=""
     [ "$flag" != "$opt" ] && default=${opt#*=}
-    line=$(grep -a -E -e "^ *$flag( |$)" "$OUT_FILE" | head -n 1)
+    # Option lines are indented by two spaces, wrapped descriptions by more.
+    line=$(grep -a -E -e "^  $flag( |$)" "$OUT_FILE" | head -n 1)
     if [ -z "$line" ]; then problems+=("option $flag not listed")
     elif [ -n "$default" ] && [[ "$line" != *"$default"* ]]; then
       problems+=("option $flag lacks its default '$default': $line")
