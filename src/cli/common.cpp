@@ -1,5 +1,11 @@
 #include "common.hpp"
 
+#include <sched.h>
+
+#include <cstdlib>
+
+#include "lloyd/kmeans/assign.hpp"
+
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -77,6 +83,33 @@ JsonObject& JsonObject::add(const std::string& key, bool value) {
 JsonObject& JsonObject::add(const std::string& key, const JsonObject& nested) {
   next(key) << nested.str();
   return *this;
+}
+
+void add_threads_option(po::options_description& options) {
+  options.add_options()("threads", po::value<int>()->default_value(0),
+                        "threads per rank (0: OMP_NUM_THREADS, else the rank's CPUs / ranks on the node)");
+}
+
+int apply_threads(const Comm& comm, const po::variables_map& vm) {
+  int threads = vm["threads"].as<int>();
+  if (threads < 0) throw UsageError("lloyd: --threads must be >= 0");
+  if (threads == 0) {
+    if (const char* env = std::getenv("OMP_NUM_THREADS"); env && std::atoi(env) > 0) {
+      threads = std::atoi(env);
+    } else {
+      MPI_Comm node;
+      MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node);
+      int ranks_on_node = 1;
+      MPI_Comm_size(node, &ranks_on_node);
+      MPI_Comm_free(&node);
+      cpu_set_t cpus;
+      CPU_ZERO(&cpus);
+      const int available = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+      threads = std::max(1, available / ranks_on_node);
+    }
+  }
+  lloyd::set_threads(threads);
+  return threads;
 }
 
 double elapsed_max(const Comm& comm, double start) {

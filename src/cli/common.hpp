@@ -64,6 +64,12 @@ class JsonObject {
   bool empty_ = true;
 };
 
+/// The --threads option (shared by the commands that run the assignment kernel).
+void add_threads_option(po::options_description& options);
+/// Applies --threads; 0 means what the rank was given: OMP_NUM_THREADS when set, else the
+/// CPUs this process may run on divided by the ranks sharing its node. Collective over comm.
+int apply_threads(const Comm& comm, const po::variables_map& vm);
+
 /// Seconds since `start` (MPI_Wtime), the maximum over ranks. Collective over comm.
 double elapsed_max(const Comm& comm, double start);
 

@@ -22,6 +22,7 @@ struct FitRequest {
   std::string checkpoint;
   int checkpoint_every = 0;
   bool resume = false;
+  int threads = 1;  ///< --threads as applied
 };
 
 /// Exit status of a fit stopped by SIGTERM/SIGUSR1 after saving its checkpoint
@@ -197,7 +198,7 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
       json.add("command", "fit").add("inertia", result.inertia).add("n_iter", result.n_iter)
           .add("converged", result.converged).add("k", options.k)
           .add("n_samples", shape.rows).add("n_features", shape.cols)
-          .add("n_ranks", comm.size()).add("seconds", seconds)
+          .add("n_ranks", comm.size()).add("threads", request.threads).add("seconds", seconds)
           .add("seed", options.seed).add("init", request.init_text)
           .add("n_init", options.n_init).add("best_restart", result.best_restart)
           .add("dtype", to_string(shape.type)).add("output", request.output)
@@ -239,6 +240,7 @@ int run_fit(const Comm& comm, const Args& args) {
        "also save the checkpoint every N iterations (0: only when stopped)")
       ("resume", po::bool_switch(),
        "continue from --checkpoint if it exists (the result is bit-identical to an uninterrupted run)");
+  add_threads_option(description);
   const auto vm = parse(comm, "fit", "--input FILE.h5:/X --k K [--output MODEL.h5] [options]",
                         description, args);
   if (!vm) return 0;
@@ -278,6 +280,7 @@ int run_fit(const Comm& comm, const Args& args) {
   request.json = (*vm)["json"].as<bool>();
   request.verbose = (*vm)["verbose"].as<bool>();
   request.force = (*vm)["force"].as<bool>();
+  request.threads = apply_threads(comm, *vm);
   request.checkpoint = vm->count("checkpoint") ? (*vm)["checkpoint"].as<std::string>() : "";
   request.checkpoint_every = (*vm)["checkpoint-every"].as<int>();
   request.resume = (*vm)["resume"].as<bool>();

@@ -58,6 +58,7 @@ int run_predict(const Comm& comm, const Args& args) {
       ("output", po::value<std::string>(), "labels file to write (HDF5, dataset /labels)")
       ("json", po::bool_switch(), "print one JSON object with the result on rank 0")
       ("force", po::bool_switch(), "overwrite --output if it exists");
+  add_threads_option(description);
   const auto vm = parse(comm, "predict", "--model MODEL.h5 --input FILE.h5:/X --output LABELS.h5",
                         description, args);
   if (!vm) return 0;
@@ -71,6 +72,7 @@ int run_predict(const Comm& comm, const Args& args) {
     throw UsageError(std::string("lloyd predict: ") + e.what());
   }
   const std::string output = required<std::string>(*vm, "predict", "output");
+  apply_threads(comm, *vm);
   run_agreed(comm, [&] {
     check_output_path(output, (*vm)["force"].as<bool>(), {model.file, input.file});
   });

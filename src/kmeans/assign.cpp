@@ -3,7 +3,27 @@
 #include <algorithm>
 #include <limits>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace lloyd {
+
+void set_threads(int threads) {
+#ifdef _OPENMP
+  omp_set_num_threads(std::max(threads, 1));
+#else
+  (void)threads;
+#endif
+}
+
+int threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
 
 template <class T>
 void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
@@ -14,56 +34,81 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
   // for both of the two distances being compared.
   const double slack = 4.0 * static_cast<double>(d + 2) * std::numeric_limits<T>::epsilon();
   const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
-  if (scores_.cols() != padded_k) {
-    scores_.setConstant(BlockDistances<T>::kBlockRows, padded_k, std::numeric_limits<T>::infinity());
+  const int thread_count = threads();
+  while (static_cast<int>(threads_.size()) < thread_count) {
+    threads_.push_back({distances_.workspace(k),
+                        RowMatrix<T>::Constant(BlockDistances<T>::kBlockRows, padded_k,
+                                               std::numeric_limits<T>::infinity()),
+                        ClusterSums(k, d)});
   }
+  distances_.set_centres(centroids);
+  const T largest_norm = distances_.largest_centre_norm();
+  const auto& centre_norms = distances_.centre_norms();
+  const Eigen::Index blocks = BlockDistances<T>::block_count(shard);
 
-  distances_.for_each_block(shard, centroids, [&](Eigen::Index first, Eigen::Index count,
-                                                  const RowMatrix<T>& dots) {
-    // Whole-block array arithmetic (vectorised): the score of centre c is ‖c‖² − 2x·c, the
-    // GEMM-form distance without the row's own constant ‖x‖², so the same argmin.
-    const Eigen::Index offset = distances_.products_offset();
-    scores_.leftCols(k) =
-        ((-2 * dots.array()).rowwise() + distances_.centre_norms().transpose().array()).matrix();
-    for (Eigen::Index q = 0; q < count; ++q) {
-      const Eigen::Index i = first + q, r = offset + q;
-      const T* x = shard.row(i);
-      const T* score = scores_.row(r).data();
-      const double margin = slack * (static_cast<double>(squared_norm(x, d)) +
-                                     static_cast<double>(distances_.largest_centre_norm()));
-      // The row's minimum (exact whatever the order), then the first centre reaching it
-      // (ties: lowest index), in whole SIMD-width chunks; the padding columns hold +inf.
-      Chunk lowest_chunk = Chunk::Map(score);
-      for (Eigen::Index c = kChunk; c < padded_k; c += kChunk)
-        lowest_chunk = lowest_chunk.min(Chunk::Map(score + c));
-      const T lowest = lowest_chunk.minCoeff();
-      const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
-      Eigen::Index best = 0, close = 0;
-      for (Eigen::Index c = 0; c < padded_k; c += kChunk) {
-        const auto chunk = Chunk::Map(score + c);
-        if (close == 0 && (chunk == lowest).any()) {
-          best = c;
-          while (score[best] != lowest) ++best;
-        }
-        close += (chunk <= threshold).count();
-      }
-      double exact_best = squared_distance(x, centroids.row(best).data(), d);
-      if (close > 1) {
-        // Centres the GEMM form cannot tell apart: decide by the direct distance.
-        for (Eigen::Index c = 0; c < k; ++c) {
-          if (c == best || score[c] > threshold) continue;
-          const double exact = squared_distance(x, centroids.row(c).data(), d);
-          if (exact < exact_best || (exact == exact_best && c < best)) {
-            exact_best = exact;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(thread_count)
+#endif
+  {
+#ifdef _OPENMP
+    ThreadSpace& space = threads_[static_cast<std::size_t>(omp_get_thread_num())];
+#else
+    ThreadSpace& space = threads_[0];
+#endif
+    space.sums.reset();
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (Eigen::Index b = 0; b < blocks; ++b) {
+      const auto rows = distances_.compute(shard, centroids, b, space.products);
+      // Whole-block array arithmetic (vectorised): the score of centre c is ‖c‖² − 2x·c, the
+      // GEMM-form distance without the row's own constant ‖x‖², so the same argmin.
+      space.scores.leftCols(k) =
+          ((-2 * space.products.products.array()).rowwise() + centre_norms.transpose().array())
+              .matrix();
+      for (Eigen::Index q = 0; q < rows.count; ++q) {
+        const Eigen::Index i = rows.first + q;
+        const T* x = shard.row(i);
+        const T* score = space.scores.row(space.products.offset + q).data();
+        const double margin = slack * (static_cast<double>(squared_norm(x, d)) +
+                                       static_cast<double>(largest_norm));
+        // The row's minimum (exact whatever the order), then the first centre reaching it
+        // (ties: lowest index), in whole SIMD-width chunks; the padding columns hold +inf.
+        Chunk lowest_chunk = Chunk::Map(score);
+        for (Eigen::Index c = kChunk; c < padded_k; c += kChunk)
+          lowest_chunk = lowest_chunk.min(Chunk::Map(score + c));
+        const T lowest = lowest_chunk.minCoeff();
+        const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
+        Eigen::Index best = 0, close = 0;
+        for (Eigen::Index c = 0; c < padded_k; c += kChunk) {
+          const auto chunk = Chunk::Map(score + c);
+          if (close == 0 && (chunk == lowest).any()) {
             best = c;
+            while (score[best] != lowest) ++best;
+          }
+          close += (chunk <= threshold).count();
+        }
+        double exact_best = squared_distance(x, centroids.row(best).data(), d);
+        if (close > 1) {
+          // Centres the GEMM form cannot tell apart: decide by the direct distance.
+          for (Eigen::Index c = 0; c < k; ++c) {
+            if (c == best || score[c] > threshold) continue;
+            const double exact = squared_distance(x, centroids.row(c).data(), d);
+            if (exact < exact_best || (exact == exact_best && c < best)) {
+              exact_best = exact;
+              best = c;
+            }
           }
         }
+        labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
+        distances[static_cast<std::size_t>(i)] = exact_best;
+        if (sums) space.sums.add(static_cast<std::int32_t>(best), x, *fixed);
       }
-      labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
-      distances[static_cast<std::size_t>(i)] = exact_best;
-      if (sums) sums->add(static_cast<std::int32_t>(best), x, *fixed);
     }
-  });
+  }
+  // Integer sums: merging the threads' parts in any order gives the same bits.
+  if (sums)
+    for (int t = 0; t < thread_count; ++t) sums->merge(threads_[static_cast<std::size_t>(t)].sums);
 }
 
 template class Assigner<float>;

@@ -51,76 +51,101 @@ class BlockDistances {
  public:
   static constexpr Eigen::Index kBlockRows = 256;
 
-  BlockDistances(Eigen::Index features, Eigen::Index centres)
-      : block_(RowMatrix<T>::Zero(kBlockRows, features)), dots_(kBlockRows, centres),
-        centre_norms_(centres) {}
+  /// Scratch of one thread: the padded copy of an edge block and the products.
+  struct Workspace {
+    RowMatrix<T> block;     ///< kBlockRows × d copy of the rows of a block cut by the shard
+    RowMatrix<T> products;  ///< kBlockRows × centres: x·c
+    Eigen::Index offset = 0;  ///< row of `products` holding the block's first local row
+  };
+  /// A block of the shard: local rows [first, first + count).
+  struct Rows {
+    Eigen::Index first = 0, count = 0;
+  };
 
-  /// Calls visit(first, count, products) for every block of rows: local rows
-  /// [first, first + count) sit at rows [offset, offset + count) of `products`, where
-  /// products(r, c) = x·c (in T) and offset = products_offset(). centre_norm(c) = ‖c‖².
-  template <class Visit>
-  void for_each_block(const DenseShard<T>& shard, const RowMatrix<T>& centres, Visit&& visit) {
-    const Eigen::Index d = shard.features(), k = centres.rows();
-    centre_norms_.resize(k);
+  BlockDistances(Eigen::Index features, Eigen::Index centres)
+      : features_(features), serial_(workspace(centres)), centre_norms_(centres) {}
+
+  Workspace workspace(Eigen::Index centres) const {
+    return {RowMatrix<T>::Zero(kBlockRows, features_), RowMatrix<T>(kBlockRows, centres), 0};
+  }
+
+  /// Takes the centres of the next blocks: their norms ‖c‖² (and the largest).
+  void set_centres(const RowMatrix<T>& centres) {
+    centre_norms_.resize(centres.rows());
     largest_norm_ = 0;
-    for (Eigen::Index c = 0; c < k; ++c) {
-      centre_norms_(c) = squared_norm(centres.row(c).data(), d);
+    for (Eigen::Index c = 0; c < centres.rows(); ++c) {
+      centre_norms_(c) = squared_norm(centres.row(c).data(), features_);
       largest_norm_ = std::max(largest_norm_, centre_norms_(c));
     }
-    const std::uint64_t first = shard.first_row, end = first + shard.local_rows();
+  }
+
+  /// The number of aligned blocks that hold rows of the shard.
+  static Eigen::Index block_count(const DenseShard<T>& shard) {
+    if (shard.local_rows() == 0) return 0;
     const auto B = static_cast<std::uint64_t>(kBlockRows);
-    for (std::uint64_t block_start = first / B * B; block_start < end; block_start += B) {
-      const std::uint64_t lo = std::max(block_start, first), hi = std::min(block_start + B, end);
-      if (hi - lo == B) {
-        // A whole block inside the shard: multiply in place. GEMM packs its operands into
-        // its own buffers, so where the rows live does not change the computed bits.
-        const Eigen::Map<const RowMatrix<T>> rows(shard.row(static_cast<Eigen::Index>(lo - first)),
-                                                  kBlockRows, d);
-        dots_.noalias() = rows * centres.transpose();
-      } else {
-        // A block cut by the shard's edge: its rows keep their in-block positions in a
-        // zero-padded copy, so the product has the same shape as for a whole block.
-        for (std::uint64_t g = lo; g < hi; ++g)
-          std::copy_n(shard.row(static_cast<Eigen::Index>(g - first)), d,
-                      block_.data() + (g - block_start) * d);
-        dots_.noalias() = block_ * centres.transpose();
+    const std::uint64_t last = shard.first_row + static_cast<std::uint64_t>(shard.local_rows()) - 1;
+    return static_cast<Eigen::Index>(last / B - shard.first_row / B + 1);
+  }
+
+  /// The products x·c of the rows of block `index` into `space` (thread-safe with one
+  /// workspace per thread). Whole blocks are multiplied in place: GEMM packs its operands
+  /// into its own buffers, so where the rows live does not change the computed bits. A
+  /// block cut by the shard's edge keeps its rows' in-block positions in a zero-padded
+  /// copy, so every product has the same shape.
+  Rows compute(const DenseShard<T>& shard, const RowMatrix<T>& centres, Eigen::Index index,
+               Workspace& space) const {
+    const auto B = static_cast<std::uint64_t>(kBlockRows);
+    const std::uint64_t first = shard.first_row, end = first + shard.local_rows();
+    const std::uint64_t block_start = (first / B + static_cast<std::uint64_t>(index)) * B;
+    const std::uint64_t lo = std::max(block_start, first), hi = std::min(block_start + B, end);
+    if (hi - lo == B) {
+      const Eigen::Map<const RowMatrix<T>> rows(shard.row(static_cast<Eigen::Index>(lo - first)),
+                                                kBlockRows, features_);
+      space.products.noalias() = rows * centres.transpose();
+    } else {
+      for (std::uint64_t g = lo; g < hi; ++g)
+        std::copy_n(shard.row(static_cast<Eigen::Index>(g - first)), features_,
+                    space.block.data() + (g - block_start) * features_);
+      space.products.noalias() = space.block * centres.transpose();
+    }
+    space.offset = static_cast<Eigen::Index>(lo - block_start);
+    return {static_cast<Eigen::Index>(lo - first), static_cast<Eigen::Index>(hi - lo)};
+  }
+
+  /// Calls visit(local_row, row_norm, distances) for every local row, in order, where
+  /// distances[c] is the GEMM-form squared distance to centre c (it may be slightly
+  /// negative through cancellation when x is very close to c).
+  template <class Visit>
+  void for_each_row(const DenseShard<T>& shard, const RowMatrix<T>& centres, Visit&& visit) {
+    set_centres(centres);
+    const Eigen::Index k = centres.rows();
+    std::vector<T> distances(static_cast<std::size_t>(k));
+    for (Eigen::Index b = 0; b < block_count(shard); ++b) {
+      const Rows rows = compute(shard, centres, b, serial_);
+      for (Eigen::Index q = 0; q < rows.count; ++q) {
+        const T row_norm = squared_norm(shard.row(rows.first + q), features_);
+        for (Eigen::Index c = 0; c < k; ++c)
+          distances[static_cast<std::size_t>(c)] =
+              row_norm - 2 * serial_.products(serial_.offset + q, c) + centre_norms_(c);
+        visit(rows.first + q, row_norm, distances.data());
       }
-      offset_ = static_cast<Eigen::Index>(lo - block_start);
-      visit(static_cast<Eigen::Index>(lo - first), static_cast<Eigen::Index>(hi - lo),
-            static_cast<const RowMatrix<T>&>(dots_));
     }
   }
 
-  /// Calls visit(local_row, row_norm, distances) for every local row, where distances[c]
-  /// is the GEMM-form squared distance to centre c (it may be slightly negative through
-  /// cancellation when x is very close to c).
-  template <class Visit>
-  void for_each_row(const DenseShard<T>& shard, const RowMatrix<T>& centres, Visit&& visit) {
-    const Eigen::Index d = shard.features(), k = centres.rows();
-    std::vector<T> distances(static_cast<std::size_t>(k));
-    for_each_block(shard, centres, [&](Eigen::Index first, Eigen::Index count, const RowMatrix<T>& dots) {
-      for (Eigen::Index q = 0; q < count; ++q) {
-        const T row_norm = squared_norm(shard.row(first + q), d);
-        for (Eigen::Index c = 0; c < k; ++c)
-          distances[static_cast<std::size_t>(c)] = row_norm - 2 * dots(offset_ + q, c) + centre_norms_(c);
-        visit(first + q, row_norm, distances.data());
-      }
-    });
-  }
-
-  Eigen::Index products_offset() const { return offset_; }
   const Eigen::Matrix<T, Eigen::Dynamic, 1>& centre_norms() const { return centre_norms_; }
-
-  /// The largest ‖c‖² of the last for_each_row call.
+  /// The largest ‖c‖² of the centres last set.
   T largest_centre_norm() const { return largest_norm_; }
 
  private:
-  RowMatrix<T> block_;  ///< kBlockRows × d copy of the rows of one aligned block
-  RowMatrix<T> dots_;   ///< block × centres
+  Eigen::Index features_;
+  Workspace serial_;
   Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms_;
   T largest_norm_ = 0;
-  Eigen::Index offset_ = 0;
 };
+
+/// Threads used inside a rank by the assignment kernel (OpenMP; 1 without OpenMP).
+void set_threads(int threads);
+int threads();
 
 /// Nearest-centre assignment of a shard's rows, on BlockDistances. Where the GEMM form
 /// cannot separate the best centre from another (within its rounding error bound, e.g.
@@ -129,10 +154,13 @@ class BlockDistances {
 template <class T>
 class Assigner {
  public:
-  Assigner(Eigen::Index features, Eigen::Index clusters) : distances_(features, clusters) {}
+  Assigner(Eigen::Index features, Eigen::Index clusters)
+      : features_(features), clusters_(clusters), distances_(features, clusters) {}
 
   /// Writes each row's label and its squared_distance to that centre; when `sums` is given,
-  /// also adds each row to its cluster's sums (fused: one pass over the data).
+  /// also adds each row to its cluster's sums (fused: one pass over the data). Blocks are
+  /// shared among the OpenMP threads (set_threads); every row's result and the exact sums
+  /// are the same for any number of threads.
   void assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
               std::span<std::int32_t> labels, std::span<double> distances,
               ClusterSums* sums = nullptr, const FixedPoint* fixed = nullptr);
@@ -142,10 +170,18 @@ class Assigner {
   static constexpr Eigen::Index kChunk = 64 / sizeof(T);
   using Chunk = Eigen::Array<T, kChunk, 1>;
 
+  // Scratch of one thread.
+  struct ThreadSpace {
+    typename BlockDistances<T>::Workspace products;
+    /// ‖c‖² − 2x·c of a block (the distance less the row's constant ‖x‖²), with columns
+    /// padded to a multiple of kChunk with +inf.
+    RowMatrix<T> scores;
+    ClusterSums sums;
+  };
+
+  Eigen::Index features_, clusters_;
   BlockDistances<T> distances_;
-  /// ‖c‖² − 2x·c of a block (the distance less the row's constant ‖x‖²), with columns
-  /// padded to a multiple of kChunk with +inf.
-  RowMatrix<T> scores_;
+  std::vector<ThreadSpace> threads_;
 };
 
 }  // namespace lloyd

@@ -43,6 +43,13 @@ class ClusterSums {
       sum[j] -= fixed.to_fixed(static_cast<double>(row[j]), static_cast<std::size_t>(j));
     --counts_[static_cast<std::size_t>(cluster)];
   }
+  /// Adds another partial (e.g. of another thread); exact, so the order does not matter.
+  void merge(const ClusterSums& other) {
+    flush();
+    other.flush();
+    for (std::size_t e = 0; e < sums_.size(); ++e) sums_[e] += other.sums_[e];
+    for (std::size_t c = 0; c < counts_.size(); ++c) counts_[c] += other.counts_[c];
+  }
   /// Collective over comm: sums and counts over all ranks. `extra` rides along in the
   /// counts message (e.g. the number of changed labels) and is summed too.
   void allreduce(const Comm& comm, std::span<std::int64_t> extra = {});
