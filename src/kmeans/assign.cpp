@@ -9,17 +9,17 @@
 
 namespace lloyd {
 
-void set_threads(int threads) {
-#ifdef _OPENMP
-  omp_set_num_threads(std::max(threads, 1));
-#else
-  (void)threads;
-#endif
-}
+namespace {
+// One thread unless asked: a library must not spread over cores its caller gave to other
+// ranks (OpenMP's own default is every CPU of the process).
+int configured_threads = 1;
+}  // namespace
+
+void set_threads(int threads) { configured_threads = std::max(threads, 1); }
 
 int threads() {
 #ifdef _OPENMP
-  return omp_get_max_threads();
+  return configured_threads;
 #else
   return 1;
 #endif

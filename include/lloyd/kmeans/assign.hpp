@@ -143,7 +143,8 @@ class BlockDistances {
   T largest_norm_ = 0;
 };
 
-/// Threads used inside a rank by the assignment kernel (OpenMP; 1 without OpenMP).
+/// Threads used inside a rank by the assignment kernel (OpenMP; default 1; always 1
+/// without OpenMP).
 void set_threads(int threads);
 int threads();
 
