@@ -17,6 +17,8 @@ constexpr const char* kUsage =
     "  fit        cluster a data set and write the model (centroids, labels, history)\n"
     "  predict    label new data with the centroids of a model\n"
     "  generate   write Gaussian blobs (like scikit-learn's make_blobs) for experiments\n"
+    "  evaluate   score a labelling: silhouette, Calinski-Harabasz, Davies-Bouldin, ARI, NMI\n"
+    "  choose-k   fit K = A..B and recommend K (elbow, silhouette, CH, DB, gap statistic)\n"
     "\n"
     "'lloyd <command> --help' lists the options of a command with their defaults.\n"
     "Run under MPI, e.g.: mpirun -n 4 lloyd fit --input data.h5:/X --k 8 --output model.h5\n";
@@ -32,6 +34,8 @@ int dispatch(const lloyd::Comm& comm, int argc, char** argv) {
   if (command == "fit") return run_fit(comm, args);
   if (command == "predict") return run_predict(comm, args);
   if (command == "generate") return run_generate(comm, args);
+  if (command == "evaluate") return run_evaluate(comm, args);
+  if (command == "choose-k") return run_choose_k(comm, args);
   throw UsageError("lloyd: unknown command '" + command + "' (see 'lloyd --help')");
 }
 

@@ -16,6 +16,9 @@ enum class Stream : std::uint64_t {
   GeneratePermute,    ///< generate: row shuffle
   SilhouetteSample,   ///< evaluate: rows of a sampled silhouette
   GapReference,       ///< choose-k: uniform reference data of the gap statistic
+  ParallelSample,     ///< k-means||: the candidates of each round
+  ParallelReduce,     ///< k-means||: weighted k-means++ on the candidates
+  BisectingSplit,     ///< bisecting: the seed of each split's 2-means
 };
 
 /// A stream id: purpose, restart (n_init), and a sub-stream (e.g. centre and trial number).

@@ -14,6 +14,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def plot_splits(model, out, inertia, attrs):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(range(len(inertia)), inertia, marker="o")
+    ax.set(xlabel="splits (clusters - 1)", ylabel="total inertia of the leaves",
+           title=f"bisecting ({attrs.get('bisecting_strategy')})")
+    fig.suptitle(f"{model}: k={attrs.get('k')}, final inertia {attrs.get('inertia', 0):.6g}")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(out)
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -21,8 +32,10 @@ def main():
     out = sys.argv[2] if len(sys.argv) > 2 else model.rsplit(".", 1)[0] + "-history.png"
     with h5py.File(model, "r") as f:
         inertia = f["/history/inertia"][...]
-        shift = f["/history/center_shift"][...]
         attrs = dict(f.attrs)
+        if "/history/center_shift" not in f:  # a bisecting model: inertia after each split
+            return plot_splits(model, out, inertia, attrs)
+        shift = f["/history/center_shift"][...]
     iterations = range(1, len(inertia) + 1)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.plot(iterations, inertia, marker="o")

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -5,6 +6,7 @@
 
 #include "common.hpp"
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
 
 namespace lloyd::cli {
@@ -22,6 +24,8 @@ struct FitRequest {
   std::string checkpoint;
   int checkpoint_every = 0;
   bool resume = false;
+  bool bisecting = false;  ///< --mode bisecting
+  BisectingStrategy strategy = BisectingStrategy::BiggestInertia;
   int threads = 1;  ///< --threads as applied
 };
 
@@ -29,9 +33,42 @@ struct FitRequest {
 /// (EX_TEMPFAIL: "try again later" — a job script requeues on it).
 constexpr int kExitInterrupted = 75;
 
+// ℓ of k-means|| as used: --oversampling, or 2k by default.
+double effective_oversampling(const KMeansOptions& options) {
+  return options.oversampling > 0 ? options.oversampling : 2.0 * options.k;
+}
+
+// What a checkpoint must match besides the options it records itself: k-means||'s ℓ and
+// rounds change the seeding, so they are part of the init's name there.
+std::string init_identity(const FitRequest& request, const KMeansOptions& options) {
+  if (options.init != InitMethod::KMeansParallel) return request.init_text;
+  return request.init_text + " oversampling=" + std::to_string(effective_oversampling(options)) +
+         " rounds=" + std::to_string(options.init_rounds);
+}
+
+// The hierarchy of a bisecting fit under /tree, one entry per node (README, "File layouts").
+// Collective over the file's communicator.
+template <class T>
+void write_tree(OutputFile& file, const BisectingTree<T>& tree) {
+  const std::uint64_t m = tree.nodes();
+  std::vector<std::int64_t> children;
+  for (std::size_t node = 0; node < m; ++node) {
+    children.push_back(tree.left[node]);
+    children.push_back(tree.right[node]);
+  }
+  file.create_group("/tree");
+  file.write_replicated("/tree/parent", tree.parent.data(), m, 0);
+  file.write_replicated("/tree/children", children.data(), m, 2);
+  file.write_replicated("/tree/size", tree.size.data(), m, 0);
+  file.write_replicated("/tree/inertia", tree.inertia.data(), m, 0);
+  file.write_replicated("/tree/label", tree.label.data(), m, 0);
+  file.write_replicated("/tree/centers", tree.centres.data(), m,
+                        static_cast<std::uint64_t>(tree.centres.cols()));
+}
+
 template <class T>
 void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T>& shard,
-                 const KMeansResult<T>& result) {
+                 const KMeansResult<T>& result, const BisectingTree<T>* tree = nullptr) {
   OutputFile file(comm, request.output);
   const auto k = static_cast<std::uint64_t>(result.centroids.rows());
   const auto d = static_cast<std::uint64_t>(result.centroids.cols());
@@ -41,17 +78,24 @@ void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T
   file.create_group("/history");
   file.write_replicated("/history/inertia", result.inertia_history.data(),
                         result.inertia_history.size(), 0);
-  file.write_replicated("/history/center_shift", result.center_shift_history.data(),
-                        result.center_shift_history.size(), 0);
-  file.write_replicated("/history/restart_inertia", result.restart_inertia.data(),
-                        result.restart_inertia.size(), 0);
+  if (!tree) {  // a bisecting model's history is the inertia after each split only
+    file.write_replicated("/history/center_shift", result.center_shift_history.data(),
+                          result.center_shift_history.size(), 0);
+    file.write_replicated("/history/restart_inertia", result.restart_inertia.data(),
+                          result.restart_inertia.size(), 0);
+  }
   const hid_t root = file.root();
   write_attribute(root, "inertia", result.inertia);
+  write_attribute(root, "init_inertia", result.init_inertia);
   write_attribute(root, "n_iter", std::int64_t{result.n_iter});
   write_attribute(root, "converged", std::int64_t{result.converged});
   write_attribute(root, "k", static_cast<std::int64_t>(k));
   write_attribute(root, "seed", static_cast<std::int64_t>(request.options.seed));
   write_attribute(root, "init", request.init_text);
+  if (request.options.init == InitMethod::KMeansParallel) {
+    write_attribute(root, "oversampling", effective_oversampling(request.options));
+    write_attribute(root, "init_rounds", std::int64_t{request.options.init_rounds});
+  }
   write_attribute(root, "n_init", std::int64_t{request.options.n_init});
   write_attribute(root, "best_restart", std::int64_t{result.best_restart});
   write_attribute(root, "max_iter", std::int64_t{request.options.max_iter});
@@ -60,7 +104,11 @@ void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T
   write_attribute(root, "n_samples", static_cast<std::int64_t>(shard.global_rows));
   write_attribute(root, "n_features", static_cast<std::int64_t>(d));
   write_attribute(root, "input", request.input.text());
-  write_attribute(root, "algorithm", std::string("lloyd"));
+  write_attribute(root, "algorithm", std::string(tree ? "bisecting" : "lloyd"));
+  if (tree) {
+    write_attribute(root, "bisecting_strategy", std::string(to_string(request.strategy)));
+    write_tree(file, *tree);
+  }
   file.commit();
 }
 
@@ -118,6 +166,40 @@ PhaseTimes max_over_ranks(const Comm& comm, PhaseTimes p) {
 }
 
 template <class T>
+int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions& options,
+               const MatrixShape& shape, const DenseShard<T>& shard, KMeansResult<T>& result,
+               const BisectingTree<T>* tree, double start);
+
+// --mode bisecting: k − 1 splits by distributed 2-means; the model keeps the tree.
+template <class T>
+int bisect_typed(const Comm& comm, const FitRequest& request, const KMeansOptions& options,
+                 const MatrixShape& shape, const DenseShard<T>& shard, double io_seconds,
+                 double start) {
+  SplitObserver progress;
+  if (request.verbose && comm.rank() == 0)
+    progress = [](const SplitStats& s) {
+      std::fprintf(stderr, "split %d  node %lld (%lld rows)  inertia %.10g  n_iter %d  %.3f s\n",
+                   s.split, static_cast<long long>(s.node), static_cast<long long>(s.size),
+                   s.inertia, s.n_iter, s.seconds);
+    };
+  BisectingResult<T> bisected = fit_bisecting(comm, shard, options, request.strategy, progress);
+  // The model's usual fields: the leaves are the clusters, one "iteration" per split, and
+  // the history the total inertia before the first and after every split.
+  KMeansResult<T> result;
+  result.centroids = std::move(bisected.centroids);
+  result.labels = std::move(bisected.labels);
+  result.inertia = bisected.inertia;
+  result.init_inertia = bisected.inertia_history.front();  // one cluster: the starting point
+  result.n_iter = options.k - 1;
+  result.converged = true;
+  result.tol_absolute = bisected.tol_absolute;
+  result.inertia_history = bisected.inertia_history;
+  result.phases = bisected.phases;
+  result.phases.io = io_seconds;
+  return report_fit(comm, request, options, shape, shard, result, &bisected.tree, start);
+}
+
+template <class T>
 int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& shape, double start) {
   const double read_start = MPI_Wtime();
   const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
@@ -142,12 +224,14 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
     throw AgreedError("--k " + std::to_string(options.k) + " exceeds the number of rows of " +
                       request.input.text() + " (" + std::to_string(shape.rows) + ")");
 
+  if (request.bisecting) return bisect_typed(comm, request, options, shape, shard, io_seconds, start);
+
   IterationObserver progress;
   if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
 
   FitControl<T> control;
   std::optional<FitState<T>> resumed;
-  const CheckpointIdentity identity{options, request.init_text, request.input.text(), shape.rows,
+  const CheckpointIdentity identity{options, init_identity(request, options), request.input.text(), shape.rows,
                                     shape.cols, to_string(shape.type)};
   if (!request.checkpoint.empty()) {
     control.stop_requested = [] { return stop_signal != 0; };
@@ -180,14 +264,22 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
                    request.checkpoint.c_str(), kExitInterrupted);
     return kExitInterrupted;
   }
-  if (!request.output.empty()) {
-    const double write_start = MPI_Wtime();
-    write_model(comm, request, shard, result);
-    result.phases.write = MPI_Wtime() - write_start;
-  }
   if (!request.checkpoint.empty() && comm.rank() == 0) {
     std::error_code ec;
     std::filesystem::remove(request.checkpoint, ec);  // the fit is complete
+  }
+  return report_fit<T>(comm, request, options, shape, shard, result, nullptr, start);
+}
+
+// Writes the model (when asked) and prints the result on rank 0. Collective over comm.
+template <class T>
+int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions& options,
+               const MatrixShape& shape, const DenseShard<T>& shard, KMeansResult<T>& result,
+               const BisectingTree<T>* tree, double start) {
+  if (!request.output.empty()) {
+    const double write_start = MPI_Wtime();
+    write_model(comm, request, shard, result, tree);
+    result.phases.write = MPI_Wtime() - write_start;
   }
   const PhaseTimes phases = max_over_ranks(comm, result.phases);
   const double seconds = elapsed_max(comm, start);
@@ -195,14 +287,17 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
   if (comm.rank() == 0) {
     if (request.json) {
       JsonObject json;
-      json.add("command", "fit").add("inertia", result.inertia).add("n_iter", result.n_iter)
+      json.add("command", "fit").add("inertia", result.inertia)
+          .add("init_inertia", result.init_inertia).add("n_iter", result.n_iter)
           .add("converged", result.converged).add("k", options.k)
           .add("n_samples", shape.rows).add("n_features", shape.cols)
           .add("n_ranks", comm.size()).add("threads", request.threads).add("seconds", seconds)
           .add("seed", options.seed).add("init", request.init_text)
           .add("n_init", options.n_init).add("best_restart", result.best_restart)
           .add("dtype", to_string(shape.type)).add("output", request.output)
-          .add("phases", phase_json(phases));
+          .add("mode", tree ? "bisecting" : "lloyd");
+      if (tree) json.add("bisecting_strategy", to_string(request.strategy));
+      json.add("phases", phase_json(phases));
       std::cout << json.str() << std::endl;
     } else {
       std::printf("lloyd fit: k=%d n=%llu d=%llu ranks=%d  inertia=%.10g  n_iter=%d  %s  %.3f s%s%s\n",
@@ -225,7 +320,14 @@ int run_fit(const Comm& comm, const Args& args) {
       ("k", po::value<int>(), "number of clusters (default: the rows of an --init file)")
       ("output", po::value<std::string>(), "model file to write (HDF5); omit to only report")
       ("init", po::value<std::string>()->default_value("k-means++"),
-       "k-means++ | forgy | random (= forgy) | random-partition | FILE.h5:/centres (k x d)")
+       "k-means++ | k-means|| | forgy | random (= forgy) | random-partition | FILE.h5:/centres (k x d)")
+      ("oversampling", po::value<double>()->default_value(0),
+       "k-means||: expected candidates per round (0: 2k)")
+      ("init-rounds", po::value<int>()->default_value(5), "k-means||: sampling rounds")
+      ("mode", po::value<std::string>()->default_value("lloyd"),
+       "lloyd | bisecting (k - 1 splits of one cluster by 2-means; the model keeps the tree)")
+      ("bisecting-strategy", po::value<std::string>()->default_value("biggest-inertia"),
+       "bisecting: split the leaf with the biggest-inertia or the largest-cluster")
       ("n-init", po::value<int>()->default_value(1), "seeded restarts; the lowest inertia wins")
       ("max-iter", po::value<int>()->default_value(300), "maximum Lloyd iterations per restart")
       ("tol", po::value<double>()->default_value(1e-4),
@@ -261,7 +363,7 @@ int run_fit(const Comm& comm, const Args& args) {
   if (request.options.init == InitMethod::Explicit) {
     if (request.init_text.find(":/") == std::string::npos)
       throw UsageError("lloyd fit: unknown --init '" + request.init_text +
-                       "': expected k-means++, forgy, random, random-partition or FILE.h5:/dataset");
+                       "': expected k-means++, k-means||, forgy, random, random-partition or FILE.h5:/dataset");
     request.init_file = parse_dataset_ref(request.init_text);
   }
   request.k_given = vm->count("k") > 0;
@@ -275,6 +377,24 @@ int run_fit(const Comm& comm, const Args& args) {
   request.options.tol = (*vm)["tol"].as<double>();
   request.options.seed = (*vm)["seed"].as<std::uint64_t>();
   if (request.options.n_init < 1) throw UsageError("lloyd fit: --n-init must be at least 1");
+  request.options.oversampling = (*vm)["oversampling"].as<double>();
+  request.options.init_rounds = (*vm)["init-rounds"].as<int>();
+  if (!(request.options.oversampling >= 0) || !std::isfinite(request.options.oversampling))
+    throw UsageError("lloyd fit: --oversampling must be a finite number >= 0 (0: 2k)");
+  if (request.options.init_rounds < 1) throw UsageError("lloyd fit: --init-rounds must be at least 1");
+  const std::string mode = (*vm)["mode"].as<std::string>();
+  if (mode != "lloyd" && mode != "bisecting")
+    throw UsageError("lloyd fit: unknown --mode '" + mode + "': expected lloyd or bisecting");
+  request.bisecting = mode == "bisecting";
+  try {
+    request.strategy = parse_bisecting_strategy((*vm)["bisecting-strategy"].as<std::string>());
+  } catch (const Error& e) {
+    throw UsageError(std::string("lloyd fit: --bisecting-strategy: ") + e.what());
+  }
+  if (request.bisecting && request.init_file)
+    throw UsageError("lloyd fit: --mode bisecting seeds every split itself: --init must be a method, not a file");
+  if (request.bisecting && vm->count("checkpoint"))
+    throw UsageError("lloyd fit: --checkpoint is not supported with --mode bisecting");
   if (request.options.max_iter < 1) throw UsageError("lloyd fit: --max-iter must be at least 1");
   if (!(request.options.tol >= 0)) throw UsageError("lloyd fit: --tol must be >= 0");
   request.json = (*vm)["json"].as<bool>();

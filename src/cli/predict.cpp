@@ -1,13 +1,65 @@
 #include <cstdio>
+#include <optional>
 #include <iostream>
 
 #include "common.hpp"
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
 
 namespace lloyd::cli {
 
 namespace {
+
+// A 1-D (or n × 2) int64 dataset of a small model file, read by this rank alone.
+std::vector<std::int64_t> read_int64s(hid_t file, const std::string& name, std::size_t expected) {
+  Hid dataset(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (dataset.get() < 0) throw Error("cannot open " + name);
+  Hid space(H5Dget_space(dataset.get()), H5Sclose);
+  const auto count = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
+  if (count != expected)
+    throw Error(name + " has " + std::to_string(count) + " values, expected " + std::to_string(expected));
+  std::vector<std::int64_t> values(count);
+  if (H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+    throw Error("cannot read " + name);
+  return values;
+}
+
+// The /tree of a bisecting model, or std::nullopt when the model has none (a Lloyd model or
+// a bare dataset of centres). Collective over comm.
+template <class T>
+std::optional<BisectingTree<T>> read_tree(const Comm& comm, const DatasetRef& model) {
+  if (model.path != "/centroids") return std::nullopt;  // explicit centres: nearest centre
+  bool has_tree = false;
+  run_agreed(comm, [&] {
+    Hid file(H5Fopen(model.file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (file.get() < 0) throw Error("cannot open model " + model.file);
+    has_tree = H5Lexists(file.get(), "/tree", H5P_DEFAULT) > 0;
+  });
+  if (!has_tree) return std::nullopt;
+  BisectingTree<T> tree;
+  tree.centres = read_matrix<T>(comm, {model.file, "/tree/centers"});
+  run_agreed(comm, [&] {
+    const auto m = static_cast<std::size_t>(tree.centres.rows());
+    Hid file(H5Fopen(model.file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    const std::vector<std::int64_t> children = read_int64s(file.get(), "/tree/children", 2 * m);
+    tree.label = read_int64s(file.get(), "/tree/label", m);
+    tree.parent = read_int64s(file.get(), "/tree/parent", m);
+    tree.size = read_int64s(file.get(), "/tree/size", m);
+    for (std::size_t node = 0; node < m; ++node) {
+      tree.left.push_back(children[2 * node]);
+      tree.right.push_back(children[2 * node + 1]);
+      const bool leaf = tree.left[node] < 0;
+      if (leaf != (tree.right[node] < 0) || (leaf && tree.label[node] < 0) ||
+          (!leaf && (tree.left[node] <= static_cast<std::int64_t>(node) ||
+                     tree.right[node] <= static_cast<std::int64_t>(node) ||
+                     tree.left[node] >= static_cast<std::int64_t>(m) ||
+                     tree.right[node] >= static_cast<std::int64_t>(m))))
+        throw Error("model " + model.file + ": /tree is malformed at node " + std::to_string(node));
+    }
+  });
+  return tree;
+}
 
 template <class T>
 int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& input,
@@ -18,7 +70,12 @@ int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& i
                       " features but " + input.text() + " has " + std::to_string(shape.cols));
   const DenseShard<T> shard = read_shard<T>(comm, input, shape);
   std::vector<std::int32_t> labels;
-  const double inertia = predict_labels(comm, shard, centroids, labels);
+  // A bisecting model labels by descending its tree, as scikit-learn's BisectingKMeans.
+  const std::optional<BisectingTree<T>> tree = read_tree<T>(comm, model);
+  if (tree && tree->centres.cols() != centroids.cols())
+    throw AgreedError("model " + model.file + ": /tree/centers and /centroids differ in width");
+  const double inertia = tree ? predict_tree(comm, shard, *tree, labels)
+                              : predict_labels(comm, shard, centroids, labels);
 
   OutputFile file(comm, output);
   file.write_distributed("/labels", labels.data(), labels.size(), shard.first_row,

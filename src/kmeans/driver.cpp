@@ -209,7 +209,8 @@ KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
     PhaseClock clock(result.phases.init);
     summary = summarize(comm, shard);
   }
-  result.tol_absolute = options.tol * summary.mean_variance;
+  result.tol_absolute =
+      options.tol_absolute >= 0 ? options.tol_absolute : options.tol * summary.mean_variance;
 
   // The state carried from restart to restart (and into checkpoints).
   FitState<T> state;
@@ -239,7 +240,8 @@ KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
       PhaseClock clock(result.phases.init);
       from.centroids = initial ? *initial
                                : initial_centres(comm, shard, options.init, options.k,
-                                                 options.seed, restart, summary.fixed);
+                                                 options.seed, restart, summary.fixed,
+                                                 {options.oversampling, options.init_rounds});
     }
     RowMatrix<T> centroids;
     std::vector<std::int32_t> labels;
@@ -285,6 +287,9 @@ KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
   result.converged = state.best_converged;
   result.best_restart = state.best_restart;
   result.inertia_history = state.best_inertia_history;
+  // The first iteration assigns every row to the initial centres: its inertia is the cost
+  // of the seeding, at no extra pass.
+  result.init_inertia = result.inertia_history.empty() ? 0.0 : result.inertia_history.front();
   result.center_shift_history = state.best_shift_history;
   result.restart_inertia = state.restart_inertia;
   if (!best_labels_known) {

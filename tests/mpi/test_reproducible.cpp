@@ -79,6 +79,14 @@ TEST(Reproducible, KMeansPlusPlusFloat32) {
 TEST(Reproducible, ForgyWithRestarts) {
   expect_identical_for_every_rank_count<double>(options_for(InitMethod::Forgy, 3));
 }
+TEST(Reproducible, KMeansParallelFloat32) {
+  KMeansOptions options = options_for(InitMethod::KMeansParallel);
+  options.oversampling = 3;  // few candidates per round: many rounds matter
+  expect_identical_for_every_rank_count<float>(options);
+}
+TEST(Reproducible, KMeansParallelFloat64WithRestarts) {
+  expect_identical_for_every_rank_count<double>(options_for(InitMethod::KMeansParallel, 2));
+}
 TEST(Reproducible, RandomPartitionFloat32) {
   expect_identical_for_every_rank_count<float>(options_for(InitMethod::RandomPartition));
 }

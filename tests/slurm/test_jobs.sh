@@ -6,6 +6,7 @@
 #     which forwards it), it saves its checkpoint, requeues itself and ends with a model
 #     identical to the uninterrupted one;
 #   - sweep_k.sbatch (array over K) writes one model and one JSON line per K;
+#   - choose_k.sbatch writes the sweep, its JSON recommendations and progress lines;
 #   - strong_scaling.sbatch and weak_scaling.sbatch write their CSVs and PNGs.
 # Needs root (exit 77 = skipped otherwise).
 #
@@ -109,6 +110,14 @@ for k in 2 3 4; do
   check "sweep.k$k.model" "model for K=$k" h5_is_model "$TMP/sweep/model-k$k.h5"
   check_eq "sweep.k$k.json_k" "$(json_get "$(cat "$TMP/sweep/model-k$k.json" 2>/dev/null)" k)" "$k"
 done
+
+# ------------------------------------------------------------------ choose K
+mkdir -p "$TMP/choose"
+submit choose_k --ntasks=2 --export=ALL,INPUT="$TMP/data.h5:/X",KMIN=2,KMAX=4,SWEEP="$TMP/choose/sweep.h5",LLOYD="$LLOYD",LLOYD_ARGS="--gap-refs 2 --seed 1" \
+  "$ROOT/jobs/choose_k.sbatch" || true
+check choose_k.sweep "the sweep file has the per-K inertia" test -n "$(h5_dims "$TMP/choose/sweep.h5" /inertia)"
+check choose_k.json "the JSON recommendations" grep -q '"recommended' "$TMP/choose/sweep.json"
+check choose_k.progress "a progress line per fit" grep -q "k=4" "$TMP/choose/sweep.log"
 
 # ------------------------------------------------------------------ scaling experiments
 for mode in strong weak; do

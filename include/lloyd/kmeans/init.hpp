@@ -17,8 +17,22 @@ namespace lloyd {
 ///   centre, the one that lowers the potential most is kept; potentials are exact sums).
 /// - forgy: the k rows with the smallest uniform keys (k distinct rows).
 /// - random-partition: every row joins a uniformly drawn cluster; centres are the means.
+/// - k-means|| (Bahmani et al., "Scalable K-Means++", VLDB 2012): one uniform row, then
+///   `parallel.rounds` passes in which every row becomes a candidate independently with
+///   probability min(1, ℓ·D²(x)/ψ) (a uniform keyed by its global row index; ψ = Σ D² is an
+///   exact sum). Only the candidates are gathered (allgatherv, in global row order). Each
+///   candidate is weighted by the number of rows nearest to it (exact counts), and the
+///   candidates are reduced to k centres by weighted k-means++ with greedy trials and a few
+///   weighted Lloyd iterations — computed redundantly, identically, on every rank. With fewer
+///   than k candidates (tiny or degenerate data) it falls back to k-means++.
+struct ParallelSeeding {
+  double oversampling = 0;  ///< ℓ, expected candidates per round; 0 means 2k
+  int rounds = 5;
+};
+
 template <class T>
 RowMatrix<T> initial_centres(const Comm& comm, const DenseShard<T>& shard, InitMethod method,
-                             int k, std::uint64_t seed, int restart, const FixedPoint& fixed);
+                             int k, std::uint64_t seed, int restart, const FixedPoint& fixed,
+                             const ParallelSeeding& parallel = {});
 
 }  // namespace lloyd

@@ -8,9 +8,10 @@
 
 namespace lloyd {
 
-enum class InitMethod { KMeansPlusPlus, Forgy, RandomPartition, Explicit };
+enum class InitMethod { KMeansPlusPlus, Forgy, RandomPartition, Explicit, KMeansParallel };
 
-/// "k-means++", "forgy" (alias "random"), "random-partition"; anything else is Explicit.
+/// "k-means++", "k-means||", "forgy" (alias "random"), "random-partition"; anything else
+/// is Explicit.
 InitMethod parse_init_method(const std::string& name);
 const char* to_string(InitMethod method);
 
@@ -23,6 +24,12 @@ struct KMeansOptions {
   int max_iter = 300;
   double tol = 1e-4;     ///< relative to the mean feature variance, as in scikit-learn
   std::uint64_t seed = 0;
+  /// k-means||: expected candidates per round (ℓ; 0 means 2k) and the number of rounds.
+  double oversampling = 0;
+  int init_rounds = 5;
+  /// When ≥ 0, the absolute tolerance instead of tol × the data's mean variance (bisecting
+  /// K-Means: each 2-means uses the tolerance of the whole data set, as scikit-learn).
+  double tol_absolute = -1;
 };
 
 /// One Lloyd iteration, for progress lines and the model's history.
@@ -54,6 +61,7 @@ struct KMeansResult {
   RowMatrix<T> centroids;            ///< k × d, identical on every rank
   std::vector<std::int32_t> labels;  ///< this rank's rows only
   double inertia = 0;                ///< for the final centroids and labels
+  double init_inertia = 0;           ///< seeding cost: inertia of the best restart's initial centres
   int n_iter = 0;
   bool converged = false;
   int best_restart = 0;

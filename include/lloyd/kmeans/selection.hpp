@@ -14,18 +14,29 @@
 namespace lloyd {
 
 /// Collective over comm: rows with the given global indices, in request order, on every
-/// rank. Each owner contributes its rows to one allgatherv; `data` holds the local rows of a
-/// block distribution of global_rows rows, `width` values each (d for data, 1 for labels).
+/// rank. Each owner contributes its rows to one allgatherv; `data` holds the local rows,
+/// `width` values each (d for data, 1 for labels), of global_rows rows held in rank order
+/// from first_row on: a block distribution, or any other contiguous one (e.g. the rows of
+/// one cluster, numbered in global order — bisecting K-Means), where a rank without rows has
+/// first_row = the next rank's.
 template <class T>
-std::vector<T> fetch_rows(const Comm& comm, std::uint64_t global_rows, std::uint64_t first_row,
+std::vector<T> fetch_rows(const Comm& comm, [[maybe_unused]] std::uint64_t global_rows,
+                          std::uint64_t first_row,
                           const T* data, std::size_t width, std::span<const std::uint64_t> indices) {
   const int ranks = comm.size();
+  std::vector<std::uint64_t> starts(static_cast<std::size_t>(ranks));
+  check_mpi(MPI_Allgather(&first_row, 1, MPI_UINT64_T, starts.data(), 1, MPI_UINT64_T, comm.get()),
+            "MPI_Allgather");
+  // The owner is the last rank that starts at or before the row.
+  auto owner = [&](std::uint64_t row) {
+    return static_cast<int>(std::upper_bound(starts.begin(), starts.end(), row) - starts.begin()) - 1;
+  };
   std::vector<T> mine;
   std::vector<std::size_t> offset(static_cast<std::size_t>(ranks) + 1, 0);
   for (const std::uint64_t index : indices) {
-    const int owner = owner_of_row(global_rows, ranks, index);
-    offset[static_cast<std::size_t>(owner) + 1] += width;
-    if (owner == comm.rank()) {
+    const int holder = owner(index);
+    offset[static_cast<std::size_t>(holder) + 1] += width;
+    if (holder == comm.rank()) {
       const T* row = data + (index - first_row) * width;
       mine.insert(mine.end(), row, row + width);
     }
@@ -34,7 +45,7 @@ std::vector<T> fetch_rows(const Comm& comm, std::uint64_t global_rows, std::uint
   for (int r = 0; r < ranks; ++r) offset[r + 1] += offset[r];  // start of each rank's part
   std::vector<T> result(indices.size() * width);
   for (std::size_t q = 0; q < indices.size(); ++q) {
-    auto& cursor = offset[static_cast<std::size_t>(owner_of_row(global_rows, ranks, indices[q]))];
+    auto& cursor = offset[static_cast<std::size_t>(owner(indices[q]))];
     std::copy_n(all.begin() + static_cast<std::ptrdiff_t>(cursor), width,
                 result.begin() + static_cast<std::ptrdiff_t>(q * width));
     cursor += width;

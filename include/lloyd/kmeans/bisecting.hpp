@@ -1,0 +1,84 @@
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+#include "lloyd/kmeans/options.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+/// Which leaf bisecting K-Means splits next (scikit-learn's `bisecting_strategy`).
+enum class BisectingStrategy { BiggestInertia, LargestCluster };
+
+/// "biggest-inertia" or "largest-cluster" (underscores accepted too); anything else is an
+/// Error.
+BisectingStrategy parse_bisecting_strategy(const std::string& name);
+const char* to_string(BisectingStrategy strategy);
+
+/// The hierarchy of a bisecting fit: node 0 is the root (all rows, centre = the mean);
+/// every split appends its two children. Identical on every rank.
+template <class T>
+struct BisectingTree {
+  std::vector<std::int64_t> parent;  ///< −1 for the root
+  std::vector<std::int64_t> left, right;  ///< children, −1 for a leaf
+  std::vector<std::int64_t> size;    ///< rows in the node
+  /// Cluster of a leaf (leaves numbered depth-first, left first), −1 for inner nodes.
+  std::vector<std::int64_t> label;
+  std::vector<double> inertia;       ///< Σ‖x − centre‖² over the node's rows (exact sum)
+  RowMatrix<T> centres;              ///< nodes × d
+
+  std::size_t nodes() const { return parent.size(); }
+  bool is_leaf(std::size_t node) const { return left[node] < 0; }
+  /// The leaf a row descends to: at every inner node the nearer child (squared_distance;
+  /// ties: left), as scikit-learn's BisectingKMeans.predict does.
+  std::size_t descend(const T* row) const;
+  /// Leaves in depth-first order (left before right) = in label order.
+  std::vector<std::size_t> leaves() const;
+};
+
+/// What happened in one split, for progress lines.
+struct SplitStats {
+  int split = 0;           ///< 1-based
+  std::int64_t node = 0;   ///< the node that was split
+  std::int64_t size = 0;   ///< its rows
+  double inertia = 0;      ///< total inertia of the leaves after the split
+  int n_iter = 0;          ///< Lloyd iterations of the chosen 2-means restart
+  double seconds = 0;      ///< since the fit started
+};
+using SplitObserver = std::function<void(const SplitStats&)>;
+
+template <class T>
+struct BisectingResult {
+  BisectingTree<T> tree;
+  RowMatrix<T> centroids;            ///< k × d, the leaves in label order
+  std::vector<std::int32_t> labels;  ///< this rank's rows: the leaf each row belongs to
+  double inertia = 0;                ///< Σ over rows of ‖x − centroid(label)‖² (exact)
+  double tol_absolute = 0;           ///< tol × mean feature variance of the whole data
+  std::vector<double> inertia_history;  ///< total leaf inertia before the first and after each split
+  PhaseTimes phases;
+};
+
+/// Collective over comm: bisecting K-Means with scikit-learn's semantics (BisectingKMeans):
+/// start from one cluster (all rows), and k − 1 times split a leaf in two with a 2-means —
+/// the leaf with the largest inertia (BiggestInertia) or the most rows (LargestCluster),
+/// ties to the first leaf in depth-first order; leaves of one row are never chosen. Each
+/// 2-means is fit_kmeans (options.init, n_init restarts, max_iter, tol relative to the whole
+/// data's variance, a seed drawn per split) on a shard of the chosen leaf's rows: every rank
+/// keeps its own rows of that leaf in place (no row changes rank), numbered in global row
+/// order, so the result is bit-identical for any number of ranks. Labels are the leaves the
+/// rows were split into; centres the 2-means centres (not recomputed means).
+template <class T>
+BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
+                                 const KMeansOptions& options, BisectingStrategy strategy,
+                                 const SplitObserver& observer = {});
+
+/// Collective over comm: the leaf label of every local row, descending the tree; returns
+/// the inertia (exact sum over all ranks).
+template <class T>
+double predict_tree(const Comm& comm, const DenseShard<T>& shard, const BisectingTree<T>& tree,
+                    std::vector<std::int32_t>& labels);
+
+}  // namespace lloyd

@@ -1,0 +1,82 @@
+#pragma once
+// Choosing K: one K-Means fit per K and the criteria that judge it (elbow, silhouette,
+// Calinski–Harabasz, Davies–Bouldin, gap statistic), each with its recommended K.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+#include "lloyd/kmeans/options.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+/// Where the gap statistic's reference data come from (Tibshirani et al. 2001, §3):
+/// uniform over the bounding box of the data, or over the box of the data's principal
+/// components (rotated back), which follows the shape of elongated data.
+enum class GapReference { Uniform, Pca };
+GapReference parse_gap_reference(const std::string& name);  ///< "uniform" | "pca"
+const char* to_string(GapReference reference);
+
+struct SweepOptions {
+  int k_min = 2, k_max = 10;
+  bool silhouette = true, calinski_harabasz = true, davies_bouldin = true, gap = true;
+  int gap_refs = 10;  ///< B reference data sets
+  GapReference gap_reference = GapReference::Uniform;
+  /// Exact silhouette up to this many rows; beyond, a sample of silhouette_sample_size rows.
+  std::uint64_t silhouette_max_exact = 20000;
+  std::uint64_t silhouette_sample_size = 20000;
+  KMeansOptions fit;  ///< init, n_init, max_iter, tol, seed of every fit (k is set per K)
+};
+
+/// Per K (vectors indexed like ks); criteria that were not asked for, or are undefined
+/// (silhouette, CH, DB at K = 1), are NaN.
+struct SweepResult {
+  std::vector<int> ks, n_iter;
+  std::vector<double> inertia, silhouette, silhouette_stderr, calinski_harabasz, davies_bouldin;
+  std::vector<double> gap, gap_s, log_w, reference_log_w;  ///< reference_log_w: mean over B
+  bool silhouette_sampled = false;
+  /// Recommended K of each criterion, 0 when it was not computed. The elbow is the kneedle
+  /// point of log inertia (kneedle_elbow); silhouette and CH: largest; DB: smallest; gap:
+  /// gap_choice.
+  int elbow_k = 0, silhouette_k = 0, calinski_harabasz_k = 0, davies_bouldin_k = 0, gap_k = 0;
+};
+
+/// One finished fit, for progress lines.
+struct SweepProgress {
+  int k = 0;
+  int reference = -1;  ///< -1: the data; otherwise the gap reference set b
+  double inertia = 0;
+  int n_iter = 0;
+  int done = 0, total = 0;  ///< fits finished and planned
+  double seconds = 0;       ///< since the sweep started (this rank's clock)
+};
+using SweepObserver = std::function<void(const SweepProgress&)>;
+
+/// Collective over comm: the sweep K = k_min..k_max. Every rank returns identical values,
+/// and they are bit-identical for any number of ranks: the fits are, the metrics are, and
+/// each reference row is drawn by the counter-based generator from (seed, b, global row).
+template <class T>
+SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOptions& options,
+                     const SweepObserver& observer = {});
+
+/// Collective over comm: reference data set `b` of the gap statistic, with the rows of
+/// `shard`'s layout (each rank generates its own rows).
+template <class T>
+class GapReferenceSampler {
+ public:
+  GapReferenceSampler(const Comm& comm, const DenseShard<T>& shard, GapReference kind,
+                      std::uint64_t seed);
+  /// Not collective.
+  DenseShard<T> sample(int b) const;
+
+ private:
+  const DenseShard<T>& shard_;
+  std::uint64_t seed_;
+  Eigen::VectorXd lo_, hi_, mean_;  ///< box in the (rotated) basis; mean for PCA
+  Eigen::MatrixXd rotation_;        ///< d × d principal axes (identity for uniform)
+  bool rotated_ = false;
+};
+
+}  // namespace lloyd

@@ -1,0 +1,161 @@
+// lloyd evaluate: internal (silhouette, Calinski–Harabasz, Davies–Bouldin) and external
+// (ARI, NMI, homogeneity, completeness, V-measure) scores of a labelling, on the shards.
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "common.hpp"
+#include "lloyd/io/hdf5.hpp"
+#include "lloyd/metrics/external.hpp"
+#include "lloyd/metrics/internal.hpp"
+#include "lloyd/metrics/labels.hpp"
+#include "lloyd/metrics/silhouette.hpp"
+
+namespace lloyd::cli {
+
+namespace {
+
+struct EvaluateRequest {
+  DatasetRef input, labels;
+  std::optional<DatasetRef> truth;
+  std::string output;
+  bool silhouette = true, calinski_harabasz = true, davies_bouldin = true;
+  std::uint64_t sample_size = 0, seed = 0;
+  bool json = false;
+};
+
+template <class T>
+int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const MatrixShape& shape,
+                   double start) {
+  const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
+  const std::vector<std::int32_t> labels = read_labels(comm, request.labels, shape.rows);
+  std::vector<std::int32_t> truth;
+  if (request.truth) truth = read_labels(comm, *request.truth, shape.rows);
+  check_cluster_labels(comm, labels, ("labels " + request.labels.text()).c_str());
+
+  JsonObject object;
+  object.add("command", "evaluate");
+  std::ostringstream text;
+  const auto report = [&](const char* key, double value) {
+    object.add(key, value);
+    text << "  " << key << "=" << std::setprecision(17) << value << "\n";
+  };
+  SilhouetteResult s;
+  if (request.silhouette) {
+    s = request.sample_size
+            ? sampled_silhouette(comm, shard, labels, request.sample_size, request.seed)
+            : silhouette(comm, shard, labels);
+    report("silhouette", s.mean);
+    if (s.sampled) report("silhouette_stderr", s.standard_error);
+    object.add("silhouette_rows", s.rows);
+  }
+  if (request.calinski_harabasz)
+    report("calinski_harabasz", calinski_harabasz(comm, shard, labels));
+  if (request.davies_bouldin) report("davies_bouldin", davies_bouldin(comm, shard, labels));
+  if (request.truth) {
+    const ExternalScores e = external_scores(comm, labels, truth);
+    report("adjusted_rand", e.adjusted_rand);
+    report("normalized_mutual_info", e.normalized_mutual_info);
+    report("homogeneity", e.homogeneity);
+    report("completeness", e.completeness);
+    report("v_measure", e.v_measure);
+  }
+  if (!request.output.empty()) {
+    OutputFile file(comm, request.output);
+    file.write_distributed("/silhouette", s.values.data(), s.values.size(), shard.first_row,
+                           shard.global_rows, 0);
+    write_attribute(file.root(), "silhouette", s.mean);
+    write_attribute(file.root(), "input", request.input.text());
+    write_attribute(file.root(), "labels", request.labels.text());
+    file.commit();
+  }
+  const double seconds = elapsed_max(comm, start);
+  if (comm.rank() == 0) {
+    if (request.json) {
+      object.add("n_samples", shape.rows)
+          .add("n_features", shape.cols)
+          .add("n_ranks", comm.size())
+          .add("seconds", seconds)
+          .add("input", request.input.text())
+          .add("labels", request.labels.text());
+      if (!request.output.empty()) object.add("output", request.output);
+      std::cout << object.str() << std::endl;
+    } else {
+      std::printf("lloyd evaluate: n=%llu d=%llu ranks=%d  %.3f s\n",
+                  static_cast<unsigned long long>(shape.rows),
+                  static_cast<unsigned long long>(shape.cols), comm.size(), seconds);
+      std::cout << text.str() << std::flush;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_evaluate(const Comm& comm, const Args& args) {
+  const double start = MPI_Wtime();
+  po::options_description description("options");
+  description.add_options()("input", po::value<std::string>(),
+                            "data set FILE.h5:/dataset (n x d float32/float64)")(
+      "labels", po::value<std::string>(),
+      "cluster labels: MODEL.h5 (reads /labels) or FILE.h5:/dataset (n integers >= 0)")(
+      "metrics", po::value<std::string>()->default_value("silhouette,ch,db"),
+      "comma-separated: silhouette, ch (Calinski-Harabasz), db (Davies-Bouldin); external scores "
+      "come with --truth")(
+      "sample-size", po::value<std::uint64_t>()->default_value(0),
+      "silhouette of a random sample of N rows, with its standard error (0: exact, all rows)")(
+      "seed", po::value<std::uint64_t>()->default_value(0), "random seed of the silhouette sample")(
+      "truth", po::value<std::string>(),
+      "true classes FILE.h5:/y: adds ARI, NMI, homogeneity, completeness, V-measure")(
+      "output", po::value<std::string>(),
+      "write the per-sample silhouettes (/silhouette) to this HDF5 file")(
+      "json", po::bool_switch(), "print one JSON object with the scores on rank 0")(
+      "force", po::bool_switch(), "overwrite --output if it exists");
+  const auto vm =
+      parse(comm, "evaluate", "--input FILE.h5:/X --labels MODEL.h5[:/labels] [--truth FILE.h5:/y]",
+            description, args);
+  if (!vm) return 0;
+  EvaluateRequest request;
+  try {
+    request.input = parse_dataset_ref(required<std::string>(*vm, "evaluate", "input"));
+    request.labels = parse_dataset_ref(required<std::string>(*vm, "evaluate", "labels"), "/labels");
+    if (vm->count("truth")) request.truth = parse_dataset_ref((*vm)["truth"].as<std::string>());
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(std::string("lloyd evaluate: ") + e.what());
+  }
+  request.silhouette = request.calinski_harabasz = request.davies_bouldin = false;
+  std::stringstream metrics((*vm)["metrics"].as<std::string>());
+  for (std::string name; std::getline(metrics, name, ',');) {
+    if (name == "silhouette")
+      request.silhouette = true;
+    else if (name == "ch" || name == "calinski-harabasz")
+      request.calinski_harabasz = true;
+    else if (name == "db" || name == "davies-bouldin")
+      request.davies_bouldin = true;
+    else if (!name.empty())
+      throw UsageError("lloyd evaluate: unknown metric '" + name +
+                       "' (expected silhouette, ch, db)");
+  }
+  request.sample_size = (*vm)["sample-size"].as<std::uint64_t>();
+  request.seed = (*vm)["seed"].as<std::uint64_t>();
+  request.json = (*vm)["json"].as<bool>();
+  if (vm->count("output")) {
+    request.output = (*vm)["output"].as<std::string>();
+    if (!request.silhouette || request.sample_size)
+      throw UsageError(
+          "lloyd evaluate: --output writes per-sample silhouettes: it needs the exact silhouette "
+          "(metric silhouette, no --sample-size)");
+    std::vector<std::string> inputs{request.input.file, request.labels.file};
+    if (request.truth) inputs.push_back(request.truth->file);
+    run_agreed(comm, [&] { check_output_path(request.output, (*vm)["force"].as<bool>(), inputs); });
+  }
+  const MatrixShape shape = inspect_matrix(comm, request.input);
+  return shape.type == ElementType::Float32 ? evaluate_typed<float>(comm, request, shape, start)
+                                            : evaluate_typed<double>(comm, request, shape, start);
+}
+
+}  // namespace lloyd::cli

@@ -1,0 +1,263 @@
+#include "lloyd/kmeans/bisecting.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "lloyd/exact_sum.hpp"
+#include "lloyd/kmeans/assign.hpp"
+#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/kmeans/driver.hpp"
+#include "lloyd/rng.hpp"
+
+namespace lloyd {
+
+BisectingStrategy parse_bisecting_strategy(const std::string& name) {
+  if (name == "biggest-inertia" || name == "biggest_inertia") return BisectingStrategy::BiggestInertia;
+  if (name == "largest-cluster" || name == "largest_cluster") return BisectingStrategy::LargestCluster;
+  throw Error("unknown bisecting strategy '" + name + "': expected biggest-inertia or largest-cluster");
+}
+
+const char* to_string(BisectingStrategy strategy) {
+  return strategy == BisectingStrategy::BiggestInertia ? "biggest-inertia" : "largest-cluster";
+}
+
+template <class T>
+std::size_t BisectingTree<T>::descend(const T* row) const {
+  std::size_t node = 0;
+  const Eigen::Index d = centres.cols();
+  while (!is_leaf(node)) {
+    const auto l = static_cast<Eigen::Index>(left[node]), r = static_cast<Eigen::Index>(right[node]);
+    const double to_left = squared_distance(row, centres.row(l).data(), d);
+    const double to_right = squared_distance(row, centres.row(r).data(), d);
+    node = static_cast<std::size_t>(to_right < to_left ? r : l);
+  }
+  return node;
+}
+
+template <class T>
+std::vector<std::size_t> BisectingTree<T>::leaves() const {
+  std::vector<std::size_t> order, stack = {0};
+  while (!stack.empty()) {
+    const std::size_t node = stack.back();
+    stack.pop_back();
+    if (is_leaf(node)) {
+      order.push_back(node);
+    } else {
+      stack.push_back(static_cast<std::size_t>(right[node]));
+      stack.push_back(static_cast<std::size_t>(left[node]));
+    }
+  }
+  return order;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The rows of `node` as a shard of their own: this rank keeps its rows of the node (a local
+// copy, no communication of data), numbered in global row order over all ranks — so the
+// 2-means sees the same numbered data set whatever the rank layout. Memory: at most one
+// leaf's rows besides the shard, while that leaf is split.
+template <class T>
+DenseShard<T> rows_of_node(const Comm& comm, const DenseShard<T>& shard,
+                           const std::vector<std::int64_t>& node_of_row, std::int64_t node,
+                           std::vector<Eigen::Index>& members) {
+  members.clear();
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    if (node_of_row[static_cast<std::size_t>(i)] == node) members.push_back(i);
+  DenseShard<T> part;
+  part.rows.resize(static_cast<Eigen::Index>(members.size()), shard.features());
+  for (std::size_t m = 0; m < members.size(); ++m)
+    part.rows.row(static_cast<Eigen::Index>(m)) = shard.rows.row(members[m]);
+  const std::int64_t mine = static_cast<std::int64_t>(members.size());
+  const std::vector<std::int64_t> counts = comm.allgatherv(std::span<const std::int64_t>(&mine, 1));
+  for (int r = 0; r < comm.size(); ++r) {
+    if (r < comm.rank()) part.first_row += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+    part.global_rows += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+  }
+  return part;
+}
+
+// The leaf to split: the largest score, ties to the first leaf in depth-first order (as
+// scikit-learn); leaves of one row cannot be split.
+template <class T>
+std::size_t leaf_to_split(const BisectingTree<T>& tree, BisectingStrategy strategy) {
+  auto score = [&](std::size_t leaf) {
+    return strategy == BisectingStrategy::BiggestInertia ? tree.inertia[leaf]
+                                                         : static_cast<double>(tree.size[leaf]);
+  };
+  std::size_t best = tree.nodes();  // none yet
+  for (const std::size_t leaf : tree.leaves())
+    if (tree.size[leaf] >= 2 && (best == tree.nodes() || score(leaf) > score(best))) best = leaf;
+  return best;
+}
+
+template <class T>
+std::size_t add_node(BisectingTree<T>& tree, std::int64_t parent, const T* centre,
+                     std::int64_t size, double inertia) {
+  const std::size_t node = tree.nodes();
+  tree.parent.push_back(parent);
+  tree.left.push_back(-1);
+  tree.right.push_back(-1);
+  tree.label.push_back(-1);
+  tree.size.push_back(size);
+  tree.inertia.push_back(inertia);
+  tree.centres.conservativeResize(static_cast<Eigen::Index>(node + 1), tree.centres.cols());
+  std::copy_n(centre, tree.centres.cols(), tree.centres.row(static_cast<Eigen::Index>(node)).data());
+  return node;
+}
+
+// Σ over leaves of their inertia, in depth-first order (the same bits on every rank).
+template <class T>
+double leaf_inertia(const BisectingTree<T>& tree) {
+  double total = 0;
+  for (const std::size_t leaf : tree.leaves()) total += tree.inertia[leaf];
+  return total;
+}
+
+// Per-group exact sums of the squared distance of every row to its group's centre, and
+// the group sizes; groups[i] < 0 leaves row i out. Collective over comm.
+template <class T>
+void group_totals(const Comm& comm, const DenseShard<T>& shard, std::span<const std::int32_t> groups,
+                  const RowMatrix<T>& centres, std::vector<double>& inertia,
+                  std::vector<std::int64_t>& sizes) {
+  const auto g = static_cast<std::size_t>(centres.rows());
+  std::vector<ExactSum> sums(g);
+  sizes.assign(g, 0);
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+    const std::int32_t c = groups[static_cast<std::size_t>(i)];
+    if (c < 0) continue;
+    sums[static_cast<std::size_t>(c)].add(
+        squared_distance(shard.row(i), centres.row(c).data(), shard.features()));
+    ++sizes[static_cast<std::size_t>(c)];
+  }
+  ExactSum::allreduce(sums, comm);
+  comm.allreduce(std::span<std::int64_t>(sizes), MPI_SUM);
+  inertia.resize(g);
+  for (std::size_t c = 0; c < g; ++c) inertia[c] = sums[c].value();
+}
+
+}  // namespace
+
+template <class T>
+BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
+                                 const KMeansOptions& options, BisectingStrategy strategy,
+                                 const SplitObserver& observer) {
+  const auto start = Clock::now();
+  if (options.k < 1) throw AgreedError("k must be at least 1 (got " + std::to_string(options.k) + ")");
+  if (static_cast<std::uint64_t>(options.k) > shard.global_rows)
+    throw AgreedError("k = " + std::to_string(options.k) + " exceeds the number of rows (" +
+                      std::to_string(shard.global_rows) + ")");
+  if (options.init == InitMethod::Explicit)
+    throw AgreedError("bisecting mode seeds each split itself: explicit initial centres do not apply");
+  const Eigen::Index d = shard.features();
+  const auto n_local = static_cast<std::size_t>(shard.local_rows());
+  BisectingResult<T> result;
+
+  // The root: every row, centred on the mean.
+  const DataSummary summary = summarize(comm, shard);
+  result.tol_absolute = options.tol * summary.mean_variance;
+  {
+    ClusterSums total(1, d);
+    for (Eigen::Index i = 0; i < shard.local_rows(); ++i) total.add(0, shard.row(i), summary.fixed);
+    total.allreduce(comm);
+    RowMatrix<T> mean = RowMatrix<T>::Zero(1, d);
+    total.means(summary.fixed, mean);
+    std::vector<double> inertia;
+    std::vector<std::int64_t> sizes;
+    group_totals(comm, shard, std::vector<std::int32_t>(n_local, 0), mean, inertia, sizes);
+    result.tree.centres.resize(0, d);
+    add_node(result.tree, -1, mean.data(), sizes[0], inertia[0]);
+  }
+  result.inertia_history.push_back(leaf_inertia(result.tree));
+  result.phases.init = std::chrono::duration<double>(Clock::now() - start).count();
+
+  std::vector<std::int64_t> node_of_row(n_local, 0);
+  std::vector<Eigen::Index> members;
+  const CounterRng rng(options.seed);
+  for (int split = 0; split + 1 < options.k; ++split) {
+    BisectingTree<T>& tree = result.tree;
+    const std::size_t node = leaf_to_split(tree, strategy);
+    const auto parent = static_cast<std::int64_t>(node);
+    // The root holds every row in its own order: the shard itself, no copy.
+    const DenseShard<T> copy =
+        node == 0 ? DenseShard<T>{} : rows_of_node(comm, shard, node_of_row, parent, members);
+    const DenseShard<T>& part = node == 0 ? shard : copy;
+    if (node == 0) {
+      members.resize(n_local);
+      for (std::size_t i = 0; i < n_local; ++i) members[i] = static_cast<Eigen::Index>(i);
+    }
+
+    KMeansOptions two = options;
+    two.k = 2;
+    two.tol = 0;
+    two.tol_absolute = result.tol_absolute;  // scikit-learn: the tolerance of the whole data
+    two.seed = rng.bits(stream_id(Stream::BisectingSplit, 0, static_cast<std::uint64_t>(split)), 0)[0];
+    const KMeansResult<T> halves = fit_kmeans(comm, part, two);
+    result.phases.init += halves.phases.init;
+    result.phases.assign += halves.phases.assign;
+    result.phases.reduce += halves.phases.reduce;
+    result.phases.update += halves.phases.update;
+
+    std::vector<double> inertia;
+    std::vector<std::int64_t> sizes;
+    group_totals(comm, part, halves.labels, halves.centroids, inertia, sizes);
+    const std::size_t left = add_node(tree, parent, halves.centroids.row(0).data(), sizes[0], inertia[0]);
+    const std::size_t right = add_node(tree, parent, halves.centroids.row(1).data(), sizes[1], inertia[1]);
+    tree.left[node] = static_cast<std::int64_t>(left);
+    tree.right[node] = static_cast<std::int64_t>(right);
+    for (std::size_t m = 0; m < members.size(); ++m)
+      node_of_row[static_cast<std::size_t>(members[m])] =
+          static_cast<std::int64_t>(halves.labels[m] == 0 ? left : right);
+    result.inertia_history.push_back(leaf_inertia(tree));
+    if (observer)
+      observer({split + 1, parent, tree.size[node], result.inertia_history.back(), halves.n_iter,
+                std::chrono::duration<double>(Clock::now() - start).count()});
+  }
+
+  // Leaves are the clusters, numbered depth-first.
+  BisectingTree<T>& tree = result.tree;
+  const std::vector<std::size_t> leaves = tree.leaves();
+  result.centroids.resize(static_cast<Eigen::Index>(leaves.size()), d);
+  for (std::size_t c = 0; c < leaves.size(); ++c) {
+    tree.label[leaves[c]] = static_cast<std::int64_t>(c);
+    result.centroids.row(static_cast<Eigen::Index>(c)) = tree.centres.row(static_cast<Eigen::Index>(leaves[c]));
+  }
+  result.labels.resize(n_local);
+  for (std::size_t i = 0; i < n_local; ++i)
+    result.labels[i] = static_cast<std::int32_t>(tree.label[static_cast<std::size_t>(node_of_row[i])]);
+  std::vector<double> inertia;
+  std::vector<std::int64_t> sizes;
+  group_totals(comm, shard, result.labels, result.centroids, inertia, sizes);
+  ExactSum total;
+  for (const double value : inertia) total.add(value);
+  result.inertia = total.value();
+  return result;
+}
+
+template <class T>
+double predict_tree(const Comm& comm, const DenseShard<T>& shard, const BisectingTree<T>& tree,
+                    std::vector<std::int32_t>& labels) {
+  labels.resize(static_cast<std::size_t>(shard.local_rows()));
+  ExactSum total;
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+    const std::size_t leaf = tree.descend(shard.row(i));
+    labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(tree.label[leaf]);
+    total.add(squared_distance(shard.row(i), tree.centres.row(static_cast<Eigen::Index>(leaf)).data(),
+                               shard.features()));
+  }
+  total.allreduce(comm);
+  return total.value();
+}
+
+#define LLOYD_INSTANTIATE(T)                                                                  \
+  template struct BisectingTree<T>;                                                          \
+  template BisectingResult<T> fit_bisecting(const Comm&, const DenseShard<T>&,                \
+                                            const KMeansOptions&, BisectingStrategy,         \
+                                            const SplitObserver&);                           \
+  template double predict_tree(const Comm&, const DenseShard<T>&, const BisectingTree<T>&,    \
+                               std::vector<std::int32_t>&);
+LLOYD_INSTANTIATE(float)
+LLOYD_INSTANTIATE(double)
+
+}  // namespace lloyd

@@ -1,0 +1,194 @@
+#include "lloyd/select/sweep.hpp"
+
+#include <mpi.h>
+
+#include <Eigen/Eigenvalues>
+#include <cmath>
+#include <limits>
+
+#include "lloyd/error.hpp"
+#include "lloyd/exact_sum.hpp"
+#include "lloyd/kmeans/driver.hpp"
+#include "lloyd/metrics/internal.hpp"
+#include "lloyd/metrics/silhouette.hpp"
+#include "lloyd/rng.hpp"
+#include "lloyd/select/criteria.hpp"
+
+namespace lloyd {
+
+GapReference parse_gap_reference(const std::string& name) {
+  if (name == "uniform") return GapReference::Uniform;
+  if (name == "pca") return GapReference::Pca;
+  throw Error("unknown gap reference '" + name + "' (expected uniform or pca)");
+}
+
+const char* to_string(GapReference reference) {
+  return reference == GapReference::Uniform ? "uniform" : "pca";
+}
+
+template <class T>
+GapReferenceSampler<T>::GapReferenceSampler(const Comm& comm, const DenseShard<T>& shard,
+                                            GapReference kind, std::uint64_t seed)
+    : shard_(shard), seed_(seed) {
+  const Eigen::Index d = shard.features();
+  rotated_ = kind == GapReference::Pca;
+  mean_ = Eigen::VectorXd::Zero(d);
+  rotation_ = Eigen::MatrixXd::Identity(d, d);
+  if (rotated_) {
+    // Principal axes from the exact covariance: identical bits on every rank and layout.
+    const std::vector<std::int32_t> one_cluster(static_cast<std::size_t>(shard.local_rows()), 0);
+    mean_ = cluster_means(comm, shard, one_cluster).overall.row(0).transpose();
+    std::vector<ExactSum> products(static_cast<std::size_t>(d * d));
+    Eigen::VectorXd centred(d);
+    for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+      for (Eigen::Index j = 0; j < d; ++j)
+        centred(j) = static_cast<double>(shard.rows(i, j)) - mean_(j);
+      for (Eigen::Index a = 0; a < d; ++a)
+        for (Eigen::Index b = a; b < d; ++b) products[a * d + b].add(centred(a) * centred(b));
+    }
+    ExactSum::allreduce(std::span<ExactSum>(products), comm);
+    Eigen::MatrixXd covariance(d, d);
+    for (Eigen::Index a = 0; a < d; ++a)
+      for (Eigen::Index b = a; b < d; ++b)
+        covariance(a, b) = covariance(b, a) =
+            products[a * d + b].value() / static_cast<double>(shard.global_rows);
+    rotation_ = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(covariance).eigenvectors();
+  }
+  std::vector<double> bounds(static_cast<std::size_t>(2 * d),
+                             -std::numeric_limits<double>::infinity());
+  Eigen::VectorXd x(d);
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+    for (Eigen::Index j = 0; j < d; ++j) x(j) = static_cast<double>(shard.rows(i, j)) - mean_(j);
+    const Eigen::VectorXd z = rotated_ ? Eigen::VectorXd(rotation_.transpose() * x) : x;
+    for (Eigen::Index j = 0; j < d; ++j) {
+      bounds[j] = std::max(bounds[j], -z(j));
+      bounds[d + j] = std::max(bounds[d + j], z(j));
+    }
+  }
+  comm.allreduce(std::span<double>(bounds), MPI_MAX);
+  lo_.resize(d);
+  hi_.resize(d);
+  for (Eigen::Index j = 0; j < d; ++j) {
+    lo_(j) = -bounds[j];
+    hi_(j) = bounds[d + j];
+  }
+}
+
+template <class T>
+DenseShard<T> GapReferenceSampler<T>::sample(int b) const {
+  const Eigen::Index d = shard_.features();
+  const CounterRng rng(seed_);
+  const std::uint64_t stream = stream_id(Stream::GapReference, static_cast<std::uint64_t>(b));
+  DenseShard<T> reference;
+  reference.global_rows = shard_.global_rows;
+  reference.first_row = shard_.first_row;
+  reference.rows.resize(shard_.local_rows(), d);
+  Eigen::VectorXd z(d);
+  for (Eigen::Index i = 0; i < shard_.local_rows(); ++i) {
+    const std::uint64_t g = shard_.global_index(i);
+    for (Eigen::Index j = 0; j < d; ++j)
+      z(j) = lo_(j) + rng.uniform(stream, g * static_cast<std::uint64_t>(d) +
+                                              static_cast<std::uint64_t>(j)) *
+                          (hi_(j) - lo_(j));
+    if (rotated_) {
+      const Eigen::VectorXd x = rotation_ * z + mean_;
+      for (Eigen::Index j = 0; j < d; ++j) reference.rows(i, j) = static_cast<T>(x(j));
+    } else {
+      for (Eigen::Index j = 0; j < d; ++j) reference.rows(i, j) = static_cast<T>(z(j));
+    }
+  }
+  return reference;
+}
+
+template <class T>
+SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOptions& options,
+                     const SweepObserver& observer) {
+  if (options.k_min < 1 || options.k_max < options.k_min)
+    throw AgreedError("need 1 <= k-min <= k-max (got " + std::to_string(options.k_min) + ".." +
+                      std::to_string(options.k_max) + ")");
+  if (static_cast<std::uint64_t>(options.k_max) > shard.global_rows)
+    throw AgreedError("k-max " + std::to_string(options.k_max) + " exceeds the " +
+                      std::to_string(shard.global_rows) + " rows of the data");
+  if (options.gap && options.gap_refs < 1)
+    throw AgreedError("the gap statistic needs at least 1 reference set");
+  const double start = MPI_Wtime();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const int count = options.k_max - options.k_min + 1;
+  const int references = options.gap ? options.gap_refs : 0;
+  SweepProgress progress;
+  progress.total = count * (1 + references);
+  const auto report = [&](int k, int reference, double inertia, int n_iter) {
+    ++progress.done;
+    progress.k = k;
+    progress.reference = reference;
+    progress.inertia = inertia;
+    progress.n_iter = n_iter;
+    progress.seconds = MPI_Wtime() - start;
+    if (observer) observer(progress);
+  };
+  const bool sampled = shard.global_rows > options.silhouette_max_exact;
+  std::optional<GapReferenceSampler<T>> sampler;
+  if (options.gap) sampler.emplace(comm, shard, options.gap_reference, options.fit.seed);
+
+  SweepResult result;
+  result.silhouette_sampled = options.silhouette && sampled;
+  for (int k = options.k_min; k <= options.k_max; ++k) {
+    KMeansOptions fit = options.fit;
+    fit.k = k;
+    const KMeansResult<T> model = fit_kmeans(comm, shard, fit);
+    result.ks.push_back(k);
+    result.n_iter.push_back(model.n_iter);
+    result.inertia.push_back(model.inertia);
+    report(k, -1, model.inertia, model.n_iter);
+    // Metrics need at least two clusters in use; K-Means never leaves a cluster empty.
+    const bool defined = k >= 2 && static_cast<std::uint64_t>(k) < shard.global_rows;
+    double score = nan, error = nan;
+    if (options.silhouette && defined) {
+      const SilhouetteResult s =
+          sampled ? sampled_silhouette(comm, shard, model.labels, options.silhouette_sample_size,
+                                       options.fit.seed)
+                  : silhouette(comm, shard, model.labels);
+      score = s.mean;
+      error = s.standard_error;
+    }
+    result.silhouette.push_back(score);
+    result.silhouette_stderr.push_back(error);
+    result.calinski_harabasz.push_back(
+        options.calinski_harabasz && defined ? calinski_harabasz(comm, shard, model.labels) : nan);
+    result.davies_bouldin.push_back(
+        options.davies_bouldin && defined ? davies_bouldin(comm, shard, model.labels) : nan);
+    GapValue gap{nan, nan, std::log(model.inertia), nan};
+    if (options.gap) {
+      std::vector<double> reference_log_w;
+      for (int b = 0; b < references; ++b) {
+        const DenseShard<T> reference = sampler->sample(b);
+        const KMeansResult<T> null_model = fit_kmeans(comm, reference, fit);
+        reference_log_w.push_back(std::log(null_model.inertia));
+        report(k, b, null_model.inertia, null_model.n_iter);
+      }
+      gap = gap_value(std::log(model.inertia), reference_log_w);
+    }
+    result.gap.push_back(gap.gap);
+    result.gap_s.push_back(gap.s);
+    result.log_w.push_back(gap.log_w);
+    result.reference_log_w.push_back(gap.reference_mean);
+  }
+  // On log W, as the gap statistic: the first large drops do not flatten the rest.
+  result.elbow_k = kneedle_elbow(result.ks, result.log_w);
+  if (options.silhouette) result.silhouette_k = best_k(result.ks, result.silhouette, true);
+  if (options.calinski_harabasz)
+    result.calinski_harabasz_k = best_k(result.ks, result.calinski_harabasz, true);
+  if (options.davies_bouldin)
+    result.davies_bouldin_k = best_k(result.ks, result.davies_bouldin, false);
+  if (options.gap) result.gap_k = gap_choice(result.ks, result.gap, result.gap_s);
+  return result;
+}
+
+template class GapReferenceSampler<float>;
+template class GapReferenceSampler<double>;
+template SweepResult choose_k(const Comm&, const DenseShard<float>&, const SweepOptions&,
+                              const SweepObserver&);
+template SweepResult choose_k(const Comm&, const DenseShard<double>&, const SweepOptions&,
+                              const SweepObserver&);
+
+}  // namespace lloyd

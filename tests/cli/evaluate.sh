@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# End-to-end test of `lloyd evaluate` and `lloyd choose-k`: scores equal scikit-learn's
+# (fixture attributes), the same at 1 and 4 ranks; per-sample output; choose-k recommends 5
+# on five separated blobs at 1 and 4 ranks with identical sweep files; bad input fails well.
+#
+#     bash tests/cli/evaluate.sh /path/to/lloyd
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_init "$@"
+
+LIMIT=120
+FIX=$DATA/metrics_blobs_f64.h5
+
+# close NAME ACTUAL EXPECTED: |a - e| <= 1e-9 |e|
+close() {
+  if awk -v a="$2" -v e="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; m = e < 0 ? -e : e; exit !(a != "" && d <= 1e-9 * m) }'; then
+    pass "$1 ($2)"
+  else
+    fail "$1" "got '$2', scikit-learn '$3'"
+  fi
+}
+
+# ---------------------------------------------------------------- evaluate
+for np in 1 4; do
+  mpi "eval_np$np" "$np" "$LIMIT" evaluate --input "$FIX:/X" --labels "$FIX:/labels" \
+    --truth "$FIX:/truth" --metrics silhouette,ch,db --json
+  check_ran_ok "eval_np$np.exit0"
+  cp "$OUT_FILE" "$TMP/eval_np$np.json"
+done
+JSON1=$(cat "$TMP/eval_np1.json")
+JSON4=$(cat "$TMP/eval_np4.json")
+for key in silhouette calinski_harabasz davies_bouldin adjusted_rand normalized_mutual_info \
+           homogeneity completeness v_measure; do
+  close "eval.$key" "$(json_get "$JSON4" "$key")" "$(h5dump -m %.17g -a "/expected/$key" "$FIX" | sed -n 's/^ *(0): *//p')"
+  check_eq "eval.$key.same_at_1_and_4" "$(json_get "$JSON1" "$key")" "$(json_get "$JSON4" "$key")"
+done
+
+mpi eval_output 3 "$LIMIT" evaluate --input "$FIX:/X" --labels "$FIX:/labels" --output "$TMP/samples.h5"
+check_ran_ok eval_output.exit0
+check_eq eval_output.dims "$(h5_dims "$TMP/samples.h5" /silhouette)" "777"
+
+mpi eval_sampled 2 "$LIMIT" evaluate --input "$FIX:/X" --labels "$FIX:/labels" --sample-size 300 --seed 4 --json
+check_ran_ok eval_sampled.exit0
+check eval_sampled.stderr "no silhouette_stderr in $(cat "$OUT_FILE")" grep -q silhouette_stderr "$OUT_FILE"
+
+# ---------------------------------------------------------------- choose-k
+BLOBS=$TMP/blobs5.h5
+mpi generate 2 "$LIMIT" generate --output "$BLOBS" --samples 1500 --features 8 --centers 5 --seed 2
+check_ran_ok generate.exit0
+for np in 1 4; do
+  mpi "choose_np$np" "$np" 300 choose-k --input "$BLOBS:/X" --k-min 2 --k-max 10 --gap-refs 4 \
+    --seed 2 --output "$TMP/sweep$np.h5" --json
+  check_ran_ok "choose_np$np.exit0"
+  for criterion in silhouette calinski_harabasz gap; do
+    check_eq "choose_np$np.$criterion" "$(json_get "$(cat "$OUT_FILE")" "recommended_k_$criterion")" 5
+  done
+  check "choose_np$np.progress" "no progress lines on stderr" grep -q '^lloyd choose-k: \[' "$ERR_FILE"
+done
+mpi choose_sampled 2 "$LIMIT" choose-k --input "$BLOBS:/X" --k-min 4 --k-max 6 --criteria silhouette \
+  --silhouette-max-exact 1000 --silhouette-sample-size 600 --output "$TMP/sweep_sampled.h5" --json
+check_ran_ok choose_sampled.exit0
+check_eq choose_sampled.flag "$(json_get "$(cat "$OUT_FILE")" silhouette_sampled)" true
+check_eq choose_sampled.k "$(json_get "$(cat "$OUT_FILE")" recommended_k_silhouette)" 5
+check_eq choose_sampled.no_gap "$(json_get "$(cat "$OUT_FILE")" recommended_k_gap)" ""
+check_h5_identical choose.same_sweep_at_1_and_4 "$TMP/sweep1.h5" "$TMP/sweep4.h5"
+check_eq choose.sweep_layout "$(h5_dims "$TMP/sweep4.h5" /gap_s)" "9"
+check_eq choose.sweep_attribute "$(h5_attr "$TMP/sweep4.h5" /recommended_k_gap)" "5"
+
+# ---------------------------------------------------------------- bad input
+mkdir -p "$TMP/err"
+expect_error eval_wrong_length 4 "" "777" "rows" -- \
+  evaluate --input "$FIX:/X" --labels "$DATA/metrics_gaps_f64.h5:/labels"
+expect_error eval_not_integers 4 "" "integers" -- evaluate --input "$FIX:/X" --labels "$FIX:/expected/silhouette_samples"
+mpi fit_k1 2 "$LIMIT" fit --input "$FIX:/X" --k 1 --output "$TMP/k1.h5"
+check_ran_ok fit_k1.exit0
+expect_error eval_one_cluster 4 "$TMP/err/none.h5" "2 to n-1 clusters" -- \
+  evaluate --input "$FIX:/X" --labels "$TMP/k1.h5" --output "$TMP/err/none.h5"
+expect_error eval_unknown_metric 2 "" "unknown metric" -- evaluate --input "$FIX:/X" --labels "$FIX:/labels" --metrics rand
+expect_error eval_missing_labels 2 "" "no dataset" -- evaluate --input "$FIX:/X" --labels "$FIX:/nope"
+expect_error choose_bad_range 2 "$TMP/err/sweep.h5" "k-min" -- \
+  choose-k --input "$FIX:/X" --k-min 5 --k-max 3 --output "$TMP/err/sweep.h5"
+expect_error choose_k_exceeds_n 2 "$TMP/err/sweep.h5" "exceeds" -- \
+  choose-k --input "$DATA/bad/good.h5:/X" --k-min 2 --k-max 60 --output "$TMP/err/sweep.h5"
+expect_error choose_bad_reference 2 "$TMP/err/sweep.h5" "gap reference" -- \
+  choose-k --input "$FIX:/X" --gap-reference gaussian --output "$TMP/err/sweep.h5"
+expect_error choose_nan 4 "$TMP/err/sweep.h5" "NaN" -- \
+  choose-k --input "$DATA/bad/nan.h5:/X" --output "$TMP/err/sweep.h5"
+
+finish

@@ -1,0 +1,173 @@
+// Cluster metrics against scikit-learn (fixtures from scripts/fixtures/make_metric_fixtures.py)
+// and their rank-count invariance.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "../test_support.hpp"
+#include "lloyd/metrics/external.hpp"
+#include "lloyd/metrics/internal.hpp"
+#include "lloyd/metrics/labels.hpp"
+#include "lloyd/metrics/silhouette.hpp"
+
+namespace lloyd {
+namespace {
+
+double expected_attribute(const std::string& file, const char* name) {
+  Hid handle(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  Hid group(H5Gopen2(handle.get(), "/expected", H5P_DEFAULT), H5Gclose);
+  return read_attribute_double(group.get(), name);
+}
+
+std::vector<double> expected_vector(const std::string& file, const char* name) {
+  Hid handle(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  Hid dataset(H5Dopen2(handle.get(), name, H5P_DEFAULT), H5Dclose);
+  Hid space(H5Dget_space(dataset.get()), H5Sclose);
+  std::vector<double> values(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
+  H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
+  return values;
+}
+
+template <class T>
+struct Case {
+  DenseShard<T> shard;
+  std::vector<std::int32_t> labels, truth;
+};
+
+template <class T>
+Case<T> load(const Comm& comm, const std::string& file) {
+  const DatasetRef x{file, "/X"};
+  Case<T> c;
+  c.shard = read_shard<T>(comm, x, inspect_matrix(comm, x));
+  c.labels = read_labels(comm, {file, "/labels"}, c.shard.global_rows);
+  c.truth = read_labels(comm, {file, "/truth"}, c.shard.global_rows);
+  return c;
+}
+
+void expect_relative(double actual, double expected, double tolerance, const char* what) {
+  EXPECT_NEAR(actual, expected, tolerance * std::max(std::abs(expected), 1e-300)) << what;
+}
+
+struct MetricCase {
+  const char* name;
+  double tolerance;
+};
+
+class SklearnMetrics : public testing::TestWithParam<MetricCase> {};
+
+template <class T>
+void check_case(const std::string& file, double tolerance) {
+  Comm comm(MPI_COMM_WORLD);
+  const Case<T> c = load<T>(comm, file);
+  const SilhouetteResult s = silhouette(comm, c.shard, c.labels);
+  expect_relative(s.mean, expected_attribute(file, "silhouette"), tolerance, "silhouette");
+  const std::vector<double> samples = expected_vector(file, "/expected/silhouette_samples");
+  ASSERT_EQ(s.values.size(), static_cast<std::size_t>(c.shard.local_rows()));
+  for (Eigen::Index i = 0; i < c.shard.local_rows(); ++i) {
+    const double expected = samples[c.shard.global_index(i)];
+    ASSERT_NEAR(s.values[i], expected, tolerance * std::max(std::abs(expected), 1e-3))
+        << "row " << c.shard.global_index(i);
+  }
+  expect_relative(calinski_harabasz(comm, c.shard, c.labels),
+                  expected_attribute(file, "calinski_harabasz"), tolerance, "calinski_harabasz");
+  expect_relative(davies_bouldin(comm, c.shard, c.labels),
+                  expected_attribute(file, "davies_bouldin"), tolerance, "davies_bouldin");
+  // Contingency tables are integers: the external scores do not depend on the data type.
+  const ExternalScores e = external_scores(comm, c.labels, c.truth);
+  expect_relative(e.adjusted_rand, expected_attribute(file, "adjusted_rand"), 1e-12,
+                  "adjusted_rand");
+  expect_relative(e.normalized_mutual_info, expected_attribute(file, "normalized_mutual_info"),
+                  1e-12, "nmi");
+  expect_relative(e.homogeneity, expected_attribute(file, "homogeneity"), 1e-12, "homogeneity");
+  expect_relative(e.completeness, expected_attribute(file, "completeness"), 1e-12, "completeness");
+  expect_relative(e.v_measure, expected_attribute(file, "v_measure"), 1e-12, "v_measure");
+}
+
+TEST_P(SklearnMetrics, EqualScikitLearn) {
+  const std::string file = test::data_path(std::string("metrics_") + GetParam().name + ".h5");
+  Comm comm(MPI_COMM_WORLD);
+  if (inspect_matrix(comm, {file, "/X"}).type == ElementType::Float32)
+    check_case<float>(file, GetParam().tolerance);
+  else
+    check_case<double>(file, GetParam().tolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, SklearnMetrics,
+                         testing::Values(MetricCase{"blobs_f64", 1e-9},
+                                         MetricCase{"gaps_f64", 1e-9},
+                                         // scikit-learn computes float32 data in float32
+                                         MetricCase{"blobs_f32", 2e-5}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// The same scores, bit for bit, when rank 0 alone holds all rows.
+TEST(MetricsInvariance, SameBitsOnOneRank) {
+  Comm world(MPI_COMM_WORLD);
+  const std::string file = test::data_path("metrics_blobs_f64.h5");
+  const Case<double> all = load<double>(world, file);
+  const double s = silhouette(world, all.shard, all.labels).mean;
+  const double ch = calinski_harabasz(world, all.shard, all.labels);
+  const double db = davies_bouldin(world, all.shard, all.labels);
+  const SilhouetteResult sampled = sampled_silhouette(world, all.shard, all.labels, 300, 7);
+  double single[5] = {0, 0, 0, 0, 0};
+  if (auto alone = world.subset(world.rank() == 0)) {
+    const Case<double> one = load<double>(*alone, file);
+    single[0] = silhouette(*alone, one.shard, one.labels).mean;
+    single[1] = calinski_harabasz(*alone, one.shard, one.labels);
+    single[2] = davies_bouldin(*alone, one.shard, one.labels);
+    const SilhouetteResult r = sampled_silhouette(*alone, one.shard, one.labels, 300, 7);
+    single[3] = r.mean;
+    single[4] = r.standard_error;
+  }
+  world.bcast(std::span<double>(single, 5), 0);
+  EXPECT_EQ(s, single[0]);
+  EXPECT_EQ(ch, single[1]);
+  EXPECT_EQ(db, single[2]);
+  EXPECT_EQ(sampled.mean, single[3]);
+  EXPECT_EQ(sampled.standard_error, single[4]);
+}
+
+TEST(SampledSilhouette, CloseToExactWithStandardError) {
+  Comm comm(MPI_COMM_WORLD);
+  const Case<double> c = load<double>(comm, test::data_path("metrics_blobs_f64.h5"));
+  const double exact = silhouette(comm, c.shard, c.labels).mean;
+  const SilhouetteResult sampled = sampled_silhouette(comm, c.shard, c.labels, 400, 3);
+  EXPECT_TRUE(sampled.sampled);
+  EXPECT_EQ(sampled.rows, 400u);
+  EXPECT_GT(sampled.standard_error, 0);
+  EXPECT_LT(std::abs(sampled.mean - exact), 5 * sampled.standard_error);
+  // A sample as large as the data is the exact score.
+  EXPECT_EQ(sampled_silhouette(comm, c.shard, c.labels, 10000, 3).mean, exact);
+}
+
+TEST(MetricErrors, OneClusterIsAnAgreedError) {
+  Comm comm(MPI_COMM_WORLD);
+  const Case<double> c = load<double>(comm, test::data_path("metrics_blobs_f64.h5"));
+  const std::vector<std::int32_t> same(c.labels.size(), 3);
+  EXPECT_THROW(silhouette(comm, c.shard, same), AgreedError);
+  EXPECT_THROW(calinski_harabasz(comm, c.shard, same), AgreedError);
+  EXPECT_THROW(davies_bouldin(comm, c.shard, same), AgreedError);
+  std::vector<std::int32_t> negative = c.labels;
+  if (!negative.empty() && comm.rank() == comm.size() - 1) negative.back() = -1;
+  EXPECT_THROW(silhouette(comm, c.shard, negative), AgreedError);
+  EXPECT_THROW(
+      read_labels(comm, {test::data_path("metrics_blobs_f64.h5"), "/X"}, c.shard.global_rows),
+      AgreedError);
+  EXPECT_THROW(read_labels(comm, {test::data_path("metrics_blobs_f64.h5"), "/labels"}, 5),
+               AgreedError);
+}
+
+TEST(ExternalScores, PerfectAndIndependent) {
+  // Same partition under other names: every score is 1.
+  const ExternalScores same = external_scores({{0, 5, 0}, {3, 0, 0}, {0, 0, 2}});
+  EXPECT_DOUBLE_EQ(same.adjusted_rand, 1.0);
+  EXPECT_DOUBLE_EQ(same.normalized_mutual_info, 1.0);
+  EXPECT_DOUBLE_EQ(same.v_measure, 1.0);
+  // One cluster against two classes: homogeneity 0, completeness 1 (scikit-learn's values).
+  const ExternalScores lumped = external_scores({{4}, {4}});
+  EXPECT_DOUBLE_EQ(lumped.homogeneity, 0.0);
+  EXPECT_DOUBLE_EQ(lumped.completeness, 1.0);
+  EXPECT_DOUBLE_EQ(lumped.adjusted_rand, 0.0);
+}
+
+}  // namespace
+}  // namespace lloyd
