@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 
@@ -110,6 +111,12 @@ int apply_threads(const Comm& comm, const po::variables_map& vm) {
   }
   lloyd::set_threads(threads);
   return threads;
+}
+
+double peak_memory_mb(const Comm& comm) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return comm.allreduce(static_cast<double>(usage.ru_maxrss) / 1024.0, MPI_MAX);  // KiB on Linux
 }
 
 double elapsed_max(const Comm& comm, double start) {

@@ -72,6 +72,10 @@ void add_threads_option(po::options_description& options);
 /// CPUs this process may run on divided by the ranks sharing its node. Collective over comm.
 int apply_threads(const Comm& comm, const po::variables_map& vm);
 
+/// Peak resident memory of a rank (getrusage), in MB, the maximum over ranks. Collective
+/// over comm.
+double peak_memory_mb(const Comm& comm);
+
 /// Seconds since `start` (MPI_Wtime), the maximum over ranks. Collective over comm.
 double elapsed_max(const Comm& comm, double start);
 

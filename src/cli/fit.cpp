@@ -282,6 +282,7 @@ int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions&
     result.phases.write = MPI_Wtime() - write_start;
   }
   const PhaseTimes phases = max_over_ranks(comm, result.phases);
+  const double peak_rss_mb = peak_memory_mb(comm);
   const double seconds = elapsed_max(comm, start);
 
   if (comm.rank() == 0) {
@@ -297,7 +298,7 @@ int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions&
           .add("dtype", to_string(shape.type)).add("output", request.output)
           .add("mode", tree ? "bisecting" : "lloyd");
       if (tree) json.add("bisecting_strategy", to_string(request.strategy));
-      json.add("phases", phase_json(phases));
+      json.add("phases", phase_json(phases)).add("peak_rss_mb", peak_rss_mb);
       std::cout << json.str() << std::endl;
     } else {
       std::printf("lloyd fit: k=%d n=%llu d=%llu ranks=%d  inertia=%.10g  n_iter=%d  %s  %.3f s%s%s\n",
