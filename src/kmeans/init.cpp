@@ -95,6 +95,13 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
   });
   double max_closest = comm.allreduce(local_max, MPI_MAX);
 
+  // Scratch of the seeding: each row's ‖x‖² and its distances to the current candidates.
+  std::vector<T> row_norms(n_local);
+  for (std::size_t i = 0; i < n_local; ++i)
+    row_norms[i] = squared_norm(shard.row(static_cast<Eigen::Index>(i)), d);
+  std::vector<T> candidate_distance(n_local * static_cast<std::size_t>(trials));
+  auto space = kernel.workspace(trials);
+
   std::vector<std::uint64_t> candidates(static_cast<std::size_t>(trials));
   for (int c = 1; c < k; ++c) {
     const auto winners = squared_distance_race(comm, shard, closest, rng, restart, c, trials);
@@ -111,26 +118,39 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
     const RowMatrix<T> candidate_rows = rows_as_matrix(comm, shard, candidates);
 
     // Greedy choice: keep the candidate that lowers the potential Σ min(D², d²) most. The
-    // potentials are fixed-point integer sums, so every rank count picks the same one.
+    // potentials are fixed-point integer sums, so every rank count picks the same one. The
+    // rows' distances to the candidates are kept (trials values per row), so one pass over
+    // the data serves both the potentials and the update of D².
     const double bound[1] = {max_closest};
     const FixedPoint scale(bound);
     std::vector<Int128> potential(static_cast<std::size_t>(trials), 0);
-    kernel.for_each_row(shard, candidate_rows, [&](Eigen::Index i, T, const T* dist) {
-      const double current = closest[static_cast<std::size_t>(i)];
-      for (int t = 0; t < trials; ++t)
-        potential[t] += scale.to_fixed(std::min(current, clamped(dist[t])), 0);
-    });
+    kernel.set_centres(candidate_rows);
+    const auto& candidate_norms = kernel.centre_norms();
+    for (Eigen::Index b = 0; b < BlockDistances<T>::block_count(shard); ++b) {
+      const auto rows = kernel.compute(shard, candidate_rows, b, space);
+      for (Eigen::Index q = 0; q < rows.count; ++q) {
+        const auto i = static_cast<std::size_t>(rows.first + q);
+        const double current = closest[i];
+        T* kept = &candidate_distance[i * static_cast<std::size_t>(trials)];
+        for (int t = 0; t < trials; ++t) {
+          kept[t] = std::max(T(0), row_norms[i] - 2 * space.products(space.offset + q, t) +
+                                       candidate_norms(t));
+          potential[t] += scale.to_fixed(std::min(current, static_cast<double>(kept[t])), 0);
+        }
+      }
+    }
     comm.allreduce_sum(potential);
     const auto best = static_cast<int>(std::min_element(potential.begin(), potential.end()) -
                                        potential.begin());
     centres.row(c) = candidate_rows.row(best);
 
     local_max = 0;
-    kernel.for_each_row(shard, candidate_rows, [&](Eigen::Index i, T, const T* dist) {
-      double& current = closest[static_cast<std::size_t>(i)];
-      current = std::min(current, clamped(dist[best]));
-      local_max = std::max(local_max, current);
-    });
+    for (std::size_t i = 0; i < n_local; ++i) {
+      closest[i] = std::min(closest[i],
+                            static_cast<double>(candidate_distance[i * static_cast<std::size_t>(trials) +
+                                                                   static_cast<std::size_t>(best)]));
+      local_max = std::max(local_max, closest[i]);
+    }
     max_closest = comm.allreduce(local_max, MPI_MAX);
   }
   return centres;
