@@ -3,11 +3,96 @@
 #include <algorithm>
 #include <limits>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 namespace lloyd {
+
+namespace {
+
+// Row scans over whole SIMD-width chunks of scores (padding columns hold +inf). With
+// AVX-512 they compare a chunk in one instruction and read the first match from a bit
+// mask; elsewhere Eigen's packet operations do the same work.
+template <class T>
+using ScoreChunk = Eigen::Array<T, 64 / sizeof(T), 1>;
+
+struct FirstMinimum {
+  Eigen::Index best;   ///< first index holding the minimum
+  Eigen::Index close;  ///< entries <= threshold (the minimum included)
+};
+
+template <class T>
+T row_minimum(const T* score, Eigen::Index padded) {
+  constexpr Eigen::Index width = 64 / sizeof(T);
+  ScoreChunk<T> lowest = ScoreChunk<T>::Map(score);
+  for (Eigen::Index c = width; c < padded; c += width) lowest = lowest.min(ScoreChunk<T>::Map(score + c));
+  return lowest.minCoeff();
+}
+
+template <class T>
+FirstMinimum first_minimum(const T* score, Eigen::Index padded, T lowest, T threshold) {
+  constexpr Eigen::Index width = 64 / sizeof(T);
+  Eigen::Index best = -1, close = 0;
+  for (Eigen::Index c = 0; c < padded; c += width) {
+    const auto chunk = ScoreChunk<T>::Map(score + c);
+    if (best < 0 && (chunk == lowest).any()) {
+      best = c;
+      while (score[best] != lowest) ++best;
+    }
+    close += (chunk <= threshold).count();
+  }
+  return {best, close};
+}
+
+#if defined(__AVX512F__)
+template <>
+float row_minimum<float>(const float* score, Eigen::Index padded) {
+  __m512 lowest = _mm512_loadu_ps(score);
+  for (Eigen::Index c = 16; c < padded; c += 16) lowest = _mm512_min_ps(lowest, _mm512_loadu_ps(score + c));
+  return _mm512_reduce_min_ps(lowest);
+}
+
+template <>
+double row_minimum<double>(const double* score, Eigen::Index padded) {
+  __m512d lowest = _mm512_loadu_pd(score);
+  for (Eigen::Index c = 8; c < padded; c += 8) lowest = _mm512_min_pd(lowest, _mm512_loadu_pd(score + c));
+  return _mm512_reduce_min_pd(lowest);
+}
+
+template <>
+FirstMinimum first_minimum<float>(const float* score, Eigen::Index padded, float lowest, float threshold) {
+  const __m512 low = _mm512_set1_ps(lowest), limit = _mm512_set1_ps(threshold);
+  Eigen::Index best = -1, close = 0;
+  for (Eigen::Index c = 0; c < padded; c += 16) {
+    const __m512 chunk = _mm512_loadu_ps(score + c);
+    const __mmask16 equal = _mm512_cmp_ps_mask(chunk, low, _CMP_EQ_OQ);
+    if (best < 0 && equal) best = c + __builtin_ctz(equal);
+    close += __builtin_popcount(_mm512_cmp_ps_mask(chunk, limit, _CMP_LE_OQ));
+  }
+  return {best, close};
+}
+
+template <>
+FirstMinimum first_minimum<double>(const double* score, Eigen::Index padded, double lowest,
+                                   double threshold) {
+  const __m512d low = _mm512_set1_pd(lowest), limit = _mm512_set1_pd(threshold);
+  Eigen::Index best = -1, close = 0;
+  for (Eigen::Index c = 0; c < padded; c += 8) {
+    const __m512d chunk = _mm512_loadu_pd(score + c);
+    const __mmask8 equal = _mm512_cmp_pd_mask(chunk, low, _CMP_EQ_OQ);
+    if (best < 0 && equal) best = c + __builtin_ctz(equal);
+    close += __builtin_popcount(_mm512_cmp_pd_mask(chunk, limit, _CMP_LE_OQ));
+  }
+  return {best, close};
+}
+#endif
+
+}  // namespace
 
 namespace {
 // One thread unless asked: a library must not spread over cores its caller gave to other
@@ -72,22 +157,12 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
         const T* score = space.scores.row(space.products.offset + q).data();
         const double margin = slack * (static_cast<double>(squared_norm(x, d)) +
                                        static_cast<double>(largest_norm));
-        // The row's minimum (exact whatever the order), then the first centre reaching it
-        // (ties: lowest index), in whole SIMD-width chunks; the padding columns hold +inf.
-        Chunk lowest_chunk = Chunk::Map(score);
-        for (Eigen::Index c = kChunk; c < padded_k; c += kChunk)
-          lowest_chunk = lowest_chunk.min(Chunk::Map(score + c));
-        const T lowest = lowest_chunk.minCoeff();
+        // The row's minimum (exact whatever the order), the first centre reaching it (ties:
+        // lowest index) and how many centres lie within the rounding margin of it.
+        const T lowest = row_minimum(score, padded_k);
         const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
-        Eigen::Index best = 0, close = 0;
-        for (Eigen::Index c = 0; c < padded_k; c += kChunk) {
-          const auto chunk = Chunk::Map(score + c);
-          if (close == 0 && (chunk == lowest).any()) {
-            best = c;
-            while (score[best] != lowest) ++best;
-          }
-          close += (chunk <= threshold).count();
-        }
+        const auto [best_found, close] = first_minimum(score, padded_k, lowest, threshold);
+        Eigen::Index best = best_found;
         double exact_best = squared_distance(x, centroids.row(best).data(), d);
         if (close > 1) {
           // Centres the GEMM form cannot tell apart: decide by the direct distance.

@@ -167,9 +167,8 @@ class Assigner {
               ClusterSums* sums = nullptr, const FixedPoint* fixed = nullptr);
 
  private:
-  /// One SIMD register of scores (64 bytes).
+  /// Scores are scanned in chunks of one 64-byte SIMD register.
   static constexpr Eigen::Index kChunk = 64 / sizeof(T);
-  using Chunk = Eigen::Array<T, kChunk, 1>;
 
   // Scratch of one thread.
   struct ThreadSpace {
