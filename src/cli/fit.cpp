@@ -219,7 +219,6 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
                 << options.n_init << "\n";
     options.n_init = 1;
   }
-  if (options.k < 1) throw AgreedError("--k must be at least 1 (got " + std::to_string(options.k) + ")");
   if (static_cast<std::uint64_t>(options.k) > shape.rows)
     throw AgreedError("--k " + std::to_string(options.k) + " exceeds the number of rows of " +
                       request.input.text() + " (" + std::to_string(shape.rows) + ")");

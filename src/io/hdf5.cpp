@@ -65,11 +65,20 @@ std::set<std::filesystem::path> partial_files;
 // The newest partial output as a plain C string: the only thing a signal handler may touch.
 char partial_for_signal[4096];
 
-void remember_for_signal(const std::filesystem::path& path) {
+// A partial output exists from register_partial until forget_partial (committed or removed).
+void register_partial(const std::filesystem::path& path) {
+  std::lock_guard lock(partial_mutex);
+  partial_files.insert(path);
   const std::string text = path.string();
   if (text.size() < sizeof partial_for_signal) {
     std::memcpy(partial_for_signal, text.c_str(), text.size() + 1);
   }
+}
+
+void forget_partial(const std::filesystem::path& path) {
+  std::lock_guard lock(partial_mutex);
+  partial_files.erase(path);
+  if (path.string() == partial_for_signal) partial_for_signal[0] = '\0';
 }
 
 extern "C" void remove_partial_and_reraise(int signal_number) {
@@ -318,11 +327,7 @@ OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path)
   comm_.bcast(std::span<std::int64_t>(&pid, 1), 0);
   partial_path_ = final_path_;
   partial_path_ += ".partial-" + std::to_string(pid);
-  {
-    std::lock_guard lock(partial_mutex);
-    partial_files.insert(partial_path_);
-    remember_for_signal(partial_path_);
-  }
+  register_partial(partial_path_);
   Hid fapl = parallel_access(comm_);
   const hid_t id = H5Fcreate(partial_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   comm_.agree(id < 0 ? std::optional<std::string>("cannot create output file '" +
@@ -338,9 +343,7 @@ OutputFile::~OutputFile() {
     std::error_code ec;
     std::filesystem::remove(partial_path_, ec);
   }
-  std::lock_guard lock(partial_mutex);
-  partial_files.erase(partial_path_);
-  if (partial_path_.string() == partial_for_signal) partial_for_signal[0] = '\0';
+  forget_partial(partial_path_);
 }
 
 void OutputFile::create_group(const std::string& name) {
@@ -406,14 +409,10 @@ void OutputFile::commit() {
     if (ec) problem = "cannot rename '" + partial_path_.string() + "' to '" +
                       final_path_.string() + "': " + ec.message();
   }
+  // A failed rename leaves the partial file to the destructor (rank 0 removes it).
   committed_ = !problem.has_value();
-  {
-    std::lock_guard lock(partial_mutex);
-    partial_files.erase(partial_path_);
-    if (partial_path_.string() == partial_for_signal) partial_for_signal[0] = '\0';
-  }
+  forget_partial(partial_path_);
   comm_.agree(problem);
-  committed_ = true;
 }
 
 void remove_partial_outputs_on_signals() {

@@ -15,11 +15,11 @@ namespace lloyd {
 
 namespace {
 
-// Row scans over whole SIMD-width chunks of scores (padding columns hold +inf). With
-// AVX-512 they compare a chunk in one instruction and read the first match from a bit
-// mask; elsewhere Eigen's packet operations do the same work.
+// Row scans over whole chunks of scores (Assigner::kChunk wide; padding columns hold
+// +inf). With AVX-512 they compare a chunk in one instruction and read the first match from
+// a bit mask; elsewhere Eigen's packet operations do the same work.
 template <class T>
-using ScoreChunk = Eigen::Array<T, 64 / sizeof(T), 1>;
+using ScoreChunk = typename Assigner<T>::Chunk;
 
 struct FirstMinimum {
   Eigen::Index best;   ///< first index holding the minimum
@@ -28,7 +28,7 @@ struct FirstMinimum {
 
 template <class T>
 T row_minimum(const T* score, Eigen::Index padded) {
-  constexpr Eigen::Index width = 64 / sizeof(T);
+  constexpr Eigen::Index width = Assigner<T>::kChunk;
   ScoreChunk<T> lowest = ScoreChunk<T>::Map(score);
   for (Eigen::Index c = width; c < padded; c += width) lowest = lowest.min(ScoreChunk<T>::Map(score + c));
   return lowest.minCoeff();
@@ -36,7 +36,7 @@ T row_minimum(const T* score, Eigen::Index padded) {
 
 template <class T>
 FirstMinimum first_minimum(const T* score, Eigen::Index padded, T lowest, T threshold) {
-  constexpr Eigen::Index width = 64 / sizeof(T);
+  constexpr Eigen::Index width = Assigner<T>::kChunk;
   Eigen::Index best = -1, close = 0;
   for (Eigen::Index c = 0; c < padded; c += width) {
     const auto chunk = ScoreChunk<T>::Map(score + c);

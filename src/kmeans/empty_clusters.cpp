@@ -24,7 +24,7 @@ int relocate_empty_clusters(const Comm& comm, const DenseShard<T>& shard,
     if (candidate.index != KeyIndex::none().index) farthest.push_back(candidate.index);
   const RowMatrix<T> rows = rows_as_matrix(comm, shard, farthest);
   const std::vector<std::int32_t> old_labels =
-      fetch_rows(comm, shard.global_rows, shard.first_row, labels.data(), 1, farthest);
+      fetch_rows(comm, shard.first_row, labels.data(), 1, farthest);
 
   std::size_t refilled = 0;
   for (std::size_t q = 0; q < farthest.size() && refilled < empty.size(); ++q) {

@@ -155,6 +155,10 @@ int threads();
 template <class T>
 class Assigner {
  public:
+  /// Scores are scanned in chunks of one 64-byte SIMD register.
+  static constexpr Eigen::Index kChunk = 64 / sizeof(T);
+  using Chunk = Eigen::Array<T, kChunk, 1>;
+
   Assigner(Eigen::Index features, Eigen::Index clusters)
       : features_(features), clusters_(clusters), distances_(features, clusters) {}
 
@@ -167,9 +171,6 @@ class Assigner {
               ClusterSums* sums = nullptr, const FixedPoint* fixed = nullptr);
 
  private:
-  /// Scores are scanned in chunks of one 64-byte SIMD register.
-  static constexpr Eigen::Index kChunk = 64 / sizeof(T);
-
   // Scratch of one thread.
   struct ThreadSpace {
     typename BlockDistances<T>::Workspace products;

@@ -15,14 +15,13 @@ namespace lloyd {
 
 /// Collective over comm: rows with the given global indices, in request order, on every
 /// rank. Each owner contributes its rows to one allgatherv; `data` holds the local rows,
-/// `width` values each (d for data, 1 for labels), of global_rows rows held in rank order
-/// from first_row on: a block distribution, or any other contiguous one (e.g. the rows of
+/// `width` values each (d for data, 1 for labels), the rows held in rank order from
+/// first_row on: a block distribution, or any other contiguous one (e.g. the rows of
 /// one cluster, numbered in global order — bisecting K-Means), where a rank without rows has
 /// first_row = the next rank's.
 template <class T>
-std::vector<T> fetch_rows(const Comm& comm, [[maybe_unused]] std::uint64_t global_rows,
-                          std::uint64_t first_row,
-                          const T* data, std::size_t width, std::span<const std::uint64_t> indices) {
+std::vector<T> fetch_rows(const Comm& comm, std::uint64_t first_row, const T* data,
+                          std::size_t width, std::span<const std::uint64_t> indices) {
   const int ranks = comm.size();
   std::vector<std::uint64_t> starts(static_cast<std::size_t>(ranks));
   check_mpi(MPI_Allgather(&first_row, 1, MPI_UINT64_T, starts.data(), 1, MPI_UINT64_T, comm.get()),
@@ -71,7 +70,7 @@ std::vector<KeyIndex> local_smallest(const DenseShard<T>& shard, std::size_t cou
 template <class T>
 RowMatrix<T> rows_as_matrix(const Comm& comm, const DenseShard<T>& shard,
                             std::span<const std::uint64_t> indices) {
-  const std::vector<T> values = fetch_rows(comm, shard.global_rows, shard.first_row,
+  const std::vector<T> values = fetch_rows(comm, shard.first_row,
                                            shard.rows.data(),
                                            static_cast<std::size_t>(shard.features()), indices);
   return Eigen::Map<const RowMatrix<T>>(values.data(), static_cast<Eigen::Index>(indices.size()),
