@@ -54,12 +54,13 @@ class FixedPoint {
   }
   /// Adds round(row[j] * 2^shift_j) to sum[j] for every feature: the vectorisable form of
   /// to_fixed for whole rows (nearbyint rounds like to_fixed, to nearest even).
-  template <class T>
+  /// With Sign = −1 the row is subtracted instead.
+  template <int Sign = 1, class T>
   void add_row(std::int64_t* __restrict sum, const T* __restrict row) const {
     const double* __restrict scale = scale_.data();
     const std::size_t d = scale_.size();
     for (std::size_t j = 0; j < d; ++j)
-      sum[j] += static_cast<std::int64_t>(std::nearbyint(static_cast<double>(row[j]) * scale[j]));
+      sum[j] += Sign * static_cast<std::int64_t>(std::nearbyint(static_cast<double>(row[j]) * scale[j]));
   }
   double to_double(Int128 sum, std::size_t feature) const {
     return static_cast<double>(sum) * inverse_scale_[feature];

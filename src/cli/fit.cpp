@@ -66,9 +66,28 @@ void write_tree(OutputFile& file, const BisectingTree<T>& tree) {
                         static_cast<std::uint64_t>(tree.centres.cols()));
 }
 
+// The maximum over ranks of every phase. Collective over comm.
+PhaseTimes max_over_ranks(const Comm& comm, PhaseTimes p) {
+  double values[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write};
+  comm.allreduce(std::span<double>(values), MPI_MAX);
+  return {values[0], values[1], values[2], values[3], values[4], values[5], values[6]};
+}
+
+// /timings: seconds per phase (maximum over ranks) and the peak resident memory per rank.
+void write_timings(OutputFile& file, const PhaseTimes& p, double peak_rss_mb) {
+  const Hid group = file.create_group("/timings");
+  const std::pair<const char*, double> values[] = {
+      {"io", p.io},         {"init", p.init},
+      {"assign", p.assign}, {"reduce", p.reduce},
+      {"update", p.update}, {"checkpoint", p.checkpoint},
+      {"write", p.write},   {"peak_rss_mb", peak_rss_mb}};
+  for (const auto& [name, value] : values) write_attribute(group.get(), name, value);
+}
+
 template <class T>
 void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T>& shard,
                  const KMeansResult<T>& result, const BisectingTree<T>* tree = nullptr) {
+  const double write_start = MPI_Wtime();
   OutputFile file(comm, request.output);
   const auto k = static_cast<std::uint64_t>(result.centroids.rows());
   const auto d = static_cast<std::uint64_t>(result.centroids.cols());
@@ -105,10 +124,16 @@ void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T
   write_attribute(root, "n_features", static_cast<std::int64_t>(d));
   write_attribute(root, "input", request.input.text());
   write_attribute(root, "algorithm", std::string(tree ? "bisecting" : "lloyd"));
+  write_attribute(root, "assignment", std::string(to_string(result.algorithm)));
   if (tree) {
     write_attribute(root, "bisecting_strategy", std::string(to_string(request.strategy)));
     write_tree(file, *tree);
   }
+  // Last, so that `write` covers the rest of the file. Timings differ from run to run:
+  // comparisons of models leave /timings out (h5diff --exclude-path /timings).
+  PhaseTimes phases = result.phases;
+  phases.write = MPI_Wtime() - write_start;
+  write_timings(file, max_over_ranks(comm, phases), peak_memory_mb(comm));
   file.commit();
 }
 
@@ -156,13 +181,6 @@ JsonObject phase_json(const PhaseTimes& p) {
   json.add("io", p.io).add("init", p.init).add("assign", p.assign).add("reduce", p.reduce)
       .add("update", p.update).add("checkpoint", p.checkpoint).add("write", p.write);
   return json;
-}
-
-// The maximum over ranks of every phase. Collective over comm.
-PhaseTimes max_over_ranks(const Comm& comm, PhaseTimes p) {
-  double values[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write};
-  comm.allreduce(std::span<double>(values), MPI_MAX);
-  return {values[0], values[1], values[2], values[3], values[4], values[5], values[6]};
 }
 
 template <class T>
@@ -282,6 +300,13 @@ int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions&
   }
   const PhaseTimes phases = max_over_ranks(comm, result.phases);
   const double peak_rss_mb = peak_memory_mb(comm);
+  // The pruned algorithms' memory (largest rank) and work: distances computed over all
+  // ranks, as a fraction of what Lloyd computes in as many iterations (n·k each).
+  const double bounds_mb =
+      comm.allreduce(static_cast<double>(result.bound_bytes), MPI_MAX) / (1024.0 * 1024.0);
+  const double distances_fraction =
+      comm.allreduce(static_cast<double>(result.distances_computed), MPI_SUM) /
+      (static_cast<double>(shape.rows) * options.k * std::max(result.n_iter, 1));
   const double seconds = elapsed_max(comm, start);
 
   if (comm.rank() == 0) {
@@ -297,6 +322,9 @@ int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions&
           .add("dtype", to_string(shape.type)).add("output", request.output)
           .add("mode", tree ? "bisecting" : "lloyd");
       if (tree) json.add("bisecting_strategy", to_string(request.strategy));
+      json.add("algorithm", to_string(result.algorithm))
+          .add("bounds_mb", bounds_mb)
+          .add("distances_computed", distances_fraction);
       json.add("phases", phase_json(phases)).add("peak_rss_mb", peak_rss_mb);
       std::cout << json.str() << std::endl;
     } else {
@@ -328,6 +356,8 @@ int run_fit(const Comm& comm, const Args& args) {
        "lloyd | bisecting (k - 1 splits of one cluster by 2-means; the model keeps the tree)")
       ("bisecting-strategy", po::value<std::string>()->default_value("biggest-inertia"),
        "bisecting: split the leaf with the biggest-inertia or the largest-cluster")
+      ("algorithm", po::value<std::string>()->default_value("auto"),
+       "lloyd | hamerly | yinyang | auto: how rows are assigned (same result, different speed)")
       ("n-init", po::value<int>()->default_value(1), "seeded restarts; the lowest inertia wins")
       ("max-iter", po::value<int>()->default_value(300), "maximum Lloyd iterations per restart")
       ("tol", po::value<double>()->default_value(1e-4),
@@ -382,6 +412,11 @@ int run_fit(const Comm& comm, const Args& args) {
   if (!(request.options.oversampling >= 0) || !std::isfinite(request.options.oversampling))
     throw UsageError("lloyd fit: --oversampling must be a finite number >= 0 (0: 2k)");
   if (request.options.init_rounds < 1) throw UsageError("lloyd fit: --init-rounds must be at least 1");
+  try {
+    request.options.algorithm = parse_algorithm((*vm)["algorithm"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("lloyd fit: --algorithm: ") + e.what());
+  }
   const std::string mode = (*vm)["mode"].as<std::string>();
   if (mode != "lloyd" && mode != "bisecting")
     throw UsageError("lloyd fit: unknown --mode '" + mode + "': expected lloyd or bisecting");

@@ -346,10 +346,10 @@ OutputFile::~OutputFile() {
   forget_partial(partial_path_);
 }
 
-void OutputFile::create_group(const std::string& name) {
-  Hid group(checked(H5Gcreate2(file_.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                    "create group " + name),
-            H5Gclose);
+Hid OutputFile::create_group(const std::string& name) {
+  return Hid(checked(H5Gcreate2(file_.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                     "create group " + name),
+             H5Gclose);
 }
 
 template <class T>

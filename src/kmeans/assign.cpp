@@ -50,6 +50,10 @@ FirstMinimum first_minimum(const T* score, Eigen::Index padded, T lowest, T thre
 }
 
 #if defined(__AVX512F__)
+// GCC 12 reports its own _mm512_reduce_min_* as reading an uninitialised value (a known
+// false positive of the intrinsic's undefined-vector idiom).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
 template <>
 float row_minimum<float>(const float* score, Eigen::Index padded) {
   __m512 lowest = _mm512_loadu_ps(score);
@@ -90,6 +94,7 @@ FirstMinimum first_minimum<double>(const double* score, Eigen::Index padded, dou
   }
   return {best, close};
 }
+#pragma GCC diagnostic pop
 #endif
 
 }  // namespace
@@ -111,13 +116,37 @@ int threads() {
 }
 
 template <class T>
+typename Assigner<T>::Nearest Assigner<T>::nearest(const T* x, const T* score,
+                                                   const RowMatrix<T>& centroids, T largest_norm) {
+  const Eigen::Index d = centroids.cols(), k = centroids.rows();
+  const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
+  const double margin = slack(d) * (static_cast<double>(squared_norm(x, d)) + static_cast<double>(largest_norm));
+  // The row's minimum (exact whatever the order), the first centre reaching it (ties:
+  // lowest index) and how many centres lie within the rounding margin of it.
+  const T lowest = row_minimum(score, padded_k);
+  const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
+  const auto [best_found, close] = first_minimum(score, padded_k, lowest, threshold);
+  Eigen::Index best = best_found;
+  double exact_best = squared_distance(x, centroids.row(best).data(), d);
+  if (close > 1) {
+    // Centres the GEMM form cannot tell apart: decide by the direct distance.
+    for (Eigen::Index c = 0; c < k; ++c) {
+      if (c == best || score[c] > threshold) continue;
+      const double exact = squared_distance(x, centroids.row(c).data(), d);
+      if (exact < exact_best || (exact == exact_best && c < best)) {
+        exact_best = exact;
+        best = c;
+      }
+    }
+  }
+  return {static_cast<std::int32_t>(best), exact_best};
+}
+
+template <class T>
 void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
                          std::span<std::int32_t> labels, std::span<double> distances,
                          ClusterSums* sums, const FixedPoint* fixed) {
   const Eigen::Index d = shard.features(), k = centroids.rows();
-  // Rounding error bound of the GEMM-form distance, relative to ‖x‖² + max‖c‖², with room
-  // for both of the two distances being compared.
-  const double slack = 4.0 * static_cast<double>(d + 2) * std::numeric_limits<T>::epsilon();
   const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
   const int thread_count = threads();
   while (static_cast<int>(threads_.size()) < thread_count) {
@@ -154,27 +183,8 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);
-        const T* score = space.scores.row(space.products.offset + q).data();
-        const double margin = slack * (static_cast<double>(squared_norm(x, d)) +
-                                       static_cast<double>(largest_norm));
-        // The row's minimum (exact whatever the order), the first centre reaching it (ties:
-        // lowest index) and how many centres lie within the rounding margin of it.
-        const T lowest = row_minimum(score, padded_k);
-        const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
-        const auto [best_found, close] = first_minimum(score, padded_k, lowest, threshold);
-        Eigen::Index best = best_found;
-        double exact_best = squared_distance(x, centroids.row(best).data(), d);
-        if (close > 1) {
-          // Centres the GEMM form cannot tell apart: decide by the direct distance.
-          for (Eigen::Index c = 0; c < k; ++c) {
-            if (c == best || score[c] > threshold) continue;
-            const double exact = squared_distance(x, centroids.row(c).data(), d);
-            if (exact < exact_best || (exact == exact_best && c < best)) {
-              exact_best = exact;
-              best = c;
-            }
-          }
-        }
+        const auto [best, exact_best] =
+            nearest(x, space.scores.row(space.products.offset + q).data(), centroids, largest_norm);
         labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
         distances[static_cast<std::size_t>(i)] = exact_best;
         if (sums) space.sums.add(static_cast<std::int32_t>(best), x, *fixed);

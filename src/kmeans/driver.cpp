@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <concepts>
 #include <functional>
 
 #include "lloyd/kmeans/assign.hpp"
+#include "lloyd/kmeans/bounded.hpp"
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/empty_clusters.hpp"
 #include "lloyd/kmeans/init.hpp"
@@ -67,26 +69,218 @@ template <class T>
 using SaveRun = std::function<void(int iteration, const RowMatrix<T>& centroids,
                                    const RowMatrix<T>& previous, const SingleRun& run)>;
 
-// One Lloyd run (updates `centroids`); labels of the final centres.
+// The assignment half of an iteration: the piece that differs between the algorithms
+// (mlpack's "step"). The driver loop below is written against this concept.
+template <class S, class T>
+concept AssignmentStep = requires(S step, const Comm& comm, const RowMatrix<T>& centres,
+                                  ClusterSums& sums) {
+  // Labels of the centres the run resumes from (they count the first iteration's changes).
+  step.start(&centres);
+  // Assigns every row to `centres`; fills `sums` with what the ranks must reduce; returns
+  // the number of local labels that changed.
+  { step.assign(centres, sums) } -> std::same_as<std::int64_t>;
+  // Once after the reduction of `sums`: the cluster sums of the whole assignment.
+  { step.reduced(sums) } -> std::same_as<ClusterSums&>;
+  // Collective: the inertia of the assignment (to `centres`) with those sums.
+  { step.inertia(comm, centres, sums) } -> std::same_as<double>;
+  // Every local row's squared distance to its centre (for the empty-cluster policy).
+  { step.distances(centres) } -> std::same_as<std::span<const double>>;
+  step.relocated();
+  // Collective: the labels of the final centres and their exact inertia (`current`: the
+  // last assignment was to these very centres).
+  { step.finish(comm, centres, true) } -> std::same_as<double>;
+  { step.labels() } -> std::same_as<std::vector<std::int32_t>&>;
+};
+
+// Lloyd: every distance, every iteration (GEMM form, Assigner).
 template <class T>
-SingleRun lloyd(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
-                const DataSummary& summary, double tol_absolute, int restart,
-                RunStart<T> start_from, RowMatrix<T>& centroids,
-                std::vector<std::int32_t>& labels, const IterationObserver& observer,
-                const FitControl<T>& control, const SaveRun<T>& save, PhaseTimes& phases,
-                Clock::time_point start) {
+class FullStep {
+ public:
+  FullStep(const DenseShard<T>& shard, Eigen::Index k, const DataSummary& summary)
+      : shard_(shard), summary_(summary), assigner_(shard.features(), k),
+        labels_(static_cast<std::size_t>(shard.local_rows()), 0),
+        previous_(static_cast<std::size_t>(shard.local_rows()), -1),
+        distances_(static_cast<std::size_t>(shard.local_rows())) {}
+
+  void start(const RowMatrix<T>* previous_centroids) {
+    if (previous_centroids) assigner_.assign(shard_, *previous_centroids, previous_, distances_);
+  }
+  std::int64_t assign(const RowMatrix<T>& centres, ClusterSums& sums) {
+    sums.reset();
+    assigner_.assign(shard_, centres, labels_, distances_, &sums, &summary_.fixed);
+    std::int64_t changed = 0;
+    for (std::size_t i = 0; i < labels_.size(); ++i) changed += labels_[i] != previous_[i];
+    std::swap(previous_, labels_);  // labels_ is refilled by the next assignment
+    current_ = &previous_;
+    return changed;
+  }
+  ClusterSums& reduced(ClusterSums& sums) { return sums; }
+  double inertia(const Comm& comm, const RowMatrix<T>&, const ClusterSums&) {
+    return exact_total(comm, distances_);
+  }
+  std::span<const double> distances(const RowMatrix<T>&) { return distances_; }
+  void relocated() {}
+  double finish(const Comm& comm, const RowMatrix<T>& centres, bool current) {
+    if (!current) {
+      assigner_.assign(shard_, centres, labels_, distances_);
+      current_ = &labels_;
+    }
+    return exact_total(comm, distances_);
+  }
+  std::vector<std::int32_t>& labels() { return *current_; }
+  std::size_t bound_bytes() const { return 0; }
+  std::int64_t distances_computed() const { return 0; }
+
+ private:
+  const DenseShard<T>& shard_;
+  const DataSummary& summary_;
+  Assigner<T> assigner_;
+  std::vector<std::int32_t> labels_, previous_;
+  std::vector<std::int32_t>* current_ = &labels_;
+  std::vector<double> distances_;
+};
+
+// The inertia of an assignment from its cluster sums alone, for the pruned algorithms, which
+// do not see every row's distance:
+//   Σ_i ‖x_i − c(i)‖² = Σ_i ‖x_i − m‖² − 2 Σ_c (c − m)·(S_c − n_c m) + Σ_c n_c ‖c − m‖²,
+// taken around the data's mean m rounded to the fixed-point grid, so that S_c − n_c m is
+// exact and the cancellation is that of the spread around the mean, not of the offset. It
+// agrees with the row-by-row sum to about 1e-13 relative (README); the final inertia is
+// always summed row by row.
+template <class T>
+class InertiaFromSums {
+ public:
+  InertiaFromSums(const Comm& comm, const DenseShard<T>& shard, const DataSummary& summary)
+      : fixed_(summary.fixed) {
+    const Eigen::Index d = shard.features();
+    for (Eigen::Index j = 0; j < d; ++j) {
+      const auto feature = static_cast<std::size_t>(j);
+      grid_mean_.push_back(fixed_.to_fixed(summary.mean[feature], feature));
+      mean_.push_back(fixed_.to_double(grid_mean_.back(), feature));
+    }
+    ExactSum spread;
+    for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+      spread.add(squared_distance(shard.row(i), mean_.data(), d));
+    spread.allreduce(comm);
+    spread_ = spread.value();
+  }
+
+  double operator()(const RowMatrix<T>& centres, const ClusterSums& totals) const {
+    const Eigen::Index d = centres.cols();
+    const std::span<const Int128> sums = totals.sums();
+    double inertia = spread_;
+    for (Eigen::Index c = 0; c < centres.rows(); ++c) {
+      const std::int64_t n = totals.count(c);
+      if (n == 0) continue;
+      double cross = 0, own = 0;
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const auto feature = static_cast<std::size_t>(j);
+        const Int128 centred = sums[static_cast<std::size_t>(c * d + j)] -
+                               Int128{n} * Int128{grid_mean_[feature]};
+        const double offset = static_cast<double>(centres(c, j)) - mean_[feature];
+        cross += offset * fixed_.to_double(centred, feature);
+        own += offset * offset;
+      }
+      inertia += static_cast<double>(n) * own - 2 * cross;
+    }
+    return inertia;
+  }
+
+ private:
+  const FixedPoint& fixed_;
+  std::vector<std::int64_t> grid_mean_;
+  std::vector<double> mean_;
+  double spread_ = 0;
+};
+
+// Hamerly / Yinyang: bounds skip the distances that cannot change a label (BoundedAssigner).
+// The sums are kept from iteration to iteration and only the rows that changed label are
+// reduced: integer sums, so the total is the same as a fresh one.
+template <class T>
+class BoundedStep {
+ public:
+  BoundedStep(const Comm& comm, const DenseShard<T>& shard, Eigen::Index k, int groups,
+              const DataSummary& summary)
+      : shard_(shard), summary_(summary),
+        bounded_(shard.local_rows(), shard.features(), k, groups),
+        inertia_from_sums_(comm, shard, summary), totals_(k, shard.features()),
+        labels_(static_cast<std::size_t>(shard.local_rows()), -1),
+        distances_(static_cast<std::size_t>(shard.local_rows())) {}
+
+  void start(const RowMatrix<T>* previous_centroids) {
+    if (!previous_centroids) return;
+    // The labels before the stop, recomputed; their bounds are not known, so the next
+    // assignment computes every distance.
+    bounded_.assign(shard_, *previous_centroids, labels_, distances_, true, nullptr, false, nullptr);
+    bounded_.reset();
+  }
+  std::int64_t assign(const RowMatrix<T>& centres, ClusterSums& sums) {
+    sums.reset();
+    const std::int64_t changed = bounded_.assign(shard_, centres, labels_, distances_, false, &sums,
+                                                 rebuild_, &summary_.fixed);
+    computed_ += bounded_.distances_computed();
+    return changed;
+  }
+  ClusterSums& reduced(ClusterSums& sums) {
+    if (rebuild_) totals_.reset();
+    totals_.merge(sums);  // the changes (or, rebuilt, the whole sums)
+    rebuild_ = false;
+    return totals_;
+  }
+  // Always from the sums (never the row-by-row sum when it happens to be at hand), so that a
+  // resumed run's history is the same bits as an uninterrupted one's.
+  double inertia(const Comm&, const RowMatrix<T>& centres, const ClusterSums& totals) {
+    return inertia_from_sums_(centres, totals);
+  }
+  std::span<const double> distances(const RowMatrix<T>& centres) {
+    if (!bounded_.computed_every_row())
+      for (Eigen::Index i = 0; i < shard_.local_rows(); ++i)
+        distances_[static_cast<std::size_t>(i)] = squared_distance(
+            shard_.row(i), centres.row(labels_[static_cast<std::size_t>(i)]).data(), shard_.features());
+    return distances_;
+  }
+  // The empty-cluster policy moved rows between the reduced sums without relabelling them:
+  // the next sums are summed afresh.
+  void relocated() { rebuild_ = true; }
+  double finish(const Comm& comm, const RowMatrix<T>& centres, bool current) {
+    if (current) {
+      distances(centres);
+    } else {
+      bounded_.assign(shard_, centres, labels_, distances_, true, nullptr, false, nullptr);
+      computed_ += bounded_.distances_computed();
+    }
+    return exact_total(comm, distances_);
+  }
+  std::vector<std::int32_t>& labels() { return labels_; }
+  std::size_t bound_bytes() const { return bounded_.bound_bytes(); }
+  std::int64_t distances_computed() const { return computed_; }
+
+ private:
+  const DenseShard<T>& shard_;
+  const DataSummary& summary_;
+  BoundedAssigner<T> bounded_;
+  InertiaFromSums<T> inertia_from_sums_;
+  ClusterSums totals_;
+  std::vector<std::int32_t> labels_;
+  std::vector<double> distances_;
+  bool rebuild_ = true;
+  std::int64_t computed_ = 0;
+};
+
+// One run of the iterations (updates `centroids`); the step's labels are those of the final
+// centres.
+template <class T, AssignmentStep<T> Step>
+SingleRun iterate(const Comm& comm, const DenseShard<T>& shard, Step& step,
+                  const KMeansOptions& options, const DataSummary& summary, double tol_absolute,
+                  int restart, RunStart<T> start_from, RowMatrix<T>& centroids,
+                  const IterationObserver& observer, const FitControl<T>& control,
+                  const SaveRun<T>& save, PhaseTimes& phases, Clock::time_point start) {
   centroids = std::move(start_from.centroids);
   const Eigen::Index k = centroids.rows(), d = shard.features();
-  const auto n_local = static_cast<std::size_t>(shard.local_rows());
-  Assigner<T> assigner(d, k);
   ClusterSums sums(k, d);
-  std::vector<std::int32_t> previous(n_local, -1);
-  std::vector<double> distances(n_local);
-  labels.assign(n_local, 0);
   if (start_from.previous_centroids) {
-    // The labels of the last assignment before the stop: recomputed, not stored.
     PhaseClock clock(phases.assign);
-    assigner.assign(shard, *start_from.previous_centroids, previous, distances);
+    step.start(start_from.previous_centroids);
   }
   RowMatrix<T> updated = centroids;
 
@@ -96,20 +290,25 @@ SingleRun lloyd(const Comm& comm, const DenseShard<T>& shard, const KMeansOption
   run.n_iter = start_from.iteration;
   bool strict = false, moved_last = true;
   for (int iteration = start_from.iteration; iteration < options.max_iter; ++iteration) {
+    // counters[0]: labels that changed; counters[1]: ranks asking to stop.
+    std::int64_t counters[2] = {0, 0};
     {
       PhaseClock clock(phases.assign);
-      sums.reset();
-      assigner.assign(shard, centroids, labels, distances, &sums, &summary.fixed);
+      counters[0] = step.assign(centroids, sums);
     }
-    // counters[0]: labels that changed; counters[1]: ranks asking to stop.
-    std::int64_t counters[2] = {0, control.stop_requested && control.stop_requested() ? 1 : 0};
-    for (std::size_t i = 0; i < n_local; ++i) counters[0] += labels[i] != previous[i];
+    counters[1] = control.stop_requested && control.stop_requested() ? 1 : 0;
     double inertia = 0;
+    ClusterSums* totals = nullptr;
     {
       PhaseClock clock(phases.reduce);
       sums.allreduce(comm, counters);
-      inertia = exact_total(comm, distances);
-      relocate_empty_clusters(comm, shard, labels, distances, summary.fixed, sums);
+      totals = &step.reduced(sums);
+      inertia = step.inertia(comm, centroids, *totals);
+      bool empty = false;
+      for (Eigen::Index c = 0; c < k; ++c) empty = empty || totals->count(c) == 0;
+      if (empty && relocate_empty_clusters(comm, shard, step.labels(), step.distances(centroids),
+                                           summary.fixed, *totals) > 0)
+        step.relocated();
     }
     const std::int64_t changed = counters[0];
     const bool stop = counters[1] > 0 && control.save;
@@ -117,7 +316,7 @@ SingleRun lloyd(const Comm& comm, const DenseShard<T>& shard, const KMeansOption
     {
       PhaseClock clock(phases.update);
       updated = centroids;
-      sums.means(summary.fixed, updated);
+      totals->means(summary.fixed, updated);
       shift = squared_shift(centroids, updated);
       moved_last = std::memcmp(centroids.data(), updated.data(), sizeof(T) * k * d) != 0;
       std::swap(centroids, updated);  // `updated` now holds the centres of this assignment
@@ -146,18 +345,42 @@ SingleRun lloyd(const Comm& comm, const DenseShard<T>& shard, const KMeansOption
         return run;
       }
     }
-    std::swap(previous, labels);
   }
   run.converged = run.converged || strict;
-  if (strict && !moved_last) {
-    // The labels did not change and the centres are their means already: nothing to redo.
-    run.inertia = run.inertia_history.back();
-  } else {
-    PhaseClock clock(phases.assign);
-    assigner.assign(shard, centroids, labels, distances);
-    run.inertia = exact_total(comm, distances);
-  }
+  // When the labels did not change and the centres are their means already, the last
+  // assignment is the final one.
+  PhaseClock clock(phases.assign);
+  run.inertia = step.finish(comm, centroids, strict && !moved_last);
   return run;
+}
+
+// One run with the step that `options.algorithm` names; the labels of the final centres go
+// to `labels`.
+template <class T>
+SingleRun lloyd(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+                const DataSummary& summary, double tol_absolute, int restart,
+                RunStart<T> start_from, RowMatrix<T>& centroids,
+                std::vector<std::int32_t>& labels, const IterationObserver& observer,
+                const FitControl<T>& control, const SaveRun<T>& save, PhaseTimes& phases,
+                Clock::time_point start, KMeansResult<T>& usage) {
+  const Eigen::Index k = start_from.centroids.rows(), d = shard.features();
+  auto run_with = [&](auto& step) {
+    SingleRun run = iterate(comm, shard, step, options, summary, tol_absolute, restart,
+                            std::move(start_from), centroids, observer, control, save, phases, start);
+    labels = std::move(step.labels());
+    usage.bound_bytes = std::max(usage.bound_bytes, step.bound_bytes());
+    usage.distances_computed += step.distances_computed();
+    return run;
+  };
+  usage.algorithm = choose_algorithm(options.algorithm, k, d);
+  if (usage.algorithm == Algorithm::Lloyd) {
+    FullStep<T> step(shard, k, summary);
+    return run_with(step);
+  }
+  // Yinyang: groups of about ten centres (Ding et al.); Hamerly: one.
+  const int groups = usage.algorithm == Algorithm::Yinyang ? static_cast<int>(std::max<Eigen::Index>(k / 10, 1)) : 1;
+  BoundedStep<T> step(comm, shard, k, groups, summary);
+  return run_with(step);
 }
 
 }  // namespace
@@ -170,7 +393,7 @@ DataSummary summarize(const Comm& comm, const DenseShard<T>& shard) {
     for (Eigen::Index j = 0; j < d; ++j)
       max_abs[j] = std::max(max_abs[j], std::abs(static_cast<double>(shard.rows(i, j))));
   comm.allreduce(std::span<double>(max_abs), MPI_MAX);
-  DataSummary summary{FixedPoint(max_abs), 0.0};
+  DataSummary summary{FixedPoint(max_abs), 0.0, {}};
 
   // Mean variance = Σ_i ‖x_i − mean‖² / (n d): the mean from exact sums, then one exact sum.
   ClusterSums total(1, d);
@@ -178,6 +401,7 @@ DataSummary summarize(const Comm& comm, const DenseShard<T>& shard) {
   total.allreduce(comm);
   RowMatrix<double> mean = RowMatrix<double>::Zero(1, d);
   total.means(summary.fixed, mean);
+  summary.mean.assign(mean.data(), mean.data() + d);
   ExactSum squares;
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
     squares.add(squared_distance(shard.row(i), mean.data(), d));
@@ -249,7 +473,7 @@ KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
                                     const SingleRun& run) { save_state(restart, iteration, c, p, run); };
     SingleRun run = lloyd(comm, shard, effective, summary, result.tol_absolute, restart,
                           std::move(from), centroids, labels, observer, control, save_run,
-                          result.phases, start);
+                          result.phases, start, result);
     if (run.interrupted) {
       result.interrupted = true;
       return result;

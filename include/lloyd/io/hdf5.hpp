@@ -91,8 +91,8 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   hid_t root() const { return file_.get(); }
-  /// Collective over comm.
-  void create_group(const std::string& name);
+  /// Collective over comm; the group stays open while the handle lives (attributes).
+  Hid create_group(const std::string& name);
   /// Collective over comm: a dataset whose values every rank holds identically (centroids,
   /// history); rank 0 writes them, the other ranks take part with an empty selection.
   template <class T>

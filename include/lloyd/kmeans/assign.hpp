@@ -1,6 +1,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -169,6 +170,21 @@ class Assigner {
   void assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
               std::span<std::int32_t> labels, std::span<double> distances,
               ClusterSums* sums = nullptr, const FixedPoint* fixed = nullptr);
+
+  /// Bound on the rounding error of a GEMM-form distance in d dimensions, relative to
+  /// ‖x‖² + max‖c‖², with room for both of two distances being compared.
+  static double slack(Eigen::Index d) {
+    return 4.0 * static_cast<double>(d + 2) * std::numeric_limits<T>::epsilon();
+  }
+  struct Nearest {
+    std::int32_t centre;  ///< ties: the lower index
+    double distance;      ///< squared_distance to it
+  };
+  /// The nearest centre of row x from its scores ‖c‖² − 2x·c (`score` padded with +inf to
+  /// a multiple of kChunk); `largest_norm` is the largest ‖c‖². Where the GEMM form cannot
+  /// separate centres, squared_distance decides: the result is the argmin of
+  /// squared_distance over all centres.
+  static Nearest nearest(const T* x, const T* score, const RowMatrix<T>& centroids, T largest_norm);
 
  private:
   // Scratch of one thread.

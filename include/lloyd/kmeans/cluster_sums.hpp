@@ -35,6 +35,13 @@ class ClusterSums {
     ++counts_[static_cast<std::size_t>(cluster)];
     if (++pending_rows_ == kFlushRows) flush();
   }
+  /// The inverse of add, for sums of changes (counts may go negative there).
+  template <class T>
+  void subtract(std::int32_t cluster, const T* row, const FixedPoint& fixed) {
+    fixed.add_row<-1>(&pending_[static_cast<std::size_t>(cluster * features_)], row);
+    --counts_[static_cast<std::size_t>(cluster)];
+    if (++pending_rows_ == kFlushRows) flush();
+  }
   template <class T>
   void remove(std::int32_t cluster, const T* row, const FixedPoint& fixed) {
     flush();
@@ -58,6 +65,11 @@ class ClusterSums {
     return counts_[static_cast<std::size_t>(cluster)];
   }
   Eigen::Index clusters() const { return clusters_; }
+  /// The fixed-point sums, clusters × features, row-major.
+  std::span<const Int128> sums() const {
+    flush();
+    return sums_;
+  }
   /// Row `cluster` of the centroids: sum / count, rounded once to T. Clusters with no
   /// members keep `previous`'s row.
   template <class T>

@@ -13,6 +13,7 @@ namespace lloyd {
 struct DataSummary {
   FixedPoint fixed;            ///< fixed-point scales from the global max |x_j|
   double mean_variance = 0;    ///< mean over features of the (population) variance
+  std::vector<double> mean;    ///< the mean row (from exact sums)
 };
 
 /// Collective over comm.

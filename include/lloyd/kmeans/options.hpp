@@ -15,6 +15,22 @@ enum class InitMethod { KMeansPlusPlus, Forgy, RandomPartition, Explicit, KMeans
 InitMethod parse_init_method(const std::string& name);
 const char* to_string(InitMethod method);
 
+/// How the rows are assigned in each iteration. All of them give the same labels, and so
+/// the same centroids, from the same start: the pruned ones only skip distances that
+/// provably cannot change a label.
+enum class Algorithm {
+  Lloyd,    ///< every distance, GEMM form (the reference)
+  Hamerly,  ///< one upper and one lower bound per row (Hamerly 2010)
+  Yinyang,  ///< one upper bound and one lower bound per group of ~10 centres (Ding et al. 2015)
+  Auto,     ///< chosen from k and d (choose_algorithm)
+};
+
+/// "lloyd", "hamerly", "yinyang", "auto"; throws std::invalid_argument otherwise.
+Algorithm parse_algorithm(const std::string& name);
+const char* to_string(Algorithm algorithm);
+/// What `Auto` runs for k centres in d dimensions.
+Algorithm choose_algorithm(Algorithm requested, Eigen::Index k, Eigen::Index d);
+
 /// Everything that determines a fit besides the data: results depend on these and the data
 /// only, never on the number of ranks.
 struct KMeansOptions {
@@ -30,6 +46,8 @@ struct KMeansOptions {
   /// When ≥ 0, the absolute tolerance instead of tol × the data's mean variance (bisecting
   /// K-Means: each 2-means uses the tolerance of the whole data set, as scikit-learn).
   double tol_absolute = -1;
+  /// How rows are assigned: never changes the result, only the time it takes.
+  Algorithm algorithm = Algorithm::Lloyd;
 };
 
 /// One Lloyd iteration, for progress lines and the model's history.
@@ -69,6 +87,9 @@ struct KMeansResult {
   std::vector<double> inertia_history, center_shift_history;  ///< of the best restart
   std::vector<double> restart_inertia;                         ///< final inertia of each restart
   PhaseTimes phases;
+  Algorithm algorithm = Algorithm::Lloyd;  ///< what ran (Auto resolved)
+  std::size_t bound_bytes = 0;             ///< this rank's memory for the bounds (pruned algorithms)
+  std::int64_t distances_computed = 0;     ///< this rank's row-to-centre distances, all iterations
   bool interrupted = false;  ///< stopped on request after saving a checkpoint; no result
 };
 

@@ -1,0 +1,92 @@
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lloyd/exact_sum.hpp"
+#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/kmeans/options.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+/// Groups of centres for Yinyang: a few Lloyd iterations on the centres themselves, so that
+/// a group's members move alike. Deterministic (the first `groups` spread-out centres start
+/// it; ties to the lower index), so every rank gets the same groups from the same centres.
+/// Returns each centre's group; groups that end empty are dropped.
+std::vector<int> group_centres(const RowMatrix<double>& centres, int groups);
+
+/// Exact assignment with bounds (Hamerly / Yinyang). Per row it keeps an upper bound on the
+/// distance to its own centre and, per group of centres, a lower bound on the distance to
+/// every other centre of the group; when the centres move, the bounds move by the centres'
+/// drifts (triangle inequality). A row the bounds settle keeps its label; the others of a
+/// block of rows are packed and assigned by Assigner's GEMM-form decision, whose scores
+/// (less their rounding error bound) give the new lower bounds. Every bound is rounded
+/// outwards and every comparison keeps a relative margin larger than the rounding error of
+/// squared_distance, so a row keeps its label only when every other centre is strictly
+/// farther *in squared_distance*: the labels are exactly those of the full assignment
+/// (argmin of squared_distance, ties to the lower index) whatever the rank or thread
+/// layout, and so are the centroids computed from them. Bounds are floats: (1 + groups) × 4
+/// bytes per row.
+template <class T>
+class BoundedAssigner {
+ public:
+  /// `groups` ≥ 1 (1 is Hamerly's algorithm).
+  BoundedAssigner(Eigen::Index rows, Eigen::Index features, Eigen::Index clusters, int groups);
+
+  /// Forgets the bounds: the next assign computes every distance of every row.
+  void reset();
+
+  /// Assigns every local row to its nearest centre. `labels` holds the rows' current labels
+  /// (−1: none) and is updated. For each row that changes label, `moves` gets the row
+  /// subtracted from its old cluster's sums and added to the new one's (when given); with
+  /// `all_rows`, every row is added to its new cluster instead (a fresh sum). With `exact`
+  /// every row's squared distance to its centre is written to `distances`; otherwise only
+  /// the rows whose distance was computed are (the others keep their old value).
+  /// Returns the number of labels that changed.
+  std::int64_t assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
+                      std::span<std::int32_t> labels, std::span<double> distances, bool exact,
+                      ClusterSums* moves, bool all_rows, const FixedPoint* fixed);
+
+  /// True when the last assign wrote the distance of every row (always after reset or with
+  /// `exact`).
+  bool computed_every_row() const { return computed_every_row_; }
+  int groups() const { return static_cast<int>(members_.size()); }
+  /// Bytes held by the bounds.
+  std::size_t bound_bytes() const { return (upper_.size() + lower_.size()) * sizeof(float); }
+  /// Distances computed by the last assign (rows × centres), for reporting the pruning.
+  std::int64_t distances_computed() const { return distances_computed_; }
+
+ private:
+  void take_centres(const RowMatrix<T>& centroids);
+
+  // Scratch of one thread.
+  struct Space {
+    RowMatrix<T> packed;    ///< the rows of a block that the bounds do not settle
+    RowMatrix<T> products;  ///< packed × centresᵀ
+    RowMatrix<T> scores;    ///< ‖c‖² − 2x·c, columns padded with +inf (Assigner::nearest)
+    ClusterSums moves;
+    std::vector<Eigen::Index> pending;
+    std::vector<std::uint8_t> unsettled;
+    std::vector<float> settled;
+  };
+
+  Eigen::Index rows_, features_, clusters_;
+  int requested_groups_;
+  std::vector<int> group_of_;                ///< centre → group
+  std::vector<std::vector<int>> members_;    ///< group → centres, increasing
+  RowMatrix<T> centres_;                     ///< of the last assign
+  Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms_;
+  T largest_norm_ = 0;
+  std::vector<Space> spaces_;
+  // Per centre at index centre + 1 (slot 0: no label yet, zero): the drift since the last
+  // assign (upper bound) and half the distance to the nearest other centre (lower bound).
+  std::vector<float> drift_, half_gap_;
+  std::vector<float> group_drift_;           ///< per group: the largest drift of its members
+  std::vector<float> upper_, lower_;         ///< rows; rows × groups
+  bool have_centres_ = false, computed_every_row_ = false;
+  std::int64_t distances_computed_ = 0;
+};
+
+}  // namespace lloyd

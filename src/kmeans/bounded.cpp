@@ -1,0 +1,328 @@
+#include "lloyd/kmeans/bounded.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "lloyd/kmeans/assign.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace lloyd {
+
+Algorithm parse_algorithm(const std::string& name) {
+  if (name == "lloyd") return Algorithm::Lloyd;
+  if (name == "hamerly") return Algorithm::Hamerly;
+  if (name == "yinyang") return Algorithm::Yinyang;
+  if (name == "auto") return Algorithm::Auto;
+  throw std::invalid_argument("unknown algorithm '" + name +
+                              "': expected lloyd, hamerly, yinyang or auto");
+}
+
+const char* to_string(Algorithm algorithm) {
+  switch (algorithm) {
+    case Algorithm::Lloyd: return "lloyd";
+    case Algorithm::Hamerly: return "hamerly";
+    case Algorithm::Yinyang: return "yinyang";
+    case Algorithm::Auto: return "auto";
+  }
+  return "?";
+}
+
+Algorithm choose_algorithm(Algorithm requested, Eigen::Index k, Eigen::Index d) {
+  if (requested != Algorithm::Auto) return requested;
+  (void)d;
+  // Two centres leave nothing to prune that one bound does not; with many centres the
+  // group bounds of Yinyang keep skipping most of them where one lower bound fails.
+  if (k <= 2) return Algorithm::Lloyd;
+  return k < 20 ? Algorithm::Hamerly : Algorithm::Yinyang;
+}
+
+namespace {
+
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
+
+// Bounds are floats rounded outwards: an upper bound never below the value, a lower bound
+// never above it. From a double, the factor covers the rounding of the double arithmetic
+// before; the last float step goes one representable value outwards when needed.
+float round_up(double value) {
+  value *= 1 + 4 * std::numeric_limits<double>::epsilon();
+  auto rounded = static_cast<float>(value);
+  if (static_cast<double>(rounded) < value) rounded = std::nextafter(rounded, kInfinity);
+  return rounded;
+}
+
+float round_down(double value) {
+  value *= 1 - 4 * std::numeric_limits<double>::epsilon();
+  if (!(value > 0)) return 0.0f;
+  auto rounded = static_cast<float>(value);
+  if (static_cast<double>(rounded) > value) rounded = std::nextafter(rounded, 0.0f);
+  return rounded;
+}
+
+// Moving a bound by a drift in float arithmetic: each of the two roundings is within 2^-24
+// relative, so a factor of 1 ± 2^-22 after the sum keeps the result on the safe side
+// (and +inf stays +inf; a lower bound that would go negative becomes 0). No branches, so
+// the loop over rows vectorises.
+constexpr float kOutwardsUp = 1.0f + 0x1p-22f, kOutwardsDown = 1.0f - 0x1p-22f;
+
+// Relative margin of squared_distance's rounding, on the distance (not squared): it sums d
+// non-negative terms in double, so its relative error is below (d + 2) ε. A centre is
+// skipped only when its lower bound exceeds the chosen distance by more than that, so
+// skipped centres are strictly farther in squared_distance too — never a tie that the
+// lower index should win.
+double distance_margin(Eigen::Index d) {
+  return 4.0 * static_cast<double>(d + 8) * std::numeric_limits<double>::epsilon();
+}
+
+}  // namespace
+
+std::vector<int> group_centres(const RowMatrix<double>& centres, int groups) {
+  const Eigen::Index k = centres.rows(), d = centres.cols();
+  groups = std::clamp(groups, 1, static_cast<int>(k));
+  std::vector<int> group(static_cast<std::size_t>(k), 0);
+  if (groups == 1) return group;
+  RowMatrix<double> means(groups, d);
+  for (int g = 0; g < groups; ++g) means.row(g) = centres.row(g * k / groups);
+  for (int iteration = 0; iteration < 5; ++iteration) {
+    for (Eigen::Index c = 0; c < k; ++c) {
+      double best = std::numeric_limits<double>::infinity();
+      for (int g = 0; g < groups; ++g) {
+        const double distance = squared_distance(centres.row(c).data(), means.row(g).data(), d);
+        if (distance < best) {
+          best = distance;
+          group[static_cast<std::size_t>(c)] = g;
+        }
+      }
+    }
+    RowMatrix<double> sums = RowMatrix<double>::Zero(groups, d);
+    std::vector<int> counts(static_cast<std::size_t>(groups), 0);
+    for (Eigen::Index c = 0; c < k; ++c) {
+      sums.row(group[static_cast<std::size_t>(c)]) += centres.row(c);
+      ++counts[static_cast<std::size_t>(group[static_cast<std::size_t>(c)])];
+    }
+    for (int g = 0; g < groups; ++g)
+      if (counts[static_cast<std::size_t>(g)] > 0) means.row(g) = sums.row(g) / counts[static_cast<std::size_t>(g)];
+  }
+  // Renumber the groups that kept members, in order.
+  std::vector<int> renumber(static_cast<std::size_t>(groups), -1);
+  int next = 0;
+  for (int& g : group) {
+    if (renumber[static_cast<std::size_t>(g)] < 0) renumber[static_cast<std::size_t>(g)] = next++;
+    g = renumber[static_cast<std::size_t>(g)];
+  }
+  return group;
+}
+
+template <class T>
+BoundedAssigner<T>::BoundedAssigner(Eigen::Index rows, Eigen::Index features,
+                                    Eigen::Index clusters, int groups)
+    : rows_(rows), features_(features), clusters_(clusters),
+      requested_groups_(std::clamp(groups, 1, static_cast<int>(std::max<Eigen::Index>(clusters, 1)))),
+      drift_(static_cast<std::size_t>(clusters + 1), 0.0f),
+      half_gap_(static_cast<std::size_t>(clusters + 1), 0.0f),
+      upper_(static_cast<std::size_t>(rows)) {
+  reset();
+}
+
+template <class T>
+void BoundedAssigner<T>::reset() {
+  std::fill(upper_.begin(), upper_.end(), kInfinity);
+  std::fill(lower_.begin(), lower_.end(), 0.0f);
+}
+
+template <class T>
+void BoundedAssigner<T>::take_centres(const RowMatrix<T>& centroids) {
+  const Eigen::Index k = clusters_, d = features_;
+  const double margin = distance_margin(d);
+  if (!have_centres_) {
+    group_of_ = group_centres(centroids.template cast<double>(), requested_groups_);
+    const int groups = *std::max_element(group_of_.begin(), group_of_.end()) + 1;
+    members_.assign(static_cast<std::size_t>(groups), {});
+    for (Eigen::Index c = 0; c < k; ++c)
+      members_[static_cast<std::size_t>(group_of_[static_cast<std::size_t>(c)])].push_back(static_cast<int>(c));
+    lower_.assign(static_cast<std::size_t>(rows_) * members_.size(), 0.0f);
+    group_drift_.assign(members_.size(), 0.0f);
+    have_centres_ = true;
+  } else {
+    std::fill(group_drift_.begin(), group_drift_.end(), 0.0f);
+    for (Eigen::Index c = 0; c < k; ++c) {
+      const double moved = squared_distance(centres_.row(c).data(), centroids.row(c).data(), d);
+      float& drift = drift_[static_cast<std::size_t>(c + 1)];
+      drift = moved == 0 ? 0.0f : round_up(std::sqrt(moved) * (1 + margin));
+      float& group = group_drift_[static_cast<std::size_t>(group_of_[static_cast<std::size_t>(c)])];
+      group = std::max(group, drift);
+    }
+  }
+  centres_ = centroids;
+  centre_norms_.resize(k);
+  largest_norm_ = 0;
+  for (Eigen::Index c = 0; c < k; ++c) {
+    centre_norms_(c) = squared_norm(centres_.row(c).data(), d);
+    largest_norm_ = std::max(largest_norm_, centre_norms_(c));
+  }
+  // Hamerly's second test: a row closer to its centre than half the gap to the nearest other
+  // centre keeps it. With groups, their bounds do that work.
+  if (members_.size() == 1) {
+    for (Eigen::Index c = 0; c < k; ++c) {
+      double nearest = std::numeric_limits<double>::infinity();
+      for (Eigen::Index o = 0; o < k; ++o)
+        if (o != c) nearest = std::min(nearest, squared_distance(centres_.row(c).data(), centres_.row(o).data(), d));
+      half_gap_[static_cast<std::size_t>(c + 1)] = round_down(0.5 * std::sqrt(nearest) * (1 - margin));
+    }
+  }
+}
+
+template <class T>
+std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
+                                        std::span<std::int32_t> labels, std::span<double> distances,
+                                        bool exact, ClusterSums* moves, bool all_rows,
+                                        const FixedPoint* fixed) {
+  take_centres(centroids);
+  const Eigen::Index n = shard.local_rows(), d = features_, k = clusters_;
+  const int groups = static_cast<int>(members_.size());
+  const double margin = distance_margin(d), slack = Assigner<T>::slack(d);
+  constexpr Eigen::Index kBlock = 256, kChunk = Assigner<T>::kChunk;
+  const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
+  const Eigen::Index blocks = (n + kBlock - 1) / kBlock;
+  const int thread_count = threads();
+  while (static_cast<int>(spaces_.size()) < thread_count)
+    spaces_.push_back({RowMatrix<T>(kBlock, d), RowMatrix<T>(kBlock, k),
+                       RowMatrix<T>::Constant(kBlock, padded_k, std::numeric_limits<T>::infinity()),
+                       ClusterSums(k, d), {}, {}, {}});
+  std::int64_t changed = 0, computed = 0;
+  bool every_row = true;
+  // Indexed by label + 1: slot 0 (no label yet) moves nothing and settles nothing.
+  const float* drift = drift_.data();
+  const float* half_gap = half_gap_.data();
+  const float* group_drift = group_drift_.data();
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(thread_count) if (thread_count > 1) \
+    reduction(+ : changed, computed) reduction(&& : every_row)
+#endif
+  {
+#ifdef _OPENMP
+    Space& space = spaces_[static_cast<std::size_t>(omp_get_thread_num())];
+#else
+    Space& space = spaces_[0];
+#endif
+    space.moves.reset();
+    space.pending.resize(static_cast<std::size_t>(kBlock));
+    space.unsettled.resize(static_cast<std::size_t>(kBlock));
+    space.settled.resize(static_cast<std::size_t>(kBlock));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (Eigen::Index b = 0; b < blocks; ++b) {
+      const Eigen::Index first = b * kBlock, count = std::min(n, first + kBlock) - first;
+      const std::int32_t* label = labels.data() + first;
+      float* upper = upper_.data() + first;
+      float* lower = lower_.data() + static_cast<std::size_t>(first) * static_cast<std::size_t>(groups);
+      std::uint8_t* unsettled = space.unsettled.data();
+      float* settled = space.settled.data();  // what the upper bound must stay below
+      // 1. Move the bounds with the centres; the rows they settle keep their label.
+      if (groups == 1) {
+        const float shift = group_drift[0];
+        for (Eigen::Index q = 0; q < count; ++q) {
+          lower[q] = std::max(0.0f, (lower[q] - shift) * kOutwardsDown);
+          upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
+          settled[q] = std::max(lower[q], half_gap[label[q] + 1]);
+          unsettled[q] = !(upper[q] < settled[q]);
+        }
+      } else {
+        for (Eigen::Index q = 0; q < count; ++q) {
+          float lowest = kInfinity;
+          for (int g = 0; g < groups; ++g) {
+            float& bound = lower[q * groups + g];
+            bound = std::max(0.0f, (bound - group_drift[g]) * kOutwardsDown);
+            lowest = std::min(lowest, bound);
+          }
+          upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
+          settled[q] = lowest;
+          unsettled[q] = !(upper[q] < lowest);
+        }
+      }
+      // 2. Tighten the upper bound of the others to the exact distance; that may settle
+      //    them. The rest are packed for one product with all the centres.
+      Eigen::Index pending = 0;
+      for (Eigen::Index q = 0; q < count; ++q) {
+        if (!unsettled[q] && !exact) {
+          every_row = false;
+          continue;
+        }
+        const Eigen::Index i = first + q;
+        if (label[q] >= 0) {
+          const double own = squared_distance(shard.row(i), centres_.row(label[q]).data(), d);
+          ++computed;
+          upper[q] = round_up(std::sqrt(own) * (1 + margin));
+          if (upper[q] < settled[q]) {
+            distances[static_cast<std::size_t>(i)] = own;
+            continue;
+          }
+        }
+        std::copy_n(shard.row(i), d, space.packed.row(pending).data());
+        space.pending[static_cast<std::size_t>(pending++)] = i;
+      }
+      if (pending == 0) continue;
+      computed += pending * k;
+      // 3. The GEMM form for the packed rows, decided exactly as Assigner does; the scores
+      //    also give fresh lower bounds (less their rounding error bound).
+      space.products.topRows(pending).noalias() = space.packed.topRows(pending) * centres_.transpose();
+      space.scores.topLeftCorner(pending, k) =
+          ((-2 * space.products.topRows(pending).array()).rowwise() + centre_norms_.transpose().array())
+              .matrix();
+      for (Eigen::Index p = 0; p < pending; ++p) {
+        const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
+        const auto row = static_cast<std::size_t>(i);
+        const T* x = shard.row(i);
+        const T* score = space.scores.row(p).data();
+        const auto [best, best_distance] = Assigner<T>::nearest(x, score, centres_, largest_norm_);
+        const double norm = static_cast<double>(squared_norm(x, d));
+        const double error = slack * (norm + static_cast<double>(largest_norm_));
+        float* bounds = lower_.data() + row * static_cast<std::size_t>(groups);
+        for (int g = 0; g < groups; ++g) {
+          // The nearest centre of the group other than the row's own.
+          T lowest = std::numeric_limits<T>::infinity();
+          for (const int c : members_[static_cast<std::size_t>(g)])
+            if (c != best) lowest = std::min(lowest, score[c]);
+          bounds[g] = lowest == std::numeric_limits<T>::infinity()
+                          ? kInfinity
+                          : round_down(std::sqrt(std::max(0.0, static_cast<double>(lowest) + norm - error)) *
+                                       (1 - margin));
+        }
+        upper_[row] = round_up(std::sqrt(best_distance) * (1 + margin));
+        distances[row] = best_distance;
+        const int old_label = labels[row];
+        if (best != old_label) {
+          ++changed;
+          labels[row] = best;
+          if (moves && !all_rows) {
+            if (old_label >= 0) space.moves.subtract(old_label, x, *fixed);
+            space.moves.add(best, x, *fixed);
+          }
+        }
+      }
+    }
+    if (moves && all_rows) {
+      // A fresh sum: every row to its (new) label, once all labels are final.
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (Eigen::Index i = 0; i < n; ++i) space.moves.add(labels[static_cast<std::size_t>(i)], shard.row(i), *fixed);
+    }
+  }
+  if (moves)
+    for (int t = 0; t < thread_count; ++t) moves->merge(spaces_[static_cast<std::size_t>(t)].moves);
+  computed_every_row_ = every_row;
+  distances_computed_ = computed;
+  return changed;
+}
+
+template class BoundedAssigner<float>;
+template class BoundedAssigner<double>;
+
+}  // namespace lloyd
