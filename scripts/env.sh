@@ -3,6 +3,11 @@
 if [[ $(id -u) -eq 0 ]]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
+# With munge installed (slurm-wlm brings it) but munged not running, PMIx's munge security
+# plugin retries for ~2 s at every mpirun start; outside Slurm the native plugin does.
+if ! pgrep -x munged >/dev/null 2>&1; then
+  export PMIX_MCA_psec=${PMIX_MCA_psec:-^munge}
+fi
 LLOYD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LLOYD_BUILD="${LLOYD_BUILD:-$LLOYD_ROOT/build}"
 export LLOYD_ROOT LLOYD_BUILD

@@ -27,7 +27,7 @@ struct FirstMinimum {
 };
 
 template <class T>
-T row_minimum(const T* score, Eigen::Index padded) {
+T row_minimum_of(const T* score, Eigen::Index padded) {
   constexpr Eigen::Index width = Assigner<T>::kChunk;
   ScoreChunk<T> lowest = ScoreChunk<T>::Map(score);
   for (Eigen::Index c = width; c < padded; c += width) lowest = lowest.min(ScoreChunk<T>::Map(score + c));
@@ -55,14 +55,14 @@ FirstMinimum first_minimum(const T* score, Eigen::Index padded, T lowest, T thre
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 template <>
-float row_minimum<float>(const float* score, Eigen::Index padded) {
+float row_minimum_of<float>(const float* score, Eigen::Index padded) {
   __m512 lowest = _mm512_loadu_ps(score);
   for (Eigen::Index c = 16; c < padded; c += 16) lowest = _mm512_min_ps(lowest, _mm512_loadu_ps(score + c));
   return _mm512_reduce_min_ps(lowest);
 }
 
 template <>
-double row_minimum<double>(const double* score, Eigen::Index padded) {
+double row_minimum_of<double>(const double* score, Eigen::Index padded) {
   __m512d lowest = _mm512_loadu_pd(score);
   for (Eigen::Index c = 8; c < padded; c += 8) lowest = _mm512_min_pd(lowest, _mm512_loadu_pd(score + c));
   return _mm512_reduce_min_pd(lowest);
@@ -116,14 +116,20 @@ int threads() {
 }
 
 template <class T>
+T Assigner<T>::row_minimum(const T* score, Eigen::Index padded) {
+  return row_minimum_of(score, padded);
+}
+
+template <class T>
 typename Assigner<T>::Nearest Assigner<T>::nearest(const T* x, const T* score,
                                                    const RowMatrix<T>& centroids, T largest_norm) {
   const Eigen::Index d = centroids.cols(), k = centroids.rows();
   const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
-  const double margin = slack(d) * (static_cast<double>(squared_norm(x, d)) + static_cast<double>(largest_norm));
+  const T norm = squared_norm(x, d);
+  const double margin = slack(d) * (static_cast<double>(norm) + static_cast<double>(largest_norm));
   // The row's minimum (exact whatever the order), the first centre reaching it (ties:
   // lowest index) and how many centres lie within the rounding margin of it.
-  const T lowest = row_minimum(score, padded_k);
+  const T lowest = row_minimum_of(score, padded_k);
   const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
   const auto [best_found, close] = first_minimum(score, padded_k, lowest, threshold);
   Eigen::Index best = best_found;
@@ -139,7 +145,7 @@ typename Assigner<T>::Nearest Assigner<T>::nearest(const T* x, const T* score,
       }
     }
   }
-  return {static_cast<std::int32_t>(best), exact_best};
+  return {static_cast<std::int32_t>(best), exact_best, norm};
 }
 
 template <class T>
@@ -183,8 +189,9 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);
-        const auto [best, exact_best] =
+        const auto [best, exact_best, row_norm] =
             nearest(x, space.scores.row(space.products.offset + q).data(), centroids, largest_norm);
+        (void)row_norm;
         labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
         distances[static_cast<std::size_t>(i)] = exact_best;
         if (sums) space.sums.add(static_cast<std::int32_t>(best), x, *fixed);

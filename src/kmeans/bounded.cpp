@@ -35,10 +35,12 @@ const char* to_string(Algorithm algorithm) {
 Algorithm choose_algorithm(Algorithm requested, Eigen::Index k, Eigen::Index d) {
   if (requested != Algorithm::Auto) return requested;
   (void)d;
-  // Two centres leave nothing to prune that one bound does not; with many centres the
-  // group bounds of Yinyang keep skipping most of them where one lower bound fails.
-  if (k <= 2) return Algorithm::Lloyd;
-  return k < 20 ? Algorithm::Hamerly : Algorithm::Yinyang;
+  // Two centres leave nothing for bounds to skip that the product does not do as fast.
+  // Otherwise Hamerly: measured on blobs with d = 8…256 and k = 16…256
+  // (scripts/bench/bench_lloyd.py), its single bound pays off and Yinyang's group bounds
+  // (4 bytes per group per row, updated every iteration) cost more than they save, because
+  // the rows the bounds do not settle are assigned by one product with every centre anyway.
+  return k <= 2 ? Algorithm::Lloyd : Algorithm::Hamerly;
 }
 
 namespace {
@@ -149,12 +151,20 @@ void BoundedAssigner<T>::take_centres(const RowMatrix<T>& centroids) {
     have_centres_ = true;
   } else {
     std::fill(group_drift_.begin(), group_drift_.end(), 0.0f);
+    fastest_ = -2;
+    second_drift_ = 0;
     for (Eigen::Index c = 0; c < k; ++c) {
       const double moved = squared_distance(centres_.row(c).data(), centroids.row(c).data(), d);
       float& drift = drift_[static_cast<std::size_t>(c + 1)];
       drift = moved == 0 ? 0.0f : round_up(std::sqrt(moved) * (1 + margin));
       float& group = group_drift_[static_cast<std::size_t>(group_of_[static_cast<std::size_t>(c)])];
-      group = std::max(group, drift);
+      if (drift > group) {
+        second_drift_ = group;
+        group = drift;
+        fastest_ = static_cast<int>(c);
+      } else {
+        second_drift_ = std::max(second_drift_, drift);
+      }
     }
   }
   centres_ = centroids;
@@ -185,13 +195,12 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   const Eigen::Index n = shard.local_rows(), d = features_, k = clusters_;
   const int groups = static_cast<int>(members_.size());
   const double margin = distance_margin(d), slack = Assigner<T>::slack(d);
-  constexpr Eigen::Index kBlock = 256, kChunk = Assigner<T>::kChunk;
+  constexpr Eigen::Index kBatch = 256, kChunk = Assigner<T>::kChunk;
   const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
-  const Eigen::Index blocks = (n + kBlock - 1) / kBlock;
   const int thread_count = threads();
   while (static_cast<int>(spaces_.size()) < thread_count)
-    spaces_.push_back({RowMatrix<T>(kBlock, d), RowMatrix<T>(kBlock, k),
-                       RowMatrix<T>::Constant(kBlock, padded_k, std::numeric_limits<T>::infinity()),
+    spaces_.push_back({RowMatrix<T>(kBatch, d), RowMatrix<T>(kBatch, k),
+                       RowMatrix<T>::Constant(kBatch, padded_k, std::numeric_limits<T>::infinity()),
                        ClusterSums(k, d), {}, {}, {}});
   std::int64_t changed = 0, computed = 0;
   bool every_row = true;
@@ -199,6 +208,64 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   const float* drift = drift_.data();
   const float* half_gap = half_gap_.data();
   const float* group_drift = group_drift_.data();
+  const T infinity = std::numeric_limits<T>::infinity();
+
+  // The GEMM form for a batch of rows the bounds could not settle, decided exactly as
+  // Assigner does; the scores also give fresh lower bounds (less their rounding error bound).
+  auto assign_batch = [&](Space& space, Eigen::Index count, std::int64_t& batch_changed) {
+    const Eigen::Index first = space.pending[0];
+    if (space.pending[static_cast<std::size_t>(count - 1)] - first == count - 1) {
+      // Consecutive rows (all of them, after a reset): multiplied where they are.
+      const Eigen::Map<const RowMatrix<T>> rows(shard.row(first), count, d);
+      space.products.topRows(count).noalias() = rows * centres_.transpose();
+    } else {
+      for (Eigen::Index p = 0; p < count; ++p)
+        std::copy_n(shard.row(space.pending[static_cast<std::size_t>(p)]), d, space.packed.row(p).data());
+      space.products.topRows(count).noalias() = space.packed.topRows(count) * centres_.transpose();
+    }
+    space.scores.topLeftCorner(count, k) =
+        ((-2 * space.products.topRows(count).array()).rowwise() + centre_norms_.transpose().array())
+            .matrix();
+    for (Eigen::Index p = 0; p < count; ++p) {
+      const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
+      const auto row = static_cast<std::size_t>(i);
+      const T* x = shard.row(i);
+      T* score = space.scores.row(p).data();
+      const auto [best, best_distance, norm] = Assigner<T>::nearest(x, score, centres_, largest_norm_);
+      const double error = slack * (static_cast<double>(norm) + static_cast<double>(largest_norm_));
+      auto bound_from = [&](T lowest) {
+        return lowest == infinity
+                   ? kInfinity
+                   : round_down(std::sqrt(std::max(0.0, static_cast<double>(lowest) + norm - error)) * (1 - margin));
+      };
+      float* bounds = lower_.data() + row * static_cast<std::size_t>(groups);
+      if (groups == 1) {
+        // The nearest other centre: the row minimum with the chosen one masked.
+        const T own = score[best];
+        score[best] = infinity;
+        bounds[0] = bound_from(Assigner<T>::row_minimum(score, padded_k));
+        score[best] = own;
+      } else {
+        for (int g = 0; g < groups; ++g) {
+          T lowest = infinity;
+          for (const int c : members_[static_cast<std::size_t>(g)])
+            if (c != best) lowest = std::min(lowest, score[c]);
+          bounds[g] = bound_from(lowest);
+        }
+      }
+      upper_[row] = round_up(std::sqrt(best_distance) * (1 + margin));
+      distances[row] = best_distance;
+      const int old_label = labels[row];
+      if (best != old_label) {
+        ++batch_changed;
+        labels[row] = best;
+        if (moves && !all_rows) {
+          if (old_label >= 0) space.moves.subtract(old_label, x, *fixed);
+          space.moves.add(best, x, *fixed);
+        }
+      }
+    }
+  };
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(thread_count) if (thread_count > 1) \
@@ -206,28 +273,31 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
 #endif
   {
 #ifdef _OPENMP
-    Space& space = spaces_[static_cast<std::size_t>(omp_get_thread_num())];
+    const int thread = omp_get_thread_num();
 #else
-    Space& space = spaces_[0];
+    const int thread = 0;
 #endif
+    Space& space = spaces_[static_cast<std::size_t>(thread)];
     space.moves.reset();
-    space.pending.resize(static_cast<std::size_t>(kBlock));
-    space.unsettled.resize(static_cast<std::size_t>(kBlock));
-    space.settled.resize(static_cast<std::size_t>(kBlock));
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (Eigen::Index b = 0; b < blocks; ++b) {
-      const Eigen::Index first = b * kBlock, count = std::min(n, first + kBlock) - first;
+    space.pending.resize(static_cast<std::size_t>(kBatch));
+    space.unsettled.resize(static_cast<std::size_t>(kBatch));
+    space.settled.resize(static_cast<std::size_t>(kBatch));
+    // Each thread takes a contiguous range of rows and gathers the rows its bounds cannot
+    // settle into full batches, so that the products stay large.
+    const Eigen::Index begin = n * thread / thread_count, end = n * (thread + 1) / thread_count;
+    Eigen::Index pending = 0;
+    for (Eigen::Index first = begin; first < end; first += kBatch) {
+      const Eigen::Index count = std::min(end, first + kBatch) - first;
       const std::int32_t* label = labels.data() + first;
       float* upper = upper_.data() + first;
       float* lower = lower_.data() + static_cast<std::size_t>(first) * static_cast<std::size_t>(groups);
       std::uint8_t* unsettled = space.unsettled.data();
       float* settled = space.settled.data();  // what the upper bound must stay below
-      // 1. Move the bounds with the centres; the rows they settle keep their label.
+      // 1. Move the bounds with the centres (vectorised); the rows they settle keep their
+      //    label. Hamerly's lower bound moves by the largest drift of the *other* centres.
       if (groups == 1) {
-        const float shift = group_drift[0];
         for (Eigen::Index q = 0; q < count; ++q) {
+          const float shift = label[q] == fastest_ ? second_drift_ : group_drift[0];
           lower[q] = std::max(0.0f, (lower[q] - shift) * kOutwardsDown);
           upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
           settled[q] = std::max(lower[q], half_gap[label[q] + 1]);
@@ -247,8 +317,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
         }
       }
       // 2. Tighten the upper bound of the others to the exact distance; that may settle
-      //    them. The rest are packed for one product with all the centres.
-      Eigen::Index pending = 0;
+      //    them. The rest join the batch.
       for (Eigen::Index q = 0; q < count; ++q) {
         if (!unsettled[q] && !exact) {
           every_row = false;
@@ -264,55 +333,21 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
             continue;
           }
         }
-        std::copy_n(shard.row(i), d, space.packed.row(pending).data());
         space.pending[static_cast<std::size_t>(pending++)] = i;
-      }
-      if (pending == 0) continue;
-      computed += pending * k;
-      // 3. The GEMM form for the packed rows, decided exactly as Assigner does; the scores
-      //    also give fresh lower bounds (less their rounding error bound).
-      space.products.topRows(pending).noalias() = space.packed.topRows(pending) * centres_.transpose();
-      space.scores.topLeftCorner(pending, k) =
-          ((-2 * space.products.topRows(pending).array()).rowwise() + centre_norms_.transpose().array())
-              .matrix();
-      for (Eigen::Index p = 0; p < pending; ++p) {
-        const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
-        const auto row = static_cast<std::size_t>(i);
-        const T* x = shard.row(i);
-        const T* score = space.scores.row(p).data();
-        const auto [best, best_distance] = Assigner<T>::nearest(x, score, centres_, largest_norm_);
-        const double norm = static_cast<double>(squared_norm(x, d));
-        const double error = slack * (norm + static_cast<double>(largest_norm_));
-        float* bounds = lower_.data() + row * static_cast<std::size_t>(groups);
-        for (int g = 0; g < groups; ++g) {
-          // The nearest centre of the group other than the row's own.
-          T lowest = std::numeric_limits<T>::infinity();
-          for (const int c : members_[static_cast<std::size_t>(g)])
-            if (c != best) lowest = std::min(lowest, score[c]);
-          bounds[g] = lowest == std::numeric_limits<T>::infinity()
-                          ? kInfinity
-                          : round_down(std::sqrt(std::max(0.0, static_cast<double>(lowest) + norm - error)) *
-                                       (1 - margin));
-        }
-        upper_[row] = round_up(std::sqrt(best_distance) * (1 + margin));
-        distances[row] = best_distance;
-        const int old_label = labels[row];
-        if (best != old_label) {
-          ++changed;
-          labels[row] = best;
-          if (moves && !all_rows) {
-            if (old_label >= 0) space.moves.subtract(old_label, x, *fixed);
-            space.moves.add(best, x, *fixed);
-          }
+        if (pending == kBatch) {
+          assign_batch(space, pending, changed);
+          computed += pending * k;
+          pending = 0;
         }
       }
     }
+    if (pending > 0) {
+      assign_batch(space, pending, changed);
+      computed += pending * k;
+    }
     if (moves && all_rows) {
-      // A fresh sum: every row to its (new) label, once all labels are final.
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (Eigen::Index i = 0; i < n; ++i) space.moves.add(labels[static_cast<std::size_t>(i)], shard.row(i), *fixed);
+      // A fresh sum: every row of the range to its (new) label.
+      for (Eigen::Index i = begin; i < end; ++i) space.moves.add(labels[static_cast<std::size_t>(i)], shard.row(i), *fixed);
     }
   }
   if (moves)

@@ -34,6 +34,8 @@ lib_init() {
   # (MPIEXEC_PREFLAGS is usually empty), so let Open MPI oversubscribe even without the
   # --oversubscribe flag; other MPI implementations ignore this variable.
   export OMPI_MCA_rmaps_base_oversubscribe=${OMPI_MCA_rmaps_base_oversubscribe:-1}
+  # mpirun outside Slurm: no waiting for a munge daemon that is not there (scripts/env.sh).
+  export PMIX_MCA_psec=${PMIX_MCA_psec:-^munge}
 
   TMP=$(mktemp -d "${TMPDIR:-/tmp}/lloyd-cli.XXXXXX") || { echo "FAIL setup: mktemp" >&2; exit 2; }
   # Every launcher we start carries this tag in its environment (and so do the ranks it

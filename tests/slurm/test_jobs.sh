@@ -21,6 +21,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 77
 fi
 export LLOYD_SLURM_DIR="$TMP/slurm"
+# munged runs once Slurm is up: PMIx's own security plugin choice, as on a real cluster.
+unset PMIX_MCA_psec
 START_OUTPUT=$("$ROOT/scripts/slurm/start.sh" 2> "$TMP/slurm-start.err") || {
   fail slurm_start "scripts/slurm/start.sh failed" "$TMP/slurm-start.err"
   finish

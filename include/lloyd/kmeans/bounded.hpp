@@ -84,6 +84,10 @@ class BoundedAssigner {
   // assign (upper bound) and half the distance to the nearest other centre (lower bound).
   std::vector<float> drift_, half_gap_;
   std::vector<float> group_drift_;           ///< per group: the largest drift of its members
+  // One group (Hamerly): the centre with the largest drift and the largest of the others',
+  // by which the bound of that centre's own rows moves.
+  int fastest_ = -2;
+  float second_drift_ = 0;
   std::vector<float> upper_, lower_;         ///< rows; rows × groups
   bool have_centres_ = false, computed_every_row_ = false;
   std::int64_t distances_computed_ = 0;
