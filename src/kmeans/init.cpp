@@ -38,40 +38,60 @@ double clamped(T distance) {
   return std::max(0.0, static_cast<double>(distance));
 }
 
-// One D² sampling race per trial: with E_i ~ Exp(1), argmin_i E_i / D²(x_i) is row i with
-// probability D²(x_i) / Σ D², and the global minimum is one MINLOC. Rows whose key provably
-// exceeds the local best so far are skipped without computing the logarithm (−log u ≥ 1 − u),
-// which changes nothing in the result and avoids almost all logarithms (and divisions).
-template <class T>
-std::vector<KeyIndex> squared_distance_race(const Comm& comm, const DenseShard<T>& shard,
-                                            const std::vector<double>& closest,
-                                            const CounterRng& rng, int restart, int centre,
-                                            int trials) {
-  std::vector<KeyIndex> winners(static_cast<std::size_t>(trials), KeyIndex::none());
-  constexpr double kSafety = 1.0 + 1e-12;  // covers the rounding of both key formulas
-  // One Philox block gives two uniforms: trials 2p and 2p + 1 share the draw of stream p.
-  const int pairs = (trials + 1) / 2;
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
-    const double weight = closest[static_cast<std::size_t>(i)];
-    if (weight <= 0) continue;
-    const std::uint64_t row = shard.global_index(i);
-    for (int pair = 0; pair < pairs; ++pair) {
-      const auto bits = rng.bits(stream_id(Stream::SquaredDistance, restart,
-                                           static_cast<std::uint64_t>(centre) * 64 + pair),
-                                 row);
-      for (int half = 0; half < 2 && 2 * pair + half < trials; ++half) {
-        KeyIndex& best = winners[static_cast<std::size_t>(2 * pair + half)];
-        const double u = CounterRng::to_unit(bits[static_cast<std::size_t>(half)]);
-        if (1.0 - u > best.key * kSafety * weight) continue;
-        const KeyIndex key{-std::log(u) / weight, row};
-        if (key < best) best = key;
-      }
-    }
+// D² sampling by inverse transform, as scikit-learn does (searchsorted on the cumulative
+// potential), made exact and rank-invariant: each row's weight is its D² in fixed point
+// (FixedPoint of the global largest D², so every weight is an integer below 2^52), the
+// ranks' integer totals give each rank its offset in the global order of rows, and `count`
+// uniform integers in [0, total) — drawn from the counter RNG, the same on every rank —
+// pick the rows whose cumulative weight first exceeds them. Only the owner of a draw scans
+// its rows (one pass over the weights, no random numbers per row). Returns global row
+// indices; KeyIndex::none().index where every weight is 0 (every row sits on a centre).
+// Collective over comm.
+std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t first_row,
+                                            std::span<const double> weights, double largest,
+                                            int count, const CounterRng& rng,
+                                            std::uint64_t stream) {
+  const double bound[1] = {largest};
+  const FixedPoint scale(bound);
+  auto fixed = [&](double weight) { return scale.to_fixed(weight, 0); };
+  Int128 local = 0;
+  for (double weight : weights) local += fixed(weight);
+  // The ranks' totals, as two 64-bit halves each (an Int128 has no MPI type of its own).
+  const std::uint64_t halves[2] = {static_cast<std::uint64_t>(local),
+                                   static_cast<std::uint64_t>(local >> 64)};
+  const std::vector<std::uint64_t> all = comm.allgatherv(std::span<const std::uint64_t>(halves));
+  Int128 offset = 0, total = 0;
+  for (int r = 0; r < comm.size(); ++r) {
+    const Int128 part = static_cast<Int128>((static_cast<UInt128>(all[2 * r + 1]) << 64) | all[2 * r]);
+    if (r < comm.rank()) offset += part;
+    total += part;
   }
-  comm.allreduce_min(winners);
-  return winners;
+  std::vector<std::uint64_t> chosen(static_cast<std::size_t>(count), KeyIndex::none().index);
+  if (total == 0) return chosen;
+  // The draws this rank owns, in increasing order, for one scan of its rows.
+  std::vector<std::pair<Int128, int>> owned;
+  for (int t = 0; t < count; ++t) {
+    const auto bits = rng.bits(stream, static_cast<std::uint64_t>(t));
+    const UInt128 wide = (static_cast<UInt128>(bits[1]) << 64) | bits[0];
+    const auto draw = static_cast<Int128>(wide % static_cast<UInt128>(total));
+    if (draw >= offset && draw < offset + local) owned.emplace_back(draw - offset, t);
+  }
+  std::sort(owned.begin(), owned.end());
+  Int128 cumulative = 0;
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < weights.size() && next < owned.size(); ++i) {
+    cumulative += fixed(weights[i]);
+    while (next < owned.size() && owned[next].first < cumulative)
+      chosen[static_cast<std::size_t>(owned[next++].second)] = first_row + i;
+  }
+  comm.allreduce(std::span<std::uint64_t>(chosen), MPI_MIN);
+  return chosen;
 }
 
+// k-means++ with greedy trials, as scikit-learn: 2 + ⌊ln k⌋ candidates drawn by D² sampling
+// (sample_by_weight), the one lowering the potential most is kept. Distances are the
+// GEMM form over blocks aligned to global rows (BlockDistances), so they are the same bits
+// for any rank layout.
 template <class T>
 RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int k,
                               const CounterRng& rng, int restart) {
@@ -102,32 +122,30 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
   std::vector<T> candidate_distance(n_local * static_cast<std::size_t>(trials));
   auto space = kernel.workspace(trials);
 
-  std::vector<std::uint64_t> candidates(static_cast<std::size_t>(trials));
   for (int c = 1; c < k; ++c) {
-    const auto winners = squared_distance_race(comm, shard, closest, rng, restart, c, trials);
-    for (int t = 0; t < trials; ++t) {
-      candidates[t] = winners[t].index;
-      if (winners[t].index == KeyIndex::none().index) {
-        // Every row coincides with a chosen centre (fewer distinct rows than k): any row
-        // will do, so draw one uniformly.
-        candidates[t] = distinct_random_rows(
-            comm, shard, 1, rng,
-            stream_id(Stream::SquaredDistance, restart, static_cast<std::uint64_t>(c) * 64 + t))[0];
-      }
-    }
+    const std::uint64_t stream =
+        stream_id(Stream::SquaredDistance, restart, static_cast<std::uint64_t>(c) * 64);
+    std::vector<std::uint64_t> candidates =
+        sample_by_weight(comm, shard.first_row, closest, max_closest, trials, rng, stream);
+    for (int t = 0; t < trials; ++t)
+      if (candidates[t] == KeyIndex::none().index)  // fewer distinct rows than k: any row
+        candidates[t] = distinct_random_rows(comm, shard, 1, rng, stream + 1 + static_cast<std::uint64_t>(t))[0];
     const RowMatrix<T> candidate_rows = rows_as_matrix(comm, shard, candidates);
 
     // Greedy choice: keep the candidate that lowers the potential Σ min(D², d²) most. The
-    // potentials are fixed-point integer sums, so every rank count picks the same one. The
-    // rows' distances to the candidates are kept (trials values per row), so one pass over
-    // the data serves both the potentials and the update of D².
+    // potentials are fixed-point integer sums (int64 words, carried into 128 bits after each
+    // block: a block's 256 terms below 2^52 each cannot overflow), so every rank count picks
+    // the same one. The rows' distances to the candidates are kept (trials values per row),
+    // so one pass over the data serves both the potentials and the update of D².
     const double bound[1] = {max_closest};
     const FixedPoint scale(bound);
     std::vector<Int128> potential(static_cast<std::size_t>(trials), 0);
+    std::vector<std::int64_t> block_potential(static_cast<std::size_t>(trials));
     kernel.set_centres(candidate_rows);
     const auto& candidate_norms = kernel.centre_norms();
     for (Eigen::Index b = 0; b < BlockDistances<T>::block_count(shard); ++b) {
       const auto rows = kernel.compute(shard, candidate_rows, b, space);
+      std::fill(block_potential.begin(), block_potential.end(), 0);
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const auto i = static_cast<std::size_t>(rows.first + q);
         const double current = closest[i];
@@ -135,9 +153,10 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
         for (int t = 0; t < trials; ++t) {
           kept[t] = std::max(T(0), row_norms[i] - 2 * space.products(space.offset + q, t) +
                                        candidate_norms(t));
-          potential[t] += scale.to_fixed(std::min(current, static_cast<double>(kept[t])), 0);
+          block_potential[t] += scale.to_fixed(std::min(current, static_cast<double>(kept[t])), 0);
         }
       }
+      for (int t = 0; t < trials; ++t) potential[t] += block_potential[t];
     }
     comm.allreduce_sum(potential);
     const auto best = static_cast<int>(std::min_element(potential.begin(), potential.end()) -
