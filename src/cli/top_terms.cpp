@@ -52,13 +52,13 @@ int run_top_terms(const Comm& comm, const Args& args) {
   po::options_description description("options");
   description.add_options()
       ("model", po::value<std::string>(), "model written by 'lloyd fit' on a TF-IDF matrix (MODEL.h5)")
-      ("vocabulary", po::value<std::string>(), "the file written by 'lloyd tfidf' (its /vocabulary names the columns)")
+      ("vocabulary", po::value<std::string>(), "the file written by 'lloyd tfidf' (its /vocabulary names the columns), or FILE.h5:/strings")
       ("n", po::value<int>()->default_value(10), "terms per cluster")
       ("json", po::bool_switch(), "print one JSON object on rank 0");
   const auto vm = parse(comm, "top-terms", "--model MODEL.h5 --vocabulary CORPUS.h5 [--n 10]", description, args);
   if (!vm) return 0;
   const std::string model = required<std::string>(*vm, "top-terms", "model");
-  const std::string corpus = required<std::string>(*vm, "top-terms", "vocabulary");
+  const DatasetRef vocabulary_ref = parse_dataset_ref(required<std::string>(*vm, "top-terms", "vocabulary"), "/vocabulary");
   const int n = (*vm)["n"].as<int>();
   if (n < 1) throw UsageError("lloyd top-terms: --n must be at least 1");
 
@@ -70,9 +70,9 @@ int run_top_terms(const Comm& comm, const Args& args) {
   std::vector<std::string> vocabulary;
   run_agreed(comm, [&] {
     if (comm.rank() != 0) return;
-    vocabulary = read_strings(corpus, "/vocabulary");
+    vocabulary = read_strings(vocabulary_ref.file, vocabulary_ref.path);
     if (vocabulary.size() != static_cast<std::size_t>(centroids.cols()))
-      throw Error("vocabulary of '" + corpus + "' has " + std::to_string(vocabulary.size()) +
+      throw Error("vocabulary " + vocabulary_ref.text() + " has " + std::to_string(vocabulary.size()) +
                   " terms but the centroids of '" + model + "' have " + std::to_string(centroids.cols()) +
                   " columns");
   });
