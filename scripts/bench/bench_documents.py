@@ -97,7 +97,10 @@ def main():
         launcher = ["mpirun", "-n", str(p), args.lloyd]
         t, t_wall = run(launcher + ["tfidf", "--input", str(corpus), "--output", str(tfidf_out), "--force",
                                     "--json"] + args.tfidf_args.split(), env)
-        f, f_wall = run(launcher + ["fit", "--metric", "cosine", "--input", f"{tfidf_out}:/X", "--k", str(args.k),
+        # Every fit reads the first TF-IDF file (they are checked identical below), so that the
+        # models' `input` attributes agree too.
+        fit_input = work / f"tfidf-{ranks[0]}.h5"
+        f, f_wall = run(launcher + ["fit", "--metric", "cosine", "--input", f"{fit_input}:/X", "--k", str(args.k),
                                     "--seed", "0", "--output", str(model_out), "--force", "--json"], env)
         print(f"{p} rank(s): tfidf {t['n_documents']} docs x {t['n_terms']} terms, {t['nonzeros']} nonzeros, "
               f"{t['seconds']:.2f} s, peak {t['peak_rss_mb']:.0f} MB/rank | fit k={args.k} {f['n_iter']} iterations "

@@ -9,6 +9,7 @@
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/kmeans/empty_clusters.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/rng.hpp"
 
@@ -193,32 +194,20 @@ double objective(const Comm& comm, std::span<const double> similarities) {
   return exact_sum(comm, distances);
 }
 
-// Collective over comm: refills empty clusters with the rows least similar to their centres
-// (the Euclidean driver's rule: rows of singleton clusters are skipped).
+// Collective over comm: refills empty clusters with the rows least similar to their centres,
+// by the Euclidean fit's rule (find_empty_clusters, refill_empty_clusters).
 template <class T>
 void relocate_empty(const Comm& comm, const CsrShard<T>& shard, std::span<const std::int32_t> labels,
                     std::span<const double> similarities, const FixedPoint& fixed, ClusterSums& sums) {
-  std::vector<std::int32_t> empty;
-  std::size_t singletons = 0;
-  for (Eigen::Index c = 0; c < sums.clusters(); ++c) {
-    if (sums.count(c) == 0) empty.push_back(static_cast<std::int32_t>(c));
-    if (sums.count(c) == 1) ++singletons;
-  }
-  if (empty.empty()) return;
-  const std::size_t wanted = std::min<std::uint64_t>(shard.global_rows, empty.size() + singletons);
-  const auto local = smallest_keys(shard, wanted, [&](Eigen::Index i) { return similarities[static_cast<std::size_t>(i)]; });
+  const EmptyClusters empty = find_empty_clusters(sums, shard.global_rows);
+  if (empty.clusters.empty()) return;
+  const auto local = smallest_keys(shard, empty.candidates, [&](Eigen::Index i) { return similarities[static_cast<std::size_t>(i)]; });
   std::vector<std::uint64_t> farthest;
-  for (const KeyIndex& candidate : comm.smallest(local, wanted))
+  for (const KeyIndex& candidate : comm.smallest(local, empty.candidates))
     if (candidate.index != KeyIndex::none().index) farthest.push_back(candidate.index);
   const RowMatrix<T> rows = gather_rows(comm, shard, farthest);
   const std::vector<std::int32_t> old_labels = fetch_rows(comm, shard.first_row, labels.data(), 1, farthest);
-  std::size_t refilled = 0;
-  for (std::size_t q = 0; q < farthest.size() && refilled < empty.size(); ++q) {
-    if (sums.count(old_labels[q]) <= 1) continue;
-    const T* row = rows.row(static_cast<Eigen::Index>(q)).data();
-    sums.remove(old_labels[q], row, fixed);
-    sums.add(empty[refilled++], row, fixed);
-  }
+  refill_empty_clusters(empty, rows, std::span<const std::int32_t>(old_labels), fixed, sums);
 }
 
 }  // namespace
