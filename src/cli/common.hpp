@@ -25,6 +25,8 @@ int run_predict(const Comm& comm, const Args& args);
 int run_generate(const Comm& comm, const Args& args);
 int run_evaluate(const Comm& comm, const Args& args);
 int run_choose_k(const Comm& comm, const Args& args);
+int run_tfidf(const Comm& comm, const Args& args);
+int run_top_terms(const Comm& comm, const Args& args);
 
 /// Parses `args` against `options`; unknown options, missing values and bad numbers become
 /// a UsageError naming the command. Returns std::nullopt after printing help (on rank 0)

@@ -8,6 +8,8 @@
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
+#include "lloyd/kmeans/spherical.hpp"
+#include "lloyd/io/csr.hpp"
 
 namespace lloyd::cli {
 
@@ -27,6 +29,7 @@ struct FitRequest {
   bool bisecting = false;  ///< --mode bisecting
   BisectingStrategy strategy = BisectingStrategy::BiggestInertia;
   int threads = 1;  ///< --threads as applied
+  bool cosine = false;  ///< --metric cosine: spherical K-Means (kmeans/spherical.hpp)
 };
 
 /// Exit status of a fit stopped by SIGTERM/SIGUSR1 after saving its checkpoint
@@ -125,6 +128,7 @@ void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T
   write_attribute(root, "input", request.input.text());
   write_attribute(root, "algorithm", std::string(tree ? "bisecting" : "lloyd"));
   write_attribute(root, "assignment", std::string(to_string(result.algorithm)));
+  write_attribute(root, "metric", std::string(request.cosine ? "cosine" : "euclidean"));
   if (tree) {
     write_attribute(root, "bisecting_strategy", std::string(to_string(request.strategy)));
     write_tree(file, *tree);
@@ -320,7 +324,7 @@ int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions&
           .add("seed", options.seed).add("init", request.init_text)
           .add("n_init", options.n_init).add("best_restart", result.best_restart)
           .add("dtype", to_string(shape.type)).add("output", request.output)
-          .add("mode", tree ? "bisecting" : "lloyd");
+          .add("mode", tree ? "bisecting" : "lloyd").add("metric", request.cosine ? "cosine" : "euclidean");
       if (tree) json.add("bisecting_strategy", to_string(request.strategy));
       json.add("algorithm", to_string(result.algorithm))
           .add("bounds_mb", bounds_mb)
@@ -338,6 +342,32 @@ int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions&
   return 0;
 }
 
+// --metric cosine: spherical K-Means on the rows scaled to unit norm; sparse input stays
+// sparse. The model has the usual layout (inertia: Σ 1 − cos). Collective over comm.
+template <class T>
+int fit_cosine_typed(const Comm& comm, const FitRequest& request, const MatrixShape& shape, double start) {
+  const double read_start = MPI_Wtime();
+  CsrShard<T> rows = shape.sparse ? read_csr_shard<T>(comm, request.input, shape)
+                                  : to_csr(read_shard<T>(comm, request.input, shape));
+  normalize_rows(rows);
+  const double io_seconds = MPI_Wtime() - read_start;
+  KMeansOptions options = request.options;
+  options.tol_absolute = options.tol;  // unit centres: the shift needs no data scale
+  std::optional<RowMatrix<T>> initial;
+  if (request.init_file) {
+    initial = read_matrix<T>(comm, *request.init_file);
+    if (!request.k_given) options.k = static_cast<int>(initial->rows());
+    options.n_init = 1;
+  }
+  IterationObserver progress;
+  if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
+  KMeansResult<T> result = fit_spherical(comm, rows, options, initial ? &*initial : nullptr, progress);
+  result.phases.io = io_seconds;
+  // The model writer needs only the row layout of the shard.
+  const DenseShard<T> layout{rows.global_rows, rows.first_row, RowMatrix<T>(rows.local_rows(), 0)};
+  return report_fit<T>(comm, request, options, shape, layout, result, nullptr, start);
+}
+
 }  // namespace
 
 int run_fit(const Comm& comm, const Args& args) {
@@ -352,6 +382,8 @@ int run_fit(const Comm& comm, const Args& args) {
       ("oversampling", po::value<double>()->default_value(0),
        "k-means||: expected candidates per round (0: 2k)")
       ("init-rounds", po::value<int>()->default_value(5), "k-means||: sampling rounds")
+      ("metric", po::value<std::string>()->default_value("euclidean"),
+       "euclidean | cosine (spherical K-Means: unit rows and centres, largest dot product; dense or CSR input)")
       ("mode", po::value<std::string>()->default_value("lloyd"),
        "lloyd | bisecting (k - 1 splits of one cluster by 2-means; the model keeps the tree)")
       ("bisecting-strategy", po::value<std::string>()->default_value("biggest-inertia"),
@@ -449,7 +481,18 @@ int run_fit(const Comm& comm, const Args& args) {
     if (!request.checkpoint.empty()) inputs.push_back(request.checkpoint);
     run_agreed(comm, [&] { check_output_path(request.output, request.force, inputs); });
   }
+  const std::string metric = (*vm)["metric"].as<std::string>();
+  if (metric != "euclidean" && metric != "cosine")
+    throw UsageError("lloyd fit: unknown --metric '" + metric + "': expected euclidean or cosine");
+  request.cosine = metric == "cosine";
+  if (request.cosine && (request.bisecting || !request.checkpoint.empty() ||
+                         request.options.init == InitMethod::KMeansParallel ||
+                         request.options.init == InitMethod::RandomPartition))
+    throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file; no --checkpoint");
   const MatrixShape shape = inspect_matrix(comm, request.input);
+  if (request.cosine)
+    return shape.type == ElementType::Float32 ? fit_cosine_typed<float>(comm, request, shape, start)
+                                              : fit_cosine_typed<double>(comm, request, shape, start);
   return shape.type == ElementType::Float32 ? fit_typed<float>(comm, request, shape, start)
                                             : fit_typed<double>(comm, request, shape, start);
 }

@@ -6,6 +6,8 @@
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
+#include "lloyd/kmeans/spherical.hpp"
+#include "lloyd/io/csr.hpp"
 
 namespace lloyd::cli {
 
@@ -61,6 +63,19 @@ std::optional<BisectingTree<T>> read_tree(const Comm& comm, const DatasetRef& mo
   return tree;
 }
 
+// Whether a model was fitted with --metric cosine (its root attribute `metric`). Collective
+// over comm.
+bool is_cosine_model(const Comm& comm, const DatasetRef& model) {
+  if (model.path != "/centroids") return false;  // explicit centres: Euclidean
+  std::string metric;
+  run_agreed(comm, [&] {
+    Hid file(H5Fopen(model.file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (file.get() < 0) throw Error("cannot open model " + model.file);
+    metric = read_attribute_string(file.get(), "metric", "euclidean");
+  });
+  return metric == "cosine";
+}
+
 template <class T>
 int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& input,
                   const MatrixShape& shape, const std::string& output, bool json, double start) {
@@ -68,13 +83,23 @@ int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& i
   if (centroids.cols() != static_cast<Eigen::Index>(shape.cols))
     throw AgreedError("model " + model.text() + " has " + std::to_string(centroids.cols()) +
                       " features but " + input.text() + " has " + std::to_string(shape.cols));
-  const DenseShard<T> shard = read_shard<T>(comm, input, shape);
+  // A cosine model labels the unit rows by their largest dot product; sparse rows stay sparse.
+  const bool cosine = is_cosine_model(comm, model);
+  CsrShard<T> unit_rows;
+  if (cosine) {
+    unit_rows = shape.sparse ? read_csr_shard<T>(comm, input, shape) : to_csr(read_shard<T>(comm, input, shape));
+    normalize_rows(unit_rows);
+  }
+  const DenseShard<T> shard = cosine ? DenseShard<T>{unit_rows.global_rows, unit_rows.first_row,
+                                                     RowMatrix<T>(unit_rows.local_rows(), 0)}
+                                     : read_shard<T>(comm, input, shape);
   std::vector<std::int32_t> labels;
   // A bisecting model labels by descending its tree, as scikit-learn's BisectingKMeans.
   const std::optional<BisectingTree<T>> tree = read_tree<T>(comm, model);
   if (tree && tree->centres.cols() != centroids.cols())
     throw AgreedError("model " + model.file + ": /tree/centers and /centroids differ in width");
-  const double inertia = tree ? predict_tree(comm, shard, *tree, labels)
+  const double inertia = cosine ? predict_spherical(comm, unit_rows, centroids, labels)
+                         : tree ? predict_tree(comm, shard, *tree, labels)
                               : predict_labels(comm, shard, centroids, labels);
 
   OutputFile file(comm, output);

@@ -1,4 +1,5 @@
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/io/csr.hpp"
 
 #include <unistd.h>
 
@@ -14,7 +15,7 @@
 
 namespace lloyd {
 
-namespace {
+namespace h5 {
 
 hid_t checked(hid_t id, const std::string& what) {
   if (id < 0) throw Error("HDF5: " + what + " failed");
@@ -25,22 +26,20 @@ void checked_status(herr_t status, const std::string& what) {
   if (status < 0) throw Error("HDF5: " + what + " failed");
 }
 
-template <class T>
-hid_t native_type();
-template <>
-hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
-template <>
-hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
-template <>
-hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
-template <>
-hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
-
 Hid collective_transfer() {
   Hid dxpl(checked(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"), H5Pclose);
   checked_status(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
   return dxpl;
 }
+
+}  // namespace h5
+
+namespace {
+
+using h5::checked;
+using h5::checked_status;
+using h5::collective_transfer;
+using h5::native_type;
 
 Hid parallel_access(const Comm& comm) {
   Hid fapl(checked(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
@@ -192,6 +191,10 @@ MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref) {
   Hid file = open_file_parallel(comm, ref.file);
   MatrixShape shape;
   run_agreed(comm, [&] {
+    if (is_csr_group(file.get(), ref)) {
+      shape = inspect_csr(file.get(), ref);
+      return;
+    }
     Hid dataset;
     shape = open_matrix(file.get(), ref, dataset);
   });
@@ -200,6 +203,17 @@ MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref) {
 
 template <class T>
 DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape) {
+  if (shape.sparse) {
+    const RowRange rows = block_rows(shape.rows, comm.size(), comm.rank());
+    const double bytes = static_cast<double>(rows.size()) * static_cast<double>(shape.cols) * sizeof(T);
+    run_agreed(comm, [&] {
+      if (bytes > static_cast<double>(kMaxDensifiedBytes))
+        throw Error("sparse input " + ref.text() + " would take " +
+                    std::to_string(static_cast<long long>(bytes / (1 << 20))) +
+                    " MB per rank as dense rows; use more ranks, or --metric cosine (which keeps it sparse)");
+    });
+    return to_dense(read_csr_shard<T>(comm, ref, shape));
+  }
   Hid file = open_file_parallel(comm, ref.file);
   Hid dataset;
   run_agreed(comm, [&] { open_matrix(file.get(), ref, dataset); });
@@ -297,6 +311,18 @@ std::int64_t read_attribute_int(hid_t object, const std::string& name) {
                 H5Aclose);
   std::int64_t value = 0;
   checked_status(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value), "read attribute " + name);
+  return value;
+}
+
+std::string read_attribute_string(hid_t object, const std::string& name, const std::string& fallback) {
+  if (H5Aexists(object, name.c_str()) <= 0) return fallback;
+  Hid attribute(checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), "open attribute " + name), H5Aclose);
+  Hid type(checked(H5Aget_type(attribute.get()), "H5Aget_type"), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
+    throw Error("attribute " + name + " is not a fixed-length string");
+  std::string value(H5Tget_size(type.get()), '\0');
+  checked_status(H5Aread(attribute.get(), type.get(), value.data()), "read attribute " + name);
+  value.resize(strnlen(value.c_str(), value.size()));
   return value;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "lloyd/comm.hpp"
@@ -28,6 +29,7 @@ const char* to_string(ElementType type);
 struct MatrixShape {
   std::uint64_t rows = 0, cols = 0;
   ElementType type = ElementType::Float64;
+  bool sparse = false;  ///< a CSR group (io/csr.hpp), not a dense dataset
 };
 
 /// RAII owner of an HDF5 identifier; the destructor closes it and never throws.
@@ -49,16 +51,35 @@ class Hid {
   Closer closer_ = nullptr;
 };
 
+/// The checked-call layer shared by lloyd's HDF5 code: a failed call becomes an Error.
+namespace h5 {
+hid_t checked(hid_t id, const std::string& what);
+void checked_status(herr_t status, const std::string& what);
+/// A dataset-transfer property list that asks for collective MPI-IO.
+Hid collective_transfer();
+template <class T>
+hid_t native_type() {
+  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
+  else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
+  else return H5T_NATIVE_INT64;
+}
+}  // namespace h5
+
 /// Collective over comm: opens an existing file read-only with the MPI-IO driver.
 Hid open_file_parallel(const Comm& comm, const std::string& file);
 
-/// Collective over comm: checks that `ref` names a non-empty 2-D float32/float64 dataset
-/// and returns its shape; otherwise every rank throws AgreedError with one clear line.
+/// Collective over comm: checks that `ref` names a non-empty 2-D float32/float64 dataset, or a
+/// CSR group (io/csr.hpp; then `sparse` is set), and returns its shape; otherwise every rank
+/// throws AgreedError with one clear line.
 MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref);
 
 /// Collective over comm: reads this rank's block of rows (block_rows) with one collective
 /// MPI-IO hyperslab read; chunked and compressed datasets read the same way. Non-finite
-/// values are an AgreedError naming the first such row.
+/// values are an AgreedError naming the first such row. A CSR input (shape.sparse) is read
+/// with read_csr_shard and its rows filled in with zeros; refused (AgreedError) when that
+/// dense copy of the rank's rows would exceed kMaxDensifiedBytes.
+constexpr std::uint64_t kMaxDensifiedBytes = std::uint64_t{4} << 30;
 template <class T>
 DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape);
 
@@ -73,6 +94,8 @@ void write_attribute(hid_t object, const std::string& name, std::int64_t value);
 void write_attribute(hid_t object, const std::string& name, const std::string& value);
 double read_attribute_double(hid_t object, const std::string& name);
 std::int64_t read_attribute_int(hid_t object, const std::string& name);
+/// A string attribute, or `fallback` when the object has no attribute of that name.
+std::string read_attribute_string(hid_t object, const std::string& name, const std::string& fallback);
 
 /// Throws Error if `output` may not be written: it exists and `force` is false, or it is
 /// one of the inputs. Not collective; wrap it in run_agreed.

@@ -42,6 +42,18 @@ class ClusterSums {
     --counts_[static_cast<std::size_t>(cluster)];
     if (++pending_rows_ == kFlushRows) flush();
   }
+  /// Adds a sparse row (values at `columns`) straight into the 128-bit sums: few entries,
+  /// so no int64 staging.
+  template <class T>
+  void add_sparse(std::int32_t cluster, const std::int32_t* columns, const T* values,
+                  std::int64_t count, const FixedPoint& fixed) {
+    Int128* sum = &sums_[static_cast<std::size_t>(cluster * features_)];
+    for (std::int64_t e = 0; e < count; ++e) {
+      const auto j = static_cast<std::size_t>(columns[e]);
+      sum[j] += fixed.to_fixed(static_cast<double>(values[e]), j);
+    }
+    ++counts_[static_cast<std::size_t>(cluster)];
+  }
   template <class T>
   void remove(std::int32_t cluster, const T* row, const FixedPoint& fixed) {
     flush();

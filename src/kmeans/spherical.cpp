@@ -1,0 +1,373 @@
+#include "lloyd/kmeans/spherical.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "lloyd/exact_sum.hpp"
+#include "lloyd/kmeans/assign.hpp"
+#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/kmeans/empty_clusters.hpp"
+#include "lloyd/kmeans/selection.hpp"
+#include "lloyd/rng.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace lloyd {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Collective over comm: Σ values over all ranks, exactly.
+double exact_sum(const Comm& comm, std::span<const double> values) {
+  ExactSum sum;
+  for (const double v : values) sum.add(v);
+  sum.allreduce(comm);
+  return sum.value();
+}
+
+// x·c for a sparse row and a dense vector, in T, in the row's column order.
+template <class T>
+T sparse_dot(const CsrShard<T>& shard, Eigen::Index i, const T* dense) {
+  T dot = 0;
+  for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e)
+    dot += shard.values[static_cast<std::size_t>(e)] * dense[shard.indices[static_cast<std::size_t>(e)]];
+  return dot;
+}
+
+// Collective over comm: the rows with the given global indices, dense, in request order, on
+// every rank. Owners contribute their rows in ascending index order to one allgatherv (rank
+// order is index order), so the result does not depend on the layout.
+template <class T>
+RowMatrix<T> gather_rows(const Comm& comm, const CsrShard<T>& shard, const std::vector<std::uint64_t>& indices) {
+  std::vector<std::uint64_t> sorted = indices;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  const auto d = static_cast<std::size_t>(shard.columns);
+  std::vector<T> mine;
+  for (const std::uint64_t g : sorted) {
+    if (g < shard.first_row || g >= shard.first_row + static_cast<std::uint64_t>(shard.local_rows())) continue;
+    const auto i = static_cast<Eigen::Index>(g - shard.first_row);
+    const std::size_t at = mine.size();
+    mine.resize(at + d, T{0});
+    for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e)
+      mine[at + static_cast<std::size_t>(shard.indices[static_cast<std::size_t>(e)])] =
+          shard.values[static_cast<std::size_t>(e)];
+  }
+  const std::vector<T> all = comm.allgatherv(std::span<const T>(mine));
+  RowMatrix<T> rows(static_cast<Eigen::Index>(indices.size()), shard.features());
+  for (std::size_t q = 0; q < indices.size(); ++q) {
+    const auto position = static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), indices[q]) - sorted.begin());
+    std::copy_n(all.begin() + static_cast<std::ptrdiff_t>(position * d), d, rows.row(static_cast<Eigen::Index>(q)).data());
+  }
+  return rows;
+}
+
+// Collective over comm: the `count` local candidates with the smallest key, as for
+// Comm::smallest (the CSR twin of local_smallest).
+template <class T, class KeyOf>
+std::vector<KeyIndex> smallest_keys(const CsrShard<T>& shard, std::size_t count, KeyOf key_of) {
+  std::vector<KeyIndex> keys;
+  keys.reserve(static_cast<std::size_t>(shard.local_rows()));
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) keys.push_back({key_of(i), shard.global_index(i)});
+  if (keys.size() > count) {
+    std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(count), keys.end());
+    keys.resize(count);
+  }
+  return keys;
+}
+
+// Collective over comm: k starting centres (rows of the data).
+template <class T>
+RowMatrix<T> seed_centres(const Comm& comm, const CsrShard<T>& shard, const KMeansOptions& options, int restart) {
+  const CounterRng rng(options.seed);
+  const auto k = static_cast<std::size_t>(options.k);
+  if (options.init == InitMethod::Forgy) {
+    const std::uint64_t stream = stream_id(Stream::Forgy, static_cast<std::uint64_t>(restart));
+    const auto keys = smallest_keys(shard, k, [&](Eigen::Index i) { return rng.uniform(stream, shard.global_index(i)); });
+    std::vector<std::uint64_t> chosen;
+    for (const KeyIndex& winner : comm.smallest(keys, k)) chosen.push_back(winner.index);
+    return gather_rows(comm, shard, chosen);
+  }
+  // k-means++ on the sphere: weight 1 − cos to the nearest chosen centre (‖x − c‖²/2).
+  const auto n_local = static_cast<std::size_t>(shard.local_rows());
+  std::vector<double> weight(n_local, 1.0);
+  RowMatrix<T> centres(options.k, shard.features());
+  for (int c = 0; c < options.k; ++c) {
+    const std::uint64_t stream = stream_id(c == 0 ? Stream::FirstCentre : Stream::SquaredDistance,
+                                           static_cast<std::uint64_t>(restart), static_cast<std::uint64_t>(c));
+    KeyIndex best = KeyIndex::none();
+    for (std::size_t i = 0; i < n_local; ++i) {
+      const std::uint64_t g = shard.global_index(static_cast<Eigen::Index>(i));
+      const double u = rng.uniform(stream, g);
+      const KeyIndex candidate{c == 0 ? u : (weight[i] > 0 ? -std::log(u) / weight[i]
+                                                            : std::numeric_limits<double>::infinity()),
+                               g};
+      best = std::min(best, candidate);
+    }
+    comm.allreduce_min(std::span<KeyIndex>(&best, 1));
+    if (best == KeyIndex::none()) best.index = 0;  // no row left with weight: take row 0
+    centres.row(c) = gather_rows(comm, shard, {best.index}).row(0);
+    for (std::size_t i = 0; i < n_local; ++i) {
+      const double similarity = sparse_dot(shard, static_cast<Eigen::Index>(i), centres.row(c).data());
+      weight[i] = std::min(weight[i], std::max(0.0, 1.0 - similarity));
+    }
+  }
+  return centres;
+}
+
+// The assignment step: each row's best centre and similarity; optionally the members' sums.
+template <class T>
+class SphericalAssigner {
+ public:
+  SphericalAssigner(Eigen::Index features, Eigen::Index clusters) : features_(features), clusters_(clusters) {}
+
+  void assign(const CsrShard<T>& shard, const RowMatrix<T>& centroids, std::span<std::int32_t> labels,
+              std::span<double> similarities, ClusterSums* sums = nullptr, const FixedPoint* fixed = nullptr) {
+    transposed_ = centroids.transpose();  // d × k: a row's nonzero j touches one row of it
+    const int thread_count = threads();
+    while (static_cast<int>(spaces_.size()) < thread_count)
+      spaces_.push_back({std::vector<T>(static_cast<std::size_t>(clusters_)), ClusterSums(0, 0)});
+    if (sums)  // the threads' partial sums exist only where sums are asked for
+      for (Space& space : spaces_)
+        if (space.sums.clusters() != clusters_) space.sums = ClusterSums(clusters_, features_);
+    const Eigen::Index k = clusters_;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(thread_count)
+#endif
+    {
+#ifdef _OPENMP
+      Space& space = spaces_[static_cast<std::size_t>(omp_get_thread_num())];
+#else
+      Space& space = spaces_[0];
+#endif
+      if (sums) space.sums.reset();
+      T* scores = space.scores.data();
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+        std::fill(scores, scores + k, T{0});
+        for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e) {
+          const T value = shard.values[static_cast<std::size_t>(e)];
+          const T* centre_column = transposed_.row(shard.indices[static_cast<std::size_t>(e)]).data();
+          for (Eigen::Index c = 0; c < k; ++c) scores[c] += value * centre_column[c];
+        }
+        Eigen::Index best = 0;
+        for (Eigen::Index c = 1; c < k; ++c)
+          if (scores[c] > scores[best]) best = c;
+        labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
+        similarities[static_cast<std::size_t>(i)] = static_cast<double>(scores[best]);
+        if (sums)
+          space.sums.add_sparse(static_cast<std::int32_t>(best), shard.indices.data() + shard.row_begin(i),
+                                shard.values.data() + shard.row_begin(i), shard.row_end(i) - shard.row_begin(i),
+                                *fixed);
+      }
+    }
+    if (sums)
+      for (int t = 0; t < thread_count; ++t) sums->merge(spaces_[static_cast<std::size_t>(t)].sums);
+  }
+
+ private:
+  struct Space {
+    std::vector<T> scores;
+    ClusterSums sums;
+  };
+  Eigen::Index features_, clusters_;
+  RowMatrix<T> transposed_;
+  std::vector<Space> spaces_;
+};
+
+// Σ (1 − similarity) over all ranks.
+double objective(const Comm& comm, std::span<const double> similarities) {
+  std::vector<double> distances(similarities.size());
+  for (std::size_t i = 0; i < similarities.size(); ++i) distances[i] = 1.0 - similarities[i];
+  return exact_sum(comm, distances);
+}
+
+// Collective over comm: refills empty clusters with the rows least similar to their centres,
+// by the Euclidean fit's rule (find_empty_clusters, refill_empty_clusters).
+template <class T>
+void relocate_empty(const Comm& comm, const CsrShard<T>& shard, std::span<const std::int32_t> labels,
+                    std::span<const double> similarities, const FixedPoint& fixed, ClusterSums& sums) {
+  const EmptyClusters empty = find_empty_clusters(sums, shard.global_rows);
+  if (empty.clusters.empty()) return;
+  const auto local = smallest_keys(shard, empty.candidates, [&](Eigen::Index i) { return similarities[static_cast<std::size_t>(i)]; });
+  std::vector<std::uint64_t> farthest;
+  for (const KeyIndex& candidate : comm.smallest(local, empty.candidates))
+    if (candidate.index != KeyIndex::none().index) farthest.push_back(candidate.index);
+  const RowMatrix<T> rows = gather_rows(comm, shard, farthest);
+  const std::vector<std::int32_t> old_labels = fetch_rows(comm, shard.first_row, labels.data(), 1, farthest);
+  refill_empty_clusters(empty, rows, std::span<const std::int32_t>(old_labels), fixed, sums);
+}
+
+}  // namespace
+
+template <class T>
+void normalize_rows(CsrShard<T>& shard) {
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+    double squares = 0;
+    for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e) {
+      const double v = shard.values[static_cast<std::size_t>(e)];
+      squares += v * v;
+    }
+    if (squares == 0) continue;
+    const double norm = std::sqrt(squares);
+    for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e)
+      shard.values[static_cast<std::size_t>(e)] = static_cast<T>(shard.values[static_cast<std::size_t>(e)] / norm);
+  }
+}
+
+template <class T>
+void normalize_rows(RowMatrix<T>& matrix) {
+  for (Eigen::Index c = 0; c < matrix.rows(); ++c) {
+    const double norm = matrix.row(c).template cast<double>().norm();
+    if (norm > 0) matrix.row(c) = (matrix.row(c).template cast<double>() / norm).template cast<T>();
+  }
+}
+
+template <class T>
+KMeansResult<T> fit_spherical(const Comm& comm, const CsrShard<T>& shard, const KMeansOptions& options,
+                              const RowMatrix<T>* initial, const IterationObserver& observer) {
+  const auto start = Clock::now();
+  if (options.k < 1) throw AgreedError("k must be at least 1 (got " + std::to_string(options.k) + ")");
+  if (static_cast<std::uint64_t>(options.k) > shard.global_rows)
+    throw AgreedError("k = " + std::to_string(options.k) + " exceeds the number of rows (" +
+                      std::to_string(shard.global_rows) + ")");
+  if (initial && (initial->rows() != options.k || initial->cols() != shard.features()))
+    throw AgreedError("initial centres are " + std::to_string(initial->rows()) + " x " +
+                      std::to_string(initial->cols()) + "; expected k x d = " + std::to_string(options.k) +
+                      " x " + std::to_string(shard.features()));
+  if (!initial && options.init != InitMethod::KMeansPlusPlus && options.init != InitMethod::Forgy)
+    throw AgreedError(std::string("--metric cosine seeds with k-means++, forgy or a file of centres, not ") +
+                      to_string(options.init));
+
+  KMeansResult<T> result;
+  const Eigen::Index k = options.k, d = shard.features();
+  const auto n_local = static_cast<std::size_t>(shard.local_rows());
+  FixedPoint fixed;
+  {
+    const auto clock = Clock::now();
+    std::vector<double> max_abs(static_cast<std::size_t>(d), 0.0);
+    for (std::size_t e = 0; e < shard.values.size(); ++e) {
+      auto& m = max_abs[static_cast<std::size_t>(shard.indices[e])];
+      m = std::max(m, std::abs(static_cast<double>(shard.values[e])));
+    }
+    comm.allreduce(std::span<double>(max_abs), MPI_MAX);
+    fixed = FixedPoint(max_abs);
+    result.phases.init += seconds_since(clock);
+  }
+  result.tol_absolute = options.tol_absolute >= 0 ? options.tol_absolute : options.tol;
+  const int restarts = initial ? 1 : std::max(options.n_init, 1);
+
+  SphericalAssigner<T> assigner(d, k);
+  ClusterSums sums(k, d);
+  std::vector<std::int32_t> labels(n_local), previous(n_local);
+  std::vector<double> similarities(n_local);
+  for (int restart = 0; restart < restarts; ++restart) {
+    RowMatrix<T> centroids;
+    {
+      const auto clock = Clock::now();
+      if (initial) {
+        centroids = *initial;
+        normalize_rows(centroids);
+      } else {
+        centroids = seed_centres(comm, shard, options, restart);
+      }
+      result.phases.init += seconds_since(clock);
+    }
+    std::fill(previous.begin(), previous.end(), -1);
+    std::vector<double> objective_history, shift_history;
+    bool strict = false, converged = false, moved_last = true;
+    int n_iter = 0;
+    for (int iteration = 0; iteration < options.max_iter; ++iteration) {
+      auto clock = Clock::now();
+      sums.reset();
+      assigner.assign(shard, centroids, labels, similarities, &sums, &fixed);
+      result.phases.assign += seconds_since(clock);
+      clock = Clock::now();
+      std::int64_t changed = 0;
+      for (std::size_t i = 0; i < n_local; ++i) changed += labels[i] != previous[i];
+      sums.allreduce(comm, std::span<std::int64_t>(&changed, 1));
+      const double value = objective(comm, similarities);
+      relocate_empty(comm, shard, labels, similarities, fixed, sums);
+      result.phases.reduce += seconds_since(clock);
+      clock = Clock::now();
+      RowMatrix<double> means = centroids.template cast<double>();
+      sums.means(fixed, means);
+      normalize_rows(means);
+      const RowMatrix<T> updated = means.template cast<T>();
+      double shift = 0;
+      for (Eigen::Index c = 0; c < k; ++c) shift += squared_distance(centroids.row(c).data(), updated.row(c).data(), d);
+      moved_last = std::memcmp(centroids.data(), updated.data(), sizeof(T) * static_cast<std::size_t>(k * d)) != 0;
+      centroids = updated;
+      result.phases.update += seconds_since(clock);
+      n_iter = iteration + 1;
+      objective_history.push_back(value);
+      shift_history.push_back(shift);
+      if (observer)
+        observer({restart, iteration + 1, value, shift, changed, seconds_since(start), restarts, options.max_iter});
+      if (changed == 0) {
+        strict = true;
+        break;
+      }
+      if (shift <= result.tol_absolute) {
+        converged = true;
+        break;
+      }
+      std::swap(previous, labels);
+    }
+    double final_objective = objective_history.back();
+    if (!(strict && !moved_last)) {
+      const auto clock = Clock::now();
+      assigner.assign(shard, centroids, labels, similarities);
+      final_objective = objective(comm, similarities);
+      result.phases.assign += seconds_since(clock);
+    }
+    result.restart_inertia.push_back(final_objective);
+    if (restart == 0 || final_objective < result.inertia) {
+      result.centroids = std::move(centroids);
+      result.labels = labels;
+      result.inertia = final_objective;
+      result.init_inertia = objective_history.front();
+      result.n_iter = n_iter;
+      result.converged = converged || strict;
+      result.best_restart = restart;
+      result.inertia_history = std::move(objective_history);
+      result.center_shift_history = std::move(shift_history);
+    }
+  }
+  return result;
+}
+
+template <class T>
+double predict_spherical(const Comm& comm, const CsrShard<T>& shard, const RowMatrix<T>& centroids,
+                         std::vector<std::int32_t>& labels) {
+  const auto n_local = static_cast<std::size_t>(shard.local_rows());
+  labels.assign(n_local, 0);
+  std::vector<double> similarities(n_local);
+  SphericalAssigner<T> assigner(shard.features(), centroids.rows());
+  assigner.assign(shard, centroids, labels, similarities);
+  return objective(comm, similarities);
+}
+
+#define LLOYD_INSTANTIATE(T)                                                                               \
+  template void normalize_rows(CsrShard<T>&);                                                              \
+  template void normalize_rows(RowMatrix<T>&);                                                             \
+  template KMeansResult<T> fit_spherical(const Comm&, const CsrShard<T>&, const KMeansOptions&,           \
+                                         const RowMatrix<T>*, const IterationObserver&);                   \
+  template double predict_spherical(const Comm&, const CsrShard<T>&, const RowMatrix<T>&,                 \
+                                    std::vector<std::int32_t>&);
+LLOYD_INSTANTIATE(float)
+LLOYD_INSTANTIATE(double)
+
+}  // namespace lloyd
