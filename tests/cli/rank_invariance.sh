@@ -7,7 +7,9 @@
 # LLOYD_TEST_DATA (unused here; the data are generated).
 #   - `lloyd generate` at 2 and 3 ranks writes identical files (h5diff, attributes included);
 #   - `lloyd fit` at 1..4 ranks writes identical models, for float64 and float32 data and
-#     for every init method, and prints a JSON line with the expected keys and n_ranks = p.
+#     for every init method, and prints a JSON line with the expected keys and n_ranks = p;
+#   - every --algorithm gives the labels and centroids of --algorithm lloyd, says which ran,
+#     and the model keeps per-phase timings in /timings.
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lib_init "$@"
@@ -79,5 +81,30 @@ fit_invariant f32 "$TMP/f32.h5:/X" "1 4"
 fit_invariant f64_forgy "$TMP/f64.h5:/X" "1 4" --init forgy
 fit_invariant f64_random_partition "$TMP/f64.h5:/X" "1 4" --init random-partition
 fit_invariant f64_kmeanspp_ninit3 "$TMP/f64.h5:/X" "1 4" --init k-means++ --n-init 3
+
+# ---- assignment algorithms: the same result as Lloyd's (overlapping blobs, k = 24 so that
+# Yinyang has two groups), at 3 ranks; the per-rank-count identity is covered above.
+for algorithm in lloyd hamerly yinyang auto; do
+  mpi "algorithm_$algorithm" 3 "$LIMIT" fit --input "$TMP/overlap.h5:/X" --k 24 --seed 2 --tol 0 \
+    --algorithm "$algorithm" --output "$TMP/algorithm_$algorithm.h5" --json
+  check_ran_ok "fit.algorithm.$algorithm.exit0"
+  json=$(grep -a '^{' "$OUT_FILE")
+  ran=$(json_get "$json" algorithm)
+  check_eq "fit.algorithm.$algorithm.json" "$ran" "$([ "$algorithm" = auto ] && echo hamerly || echo "$algorithm")"
+  check_eq "fit.algorithm.$algorithm.attribute" "$(h5_attr "$TMP/algorithm_$algorithm.h5" /assignment)" "$ran"
+  [ "$algorithm" = lloyd ] && continue
+  for dataset in /labels /centroids; do
+    check_h5_identical "fit.algorithm.$algorithm.same_${dataset#/}" "$TMP/algorithm_lloyd.h5" \
+      "$TMP/algorithm_$algorithm.h5" "$dataset" "$dataset"
+  done
+  check_eq "fit.algorithm.$algorithm.same_inertia" "$(h5_attr "$TMP/algorithm_$algorithm.h5" /inertia)" \
+    "$(h5_attr "$TMP/algorithm_lloyd.h5" /inertia)"
+done
+for phase in io init assign reduce update write peak_rss_mb; do
+  if h5_has_attr "$TMP/algorithm_auto.h5" "/timings/$phase"; then pass "fit.timings.$phase"
+  else fail "fit.timings.$phase" "no attribute /timings/$phase in the model"; fi
+done
+expect_error fit.algorithm.unknown 2 "$TMP/never.h5" "algorithm" "elkan" -- \
+  fit --input "$TMP/f64.h5:/X" --k 3 --algorithm elkan --output "$TMP/never.h5"
 
 finish
