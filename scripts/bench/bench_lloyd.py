@@ -126,7 +126,7 @@ def full_fit(args):
     with h5py.File(path, "r") as f:
         x = f["/X"][...]
     walls, inertias, results = [], [], []
-    for seed in range(args.repeats):
+    for seed in range(args.p4_seeds):
         start = time.perf_counter()
         out = mpirun(["fit", "--input", path + ":/X", "--k", "64", "--seed", str(seed), "--json"], 2, 1, args.lloyd)
         walls.append(time.perf_counter() - start)
@@ -134,15 +134,17 @@ def full_fit(args):
         inertias.append(results[-1]["inertia"])
     sk_walls, sk_inertias = [], []
     with threadpool_limits(2):
-        for seed in range(args.repeats):
+        for seed in range(args.p4_seeds):
             model = KMeans(n_clusters=64, n_init=1, random_state=seed)
             sk_walls.append(timed(lambda: model.fit(x)))
             sk_inertias.append(model.inertia_)
     lloyd, sklearn = statistics.median(walls), statistics.median(sk_walls)
-    print(f"\nP4: full default fit of P1 (k-means++, tol 1e-4), wall time incl. seeding and MPI start-up")
+    print(f"\nP4: full default fit of P1 (k-means++, tol 1e-4), wall time incl. seeding and MPI start-up, "
+          f"medians over seeds 0-{args.p4_seeds - 1}")
     print(f"  scikit-learn KMeans(64, n_init=1)   {sklearn:7.2f} s   median inertia {statistics.median(sk_inertias):.6g}")
+    gap = statistics.median(inertias) / statistics.median(sk_inertias) - 1
     print(f"  lloyd fit, 2 ranks x 1 thread       {lloyd:7.2f} s   median inertia {statistics.median(inertias):.6g}"
-          f"   {sklearn / lloyd:5.2f}x scikit-learn")
+          f"   {sklearn / lloyd:5.2f}x scikit-learn, median inertia {gap * 100:+.3f}%")
     median = lambda values: statistics.median(values)  # noqa: E731
     print(f"  lloyd's own seconds (medians): io {median([r['phases']['io'] for r in results]):.3f}, "
           f"seeding {median([r['phases']['init'] for r in results]):.3f}, "
@@ -156,6 +158,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--problems", default="P1,P2,P3,P4")
+    # One seeding in four or so misses a blob with either tool (greedy k-means++, n_init=1):
+    # the median inertia needs more seeds than the timing does.
+    parser.add_argument("--p4-seeds", type=int, default=8, help="P4: seeds 0..N-1 for each tool")
     parser.add_argument("--data", default=os.path.join(ROOT, "bench-data"))
     parser.add_argument("--lloyd", default=os.path.join(ROOT, "build", "lloyd"))
     args = parser.parse_args()

@@ -160,6 +160,8 @@ int run_choose_k(const Comm& comm, const Args& args) {
       "json", po::bool_switch(), "print one JSON object with the recommendations on rank 0")(
       "quiet", po::bool_switch(), "no progress line per finished fit")(
       "force", po::bool_switch(), "overwrite --output if it exists");
+  add_algorithm_option(description);
+  add_threads_option(description);
   const auto vm =
       parse(comm, "choose-k", "--input FILE.h5:/X --k-min A --k-max B --output SWEEP.h5",
             description, args);
@@ -205,6 +207,8 @@ int run_choose_k(const Comm& comm, const Args& args) {
   if (o.fit.init == InitMethod::Explicit)
     throw UsageError("lloyd choose-k: --init must be k-means++, forgy or random-partition (got '" +
                      request.init_text + "')");
+  o.fit.algorithm = parse_algorithm_option(*vm, "choose-k");
+  apply_threads(comm, *vm);
   o.fit.n_init = (*vm)["n-init"].as<int>();
   o.fit.max_iter = (*vm)["max-iter"].as<int>();
   o.fit.tol = (*vm)["tol"].as<double>();

@@ -86,6 +86,19 @@ JsonObject& JsonObject::add(const std::string& key, const JsonObject& nested) {
   return *this;
 }
 
+void add_algorithm_option(po::options_description& options) {
+  options.add_options()("algorithm", po::value<std::string>()->default_value("auto"),
+                        "lloyd | hamerly | yinyang | auto: how rows are assigned (same result, different speed)");
+}
+
+Algorithm parse_algorithm_option(const po::variables_map& vm, const std::string& command) {
+  try {
+    return parse_algorithm(vm["algorithm"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("lloyd " + command + ": --algorithm: " + e.what());
+  }
+}
+
 void add_threads_option(po::options_description& options) {
   options.add_options()("threads", po::value<int>()->default_value(0),
                         "threads per rank (0: OMP_NUM_THREADS, else the rank's CPUs / ranks on the node)");

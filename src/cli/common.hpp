@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
+#include "lloyd/kmeans/options.hpp"
 #include "lloyd/error.hpp"
 
 namespace lloyd::cli {
@@ -70,6 +71,10 @@ class JsonObject {
 
 /// The --threads option (shared by the commands that run the assignment kernel).
 void add_threads_option(po::options_description& options);
+/// --algorithm lloyd|hamerly|yinyang|auto (default auto) for the commands that fit.
+void add_algorithm_option(po::options_description& options);
+/// The --algorithm given; a UsageError naming `command` when unknown.
+Algorithm parse_algorithm_option(const po::variables_map& vm, const std::string& command);
 /// Applies --threads; 0 means what the rank was given: OMP_NUM_THREADS when set, else the
 /// CPUs this process may run on divided by the ranks sharing its node. Collective over comm.
 int apply_threads(const Comm& comm, const po::variables_map& vm);

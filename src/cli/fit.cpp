@@ -388,8 +388,6 @@ int run_fit(const Comm& comm, const Args& args) {
        "lloyd | bisecting (k - 1 splits of one cluster by 2-means; the model keeps the tree)")
       ("bisecting-strategy", po::value<std::string>()->default_value("biggest-inertia"),
        "bisecting: split the leaf with the biggest-inertia or the largest-cluster")
-      ("algorithm", po::value<std::string>()->default_value("auto"),
-       "lloyd | hamerly | yinyang | auto: how rows are assigned (same result, different speed)")
       ("n-init", po::value<int>()->default_value(1), "seeded restarts; the lowest inertia wins")
       ("max-iter", po::value<int>()->default_value(300), "maximum Lloyd iterations per restart")
       ("tol", po::value<double>()->default_value(1e-4),
@@ -404,6 +402,7 @@ int run_fit(const Comm& comm, const Args& args) {
        "also save the checkpoint every N iterations (0: only when stopped)")
       ("resume", po::bool_switch(),
        "continue from --checkpoint if it exists (the result is bit-identical to an uninterrupted run)");
+  add_algorithm_option(description);
   add_threads_option(description);
   const auto vm = parse(comm, "fit", "--input FILE.h5:/X --k K [--output MODEL.h5] [options]",
                         description, args);
@@ -444,11 +443,7 @@ int run_fit(const Comm& comm, const Args& args) {
   if (!(request.options.oversampling >= 0) || !std::isfinite(request.options.oversampling))
     throw UsageError("lloyd fit: --oversampling must be a finite number >= 0 (0: 2k)");
   if (request.options.init_rounds < 1) throw UsageError("lloyd fit: --init-rounds must be at least 1");
-  try {
-    request.options.algorithm = parse_algorithm((*vm)["algorithm"].as<std::string>());
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("lloyd fit: --algorithm: ") + e.what());
-  }
+  request.options.algorithm = parse_algorithm_option(*vm, "fit");
   const std::string mode = (*vm)["mode"].as<std::string>();
   if (mode != "lloyd" && mode != "bisecting")
     throw UsageError("lloyd fit: unknown --mode '" + mode + "': expected lloyd or bisecting");
