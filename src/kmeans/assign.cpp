@@ -165,6 +165,8 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
   const T largest_norm = distances_.largest_centre_norm();
   const auto& centre_norms = distances_.centre_norms();
   const Eigen::Index blocks = BlockDistances<T>::block_count(shard);
+  const bool direct = d <= DirectScorer<T>::kMaxFeatures;
+  if (direct) direct_.set(centroids, centre_norms, padded_k);
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(thread_count)
@@ -180,12 +182,19 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
 #pragma omp for schedule(static)
 #endif
     for (Eigen::Index b = 0; b < blocks; ++b) {
-      const auto rows = distances_.compute(shard, centroids, b, space.products);
-      // Whole-block array arithmetic (vectorised): the score of centre c is ‖c‖² − 2x·c, the
-      // GEMM-form distance without the row's own constant ‖x‖², so the same argmin.
-      space.scores.leftCols(k) =
-          ((-2 * space.products.products.array()).rowwise() + centre_norms.transpose().array())
-              .matrix();
+      // The score of centre c is ‖c‖² − 2x·c, the GEMM-form distance without the row's own
+      // constant ‖x‖², so the same argmin; for small d computed directly, row by row.
+      const auto rows = direct ? BlockDistances<T>::block_rows(shard, b, space.products)
+                               : distances_.compute(shard, centroids, b, space.products);
+      if (direct) {
+        for (Eigen::Index q = 0; q < rows.count; ++q)
+          direct_.scores(shard.row(rows.first + q), space.scores.row(space.products.offset + q).data());
+      } else {
+        // Whole-block array arithmetic (vectorised).
+        space.scores.leftCols(k) =
+            ((-2 * space.products.products.array()).rowwise() + centre_norms.transpose().array())
+                .matrix();
+      }
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);

@@ -130,20 +130,26 @@ class BlockDistances {
   /// copy, so every product has the same shape.
   Rows compute(const DenseShard<T>& shard, const RowMatrix<T>& centres, Eigen::Index index,
                Workspace& space) const {
+    const Rows rows = block_rows(shard, index, space);
+    if (rows.count == kBlockRows) {
+      const Eigen::Map<const RowMatrix<T>> block(shard.row(rows.first), kBlockRows, features_);
+      space.products.noalias() = block * centres.transpose();
+    } else {
+      for (Eigen::Index q = 0; q < rows.count; ++q)
+        std::copy_n(shard.row(rows.first + q), features_,
+                    space.block.data() + (space.offset + q) * features_);
+      space.products.noalias() = space.block * centres.transpose();
+    }
+    return rows;
+  }
+
+  /// The local rows of block `index` (and, in `space.offset`, the in-block position of the
+  /// first of them), without computing anything.
+  static Rows block_rows(const DenseShard<T>& shard, Eigen::Index index, Workspace& space) {
     const auto B = static_cast<std::uint64_t>(kBlockRows);
     const std::uint64_t first = shard.first_row, end = first + shard.local_rows();
     const std::uint64_t block_start = (first / B + static_cast<std::uint64_t>(index)) * B;
     const std::uint64_t lo = std::max(block_start, first), hi = std::min(block_start + B, end);
-    if (hi - lo == B) {
-      const Eigen::Map<const RowMatrix<T>> rows(shard.row(static_cast<Eigen::Index>(lo - first)),
-                                                kBlockRows, features_);
-      space.products.noalias() = rows * centres.transpose();
-    } else {
-      for (std::uint64_t g = lo; g < hi; ++g)
-        std::copy_n(shard.row(static_cast<Eigen::Index>(g - first)), features_,
-                    space.block.data() + (g - block_start) * features_);
-      space.products.noalias() = space.block * centres.transpose();
-    }
     space.offset = static_cast<Eigen::Index>(lo - block_start);
     return {static_cast<Eigen::Index>(lo - first), static_cast<Eigen::Index>(hi - lo)};
   }
@@ -177,6 +183,39 @@ class BlockDistances {
   Workspace serial_;
   Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms_;
   T largest_norm_ = 0;
+};
+
+/// The centres laid out for direct scoring where d is too small for a GEMM to pay: their
+/// transpose (d × padded k, padding columns 0) and their norms (padding +inf), so that one
+/// vector instruction per feature updates the scores of many centres at once.
+template <class T>
+struct DirectScorer {
+  /// Features up to which direct scoring is used (measured: GEMM packing dominates below).
+  static constexpr Eigen::Index kMaxFeatures = 16;
+  RowMatrix<T> transposed;
+  std::vector<T> norms;
+
+  void set(const RowMatrix<T>& centres, const Eigen::Matrix<T, Eigen::Dynamic, 1>& centre_norms,
+           Eigen::Index padded) {
+    transposed = RowMatrix<T>::Zero(centres.cols(), padded);
+    transposed.leftCols(centres.rows()) = centres.transpose();
+    norms.assign(static_cast<std::size_t>(padded), std::numeric_limits<T>::infinity());
+    std::copy_n(centre_norms.data(), centres.rows(), norms.begin());
+  }
+  /// score[c] = ‖c‖² − 2 x·c for every (padded) centre: the GEMM form's score, with the
+  /// same rounding error bound (d products summed in T).
+  void scores(const T* x, T* score) const {
+    // One 64-byte register of centres at a time, accumulated over the features in the
+    // register (a chain through memory would cost a store-to-load round trip per feature).
+    constexpr Eigen::Index kWidth = 64 / sizeof(T);
+    using Chunk = Eigen::Array<T, kWidth, 1>;
+    const Eigen::Index padded = transposed.cols(), d = transposed.rows();
+    for (Eigen::Index c = 0; c < padded; c += kWidth) {
+      Chunk sum = Chunk::Map(norms.data() + c);
+      for (Eigen::Index j = 0; j < d; ++j) sum += (-2 * x[j]) * Chunk::Map(transposed.row(j).data() + c);
+      Chunk::Map(score + c) = sum;
+    }
+  }
 };
 
 /// Threads used inside a rank by the assignment kernel (OpenMP; default 1; always 1
@@ -236,6 +275,7 @@ class Assigner {
 
   Eigen::Index features_, clusters_;
   BlockDistances<T> distances_;
+  DirectScorer<T> direct_;
   std::vector<ThreadSpace> threads_;
 };
 
