@@ -199,28 +199,14 @@ SilhouetteResult sampled_silhouette(const Comm& comm, const DenseShard<T>& shard
                       std::to_string(sample_size) + ")");
   if (sample_size >= shard.global_rows) return silhouette(comm, shard, labels);
   const CounterRng rng(seed);
-  std::vector<std::uint64_t> chosen = distinct_random_rows(
-      comm, shard, static_cast<std::size_t>(sample_size), rng, stream_id(Stream::SilhouetteSample));
-  std::erase_if(chosen, [&](std::uint64_t g) {
-    return g < shard.first_row ||
-           g >= shard.first_row + static_cast<std::uint64_t>(shard.local_rows());
-  });
-  std::sort(chosen.begin(), chosen.end());
-
-  // The sample, renumbered 0..m-1 in global row order: a contiguous partition again.
-  const std::uint64_t count = chosen.size();
-  const std::vector<std::uint64_t> counts =
-      comm.allgatherv(std::span<const std::uint64_t>(&count, 1));
-  DenseShard<T> sample;
-  sample.global_rows = sample_size;
-  for (int r = 0; r < comm.rank(); ++r) sample.first_row += counts[r];
-  sample.rows.resize(static_cast<Eigen::Index>(count), shard.features());
-  std::vector<std::int32_t> sample_labels(count);
-  for (std::uint64_t q = 0; q < count; ++q) {
-    const auto i = static_cast<Eigen::Index>(chosen[q] - shard.first_row);
-    sample.rows.row(static_cast<Eigen::Index>(q)) = shard.rows.row(i);
-    sample_labels[q] = labels[static_cast<std::size_t>(i)];
-  }
+  std::vector<Eigen::Index> kept;
+  const DenseShard<T> sample = subset_shard(
+      comm, shard,
+      distinct_random_rows(comm, shard, static_cast<std::size_t>(sample_size), rng,
+                           stream_id(Stream::SilhouetteSample)),
+      kept);
+  std::vector<std::int32_t> sample_labels;
+  for (const Eigen::Index i : kept) sample_labels.push_back(labels[static_cast<std::size_t>(i)]);
   SilhouetteResult result = silhouette(comm, sample, sample_labels);
   ExactSum squares;
   for (const double s : result.values) squares.add((s - result.mean) * (s - result.mean));

@@ -100,16 +100,25 @@ struct TileRows {
 void quantised_distances(Distance distance, const TileRows& lhs, const TileRows& rhs, double scale,
                          Tile& out);
 
+/// round(distance × scale): a distance in the integer units of fixed_point_scale, held in
+/// a double. The same bits for (x, y) and (y, x) and wherever the rows live.
+template <class T, class U>
+double quantised_distance(Distance distance, const T* x, const U* y, Eigen::Index features,
+                          double scale) {
+  constexpr double kRound = 0x1.8p52;  // rounds x ≥ 0 below 2^51 to nearest, ties to even
+  return (row_distance(distance, x, y, features) * scale + kRound) - kRound;
+}
+
 /// The rows of the data set, block by block, visiting this rank (a full ring): at step s
 /// the rank holds the block of rank (rank − s) mod p, with a payload of one P per row that
 /// travels with it (e.g. labels, nearest distances). Collective over comm.
-/// visit(own, other, distances, payload_of) is called for every pair of an own tile and a
-/// visiting tile; distances(r, c) is the quantised distance of own row own.start + r to
-/// visiting row other.start + c, and payload_of(g) the payload of visiting global row g.
-/// Every own row thus meets every row once. Work O(n²d/p), memory O((n/p)·d).
+/// visit(i, g, q, payload) is called for every local row i (local index) and every global
+/// row g, with q = quantised_distance of the two rows and `payload` g's; pairs are visited
+/// in tiles of kTile × kTile rows for cache reuse. Every own row thus meets every row once.
+/// Work O(n²d/p), memory O((n/p)·d) — for modest n (k-medoids; its --sample otherwise).
 template <class T, class P, class Visit>
-void for_each_tile_pair(const Comm& comm, const DenseShard<T>& shard, std::span<const P> payload,
-                        Distance distance, double scale, Visit&& visit) {
+void for_each_pair(const Comm& comm, const DenseShard<T>& shard, std::span<const P> payload,
+                   Distance distance, double scale, Visit&& visit) {
   static_assert(std::is_trivially_copyable_v<P>);
   const Eigen::Index d = shard.features();
   const std::uint64_t local = static_cast<std::uint64_t>(shard.local_rows());
@@ -121,10 +130,8 @@ void for_each_tile_pair(const Comm& comm, const DenseShard<T>& shard, std::span<
   std::vector<P> visiting_payload(capacity);
   std::copy_n(shard.rows.data(), local * static_cast<std::uint64_t>(d), visiting.begin());
   std::copy(payload.begin(), payload.end(), visiting_payload.begin());
-  const std::vector<double> own_norms = row_norms(distance, shard.rows.data(), local, d);
-  TileRows own(d), other(d);
-  Tile distances(kTile, kTile);
   const int ranks = comm.size();
+  const auto tile = static_cast<std::uint64_t>(kTile);
   for (int step = 0; step < ranks; ++step) {
     if (step > 0) {
       shift_bytes(comm, visiting.data(), visiting.size() * sizeof(T), 0);
@@ -132,21 +139,29 @@ void for_each_tile_pair(const Comm& comm, const DenseShard<T>& shard, std::span<
     }
     const int owner = (comm.rank() - step + ranks) % ranks;
     const std::uint64_t v_first = layout[2 * owner], v_count = layout[2 * owner + 1];
-    const std::vector<double> v_norms = row_norms(distance, visiting.data(), v_count, d);
-    auto payload_of = [&](std::uint64_t g) -> const P& { return visiting_payload[g - v_first]; };
-    for (std::uint64_t v_tile = v_first / kTile * kTile; v_tile < v_first + v_count; v_tile += kTile) {
-      other.load(visiting.data(), v_first, v_count, v_norms, v_tile);
-      for (std::uint64_t o_tile = shard.first_row / kTile * kTile; o_tile < shard.first_row + local;
-           o_tile += kTile) {
-        own.load(shard.rows.data(), shard.first_row, local, own_norms, o_tile);
-        quantised_distances(distance, own, other, scale, distances);
-        visit(static_cast<const TileRows&>(own), static_cast<const TileRows&>(other),
-              static_cast<const Tile&>(distances), payload_of);
-      }
-    }
+    for (std::uint64_t v0 = 0; v0 < v_count; v0 += tile)
+      for (std::uint64_t o0 = 0; o0 < local; o0 += tile)
+        for (std::uint64_t i = o0; i < std::min(local, o0 + tile); ++i) {
+          const T* x = shard.row(static_cast<Eigen::Index>(i));
+          for (std::uint64_t v = v0; v < std::min(v_count, v0 + tile); ++v)
+            visit(static_cast<Eigen::Index>(i), v_first + v,
+                  quantised_distance(distance, x, visiting.data() + v * static_cast<std::uint64_t>(d), d, scale),
+                  static_cast<const P&>(visiting_payload[v]));
+        }
   }
 }
 
 }  // namespace pairwise
+
+/// The nearest of `centres` to every local row under `distance` (row_distance; ties: the
+/// lower centre) and that distance. Threads: set_threads.
+template <class T>
+void assign_nearest(const DenseShard<T>& shard, const RowMatrix<T>& centres, Distance distance,
+                    std::span<std::int32_t> labels, std::span<double> distances);
+
+/// Collective over comm: assign_nearest over the whole shard; returns Σ distances (exact).
+template <class T>
+double predict_nearest(const Comm& comm, const DenseShard<T>& shard, const RowMatrix<T>& centres,
+                       Distance distance, std::vector<std::int32_t>& labels);
 
 }  // namespace lloyd
