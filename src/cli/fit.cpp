@@ -8,6 +8,7 @@
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
+#include "variants.hpp"
 
 namespace lloyd::cli {
 
@@ -325,7 +326,8 @@ int run_fit(const Comm& comm, const Args& args) {
        "k-means||: expected candidates per round (0: 2k)")
       ("init-rounds", po::value<int>()->default_value(5), "k-means||: sampling rounds")
       ("mode", po::value<std::string>()->default_value("lloyd"),
-       "lloyd | bisecting (k - 1 splits of one cluster by 2-means; the model keeps the tree)")
+       "lloyd | bisecting (k - 1 splits of one cluster by 2-means; the model keeps the tree) | "
+       "minibatch | kmedians | kmedoids")
       ("bisecting-strategy", po::value<std::string>()->default_value("biggest-inertia"),
        "bisecting: split the leaf with the biggest-inertia or the largest-cluster")
       ("n-init", po::value<int>()->default_value(1), "seeded restarts; the lowest inertia wins")
@@ -342,6 +344,7 @@ int run_fit(const Comm& comm, const Args& args) {
        "also save the checkpoint every N iterations (0: only when stopped)")
       ("resume", po::bool_switch(),
        "continue from --checkpoint if it exists (the result is bit-identical to an uninterrupted run)");
+  add_variant_options(description);
   add_threads_option(description);
   const auto vm = parse(comm, "fit", "--input FILE.h5:/X --k K [--output MODEL.h5] [options]",
                         description, args);
@@ -383,8 +386,9 @@ int run_fit(const Comm& comm, const Args& args) {
     throw UsageError("lloyd fit: --oversampling must be a finite number >= 0 (0: 2k)");
   if (request.options.init_rounds < 1) throw UsageError("lloyd fit: --init-rounds must be at least 1");
   const std::string mode = (*vm)["mode"].as<std::string>();
-  if (mode != "lloyd" && mode != "bisecting")
-    throw UsageError("lloyd fit: unknown --mode '" + mode + "': expected lloyd or bisecting");
+  if (mode != "lloyd" && mode != "bisecting" && !is_variant_mode(mode))
+    throw UsageError("lloyd fit: unknown --mode '" + mode +
+                     "': expected lloyd, bisecting, minibatch, kmedians or kmedoids");
   request.bisecting = mode == "bisecting";
   try {
     request.strategy = parse_bisecting_strategy((*vm)["bisecting-strategy"].as<std::string>());
@@ -414,6 +418,11 @@ int run_fit(const Comm& comm, const Args& args) {
     if (!request.checkpoint.empty()) inputs.push_back(request.checkpoint);
     run_agreed(comm, [&] { check_output_path(request.output, request.force, inputs); });
   }
+  if (is_variant_mode(mode))
+    return fit_variant(comm, *vm,
+                       {mode, request.input, request.output, request.options, request.init_text,
+                        request.init_file, request.json, request.verbose, request.threads},
+                       start);
   const MatrixShape shape = inspect_matrix(comm, request.input);
   return shape.type == ElementType::Float32 ? fit_typed<float>(comm, request, shape, start)
                                             : fit_typed<double>(comm, request, shape, start);
