@@ -1,5 +1,9 @@
 #include "lloyd/io/hdf5.hpp"
 
+#include <fcntl.h>
+
+#include <cerrno>
+
 #include <unistd.h>
 
 #include <csignal>
@@ -415,6 +419,34 @@ RowReader<T>::RowReader(const DatasetRef& ref, const MatrixShape& shape)
   dataset_ = Hid(checked(H5Dopen2(file_.get(), ref.path.c_str(), H5P_DEFAULT), "open " + ref.text()),
                  H5Dclose);
   file_space_ = Hid(checked(H5Dget_space(dataset_.get()), "H5Dget_space"), H5Sclose);
+  // A contiguous, uncompressed dataset stored as native T: rows are read with pread at their
+  // byte offsets, without HDF5's per-selection overhead (random rows of a mini-batch).
+  Hid plist(checked(H5Dget_create_plist(dataset_.get()), "H5Dget_create_plist"), H5Pclose);
+  Hid type(checked(H5Dget_type(dataset_.get()), "H5Dget_type"), H5Tclose);
+  const haddr_t offset = H5Dget_offset(dataset_.get());
+  if (H5Pget_layout(plist.get()) == H5D_CONTIGUOUS && offset != HADDR_UNDEF &&
+      H5Tequal(type.get(), native_type<T>()) > 0) {
+    descriptor_ = ::open(ref.file.c_str(), O_RDONLY);
+    offset_ = offset;
+  }
+}
+
+template <class T>
+RowReader<T>::~RowReader() {
+  if (descriptor_ >= 0) ::close(descriptor_);
+}
+
+template <class T>
+void RowReader<T>::pread_rows(std::uint64_t first, std::uint64_t count, T* out) {
+  const std::uint64_t row_bytes = shape_.cols * sizeof(T);
+  auto* target = reinterpret_cast<char*>(out);
+  std::uint64_t done = 0, bytes = count * row_bytes;
+  while (done < bytes) {
+    const ssize_t got = ::pread(descriptor_, target + done, bytes - done,
+                                static_cast<off_t>(offset_ + first * row_bytes + done));
+    if (got <= 0) throw Error("read " + ref_.text() + ": " + (got < 0 ? std::strerror(errno) : "unexpected end of file"));
+    done += static_cast<std::uint64_t>(got);
+  }
 }
 
 template <class T>
@@ -429,10 +461,14 @@ void RowReader<T>::read(hsize_t rows, T* out) {
 template <class T>
 void RowReader<T>::read_block(std::uint64_t first, std::uint64_t count, T* out) {
   if (count == 0) return;
-  const hsize_t start[2] = {first, 0}, size[2] = {count, shape_.cols};
-  checked_status(H5Sselect_hyperslab(file_space_.get(), H5S_SELECT_SET, start, nullptr, size, nullptr),
-                 "select rows");
-  read(count, out);
+  if (descriptor_ >= 0) {
+    pread_rows(first, count, out);
+  } else {
+    const hsize_t start[2] = {first, 0}, size[2] = {count, shape_.cols};
+    checked_status(H5Sselect_hyperslab(file_space_.get(), H5S_SELECT_SET, start, nullptr, size, nullptr),
+                   "select rows");
+    read(count, out);
+  }
   const Eigen::Map<const RowMatrix<T>> values(out, static_cast<Eigen::Index>(count),
                                               static_cast<Eigen::Index>(shape_.cols));
   check_finite(values, first, ref_);
@@ -441,6 +477,14 @@ void RowReader<T>::read_block(std::uint64_t first, std::uint64_t count, T* out) 
 template <class T>
 void RowReader<T>::read_rows(std::span<const std::uint64_t> sorted, T* out) {
   if (sorted.empty()) return;
+  if (descriptor_ >= 0) {
+    const std::uint64_t d = shape_.cols;
+    for (std::size_t q = 0; q < sorted.size(); ++q) {
+      if (q > 0 && sorted[q] == sorted[q - 1]) std::copy_n(out + (q - 1) * d, d, out + q * d);
+      else pread_rows(sorted[q], 1, out + q * d);
+    }
+    return;
+  }
   // One selection of the runs of consecutive distinct rows; HDF5 reads them in file order
   // in one call. Repeated rows are read once and copied.
   H5Sselect_none(file_space_.get());

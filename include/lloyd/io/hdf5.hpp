@@ -69,13 +69,17 @@ template <class T>
 RowMatrix<T> read_matrix(const Comm& comm, const DatasetRef& ref);
 
 /// Rows of a 2-D float dataset read on demand by one rank, for out-of-core fits: each rank
-/// opens the file on its own (POSIX driver, independent reads). Non-finite values are an
+/// opens the file on its own (independent reads). A contiguous, uncompressed dataset of
+/// native T is read with pread at the rows' byte offsets; any other layout through HDF5. Non-finite values are an
 /// Error naming the row in read_block (read_rows does not check: an out-of-core fit reads
 /// every row by blocks first). Not collective.
 template <class T>
 class RowReader {
  public:
   RowReader(const DatasetRef& ref, const MatrixShape& shape);
+  ~RowReader();
+  RowReader(const RowReader&) = delete;
+  RowReader& operator=(const RowReader&) = delete;
   /// Rows [first, first + count) into `out` (count × d, row-major).
   void read_block(std::uint64_t first, std::uint64_t count, T* out);
   /// The rows with the given ascending global indices (repeats allowed), in that order, into
@@ -84,10 +88,13 @@ class RowReader {
 
  private:
   void read(hsize_t rows, T* out);
+  void pread_rows(std::uint64_t first, std::uint64_t count, T* out);
   DatasetRef ref_;
   MatrixShape shape_;
   Hid file_, dataset_, file_space_;
   std::vector<T> buffer_;
+  int descriptor_ = -1;    ///< the file opened for pread, when the layout allows it
+  std::uint64_t offset_ = 0;  ///< byte offset of the dataset's first element
 };
 
 /// Which attribute types the model file uses.
