@@ -9,6 +9,7 @@
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/empty_clusters.hpp"
 #include "lloyd/kmeans/init.hpp"
+#include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/metrics/pairwise.hpp"
 
 namespace lloyd {
@@ -93,12 +94,17 @@ KMeansResult<T> fit_kmedians(const Comm& comm, const DenseShard<T>& shard,
     throw AgreedError("k = " + std::to_string(options.k) + " must be between 1 and the number of rows (" +
                       std::to_string(shard.global_rows) + ")");
   KMeansResult<T> result;
-  const DataSummary summary = summarize(comm, shard);
+  PhaseTimes& phases = result.phases;
+  DataSummary summary;
+  RowMatrix<T> centres;
+  {
+    PhaseClock clock(phases.init);
+    summary = summarize(comm, shard);
+    centres = initial ? *initial
+                      : initial_centres(comm, shard, options.init, options.k, options.seed, 0,
+                                        summary.fixed, {options.oversampling, options.init_rounds});
+  }
   result.tol_absolute = options.tol * summary.mean_variance;
-  RowMatrix<T> centres =
-      initial ? *initial
-              : initial_centres(comm, shard, options.init, options.k, options.seed, 0, summary.fixed,
-                                {options.oversampling, options.init_rounds});
   const auto n_local = static_cast<std::size_t>(shard.local_rows());
   std::vector<std::int32_t> labels(n_local), previous(n_local, -1);
   std::vector<double> distances(n_local);
@@ -109,18 +115,29 @@ KMeansResult<T> fit_kmedians(const Comm& comm, const DenseShard<T>& shard,
     return sum.value();
   };
   for (int iteration = 0; iteration < options.max_iter; ++iteration) {
-    assign_nearest(shard, centres, Distance::Manhattan, labels, distances);
+    {
+      PhaseClock clock(phases.assign);
+      assign_nearest(shard, centres, Distance::Manhattan, labels, distances);
+    }
     std::int64_t changed = 0;
-    for (std::size_t i = 0; i < n_local; ++i) changed += labels[i] != previous[i];
-    changed = comm.allreduce(changed, MPI_SUM);
-    const double inertia = exact_total(distances);
-    std::vector<std::int64_t> counts(static_cast<std::size_t>(options.k), 0);
-    for (const std::int32_t label : labels) ++counts[static_cast<std::size_t>(label)];
-    comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
-    for (const ClusterMove& move : plan_empty_cluster_moves(comm, shard, labels, distances, counts))
-      if (move.row >= shard.first_row && move.row < shard.first_row + n_local)
-        labels[move.row - shard.first_row] = move.to;
-    const RowMatrix<T> updated = cluster_medians(comm, shard, labels, centres);
+    double inertia = 0;
+    {
+      PhaseClock clock(phases.reduce);
+      for (std::size_t i = 0; i < n_local; ++i) changed += labels[i] != previous[i];
+      changed = comm.allreduce(changed, MPI_SUM);
+      inertia = exact_total(distances);
+      std::vector<std::int64_t> counts(static_cast<std::size_t>(options.k), 0);
+      for (const std::int32_t label : labels) ++counts[static_cast<std::size_t>(label)];
+      comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
+      for (const ClusterMove& move : plan_empty_cluster_moves(comm, shard, labels, distances, counts))
+        if (move.row >= shard.first_row && move.row < shard.first_row + n_local)
+          labels[move.row - shard.first_row] = move.to;
+    }
+    RowMatrix<T> updated;
+    {
+      PhaseClock clock(phases.update);  // the distributed selection, reductions included
+      updated = cluster_medians(comm, shard, labels, centres);
+    }
     double shift = 0;
     for (Eigen::Index c = 0; c < centres.rows(); ++c)
       shift += squared_distance(centres.row(c).data(), updated.row(c).data(), centres.cols());
@@ -137,8 +154,11 @@ KMeansResult<T> fit_kmedians(const Comm& comm, const DenseShard<T>& shard,
     }
     std::swap(previous, labels);
   }
-  assign_nearest(shard, centres, Distance::Manhattan, labels, distances);
-  result.inertia = exact_total(distances);
+  {
+    PhaseClock clock(phases.assign);
+    assign_nearest(shard, centres, Distance::Manhattan, labels, distances);
+    result.inertia = exact_total(distances);
+  }
   result.init_inertia = result.inertia_history.front();
   result.restart_inertia = {result.inertia};
   result.centroids = std::move(centres);

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/int128.hpp"
+#include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/rng.hpp"
 
@@ -236,14 +238,23 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
 
   KMedoidsResult<T> result;
   result.fitted_rows = rows.global_rows;
-  MedoidSearch<T> search(comm, rows, medoid_options.distance);
-  build(search, options.k);
+  std::optional<MedoidSearch<T>> built;
+  {
+    PhaseClock clock(result.phases.init);
+    built.emplace(comm, rows, medoid_options.distance);
+    build(*built, options.k);
+  }
+  MedoidSearch<T>& search = *built;
   result.init_inertia = search.inertia();
   result.inertia_history.push_back(result.init_inertia);
   result.converged = false;
   for (int iteration = 0; iteration < options.max_iter; ++iteration) {
-    const bool changed = medoid_options.method == MedoidMethod::Alternate ? alternate_step(search)
-                                                                          : pam_step(search);
+    bool changed = false;
+    {
+      PhaseClock clock(result.phases.update);
+      changed = medoid_options.method == MedoidMethod::Alternate ? alternate_step(search)
+                                                                 : pam_step(search);
+    }
     if (!changed) {
       result.converged = true;
       break;
@@ -265,7 +276,10 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
   } else {
     result.medoid_indices = search.medoids();
   }
-  result.inertia = predict_nearest(comm, shard, result.centroids, medoid_options.distance, result.labels);
+  {
+    PhaseClock clock(result.phases.assign);
+    result.inertia = predict_nearest(comm, shard, result.centroids, medoid_options.distance, result.labels);
+  }
   result.restart_inertia = {result.inertia};
   return result;
 }

@@ -8,6 +8,7 @@
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/init.hpp"
+#include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/rng.hpp"
 
 namespace lloyd {
@@ -175,10 +176,10 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   if (batch.batch_size < 1) throw AgreedError("the batch size must be at least 1");
   MiniBatchResult<T> result;
   PhaseTimes& phases = result.phases;
+  // Runs `work` with its time added to `phase`.
   auto timed = [](double& phase, auto&& work) {
-    const auto begin = Clock::now();
+    PhaseClock clock(phase);
     work();
-    phase += seconds_since(begin);
   };
   DataSummary summary;
   timed(phases.init, [&] { summary = summarize_blocks(comm, source, options.tol > 0); });
