@@ -3,8 +3,7 @@
 
 namespace lloyd {
 
-/// Wall-clock seconds of a scope, added to a phase counter (PhaseTimes). The variants use
-/// it; driver.cpp has a private twin that can move here.
+/// Wall-clock seconds of a scope, added to a phase counter (PhaseTimes).
 class PhaseClock {
  public:
   explicit PhaseClock(double& total) : total_(total), start_(Clock::now()) {}
