@@ -22,6 +22,7 @@ enum class Stream : std::uint64_t {
   MiniBatchDraw,      ///< mini-batch: the rows of each step's batch (drawn with replacement)
   MiniBatchInit,      ///< mini-batch: the rows the centres are seeded from
   MedoidSample,       ///< k-medoids --sample: the rows of the CLARA-style sample
+  MiniBatchReassign,  ///< mini-batch: the batch rows that replace centres with small counts
 };
 
 /// A stream id: purpose, restart (n_init), and a sub-stream (e.g. centre and trial number).

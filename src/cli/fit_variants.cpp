@@ -25,6 +25,9 @@ VariantSettings parse_settings(const po::variables_map& vm, const VariantRequest
   const auto init_size = vm["init-size"].as<std::int64_t>();
   const auto sample = vm["sample"].as<std::int64_t>();
   settings.batch.max_no_improvement = vm["max-no-improvement"].as<int>();
+  settings.batch.reassignment_ratio = vm["reassignment-ratio"].as<double>();
+  if (!(settings.batch.reassignment_ratio >= 0 && settings.batch.reassignment_ratio <= 1))
+    throw UsageError("lloyd fit: --reassignment-ratio must be between 0 and 1");
   if (batch_size < 1) throw UsageError("lloyd fit: --batch-size must be at least 1");
   if (init_size < 0) throw UsageError("lloyd fit: --init-size must be >= 0 (0: 3 x batch size)");
   if (settings.batch.max_no_improvement < 0)
@@ -107,6 +110,7 @@ void write_variant_model(OutputFile& file, const VariantRequest& request, const 
     file.write_replicated("/history/ewa_inertia", fit.ewa_history.data(), fit.ewa_history.size(), 0);
     write_attribute(root, "batch_size", static_cast<std::int64_t>(settings.batch.batch_size));
     write_attribute(root, "max_no_improvement", std::int64_t{settings.batch.max_no_improvement});
+    write_attribute(root, "reassignment_ratio", settings.batch.reassignment_ratio);
     write_attribute(root, "init_size", static_cast<std::int64_t>(fit.init_size));
     write_attribute(root, "n_steps", static_cast<std::int64_t>(fit.n_steps));
   } else if (request.mode == "kmedians") {
@@ -225,6 +229,8 @@ void add_variant_options(po::options_description& description) {
       ("batch-size", po::value<std::int64_t>()->default_value(1024), "minibatch: rows per step")
       ("max-no-improvement", po::value<int>()->default_value(10),
        "minibatch: stop after N steps without improvement of the smoothed batch inertia (0: never)")
+      ("reassignment-ratio", po::value<double>()->default_value(0.01),
+       "minibatch: move centres with fewer rows than this fraction of the largest count to random batch rows (0: never)")
       ("init-size", po::value<std::int64_t>()->default_value(0),
        "minibatch: rows the centres are seeded from (0: 3 x batch size)")
       ("stream", po::bool_switch(),

@@ -9,6 +9,7 @@
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
+#include "lloyd/kmeans/selection.hpp"
 #include "lloyd/rng.hpp"
 
 namespace lloyd {
@@ -110,6 +111,43 @@ void load_draw(RowSource<T>& source, const Draw& draw, std::uint64_t count, Dens
   out.first_row = draw.first;
   out.rows.resize(static_cast<Eigen::Index>(draw.rows.size()), source.features());
   source.rows(draw.rows, out.rows.data());
+}
+
+// scikit-learn's _mini_batch_step with random_reassign: centres whose count is below
+// ratio × the largest (at most half a batch of them, smallest counts first; ties: lower
+// centre) move to distinct random rows of the batch; their counts become the smallest count
+// of the others. Returns the squared change of the moved centres. Collective over comm.
+template <class T>
+double reassign_small_centres(const Comm& comm, const DenseShard<T>& batch, double ratio,
+                              const CounterRng& rng, std::uint64_t step, RowMatrix<T>& centres,
+                              std::vector<std::int64_t>& counts) {
+  const std::int64_t largest = *std::max_element(counts.begin(), counts.end());
+  std::vector<std::size_t> small;
+  for (std::size_t c = 0; c < counts.size(); ++c)
+    if (static_cast<double>(counts[c]) < ratio * static_cast<double>(largest)) small.push_back(c);
+  const std::size_t most = batch.global_rows / 2;
+  if (small.size() > most) {
+    std::stable_sort(small.begin(), small.end(),
+                     [&](std::size_t a, std::size_t b) { return counts[a] < counts[b]; });
+    small.resize(most);
+    std::sort(small.begin(), small.end());
+  }
+  if (small.empty()) return 0;
+  const std::vector<std::uint64_t> positions = distinct_random_rows(
+      comm, batch, small.size(), rng, stream_id(Stream::MiniBatchReassign, 0, step));
+  const RowMatrix<T> rows = rows_as_matrix(comm, batch, positions);
+  std::int64_t smallest_kept = largest;
+  for (std::size_t c = 0; c < counts.size(); ++c)
+    if (!std::binary_search(small.begin(), small.end(), c)) smallest_kept = std::min(smallest_kept, counts[c]);
+  double change = 0;
+  for (std::size_t q = 0; q < small.size(); ++q) {
+    const auto c = static_cast<Eigen::Index>(small[q]);
+    change += squared_distance(centres.row(c).data(), rows.row(static_cast<Eigen::Index>(q)).data(),
+                               centres.cols());
+    centres.row(c) = rows.row(static_cast<Eigen::Index>(q));
+    counts[small[q]] = smallest_kept;
+  }
+  return change;
 }
 
 double exact_total(const Comm& comm, std::span<const double> values) {
@@ -225,6 +263,7 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   std::vector<double> distances;
   RowMatrix<double> means(k, d);
   double ewa = 0, ewa_min = std::numeric_limits<double>::infinity();
+  std::uint64_t since_reassign = 0;  // rows seen since the last reassignment
   int no_improvement = 0;
   for (std::uint64_t step = 0; step < max_steps; ++step) {
     timed(phases.io, [&] {
@@ -242,6 +281,13 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
       batch_inertia = exact_total(comm, distances);
     });
     double shift = 0;
+    // scikit-learn's _random_reassign, decided before this step's update.
+    since_reassign += B;
+    const bool reassign =
+        batch.reassignment_ratio > 0 &&
+        (std::find(result.counts.begin(), result.counts.end(), 0) != result.counts.end() ||
+         since_reassign >= 10 * static_cast<std::uint64_t>(k));
+    if (reassign) since_reassign = 0;
     timed(phases.update, [&] {
       sums.means(summary.fixed, means);
       for (Eigen::Index c = 0; c < k; ++c) {
@@ -258,6 +304,9 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
           centres(c, j) = updated;
         }
       }
+      if (reassign)
+        shift += reassign_small_centres(comm, rows, batch.reassignment_ratio, rng, step, centres,
+                                        result.counts);
     });
     result.n_steps = step + 1;
     result.inertia_history.push_back(batch_inertia / static_cast<double>(B));

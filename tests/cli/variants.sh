@@ -85,7 +85,7 @@ done
 # ---------------------------------------------------------------- help and bad values
 mpi help 2 "$LIMIT" fit --help
 check_ran_ok help.exit0
-for option in --batch-size --max-no-improvement --stream --medoid-method --distance --sample; do
+for option in --batch-size --max-no-improvement --reassignment-ratio --stream --medoid-method --distance --sample; do
   check "help.$option" "fit --help lacks $option" grep -q -- "$option" "$OUT_FILE"
 done
 bad() {
@@ -96,6 +96,7 @@ bad() {
 }
 bad stream_kmedians "--stream" --mode kmedians --stream
 bad zero_batch "--batch-size" --mode minibatch --batch-size 0
+bad reassignment_ratio "--reassignment-ratio" --mode minibatch --reassignment-ratio 2
 bad medoid_method "medoid method" --mode kmedoids --medoid-method fastpam
 bad distance "distance" --mode kmedoids --distance chebyshev
 bad small_sample "sample" --mode kmedoids --sample 3

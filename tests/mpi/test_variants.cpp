@@ -166,9 +166,14 @@ TEST(MiniBatch, QualityLikeScikitLearnAndStreamedEqualsInMemory) {
   EXPECT_LE(in_memory.inertia, 1.02 * expected.real("inertia"));
   EXPECT_LT(in_memory.n_steps, static_cast<std::uint64_t>(100 * shard.global_rows / batch.batch_size))
       << "early stopping on the smoothed inertia never triggered";
+  // Without reassignment every batch row is absorbed by exactly one centre.
+  MiniBatchOptions plain = batch;
+  plain.reassignment_ratio = 0;
+  const MiniBatchResult<double> unassigned = fit_minibatch(comm, *memory, options, plain);
   std::int64_t absorbed = 0;
-  for (const std::int64_t count : in_memory.counts) absorbed += count;
-  EXPECT_EQ(absorbed, static_cast<std::int64_t>(in_memory.n_steps * batch.batch_size));
+  for (const std::int64_t count : unassigned.counts) absorbed += count;
+  EXPECT_EQ(absorbed, static_cast<std::int64_t>(unassigned.n_steps * batch.batch_size));
+  EXPECT_LE(unassigned.inertia, 1.02 * expected.real("inertia"));
   // The final labels are the nearest centres of the final centroids.
   std::vector<std::int32_t> labels;
   EXPECT_NEAR(predict_labels(comm, shard, in_memory.centroids, labels), in_memory.inertia,

@@ -54,6 +54,9 @@ struct MiniBatchOptions {
   int max_no_improvement = 10;
   /// Rows the centres are seeded from (0: 3 × batch_size, at least 3k; at most n).
   std::uint64_t init_size = 0;
+  /// Centres with fewer absorbed rows than this fraction of the largest count are moved to
+  /// random rows of the batch (scikit-learn's reassignment_ratio; 0: never).
+  double reassignment_ratio = 0.01;
 };
 
 template <class T>
@@ -79,7 +82,12 @@ using LabelSink = std::function<void(std::uint64_t, std::span<const std::int32_t
 ///   i.e. a learning rate m_c/(N_c + m_c) from the per-centre counts N_c;
 /// - at most max_iter·n/B steps; stop early when the squared centre change ≤ tol × mean
 ///   variance (tol > 0 only), or when the exponentially smoothed batch inertia (α = 2B/(n+1))
-///   has not improved for max_no_improvement steps. No random reassignment of small centres.
+///   has not improved for max_no_improvement steps;
+/// - scikit-learn's random reassignment: when a centre has absorbed no row yet, or after
+///   every 10k rows seen, the centres whose count is below reassignment_ratio × the largest
+///   (at most B/2 of them, smallest counts first) move to distinct random rows of the batch
+///   (Stream::MiniBatchReassign, keyed by batch position), and their counts are set to the
+///   smallest count of the others.
 /// The final labels and inertia are those of the final centres over all rows; labels go to
 /// `sink` (or result.labels when there is none).
 template <class T>
