@@ -14,6 +14,7 @@ namespace {
 constexpr std::uint64_t kLargeMedoidFit = 50000;
 
 struct VariantSettings {
+  bool k_given = false;  ///< else k is the rows of an --init file
   MiniBatchOptions batch;
   bool stream = false;
   KMedoidsOptions medoids;
@@ -36,6 +37,7 @@ VariantSettings parse_settings(const po::variables_map& vm, const VariantRequest
   settings.batch.batch_size = static_cast<std::uint64_t>(batch_size);
   settings.batch.init_size = static_cast<std::uint64_t>(init_size);
   settings.stream = vm["stream"].as<bool>();
+  settings.k_given = vm.count("k") > 0;
   settings.medoids.sample = static_cast<std::uint64_t>(sample);
   try {
     settings.medoids.method = parse_medoid_method(vm["medoid-method"].as<std::string>());
@@ -130,6 +132,7 @@ int fit_variant_typed(const Comm& comm, const VariantRequest& request, const Var
   std::optional<RowMatrix<T>> initial;
   if (request.init_file) {
     initial = read_matrix<T>(comm, *request.init_file);
+    if (!settings.k_given) options.k = static_cast<int>(initial->rows());
     if (initial->rows() != options.k || initial->cols() != static_cast<Eigen::Index>(shape.cols))
       throw AgreedError("initial centres " + request.init_file->text() + " are " +
                         std::to_string(initial->rows()) + " x " + std::to_string(initial->cols()) +

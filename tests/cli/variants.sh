@@ -62,6 +62,14 @@ check_eq kmedoids.distance "$(h5_attr "$TMP/kmedoids_pam.p1.h5" /distance)" manh
 check_eq kmedoids.method "$(h5_attr "$TMP/kmedoids_pam.p1.h5" /medoid_method)" pam
 check_eq kmedoids.sample "$(h5_attr "$TMP/kmedoids_pam.p1.h5" /sample)" 300
 
+# K-medians from a file of centres (k from its rows) = from the same centres given with --k.
+INIT="$LLOYD_TEST_DATA/variants_kmedians.h5"
+mpi kmedians_init 2 "$LIMIT" fit --input "$INIT:/X" --init "$INIT:/init" --mode kmedians \
+  --output "$TMP/kmedians_init.h5" --json
+check_ran_ok kmedians_init.exit0
+check_eq kmedians_init.k "$(h5_attr "$TMP/kmedians_init.h5" /k)" 4
+check_h5_identical kmedians_init.reference "$TMP/kmedians_init.h5" "$INIT" /centroids /expected/centroids
+
 # ---------------------------------------------------------------- out of core
 for p in 3; do
   mpi "stream.p$p" "$p" "$LIMIT" fit --input "$X" --k 4 ${ARGS[minibatch]} --stream \
