@@ -19,6 +19,10 @@ enum class Stream : std::uint64_t {
   ParallelSample,     ///< k-means||: the candidates of each round
   ParallelReduce,     ///< k-means||: weighted k-means++ on the candidates
   BisectingSplit,     ///< bisecting: the seed of each split's 2-means
+  MiniBatchDraw,      ///< mini-batch: the rows of each step's batch (drawn with replacement)
+  MiniBatchInit,      ///< mini-batch: the rows the centres are seeded from
+  MedoidSample,       ///< k-medoids --sample: the rows of the CLARA-style sample
+  MiniBatchReassign,  ///< mini-batch: the batch rows that replace centres with small counts
 };
 
 /// A stream id: purpose, restart (n_init), and a sub-stream (e.g. centre and trial number).

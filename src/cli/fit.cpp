@@ -8,8 +8,9 @@
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
-#include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/io/csr.hpp"
+#include "lloyd/kmeans/spherical.hpp"
+#include "variants.hpp"
 
 namespace lloyd::cli {
 
@@ -385,7 +386,8 @@ int run_fit(const Comm& comm, const Args& args) {
       ("metric", po::value<std::string>()->default_value("euclidean"),
        "euclidean | cosine (spherical K-Means: unit rows and centres, largest dot product; dense or CSR input)")
       ("mode", po::value<std::string>()->default_value("lloyd"),
-       "lloyd | bisecting (k - 1 splits of one cluster by 2-means; the model keeps the tree)")
+       "lloyd | bisecting (k - 1 splits of one cluster by 2-means; the model keeps the tree) | "
+       "minibatch | kmedians | kmedoids")
       ("bisecting-strategy", po::value<std::string>()->default_value("biggest-inertia"),
        "bisecting: split the leaf with the biggest-inertia or the largest-cluster")
       ("n-init", po::value<int>()->default_value(1), "seeded restarts; the lowest inertia wins")
@@ -403,6 +405,7 @@ int run_fit(const Comm& comm, const Args& args) {
       ("resume", po::bool_switch(),
        "continue from --checkpoint if it exists (the result is bit-identical to an uninterrupted run)");
   add_algorithm_option(description);
+  add_variant_options(description);
   add_threads_option(description);
   const auto vm = parse(comm, "fit", "--input FILE.h5:/X --k K [--output MODEL.h5] [options]",
                         description, args);
@@ -445,8 +448,9 @@ int run_fit(const Comm& comm, const Args& args) {
   if (request.options.init_rounds < 1) throw UsageError("lloyd fit: --init-rounds must be at least 1");
   request.options.algorithm = parse_algorithm_option(*vm, "fit");
   const std::string mode = (*vm)["mode"].as<std::string>();
-  if (mode != "lloyd" && mode != "bisecting")
-    throw UsageError("lloyd fit: unknown --mode '" + mode + "': expected lloyd or bisecting");
+  if (mode != "lloyd" && mode != "bisecting" && !is_variant_mode(mode))
+    throw UsageError("lloyd fit: unknown --mode '" + mode +
+                     "': expected lloyd, bisecting, minibatch, kmedians or kmedoids");
   request.bisecting = mode == "bisecting";
   try {
     request.strategy = parse_bisecting_strategy((*vm)["bisecting-strategy"].as<std::string>());
@@ -480,10 +484,15 @@ int run_fit(const Comm& comm, const Args& args) {
   if (metric != "euclidean" && metric != "cosine")
     throw UsageError("lloyd fit: unknown --metric '" + metric + "': expected euclidean or cosine");
   request.cosine = metric == "cosine";
-  if (request.cosine && (request.bisecting || !request.checkpoint.empty() ||
+  if (request.cosine && (request.bisecting || is_variant_mode(mode) || !request.checkpoint.empty() ||
                          request.options.init == InitMethod::KMeansParallel ||
                          request.options.init == InitMethod::RandomPartition))
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file; no --checkpoint");
+  if (is_variant_mode(mode))
+    return fit_variant(comm, *vm,
+                       {mode, request.input, request.output, request.options, request.init_text,
+                        request.init_file, request.json, request.verbose, request.threads},
+                       start);
   const MatrixShape shape = inspect_matrix(comm, request.input);
   if (request.cosine)
     return shape.type == ElementType::Float32 ? fit_cosine_typed<float>(comm, request, shape, start)

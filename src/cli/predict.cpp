@@ -6,8 +6,10 @@
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
-#include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/io/csr.hpp"
+#include "lloyd/kmeans/spherical.hpp"
+#include "lloyd/metrics/pairwise.hpp"
+#include "variants.hpp"
 
 namespace lloyd::cli {
 
@@ -98,9 +100,15 @@ int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& i
   const std::optional<BisectingTree<T>> tree = read_tree<T>(comm, model);
   if (tree && tree->centres.cols() != centroids.cols())
     throw AgreedError("model " + model.file + ": /tree/centers and /centroids differ in width");
-  const double inertia = cosine ? predict_spherical(comm, unit_rows, centroids, labels)
-                         : tree ? predict_tree(comm, shard, *tree, labels)
-                              : predict_labels(comm, shard, centroids, labels);
+  // K-medians and k-medoids models label by their own distance (L1, the medoid distance).
+  const ModelKind kind = model.path == "/centroids" ? read_model_kind(comm, model.file) : ModelKind{};
+  const double inertia =
+      cosine                    ? predict_spherical(comm, unit_rows, centroids, labels)
+      : tree                    ? predict_tree(comm, shard, *tree, labels)
+      : kind.mode == "kmedians" ? predict_nearest(comm, shard, centroids, Distance::Manhattan, labels)
+      : kind.mode == "kmedoids"
+          ? predict_nearest(comm, shard, centroids, parse_distance(kind.distance), labels)
+          : predict_labels(comm, shard, centroids, labels);
 
   OutputFile file(comm, output);
   file.write_distributed("/labels", labels.data(), labels.size(), shard.first_row,

@@ -1,6 +1,10 @@
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/io/csr.hpp"
 
+#include <fcntl.h>
+
+#include <cerrno>
+
 #include <unistd.h>
 
 #include <csignal>
@@ -175,8 +179,8 @@ MatrixShape open_matrix(hid_t file, const DatasetRef& ref, Hid& dataset) {
 }
 
 // The first row holding a NaN or Inf, as an Error message; local rows only.
-template <class T>
-void check_finite(const RowMatrix<T>& rows, std::uint64_t first_row, const DatasetRef& ref) {
+template <class Matrix>
+void check_finite(const Matrix& rows, std::uint64_t first_row, const DatasetRef& ref) {
   for (Eigen::Index i = 0; i < rows.rows(); ++i)
     for (Eigen::Index j = 0; j < rows.cols(); ++j)
       if (!std::isfinite(rows(i, j)))
@@ -388,15 +392,31 @@ template <class T>
 void OutputFile::write_distributed(const std::string& name, const T* local,
                                    std::uint64_t local_rows, std::uint64_t first_row,
                                    std::uint64_t global_rows, std::uint64_t cols) {
+  create_distributed<T>(name, global_rows, cols);
+  write_part(name, local, local_rows, first_row, cols);
+}
+
+template <class T>
+void OutputFile::create_distributed(const std::string& name, std::uint64_t global_rows,
+                                    std::uint64_t cols) {
   const int rank = cols == 0 ? 1 : 2;
-  const hsize_t width = cols == 0 ? 1 : cols;
-  const hsize_t dims[2] = {global_rows, width};
+  const hsize_t dims[2] = {global_rows, cols == 0 ? 1 : cols};
   Hid file_space(checked(H5Screate_simple(rank, dims, nullptr), "H5Screate_simple"), H5Sclose);
   Hid dataset(checked(H5Dcreate2(file_.get(), name.c_str(), native_type<T>(), file_space.get(),
                                  H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                       "create dataset " + name),
               H5Dclose);
-  if (global_rows == 0 || width == 0) return;  // an empty dataset: nothing to transfer
+}
+
+template <class T>
+void OutputFile::write_part(const std::string& name, const T* local, std::uint64_t local_rows,
+                            std::uint64_t first_row, std::uint64_t cols) {
+  Hid dataset(checked(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), "open dataset " + name),
+              H5Dclose);
+  Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
+  if (H5Sget_simple_extent_npoints(file_space.get()) == 0) return;  // nothing to transfer
+  const int rank = cols == 0 ? 1 : 2;
+  const hsize_t width = cols == 0 ? 1 : cols;
   const hsize_t memory_dims[2] = {std::max<hsize_t>(local_rows, 1), width};
   Hid memory_space(checked(H5Screate_simple(rank, memory_dims, nullptr), "H5Screate_simple"),
                    H5Sclose);
@@ -417,11 +437,114 @@ void OutputFile::write_distributed(const std::string& name, const T* local,
   H5Pget_mpio_actual_io_mode(dxpl.get(), &last_io_mode_);
 }
 
+template <class T>
+RowReader<T>::RowReader(const DatasetRef& ref, const MatrixShape& shape)
+    : ref_(ref), shape_(shape) {
+  file_ = Hid(checked(H5Fopen(ref.file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + ref.file),
+              H5Fclose);
+  dataset_ = Hid(checked(H5Dopen2(file_.get(), ref.path.c_str(), H5P_DEFAULT), "open " + ref.text()),
+                 H5Dclose);
+  file_space_ = Hid(checked(H5Dget_space(dataset_.get()), "H5Dget_space"), H5Sclose);
+  // A contiguous, uncompressed dataset stored as native T: rows are read with pread at their
+  // byte offsets, without HDF5's per-selection overhead (random rows of a mini-batch).
+  Hid plist(checked(H5Dget_create_plist(dataset_.get()), "H5Dget_create_plist"), H5Pclose);
+  Hid type(checked(H5Dget_type(dataset_.get()), "H5Dget_type"), H5Tclose);
+  const haddr_t offset = H5Dget_offset(dataset_.get());
+  if (H5Pget_layout(plist.get()) == H5D_CONTIGUOUS && offset != HADDR_UNDEF &&
+      H5Tequal(type.get(), native_type<T>()) > 0) {
+    descriptor_ = ::open(ref.file.c_str(), O_RDONLY);
+    offset_ = offset;
+  }
+}
+
+template <class T>
+RowReader<T>::~RowReader() {
+  if (descriptor_ >= 0) ::close(descriptor_);
+}
+
+template <class T>
+void RowReader<T>::pread_rows(std::uint64_t first, std::uint64_t count, T* out) {
+  const std::uint64_t row_bytes = shape_.cols * sizeof(T);
+  auto* target = reinterpret_cast<char*>(out);
+  std::uint64_t done = 0, bytes = count * row_bytes;
+  while (done < bytes) {
+    const ssize_t got = ::pread(descriptor_, target + done, bytes - done,
+                                static_cast<off_t>(offset_ + first * row_bytes + done));
+    if (got <= 0) throw Error("read " + ref_.text() + ": " + (got < 0 ? std::strerror(errno) : "unexpected end of file"));
+    done += static_cast<std::uint64_t>(got);
+  }
+}
+
+template <class T>
+void RowReader<T>::read(hsize_t rows, T* out) {
+  const hsize_t memory_dims[2] = {rows, shape_.cols};
+  Hid memory_space(checked(H5Screate_simple(2, memory_dims, nullptr), "H5Screate_simple"), H5Sclose);
+  checked_status(H5Dread(dataset_.get(), native_type<T>(), memory_space.get(), file_space_.get(),
+                         H5P_DEFAULT, out),
+                 "read " + ref_.text());
+}
+
+template <class T>
+void RowReader<T>::read_block(std::uint64_t first, std::uint64_t count, T* out) {
+  if (count == 0) return;
+  if (descriptor_ >= 0) {
+    pread_rows(first, count, out);
+  } else {
+    const hsize_t start[2] = {first, 0}, size[2] = {count, shape_.cols};
+    checked_status(H5Sselect_hyperslab(file_space_.get(), H5S_SELECT_SET, start, nullptr, size, nullptr),
+                   "select rows");
+    read(count, out);
+  }
+  const Eigen::Map<const RowMatrix<T>> values(out, static_cast<Eigen::Index>(count),
+                                              static_cast<Eigen::Index>(shape_.cols));
+  check_finite(values, first, ref_);
+}
+
+template <class T>
+void RowReader<T>::read_rows(std::span<const std::uint64_t> sorted, T* out) {
+  if (sorted.empty()) return;
+  if (descriptor_ >= 0) {
+    const std::uint64_t d = shape_.cols;
+    for (std::size_t q = 0; q < sorted.size(); ++q) {
+      if (q > 0 && sorted[q] == sorted[q - 1]) std::copy_n(out + (q - 1) * d, d, out + q * d);
+      else pread_rows(sorted[q], 1, out + q * d);
+    }
+    return;
+  }
+  // One selection of the runs of consecutive distinct rows; HDF5 reads them in file order
+  // in one call. Repeated rows are read once and copied.
+  H5Sselect_none(file_space_.get());
+  std::uint64_t distinct = 0;
+  for (std::size_t q = 0; q < sorted.size();) {
+    std::size_t end = q + 1;
+    std::uint64_t last = sorted[q];
+    while (end < sorted.size() && sorted[end] <= last + 1) last = sorted[end++];
+    const hsize_t start[2] = {sorted[q], 0}, size[2] = {last - sorted[q] + 1, shape_.cols};
+    checked_status(H5Sselect_hyperslab(file_space_.get(), H5S_SELECT_OR, start, nullptr, size, nullptr),
+                   "select rows");
+    distinct += last - sorted[q] + 1;
+    q = end;
+  }
+  const std::uint64_t d = shape_.cols;
+  buffer_.resize(distinct * d);
+  read(distinct, buffer_.data());
+  std::uint64_t slot = 0;
+  for (std::size_t q = 0; q < sorted.size(); ++q) {
+    if (q > 0 && sorted[q] != sorted[q - 1]) ++slot;
+    std::copy_n(buffer_.data() + slot * d, d, out + q * d);
+  }
+}
+
+template class RowReader<float>;
+template class RowReader<double>;
+
 template void OutputFile::write_replicated(const std::string&, const float*, std::uint64_t, std::uint64_t);
 template void OutputFile::write_replicated(const std::string&, const double*, std::uint64_t, std::uint64_t);
 template void OutputFile::write_replicated(const std::string&, const std::int32_t*, std::uint64_t, std::uint64_t);
 template void OutputFile::write_replicated(const std::string&, const std::int64_t*, std::uint64_t, std::uint64_t);
 template void OutputFile::write_distributed(const std::string&, const float*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
+template void OutputFile::create_distributed<std::int32_t>(const std::string&, std::uint64_t, std::uint64_t);
+template void OutputFile::write_part(const std::string&, const std::int32_t*, std::uint64_t, std::uint64_t, std::uint64_t);
 template void OutputFile::write_distributed(const std::string&, const double*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 template void OutputFile::write_distributed(const std::string&, const std::int32_t*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 template void OutputFile::write_distributed(const std::string&, const std::int64_t*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);

@@ -12,6 +12,7 @@
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/empty_clusters.hpp"
 #include "lloyd/kmeans/init.hpp"
+#include "lloyd/kmeans/phase_clock.hpp"
 
 namespace lloyd {
 
@@ -33,19 +34,6 @@ double squared_shift(const RowMatrix<T>& before, const RowMatrix<T>& after) {
     total += squared_distance(before.row(c).data(), after.row(c).data(), before.cols());
   return total;
 }
-
-// Wall-clock seconds of a scope, added to a phase counter.
-class PhaseClock {
- public:
-  explicit PhaseClock(double& total) : total_(total), start_(Clock::now()) {}
-  ~PhaseClock() { total_ += std::chrono::duration<double>(Clock::now() - start_).count(); }
-  PhaseClock(const PhaseClock&) = delete;
-  PhaseClock& operator=(const PhaseClock&) = delete;
-
- private:
-  double& total_;
-  Clock::time_point start_;
-};
 
 struct SingleRun {
   double inertia = 0;

@@ -1,60 +1,115 @@
 #include "lloyd/kmeans/empty_clusters.hpp"
 
+#include <algorithm>
+
 #include "lloyd/kmeans/selection.hpp"
 
 namespace lloyd {
 
-EmptyClusters find_empty_clusters(const ClusterSums& sums, std::uint64_t rows) {
+EmptyClusters find_empty_clusters(std::span<const std::int64_t> counts, std::uint64_t rows) {
   EmptyClusters empty;
   std::size_t singletons = 0;
-  for (Eigen::Index c = 0; c < sums.clusters(); ++c) {
-    if (sums.count(c) == 0) empty.clusters.push_back(static_cast<std::int32_t>(c));
-    if (sums.count(c) == 1) ++singletons;
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    if (counts[c] == 0) empty.clusters.push_back(static_cast<std::int32_t>(c));
+    if (counts[c] == 1) ++singletons;
   }
-  // Rows of singleton clusters may be skipped, so look at that many more candidates.
-  empty.candidates = empty.clusters.empty() ? 0 : std::min<std::uint64_t>(rows, empty.clusters.size() + singletons);
+  empty.candidates =
+      empty.clusters.empty() ? 0 : std::min<std::uint64_t>(rows, empty.clusters.size() + singletons);
   return empty;
 }
 
+namespace {
+std::vector<std::int64_t> counts_of(const ClusterSums& sums) {
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(sums.clusters()));
+  for (Eigen::Index c = 0; c < sums.clusters(); ++c) counts[static_cast<std::size_t>(c)] = sums.count(c);
+  return counts;
+}
+
 template <class T>
-int refill_empty_clusters(const EmptyClusters& empty, const RowMatrix<T>& rows,
-                          std::span<const std::int32_t> old_labels, const FixedPoint& fixed,
-                          ClusterSums& sums) {
-  std::size_t refilled = 0;
-  for (std::size_t q = 0; q < old_labels.size() && refilled < empty.clusters.size(); ++q) {
-    if (sums.count(old_labels[q]) <= 1) continue;
-    const T* row = rows.row(static_cast<Eigen::Index>(q)).data();
-    sums.remove(old_labels[q], row, fixed);
-    sums.add(empty.clusters[refilled++], row, fixed);
+void apply_moves(const std::vector<ClusterMove>& moves, const RowMatrix<T>& rows,
+                 const FixedPoint& fixed, ClusterSums& sums) {
+  for (const ClusterMove& move : moves) {
+    const T* row = rows.row(static_cast<Eigen::Index>(move.candidate)).data();
+    sums.remove(move.from, row, fixed);
+    sums.add(move.to, row, fixed);
   }
-  return static_cast<int>(refilled);
+}
+}  // namespace
+
+EmptyClusters find_empty_clusters(const ClusterSums& sums, std::uint64_t rows) {
+  return find_empty_clusters(counts_of(sums), rows);
+}
+
+std::vector<ClusterMove> choose_cluster_moves(const EmptyClusters& empty,
+                                              std::span<const std::uint64_t> rows,
+                                              std::span<const std::int32_t> old_labels,
+                                              std::vector<std::int64_t>& counts) {
+  std::vector<ClusterMove> moves;
+  for (std::size_t q = 0; q < rows.size() && moves.size() < empty.clusters.size(); ++q) {
+    if (counts[static_cast<std::size_t>(old_labels[q])] <= 1) continue;
+    const std::int32_t to = empty.clusters[moves.size()];
+    --counts[static_cast<std::size_t>(old_labels[q])];
+    ++counts[static_cast<std::size_t>(to)];
+    moves.push_back({rows[q], old_labels[q], to, q});
+  }
+  return moves;
+}
+
+template <class T>
+std::vector<ClusterMove> plan_empty_cluster_moves(const Comm& comm, const DenseShard<T>& shard,
+                                                  std::span<const std::int32_t> labels,
+                                                  std::span<const double> distances,
+                                                  std::vector<std::int64_t>& counts) {
+  const EmptyClusters empty = find_empty_clusters(counts, shard.global_rows);
+  if (empty.clusters.empty()) return {};
+  const auto local = local_smallest(shard, empty.candidates, [&](Eigen::Index i) { return -distances[i]; });
+  std::vector<std::uint64_t> farthest;
+  for (const KeyIndex& candidate : comm.smallest(local, empty.candidates))
+    if (candidate.index != KeyIndex::none().index) farthest.push_back(candidate.index);
+  const std::vector<std::int32_t> old_labels =
+      fetch_rows(comm, shard.first_row, labels.data(), 1, farthest);
+  return choose_cluster_moves(empty, farthest, old_labels, counts);
+}
+
+template <class T>
+int refill_empty_clusters(const EmptyClusters& empty, std::span<const std::uint64_t> global_rows,
+                          const RowMatrix<T>& rows, std::span<const std::int32_t> old_labels,
+                          const FixedPoint& fixed, ClusterSums& sums) {
+  std::vector<std::int64_t> counts = counts_of(sums);
+  const std::vector<ClusterMove> moves = choose_cluster_moves(empty, global_rows, old_labels, counts);
+  apply_moves(moves, rows, fixed, sums);
+  return static_cast<int>(moves.size());
 }
 
 template <class T>
 int relocate_empty_clusters(const Comm& comm, const DenseShard<T>& shard,
                             std::span<const std::int32_t> labels, std::span<const double> distances,
                             const FixedPoint& fixed, ClusterSums& sums) {
-  const EmptyClusters empty = find_empty_clusters(sums, shard.global_rows);
-  if (empty.clusters.empty()) return 0;
-  const auto local = local_smallest(shard, empty.candidates, [&](Eigen::Index i) { return -distances[i]; });
-  std::vector<std::uint64_t> farthest;
-  for (const KeyIndex& candidate : comm.smallest(local, empty.candidates))
-    if (candidate.index != KeyIndex::none().index) farthest.push_back(candidate.index);
-  const RowMatrix<T> rows = rows_as_matrix(comm, shard, farthest);
-  const std::vector<std::int32_t> old_labels =
-      fetch_rows(comm, shard.first_row, labels.data(), 1, farthest);
-  return refill_empty_clusters(empty, rows, std::span<const std::int32_t>(old_labels), fixed, sums);
+  std::vector<std::int64_t> counts = counts_of(sums);
+  const std::vector<ClusterMove> moves = plan_empty_cluster_moves(comm, shard, labels, distances, counts);
+  if (moves.empty()) return 0;
+  // Only the moved rows are fetched; a move's candidate index is its position in `moved`.
+  std::vector<std::uint64_t> moved;
+  std::vector<ClusterMove> renumbered = moves;
+  for (std::size_t q = 0; q < moves.size(); ++q) {
+    moved.push_back(moves[q].row);
+    renumbered[q].candidate = q;
+  }
+  apply_moves(renumbered, rows_as_matrix(comm, shard, moved), fixed, sums);
+  return static_cast<int>(moves.size());
 }
 
-template int refill_empty_clusters(const EmptyClusters&, const RowMatrix<float>&, std::span<const std::int32_t>,
-                                   const FixedPoint&, ClusterSums&);
-template int refill_empty_clusters(const EmptyClusters&, const RowMatrix<double>&, std::span<const std::int32_t>,
-                                   const FixedPoint&, ClusterSums&);
-template int relocate_empty_clusters(const Comm&, const DenseShard<float>&,
-                                     std::span<const std::int32_t>, std::span<const double>,
-                                     const FixedPoint&, ClusterSums&);
-template int relocate_empty_clusters(const Comm&, const DenseShard<double>&,
-                                     std::span<const std::int32_t>, std::span<const double>,
-                                     const FixedPoint&, ClusterSums&);
+#define LLOYD_INSTANTIATE(T)                                                                   \
+  template std::vector<ClusterMove> plan_empty_cluster_moves(                                 \
+      const Comm&, const DenseShard<T>&, std::span<const std::int32_t>,                       \
+      std::span<const double>, std::vector<std::int64_t>&);                                   \
+  template int refill_empty_clusters(const EmptyClusters&, std::span<const std::uint64_t>,   \
+                                     const RowMatrix<T>&, std::span<const std::int32_t>,       \
+                                     const FixedPoint&, ClusterSums&);                         \
+  template int relocate_empty_clusters(const Comm&, const DenseShard<T>&,                     \
+                                       std::span<const std::int32_t>, std::span<const double>, \
+                                       const FixedPoint&, ClusterSums&);
+LLOYD_INSTANTIATE(float)
+LLOYD_INSTANTIATE(double)
 
 }  // namespace lloyd

@@ -207,7 +207,7 @@ void relocate_empty(const Comm& comm, const CsrShard<T>& shard, std::span<const 
     if (candidate.index != KeyIndex::none().index) farthest.push_back(candidate.index);
   const RowMatrix<T> rows = gather_rows(comm, shard, farthest);
   const std::vector<std::int32_t> old_labels = fetch_rows(comm, shard.first_row, labels.data(), 1, farthest);
-  refill_empty_clusters(empty, rows, std::span<const std::int32_t>(old_labels), fixed, sums);
+  refill_empty_clusters(empty, farthest, rows, std::span<const std::int32_t>(old_labels), fixed, sums);
 }
 
 }  // namespace

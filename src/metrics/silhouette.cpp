@@ -10,143 +10,34 @@
 #include "lloyd/int128.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/metrics/labels.hpp"
+#include "lloyd/metrics/pairwise.hpp"
 #include "lloyd/rng.hpp"
 
 namespace lloyd {
 
 namespace {
 
-constexpr Eigen::Index kTile = 256;
-using Tile = RowMatrix<double>;
-using TileMap = Eigen::Map<const Tile>;
+using pairwise::kTile;
+using pairwise::Tile;
 
-/// Squared norms of rows, in double, term by term: each row's norm is the same bits on
-/// any layout.
-template <class T>
-std::vector<double> row_norms(const T* rows, std::uint64_t count, Eigen::Index d) {
-  std::vector<double> norms(count);
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const T* x = rows + i * static_cast<std::uint64_t>(d);
-    double norm = 0;
-    for (Eigen::Index j = 0; j < d; ++j)
-      norm += static_cast<double>(x[j]) * static_cast<double>(x[j]);
-    norms[i] = norm;
-  }
-  return norms;
-}
-
-/// The rows of a block [first, first + count) that fall in global tile `tile_start`, as a
-/// kTile × d double matrix with every row at its in-tile position: a view of the block when
-/// the tile lies wholly inside it (and T is double), else a zero-padded copy in `scratch`.
-/// Either way the GEMM sees the same shape and values, so a pair's distance does not depend
-/// on the layout. Also sets `norms` (zero-padded) and returns the rows' global range.
-template <class T>
-RowRange tile_view(const T* rows, std::uint64_t first, std::uint64_t count, Eigen::Index d,
-                   const std::vector<double>& block_norms, std::uint64_t tile_start, Tile& scratch,
-                   Eigen::VectorXd& norms, const double*& view) {
-  const std::uint64_t lo = std::max(tile_start, first);
-  const std::uint64_t hi = std::min(tile_start + kTile, first + count);
-  norms.setZero();
-  for (std::uint64_t g = lo; g < hi; ++g)
-    norms(static_cast<Eigen::Index>(g - tile_start)) = block_norms[g - first];
-  if constexpr (std::is_same_v<T, double>) {
-    if (hi - lo == static_cast<std::uint64_t>(kTile)) {
-      view = rows + (lo - first) * static_cast<std::uint64_t>(d);
-      return {lo, hi};
-    }
-  }
-  scratch.setZero();
-  for (std::uint64_t g = lo; g < hi; ++g) {
-    const T* x = rows + (g - first) * static_cast<std::uint64_t>(d);
-    for (Eigen::Index j = 0; j < d; ++j)
-      scratch(static_cast<Eigen::Index>(g - tile_start), j) = static_cast<double>(x[j]);
-  }
-  view = scratch.data();
-  return {lo, hi};
-}
-
-/// The power of two `scale` such that every distance times scale is at most 2^44: then
-/// kTile quantised distances sum to below 2^52 and a double GEMM adds them exactly.
-template <class T>
-double fixed_point_scale(const Comm& comm, const DenseShard<T>& shard) {
-  const Eigen::Index d = shard.features();
-  std::vector<double> bounds(static_cast<std::size_t>(2 * d),
-                             -std::numeric_limits<double>::infinity());
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
-    for (Eigen::Index j = 0; j < d; ++j) {
-      const double v = static_cast<double>(shard.rows(i, j));
-      bounds[j] = std::max(bounds[j], v);
-      bounds[d + j] = std::max(bounds[d + j], -v);
-    }
-  comm.allreduce(std::span<double>(bounds), MPI_MAX);
-  double diameter2 = 0;
-  for (Eigen::Index j = 0; j < d; ++j) {
-    const double width = bounds[j] + bounds[d + j];
-    if (std::isfinite(width)) diameter2 += width * width;
-  }
-  // Computed distances may exceed the true diameter by rounding: leave a margin.
-  const double bound = std::sqrt(diameter2) * (1 + 1e-6) + std::numeric_limits<double>::min();
-  int exponent = 0;
-  std::frexp(0x1.0p44 / bound, &exponent);
-  return std::ldexp(1.0, exponent - 1);
-}
-
-/// Passes a buffer to the next rank of the ring and receives the previous rank's, in
-/// pieces of at most 16 MiB, so that MPI's temporary copy stays small.
-void shift_bytes(const Comm& comm, void* data, std::uint64_t bytes, int tag) {
-  constexpr std::uint64_t kPiece = std::uint64_t{1} << 24;
-  const int next = (comm.rank() + 1) % comm.size();
-  const int previous = (comm.rank() + comm.size() - 1) % comm.size();
-  auto* base = static_cast<unsigned char*>(data);
-  for (std::uint64_t offset = 0; offset < bytes; offset += kPiece)
-    check_mpi(
-        MPI_Sendrecv_replace(base + offset, static_cast<int>(std::min(kPiece, bytes - offset)),
-                             MPI_BYTE, next, tag, previous, tag, comm.get(), MPI_STATUS_IGNORE),
-        "MPI_Sendrecv_replace");
-}
-
-/// One kTile-row tile of a block: rows (a view or a padded copy), norms, one-hot labels.
-struct TileSide {
-  explicit TileSide(Eigen::Index d, std::int32_t k)
-      : scratch(kTile, d), norms(kTile), one_hot(kTile, k) {}
+/// One kTile-row tile of a block: its rows (see pairwise::TileRows) and one-hot labels.
+struct TileSide : pairwise::TileRows {
+  explicit TileSide(Eigen::Index d, std::int32_t k) : TileRows(d), one_hot(kTile, k) {}
   template <class T>
-  void load(const T* rows, std::uint64_t first, std::uint64_t count, Eigen::Index d,
+  void load(const T* rows, std::uint64_t first, std::uint64_t count,
             const std::vector<double>& block_norms, const std::int32_t* labels,
             std::uint64_t tile_start) {
-    start = tile_start;
-    range = tile_view(rows, first, count, d, block_norms, tile_start, scratch, norms, data);
+    TileRows::load(rows, first, count, block_norms, tile_start);
     one_hot.setZero();
     for (std::uint64_t g = range.begin; g < range.end; ++g)
       one_hot(static_cast<Eigen::Index>(g - tile_start), labels[g - first]) = 1.0;
-    features = d;
   }
-  TileMap rows() const { return TileMap(data, kTile, features); }
-  Tile scratch;
-  Eigen::VectorXd norms;
   Tile one_hot;
-  const double* data = nullptr;
-  RowRange range;
-  std::uint64_t start = 0;
-  Eigen::Index features = 0;
 };
 
-/// Quantised distances of lhs's rows (rows of `out`) to rhs's rows (columns).
+/// Quantised Euclidean distances of lhs's rows (rows of `out`) to rhs's rows (columns).
 void quantised_distances(const TileSide& lhs, const TileSide& rhs, double scale, Tile& out) {
-  out.noalias() = lhs.rows() * rhs.rows().transpose();
-  // Rounds x ≥ 0 below 2^51 to the nearest integer (ties to even) with two additions,
-  // which vectorise where nearbyint may not.
-  constexpr double kRound = 0x1.8p52;
-  const double* b2 = rhs.norms.data();
-  for (Eigen::Index r = 0; r < kTile; ++r) {
-    double* row = out.row(r).data();
-    const double a2 = lhs.norms(r);
-    for (Eigen::Index c = 0; c < kTile; ++c) {
-      const double squared = std::max(0.0, a2 + b2[c] - 2 * row[c]);
-      row[c] = (std::sqrt(squared) * scale + kRound) - kRound;
-    }
-  }
-  if (lhs.start == rhs.start)  // a row's distance to itself is 0, not GEMM-form noise
-    for (Eigen::Index r = 0; r < kTile; ++r) out(r, r) = 0;
+  pairwise::quantised_distances(Distance::Euclidean, lhs, rhs, scale, out);
 }
 
 /// Adds the per-cluster sums of `partial` (kTile × k, exact integers in doubles) to the
@@ -176,7 +67,7 @@ SilhouetteResult silhouette(const Comm& comm, const DenseShard<T>& shard,
   if (used < 2 || static_cast<std::uint64_t>(used) > n - 1)
     throw AgreedError("the silhouette needs 2 to n-1 clusters (got " + std::to_string(used) +
                       " clusters for " + std::to_string(n) + " rows)");
-  const double scale = fixed_point_scale(comm, shard);
+  const double scale = pairwise::fixed_point_scale(comm, shard, Distance::Euclidean);
 
   // Where every rank's block starts and how long it is: the ring passes blocks, not headers.
   const std::uint64_t mine[2] = {shard.first_row, local};
@@ -200,16 +91,16 @@ SilhouetteResult silhouette(const Comm& comm, const DenseShard<T>& shard,
     std::copy(labels.begin(), labels.end(), visiting_labels.begin());
     visiting_sums.assign(capacity * k64, Int128{0});
   }
-  const std::vector<double> own_norms = row_norms(shard.rows.data(), local, d);
+  const std::vector<double> own_norms = pairwise::row_norms(Distance::Euclidean, shard.rows.data(), local, d);
   TileSide own(d, k), other(d, k);
   Tile distances(kTile, kTile), partial(kTile, k);
   const std::uint64_t o_begin = shard.first_row / kTile * kTile, o_end = shard.first_row + local;
 
   for (int step = 0; step <= last_step; ++step) {
     if (step > 0) {
-      shift_bytes(comm, visiting.data(), visiting.size() * sizeof(T), 0);
-      shift_bytes(comm, visiting_labels.data(), capacity * sizeof(std::int32_t), 1);
-      shift_bytes(comm, visiting_sums.data(), visiting_sums.size() * sizeof(Int128), 2);
+      pairwise::shift_bytes(comm, visiting.data(), visiting.size() * sizeof(T), 0);
+      pairwise::shift_bytes(comm, visiting_labels.data(), capacity * sizeof(std::int32_t), 1);
+      pairwise::shift_bytes(comm, visiting_sums.data(), visiting_sums.size() * sizeof(Int128), 2);
     }
     const int owner = (comm.rank() - step + ranks) % ranks;
     const bool both = step > 0;
@@ -219,14 +110,14 @@ SilhouetteResult silhouette(const Comm& comm, const DenseShard<T>& shard,
     const std::int32_t* v_labels = step == 0 ? labels.data() : visiting_labels.data();
     const std::uint64_t v_first = layout[2 * owner], v_count = layout[2 * owner + 1];
     std::vector<Int128>& v_sums = step == 0 ? sums : visiting_sums;
-    const std::vector<double> v_norms = step == 0 ? own_norms : row_norms(v_rows, v_count, d);
+    const std::vector<double> v_norms = step == 0 ? own_norms : pairwise::row_norms(Distance::Euclidean, v_rows, v_count, d);
     for (std::uint64_t v_tile = v_first / kTile * kTile; v_tile < v_first + v_count;
          v_tile += kTile) {
-      other.load(v_rows, v_first, v_count, d, v_norms, v_labels, v_tile);
+      other.load(v_rows, v_first, v_count, v_norms, v_labels, v_tile);
       for (std::uint64_t o_tile = o_begin; o_tile < o_end; o_tile += kTile) {
         if (step == 0 && o_tile > v_tile) continue;  // the pair (v_tile, o_tile) did it
         if (halved && (o_tile / kTile + v_tile / kTile) % 2 != my_parity) continue;
-        own.load(shard.rows.data(), shard.first_row, local, d, own_norms, labels.data(), o_tile);
+        own.load(shard.rows.data(), shard.first_row, local, own_norms, labels.data(), o_tile);
         // A pair of different tiles is always computed with the lower tile on the left, so
         // its bits do not depend on which rank computes it.
         if (o_tile < v_tile) {
@@ -308,28 +199,14 @@ SilhouetteResult sampled_silhouette(const Comm& comm, const DenseShard<T>& shard
                       std::to_string(sample_size) + ")");
   if (sample_size >= shard.global_rows) return silhouette(comm, shard, labels);
   const CounterRng rng(seed);
-  std::vector<std::uint64_t> chosen = distinct_random_rows(
-      comm, shard, static_cast<std::size_t>(sample_size), rng, stream_id(Stream::SilhouetteSample));
-  std::erase_if(chosen, [&](std::uint64_t g) {
-    return g < shard.first_row ||
-           g >= shard.first_row + static_cast<std::uint64_t>(shard.local_rows());
-  });
-  std::sort(chosen.begin(), chosen.end());
-
-  // The sample, renumbered 0..m-1 in global row order: a contiguous partition again.
-  const std::uint64_t count = chosen.size();
-  const std::vector<std::uint64_t> counts =
-      comm.allgatherv(std::span<const std::uint64_t>(&count, 1));
-  DenseShard<T> sample;
-  sample.global_rows = sample_size;
-  for (int r = 0; r < comm.rank(); ++r) sample.first_row += counts[r];
-  sample.rows.resize(static_cast<Eigen::Index>(count), shard.features());
-  std::vector<std::int32_t> sample_labels(count);
-  for (std::uint64_t q = 0; q < count; ++q) {
-    const auto i = static_cast<Eigen::Index>(chosen[q] - shard.first_row);
-    sample.rows.row(static_cast<Eigen::Index>(q)) = shard.rows.row(i);
-    sample_labels[q] = labels[static_cast<std::size_t>(i)];
-  }
+  std::vector<Eigen::Index> kept;
+  const DenseShard<T> sample = subset_shard(
+      comm, shard,
+      distinct_random_rows(comm, shard, static_cast<std::size_t>(sample_size), rng,
+                           stream_id(Stream::SilhouetteSample)),
+      kept);
+  std::vector<std::int32_t> sample_labels;
+  for (const Eigen::Index i : kept) sample_labels.push_back(labels[static_cast<std::size_t>(i)]);
   SilhouetteResult result = silhouette(comm, sample, sample_labels);
   ExactSum squares;
   for (const double s : result.values) squares.add((s - result.mean) * (s - result.mean));

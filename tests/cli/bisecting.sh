@@ -88,7 +88,7 @@ bad() {
   expect_error "$name" "$NP" "$TMP/bad/$name.h5" "$pattern" -- fit --input "$X" --k 4 \
     --output "$TMP/bad/$name.h5" "$@"
 }
-bad bad_mode "--mode" --mode kmedoids
+bad bad_mode "--mode" --mode kmedoidz
 bad bad_strategy "--bisecting-strategy" --mode bisecting --bisecting-strategy smallest
 bad negative_oversampling "--oversampling" --init 'k-means||' --oversampling -1
 bad zero_rounds "--init-rounds" --init 'k-means||' --init-rounds 0

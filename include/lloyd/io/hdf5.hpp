@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -88,6 +89,35 @@ DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixSh
 template <class T>
 RowMatrix<T> read_matrix(const Comm& comm, const DatasetRef& ref);
 
+/// Rows of a 2-D float dataset read on demand by one rank, for out-of-core fits: each rank
+/// opens the file on its own (independent reads). A contiguous, uncompressed dataset of
+/// native T is read with pread at the rows' byte offsets; any other layout through HDF5. Non-finite values are an
+/// Error naming the row in read_block (read_rows does not check: an out-of-core fit reads
+/// every row by blocks first). Not collective.
+template <class T>
+class RowReader {
+ public:
+  RowReader(const DatasetRef& ref, const MatrixShape& shape);
+  ~RowReader();
+  RowReader(const RowReader&) = delete;
+  RowReader& operator=(const RowReader&) = delete;
+  /// Rows [first, first + count) into `out` (count × d, row-major).
+  void read_block(std::uint64_t first, std::uint64_t count, T* out);
+  /// The rows with the given ascending global indices (repeats allowed), in that order, into
+  /// `out`: one read of a selection of the runs of consecutive rows.
+  void read_rows(std::span<const std::uint64_t> sorted, T* out);
+
+ private:
+  void read(hsize_t rows, T* out);
+  void pread_rows(std::uint64_t first, std::uint64_t count, T* out);
+  DatasetRef ref_;
+  MatrixShape shape_;
+  Hid file_, dataset_, file_space_;
+  std::vector<T> buffer_;
+  int descriptor_ = -1;    ///< the file opened for pread, when the layout allows it
+  std::uint64_t offset_ = 0;  ///< byte offset of the dataset's first element
+};
+
 /// Which attribute types the model file uses.
 void write_attribute(hid_t object, const std::string& name, double value);
 void write_attribute(hid_t object, const std::string& name, std::int64_t value);
@@ -127,6 +157,15 @@ class OutputFile {
   template <class T>
   void write_distributed(const std::string& name, const T* local, std::uint64_t local_rows,
                          std::uint64_t first_row, std::uint64_t global_rows, std::uint64_t cols);
+  /// Collective over comm: write_distributed in parts, for data produced block by block:
+  /// create the global_rows × cols dataset once, then every rank calls write_part equally
+  /// often (with local_rows = 0 when it has nothing left), each call one collective transfer.
+  template <class T>
+  void create_distributed(const std::string& name, std::uint64_t global_rows, std::uint64_t cols);
+  /// Collective over comm.
+  template <class T>
+  void write_part(const std::string& name, const T* local, std::uint64_t local_rows,
+                  std::uint64_t first_row, std::uint64_t cols);
   /// How HDF5 really performed the last transfer of write_distributed (tests use it to
   /// prove that the write was collective).
   H5D_mpio_actual_io_mode_t last_io_mode() const { return last_io_mode_; }

@@ -90,4 +90,33 @@ std::vector<std::uint64_t> distinct_random_rows(const Comm& comm, const DenseSha
   return indices;
 }
 
+/// Collective over comm: the rows with the given distinct global indices (as every rank
+/// has them, e.g. from distinct_random_rows), as a shard of their own numbered 0..m-1 in
+/// global row order: every rank keeps the chosen rows it holds (nothing moves), so the
+/// result is a contiguous partition in rank order again. `kept` receives the local
+/// positions of the kept rows in the original shard, in order.
+template <class T>
+DenseShard<T> subset_shard(const Comm& comm, const DenseShard<T>& shard,
+                           std::vector<std::uint64_t> chosen, std::vector<Eigen::Index>& kept) {
+  const std::uint64_t total = chosen.size();
+  std::erase_if(chosen, [&](std::uint64_t g) {
+    return g < shard.first_row ||
+           g >= shard.first_row + static_cast<std::uint64_t>(shard.local_rows());
+  });
+  std::sort(chosen.begin(), chosen.end());
+  const std::uint64_t count = chosen.size();
+  const std::vector<std::uint64_t> counts =
+      comm.allgatherv(std::span<const std::uint64_t>(&count, 1));
+  DenseShard<T> subset;
+  subset.global_rows = total;
+  for (int r = 0; r < comm.rank(); ++r) subset.first_row += counts[r];
+  subset.rows.resize(static_cast<Eigen::Index>(count), shard.features());
+  kept.resize(count);
+  for (std::uint64_t q = 0; q < count; ++q) {
+    kept[q] = static_cast<Eigen::Index>(chosen[q] - shard.first_row);
+    subset.rows.row(static_cast<Eigen::Index>(q)) = shard.rows.row(kept[q]);
+  }
+  return subset;
+}
+
 }  // namespace lloyd

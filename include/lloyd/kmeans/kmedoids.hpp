@@ -1,0 +1,59 @@
+#pragma once
+// K-medoids: centres are rows of the data. Exact and distributed: every sum of distances
+// over rows is computed by streaming the shards around a ring of ranks
+// (pairwise::for_each_pair) in quantised integer units, so results are identical for any
+// number of ranks and no rank gathers the data.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+#include "lloyd/kmeans/options.hpp"
+#include "lloyd/metrics/pairwise.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+enum class MedoidMethod { Alternate, Pam };
+/// "alternate" or "pam"; anything else is an Error.
+MedoidMethod parse_medoid_method(const std::string& name);
+const char* to_string(MedoidMethod method);
+
+struct KMedoidsOptions {
+  MedoidMethod method = MedoidMethod::Alternate;
+  Distance distance = Distance::Euclidean;
+  /// 0: choose the medoids among all rows. m > 0 (and < n): CLARA-style, choose them on m
+  /// rows drawn uniformly without replacement (Stream::MedoidSample, rank-invariant), then
+  /// assign every row to them.
+  std::uint64_t sample = 0;
+};
+
+template <class T>
+struct KMedoidsResult : KMeansResult<T> {
+  std::vector<std::uint64_t> medoid_indices;  ///< global row of each medoid (centroids = those rows)
+  std::uint64_t fitted_rows = 0;              ///< rows the medoids were chosen among (n or the sample)
+};
+
+/// Collective over comm: k-medoids (all sums of distances exact in units of
+/// pairwise::fixed_point_scale, ties to the lowest global row):
+/// - BUILD (Kaufman & Rousseeuw): the first medoid minimises the sum of distances to all
+///   rows; each next one maximises the total decrease Σ_j max(0, D_j − d(j, i)) of the
+///   distances D_j to the nearest medoid so far.
+/// - alternate (Voronoi iteration, as scikit-learn-extra's KMedoids(method="alternate")):
+///   assign rows to the nearest medoid (ties: lower medoid), then in every cluster the
+///   member with the smallest summed distance to the other members becomes its medoid
+///   (only when strictly better than the current one); stop when no medoid changes or after
+///   max_iter iterations.
+/// - pam: after BUILD, repeatedly make the single swap (medoid m ↔ row h) that lowers the
+///   total distance the most (FastPAM1's O(k) bookkeeping per pair; ties: lowest h, then
+///   m) until no swap improves or max_iter swaps were made.
+/// Every BUILD step, alternate iteration and swap costs one ring pass: O(n²d/p) work per
+/// rank, memory O((n/p)·(d + k)). Labels and inertia (Σ distances to the medoid, exact sum)
+/// are those of the final medoids over all rows; the history holds the inertia after BUILD
+/// and after every iteration (or swap).
+template <class T>
+KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
+                               const KMeansOptions& options, const KMedoidsOptions& medoids,
+                               const IterationObserver& observer = {});
+
+}  // namespace lloyd

@@ -1,0 +1,167 @@
+#pragma once
+// Pairwise distances between rows, exact and distributed: blocks of rows travel around a
+// ring of ranks so that every rank meets every row while holding only its own block and one
+// visiting block (no rank gathers the data). Distances are computed over tiles of kTile rows
+// aligned to global row indices — so a pair's distance is the same bits on any layout — and
+// quantised to integers (a power-of-two unit of 2^-44 of the data's diameter): sums of them
+// are exact in integers, so every result built on them is identical for any rank count.
+// Used by the silhouette (a half ring, each pair once) and k-medoids (a full ring).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+#include "lloyd/error.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+enum class Distance { Euclidean, Manhattan, Cosine };
+/// "euclidean", "manhattan" (alias "l1", "cityblock") or "cosine"; anything else is an Error.
+Distance parse_distance(const std::string& name);
+const char* to_string(Distance distance);
+
+/// The distance of two rows in double with a fixed lane order (the same bits wherever the
+/// rows live). Cosine: 1 − x·y/(‖x‖‖y‖), and 1 when either row is zero (scikit-learn's
+/// cosine_distances).
+template <class T, class U>
+double row_distance(Distance distance, const T* x, const U* y, Eigen::Index features) {
+  constexpr int kLanes = 8;
+  double lane[kLanes] = {}, x2[kLanes] = {}, y2[kLanes] = {};
+  for (Eigen::Index j = 0; j < features; ++j) {
+    const double a = static_cast<double>(x[j]), b = static_cast<double>(y[j]);
+    const int l = static_cast<int>(j % kLanes);
+    switch (distance) {
+      case Distance::Euclidean: lane[l] += (a - b) * (a - b); break;
+      case Distance::Manhattan: lane[l] += std::abs(a - b); break;
+      case Distance::Cosine:
+        lane[l] += a * b;
+        x2[l] += a * a;
+        y2[l] += b * b;
+        break;
+    }
+  }
+  auto total = [](const double* v) {
+    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+  };
+  if (distance == Distance::Euclidean) return std::sqrt(total(lane));
+  if (distance == Distance::Manhattan) return total(lane);
+  const double norms = std::sqrt(total(x2)) * std::sqrt(total(y2));
+  return norms > 0 ? std::clamp(1.0 - total(lane) / norms, 0.0, 2.0) : 1.0;
+}
+
+namespace pairwise {
+
+constexpr Eigen::Index kTile = 256;
+using Tile = RowMatrix<double>;
+using TileMap = Eigen::Map<const Tile>;
+
+/// Per-row values for a tile's distances, in double, term by term: ‖x‖² (Euclidean) or ‖x‖
+/// (cosine); unused for Manhattan.
+template <class T>
+std::vector<double> row_norms(Distance distance, const T* rows, std::uint64_t count,
+                              Eigen::Index d);
+
+/// Collective over comm: the power of two `scale` such that every distance between rows
+/// of the data, times scale, is at most 2^44: kTile quantised distances then sum to below
+/// 2^52, exactly, in double.
+template <class T>
+double fixed_point_scale(const Comm& comm, const DenseShard<T>& shard, Distance distance);
+
+/// Passes a buffer to the next rank of the ring and receives the previous rank's, in
+/// pieces of at most 16 MiB, so that MPI's temporary copy stays small. Collective over comm.
+void shift_bytes(const Comm& comm, void* data, std::uint64_t bytes, int tag);
+
+/// The rows of a block [first, first + count) that fall in global tile `tile_start`, as a
+/// kTile × d double matrix with every row at its in-tile position: a view of the block when
+/// the tile lies wholly inside it (and T is double), else a zero-padded copy in `scratch`.
+/// Either way the kernels see the same shape and values, so a pair's distance does not
+/// depend on the layout. Also sets `norms` (zero-padded) and returns the rows' global range.
+struct TileRows {
+  explicit TileRows(Eigen::Index d) : scratch(kTile, d), norms(kTile), features(d) {}
+  template <class T>
+  void load(const T* rows, std::uint64_t first, std::uint64_t count,
+            const std::vector<double>& block_norms, std::uint64_t tile_start);
+  TileMap matrix() const { return TileMap(data, kTile, features); }
+  Tile scratch;
+  Eigen::VectorXd norms;
+  const double* data = nullptr;
+  RowRange range;
+  std::uint64_t start = 0;
+  Eigen::Index features = 0;
+};
+
+/// Quantised distances of lhs's rows (rows of `out`) to rhs's rows (columns): integers
+/// round(distance × scale) held in doubles; 0 on the diagonal of a tile with itself.
+void quantised_distances(Distance distance, const TileRows& lhs, const TileRows& rhs, double scale,
+                         Tile& out);
+
+/// round(distance × scale): a distance in the integer units of fixed_point_scale, held in
+/// a double. The same bits for (x, y) and (y, x) and wherever the rows live.
+template <class T, class U>
+double quantised_distance(Distance distance, const T* x, const U* y, Eigen::Index features,
+                          double scale) {
+  constexpr double kRound = 0x1.8p52;  // rounds x ≥ 0 below 2^51 to nearest, ties to even
+  return (row_distance(distance, x, y, features) * scale + kRound) - kRound;
+}
+
+/// The rows of the data set, block by block, visiting this rank (a full ring): at step s
+/// the rank holds the block of rank (rank − s) mod p, with a payload of one P per row that
+/// travels with it (e.g. labels, nearest distances). Collective over comm.
+/// visit(i, g, q, payload) is called for every local row i (local index) and every global
+/// row g, with q = quantised_distance of the two rows and `payload` g's; pairs are visited
+/// in tiles of kTile × kTile rows for cache reuse. Every own row thus meets every row once.
+/// Work O(n²d/p), memory O((n/p)·d) — for modest n (k-medoids; its --sample otherwise).
+template <class T, class P, class Visit>
+void for_each_pair(const Comm& comm, const DenseShard<T>& shard, std::span<const P> payload,
+                   Distance distance, double scale, Visit&& visit) {
+  static_assert(std::is_trivially_copyable_v<P>);
+  const Eigen::Index d = shard.features();
+  const std::uint64_t local = static_cast<std::uint64_t>(shard.local_rows());
+  const std::uint64_t mine[2] = {shard.first_row, local};
+  const std::vector<std::uint64_t> layout = comm.allgatherv(std::span<const std::uint64_t>(mine, 2));
+  std::uint64_t capacity = 0;
+  for (int r = 0; r < comm.size(); ++r) capacity = std::max(capacity, layout[2 * r + 1]);
+  std::vector<T> visiting(capacity * static_cast<std::uint64_t>(d));
+  std::vector<P> visiting_payload(capacity);
+  std::copy_n(shard.rows.data(), local * static_cast<std::uint64_t>(d), visiting.begin());
+  std::copy(payload.begin(), payload.end(), visiting_payload.begin());
+  const int ranks = comm.size();
+  const auto tile = static_cast<std::uint64_t>(kTile);
+  for (int step = 0; step < ranks; ++step) {
+    if (step > 0) {
+      shift_bytes(comm, visiting.data(), visiting.size() * sizeof(T), 0);
+      shift_bytes(comm, visiting_payload.data(), capacity * sizeof(P), 1);
+    }
+    const int owner = (comm.rank() - step + ranks) % ranks;
+    const std::uint64_t v_first = layout[2 * owner], v_count = layout[2 * owner + 1];
+    for (std::uint64_t v0 = 0; v0 < v_count; v0 += tile)
+      for (std::uint64_t o0 = 0; o0 < local; o0 += tile)
+        for (std::uint64_t i = o0; i < std::min(local, o0 + tile); ++i) {
+          const T* x = shard.row(static_cast<Eigen::Index>(i));
+          for (std::uint64_t v = v0; v < std::min(v_count, v0 + tile); ++v)
+            visit(static_cast<Eigen::Index>(i), v_first + v,
+                  quantised_distance(distance, x, visiting.data() + v * static_cast<std::uint64_t>(d), d, scale),
+                  static_cast<const P&>(visiting_payload[v]));
+        }
+  }
+}
+
+}  // namespace pairwise
+
+/// The nearest of `centres` to every local row under `distance` (row_distance; ties: the
+/// lower centre) and that distance. Threads: set_threads.
+template <class T>
+void assign_nearest(const DenseShard<T>& shard, const RowMatrix<T>& centres, Distance distance,
+                    std::span<std::int32_t> labels, std::span<double> distances);
+
+/// Collective over comm: assign_nearest over the whole shard; returns Σ distances (exact).
+template <class T>
+double predict_nearest(const Comm& comm, const DenseShard<T>& shard, const RowMatrix<T>& centres,
+                       Distance distance, std::vector<std::int32_t>& labels);
+
+}  // namespace lloyd

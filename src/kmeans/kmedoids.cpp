@@ -1,0 +1,294 @@
+#include "lloyd/kmeans/kmedoids.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <optional>
+
+#include "lloyd/exact_sum.hpp"
+#include "lloyd/int128.hpp"
+#include "lloyd/kmeans/phase_clock.hpp"
+#include "lloyd/kmeans/selection.hpp"
+#include "lloyd/rng.hpp"
+
+namespace lloyd {
+
+MedoidMethod parse_medoid_method(const std::string& name) {
+  if (name == "alternate") return MedoidMethod::Alternate;
+  if (name == "pam") return MedoidMethod::Pam;
+  throw Error("unknown medoid method '" + name + "': expected alternate or pam");
+}
+
+const char* to_string(MedoidMethod method) {
+  return method == MedoidMethod::Alternate ? "alternate" : "pam";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// What a row carries around the ring: its nearest medoid (= its label), the quantised
+/// distance to it and to the second nearest.
+struct Nearest {
+  double first = 0, second = 0;
+  std::int32_t medoid = 0, unused = 0;
+};
+
+constexpr double kFar = 0x1p60;  // "no second medoid" (k = 1): beyond every quantised distance
+
+/// The state of a fit on a shard: medoids and every local row's nearest ones.
+template <class T>
+class MedoidSearch {
+ public:
+  MedoidSearch(const Comm& comm, const DenseShard<T>& shard, Distance distance)
+      : comm_(comm), shard_(shard), distance_(distance),
+        scale_(pairwise::fixed_point_scale(comm, shard, distance)),
+        nearest_(static_cast<std::size_t>(shard.local_rows())) {}
+
+  /// Collective: for every local row, `width` exact sums Σ_g term(i, q(i, g), payload_g)
+  /// over all rows g, where term adds into the row's accumulators.
+  template <class Term>
+  std::vector<Int128> ring_sums(std::size_t width, Term&& term) const {
+    std::vector<Int128> sums(static_cast<std::size_t>(shard_.local_rows()) * width, Int128{0});
+    pairwise::for_each_pair(comm_, shard_, std::span<const Nearest>(nearest_), distance_, scale_,
+                            [&](Eigen::Index i, std::uint64_t g, double q, const Nearest& other) {
+                              term(&sums[static_cast<std::size_t>(i) * width], i, g, q, other);
+                            });
+    return sums;
+  }
+
+  /// Collective: the winner of minimum (key, global row) over local candidates.
+  KeyIndex global_min(KeyIndex local) const {
+    comm_.allreduce_min(std::span<KeyIndex>(&local, 1));
+    return local;
+  }
+
+  /// Collective: takes medoid rows (global indices of the shard) and recomputes every
+  /// row's nearest and second nearest medoid. Returns the inertia (exact Σ distances).
+  double set_medoids(const std::vector<std::uint64_t>& medoids) {
+    medoids_ = medoids;
+    rows_ = rows_as_matrix(comm_, shard_, medoids_);
+    ExactSum inertia;
+    const Eigen::Index d = shard_.features();
+    for (Eigen::Index i = 0; i < shard_.local_rows(); ++i) {
+      Nearest best{kFar, kFar, 0, 0};
+      double best_distance = 0;
+      for (Eigen::Index c = 0; c < rows_.rows(); ++c) {
+        const double exact = row_distance(distance_, shard_.row(i), rows_.row(c).data(), d);
+        const double q = quantise(exact);
+        if (c == 0 || exact < best_distance) {
+          best.second = c == 0 ? kFar : best.first;
+          best.first = q;
+          best.medoid = static_cast<std::int32_t>(c);
+          best_distance = exact;
+        } else {
+          best.second = std::min(best.second, q);
+        }
+      }
+      nearest_[static_cast<std::size_t>(i)] = best;
+      inertia.add(best_distance);
+    }
+    inertia.allreduce(comm_);
+    inertia_ = inertia.value();
+    return inertia_;
+  }
+  /// Σ distances of the rows to their nearest medoid (exact sum), for the medoids last set.
+  double inertia() const { return inertia_; }
+
+  double quantise(double distance) const {
+    constexpr double kRound = 0x1.8p52;
+    return (distance * scale_ + kRound) - kRound;
+  }
+  bool is_medoid(std::uint64_t g) const {
+    return std::find(medoids_.begin(), medoids_.end(), g) != medoids_.end();
+  }
+  const std::vector<std::uint64_t>& medoids() const { return medoids_; }
+  const RowMatrix<T>& medoid_rows() const { return rows_; }
+  const std::vector<Nearest>& nearest() const { return nearest_; }
+  const DenseShard<T>& shard() const { return shard_; }
+
+ private:
+  const Comm& comm_;
+  const DenseShard<T>& shard_;
+  Distance distance_;
+  double scale_;
+  std::vector<Nearest> nearest_;
+  std::vector<std::uint64_t> medoids_;
+  RowMatrix<T> rows_;
+  double inertia_ = 0;
+};
+
+KeyIndex candidate(double key, std::uint64_t index) { return {key, index}; }
+
+// BUILD: greedy medoids, one ring pass each.
+template <class T>
+void build(MedoidSearch<T>& search, int k) {
+  const DenseShard<T>& shard = search.shard();
+  std::vector<std::uint64_t> medoids;
+  for (int chosen = 0; chosen < k; ++chosen) {
+    // First medoid: the smallest Σ_g q(i, g); later ones: the largest Σ_g max(0, D_g − q(i, g)).
+    const bool first = chosen == 0;
+    const std::vector<Int128> sums = search.ring_sums(1, [&](Int128* sum, Eigen::Index, std::uint64_t,
+                                                            double q, const Nearest& other) {
+      if (first) *sum += static_cast<std::int64_t>(q);
+      else if (other.first > q) *sum += static_cast<std::int64_t>(other.first - q);
+    });
+    KeyIndex best = KeyIndex::none();
+    for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+      const std::uint64_t g = shard.global_index(i);
+      if (!first && search.is_medoid(g)) continue;
+      const double value = static_cast<double>(sums[static_cast<std::size_t>(i)]);
+      best = std::min(best, candidate(first ? value : -value, g));
+    }
+    medoids.push_back(search.global_min(best).index);
+    search.set_medoids(medoids);
+  }
+}
+
+// One alternate iteration: every cluster's member with the smallest in-cluster sum becomes
+// its medoid if strictly better than the current one. Returns whether a medoid changed.
+template <class T>
+bool alternate_step(MedoidSearch<T>& search) {
+  const DenseShard<T>& shard = search.shard();
+  const std::vector<Nearest>& nearest = search.nearest();
+  const std::vector<Int128> sums = search.ring_sums(1, [&](Int128* sum, Eigen::Index i, std::uint64_t,
+                                                          double q, const Nearest& other) {
+    if (other.medoid == nearest[static_cast<std::size_t>(i)].medoid) *sum += static_cast<std::int64_t>(q);
+  });
+  const std::size_t k = search.medoids().size();
+  // Per cluster: the best member, and the current medoid's own sum (when it is a member).
+  std::vector<KeyIndex> best(2 * k, KeyIndex::none());
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+    const auto c = static_cast<std::size_t>(nearest[static_cast<std::size_t>(i)].medoid);
+    const KeyIndex mine{static_cast<double>(sums[static_cast<std::size_t>(i)]), shard.global_index(i)};
+    best[c] = std::min(best[c], mine);
+    if (mine.index == search.medoids()[c]) best[k + c] = mine;
+  }
+  // Keys are the Int128 sums as doubles: exact below 2^53 units, and in any case the same
+  // values on every layout, so the choice is rank-invariant.
+  for (std::size_t slot = 0; slot < 2 * k; ++slot) best[slot] = search.global_min(best[slot]);
+  std::vector<std::uint64_t> medoids = search.medoids();
+  bool changed = false;
+  for (std::size_t c = 0; c < k; ++c) {
+    if (best[c].index == KeyIndex::none().index) continue;  // an empty cluster keeps its medoid
+    const bool current_is_member = best[k + c].index != KeyIndex::none().index;
+    if (best[c].index != medoids[c] && (!current_is_member || best[c].key < best[k + c].key)) {
+      medoids[c] = best[c].index;
+      changed = true;
+    }
+  }
+  if (changed) search.set_medoids(medoids);
+  return changed;
+}
+
+// One PAM swap: the (medoid, row) exchange that lowers the total distance most, if any.
+template <class T>
+bool pam_step(MedoidSearch<T>& search) {
+  const DenseShard<T>& shard = search.shard();
+  const std::size_t k = search.medoids().size();
+  // Per candidate h: [0] Σ_j min(q, D_j) − D_j (adding h), [1 + m] Σ_{j nearest m}
+  // min(q, E_j) − min(q, D_j) (removing m): Δ(m, h) = [0] + [1 + m].
+  const std::vector<Int128> sums = search.ring_sums(k + 1, [&](Int128* sum, Eigen::Index, std::uint64_t,
+                                                              double q, const Nearest& other) {
+    const double kept = std::min(q, other.first);
+    sum[0] += static_cast<std::int64_t>(kept - other.first);
+    sum[1 + static_cast<std::size_t>(other.medoid)] +=
+        static_cast<std::int64_t>(std::min(q, other.second) - kept);
+  });
+  KeyIndex best = KeyIndex::none();
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+    const std::uint64_t h = shard.global_index(i);
+    if (search.is_medoid(h)) continue;
+    const Int128* row = &sums[static_cast<std::size_t>(i) * (k + 1)];
+    for (std::size_t m = 0; m < k; ++m) {
+      const Int128 change = row[0] + row[1 + m];
+      if (change < 0) best = std::min(best, candidate(static_cast<double>(change), h * k + m));
+    }
+  }
+  best = search.global_min(best);
+  if (best.index == KeyIndex::none().index) return false;
+  std::vector<std::uint64_t> medoids = search.medoids();
+  medoids[best.index % k] = best.index / k;
+  search.set_medoids(medoids);
+  return true;
+}
+
+}  // namespace
+
+template <class T>
+KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
+                               const KMeansOptions& options, const KMedoidsOptions& medoid_options,
+                               const IterationObserver& observer) {
+  const auto start = Clock::now();
+  if (options.k < 1 || static_cast<std::uint64_t>(options.k) > shard.global_rows)
+    throw AgreedError("k = " + std::to_string(options.k) + " must be between 1 and the number of rows (" +
+                      std::to_string(shard.global_rows) + ")");
+  const bool sampled = medoid_options.sample > 0 && medoid_options.sample < shard.global_rows;
+  if (sampled && medoid_options.sample < static_cast<std::uint64_t>(options.k))
+    throw AgreedError("the k-medoids sample (" + std::to_string(medoid_options.sample) +
+                      " rows) must hold at least k = " + std::to_string(options.k) + " rows");
+  std::vector<Eigen::Index> kept;
+  DenseShard<T> sample;
+  if (sampled)
+    sample = subset_shard(comm, shard,
+                          distinct_random_rows(comm, shard, medoid_options.sample, CounterRng(options.seed),
+                                               stream_id(Stream::MedoidSample)),
+                          kept);
+  const DenseShard<T>& rows = sampled ? sample : shard;
+
+  KMedoidsResult<T> result;
+  result.fitted_rows = rows.global_rows;
+  std::optional<MedoidSearch<T>> built;
+  {
+    PhaseClock clock(result.phases.init);
+    built.emplace(comm, rows, medoid_options.distance);
+    build(*built, options.k);
+  }
+  MedoidSearch<T>& search = *built;
+  result.init_inertia = search.inertia();
+  result.inertia_history.push_back(result.init_inertia);
+  result.converged = false;
+  for (int iteration = 0; iteration < options.max_iter; ++iteration) {
+    bool changed = false;
+    {
+      PhaseClock clock(result.phases.update);
+      changed = medoid_options.method == MedoidMethod::Alternate ? alternate_step(search)
+                                                                 : pam_step(search);
+    }
+    if (!changed) {
+      result.converged = true;
+      break;
+    }
+    result.n_iter = iteration + 1;
+    const double value = search.inertia();
+    result.inertia_history.push_back(value);
+    if (observer)
+      observer({0, iteration + 1, value, 0, 0,
+                std::chrono::duration<double>(Clock::now() - start).count(), 1, options.max_iter});
+  }
+
+  // Medoids as global rows of the whole data set, and every row's nearest medoid.
+  result.centroids = search.medoid_rows();
+  if (sampled) {
+    std::vector<std::uint64_t> origin;
+    for (const Eigen::Index i : kept) origin.push_back(shard.global_index(i));
+    result.medoid_indices = fetch_rows(comm, rows.first_row, origin.data(), 1, search.medoids());
+  } else {
+    result.medoid_indices = search.medoids();
+  }
+  {
+    PhaseClock clock(result.phases.assign);
+    result.inertia = predict_nearest(comm, shard, result.centroids, medoid_options.distance, result.labels);
+  }
+  result.restart_inertia = {result.inertia};
+  return result;
+}
+
+template KMedoidsResult<float> fit_kmedoids(const Comm&, const DenseShard<float>&,
+                                            const KMeansOptions&, const KMedoidsOptions&,
+                                            const IterationObserver&);
+template KMedoidsResult<double> fit_kmedoids(const Comm&, const DenseShard<double>&,
+                                             const KMeansOptions&, const KMedoidsOptions&,
+                                             const IterationObserver&);
+
+}  // namespace lloyd

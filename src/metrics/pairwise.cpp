@@ -1,0 +1,197 @@
+#include "lloyd/metrics/pairwise.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "lloyd/exact_sum.hpp"
+#include "lloyd/kmeans/assign.hpp"
+
+namespace lloyd {
+
+Distance parse_distance(const std::string& name) {
+  if (name == "euclidean") return Distance::Euclidean;
+  if (name == "manhattan" || name == "l1" || name == "cityblock") return Distance::Manhattan;
+  if (name == "cosine") return Distance::Cosine;
+  throw Error("unknown distance '" + name + "': expected euclidean, manhattan or cosine");
+}
+
+const char* to_string(Distance distance) {
+  switch (distance) {
+    case Distance::Euclidean: return "euclidean";
+    case Distance::Manhattan: return "manhattan";
+    case Distance::Cosine: return "cosine";
+  }
+  return "?";
+}
+
+namespace pairwise {
+
+template <class T>
+std::vector<double> row_norms(Distance distance, const T* rows, std::uint64_t count,
+                              Eigen::Index d) {
+  std::vector<double> norms(count);
+  if (distance == Distance::Manhattan) return norms;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const T* x = rows + i * static_cast<std::uint64_t>(d);
+    double norm = 0;
+    for (Eigen::Index j = 0; j < d; ++j)
+      norm += static_cast<double>(x[j]) * static_cast<double>(x[j]);
+    norms[i] = distance == Distance::Cosine ? std::sqrt(norm) : norm;
+  }
+  return norms;
+}
+
+template <class T>
+double fixed_point_scale(const Comm& comm, const DenseShard<T>& shard, Distance distance) {
+  const Eigen::Index d = shard.features();
+  std::vector<double> bounds(static_cast<std::size_t>(2 * d),
+                             -std::numeric_limits<double>::infinity());
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    for (Eigen::Index j = 0; j < d; ++j) {
+      const double v = static_cast<double>(shard.rows(i, j));
+      bounds[j] = std::max(bounds[j], v);
+      bounds[d + j] = std::max(bounds[d + j], -v);
+    }
+  comm.allreduce(std::span<double>(bounds), MPI_MAX);
+  double diameter2 = 0, l1_diameter = 0;
+  for (Eigen::Index j = 0; j < d; ++j) {
+    const double width = bounds[j] + bounds[d + j];
+    if (std::isfinite(width)) {
+      diameter2 += width * width;
+      l1_diameter += width;
+    }
+  }
+  const double diameter = distance == Distance::Euclidean   ? std::sqrt(diameter2)
+                          : distance == Distance::Manhattan ? l1_diameter
+                                                            : 2.0;
+  // Computed distances may exceed the true diameter by rounding: leave a margin.
+  const double bound = diameter * (1 + 1e-6) + std::numeric_limits<double>::min();
+  int exponent = 0;
+  std::frexp(0x1.0p44 / bound, &exponent);
+  return std::ldexp(1.0, exponent - 1);
+}
+
+void shift_bytes(const Comm& comm, void* data, std::uint64_t bytes, int tag) {
+  constexpr std::uint64_t kPiece = std::uint64_t{1} << 24;
+  const int next = (comm.rank() + 1) % comm.size();
+  const int previous = (comm.rank() + comm.size() - 1) % comm.size();
+  auto* base = static_cast<unsigned char*>(data);
+  for (std::uint64_t offset = 0; offset < bytes; offset += kPiece)
+    check_mpi(
+        MPI_Sendrecv_replace(base + offset, static_cast<int>(std::min(kPiece, bytes - offset)),
+                             MPI_BYTE, next, tag, previous, tag, comm.get(), MPI_STATUS_IGNORE),
+        "MPI_Sendrecv_replace");
+}
+
+template <class T>
+void TileRows::load(const T* rows, std::uint64_t first, std::uint64_t count,
+                    const std::vector<double>& block_norms, std::uint64_t tile_start) {
+  start = tile_start;
+  const std::uint64_t lo = std::max(tile_start, first);
+  const std::uint64_t hi = std::min(tile_start + kTile, first + count);
+  range = {lo, hi};
+  norms.setZero();
+  for (std::uint64_t g = lo; g < hi; ++g)
+    norms(static_cast<Eigen::Index>(g - tile_start)) = block_norms[g - first];
+  if constexpr (std::is_same_v<T, double>) {
+    if (hi - lo == static_cast<std::uint64_t>(kTile)) {
+      data = rows + (lo - first) * static_cast<std::uint64_t>(features);
+      return;
+    }
+  }
+  scratch.setZero();
+  for (std::uint64_t g = lo; g < hi; ++g) {
+    const T* x = rows + (g - first) * static_cast<std::uint64_t>(features);
+    for (Eigen::Index j = 0; j < features; ++j)
+      scratch(static_cast<Eigen::Index>(g - tile_start), j) = static_cast<double>(x[j]);
+  }
+  data = scratch.data();
+}
+
+void quantised_distances(Distance distance, const TileRows& lhs, const TileRows& rhs, double scale,
+                         Tile& out) {
+  // Rounds x ≥ 0 below 2^51 to the nearest integer (ties to even) with two additions,
+  // which vectorise where nearbyint may not.
+  constexpr double kRound = 0x1.8p52;
+  const double* b = rhs.norms.data();
+  if (distance == Distance::Manhattan) {
+    const TileMap x = lhs.matrix(), y = rhs.matrix();
+    for (Eigen::Index r = 0; r < kTile; ++r)
+      for (Eigen::Index c = 0; c < kTile; ++c)
+        out(r, c) = (row_distance(distance, x.row(r).data(), y.row(c).data(), lhs.features) * scale +
+                     kRound) - kRound;
+  } else {
+    out.noalias() = lhs.matrix() * rhs.matrix().transpose();
+    for (Eigen::Index r = 0; r < kTile; ++r) {
+      double* row = out.row(r).data();
+      const double a = lhs.norms(r);
+      if (distance == Distance::Euclidean) {
+        for (Eigen::Index c = 0; c < kTile; ++c) {
+          const double squared = std::max(0.0, a + b[c] - 2 * row[c]);
+          row[c] = (std::sqrt(squared) * scale + kRound) - kRound;
+        }
+      } else {
+        for (Eigen::Index c = 0; c < kTile; ++c) {
+          const double norms = a * b[c];
+          const double cosine = norms > 0 ? std::clamp(1.0 - row[c] / norms, 0.0, 2.0) : 1.0;
+          row[c] = (cosine * scale + kRound) - kRound;
+        }
+      }
+    }
+  }
+  if (lhs.start == rhs.start)  // a row's distance to itself is 0, not rounding noise
+    for (Eigen::Index r = 0; r < kTile; ++r) out(r, r) = 0;
+}
+
+#define LLOYD_INSTANTIATE(T)                                                                  \
+  template std::vector<double> row_norms(Distance, const T*, std::uint64_t, Eigen::Index);  \
+  template double fixed_point_scale(const Comm&, const DenseShard<T>&, Distance);            \
+  template void TileRows::load(const T*, std::uint64_t, std::uint64_t,                       \
+                               const std::vector<double>&, std::uint64_t);
+LLOYD_INSTANTIATE(float)
+LLOYD_INSTANTIATE(double)
+
+}  // namespace pairwise
+
+template <class T>
+void assign_nearest(const DenseShard<T>& shard, const RowMatrix<T>& centres, Distance distance,
+                    std::span<std::int32_t> labels, std::span<double> distances) {
+  const Eigen::Index d = shard.features();
+#pragma omp parallel for schedule(static) num_threads(threads())
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+    double best = std::numeric_limits<double>::infinity();
+    std::int32_t label = 0;
+    for (Eigen::Index c = 0; c < centres.rows(); ++c) {
+      const double value = row_distance(distance, shard.row(i), centres.row(c).data(), d);
+      if (value < best) {
+        best = value;
+        label = static_cast<std::int32_t>(c);
+      }
+    }
+    labels[static_cast<std::size_t>(i)] = label;
+    distances[static_cast<std::size_t>(i)] = best;
+  }
+}
+
+template <class T>
+double predict_nearest(const Comm& comm, const DenseShard<T>& shard, const RowMatrix<T>& centres,
+                       Distance distance, std::vector<std::int32_t>& labels) {
+  labels.assign(static_cast<std::size_t>(shard.local_rows()), 0);
+  std::vector<double> distances(labels.size());
+  assign_nearest(shard, centres, distance, labels, distances);
+  ExactSum total;
+  for (const double v : distances) total.add(v);
+  total.allreduce(comm);
+  return total.value();
+}
+
+#define LLOYD_INSTANTIATE_NEAREST(T)                                                          \
+  template void assign_nearest(const DenseShard<T>&, const RowMatrix<T>&, Distance,          \
+                               std::span<std::int32_t>, std::span<double>);                  \
+  template double predict_nearest(const Comm&, const DenseShard<T>&, const RowMatrix<T>&,    \
+                                  Distance, std::vector<std::int32_t>&);
+LLOYD_INSTANTIATE_NEAREST(float)
+LLOYD_INSTANTIATE_NEAREST(double)
+
+}  // namespace lloyd
