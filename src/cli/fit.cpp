@@ -70,24 +70,6 @@ void write_tree(OutputFile& file, const BisectingTree<T>& tree) {
                         static_cast<std::uint64_t>(tree.centres.cols()));
 }
 
-// The maximum over ranks of every phase. Collective over comm.
-PhaseTimes max_over_ranks(const Comm& comm, PhaseTimes p) {
-  double values[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write};
-  comm.allreduce(std::span<double>(values), MPI_MAX);
-  return {values[0], values[1], values[2], values[3], values[4], values[5], values[6]};
-}
-
-// /timings: seconds per phase (maximum over ranks) and the peak resident memory per rank.
-void write_timings(OutputFile& file, const PhaseTimes& p, double peak_rss_mb) {
-  const Hid group = file.create_group("/timings");
-  const std::pair<const char*, double> values[] = {
-      {"io", p.io},         {"init", p.init},
-      {"assign", p.assign}, {"reduce", p.reduce},
-      {"update", p.update}, {"checkpoint", p.checkpoint},
-      {"write", p.write},   {"peak_rss_mb", peak_rss_mb}};
-  for (const auto& [name, value] : values) write_attribute(group.get(), name, value);
-}
-
 template <class T>
 void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T>& shard,
                  const KMeansResult<T>& result, const BisectingTree<T>* tree = nullptr) {
@@ -108,25 +90,13 @@ void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T
                           result.restart_inertia.size(), 0);
   }
   const hid_t root = file.root();
-  write_attribute(root, "inertia", result.inertia);
-  write_attribute(root, "init_inertia", result.init_inertia);
-  write_attribute(root, "n_iter", std::int64_t{result.n_iter});
-  write_attribute(root, "converged", std::int64_t{result.converged});
-  write_attribute(root, "k", static_cast<std::int64_t>(k));
-  write_attribute(root, "seed", static_cast<std::int64_t>(request.options.seed));
-  write_attribute(root, "init", request.init_text);
+  write_result_attributes(root, result, request.options, request.init_text,
+                          {shard.global_rows, d}, request.input.text());
   if (request.options.init == InitMethod::KMeansParallel) {
     write_attribute(root, "oversampling", effective_oversampling(request.options));
     write_attribute(root, "init_rounds", std::int64_t{request.options.init_rounds});
   }
-  write_attribute(root, "n_init", std::int64_t{request.options.n_init});
   write_attribute(root, "best_restart", std::int64_t{result.best_restart});
-  write_attribute(root, "max_iter", std::int64_t{request.options.max_iter});
-  write_attribute(root, "tol", request.options.tol);
-  write_attribute(root, "tol_absolute", result.tol_absolute);
-  write_attribute(root, "n_samples", static_cast<std::int64_t>(shard.global_rows));
-  write_attribute(root, "n_features", static_cast<std::int64_t>(d));
-  write_attribute(root, "input", request.input.text());
   write_attribute(root, "algorithm", std::string(tree ? "bisecting" : "lloyd"));
   write_attribute(root, "assignment", std::string(to_string(result.algorithm)));
   write_attribute(root, "metric", std::string(request.cosine ? "cosine" : "euclidean"));
@@ -180,13 +150,6 @@ class ProgressPrinter {
   double restart_started_ = 0, last_seconds_ = 0;
   std::vector<int> finished_iterations_;
 };
-
-JsonObject phase_json(const PhaseTimes& p) {
-  JsonObject json;
-  json.add("io", p.io).add("init", p.init).add("assign", p.assign).add("reduce", p.reduce)
-      .add("update", p.update).add("checkpoint", p.checkpoint).add("write", p.write);
-  return json;
-}
 
 template <class T>
 int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions& options,

@@ -91,20 +91,9 @@ void write_variant_model(OutputFile& file, const VariantRequest& request, const 
     file.write_replicated("/history/center_shift", result.center_shift_history.data(),
                           result.center_shift_history.size(), 0);
   const hid_t root = file.root();
-  write_attribute(root, "inertia", result.inertia);
-  write_attribute(root, "init_inertia", result.init_inertia);
-  write_attribute(root, "n_iter", std::int64_t{result.n_iter});
-  write_attribute(root, "converged", std::int64_t{result.converged});
-  write_attribute(root, "k", static_cast<std::int64_t>(k));
-  write_attribute(root, "seed", static_cast<std::int64_t>(request.options.seed));
-  write_attribute(root, "init", request.mode == "kmedoids" ? std::string("build") : request.init_text);
-  write_attribute(root, "n_init", std::int64_t{request.options.n_init});
-  write_attribute(root, "max_iter", std::int64_t{request.options.max_iter});
-  write_attribute(root, "tol", request.options.tol);
-  write_attribute(root, "tol_absolute", result.tol_absolute);
-  write_attribute(root, "n_samples", static_cast<std::int64_t>(shape.rows));
-  write_attribute(root, "n_features", static_cast<std::int64_t>(shape.cols));
-  write_attribute(root, "input", request.input.text());
+  write_result_attributes(root, result, request.options,
+                          request.mode == "kmedoids" ? std::string("build") : request.init_text,
+                          {shape.rows, shape.cols}, request.input.text());
   write_attribute(root, "algorithm", request.mode);
   write_attribute(root, "mode", request.mode);
   if (request.mode == "minibatch") {
@@ -183,20 +172,19 @@ int fit_variant_typed(const Comm& comm, const VariantRequest& request, const Var
   if (file) {
     const double write_start = MPI_Wtime();
     write_variant_model(*file, request, settings, shape, fit);
+    PhaseTimes phases = fit.result.phases;
+    phases.write = MPI_Wtime() - write_start;
+    write_timings(*file, max_over_ranks(comm, phases), peak_memory_mb(comm));
     file->commit();
     fit.result.phases.write = MPI_Wtime() - write_start;
   }
   const KMeansResult<T>& result = fit.result;
-  const PhaseTimes& p = result.phases;
-  double phases[] = {p.io, p.init, p.assign, p.reduce, p.update, p.write};
-  comm.allreduce(std::span<double>(phases), MPI_MAX);
+  const PhaseTimes phases = max_over_ranks(comm, result.phases);
   const double peak_rss_mb = peak_memory_mb(comm);
   const double seconds = elapsed_max(comm, start);
   if (comm.rank() != 0) return 0;
   if (request.json) {
-    JsonObject json, phase_json;
-    phase_json.add("io", phases[0]).add("init", phases[1]).add("assign", phases[2])
-        .add("reduce", phases[3]).add("update", phases[4]).add("write", phases[5]);
+    JsonObject json;
     json.add("command", "fit").add("mode", request.mode).add("inertia", result.inertia)
         .add("init_inertia", result.init_inertia).add("n_iter", result.n_iter)
         .add("converged", result.converged).add("k", options.k).add("n_samples", shape.rows)
@@ -209,7 +197,7 @@ int fit_variant_typed(const Comm& comm, const VariantRequest& request, const Var
     if (request.mode == "kmedoids")
       json.add("medoid_method", to_string(settings.medoids.method))
           .add("distance", to_string(settings.medoids.distance)).add("fitted_rows", fit.fitted_rows);
-    json.add("phases", phase_json).add("peak_rss_mb", peak_rss_mb);
+    json.add("phases", phase_json(phases)).add("peak_rss_mb", peak_rss_mb);
     std::cout << json.str() << std::endl;
   } else {
     std::printf("lloyd fit: mode=%s k=%d n=%llu d=%llu ranks=%d  inertia=%.10g  n_iter=%d  %s  %.3f s%s%s\n",
