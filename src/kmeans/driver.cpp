@@ -12,6 +12,7 @@
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/empty_clusters.hpp"
 #include "lloyd/kmeans/init.hpp"
+#include "lloyd/kmeans/minibatch.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 
 namespace lloyd {
@@ -375,28 +376,8 @@ SingleRun lloyd(const Comm& comm, const DenseShard<T>& shard, const KMeansOption
 
 template <class T>
 DataSummary summarize(const Comm& comm, const DenseShard<T>& shard) {
-  const Eigen::Index d = shard.features();
-  std::vector<double> max_abs(static_cast<std::size_t>(d), 0.0);
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
-    for (Eigen::Index j = 0; j < d; ++j)
-      max_abs[j] = std::max(max_abs[j], std::abs(static_cast<double>(shard.rows(i, j))));
-  comm.allreduce(std::span<double>(max_abs), MPI_MAX);
-  DataSummary summary{FixedPoint(max_abs), 0.0, {}};
-
-  // Mean variance = Σ_i ‖x_i − mean‖² / (n d): the mean from exact sums, then one exact sum.
-  ClusterSums total(1, d);
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) total.add(0, shard.row(i), summary.fixed);
-  total.allreduce(comm);
-  RowMatrix<double> mean = RowMatrix<double>::Zero(1, d);
-  total.means(summary.fixed, mean);
-  summary.mean.assign(mean.data(), mean.data() + d);
-  ExactSum squares;
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
-    squares.add(squared_distance(shard.row(i), mean.data(), d));
-  squares.allreduce(comm);
-  summary.mean_variance =
-      squares.value() / (static_cast<double>(shard.global_rows) * static_cast<double>(d));
-  return summary;
+  // The in-memory shard is the one-block case of the streamed summary: one code for both.
+  return summarize_blocks(comm, *shard_source(shard), true);
 }
 
 template <class T>
