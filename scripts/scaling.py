@@ -54,7 +54,8 @@ def generate(args, path, rows, ranks):
 def fit(args, path, ranks):
     out = run(launcher_command(args.launcher, ranks) +
               [args.lloyd, "fit", "--input", path + ":/X", "--k", str(args.k), "--init", "forgy",
-               "--max-iter", str(args.iterations), "--tol", "0", "--seed", "1", "--json"])
+               "--max-iter", str(args.iterations), "--tol", "0", "--seed", "1", "--json",
+               "--algorithm", args.algorithm, "--threads", "1"])
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -68,6 +69,7 @@ def main():
     parser.add_argument("--features", type=int, default=32)
     parser.add_argument("--k", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--algorithm", default="auto", help="lloyd | hamerly | yinyang | auto (as lloyd fit)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--out", default="scaling-results")
