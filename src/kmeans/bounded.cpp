@@ -1,6 +1,7 @@
 #include "lloyd/kmeans/bounded.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -53,7 +54,9 @@ constexpr float kInfinity = std::numeric_limits<float>::infinity();
 float round_up(double value) {
   value *= 1 + 4 * std::numeric_limits<double>::epsilon();
   auto rounded = static_cast<float>(value);
-  if (static_cast<double>(rounded) < value) rounded = std::nextafter(rounded, kInfinity);
+  // One representable value up (value ≥ 0 and finite here): the next bit pattern.
+  if (static_cast<double>(rounded) < value)
+    rounded = std::bit_cast<float>(std::bit_cast<std::uint32_t>(rounded) + 1u);
   return rounded;
 }
 
@@ -61,7 +64,8 @@ float round_down(double value) {
   value *= 1 - 4 * std::numeric_limits<double>::epsilon();
   if (!(value > 0)) return 0.0f;
   auto rounded = static_cast<float>(value);
-  if (static_cast<double>(rounded) > value) rounded = std::nextafter(rounded, 0.0f);
+  if (static_cast<double>(rounded) > value)  // rounded > value > 0: the previous bit pattern
+    rounded = std::bit_cast<float>(std::bit_cast<std::uint32_t>(rounded) - 1u);
   return rounded;
 }
 
@@ -201,7 +205,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   while (static_cast<int>(spaces_.size()) < thread_count)
     spaces_.push_back({RowMatrix<T>(kBatch, d), RowMatrix<T>(kBatch, k),
                        RowMatrix<T>::Constant(kBatch, padded_k, std::numeric_limits<T>::infinity()),
-                       ClusterSums(k, d), {}, {}, {}});
+                       ClusterSums(k, d), {}, {}, {}, {}});
   std::int64_t changed = 0, computed = 0;
   bool every_row = true;
   // Indexed by label + 1: slot 0 (no label yet) moves nothing and settles nothing.
@@ -212,20 +216,28 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
 
   // The GEMM form for a batch of rows the bounds could not settle, decided exactly as
   // Assigner does; the scores also give fresh lower bounds (less their rounding error bound).
+  // Small d: scores computed directly (Assigner's DirectScorer), no product to pack.
+  const bool direct = d <= DirectScorer<T>::kMaxFeatures;
+  if (direct) direct_.set(centres_, centre_norms_, padded_k);
   auto assign_batch = [&](Space& space, Eigen::Index count, std::int64_t& batch_changed) {
     const Eigen::Index first = space.pending[0];
-    if (space.pending[static_cast<std::size_t>(count - 1)] - first == count - 1) {
-      // Consecutive rows (all of them, after a reset): multiplied where they are.
-      const Eigen::Map<const RowMatrix<T>> rows(shard.row(first), count, d);
-      space.products.topRows(count).noalias() = rows * centres_.transpose();
-    } else {
+    if (direct) {
       for (Eigen::Index p = 0; p < count; ++p)
-        std::copy_n(shard.row(space.pending[static_cast<std::size_t>(p)]), d, space.packed.row(p).data());
-      space.products.topRows(count).noalias() = space.packed.topRows(count) * centres_.transpose();
+        direct_.scores(shard.row(space.pending[static_cast<std::size_t>(p)]), space.scores.row(p).data());
+    } else {
+      if (space.pending[static_cast<std::size_t>(count - 1)] - first == count - 1) {
+        // Consecutive rows (all of them, after a reset): multiplied where they are.
+        const Eigen::Map<const RowMatrix<T>> rows(shard.row(first), count, d);
+        space.products.topRows(count).noalias() = rows * centres_.transpose();
+      } else {
+        for (Eigen::Index p = 0; p < count; ++p)
+          std::copy_n(shard.row(space.pending[static_cast<std::size_t>(p)]), d, space.packed.row(p).data());
+        space.products.topRows(count).noalias() = space.packed.topRows(count) * centres_.transpose();
+      }
+      space.scores.topLeftCorner(count, k) =
+          ((-2 * space.products.topRows(count).array()).rowwise() + centre_norms_.transpose().array())
+              .matrix();
     }
-    space.scores.topLeftCorner(count, k) =
-        ((-2 * space.products.topRows(count).array()).rowwise() + centre_norms_.transpose().array())
-            .matrix();
     for (Eigen::Index p = 0; p < count; ++p) {
       const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
       const auto row = static_cast<std::size_t>(i);
@@ -281,6 +293,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
     space.moves.reset();
     space.pending.resize(static_cast<std::size_t>(kBatch));
     space.unsettled.resize(static_cast<std::size_t>(kBatch));
+    space.listed.resize(static_cast<std::size_t>(kBatch));
     space.settled.resize(static_cast<std::size_t>(kBatch));
     // Each thread takes a contiguous range of rows and gathers the rows its bounds cannot
     // settle into full batches, so that the products stay large.
@@ -317,12 +330,20 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
         }
       }
       // 2. Tighten the upper bound of the others to the exact distance; that may settle
-      //    them. The rest join the batch.
-      for (Eigen::Index q = 0; q < count; ++q) {
-        if (!unsettled[q] && !exact) {
-          every_row = false;
-          continue;
+      //    them. The rest join the batch. The rows to read are scattered once most rows
+      //    settle: they are listed first and fetched ahead of use.
+      Eigen::Index listed = 0;
+      for (Eigen::Index q = 0; q < count; ++q)
+        if (unsettled[q] || exact) space.listed[static_cast<std::size_t>(listed++)] = q;
+      if (listed < count) every_row = false;
+      constexpr Eigen::Index kAhead = 8;
+      for (Eigen::Index p = 0; p < listed; ++p) {
+        if (p + kAhead < listed) {
+          const char* ahead = reinterpret_cast<const char*>(shard.row(first + space.listed[static_cast<std::size_t>(p + kAhead)]));
+          for (std::size_t byte = 0; byte < static_cast<std::size_t>(d) * sizeof(T); byte += 64)
+            __builtin_prefetch(ahead + byte);
         }
+        const Eigen::Index q = space.listed[static_cast<std::size_t>(p)];
         const Eigen::Index i = first + q;
         if (label[q] >= 0) {
           const double own = squared_distance(shard.row(i), centres_.row(label[q]).data(), d);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lloyd/exact_sum.hpp"
+#include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/options.hpp"
 #include "lloyd/shard.hpp"
@@ -69,6 +70,7 @@ class BoundedAssigner {
     ClusterSums moves;
     std::vector<Eigen::Index> pending;
     std::vector<std::uint8_t> unsettled;
+    std::vector<Eigen::Index> listed;  ///< rows of the block to tighten
     std::vector<float> settled;
   };
 
@@ -79,6 +81,7 @@ class BoundedAssigner {
   RowMatrix<T> centres_;                     ///< of the last assign
   Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms_;
   T largest_norm_ = 0;
+  DirectScorer<T> direct_;
   std::vector<Space> spaces_;
   // Per centre at index centre + 1 (slot 0: no label yet, zero): the drift since the last
   // assign (upper bound) and half the distance to the nearest other centre (lower bound).
