@@ -149,7 +149,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
       "silhouette-sample-size", po::value<std::uint64_t>()->default_value(20000),
       "rows of the sampled silhouette (reported with its standard error)")(
       "init", po::value<std::string>()->default_value("k-means++"),
-      "k-means++, forgy or random-partition")("n-init", po::value<int>()->default_value(1),
+      "k-means++, k-means||, forgy or random-partition")("n-init", po::value<int>()->default_value(1),
                                               "seeded restarts per fit")(
       "max-iter", po::value<int>()->default_value(300), "iterations per restart")(
       "tol", po::value<double>()->default_value(1e-4), "relative tolerance (as lloyd fit)")(
@@ -205,7 +205,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
   request.init_text = (*vm)["init"].as<std::string>();
   o.fit.init = parse_init_method(request.init_text);
   if (o.fit.init == InitMethod::Explicit)
-    throw UsageError("lloyd choose-k: --init must be k-means++, forgy or random-partition (got '" +
+    throw UsageError("lloyd choose-k: --init must be k-means++, k-means||, forgy or random-partition (got '" +
                      request.init_text + "')");
   o.fit.algorithm = parse_algorithm_option(*vm, "choose-k");
   apply_threads(comm, *vm);

@@ -65,6 +65,14 @@ check_eq choose_sampled.no_gap "$(json_get "$(cat "$OUT_FILE")" recommended_k_ga
 check_h5_identical choose.same_sweep_at_1_and_4 "$TMP/sweep1.h5" "$TMP/sweep4.h5"
 check_eq choose.sweep_layout "$(h5_dims "$TMP/sweep4.h5" /gap_s)" "9"
 check_eq choose.sweep_attribute "$(h5_attr "$TMP/sweep4.h5" /recommended_k_gap)" "5"
+# k-means|| seeding in every fit: the same sweep at 1 and 3 ranks, and it still finds 5.
+for np in 1 3; do
+  mpi "choose_parallel_np$np" "$np" "$LIMIT" choose-k --input "$BLOBS:/X" --k-min 3 --k-max 7 \
+    --criteria silhouette --init 'k-means||' --seed 2 --output "$TMP/sweep_parallel$np.h5" --json --quiet
+  check_ran_ok "choose_parallel_np$np.exit0"
+done
+check_eq choose_parallel.k "$(json_get "$(cat "$OUT_FILE")" recommended_k_silhouette)" 5
+check_h5_identical choose_parallel.same_sweep_at_1_and_3 "$TMP/sweep_parallel1.h5" "$TMP/sweep_parallel3.h5"
 
 # ---------------------------------------------------------------- bad input
 mkdir -p "$TMP/err"
