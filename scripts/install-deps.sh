@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh            what the build needs
 #   scripts/install-deps.sh --test     also what the tests need: a local Slurm (slurm-wlm,
 #                                      munge) and matplotlib for the scaling job's plots
+#   scripts/install-deps.sh --blas     also a BLAS to build with (cmake -DLLOYD_BLAS=ON: OpenBLAS)
 #   scripts/install-deps.sh --python   also scikit-learn, h5py, matplotlib and OpenBLAS
 #                                      (fixtures, benchmarks, plots), and R with the
 #                                      cluster package (clusGap reference of the gap fixture)
@@ -14,6 +15,7 @@ packages=(build-essential cmake pkg-config
 for group in "$@"; do
   case "$group" in
     --test) packages+=(slurm-wlm munge python3-numpy python3-matplotlib) ;;
+    --blas) packages+=(libblas-dev libopenblas0-pthread) ;;
     --python) packages+=(python3-numpy python3-h5py python3-sklearn python3-matplotlib
                          libopenblas0-pthread r-base-core r-cran-cluster) ;;
     *) echo "install-deps: unknown option $group" >&2; exit 2 ;;

@@ -11,6 +11,10 @@
 #include <omp.h>
 #endif
 
+#ifdef EIGEN_USE_BLAS
+#include <dlfcn.h>
+#endif
+
 namespace lloyd {
 
 namespace {
@@ -98,6 +102,19 @@ FirstMinimum first_minimum<double>(const double* score, Eigen::Index padded, dou
 #endif
 
 }  // namespace
+
+#ifdef EIGEN_USE_BLAS
+namespace {
+// Built with -DLLOYD_BLAS=ON, Eigen's products go to the system BLAS. lloyd places its own
+// threads (ranks, --threads); a threaded BLAS (OpenBLAS) would start its own in every rank
+// and every calling thread, so it is pinned to one thread when it offers the switch.
+const bool blas_pinned_to_one_thread = [] {
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+  return true;
+}();
+}  // namespace
+#endif
 
 namespace {
 // One thread unless asked: a library must not spread over cores its caller gave to other
