@@ -132,6 +132,14 @@ int threads() {
 #endif
 }
 
+int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 template <class T>
 T Assigner<T>::row_minimum(const T* score, Eigen::Index padded) {
   return row_minimum_of(score, padded);
@@ -189,11 +197,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
 #pragma omp parallel num_threads(thread_count)
 #endif
   {
-#ifdef _OPENMP
-    ThreadSpace& space = threads_[static_cast<std::size_t>(omp_get_thread_num())];
-#else
-    ThreadSpace& space = threads_[0];
-#endif
+    ThreadSpace& space = threads_[static_cast<std::size_t>(thread_index())];
     space.sums.reset();
 #ifdef _OPENMP
 #pragma omp for schedule(static)

@@ -8,9 +8,6 @@
 
 #include "lloyd/kmeans/assign.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace lloyd {
 
@@ -285,11 +282,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
     reduction(+ : changed, computed) reduction(&& : every_row)
 #endif
   {
-#ifdef _OPENMP
-    const int thread = omp_get_thread_num();
-#else
-    const int thread = 0;
-#endif
+    const int thread = thread_index();
     Space& space = spaces_[static_cast<std::size_t>(thread)];
     space.moves.reset();
     space.pending.resize(static_cast<std::size_t>(kBatch));

@@ -13,9 +13,6 @@
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/rng.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace lloyd {
 
@@ -145,11 +142,7 @@ class SphericalAssigner {
 #pragma omp parallel num_threads(thread_count)
 #endif
     {
-#ifdef _OPENMP
-      Space& space = spaces_[static_cast<std::size_t>(omp_get_thread_num())];
-#else
-      Space& space = spaces_[0];
-#endif
+      Space& space = spaces_[static_cast<std::size_t>(thread_index())];
       if (sums) space.sums.reset();
       T* scores = space.scores.data();
 #ifdef _OPENMP

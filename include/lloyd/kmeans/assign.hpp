@@ -222,6 +222,9 @@ struct DirectScorer {
 /// without OpenMP).
 void set_threads(int threads);
 int threads();
+/// The calling thread's index inside a parallel region of those threads (0 outside one or
+/// without OpenMP): which per-thread scratch it owns.
+int thread_index();
 
 /// Nearest-centre assignment of a shard's rows, on BlockDistances. Where the GEMM form
 /// cannot separate the best centre from another (within its rounding error bound, e.g.
