@@ -14,6 +14,6 @@ function(add_mpi_test)
               $<TARGET_FILE:${ARG_NAME}> ${MPIEXEC_POSTFLAGS}
       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(${ARG_NAME}.np${ranks} PROPERTIES PROCESSORS ${ranks} TIMEOUT 300
-      ENVIRONMENT "LLOYD_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;PMIX_MCA_psec=^munge")
+      ENVIRONMENT "LLOYD_TEST_DATA=${PROJECT_SOURCE_DIR}/tests/data;PMIX_MCA_psec=^munge;OMPI_MCA_pml=ob1")
   endforeach()
 endfunction()

@@ -8,6 +8,10 @@ fi
 if ! pgrep -x munged >/dev/null 2>&1; then
   export PMIX_MCA_psec=${PMIX_MCA_psec:-^munge}
 fi
+# Open MPI's default point-to-point layer (UCX) probes for network hardware this machine
+# does not have: 0.2 s in every MPI_Init. On one node ob1 (shared memory) is what carries the
+# messages anyway. A cluster's own setting, where given, is kept.
+export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}
 LLOYD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LLOYD_BUILD="${LLOYD_BUILD:-$LLOYD_ROOT/build}"
 export LLOYD_ROOT LLOYD_BUILD

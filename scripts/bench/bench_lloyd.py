@@ -36,7 +36,8 @@ from sklearn.cluster import KMeans  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               PMIX_MCA_psec=os.environ.get("PMIX_MCA_psec", "^munge"))  # no wait for an absent munged
+               PMIX_MCA_psec=os.environ.get("PMIX_MCA_psec", "^munge"),  # no wait for an absent munged
+               OMPI_MCA_pml=os.environ.get("OMPI_MCA_pml", "ob1"))  # no UCX probe (scripts/env.sh)
 
 
 def mpirun(args, ranks, threads, lloyd):

@@ -27,7 +27,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 def mpirun(ranks, *args):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                   PMIX_MCA_psec=os.environ.get("PMIX_MCA_psec", "^munge"))  # no wait for an absent munged
+                   PMIX_MCA_psec=os.environ.get("PMIX_MCA_psec", "^munge"),  # no wait for an absent munged
+                   OMPI_MCA_pml=os.environ.get("OMPI_MCA_pml", "ob1"))  # no UCX probe (scripts/env.sh)
     command = ["mpirun", "--oversubscribe", "-n", str(ranks), *args]
     return subprocess.run(command, check=True, capture_output=True, text=True, env=env)
 

@@ -191,7 +191,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
   const auto& centre_norms = distances_.centre_norms();
   const Eigen::Index blocks = BlockDistances<T>::block_count(shard);
   const bool direct = d <= DirectScorer<T>::kMaxFeatures;
-  if (direct) direct_.set(centroids, centre_norms, padded_k);
+  if (direct) direct_.set(centroids, centre_norms);
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(thread_count)

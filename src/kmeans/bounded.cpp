@@ -216,7 +216,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   // Assigner does; the scores also give fresh lower bounds (less their rounding error bound).
   // Small d: scores computed directly (Assigner's DirectScorer), no product to pack.
   const bool direct = d <= DirectScorer<T>::kMaxFeatures;
-  if (direct) direct_.set(centres_, centre_norms_, padded_k);
+  if (direct) direct_.set(centres_, centre_norms_);
   auto assign_batch = [&](Space& space, Eigen::Index count, std::int64_t& batch_changed) {
     const Eigen::Index first = space.pending[0];
     if (direct) {

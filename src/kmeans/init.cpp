@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/cluster_sums.hpp"
@@ -47,15 +48,16 @@ double clamped(T distance) {
 // its rows (one pass over the weights, no random numbers per row). Returns global row
 // indices; KeyIndex::none().index where every weight is 0 (every row sits on a centre).
 // Collective over comm.
+template <class W>
 std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t first_row,
-                                            std::span<const double> weights, double largest,
+                                            const std::vector<W>& weights, double largest,
                                             int count, const CounterRng& rng,
                                             std::uint64_t stream) {
   const double bound[1] = {largest};
   const FixedPoint scale(bound);
-  auto fixed = [&](double weight) { return scale.to_fixed(weight, 0); };
+  auto fixed = [&](W weight) { return scale.to_fixed(static_cast<double>(weight), 0); };
   Int128 local = 0;
-  for (double weight : weights) local += fixed(weight);
+  for (const W weight : weights) local += fixed(weight);
   // The ranks' totals, as two 64-bit halves each (an Int128 has no MPI type of its own).
   const std::uint64_t halves[2] = {static_cast<std::uint64_t>(local),
                                    static_cast<std::uint64_t>(local >> 64)};
@@ -88,18 +90,227 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
   return chosen;
 }
 
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+inline __m512d fold_lanes(__m512d distance, double current, double factor, std::int64_t* words,
+                          double* largest) {
+  const __m512d kept = _mm512_min_pd(distance, _mm512_set1_pd(current));
+  const __m512d fixed = _mm512_roundscale_pd(_mm512_mul_pd(kept, _mm512_set1_pd(factor)),
+                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  _mm512_storeu_si512(words, _mm512_add_epi64(_mm512_loadu_si512(words), _mm512_cvttpd_epi64(fixed)));
+  _mm512_storeu_pd(largest, _mm512_max_pd(_mm512_loadu_pd(largest), kept));
+  return kept;
+}
+
+// The lanes of candidates [t, t + 8) that are real (below `trials`).
+inline __mmask8 real_lanes(int trials, Eigen::Index t) {
+  const Eigen::Index real = std::clamp<Eigen::Index>(trials - t, 0, 8);
+  return static_cast<__mmask8>((1u << real) - 1);
+}
+
+// fold_row below, eight candidates per register.
+template <class T>
+bool fold_row_avx512(const T* distance, T current, double factor, int trials, Eigen::Index stride,
+                     std::int64_t* words, double* largest) {
+  __mmask8 nearer = 0;
+  for (Eigen::Index t = 0; t < stride; t += 8) {
+    const __m512d lanes = detail::load_doubles(distance + t);  // exact: the comparison is T's
+    nearer |= _mm512_mask_cmp_pd_mask(real_lanes(trials, t), lanes, _mm512_set1_pd(current), _CMP_LT_OQ);
+    fold_lanes(lanes, current, factor, words + t, largest + t);
+  }
+  return nearer != 0;
+}
+
+#endif
+
+// One row's share of a k-means++ step, candidates eight at a time: words[t] += min(D², d_t²)
+// in fixed point (× factor, to nearest as FixedPoint::to_fixed), largest[t] = max(largest[t],
+// min(D², d_t²)). Returns whether one of the first `trials` candidates is nearer than D².
+template <class T>
+bool fold_row(const T* distance, T current, double factor, int trials, Eigen::Index stride,
+              std::int64_t* words, double* largest) {
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  return fold_row_avx512(distance, current, factor, trials, stride, words, largest);
+#else
+  bool nearer = false;
+  for (Eigen::Index t = 0; t < stride; ++t) {
+    const double kept = std::min(static_cast<double>(distance[t]), static_cast<double>(current));
+    words[t] += static_cast<std::int64_t>(std::rint(kept * factor));
+    largest[t] = std::max(largest[t], kept);
+    nearer = nearer || (t < trials && distance[t] < current);
+  }
+  return nearer;
+#endif
+}
+
+// One thread's part of a k-means++ step: per candidate, its potential and the largest
+// min(D², d²); the rows some candidate comes closer to, and their distances (stride each).
+template <class T>
+struct Closer {
+  std::vector<Int128> potential;
+  std::vector<double> largest;
+  std::vector<Eigen::Index> rows;
+  std::vector<T> distances;
+
+  void start(std::size_t stride) {
+    potential.assign(stride, 0);
+    largest.assign(stride, 0.0);
+    rows.clear();
+  }
+  /// Keeps row i's distances to the candidates (stride of them; a multiple of 8).
+  void keep(Eigen::Index i, const T* distance, std::size_t stride) {
+    const std::size_t at = rows.size() * stride;
+    rows.push_back(i);
+    if (distances.size() < at + stride) distances.resize(2 * (at + stride));
+    for (std::size_t t = 0; t < stride; t += 8)
+      Eigen::Array<T, 8, 1>::Map(&distances[at + t]) = Eigen::Array<T, 8, 1>::Map(distance + t);
+  }
+};
+
+// The squared distances of every local row to a few centres (the candidates of a k-means++
+// step), in the GEMM form ‖x‖² + (‖c‖² − 2x·c) with the scores of DirectScorer: row by row
+// in a fixed order, so the same bits for any rank layout and thread count, and no GEMM to
+// pack for a handful of centres. Cancellation can make a distance slightly negative: 0 then.
+template <class T>
+class CandidateDistances {
+ public:
+  explicit CandidateDistances(const DenseShard<T>& shard) : shard_(shard), row_norms_(static_cast<std::size_t>(shard.local_rows())) {
+    for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+      row_norms_[static_cast<std::size_t>(i)] = squared_norm(shard.row(i), shard.features());
+  }
+  void set(const RowMatrix<T>& centres) {
+    Eigen::Matrix<T, Eigen::Dynamic, 1> norms(centres.rows());
+    for (Eigen::Index c = 0; c < centres.rows(); ++c) norms(c) = squared_norm(centres.row(c).data(), centres.cols());
+    scorer_.set(centres, norms, T(0));
+    centres_ = centres.rows();
+  }
+  Eigen::Index padded() const { return DirectScorer<T>::padded(centres_); }
+  /// out[0, padded()) for local row i, clamped at 0 (padding columns: ‖x‖²).
+  void row(Eigen::Index i, T* out) const {
+    scorer_.scores(shard_.row(i), out);
+    using Chunk = typename DirectScorer<T>::Chunk;
+    const Chunk norm = Chunk::Constant(row_norms_[static_cast<std::size_t>(i)]);
+    for (Eigen::Index c = 0; c < padded(); c += DirectScorer<T>::kWidth)
+      Chunk::Map(out + c) = (norm + Chunk::Map(out + c)).max(T(0));
+  }
+
+  /// Rows [begin, end) of a k-means++ step (their terms below 2^52 each, at most 2^11 rows:
+  /// int64 words cannot overflow): adds Σ min(D², d²) in fixed point (× factor) to
+  /// part.potential, raises part.largest, and keeps the rows some candidate comes closer to.
+  void fold(Eigen::Index begin, Eigen::Index end, const T* closest, double factor, int trials,
+            Closer<T>& part) const {
+    const std::size_t stride = part.potential.size();
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+    if (padded() == DirectScorer<T>::kWidth && stride == 8) return fold_in_registers(begin, end, closest, factor, trials, part);
+#endif
+    std::vector<T> distance(static_cast<std::size_t>(padded()));
+    std::vector<std::int64_t> words(stride, 0);
+    for (Eigen::Index i = begin; i < end; ++i) {
+      row(i, distance.data());
+      if (fold_row(distance.data(), closest[i], factor, trials, static_cast<Eigen::Index>(stride), words.data(),
+                   part.largest.data()))
+        part.keep(i, distance.data(), stride);
+    }
+    for (std::size_t t = 0; t < stride; ++t) part.potential[t] += words[t];
+  }
+
+ private:
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  // fold for up to eight candidates in one register of centres, every sum in registers (the
+  // same arithmetic as row() and fold_row).
+  void fold_in_registers(Eigen::Index begin, Eigen::Index end, const T* closest, double factor,
+                         int trials, Closer<T>& part) const {
+    using Ops = detail::Zmm<T>;
+    using Register = decltype(Ops::zero());
+    const Eigen::Index d = shard_.features();
+    const T* scaled = scorer_.scaled_transpose.data();
+    constexpr Eigen::Index W = DirectScorer<T>::kWidth;
+    const auto real = static_cast<__mmask8>((1u << trials) - 1);
+    __m512i words = _mm512_setzero_si512();
+    __m512d largest = _mm512_loadu_pd(part.largest.data());
+    const __m512d scale = _mm512_set1_pd(factor);
+    auto finish = [&](Eigen::Index i, Register score) {
+      const Register distance = [&] {
+        if constexpr (std::is_same_v<T, float>)
+          return _mm512_max_ps(_mm512_add_ps(_mm512_set1_ps(row_norms_[static_cast<std::size_t>(i)]), score), _mm512_setzero_ps());
+        else
+          return _mm512_max_pd(_mm512_add_pd(_mm512_set1_pd(row_norms_[static_cast<std::size_t>(i)]), score), _mm512_setzero_pd());
+      }();
+      __m512d lanes;
+      if constexpr (std::is_same_v<T, float>) lanes = _mm512_cvtps_pd(_mm512_castps512_ps256(distance));
+      else lanes = distance;
+      const __m512d current = _mm512_set1_pd(static_cast<double>(closest[i]));
+      const __m512d kept = _mm512_min_pd(lanes, current);
+      words = _mm512_add_epi64(words, _mm512_cvttpd_epi64(_mm512_roundscale_pd(
+                                          _mm512_mul_pd(kept, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+      largest = _mm512_max_pd(largest, kept);
+      if (_mm512_mask_cmp_pd_mask(real, lanes, current, _CMP_LT_OQ)) {
+        alignas(64) T values[W];
+        Ops::store(values, distance);
+        part.keep(i, values, 8);
+      }
+    };
+    // Four rows at a time: each feature register is loaded once for the four, and each
+    // row's value is broadcast inside its multiply-add (no separate broadcast).
+    constexpr int kRows = 4;
+    Eigen::Index i = begin;
+    for (; i + kRows <= end; i += kRows) {
+      const T* x[kRows];
+      Register a[kRows][4];
+      for (int r = 0; r < kRows; ++r) {
+        x[r] = shard_.row(i + r);
+        a[r][0] = Ops::load(scorer_.norms.data());
+        a[r][1] = a[r][2] = a[r][3] = Ops::zero();
+      }
+      Eigen::Index j = 0;
+      for (; j + 4 <= d; j += 4) {
+        const Register f0 = Ops::load(scaled + j * W), f1 = Ops::load(scaled + (j + 1) * W),
+                       f2 = Ops::load(scaled + (j + 2) * W), f3 = Ops::load(scaled + (j + 3) * W);
+        for (int r = 0; r < kRows; ++r) {
+          a[r][0] = Ops::fma(Ops::broadcast(x[r][j]), f0, a[r][0]);
+          a[r][1] = Ops::fma(Ops::broadcast(x[r][j + 1]), f1, a[r][1]);
+          a[r][2] = Ops::fma(Ops::broadcast(x[r][j + 2]), f2, a[r][2]);
+          a[r][3] = Ops::fma(Ops::broadcast(x[r][j + 3]), f3, a[r][3]);
+        }
+      }
+      for (int tail = 0; j + tail < d; ++tail) {
+        const Register f = Ops::load(scaled + (j + tail) * W);
+        for (int r = 0; r < kRows; ++r) a[r][tail] = Ops::fma(Ops::broadcast(x[r][j + tail]), f, a[r][tail]);
+      }
+      for (int r = 0; r < kRows; ++r)
+        finish(i + r, Ops::add(Ops::add(a[r][0], a[r][1]), Ops::add(a[r][2], a[r][3])));
+    }
+    for (; i < end; ++i) {
+      alignas(64) T score[W];
+      scorer_.scores(shard_.row(i), score);
+      finish(i, Ops::load(score));
+    }
+    alignas(64) std::int64_t sums[8];
+    _mm512_store_si512(sums, words);
+    for (int t = 0; t < 8; ++t) part.potential[static_cast<std::size_t>(t)] += sums[t];
+    _mm512_storeu_pd(part.largest.data(), largest);
+  }
+#endif
+
+  const DenseShard<T>& shard_;
+  std::vector<T> row_norms_;
+  DirectScorer<T> scorer_;
+  Eigen::Index centres_ = 0;
+};
+
 // k-means++ with greedy trials, as scikit-learn: 2 + ⌊ln k⌋ candidates drawn by D² sampling
-// (sample_by_weight), the one lowering the potential most is kept. Distances are the
-// GEMM form over blocks aligned to global rows (BlockDistances), so they are the same bits
-// for any rank layout.
+// (sample_by_weight), the one lowering the potential most is kept. Distances come from
+// CandidateDistances (the same bits for any rank layout and thread count). Each step is one
+// pass over the rows, shared among the threads, and memory-bound: besides the rows it reads
+// only D², and it keeps the candidates' distances only for the rows some candidate comes
+// closer to (the only rows the chosen one can change).
 template <class T>
 RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int k,
                               const CounterRng& rng, int restart) {
   const Eigen::Index d = shard.features();
-  const auto n_local = static_cast<std::size_t>(shard.local_rows());
+  const Eigen::Index n_local = shard.local_rows();
   const int trials = 2 + static_cast<int>(std::log(k));
   RowMatrix<T> centres(k, d);
-  BlockDistances<T> kernel(d, trials);
+  CandidateDistances<T> kernel(shard);
 
   const std::vector<std::uint64_t> first =
       distinct_random_rows(comm, shard, 1, rng, stream_id(Stream::FirstCentre, restart));
@@ -107,20 +318,30 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
 
   // closest[i]: D²(x_i) to the nearest chosen centre; only ever decreases, so its global
   // maximum bounds every later potential term (the fixed-point scale below).
-  std::vector<double> closest(n_local);
+  std::vector<T> closest(static_cast<std::size_t>(n_local));
+  kernel.set(RowMatrix<T>(centres.topRows(1)));
   double local_max = 0;
-  kernel.for_each_row(shard, RowMatrix<T>(centres.topRows(1)), [&](Eigen::Index i, T, const T* dist) {
-    closest[static_cast<std::size_t>(i)] = clamped(dist[0]);
-    local_max = std::max(local_max, closest[static_cast<std::size_t>(i)]);
-  });
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads()) if (threads() > 1) reduction(max : local_max)
+#endif
+  {
+    std::vector<T> distance(static_cast<std::size_t>(kernel.padded()));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (Eigen::Index i = 0; i < n_local; ++i) {
+      kernel.row(i, distance.data());
+      closest[static_cast<std::size_t>(i)] = distance[0];
+      local_max = std::max(local_max, static_cast<double>(distance[0]));
+    }
+  }
   double max_closest = comm.allreduce(local_max, MPI_MAX);
 
-  // Scratch of the seeding: each row's ‖x‖² and its distances to the current candidates.
-  std::vector<T> row_norms(n_local);
-  for (std::size_t i = 0; i < n_local; ++i)
-    row_norms[i] = squared_norm(shard.row(static_cast<Eigen::Index>(i)), d);
-  std::vector<T> candidate_distance(n_local * static_cast<std::size_t>(trials));
-  auto space = kernel.workspace(trials);
+  // Candidates are handled eight at a time (the padding candidates' terms are computed and
+  // ignored).
+  const Eigen::Index stride = (trials + 7) / 8 * 8;
+  const auto width = static_cast<std::size_t>(stride);
+  std::vector<Closer<T>> closer(static_cast<std::size_t>(threads()));
 
   for (int c = 1; c < k; ++c) {
     const std::uint64_t stream =
@@ -131,44 +352,44 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
       if (candidates[t] == KeyIndex::none().index)  // fewer distinct rows than k: any row
         candidates[t] = distinct_random_rows(comm, shard, 1, rng, stream + 1 + static_cast<std::uint64_t>(t))[0];
     const RowMatrix<T> candidate_rows = rows_as_matrix(comm, shard, candidates);
+    kernel.set(candidate_rows);
 
     // Greedy choice: keep the candidate that lowers the potential Σ min(D², d²) most. The
-    // potentials are fixed-point integer sums (int64 words, carried into 128 bits after each
-    // block: a block's 256 terms below 2^52 each cannot overflow), so every rank count picks
-    // the same one. The rows' distances to the candidates are kept (trials values per row),
-    // so one pass over the data serves both the potentials and the update of D².
+    // potentials are fixed-point integer sums (int64 words carried into 128 bits every
+    // kCarryRows rows: terms below 2^52 cannot overflow them), so every rank and thread
+    // count picks the same one.
     const double bound[1] = {max_closest};
     const FixedPoint scale(bound);
-    std::vector<Int128> potential(static_cast<std::size_t>(trials), 0);
-    std::vector<std::int64_t> block_potential(static_cast<std::size_t>(trials));
-    kernel.set_centres(candidate_rows);
-    const auto& candidate_norms = kernel.centre_norms();
-    for (Eigen::Index b = 0; b < BlockDistances<T>::block_count(shard); ++b) {
-      const auto rows = kernel.compute(shard, candidate_rows, b, space);
-      std::fill(block_potential.begin(), block_potential.end(), 0);
-      for (Eigen::Index q = 0; q < rows.count; ++q) {
-        const auto i = static_cast<std::size_t>(rows.first + q);
-        const double current = closest[i];
-        T* kept = &candidate_distance[i * static_cast<std::size_t>(trials)];
-        for (int t = 0; t < trials; ++t) {
-          kept[t] = std::max(T(0), row_norms[i] - 2 * space.products(space.offset + q, t) +
-                                       candidate_norms(t));
-          block_potential[t] += scale.to_fixed(std::min(current, static_cast<double>(kept[t])), 0);
-        }
-      }
-      for (int t = 0; t < trials; ++t) potential[t] += block_potential[t];
+    const double factor = 1.0 / scale.to_double(1, 0);  // 2^shift: exact
+    constexpr Eigen::Index kCarryRows = 2048;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads()) if (threads() > 1)
+#endif
+    {
+      Closer<T>& mine = closer[static_cast<std::size_t>(thread_index())];
+      mine.start(width);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (Eigen::Index block = 0; block < (n_local + kCarryRows - 1) / kCarryRows; ++block)
+        kernel.fold(block * kCarryRows, std::min(n_local, (block + 1) * kCarryRows), closest.data(),
+                    factor, trials, mine);
     }
+    std::vector<Int128> potential(width, 0);
+    for (const Closer<T>& part : closer)
+      for (std::size_t t = 0; t < potential.size(); ++t) potential[t] += part.potential[t];
     comm.allreduce_sum(potential);
-    const auto best = static_cast<int>(std::min_element(potential.begin(), potential.end()) -
-                                       potential.begin());
+    const auto best = static_cast<Eigen::Index>(
+        std::min_element(potential.begin(), potential.begin() + trials) - potential.begin());
     centres.row(c) = candidate_rows.row(best);
 
     local_max = 0;
-    for (std::size_t i = 0; i < n_local; ++i) {
-      closest[i] = std::min(closest[i],
-                            static_cast<double>(candidate_distance[i * static_cast<std::size_t>(trials) +
-                                                                   static_cast<std::size_t>(best)]));
-      local_max = std::max(local_max, closest[i]);
+    for (const Closer<T>& part : closer) {
+      local_max = std::max(local_max, part.largest[static_cast<std::size_t>(best)]);
+      for (std::size_t r = 0; r < part.rows.size(); ++r) {
+        T& current = closest[static_cast<std::size_t>(part.rows[r])];
+        current = std::min(current, part.distances[r * width + static_cast<std::size_t>(best)]);
+      }
     }
     max_closest = comm.allreduce(local_max, MPI_MAX);
   }

@@ -36,6 +36,7 @@ lib_init() {
   export OMPI_MCA_rmaps_base_oversubscribe=${OMPI_MCA_rmaps_base_oversubscribe:-1}
   # mpirun outside Slurm: no waiting for a munge daemon that is not there (scripts/env.sh).
   export PMIX_MCA_psec=${PMIX_MCA_psec:-^munge}
+  export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}  # no probe for absent network hardware (scripts/env.sh)
 
   TMP=$(mktemp -d "${TMPDIR:-/tmp}/lloyd-cli.XXXXXX") || { echo "FAIL setup: mktemp" >&2; exit 2; }
   # Every launcher we start carries this tag in its environment (and so do the ranks it

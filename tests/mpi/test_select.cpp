@@ -59,6 +59,10 @@ SweepResult sweep_blobs(const Comm& comm) {
   options.k_max = 10;
   options.gap_refs = 4;
   options.fit.seed = 2;
+  // Three restarts: one k-means++ draw in ~30 leaves two of these blobs to one centre
+  // (scikit-learn's kmeans_plusplus too, 9 of 300 seeds), which no criterion should be
+  // judged by.
+  options.fit.n_init = 3;
   return choose_k(comm, data.data, options);
 }
 
