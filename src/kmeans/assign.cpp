@@ -173,6 +173,93 @@ typename Assigner<T>::Nearest Assigner<T>::nearest(const T* x, const T* score,
   return {static_cast<std::int32_t>(best), exact_best, norm};
 }
 
+namespace {
+// nearest_direct with the scores stored first (any number of chunks; no AVX-512 needed).
+template <class T>
+typename Assigner<T>::Nearest nearest_from_stored_scores(const DirectScorer<T>& scorer, const T* x,
+                                                         const RowMatrix<T>& centroids, T largest_norm,
+                                                         T* second) {
+  constexpr Eigen::Index kMax = Assigner<T>::kRegisterChunks * Assigner<T>::kChunk;
+  alignas(64) T stored[kMax];
+  std::vector<T> heap;
+  const Eigen::Index padded = scorer.scaled_transpose.cols();
+  T* score = padded <= kMax ? stored : (heap.resize(static_cast<std::size_t>(padded)), heap.data());
+  scorer.scores(x, score);
+  const auto nearest = Assigner<T>::nearest(x, score, centroids, largest_norm);
+  if (second) {
+    score[nearest.centre] = std::numeric_limits<T>::infinity();
+    *second = Assigner<T>::row_minimum(score, padded);
+  }
+  return nearest;
+}
+
+#if defined(__AVX512F__)
+// nearest_direct with `Chunks` registers of scores: the arithmetic of DirectScorer::scores
+// and the decisions of Assigner::nearest, on registers.
+template <class T, int Chunks>
+typename Assigner<T>::Nearest nearest_in_registers(const DirectScorer<T>& scorer, const T* x,
+                                                   const RowMatrix<T>& centroids, T largest_norm,
+                                                   T* second) {
+  using Ops = detail::Zmm<T>;
+  using Register = decltype(Ops::zero());
+  constexpr Eigen::Index W = DirectScorer<T>::kWidth;
+  constexpr Eigen::Index columns = Chunks * W;
+  const Eigen::Index d = scorer.scaled_transpose.rows();
+  Register score[Chunks];
+  for (int c = 0; c < Chunks; ++c) score[c] = scorer.chunk_scores(x, c * W);
+  Register lowest_lanes = score[0];
+  for (int c = 1; c < Chunks; ++c) lowest_lanes = Ops::min(lowest_lanes, score[c]);
+  const T lowest = Ops::reduce_min(lowest_lanes);
+  const T norm = squared_norm(x, d);
+  const double margin =
+      Assigner<T>::slack(d) * (static_cast<double>(norm) + static_cast<double>(largest_norm));
+  const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
+  Eigen::Index best = -1;
+  int close = 0;
+  for (int c = 0; c < Chunks; ++c) {
+    const auto equal = Ops::equal(score[c], lowest);
+    if (best < 0 && equal) best = c * W + __builtin_ctz(equal);
+    close += __builtin_popcount(Ops::at_most(score[c], threshold));
+  }
+  if (close > 1) {
+    // Centres the GEMM form cannot tell apart: Assigner::nearest decides, on stored scores.
+    alignas(64) T stored[columns];
+    for (int c = 0; c < Chunks; ++c) Ops::store(stored + c * W, score[c]);
+    const auto nearest = Assigner<T>::nearest(x, stored, centroids, largest_norm);
+    if (second) {
+      stored[nearest.centre] = std::numeric_limits<T>::infinity();
+      *second = Assigner<T>::row_minimum(stored, columns);
+    }
+    return nearest;
+  }
+  if (second) {
+    const int chunk = static_cast<int>(best / W);
+    Register others = Ops::mask_infinity(score[chunk], static_cast<int>(best % W));
+    for (int c = 0; c < Chunks; ++c)
+      if (c != chunk) others = Ops::min(others, score[c]);
+    *second = Ops::reduce_min(others);
+  }
+  return {static_cast<std::int32_t>(best), squared_distance(x, centroids.row(best).data(), d), norm};
+}
+#endif
+}  // namespace
+
+template <class T>
+typename Assigner<T>::Nearest Assigner<T>::nearest_direct(const DirectScorer<T>& scorer, const T* x,
+                                                          const RowMatrix<T>& centroids, T largest_norm,
+                                                          T* second) {
+#if defined(__AVX512F__)
+  switch (scorer.scaled_transpose.cols() / kChunk) {
+    case 1: return nearest_in_registers<T, 1>(scorer, x, centroids, largest_norm, second);
+    case 2: return nearest_in_registers<T, 2>(scorer, x, centroids, largest_norm, second);
+    case 3: return nearest_in_registers<T, 3>(scorer, x, centroids, largest_norm, second);
+    case 4: return nearest_in_registers<T, 4>(scorer, x, centroids, largest_norm, second);
+    default: break;
+  }
+#endif
+  return nearest_from_stored_scores(scorer, x, centroids, largest_norm, second);
+}
+
 template <class T>
 void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
                          std::span<std::int32_t> labels, std::span<double> distances,
@@ -207,10 +294,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
       // constant ‖x‖², so the same argmin; for small d computed directly, row by row.
       const auto rows = direct ? BlockDistances<T>::block_rows(shard, b, space.products)
                                : distances_.compute(shard, centroids, b, space.products);
-      if (direct) {
-        for (Eigen::Index q = 0; q < rows.count; ++q)
-          direct_.scores(shard.row(rows.first + q), space.scores.row(space.products.offset + q).data());
-      } else {
+      if (!direct) {
         // Whole-block array arithmetic (vectorised).
         space.scores.leftCols(k) =
             ((-2 * space.products.products.array()).rowwise() + centre_norms.transpose().array())
@@ -220,7 +304,8 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);
         const auto [best, exact_best, row_norm] =
-            nearest(x, space.scores.row(space.products.offset + q).data(), centroids, largest_norm);
+            direct ? nearest_direct(direct_, x, centroids, largest_norm)
+                   : nearest(x, space.scores.row(space.products.offset + q).data(), centroids, largest_norm);
         (void)row_norm;
         labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
         distances[static_cast<std::size_t>(i)] = exact_best;

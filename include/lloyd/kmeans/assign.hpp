@@ -26,6 +26,11 @@ inline __m512d load_doubles(const float* p, __mmask8 mask) {
 inline __m512d load_doubles(const double* p, __mmask8 mask) { return _mm512_maskz_loadu_pd(mask, p); }
 
 // One 64-byte register of T: the few operations the direct scores need, by element type.
+// (GCC 12 reports its own _mm512_reduce_min_* as reading an uninitialised value: a known
+// false positive of the intrinsics' undefined-vector idiom.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 template <class T>
 struct Zmm;
 template <>
@@ -36,6 +41,13 @@ struct Zmm<float> {
   static __m512 broadcast(float v) { return _mm512_set1_ps(v); }
   static __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
   static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+  static __m512 min(__m512 a, __m512 b) { return _mm512_min_ps(a, b); }
+  static float reduce_min(__m512 a) { return _mm512_reduce_min_ps(a); }
+  static __mmask16 equal(__m512 a, float b) { return _mm512_cmp_ps_mask(a, _mm512_set1_ps(b), _CMP_EQ_OQ); }
+  static __mmask16 at_most(__m512 a, float b) { return _mm512_cmp_ps_mask(a, _mm512_set1_ps(b), _CMP_LE_OQ); }
+  static __m512 mask_infinity(__m512 a, int lane) {
+    return _mm512_mask_mov_ps(a, static_cast<__mmask16>(1u << lane), _mm512_set1_ps(std::numeric_limits<float>::infinity()));
+  }
 };
 template <>
 struct Zmm<double> {
@@ -45,7 +57,15 @@ struct Zmm<double> {
   static __m512d broadcast(double v) { return _mm512_set1_pd(v); }
   static __m512d fma(__m512d a, __m512d b, __m512d c) { return _mm512_fmadd_pd(a, b, c); }
   static __m512d add(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
+  static __m512d min(__m512d a, __m512d b) { return _mm512_min_pd(a, b); }
+  static double reduce_min(__m512d a) { return _mm512_reduce_min_pd(a); }
+  static __mmask8 equal(__m512d a, double b) { return _mm512_cmp_pd_mask(a, _mm512_set1_pd(b), _CMP_EQ_OQ); }
+  static __mmask8 at_most(__m512d a, double b) { return _mm512_cmp_pd_mask(a, _mm512_set1_pd(b), _CMP_LE_OQ); }
+  static __m512d mask_infinity(__m512d a, int lane) {
+    return _mm512_mask_mov_pd(a, static_cast<__mmask8>(1u << lane), _mm512_set1_pd(std::numeric_limits<double>::infinity()));
+  }
 };
+#pragma GCC diagnostic pop
 }  // namespace detail
 #endif
 
@@ -234,30 +254,39 @@ struct DirectScorer {
     norms.assign(static_cast<std::size_t>(columns), padding_norm);
     std::copy_n(centre_norms.data(), centres.rows(), norms.begin());
   }
+#if defined(__AVX512F__)
+  /// The scores of centres [c, c + kWidth) in a register: the arithmetic of scores(), kept
+  /// in registers (measured: twice as fast as the Eigen form, which keeps the four chains in
+  /// memory).
+  auto chunk_scores(const T* x, Eigen::Index c) const {
+    using Ops = detail::Zmm<T>;
+    const Eigen::Index columns = scaled_transpose.cols(), d = scaled_transpose.rows();
+    const T* scaled = scaled_transpose.data();
+    auto feature = [&](Eigen::Index j) { return Ops::load(scaled + j * columns + c); };
+    auto a0 = Ops::load(norms.data() + c), a1 = Ops::zero(), a2 = Ops::zero(), a3 = Ops::zero();
+    Eigen::Index j = 0;
+    for (; j + 4 <= d; j += 4) {
+      a0 = Ops::fma(Ops::broadcast(x[j]), feature(j), a0);
+      a1 = Ops::fma(Ops::broadcast(x[j + 1]), feature(j + 1), a1);
+      a2 = Ops::fma(Ops::broadcast(x[j + 2]), feature(j + 2), a2);
+      a3 = Ops::fma(Ops::broadcast(x[j + 3]), feature(j + 3), a3);
+    }
+    if (j < d) a0 = Ops::fma(Ops::broadcast(x[j]), feature(j), a0);
+    if (j + 1 < d) a1 = Ops::fma(Ops::broadcast(x[j + 1]), feature(j + 1), a1);
+    if (j + 2 < d) a2 = Ops::fma(Ops::broadcast(x[j + 2]), feature(j + 2), a2);
+    return Ops::add(Ops::add(a0, a1), Ops::add(a2, a3));
+  }
+#endif
   /// score[c] = ‖c‖² − 2 x·c for every (padded) centre: the GEMM form's score, with the
   /// same rounding error bound (d products summed in T).
   void scores(const T* x, T* score) const {
-    const Eigen::Index columns = scaled_transpose.cols(), d = scaled_transpose.rows();
-    const T* scaled = scaled_transpose.data();
+    const Eigen::Index columns = scaled_transpose.cols();
     for (Eigen::Index c = 0; c < columns; c += kWidth) {
 #if defined(__AVX512F__)
-      // The same arithmetic as below, in registers (measured: twice as fast as the Eigen
-      // form, which keeps the four chains in memory).
-      using Ops = detail::Zmm<T>;
-      auto feature = [&](Eigen::Index j) { return Ops::load(scaled + j * columns + c); };
-      auto a0 = Ops::load(norms.data() + c), a1 = Ops::zero(), a2 = Ops::zero(), a3 = Ops::zero();
-      Eigen::Index j = 0;
-      for (; j + 4 <= d; j += 4) {
-        a0 = Ops::fma(Ops::broadcast(x[j]), feature(j), a0);
-        a1 = Ops::fma(Ops::broadcast(x[j + 1]), feature(j + 1), a1);
-        a2 = Ops::fma(Ops::broadcast(x[j + 2]), feature(j + 2), a2);
-        a3 = Ops::fma(Ops::broadcast(x[j + 3]), feature(j + 3), a3);
-      }
-      if (j < d) a0 = Ops::fma(Ops::broadcast(x[j]), feature(j), a0);
-      if (j + 1 < d) a1 = Ops::fma(Ops::broadcast(x[j + 1]), feature(j + 1), a1);
-      if (j + 2 < d) a2 = Ops::fma(Ops::broadcast(x[j + 2]), feature(j + 2), a2);
-      Ops::store(score + c, Ops::add(Ops::add(a0, a1), Ops::add(a2, a3)));
+      detail::Zmm<T>::store(score + c, chunk_scores(x, c));
 #else
+      const Eigen::Index d = scaled_transpose.rows();
+      const T* scaled = scaled_transpose.data();
       auto feature = [&](Eigen::Index j) { return Chunk::Map(scaled + j * columns + c); };
       Chunk a0 = Chunk::Map(norms.data() + c), a1 = Chunk::Zero(), a2 = Chunk::Zero(), a3 = Chunk::Zero();
       Eigen::Index j = 0;
@@ -323,6 +352,14 @@ class Assigner {
   static Nearest nearest(const T* x, const T* score, const RowMatrix<T>& centroids, T largest_norm);
   /// The smallest of `padded` scores (a multiple of kChunk).
   static T row_minimum(const T* score, Eigen::Index padded);
+  /// nearest() for direct scoring (d ≤ DirectScorer::kMaxFeatures) with the scores of
+  /// `scorer` computed here: the same result. With AVX-512 and up to kRegisterChunks chunks
+  /// of centres the scores never leave registers (no store and re-scan per row). When
+  /// `second` is given it gets the smallest score of the other centres (the best one's
+  /// masked), for lower bounds.
+  static constexpr Eigen::Index kRegisterChunks = 4;
+  static Nearest nearest_direct(const DirectScorer<T>& scorer, const T* x, const RowMatrix<T>& centroids,
+                                T largest_norm, T* second = nullptr);
 
  private:
   // Scratch of one thread.

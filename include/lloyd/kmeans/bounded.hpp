@@ -69,8 +69,13 @@ class BoundedAssigner {
     RowMatrix<T> scores;    ///< ‖c‖² − 2x·c, columns padded with +inf (Assigner::nearest)
     ClusterSums moves;
     std::vector<Eigen::Index> pending;
-    std::vector<std::uint8_t> unsettled;
-    std::vector<Eigen::Index> listed;  ///< rows of the block to tighten
+    std::vector<std::int32_t> listed;  ///< rows of the block to tighten
+    std::vector<double> own;           ///< their distances to their own centres
+    // Per row of a batch: its nearest centre, the squared distance to it, the squared lower
+    // bound to the others (Hamerly), and the new bounds.
+    std::vector<double> nearest_distance, other;
+    std::vector<std::int32_t> chosen;
+    std::vector<float> upper, lower;
     std::vector<float> settled;
   };
 
