@@ -147,10 +147,10 @@ T Assigner<T>::row_minimum(const T* score, Eigen::Index padded) {
 
 template <class T>
 typename Assigner<T>::Nearest Assigner<T>::nearest(const T* x, const T* score,
-                                                   const RowMatrix<T>& centroids, T largest_norm) {
+                                                   const RowMatrix<T>& centroids, T largest_norm,
+                                                   T norm) {
   const Eigen::Index d = centroids.cols(), k = centroids.rows();
   const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
-  const T norm = squared_norm(x, d);
   const double margin = slack(d) * (static_cast<double>(norm) + static_cast<double>(largest_norm));
   // The row's minimum (exact whatever the order), the first centre reaching it (ties:
   // lowest index) and how many centres lie within the rounding margin of it.
@@ -178,14 +178,14 @@ namespace {
 template <class T>
 typename Assigner<T>::Nearest nearest_from_stored_scores(const DirectScorer<T>& scorer, const T* x,
                                                          const RowMatrix<T>& centroids, T largest_norm,
-                                                         T* second) {
+                                                         T norm, T* second) {
   constexpr Eigen::Index kMax = Assigner<T>::kRegisterChunks * Assigner<T>::kChunk;
   alignas(64) T stored[kMax];
   std::vector<T> heap;
   const Eigen::Index padded = scorer.scaled_transpose.cols();
   T* score = padded <= kMax ? stored : (heap.resize(static_cast<std::size_t>(padded)), heap.data());
   scorer.scores(x, score);
-  const auto nearest = Assigner<T>::nearest(x, score, centroids, largest_norm);
+  const auto nearest = Assigner<T>::nearest(x, score, centroids, largest_norm, norm);
   if (second) {
     score[nearest.centre] = std::numeric_limits<T>::infinity();
     *second = Assigner<T>::row_minimum(score, padded);
@@ -199,7 +199,7 @@ typename Assigner<T>::Nearest nearest_from_stored_scores(const DirectScorer<T>& 
 template <class T, int Chunks>
 typename Assigner<T>::Nearest nearest_in_registers(const DirectScorer<T>& scorer, const T* x,
                                                    const RowMatrix<T>& centroids, T largest_norm,
-                                                   T* second) {
+                                                   T norm, T* second) {
   using Ops = detail::Zmm<T>;
   using Register = decltype(Ops::zero());
   constexpr Eigen::Index W = DirectScorer<T>::kWidth;
@@ -210,7 +210,6 @@ typename Assigner<T>::Nearest nearest_in_registers(const DirectScorer<T>& scorer
   Register lowest_lanes = score[0];
   for (int c = 1; c < Chunks; ++c) lowest_lanes = Ops::min(lowest_lanes, score[c]);
   const T lowest = Ops::reduce_min(lowest_lanes);
-  const T norm = squared_norm(x, d);
   const double margin =
       Assigner<T>::slack(d) * (static_cast<double>(norm) + static_cast<double>(largest_norm));
   const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
@@ -225,7 +224,7 @@ typename Assigner<T>::Nearest nearest_in_registers(const DirectScorer<T>& scorer
     // Centres the GEMM form cannot tell apart: Assigner::nearest decides, on stored scores.
     alignas(64) T stored[columns];
     for (int c = 0; c < Chunks; ++c) Ops::store(stored + c * W, score[c]);
-    const auto nearest = Assigner<T>::nearest(x, stored, centroids, largest_norm);
+    const auto nearest = Assigner<T>::nearest(x, stored, centroids, largest_norm, norm);
     if (second) {
       stored[nearest.centre] = std::numeric_limits<T>::infinity();
       *second = Assigner<T>::row_minimum(stored, columns);
@@ -247,17 +246,17 @@ typename Assigner<T>::Nearest nearest_in_registers(const DirectScorer<T>& scorer
 template <class T>
 typename Assigner<T>::Nearest Assigner<T>::nearest_direct(const DirectScorer<T>& scorer, const T* x,
                                                           const RowMatrix<T>& centroids, T largest_norm,
-                                                          T* second) {
+                                                          T norm, T* second) {
 #if defined(__AVX512F__)
   switch (scorer.scaled_transpose.cols() / kChunk) {
-    case 1: return nearest_in_registers<T, 1>(scorer, x, centroids, largest_norm, second);
-    case 2: return nearest_in_registers<T, 2>(scorer, x, centroids, largest_norm, second);
-    case 3: return nearest_in_registers<T, 3>(scorer, x, centroids, largest_norm, second);
-    case 4: return nearest_in_registers<T, 4>(scorer, x, centroids, largest_norm, second);
+    case 1: return nearest_in_registers<T, 1>(scorer, x, centroids, largest_norm, norm, second);
+    case 2: return nearest_in_registers<T, 2>(scorer, x, centroids, largest_norm, norm, second);
+    case 3: return nearest_in_registers<T, 3>(scorer, x, centroids, largest_norm, norm, second);
+    case 4: return nearest_in_registers<T, 4>(scorer, x, centroids, largest_norm, norm, second);
     default: break;
   }
 #endif
-  return nearest_from_stored_scores(scorer, x, centroids, largest_norm, second);
+  return nearest_from_stored_scores(scorer, x, centroids, largest_norm, norm, second);
 }
 
 template <class T>
@@ -269,14 +268,14 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
   const int thread_count = threads();
   while (static_cast<int>(threads_.size()) < thread_count) {
     threads_.push_back({distances_.workspace(k),
-                        RowMatrix<T>::Constant(BlockDistances<T>::kBlockRows, padded_k,
-                                               std::numeric_limits<T>::infinity()),
+                        Eigen::Matrix<T, 1, Eigen::Dynamic>::Constant(padded_k, std::numeric_limits<T>::infinity()),
                         ClusterSums(k, d)});
   }
   distances_.set_centres(centroids);
   const T largest_norm = distances_.largest_centre_norm();
   const auto& centre_norms = distances_.centre_norms();
-  const Eigen::Index blocks = BlockDistances<T>::block_count(shard);
+  const Eigen::Index blocks = distances_.block_count(shard);
+  const T* norms = normed_ == &shard ? row_norms_.data() : nullptr;
   const bool direct = d <= DirectScorer<T>::kMaxFeatures;
   if (direct) direct_.set(centroids, centre_norms);
 
@@ -292,20 +291,19 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
     for (Eigen::Index b = 0; b < blocks; ++b) {
       // The score of centre c is ‖c‖² − 2x·c, the GEMM-form distance without the row's own
       // constant ‖x‖², so the same argmin; for small d computed directly, row by row.
-      const auto rows = direct ? BlockDistances<T>::block_rows(shard, b, space.products)
+      const auto rows = direct ? distances_.block(shard, b, space.products)
                                : distances_.compute(shard, centroids, b, space.products);
-      if (!direct) {
-        // Whole-block array arithmetic (vectorised).
-        space.scores.leftCols(k) =
-            ((-2 * space.products.products.array()).rowwise() + centre_norms.transpose().array())
-                .matrix();
-      }
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);
+        const T norm = norms ? norms[i] : squared_norm(x, d);
+        if (!direct)
+          space.scores.leftCols(k) =
+              (-2 * space.products.products.row(space.products.offset + q).array() + centre_norms.transpose().array())
+                  .matrix();
         const auto [best, exact_best, row_norm] =
-            direct ? nearest_direct(direct_, x, centroids, largest_norm)
-                   : nearest(x, space.scores.row(space.products.offset + q).data(), centroids, largest_norm);
+            direct ? nearest_direct(direct_, x, centroids, largest_norm, norm)
+                   : nearest(x, space.scores.data(), centroids, largest_norm, norm);
         (void)row_norm;
         labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
         distances[static_cast<std::size_t>(i)] = exact_best;
@@ -316,6 +314,14 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
   // Integer sums: merging the threads' parts in any order gives the same bits.
   if (sums)
     for (int t = 0; t < thread_count; ++t) sums->merge(threads_[static_cast<std::size_t>(t)].sums);
+}
+
+template <class T>
+void Assigner<T>::remember_norms(const DenseShard<T>& shard) {
+  row_norms_.resize(static_cast<std::size_t>(shard.local_rows()));
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    row_norms_[static_cast<std::size_t>(i)] = squared_norm(shard.row(i), shard.features());
+  normed_ = &shard;
 }
 
 template class Assigner<float>;

@@ -229,6 +229,10 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
                                         const FixedPoint* fixed) {
   take_centres(centroids);
   const Eigen::Index n = shard.local_rows(), d = features_, k = clusters_;
+  if (row_norms_.empty() && n > 0) {  // the rows do not change: their norms once
+    row_norms_.resize(static_cast<std::size_t>(n));
+    for (Eigen::Index i = 0; i < n; ++i) row_norms_[static_cast<std::size_t>(i)] = squared_norm(shard.row(i), d);
+  }
   const int groups = static_cast<int>(members_.size());
   const double margin = distance_margin(d), slack = Assigner<T>::slack(d);
   constexpr Eigen::Index kBatch = 256, kChunk = Assigner<T>::kChunk;
@@ -284,9 +288,10 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
       const T* x = shard.row(i);
       T* score = space.scores.row(p).data();
       T second = infinity;  // in_registers: the nearest other centre's score
+      const T row_norm = row_norms_[static_cast<std::size_t>(i)];
       const auto [best, best_distance, norm] =
-          in_registers ? Assigner<T>::nearest_direct(direct_, x, centres_, largest_norm_, &second)
-                 : Assigner<T>::nearest(x, score, centres_, largest_norm_);
+          in_registers ? Assigner<T>::nearest_direct(direct_, x, centres_, largest_norm_, row_norm, &second)
+                       : Assigner<T>::nearest(x, score, centres_, largest_norm_, row_norm);
       const double error = slack * (static_cast<double>(norm) + static_cast<double>(largest_norm_));
       // sqrt(+inf) stays +inf below: no other centre, no bound.
       auto squared_bound = [&](T lowest) {

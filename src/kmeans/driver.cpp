@@ -89,7 +89,9 @@ class FullStep {
       : shard_(shard), summary_(summary), assigner_(shard.features(), k),
         labels_(static_cast<std::size_t>(shard.local_rows()), 0),
         previous_(static_cast<std::size_t>(shard.local_rows()), -1),
-        distances_(static_cast<std::size_t>(shard.local_rows())) {}
+        distances_(static_cast<std::size_t>(shard.local_rows())) {
+    assigner_.remember_norms(shard_);
+  }
 
   void start(const RowMatrix<T>* previous_centroids) {
     if (previous_centroids) assigner_.assign(shard_, *previous_centroids, previous_, distances_);

@@ -121,18 +121,30 @@ T squared_norm(const T* x, Eigen::Index features) {
 }
 
 /// Squared distances of a shard's rows to a few centres, in the GEMM form
-/// ‖x‖² − 2x·c + ‖c‖² in T precision, over blocks of kBlockRows rows aligned to *global*
+/// ‖x‖² − 2x·c + ‖c‖² in T precision, over blocks of block_rows() rows aligned to *global*
 /// row indices: every row lands at the same position of an equally sized block whatever
 /// the rank layout, so its computed distances are the same bits for any number of ranks.
 template <class T>
 class BlockDistances {
  public:
-  static constexpr Eigen::Index kBlockRows = 256;
+  /// Rows per block: as many as keep a block of rows (or of products) near kBlockBytes,
+  /// between kMinBlockRows and kMaxBlockRows (a power of two). A function of d and k only,
+  /// so the same on every rank. Measured: Eigen's product of 256 × 256 blocks runs at 107
+  /// GFLOP/s on one core here, of 2048 × 256 blocks at 171 (it packs the centres once per
+  /// block).
+  static constexpr Eigen::Index kMinBlockRows = 256, kMaxBlockRows = 2048;
+  static constexpr std::size_t kBlockBytes = std::size_t{2} << 20;
+  static Eigen::Index rows_per_block(Eigen::Index features, Eigen::Index centres) {
+    const std::size_t row_bytes = sizeof(T) * static_cast<std::size_t>(std::max<Eigen::Index>({features, centres, 1}));
+    Eigen::Index rows = kMinBlockRows;
+    while (rows < kMaxBlockRows && static_cast<std::size_t>(2 * rows) * row_bytes <= kBlockBytes) rows *= 2;
+    return rows;
+  }
 
   /// Scratch of one thread: the padded copy of an edge block and the products.
   struct Workspace {
-    RowMatrix<T> block;     ///< kBlockRows × d copy of the rows of a block cut by the shard
-    RowMatrix<T> products;  ///< kBlockRows × centres: x·c
+    RowMatrix<T> block;     ///< block_rows() × d copy of the rows of a block cut by the shard
+    RowMatrix<T> products;  ///< block_rows() × centres: x·c
     Eigen::Index offset = 0;  ///< row of `products` holding the block's first local row
   };
   /// A block of the shard: local rows [first, first + count).
@@ -141,10 +153,13 @@ class BlockDistances {
   };
 
   BlockDistances(Eigen::Index features, Eigen::Index centres)
-      : features_(features), serial_(workspace(centres)), centre_norms_(centres) {}
+      : features_(features), block_rows_(rows_per_block(features, centres)),
+        serial_(workspace(centres)), centre_norms_(centres) {}
+
+  Eigen::Index block_rows() const { return block_rows_; }
 
   Workspace workspace(Eigen::Index centres) const {
-    return {RowMatrix<T>::Zero(kBlockRows, features_), RowMatrix<T>(kBlockRows, centres), 0};
+    return {RowMatrix<T>::Zero(block_rows_, features_), RowMatrix<T>(block_rows_, centres), 0};
   }
 
   /// Takes the centres of the next blocks: their norms ‖c‖² (and the largest).
@@ -158,9 +173,9 @@ class BlockDistances {
   }
 
   /// The number of aligned blocks that hold rows of the shard.
-  static Eigen::Index block_count(const DenseShard<T>& shard) {
+  Eigen::Index block_count(const DenseShard<T>& shard) const {
     if (shard.local_rows() == 0) return 0;
-    const auto B = static_cast<std::uint64_t>(kBlockRows);
+    const auto B = static_cast<std::uint64_t>(block_rows_);
     const std::uint64_t last = shard.first_row + static_cast<std::uint64_t>(shard.local_rows()) - 1;
     return static_cast<Eigen::Index>(last / B - shard.first_row / B + 1);
   }
@@ -172,10 +187,10 @@ class BlockDistances {
   /// copy, so every product has the same shape.
   Rows compute(const DenseShard<T>& shard, const RowMatrix<T>& centres, Eigen::Index index,
                Workspace& space) const {
-    const Rows rows = block_rows(shard, index, space);
-    if (rows.count == kBlockRows) {
-      const Eigen::Map<const RowMatrix<T>> block(shard.row(rows.first), kBlockRows, features_);
-      space.products.noalias() = block * centres.transpose();
+    const Rows rows = block(shard, index, space);
+    if (rows.count == block_rows_) {
+      const Eigen::Map<const RowMatrix<T>> whole(shard.row(rows.first), block_rows_, features_);
+      space.products.noalias() = whole * centres.transpose();
     } else {
       for (Eigen::Index q = 0; q < rows.count; ++q)
         std::copy_n(shard.row(rows.first + q), features_,
@@ -187,8 +202,8 @@ class BlockDistances {
 
   /// The local rows of block `index` (and, in `space.offset`, the in-block position of the
   /// first of them), without computing anything.
-  static Rows block_rows(const DenseShard<T>& shard, Eigen::Index index, Workspace& space) {
-    const auto B = static_cast<std::uint64_t>(kBlockRows);
+  Rows block(const DenseShard<T>& shard, Eigen::Index index, Workspace& space) const {
+    const auto B = static_cast<std::uint64_t>(block_rows_);
     const std::uint64_t first = shard.first_row, end = first + shard.local_rows();
     const std::uint64_t block_start = (first / B + static_cast<std::uint64_t>(index)) * B;
     const std::uint64_t lo = std::max(block_start, first), hi = std::min(block_start + B, end);
@@ -221,7 +236,7 @@ class BlockDistances {
   T largest_centre_norm() const { return largest_norm_; }
 
  private:
-  Eigen::Index features_;
+  Eigen::Index features_, block_rows_;
   Workspace serial_;
   Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms_;
   T largest_norm_ = 0;
@@ -346,10 +361,11 @@ class Assigner {
     T norm;               ///< ‖x‖² (squared_norm)
   };
   /// The nearest centre of row x from its scores ‖c‖² − 2x·c (`score` padded with +inf to
-  /// a multiple of kChunk); `largest_norm` is the largest ‖c‖². Where the GEMM form cannot
+  /// a multiple of kChunk); `largest_norm` is the largest ‖c‖², `norm` is squared_norm(x). Where the GEMM form cannot
   /// separate centres, squared_distance decides: the result is the argmin of
   /// squared_distance over all centres.
-  static Nearest nearest(const T* x, const T* score, const RowMatrix<T>& centroids, T largest_norm);
+  static Nearest nearest(const T* x, const T* score, const RowMatrix<T>& centroids, T largest_norm,
+                         T norm);
   /// The smallest of `padded` scores (a multiple of kChunk).
   static T row_minimum(const T* score, Eigen::Index padded);
   /// nearest() for direct scoring (d ≤ DirectScorer::kMaxFeatures) with the scores of
@@ -359,19 +375,25 @@ class Assigner {
   /// masked), for lower bounds.
   static constexpr Eigen::Index kRegisterChunks = 4;
   static Nearest nearest_direct(const DirectScorer<T>& scorer, const T* x, const RowMatrix<T>& centroids,
-                                T largest_norm, T* second = nullptr);
+                                T largest_norm, T norm, T* second = nullptr);
+  /// squared_norm of every row of `shard`, for the assignments of that shard that follow
+  /// (they do not change between iterations); without it each assign computes them.
+  void remember_norms(const DenseShard<T>& shard);
 
  private:
   // Scratch of one thread.
   struct ThreadSpace {
     typename BlockDistances<T>::Workspace products;
-    /// ‖c‖² − 2x·c of a block (the distance less the row's constant ‖x‖²), with columns
-    /// padded to a multiple of kChunk with +inf.
-    RowMatrix<T> scores;
+    /// ‖c‖² − 2x·c of one row (the distance less the row's constant ‖x‖²), with columns
+    /// padded to a multiple of kChunk with +inf: made from the row's products just before
+    /// its decision, while they are in cache.
+    Eigen::Matrix<T, 1, Eigen::Dynamic> scores;
     ClusterSums sums;
   };
 
   Eigen::Index features_, clusters_;
+  const DenseShard<T>* normed_ = nullptr;  ///< the shard whose row norms are remembered
+  std::vector<T> row_norms_;
   BlockDistances<T> distances_;
   DirectScorer<T> direct_;
   std::vector<ThreadSpace> threads_;

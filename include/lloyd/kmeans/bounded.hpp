@@ -97,6 +97,7 @@ class BoundedAssigner {
   int fastest_ = -2;
   float second_drift_ = 0;
   std::vector<float> upper_, lower_;         ///< rows; rows × groups
+  std::vector<T> row_norms_;                 ///< squared_norm of each row, made once
   bool have_centres_ = false, computed_every_row_ = false;
   std::int64_t distances_computed_ = 0;
 };
