@@ -257,6 +257,9 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   if (direct) direct_.set(centres_, centre_norms_);
   // Hamerly with direct scores: the row's decision and its second-nearest score in one go.
   const bool in_registers = direct && groups == 1;
+  // With all_rows the sums are made afresh: every row is added to its final label where that
+  // is decided (settled by the bounds, by the tightening, or in a batch).
+  const bool fresh_sums = moves && all_rows;
   auto assign_batch = [&](Space& space, Eigen::Index count, std::int64_t& batch_changed) {
     const Eigen::Index first = space.pending[0];
     if (in_registers) {
@@ -337,6 +340,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
           space.moves.add(best, x, *fixed);
         }
       }
+      if (fresh_sums) space.moves.add(best, shard.row(i), *fixed);
     }
   };
 
@@ -348,6 +352,9 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
     const int thread = thread_index();
     Space& space = spaces_[static_cast<std::size_t>(thread)];
     space.moves.reset();
+    auto add_row = [&](Eigen::Index i) {
+      space.moves.add(labels[static_cast<std::size_t>(i)], shard.row(i), *fixed);
+    };
     space.pending.resize(static_cast<std::size_t>(kBatch));
     space.listed.resize(static_cast<std::size_t>(kBatch));
     space.own.resize(static_cast<std::size_t>(kBatch));
@@ -366,7 +373,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
       const std::int32_t* label = labels.data() + first;
       float* upper = upper_.data() + first;
       float* lower = lower_.data() + static_cast<std::size_t>(first) * static_cast<std::size_t>(groups);
-      float* settled = space.settled.data();  // what the upper bound must stay below
+      float* settled = space.settled.data();  // per listed row: what its upper bound must stay below
       // 1. Move the bounds with the centres (vectorised); the rows they settle keep their
       //    label. Hamerly's lower bound moves by the largest drift of the *other* centres.
       Eigen::Index listed = 0;  // rows to tighten, listed while moving the bounds
@@ -390,18 +397,26 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
           const __m512 keep = _mm512_max_ps(_mm512_mask_i32gather_ps(zero, rows, slot, half_gap, 4), low);
           _mm512_mask_storeu_ps(lower + q, rows, low);
           _mm512_mask_storeu_ps(upper + q, rows, high);
-          _mm512_mask_storeu_ps(settled + q, rows, keep);
           const __mmask16 open = exact ? rows : static_cast<__mmask16>(rows & ~_mm512_cmp_ps_mask(high, keep, _CMP_LT_OQ));
           _mm512_mask_compressstoreu_epi32(space.listed.data() + listed, open, position);
+          _mm512_mask_compressstoreu_ps(settled + listed, open, keep);
           listed += __builtin_popcount(open);
+          if (fresh_sums)  // the rows the bounds settle, to their (unchanged) labels
+            for (unsigned kept = rows & ~open; kept != 0; kept &= kept - 1)
+              add_row(first + q + __builtin_ctz(kept));
         }
 #else
         for (Eigen::Index q = 0; q < count; ++q) {
           const float shift = label[q] == fastest_ ? second_drift_ : group_drift[0];
           lower[q] = std::max(0.0f, (lower[q] - shift) * kOutwardsDown);
           upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
-          settled[q] = std::max(lower[q], half_gap[label[q] + 1]);
-          if (!(upper[q] < settled[q]) || exact) space.listed[static_cast<std::size_t>(listed++)] = static_cast<std::int32_t>(q);
+          const float keep = std::max(lower[q], half_gap[label[q] + 1]);
+          if (!(upper[q] < keep) || exact) {
+            settled[listed] = keep;
+            space.listed[static_cast<std::size_t>(listed++)] = static_cast<std::int32_t>(q);
+          } else if (fresh_sums) {
+            add_row(first + q);
+          }
         }
 #endif
       } else {
@@ -413,8 +428,12 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
             lowest = std::min(lowest, bound);
           }
           upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
-          settled[q] = lowest;
-          if (!(upper[q] < lowest) || exact) space.listed[static_cast<std::size_t>(listed++)] = static_cast<std::int32_t>(q);
+          if (!(upper[q] < lowest) || exact) {
+            settled[listed] = lowest;
+            space.listed[static_cast<std::size_t>(listed++)] = static_cast<std::int32_t>(q);
+          } else if (fresh_sums) {
+            add_row(first + q);
+          }
         }
       }
       // 2. Tighten the upper bound of the others to the exact distance; that may settle
@@ -446,7 +465,9 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
         const bool labelled = label[q] >= 0;
         if (labelled) distances[static_cast<std::size_t>(i)] = own[p];  // the batch rewrites its rows'
         space.pending[static_cast<std::size_t>(pending)] = i;
-        pending += !(labelled && upper[q] < settled[q]);
+        const bool tightened = labelled && upper[q] < settled[p];
+        pending += !tightened;
+        if (fresh_sums && tightened) add_row(i);
         if (pending == kBatch) {
           assign_batch(space, pending, changed);
           computed += pending * k;
@@ -457,10 +478,6 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
     if (pending > 0) {
       assign_batch(space, pending, changed);
       computed += pending * k;
-    }
-    if (moves && all_rows) {
-      // A fresh sum: every row of the range to its (new) label.
-      for (Eigen::Index i = begin; i < end; ++i) space.moves.add(labels[static_cast<std::size_t>(i)], shard.row(i), *fixed);
     }
   }
   if (moves)

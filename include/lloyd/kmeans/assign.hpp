@@ -74,6 +74,9 @@ struct Zmm<double> {
 /// j into lane j mod 8, each term fused-multiply-added) summed in a fixed tree at the end:
 /// a fixed order, so the result does not depend on where the row lives. The AVX-512 form
 /// is the same arithmetic, one register for the eight lanes.
+#pragma GCC diagnostic push  // GCC 12's false positive on _mm512_extractf64x4_pd (see Zmm)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 template <class T, class U>
 double squared_distance(const T* x, const U* c, Eigen::Index features) {
 #if defined(__AVX512F__)
@@ -88,9 +91,10 @@ double squared_distance(const T* x, const U* c, Eigen::Index features) {
     const __m512d diff = _mm512_sub_pd(detail::load_doubles(x + j, mask), detail::load_doubles(c + j, mask));
     lanes = _mm512_fmadd_pd(diff, diff, lanes);
   }
-  alignas(64) double lane[8];
-  _mm512_store_pd(lane, lanes);
-  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+  // The fixed tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), in registers.
+  const __m256d halves = _mm256_add_pd(_mm512_castpd512_pd256(lanes), _mm512_extractf64x4_pd(lanes, 1));
+  const __m128d pairs = _mm_add_pd(_mm256_castpd256_pd128(halves), _mm256_extractf128_pd(halves, 1));
+  return _mm_cvtsd_f64(pairs) + _mm_cvtsd_f64(_mm_unpackhi_pd(pairs, pairs));
 #else
   constexpr int kLanes = 8;
   double lane[kLanes] = {};
@@ -107,6 +111,7 @@ double squared_distance(const T* x, const U* c, Eigen::Index features) {
   return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 #endif
 }
+#pragma GCC diagnostic pop
 
 /// ‖x‖² in T with the same fixed lane order (used for rounding-error bounds).
 template <class T>
