@@ -1,0 +1,100 @@
+// Direct scoring (small d, and the candidates of k-means++) decides labels from scores kept in
+// registers (Assigner::nearest_direct). Whatever path it takes — one to four registers of
+// centres, or the stored scores beyond — its decision must be the argmin of squared_distance
+// with ties to the lower index, and the second-best score it reports must be the minimum of
+// the other centres' scores, bit for bit.
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "lloyd/kmeans/assign.hpp"
+
+namespace lloyd {
+namespace {
+
+// Small integers: many exact ties (duplicates, rows halfway between two centres). With an
+// offset, centres 1/64 apart far from the origin: there the scores' cancellation hides which
+// centre is nearer, and only the exact comparison can tell.
+template <class T>
+RowMatrix<T> random_centres(std::mt19937_64& generator, Eigen::Index k, Eigen::Index d, T offset) {
+  std::uniform_int_distribution<int> value(-3, 3);
+  RowMatrix<T> centres(k, d);
+  for (Eigen::Index c = 0; c < k; ++c)
+    for (Eigen::Index j = 0; j < d; ++j)
+      centres(c, j) = offset == 0 ? static_cast<T>(value(generator)) : offset + static_cast<T>(value(generator)) / T(64);
+  if (k > 2) centres.row(k - 1) = centres.row(1);  // a duplicate: the lower index must win
+  return centres;
+}
+
+template <class T>
+std::vector<T> random_row(std::mt19937_64& generator, const RowMatrix<T>& centres, int kind) {
+  const Eigen::Index k = centres.rows(), d = centres.cols();
+  std::uniform_int_distribution<Eigen::Index> pick(0, k - 1);
+  std::normal_distribution<double> normal(0.0, 2.0);
+  std::vector<T> x(static_cast<std::size_t>(d));
+  const Eigen::Index a = pick(generator), b = pick(generator);
+  for (Eigen::Index j = 0; j < d; ++j) {
+    switch (kind) {
+      case 0: x[j] = centres(a, j) + static_cast<T>(normal(generator) / 64); break;  // near one
+      case 1: x[j] = centres(a, j); break;                              // on a centre
+      default: x[j] = (centres(a, j) + centres(b, j)) / T(2); break;    // halfway: a tie
+    }
+  }
+  return x;
+}
+
+template <class T>
+void expect_argmin_of_squared_distance(T offset) {
+  std::mt19937_64 generator(11);
+  constexpr Eigen::Index kWidth = DirectScorer<T>::kWidth;
+  for (Eigen::Index d : {1, 2, 3, 4, 5, 8, 13, 16}) {
+    // One to four registers of centres, and more (the stored path).
+    for (Eigen::Index k : {Eigen::Index{1}, Eigen::Index{2}, Eigen::Index{5}, kWidth, kWidth + 1,
+                           2 * kWidth + 3, 4 * kWidth, 4 * kWidth + 1, 5 * kWidth + 2}) {
+      const RowMatrix<T> centres = random_centres<T>(generator, k, d, offset);
+      Eigen::Matrix<T, Eigen::Dynamic, 1> norms(k);
+      T largest = 0;
+      for (Eigen::Index c = 0; c < k; ++c) {
+        norms(c) = squared_norm(centres.row(c).data(), d);
+        largest = std::max(largest, norms(c));
+      }
+      DirectScorer<T> scorer;
+      scorer.set(centres, norms);
+      const Eigen::Index padded = scorer.scaled_transpose.cols();
+      for (int trial = 0; trial < 60; ++trial) {
+        const std::vector<T> x = random_row(generator, centres, trial % 3);
+        Eigen::Index expected = 0;
+        double expected_distance = squared_distance(x.data(), centres.row(0).data(), d);
+        for (Eigen::Index c = 1; c < k; ++c) {
+          const double distance = squared_distance(x.data(), centres.row(c).data(), d);
+          if (distance < expected_distance) {
+            expected_distance = distance;
+            expected = c;
+          }
+        }
+        T second = 0;
+        const auto found = Assigner<T>::nearest_direct(scorer, x.data(), centres, largest,
+                                                       squared_norm(x.data(), d), &second);
+        ASSERT_EQ(found.centre, expected) << "d=" << d << " k=" << k << " trial=" << trial;
+        EXPECT_EQ(found.distance, expected_distance);
+        // The second-best score: the other centres' scores, as DirectScorer stores them.
+        std::vector<T> score(static_cast<std::size_t>(padded));
+        scorer.scores(x.data(), score.data());
+        score[static_cast<std::size_t>(found.centre)] = std::numeric_limits<T>::infinity();
+        T others = std::numeric_limits<T>::infinity();
+        for (const T value : score) others = std::min(others, value);
+        EXPECT_EQ(second, others) << "d=" << d << " k=" << k << " trial=" << trial;
+      }
+    }
+  }
+}
+
+TEST(DirectScores, NearestIsTheArgminOfSquaredDistanceFloat) { expect_argmin_of_squared_distance<float>(0); }
+TEST(DirectScores, NearestIsTheArgminOfSquaredDistanceDouble) { expect_argmin_of_squared_distance<double>(0); }
+TEST(DirectScores, NearTiesFarFromTheOriginFloat) { expect_argmin_of_squared_distance<float>(1000); }
+TEST(DirectScores, NearTiesFarFromTheOriginDouble) { expect_argmin_of_squared_distance<double>(1e9); }
+
+}  // namespace
+}  // namespace lloyd
