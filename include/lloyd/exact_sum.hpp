@@ -22,6 +22,9 @@ class ExactSum {
     if (value == 0.0) return;
     add_nonzero(value);
   }
+  /// Adds many finite values: the same sum as adding them one by one, in about a third of
+  /// the operations (values of one binary exponent are summed as integers first).
+  void add(std::span<const double> values);
   /// Collective over comm: replaces the local sum with the sum over all ranks.
   void allreduce(const Comm& comm);
   /// Collective over comm: the same for many accumulators in one message.
@@ -31,6 +34,8 @@ class ExactSum {
 
  private:
   void add_nonzero(double value);
+  // Adds significand · 2^(offset − 1074) exactly (|significand| < 2^63).
+  void add_scaled(std::int64_t significand, int offset);
   void normalize();
   std::array<std::int64_t, kDigits> digits_{};
   std::uint32_t pending_ = 0;  ///< additions since the last carry propagation

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
+#include <span>
+#include <vector>
 
 #include "lloyd/exact_sum.hpp"
 
@@ -61,6 +64,35 @@ TEST(ExactSum, HandlesSubnormalsHugeValuesAndZero) {
   EXPECT_EQ(exact_sum_of({1e308, 1e308, -1e308}), 1e308);
   EXPECT_EQ(exact_sum_of({}), 0.0);
   EXPECT_EQ(exact_sum_of({-2.5, 0.5}), -2.0);
+}
+
+// The bulk add (significands of one exponent summed as integers first) is the same sum as
+// adding the values one by one: signs, subnormals, huge values, zeros, long runs of one
+// exponent (more than a chunk), and cancellation.
+TEST(ExactSum, BulkAddEqualsAddingOneByOne) {
+  std::mt19937_64 generator(5);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  std::uniform_int_distribution<int> exponent(-1074, 1000);
+  std::vector<double> values;
+  for (int i = 0; i < 5000; ++i) values.push_back(std::ldexp(unit(generator), exponent(generator)));
+  for (int i = 0; i < 3000; ++i) values.push_back(1.0 + unit(generator) * 0.5);  // one exponent
+  for (int i = 0; i < 100; ++i) values.push_back(std::numeric_limits<double>::denorm_min() * (i - 50));
+  values.push_back(0.0);
+  values.push_back(-0.0);
+  values.push_back(std::numeric_limits<double>::max());
+  values.push_back(-std::numeric_limits<double>::max());
+  values.push_back(1e-300);
+  ExactSum one_by_one, bulk, split;
+  for (double v : values) one_by_one.add(v);
+  bulk.add(values);
+  split.add(std::span<const double>(values).first(1234));
+  split.add(std::span<const double>(values).subspan(1234));
+  EXPECT_EQ(bulk.value(), one_by_one.value());
+  EXPECT_EQ(split.value(), one_by_one.value());
+  ExactSum cancelling;
+  const double terms[] = {1e16, 1.0, -1e16};
+  cancelling.add(terms);
+  EXPECT_EQ(cancelling.value(), 1.0);
 }
 
 TEST(FixedPoint, RoundTripErrorBelowTwoToMinus52OfTheMaximum) {
