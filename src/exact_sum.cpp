@@ -14,57 +14,44 @@ constexpr std::int64_t kDigitMask = (std::int64_t{1} << kDigitBits) - 1;
 constexpr std::uint32_t kCarryInterval = std::uint32_t{1} << 30;
 }  // namespace
 
-void ExactSum::add_nonzero(double value) {
+namespace {
+// value = significand · 2^(offset − 1074), offset = biased exponent − 1 (0 for subnormals,
+// whose significand has no implicit bit); |significand| < 2^53, signed like value.
+struct Scaled {
+  std::int64_t significand;
+  int offset;
+};
+Scaled decompose(double value) {
   const auto bits = std::bit_cast<std::uint64_t>(value);
-  const int biased_exponent = static_cast<int>((bits >> 52) & 0x7ff);
-  std::uint64_t mantissa = bits & ((std::uint64_t{1} << 52) - 1);
-  // value = mantissa * 2^(offset - 1074); offset >= 0 counts bits above the smallest subnormal.
-  int offset = 0;
-  if (biased_exponent != 0) {
-    mantissa |= std::uint64_t{1} << 52;
-    offset = biased_exponent - 1;
-  }
-  const int digit = offset / kDigitBits;
-  const UInt128 shifted = static_cast<UInt128>(mantissa)
-                                    << (offset % kDigitBits);
-  const auto low = static_cast<std::int64_t>(shifted & kDigitMask);
-  const auto mid = static_cast<std::int64_t>((shifted >> 32) & kDigitMask);
-  const auto high = static_cast<std::int64_t>(shifted >> 64);
-  if (bits >> 63) {
-    digits_[digit] -= low;
-    digits_[digit + 1] -= mid;
-    digits_[digit + 2] -= high;
-  } else {
-    digits_[digit] += low;
-    digits_[digit + 1] += mid;
-    digits_[digit + 2] += high;
-  }
-  if (++pending_ == kCarryInterval) normalize();
+  const auto biased = static_cast<int>((bits >> 52) & 0x7ff);
+  const auto magnitude = static_cast<std::int64_t>((bits & ((std::uint64_t{1} << 52) - 1)) |
+                                                   (static_cast<std::uint64_t>(biased != 0) << 52));
+  return {(bits >> 63) ? -magnitude : magnitude, biased - (biased != 0)};
+}
+}  // namespace
+
+void ExactSum::add_nonzero(double value) {
+  const Scaled scaled = decompose(value);
+  add_scaled(scaled.significand, scaled.offset);
 }
 
 void ExactSum::add_scaled(std::int64_t significand, int offset) {
   if (significand == 0) return;
-  const bool negative = significand < 0;
-  const auto magnitude = negative ? UInt128(0) - static_cast<UInt128>(significand)
-                                  : static_cast<UInt128>(significand);
+  // |significand| < 2^63 shifted by < 32 bits: three 32-bit digits hold it.
+  const auto magnitude = static_cast<UInt128>(significand < 0 ? -static_cast<Int128>(significand)
+                                                              : static_cast<Int128>(significand));
+  const UInt128 shifted = magnitude << (offset % kDigitBits);
+  const std::int64_t sign = significand < 0 ? -1 : 1;
   const int digit = offset / kDigitBits;
-  const UInt128 shifted = (magnitude & ((UInt128(1) << 64) - 1)) << (offset % kDigitBits);
-  const auto low = static_cast<std::int64_t>(shifted & kDigitMask);
-  const auto mid = static_cast<std::int64_t>((shifted >> 32) & kDigitMask);
-  const auto high = static_cast<std::int64_t>((shifted >> 64) & kDigitMask);
-  const auto top = static_cast<std::int64_t>(shifted >> 96);
-  const std::int64_t sign = negative ? -1 : 1;
-  digits_[digit] += sign * low;
-  digits_[digit + 1] += sign * mid;
-  digits_[digit + 2] += sign * high;
-  if (top != 0) digits_[digit + 3] += sign * top;
+  digits_[digit] += sign * static_cast<std::int64_t>(shifted & kDigitMask);
+  digits_[digit + 1] += sign * static_cast<std::int64_t>((shifted >> 32) & kDigitMask);
+  digits_[digit + 2] += sign * static_cast<std::int64_t>(shifted >> 64);
   if (++pending_ == kCarryInterval) normalize();
 }
 
 void ExactSum::add(std::span<const double> values) {
-  // value = significand · 2^(offset − 1074) with offset = biased exponent − 1 (0 for
-  // subnormals, whose significand has no implicit bit): one int64 per offset sums up to 2^10
-  // significands (each below 2^53) exactly; they are carried into the digits per chunk.
+  // One int64 per offset sums up to 2^10 significands (each below 2^53) exactly; they are
+  // carried into the digits per chunk.
   constexpr std::size_t kChunk = 1024;
   constexpr int kOffsets = 2047;
   std::vector<std::int64_t> by_offset(kOffsets, 0);
@@ -72,14 +59,9 @@ void ExactSum::add(std::span<const double> values) {
   for (std::size_t begin = 0; begin < values.size(); begin += kChunk) {
     const std::size_t end = std::min(values.size(), begin + kChunk);
     for (std::size_t i = begin; i < end; ++i) {
-      const auto bits = std::bit_cast<std::uint64_t>(values[i]);
-      const auto biased = static_cast<int>((bits >> 52) & 0x7ff);
-      const std::uint64_t mantissa = (bits & ((std::uint64_t{1} << 52) - 1)) |
-                                     (static_cast<std::uint64_t>(biased != 0) << 52);
-      const int offset = biased - (biased != 0);
-      const auto signed_mantissa = static_cast<std::int64_t>(mantissa);
-      by_offset[static_cast<std::size_t>(offset)] += (bits >> 63) ? -signed_mantissa : signed_mantissa;
-      used[static_cast<std::size_t>(offset / 64)] |= std::uint64_t{1} << (offset % 64);
+      const Scaled scaled = decompose(values[i]);
+      by_offset[static_cast<std::size_t>(scaled.offset)] += scaled.significand;
+      used[static_cast<std::size_t>(scaled.offset / 64)] |= std::uint64_t{1} << (scaled.offset % 64);
     }
     for (std::size_t word = 0; word < used.size(); ++word) {
       for (std::uint64_t set = used[word]; set != 0; set &= set - 1) {

@@ -170,10 +170,29 @@ typename Assigner<T>::Nearest Assigner<T>::nearest(const T* x, const T* score,
       }
     }
   }
-  return {static_cast<std::int32_t>(best), exact_best, norm};
+  return {static_cast<std::int32_t>(best), exact_best};
+}
+
+template <class T>
+T Assigner<T>::minimum_except(T* score, Eigen::Index padded, Eigen::Index excluded) {
+  const T kept = score[excluded];
+  score[excluded] = std::numeric_limits<T>::infinity();
+  const T lowest = row_minimum_of(score, padded);
+  score[excluded] = kept;
+  return lowest;
 }
 
 namespace {
+// Assigner::nearest on stored scores (`padded` of them) and, when asked, the second-best score.
+template <class T>
+typename Assigner<T>::Nearest nearest_on_stored(const T* x, T* score, Eigen::Index padded,
+                                                const RowMatrix<T>& centroids, T largest_norm, T norm,
+                                                T* second) {
+  const auto nearest = Assigner<T>::nearest(x, score, centroids, largest_norm, norm);
+  if (second) *second = Assigner<T>::minimum_except(score, padded, nearest.centre);
+  return nearest;
+}
+
 // nearest_direct with the scores stored first (any number of chunks; no AVX-512 needed).
 template <class T>
 typename Assigner<T>::Nearest nearest_from_stored_scores(const DirectScorer<T>& scorer, const T* x,
@@ -185,12 +204,7 @@ typename Assigner<T>::Nearest nearest_from_stored_scores(const DirectScorer<T>& 
   const Eigen::Index padded = scorer.scaled_transpose.cols();
   T* score = padded <= kMax ? stored : (heap.resize(static_cast<std::size_t>(padded)), heap.data());
   scorer.scores(x, score);
-  const auto nearest = Assigner<T>::nearest(x, score, centroids, largest_norm, norm);
-  if (second) {
-    score[nearest.centre] = std::numeric_limits<T>::infinity();
-    *second = Assigner<T>::row_minimum(score, padded);
-  }
-  return nearest;
+  return nearest_on_stored(x, score, padded, centroids, largest_norm, norm, second);
 }
 
 #if defined(__AVX512F__)
@@ -224,12 +238,7 @@ typename Assigner<T>::Nearest nearest_in_registers(const DirectScorer<T>& scorer
     // Centres the GEMM form cannot tell apart: Assigner::nearest decides, on stored scores.
     alignas(64) T stored[columns];
     for (int c = 0; c < Chunks; ++c) Ops::store(stored + c * W, score[c]);
-    const auto nearest = Assigner<T>::nearest(x, stored, centroids, largest_norm, norm);
-    if (second) {
-      stored[nearest.centre] = std::numeric_limits<T>::infinity();
-      *second = Assigner<T>::row_minimum(stored, columns);
-    }
-    return nearest;
+    return nearest_on_stored(x, stored, columns, centroids, largest_norm, norm, second);
   }
   if (second) {
     const int chunk = static_cast<int>(best / W);
@@ -238,7 +247,7 @@ typename Assigner<T>::Nearest nearest_in_registers(const DirectScorer<T>& scorer
       if (c != chunk) others = Ops::min(others, score[c]);
     *second = Ops::reduce_min(others);
   }
-  return {static_cast<std::int32_t>(best), squared_distance(x, centroids.row(best).data(), d), norm};
+  return {static_cast<std::int32_t>(best), squared_distance(x, centroids.row(best).data(), d)};
 }
 #endif
 }  // namespace
@@ -301,10 +310,9 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
           space.scores.leftCols(k) =
               (-2 * space.products.products.row(space.products.offset + q).array() + centre_norms.transpose().array())
                   .matrix();
-        const auto [best, exact_best, row_norm] =
+        const auto [best, exact_best] =
             direct ? nearest_direct(direct_, x, centroids, largest_norm, norm)
                    : nearest(x, space.scores.data(), centroids, largest_norm, norm);
-        (void)row_norm;
         labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
         distances[static_cast<std::size_t>(i)] = exact_best;
         if (sums) space.sums.add(static_cast<std::int32_t>(best), x, *fixed);
@@ -318,9 +326,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
 
 template <class T>
 void Assigner<T>::remember_norms(const DenseShard<T>& shard) {
-  row_norms_.resize(static_cast<std::size_t>(shard.local_rows()));
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
-    row_norms_[static_cast<std::size_t>(i)] = squared_norm(shard.row(i), shard.features());
+  row_norms_ = row_norms(shard);
   normed_ = &shard;
 }
 

@@ -229,10 +229,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
                                         const FixedPoint* fixed) {
   take_centres(centroids);
   const Eigen::Index n = shard.local_rows(), d = features_, k = clusters_;
-  if (row_norms_.empty() && n > 0) {  // the rows do not change: their norms once
-    row_norms_.resize(static_cast<std::size_t>(n));
-    for (Eigen::Index i = 0; i < n; ++i) row_norms_[static_cast<std::size_t>(i)] = squared_norm(shard.row(i), d);
-  }
+  if (row_norms_.empty() && n > 0) row_norms_ = row_norms(shard);  // the rows do not change
   const int groups = static_cast<int>(members_.size());
   const double margin = distance_margin(d), slack = Assigner<T>::slack(d);
   constexpr Eigen::Index kBatch = 256, kChunk = Assigner<T>::kChunk;
@@ -292,25 +289,21 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
       T* score = space.scores.row(p).data();
       T second = infinity;  // in_registers: the nearest other centre's score
       const T row_norm = row_norms_[static_cast<std::size_t>(i)];
-      const auto [best, best_distance, norm] =
+      const auto [best, best_distance] =
           in_registers ? Assigner<T>::nearest_direct(direct_, x, centres_, largest_norm_, row_norm, &second)
                        : Assigner<T>::nearest(x, score, centres_, largest_norm_, row_norm);
-      const double error = slack * (static_cast<double>(norm) + static_cast<double>(largest_norm_));
+      const double error = slack * (static_cast<double>(row_norm) + static_cast<double>(largest_norm_));
       // sqrt(+inf) stays +inf below: no other centre, no bound.
       auto squared_bound = [&](T lowest) {
         return lowest == infinity ? std::numeric_limits<double>::infinity()
-                                  : std::max(0.0, static_cast<double>(lowest) + norm - error);
+                                  : std::max(0.0, static_cast<double>(lowest) + row_norm - error);
       };
       chosen[p] = best;
       nearest_distance[p] = best_distance;
       if (in_registers) {
         other[p] = squared_bound(second);
       } else if (groups == 1) {
-        // The nearest other centre: the row minimum with the chosen one masked.
-        const T own = score[best];
-        score[best] = infinity;
-        other[p] = squared_bound(Assigner<T>::row_minimum(score, padded_k));
-        score[best] = own;
+        other[p] = squared_bound(Assigner<T>::minimum_except(score, padded_k, best));
       } else {
         float* bounds = lower_.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(groups);
         for (int g = 0; g < groups; ++g) {

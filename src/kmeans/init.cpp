@@ -91,14 +91,15 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
 }
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-inline __m512d fold_lanes(__m512d distance, double current, double factor, std::int64_t* words,
-                          double* largest) {
-  const __m512d kept = _mm512_min_pd(distance, _mm512_set1_pd(current));
-  const __m512d fixed = _mm512_roundscale_pd(_mm512_mul_pd(kept, _mm512_set1_pd(factor)),
+// Eight candidates' distances of one row against its D² (`current`): words += min(D², d²) in
+// fixed point (× factor, to nearest as FixedPoint::to_fixed), largest = max(largest, min).
+inline void fold_lanes(__m512d distance, __m512d current, __m512d factor, __m512i& words,
+                       __m512d& largest) {
+  const __m512d kept = _mm512_min_pd(distance, current);
+  const __m512d fixed = _mm512_roundscale_pd(_mm512_mul_pd(kept, factor),
                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  _mm512_storeu_si512(words, _mm512_add_epi64(_mm512_loadu_si512(words), _mm512_cvttpd_epi64(fixed)));
-  _mm512_storeu_pd(largest, _mm512_max_pd(_mm512_loadu_pd(largest), kept));
-  return kept;
+  words = _mm512_add_epi64(words, _mm512_cvttpd_epi64(fixed));
+  largest = _mm512_max_pd(largest, kept);
 }
 
 // The lanes of candidates [t, t + 8) that are real (below `trials`).
@@ -112,10 +113,15 @@ template <class T>
 bool fold_row_avx512(const T* distance, T current, double factor, int trials, Eigen::Index stride,
                      std::int64_t* words, double* largest) {
   __mmask8 nearer = 0;
+  const __m512d against = _mm512_set1_pd(current);
   for (Eigen::Index t = 0; t < stride; t += 8) {
     const __m512d lanes = detail::load_doubles(distance + t);  // exact: the comparison is T's
-    nearer |= _mm512_mask_cmp_pd_mask(real_lanes(trials, t), lanes, _mm512_set1_pd(current), _CMP_LT_OQ);
-    fold_lanes(lanes, current, factor, words + t, largest + t);
+    nearer |= _mm512_mask_cmp_pd_mask(real_lanes(trials, t), lanes, against, _CMP_LT_OQ);
+    __m512i sum = _mm512_loadu_si512(words + t);
+    __m512d top = _mm512_loadu_pd(largest + t);
+    fold_lanes(lanes, against, _mm512_set1_pd(factor), sum, top);
+    _mm512_storeu_si512(words + t, sum);
+    _mm512_storeu_pd(largest + t, top);
   }
   return nearer != 0;
 }
@@ -173,10 +179,7 @@ struct Closer {
 template <class T>
 class CandidateDistances {
  public:
-  explicit CandidateDistances(const DenseShard<T>& shard) : shard_(shard), row_norms_(static_cast<std::size_t>(shard.local_rows())) {
-    for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
-      row_norms_[static_cast<std::size_t>(i)] = squared_norm(shard.row(i), shard.features());
-  }
+  explicit CandidateDistances(const DenseShard<T>& shard) : shard_(shard), row_norms_(row_norms(shard)) {}
   void set(const RowMatrix<T>& centres) {
     Eigen::Matrix<T, Eigen::Dynamic, 1> norms(centres.rows());
     for (Eigen::Index c = 0; c < centres.rows(); ++c) norms(c) = squared_norm(centres.row(c).data(), centres.cols());
@@ -224,7 +227,7 @@ class CandidateDistances {
     const Eigen::Index d = shard_.features();
     const T* scaled = scorer_.scaled_transpose.data();
     constexpr Eigen::Index W = DirectScorer<T>::kWidth;
-    const auto real = static_cast<__mmask8>((1u << trials) - 1);
+    const __mmask8 real = real_lanes(trials, 0);
     __m512i words = _mm512_setzero_si512();
     __m512d largest = _mm512_loadu_pd(part.largest.data());
     const __m512d scale = _mm512_set1_pd(factor);
@@ -239,10 +242,7 @@ class CandidateDistances {
       if constexpr (std::is_same_v<T, float>) lanes = _mm512_cvtps_pd(_mm512_castps512_ps256(distance));
       else lanes = distance;
       const __m512d current = _mm512_set1_pd(static_cast<double>(closest[i]));
-      const __m512d kept = _mm512_min_pd(lanes, current);
-      words = _mm512_add_epi64(words, _mm512_cvttpd_epi64(_mm512_roundscale_pd(
-                                          _mm512_mul_pd(kept, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
-      largest = _mm512_max_pd(largest, kept);
+      fold_lanes(lanes, current, scale, words, largest);
       if (_mm512_mask_cmp_pd_mask(real, lanes, current, _CMP_LT_OQ)) {
         alignas(64) T values[W];
         Ops::store(values, distance);
@@ -279,11 +279,7 @@ class CandidateDistances {
       for (int r = 0; r < kRows; ++r)
         finish(i + r, Ops::add(Ops::add(a[r][0], a[r][1]), Ops::add(a[r][2], a[r][3])));
     }
-    for (; i < end; ++i) {
-      alignas(64) T score[W];
-      scorer_.scores(shard_.row(i), score);
-      finish(i, Ops::load(score));
-    }
+    for (; i < end; ++i) finish(i, scorer_.chunk_scores(shard_.row(i), 0));
     alignas(64) std::int64_t sums[8];
     _mm512_store_si512(sums, words);
     for (int t = 0; t < 8; ++t) part.potential[static_cast<std::size_t>(t)] += sums[t];

@@ -125,6 +125,15 @@ T squared_norm(const T* x, Eigen::Index features) {
   return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 }
 
+/// squared_norm of every row of a shard (the rows do not change during a fit: made once).
+template <class T>
+std::vector<T> row_norms(const DenseShard<T>& shard) {
+  std::vector<T> norms(static_cast<std::size_t>(shard.local_rows()));
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    norms[static_cast<std::size_t>(i)] = squared_norm(shard.row(i), shard.features());
+  return norms;
+}
+
 /// Squared distances of a shard's rows to a few centres, in the GEMM form
 /// ‖x‖² − 2x·c + ‖c‖² in T precision, over blocks of block_rows() rows aligned to *global*
 /// row indices: every row lands at the same position of an equally sized block whatever
@@ -363,7 +372,6 @@ class Assigner {
   struct Nearest {
     std::int32_t centre;  ///< ties: the lower index
     double distance;      ///< squared_distance to it
-    T norm;               ///< ‖x‖² (squared_norm)
   };
   /// The nearest centre of row x from its scores ‖c‖² − 2x·c (`score` padded with +inf to
   /// a multiple of kChunk); `largest_norm` is the largest ‖c‖², `norm` is squared_norm(x). Where the GEMM form cannot
@@ -373,6 +381,9 @@ class Assigner {
                          T norm);
   /// The smallest of `padded` scores (a multiple of kChunk).
   static T row_minimum(const T* score, Eigen::Index padded);
+  /// The smallest of them other than score[excluded] (the nearest other centre's score, for
+  /// lower bounds); `score` is left as it was.
+  static T minimum_except(T* score, Eigen::Index padded, Eigen::Index excluded);
   /// nearest() for direct scoring (d ≤ DirectScorer::kMaxFeatures) with the scores of
   /// `scorer` computed here: the same result. With AVX-512 and up to kRegisterChunks chunks
   /// of centres the scores never leave registers (no store and re-scan per row). When
