@@ -274,19 +274,30 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
                          ClusterSums* sums, const FixedPoint* fixed) {
   const Eigen::Index d = shard.features(), k = centroids.rows();
   const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
+  // Small d: scores computed directly, row by row. Otherwise a product: with AVX-512 lloyd's
+  // own register-blocked tiles (ScoreTiles; measured 215 against Eigen's 171 GFLOP/s per
+  // core at d = k = 256), elsewhere Eigen's product over aligned blocks (BlockDistances).
+  const bool direct = d <= DirectScorer<T>::kMaxFeatures;
+#if defined(__AVX512F__)
+  const bool tiled = !direct;
+#else
+  const bool tiled = false;
+#endif
   const int thread_count = threads();
-  while (static_cast<int>(threads_.size()) < thread_count) {
-    threads_.push_back({distances_.workspace(k),
-                        Eigen::Matrix<T, 1, Eigen::Dynamic>::Constant(padded_k, std::numeric_limits<T>::infinity()),
-                        ClusterSums(k, d)});
-  }
   distances_.set_centres(centroids);
   const T largest_norm = distances_.largest_centre_norm();
   const auto& centre_norms = distances_.centre_norms();
+  if (direct) direct_.set(centroids, centre_norms);
+  if (tiled) tiles_.set(centroids, centre_norms);
+  while (static_cast<int>(threads_.size()) < thread_count) {
+    ThreadSpace space{{}, {}, {}, Eigen::Matrix<T, 1, Eigen::Dynamic>::Constant(padded_k, std::numeric_limits<T>::infinity()),
+                      ClusterSums(k, d)};
+    if (!direct && !tiled) space.products = distances_.workspace(k);
+    threads_.push_back(std::move(space));
+  }
   const Eigen::Index blocks = distances_.block_count(shard);
   const T* norms = normed_ == &shard ? row_norms_.data() : nullptr;
-  const bool direct = d <= DirectScorer<T>::kMaxFeatures;
-  if (direct) direct_.set(centroids, centre_norms);
+  constexpr int kTileRows = ScoreTiles<T>::kRows;
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(thread_count)
@@ -294,25 +305,39 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
   {
     ThreadSpace& space = threads_[static_cast<std::size_t>(thread_index())];
     space.sums.reset();
+    if (tiled) {
+      space.tile = tiles_.workspace();
+      space.tile_scores.resize(static_cast<std::size_t>(kTileRows * tiles_.padded_centres()));
+    }
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
     for (Eigen::Index b = 0; b < blocks; ++b) {
       // The score of centre c is ‖c‖² − 2x·c, the GEMM-form distance without the row's own
-      // constant ‖x‖², so the same argmin; for small d computed directly, row by row.
-      const auto rows = direct ? distances_.block(shard, b, space.products)
-                               : distances_.compute(shard, centroids, b, space.products);
+      // constant ‖x‖², so the same argmin.
+      const auto rows = direct || tiled ? distances_.block(shard, b, space.products)
+                                        : distances_.compute(shard, centroids, b, space.products);
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);
         const T norm = norms ? norms[i] : squared_norm(x, d);
-        if (!direct)
+        const T* score = space.scores.data();
+        if (tiled) {
+          if (q % kTileRows == 0) {
+            const T* tile_rows[kTileRows];
+            const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
+            for (int r = 0; r < count; ++r) tile_rows[r] = shard.row(i + r);
+            tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
+          }
+          score = space.tile_scores.data() + (q % kTileRows) * tiles_.padded_centres();
+        } else if (!direct) {
           space.scores.leftCols(k) =
               (-2 * space.products.products.row(space.products.offset + q).array() + centre_norms.transpose().array())
                   .matrix();
+        }
         const auto [best, exact_best] =
             direct ? nearest_direct(direct_, x, centroids, largest_norm, norm)
-                   : nearest(x, space.scores.data(), centroids, largest_norm, norm);
+                   : nearest(x, score, centroids, largest_norm, norm);
         labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
         distances[static_cast<std::size_t>(i)] = exact_best;
         if (sums) space.sums.add(static_cast<std::int32_t>(best), x, *fixed);

@@ -235,10 +235,12 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   constexpr Eigen::Index kBatch = 256, kChunk = Assigner<T>::kChunk;
   const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
   const int thread_count = threads();
+  // Score rows hold whole panels of ScoreTiles (a multiple of kChunk), +inf beyond k.
+  const Eigen::Index score_columns = (k + ScoreTiles<T>::kPanel - 1) / ScoreTiles<T>::kPanel * ScoreTiles<T>::kPanel;
   while (static_cast<int>(spaces_.size()) < thread_count)
     spaces_.push_back({RowMatrix<T>(kBatch, d), RowMatrix<T>(kBatch, k),
-                       RowMatrix<T>::Constant(kBatch, padded_k, std::numeric_limits<T>::infinity()),
-                       ClusterSums(k, d), {}, {}, {}, {}, {}, {}, {}, {}, {}});
+                       RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
+                       ClusterSums(k, d), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}});
   std::int64_t changed = 0, computed = 0;
   bool every_row = true;
   // Indexed by label + 1: slot 0 (no label yet) moves nothing and settles nothing.
@@ -252,6 +254,13 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   // Small d: scores computed directly (Assigner's DirectScorer), no product to pack.
   const bool direct = d <= DirectScorer<T>::kMaxFeatures;
   if (direct) direct_.set(centres_, centre_norms_);
+  // Larger d: the batch's scores by ScoreTiles with AVX-512 (as Assigner), else Eigen's product.
+#if defined(__AVX512F__)
+  const bool tiled = !direct;
+#else
+  const bool tiled = false;
+#endif
+  if (tiled) tiles_.set(centres_, centre_norms_);
   // Hamerly with direct scores: the row's decision and its second-nearest score in one go.
   const bool in_registers = direct && groups == 1;
   // With all_rows the sums are made afresh: every row is added to its final label where that
@@ -264,6 +273,16 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
     } else if (direct) {
       for (Eigen::Index p = 0; p < count; ++p)
         direct_.scores(shard.row(space.pending[static_cast<std::size_t>(p)]), space.scores.row(p).data());
+    } else if (tiled) {
+#if defined(__AVX512F__)
+      constexpr int kTileRows = ScoreTiles<T>::kRows;
+      for (Eigen::Index p = 0; p < count; p += kTileRows) {
+        const T* tile_rows[kTileRows];
+        const int rows = static_cast<int>(std::min<Eigen::Index>(kTileRows, count - p));
+        for (int r = 0; r < rows; ++r) tile_rows[r] = shard.row(space.pending[static_cast<std::size_t>(p + r)]);
+        tiles_.compute(tile_rows, rows, space.scores.row(p).data(), space.scores.cols(), space.tile);
+      }
+#endif
     } else {
       if (space.pending[static_cast<std::size_t>(count - 1)] - first == count - 1) {
         // Consecutive rows (all of them, after a reset): multiplied where they are.
@@ -357,6 +376,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
     space.upper.resize(static_cast<std::size_t>(kBatch));
     space.lower.resize(static_cast<std::size_t>(kBatch));
     space.settled.resize(static_cast<std::size_t>(kBatch));
+    if (tiled) space.tile = tiles_.workspace();
     // Each thread takes a contiguous range of rows and gathers the rows its bounds cannot
     // settle into full batches, so that the products stay large.
     const Eigen::Index begin = n * thread / thread_count, end = n * (thread + 1) / thread_count;

@@ -5,6 +5,8 @@
 // the other centres' scores, bit for bit.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cmath>
 #include <limits>
 #include <random>
 #include <vector>
@@ -95,6 +97,54 @@ TEST(DirectScores, NearestIsTheArgminOfSquaredDistanceFloat) { expect_argmin_of_
 TEST(DirectScores, NearestIsTheArgminOfSquaredDistanceDouble) { expect_argmin_of_squared_distance<double>(0); }
 TEST(DirectScores, NearTiesFarFromTheOriginFloat) { expect_argmin_of_squared_distance<float>(1000); }
 TEST(DirectScores, NearTiesFarFromTheOriginDouble) { expect_argmin_of_squared_distance<double>(1e9); }
+
+#if defined(__AVX512F__)
+// ScoreTiles (the product path with AVX-512): every score is the single chain ‖c‖², then
+// + x_j · (−2c_j) fused, for j = 0 … d−1, whatever the row's slot in its tile and however many
+// rows the tile holds (the layout invariance the assignment relies on); padding is +inf.
+template <class T>
+void expect_tile_scores_are_one_chain() {
+  using Tiles = ScoreTiles<T>;
+  std::mt19937_64 generator(5);
+  std::normal_distribution<double> normal(0.0, 3.0);
+  for (Eigen::Index d : {1, 7, 16, 17, 40, 256}) {
+    for (Eigen::Index k : {Eigen::Index{1}, Eigen::Index{Tiles::kPanel - 1}, Eigen::Index{Tiles::kPanel},
+                           Eigen::Index{2 * Tiles::kPanel + 5}}) {
+      RowMatrix<T> centres(k, d), rows(Tiles::kRows + 3, d);
+      for (T& value : centres.reshaped()) value = static_cast<T>(normal(generator));
+      for (T& value : rows.reshaped()) value = static_cast<T>(normal(generator));
+      Eigen::Matrix<T, Eigen::Dynamic, 1> norms(k);
+      for (Eigen::Index c = 0; c < k; ++c) norms(c) = squared_norm(centres.row(c).data(), d);
+      Tiles tiles;
+      tiles.set(centres, norms);
+      const Eigen::Index columns = tiles.padded_centres();
+      ASSERT_EQ(columns % Assigner<T>::kChunk, 0);
+      ASSERT_GE(columns, k);
+      std::vector<T> workspace = tiles.workspace();
+      std::vector<T> score(static_cast<std::size_t>(Tiles::kRows * columns));
+      // Row `row` in slot `slot` of a tile of `count` rows (the others are other rows).
+      for (const auto& [row, slot, count] : {std::array<int, 3>{0, 0, 1}, {3, 3, Tiles::kRows},
+                                             {3, Tiles::kRows - 1, Tiles::kRows}, {Tiles::kRows + 2, 1, 2}}) {
+        const T* tile_rows[Tiles::kRows];
+        for (int r = 0; r < count; ++r) tile_rows[r] = rows.row(r == slot ? row : (r + 1) % rows.rows()).data();
+        tiles.compute(tile_rows, count, score.data(), columns, workspace);
+        for (Eigen::Index c = 0; c < columns; ++c) {
+          T expected = std::numeric_limits<T>::infinity();
+          if (c < k) {
+            expected = norms(c);
+            for (Eigen::Index j = 0; j < d; ++j) expected = std::fma(rows(row, j), T(-2) * centres(c, j), expected);
+          }
+          ASSERT_EQ(score[static_cast<std::size_t>(slot * columns + c)], expected)
+              << "d=" << d << " k=" << k << " row=" << row << " slot=" << slot << " count=" << count << " c=" << c;
+        }
+      }
+    }
+  }
+}
+
+TEST(TileScores, EveryScoreIsOneChainInAnySlotFloat) { expect_tile_scores_are_one_chain<float>(); }
+TEST(TileScores, EveryScoreIsOneChainInAnySlotDouble) { expect_tile_scores_are_one_chain<double>(); }
+#endif
 
 }  // namespace
 }  // namespace lloyd

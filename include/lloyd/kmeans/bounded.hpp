@@ -77,6 +77,7 @@ class BoundedAssigner {
     std::vector<std::int32_t> chosen;
     std::vector<float> upper, lower;
     std::vector<float> settled;
+    std::vector<T> tile;  ///< ScoreTiles' packed rows
   };
 
   Eigen::Index rows_, features_, clusters_;
@@ -87,6 +88,7 @@ class BoundedAssigner {
   Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms_;
   T largest_norm_ = 0;
   DirectScorer<T> direct_;
+  ScoreTiles<T> tiles_;
   std::vector<Space> spaces_;
   // Per centre at index centre + 1 (slot 0: no label yet, zero): the drift since the last
   // assign (upper bound) and half the distance to the nearest other centre (lower bound).
