@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -198,7 +199,7 @@ template <class T>
 typename Assigner<T>::Nearest nearest_from_stored_scores(const DirectScorer<T>& scorer, const T* x,
                                                          const RowMatrix<T>& centroids, T largest_norm,
                                                          T norm, T* second) {
-  constexpr Eigen::Index kMax = Assigner<T>::kRegisterChunks * Assigner<T>::kChunk;
+  constexpr Eigen::Index kMax = 4 * Assigner<T>::kChunk;  // scores on the stack up to this many centres
   alignas(64) T stored[kMax];
   std::vector<T> heap;
   const Eigen::Index padded = scorer.scaled_transpose.cols();
@@ -208,64 +209,211 @@ typename Assigner<T>::Nearest nearest_from_stored_scores(const DirectScorer<T>& 
 }
 
 #if defined(__AVX512F__)
-// nearest_direct with `Chunks` registers of scores: the arithmetic of DirectScorer::scores
-// and the decisions of Assigner::nearest, on registers.
-template <class T, int Chunks>
-typename Assigner<T>::Nearest nearest_in_registers(const DirectScorer<T>& scorer, const T* x,
-                                                   const RowMatrix<T>& centroids, T largest_norm,
-                                                   T norm, T* second) {
+// GCC 12 reports the unpack/shuffle intrinsics as reading an uninitialised value: the same
+// false positive of their undefined-vector idiom as for _mm512_reduce_min_*.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The D features of up to kWidth rows (row r at base + offset[r]), one row per register
+// lane: x[j] holds feature j of every row. Floats are transposed in registers (gathers
+// measured 7x slower here); doubles through a small buffer.
+template <int D>
+void rows_in_lanes(const float* base, const std::int32_t* offset, int count, __m512 (&x)[D]) {
+  auto row = [&](int r) { return base + offset[r]; };
+  // Four rows' 128-bit lanes transposed: out[q] lane L = element q of lane L of p0..p3.
+  auto transpose4 = [](const __m512* p, __m512* out) {
+    const __m512 t0 = _mm512_unpacklo_ps(p[0], p[1]), t1 = _mm512_unpackhi_ps(p[0], p[1]),
+                 t2 = _mm512_unpacklo_ps(p[2], p[3]), t3 = _mm512_unpackhi_ps(p[2], p[3]);
+    auto low = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+    auto high = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+    out[0] = low(t0, t2);
+    out[1] = high(t0, t2);
+    out[2] = low(t1, t3);
+    out[3] = high(t1, t3);
+  };
+  if constexpr (D <= 8) {
+    // Register m holds rows m and m + 4 (m < 4), rows 8 + m and 12 + m (m ≥ 4): the lanes
+    // come out in row order.
+    const auto features = static_cast<__mmask8>((1u << D) - 1);
+    auto half = [&](int r) { return r < count ? _mm256_maskz_loadu_ps(features, row(r)) : _mm256_setzero_ps(); };
+    __m512 pair[8], column[8];
+    for (int m = 0; m < 4; ++m) {
+      pair[m] = _mm512_insertf32x8(_mm512_castps256_ps512(half(m)), half(m + 4), 1);
+      pair[4 + m] = _mm512_insertf32x8(_mm512_castps256_ps512(half(8 + m)), half(12 + m), 1);
+    }
+    transpose4(pair, column);
+    transpose4(pair + 4, column + 4);
+    for (int q = 0; q < 4; ++q) {
+      if (q < D) x[q] = _mm512_shuffle_f32x4(column[q], column[4 + q], 0x88);
+      if (q + 4 < D) x[q + 4] = _mm512_shuffle_f32x4(column[q], column[4 + q], 0xdd);
+    }
+  } else {
+    const auto features = static_cast<__mmask16>((1u << D) - 1);
+    __m512 rows[16], column[16];
+    for (int r = 0; r < 16; ++r) rows[r] = r < count ? _mm512_maskz_loadu_ps(features, row(r)) : _mm512_setzero_ps();
+    for (int g = 0; g < 4; ++g) transpose4(rows + 4 * g, column + 4 * g);
+    for (int q = 0; q < 4; ++q) {
+      const __m512 low01 = _mm512_shuffle_f32x4(column[q], column[4 + q], 0x44),
+                   high01 = _mm512_shuffle_f32x4(column[q], column[4 + q], 0xee),
+                   low23 = _mm512_shuffle_f32x4(column[8 + q], column[12 + q], 0x44),
+                   high23 = _mm512_shuffle_f32x4(column[8 + q], column[12 + q], 0xee);
+      x[q] = _mm512_shuffle_f32x4(low01, low23, 0x88);
+      if (q + 4 < D) x[q + 4] = _mm512_shuffle_f32x4(low01, low23, 0xdd);
+      if (q + 8 < D) x[q + 8] = _mm512_shuffle_f32x4(high01, high23, 0x88);
+      if (q + 12 < D) x[q + 12] = _mm512_shuffle_f32x4(high01, high23, 0xdd);
+    }
+  }
+}
+
+template <int D>
+void rows_in_lanes(const double* base, const std::int32_t* offset, int count, __m512d (&x)[D]) {
+  alignas(64) double lanes[D][8] = {};
+  for (int r = 0; r < count; ++r)
+    for (int j = 0; j < D; ++j) lanes[j][r] = base[offset[r] + j];
+  for (int j = 0; j < D; ++j) x[j] = _mm512_load_pd(lanes[j]);
+}
+
+// squared_distance of the rows in x (one per lane) to centre[lane], by its arithmetic
+// (feature j into lane j mod 8, fused, then the fixed tree): the same bits as row by row. The
+// centres' features are picked per lane from cᵀ, a register of centres at a time.
+template <class T, int D, class Register, class Index>
+void group_distances(const DirectScorer<T>& scorer, const Register (&x)[D], Index centre, double* distance) {
+  using Ops = detail::Zmm<T>;
+  constexpr int W = DirectScorer<T>::kWidth;
+  const Eigen::Index columns = scorer.transpose.cols();
+  const T* transpose = scorer.transpose.data();
+  __m512d lane[Ops::kHalves][8];
+  for (auto& half : lane)
+    for (auto& l : half) l = _mm512_setzero_pd();
+#pragma GCC unroll 16
+  for (int j = 0; j < D; ++j) {
+    Register coordinate = Ops::zero();
+    for (Eigen::Index c = 0; c < columns; c += W)
+      coordinate = Ops::pick(coordinate, Ops::index_within(centre, static_cast<int>(c)), centre,
+                             Ops::load(transpose + j * columns + c));
+    for (int h = 0; h < Ops::kHalves; ++h) {
+      const __m512d diff = _mm512_sub_pd(Ops::half_as_doubles(x[j], h), Ops::half_as_doubles(coordinate, h));
+      lane[h][j % 8] = _mm512_fmadd_pd(diff, diff, lane[h][j % 8]);
+    }
+  }
+  for (int h = 0; h < Ops::kHalves; ++h) {
+    const __m512d* l = lane[h];
+    _mm512_storeu_pd(distance + 8 * h, _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(l[0], l[4]), _mm512_add_pd(l[2], l[6])),
+                                                     _mm512_add_pd(_mm512_add_pd(l[1], l[5]), _mm512_add_pd(l[3], l[7]))));
+  }
+}
+
+// For up to kWidth rows at once, one row per lane: each row's smallest score, the first
+// centre reaching it, the smallest score of the other centres (the second smallest, counted
+// with multiplicity) and the squared_distance to that centre. Every score is computed by the
+// arithmetic of DirectScorer::chunk_scores (norm, then feature j into accumulator j mod 4,
+// summed as (a0 + a1) + (a2 + a3)) and every distance by that of squared_distance (feature j
+// into lane j mod 8, then the fixed tree): the same bits as for the row alone. D (the number
+// of features) is a template argument so that the rows' features stay in registers.
+template <class T>
+struct GroupNearest {
+  static constexpr int kWidth = DirectScorer<T>::kWidth;
+  alignas(64) T lowest[kWidth];
+  alignas(64) T second[kWidth];
+  alignas(64) std::int32_t best[kWidth];
+  alignas(64) double distance[kWidth];
+};
+
+template <class T, int D>
+void group_nearest(const DirectScorer<T>& scorer, const T* base, const std::int32_t* offset, int count,
+                   GroupNearest<T>& out) {
   using Ops = detail::Zmm<T>;
   using Register = decltype(Ops::zero());
-  constexpr Eigen::Index W = DirectScorer<T>::kWidth;
-  constexpr Eigen::Index columns = Chunks * W;
-  const Eigen::Index d = scorer.scaled_transpose.rows();
-  Register score[Chunks];
-  for (int c = 0; c < Chunks; ++c) score[c] = scorer.chunk_scores(x, c * W);
-  Register lowest_lanes = score[0];
-  for (int c = 1; c < Chunks; ++c) lowest_lanes = Ops::min(lowest_lanes, score[c]);
-  const T lowest = Ops::reduce_min(lowest_lanes);
-  const double margin =
-      Assigner<T>::slack(d) * (static_cast<double>(norm) + static_cast<double>(largest_norm));
-  const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
-  Eigen::Index best = -1;
-  int close = 0;
-  for (int c = 0; c < Chunks; ++c) {
-    const auto equal = Ops::equal(score[c], lowest);
-    if (best < 0 && equal) best = c * W + __builtin_ctz(equal);
-    close += __builtin_popcount(Ops::at_most(score[c], threshold));
+  Register x[D];
+  rows_in_lanes<D>(base, offset, count, x);
+  const Eigen::Index columns = scorer.scaled_transpose.cols();
+  const T* scaled = scorer.scaled_transpose.data();
+  const T* norms = scorer.norms.data();
+  Register lowest = Ops::broadcast(std::numeric_limits<T>::infinity()), second = lowest;
+  auto best = Ops::index_zero();
+  for (int c = 0; c < static_cast<int>(scorer.centres); ++c) {
+    Register a[4] = {Ops::broadcast(norms[c]), Ops::zero(), Ops::zero(), Ops::zero()};
+#pragma GCC unroll 16
+    for (int j = 0; j < D; ++j) a[j % 4] = Ops::fma(x[j], Ops::broadcast(scaled[j * columns + c]), a[j % 4]);
+    const Register score = Ops::add(Ops::add(a[0], a[1]), Ops::add(a[2], a[3]));
+    best = Ops::set_index(best, Ops::less(score, lowest), c);  // strictly: ties keep the lower index
+    second = Ops::min(second, Ops::max(lowest, score));
+    lowest = Ops::min(lowest, score);
   }
-  if (close > 1) {
-    // Centres the GEMM form cannot tell apart: Assigner::nearest decides, on stored scores.
-    alignas(64) T stored[columns];
-    for (int c = 0; c < Chunks; ++c) Ops::store(stored + c * W, score[c]);
-    return nearest_on_stored(x, stored, columns, centroids, largest_norm, norm, second);
-  }
-  if (second) {
-    const int chunk = static_cast<int>(best / W);
-    Register others = Ops::mask_infinity(score[chunk], static_cast<int>(best % W));
-    for (int c = 0; c < Chunks; ++c)
-      if (c != chunk) others = Ops::min(others, score[c]);
-    *second = Ops::reduce_min(others);
-  }
-  return {static_cast<std::int32_t>(best), squared_distance(x, centroids.row(best).data(), d)};
+  Ops::store(out.lowest, lowest);
+  Ops::store(out.second, second);
+  Ops::store_index(out.best, best);
+  group_distances<T, D>(scorer, x, best, out.distance);
 }
+
+// Dispatch on the number of features (1 … kMaxFeatures) to a template instance.
+template <int... D, class Call>
+void with_features(std::integer_sequence<int, D...>, Eigen::Index d, Call&& call) {
+  ((d == D + 1 ? call(std::integral_constant<int, D + 1>{}) : void()), ...);
+}
+template <class T, class Call>
+void with_features(Eigen::Index d, Call&& call) {
+  with_features(std::make_integer_sequence<int, DirectScorer<T>::kMaxFeatures>{}, d, std::forward<Call>(call));
+}
+
+#pragma GCC diagnostic pop
 #endif
 }  // namespace
+
+template <class T>
+void Assigner<T>::nearest_direct_rows(const DirectScorer<T>& scorer, const T* base, const std::int32_t* offset,
+                                      int count, const RowMatrix<T>& centroids, T largest_norm, const T* norms,
+                                      Nearest* nearest, T* second) {
+  const Eigen::Index d = scorer.scaled_transpose.rows();
+#if defined(__AVX512F__)
+  GroupNearest<T> group;
+  with_features<T>(d, [&](auto D) { group_nearest<T, D>(scorer, base, offset, count, group); });
+  for (int r = 0; r < count; ++r) {
+    const double margin = slack(d) * (static_cast<double>(norms[r]) + static_cast<double>(largest_norm));
+    const T threshold = static_cast<T>(static_cast<double>(group.lowest[r]) + margin);
+    if (group.second[r] <= threshold) {
+      // Another centre within the rounding margin: Assigner::nearest decides, on stored scores.
+      nearest[r] = nearest_from_stored_scores(scorer, base + offset[r], centroids, largest_norm, norms[r],
+                                              second ? second + r : nullptr);
+      continue;
+    }
+    nearest[r] = {group.best[r], group.distance[r]};
+    if (second) second[r] = group.second[r];
+  }
+#else
+  for (int r = 0; r < count; ++r)
+    nearest[r] = nearest_from_stored_scores(scorer, base + offset[r], centroids, largest_norm, norms[r],
+                                            second ? second + r : nullptr);
+#endif
+}
+
+template <class T>
+void Assigner<T>::distances_direct(const DirectScorer<T>& scorer, const T* base, const std::int32_t* offset,
+                                   int count, const std::int32_t* centre, double* distance) {
+  const Eigen::Index d = scorer.scaled_transpose.rows();
+#if defined(__AVX512F__)
+  using Ops = detail::Zmm<T>;
+  alignas(64) double lanes[DirectScorer<T>::kWidth];
+  with_features<T>(d, [&](auto D) {
+    decltype(Ops::zero()) x[D];
+    rows_in_lanes<D>(base, offset, count, x);
+    group_distances<T, D>(scorer, x, Ops::load_index(centre, Ops::first_lanes(count)), lanes);
+  });
+  std::copy_n(lanes, count, distance);
+#else
+  for (int r = 0; r < count; ++r)
+    distance[r] = squared_distance(base + offset[r], scorer.transpose.col(centre[r]).eval().data(), d);
+#endif
+}
 
 template <class T>
 typename Assigner<T>::Nearest Assigner<T>::nearest_direct(const DirectScorer<T>& scorer, const T* x,
                                                           const RowMatrix<T>& centroids, T largest_norm,
                                                           T norm, T* second) {
-#if defined(__AVX512F__)
-  switch (scorer.scaled_transpose.cols() / kChunk) {
-    case 1: return nearest_in_registers<T, 1>(scorer, x, centroids, largest_norm, norm, second);
-    case 2: return nearest_in_registers<T, 2>(scorer, x, centroids, largest_norm, norm, second);
-    case 3: return nearest_in_registers<T, 3>(scorer, x, centroids, largest_norm, norm, second);
-    case 4: return nearest_in_registers<T, 4>(scorer, x, centroids, largest_norm, norm, second);
-    default: break;
-  }
-#endif
-  return nearest_from_stored_scores(scorer, x, centroids, largest_norm, norm, second);
+  const std::int32_t offset = 0;
+  Nearest nearest;
+  nearest_direct_rows(scorer, x, &offset, 1, centroids, largest_norm, &norm, &nearest, second);
+  return nearest;
 }
 
 template <class T>
@@ -317,30 +465,44 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
       // constant ‖x‖², so the same argmin.
       const auto rows = direct || tiled ? distances_.block(shard, b, space.products)
                                         : distances_.compute(shard, centroids, b, space.products);
+      constexpr int kGroup = kDirectRows;
+      Nearest group[kGroup];  // direct: the decisions of a group of consecutive rows
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);
-        const T norm = norms ? norms[i] : squared_norm(x, d);
-        const T* score = space.scores.data();
-        if (tiled) {
-          if (q % kTileRows == 0) {
-            const T* tile_rows[kTileRows];
-            const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
-            for (int r = 0; r < count; ++r) tile_rows[r] = shard.row(i + r);
-            tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
+        Nearest found;
+        if (direct) {
+          if (q % kGroup == 0) {
+            const int count = static_cast<int>(std::min<Eigen::Index>(kGroup, rows.count - q));
+            std::int32_t offset[kGroup];
+            T group_norms[kGroup];
+            for (int r = 0; r < count; ++r) {
+              offset[r] = static_cast<std::int32_t>(r * d);
+              group_norms[r] = norms ? norms[i + r] : squared_norm(x + r * d, d);
+            }
+            nearest_direct_rows(direct_, x, offset, count, centroids, largest_norm, group_norms, group);
           }
-          score = space.tile_scores.data() + (q % kTileRows) * tiles_.padded_centres();
-        } else if (!direct) {
-          space.scores.leftCols(k) =
-              (-2 * space.products.products.row(space.products.offset + q).array() + centre_norms.transpose().array())
-                  .matrix();
+          found = group[q % kGroup];
+        } else {
+          const T* score = space.scores.data();
+          if (tiled) {
+            if (q % kTileRows == 0) {
+              const T* tile_rows[kTileRows];
+              const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
+              for (int r = 0; r < count; ++r) tile_rows[r] = shard.row(i + r);
+              tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
+            }
+            score = space.tile_scores.data() + (q % kTileRows) * tiles_.padded_centres();
+          } else {
+            space.scores.leftCols(k) = (-2 * space.products.products.row(space.products.offset + q).array() +
+                                        centre_norms.transpose().array())
+                                           .matrix();
+          }
+          found = nearest(x, score, centroids, largest_norm, norms ? norms[i] : squared_norm(x, d));
         }
-        const auto [best, exact_best] =
-            direct ? nearest_direct(direct_, x, centroids, largest_norm, norm)
-                   : nearest(x, score, centroids, largest_norm, norm);
-        labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
-        distances[static_cast<std::size_t>(i)] = exact_best;
-        if (sums) space.sums.add(static_cast<std::int32_t>(best), x, *fixed);
+        labels[static_cast<std::size_t>(i)] = found.centre;
+        distances[static_cast<std::size_t>(i)] = found.distance;
+        if (sums) space.sums.add(found.centre, x, *fixed);
       }
     }
   }

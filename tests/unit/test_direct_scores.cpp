@@ -93,6 +93,64 @@ void expect_argmin_of_squared_distance(T offset) {
   }
 }
 
+// A group of rows at once (one row per register lane, rows anywhere in memory, fewer rows
+// than lanes too) decides exactly as each row alone, with the same second-best score; the
+// group distances to given centres are squared_distance's bits.
+template <class T>
+void expect_groups_decide_as_rows_alone(T offset) {
+  std::mt19937_64 generator(23);
+  constexpr int kGroup = Assigner<T>::kDirectRows;
+  for (Eigen::Index d : {1, 3, 4, 7, 8, 9, 13, 16}) {
+    for (Eigen::Index k : {Eigen::Index{1}, Eigen::Index{3}, DirectScorer<T>::kWidth, 3 * DirectScorer<T>::kWidth + 1}) {
+      const RowMatrix<T> centres = random_centres<T>(generator, k, d, offset);
+      Eigen::Matrix<T, Eigen::Dynamic, 1> norms(k);
+      T largest = 0;
+      for (Eigen::Index c = 0; c < k; ++c) {
+        norms(c) = squared_norm(centres.row(c).data(), d);
+        largest = std::max(largest, norms(c));
+      }
+      DirectScorer<T> scorer;
+      scorer.set(centres, norms);
+      // 5 * kGroup rows; a group takes every third of them (scattered), or the first few.
+      std::vector<T> rows;
+      for (int r = 0; r < 5 * kGroup; ++r) {
+        const std::vector<T> x = random_row(generator, centres, r % 3);
+        rows.insert(rows.end(), x.begin(), x.end());
+      }
+      for (const int count : {kGroup, kGroup - 1, 1}) {
+        const int stride = count == kGroup ? 3 : 1;
+        std::int32_t offsets[kGroup], centre[kGroup];
+        T row_norms[kGroup];
+        for (int r = 0; r < count; ++r) {
+          offsets[r] = static_cast<std::int32_t>(r * stride * d);
+          row_norms[r] = squared_norm(rows.data() + offsets[r], d);
+          centre[r] = static_cast<std::int32_t>((r * 7) % k);
+        }
+        typename Assigner<T>::Nearest found[kGroup];
+        T second[kGroup];
+        double distance[kGroup];
+        Assigner<T>::nearest_direct_rows(scorer, rows.data(), offsets, count, centres, largest, row_norms, found, second);
+        Assigner<T>::distances_direct(scorer, rows.data(), offsets, count, centre, distance);
+        for (int r = 0; r < count; ++r) {
+          const T* x = rows.data() + offsets[r];
+          T alone_second = 0;
+          const auto alone = Assigner<T>::nearest_direct(scorer, x, centres, largest, row_norms[r], &alone_second);
+          ASSERT_EQ(found[r].centre, alone.centre) << "d=" << d << " k=" << k << " count=" << count << " r=" << r;
+          EXPECT_EQ(found[r].distance, alone.distance);
+          EXPECT_EQ(found[r].distance, squared_distance(x, centres.row(found[r].centre).data(), d));
+          EXPECT_EQ(second[r], alone_second);
+          EXPECT_EQ(distance[r], squared_distance(x, centres.row(centre[r]).data(), d))
+              << "d=" << d << " k=" << k << " count=" << count << " r=" << r;
+        }
+      }
+    }
+  }
+}
+
+TEST(DirectScores, GroupsDecideAsRowsAloneFloat) { expect_groups_decide_as_rows_alone<float>(0); }
+TEST(DirectScores, GroupsDecideAsRowsAloneDouble) { expect_groups_decide_as_rows_alone<double>(0); }
+TEST(DirectScores, GroupsDecideAsRowsAloneNearTiesFloat) { expect_groups_decide_as_rows_alone<float>(1000); }
+
 TEST(DirectScores, NearestIsTheArgminOfSquaredDistanceFloat) { expect_argmin_of_squared_distance<float>(0); }
 TEST(DirectScores, NearestIsTheArgminOfSquaredDistanceDouble) { expect_argmin_of_squared_distance<double>(0); }
 TEST(DirectScores, NearTiesFarFromTheOriginFloat) { expect_argmin_of_squared_distance<float>(1000); }

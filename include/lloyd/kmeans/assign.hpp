@@ -214,7 +214,9 @@ struct DirectScorer {
   static constexpr Eigen::Index kWidth = 64 / sizeof(T);  ///< centres per 64-byte register
   using Chunk = Eigen::Array<T, kWidth, 1>;
   RowMatrix<T> scaled_transpose;  ///< −2·cᵀ
+  RowMatrix<T> transpose;         ///< cᵀ (the exact distances of a group of rows)
   std::vector<T> norms;
+  Eigen::Index centres = 0;  ///< without the padding
 
   /// The number of score columns for `centres` centres: a multiple of kWidth.
   static Eigen::Index padded(Eigen::Index centres) { return (centres + kWidth - 1) / kWidth * kWidth; }
@@ -222,8 +224,11 @@ struct DirectScorer {
   void set(const RowMatrix<T>& centres, const Eigen::Matrix<T, Eigen::Dynamic, 1>& centre_norms,
            T padding_norm = std::numeric_limits<T>::infinity()) {
     const Eigen::Index columns = padded(centres.rows());
+    this->centres = centres.rows();
     scaled_transpose = RowMatrix<T>::Zero(centres.cols(), columns);
     scaled_transpose.leftCols(centres.rows()) = T(-2) * centres.transpose();
+    transpose = RowMatrix<T>::Zero(centres.cols(), columns);
+    transpose.leftCols(centres.rows()) = centres.transpose();
     norms.assign(static_cast<std::size_t>(columns), padding_norm);
     std::copy_n(centre_norms.data(), centres.rows(), norms.begin());
   }
@@ -329,13 +334,24 @@ class Assigner {
   /// lower bounds); `score` is left as it was.
   static T minimum_except(T* score, Eigen::Index padded, Eigen::Index excluded);
   /// nearest() for direct scoring (d ≤ DirectScorer::kMaxFeatures) with the scores of
-  /// `scorer` computed here: the same result. With AVX-512 and up to kRegisterChunks chunks
-  /// of centres the scores never leave registers (no store and re-scan per row). When
-  /// `second` is given it gets the smallest score of the other centres (the best one's
-  /// masked), for lower bounds.
-  static constexpr Eigen::Index kRegisterChunks = 4;
+  /// `scorer` computed here: the same result. When `second` is given it gets the smallest
+  /// score of the other centres (the best one's masked), for lower bounds.
   static Nearest nearest_direct(const DirectScorer<T>& scorer, const T* x, const RowMatrix<T>& centroids,
                                 T largest_norm, T norm, T* second = nullptr);
+  /// nearest_direct for up to kDirectRows rows at once: row r at base + offset[r] (offsets
+  /// in values), its squared_norm in norms[r], its result in nearest[r] (and second[r]).
+  /// With AVX-512 the rows sit one per register lane, gathered feature by feature, so the
+  /// scores of a group take one fused multiply-add per feature and centre for all of them
+  /// and the running minima need no reduction across lanes; every score has the same bits
+  /// as for the row alone (measured on P2, 2M × 8, k = 16: ...).
+  static constexpr int kDirectRows = DirectScorer<T>::kWidth;
+  static void nearest_direct_rows(const DirectScorer<T>& scorer, const T* base, const std::int32_t* offset,
+                                  int count, const RowMatrix<T>& centroids, T largest_norm, const T* norms,
+                                  Nearest* nearest, T* second = nullptr);
+  /// squared_distance of up to kDirectRows rows (as for nearest_direct_rows) to the centres
+  /// of `scorer` numbered centre[r], into distance[r]: the same bits, rows one per lane.
+  static void distances_direct(const DirectScorer<T>& scorer, const T* base, const std::int32_t* offset,
+                               int count, const std::int32_t* centre, double* distance);
   /// squared_norm of every row of `shard`, for the assignments of that shard that follow
   /// (they do not change between iterations); without it each assign computes them.
   void remember_norms(const DenseShard<T>& shard);

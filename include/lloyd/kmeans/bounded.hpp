@@ -78,6 +78,9 @@ class BoundedAssigner {
     std::vector<float> upper, lower;
     std::vector<float> settled;
     std::vector<T> tile;  ///< ScoreTiles' packed rows
+    // Direct Hamerly: each row's decision and its second-nearest score.
+    std::vector<typename Assigner<T>::Nearest> found;
+    std::vector<T> second;
   };
 
   Eigen::Index rows_, features_, clusters_;
@@ -92,6 +95,8 @@ class BoundedAssigner {
   std::vector<Space> spaces_;
   // Per centre at index centre + 1 (slot 0: no label yet, zero): the drift since the last
   // assign (upper bound) and half the distance to the nearest other centre (lower bound).
+  // Zero-padded to whole registers of 16 (table_size), which the sweep loads.
+  static Eigen::Index table_size(Eigen::Index clusters) { return (clusters + 1 + 15) / 16 * 16; }
   std::vector<float> drift_, half_gap_;
   std::vector<float> group_drift_;           ///< per group: the largest drift of its members
   // One group (Hamerly): the centre with the largest drift and the largest of the others',

@@ -1,5 +1,6 @@
 #pragma once
 // The few AVX-512 operations the assignment kernels share, by element type.
+#include <cstdint>
 #include <limits>
 
 #if defined(__AVX512F__)
@@ -38,6 +39,29 @@ struct Zmm<float> {
   static __m512 mask_infinity(__m512 a, int lane) {
     return _mm512_mask_mov_ps(a, static_cast<__mmask16>(1u << lane), _mm512_set1_ps(std::numeric_limits<float>::infinity()));
   }
+  // One row per lane: gathered values, lane masks and a register of int32 (centre indices).
+  using Mask = __mmask16;
+  using Index = __m512i;
+  static Mask first_lanes(int count) { return static_cast<Mask>((1u << count) - 1); }
+  static __m512 max(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
+  static Mask less(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static Index load_index(const std::int32_t* p, Mask lanes) { return _mm512_maskz_loadu_epi32(lanes, p); }
+  static __m512 gather(const float* base, Index offset, Mask lanes) {
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, offset, base, 4);
+  }
+  static Index index_zero() { return _mm512_setzero_si512(); }
+  static Index set_index(Index a, Mask lanes, int value) { return _mm512_mask_mov_epi32(a, lanes, _mm512_set1_epi32(value)); }
+  static void store_index(std::int32_t* p, Index v) { _mm512_storeu_si512(p, v); }
+  // Lanes where index lies in [low, low + 16), and table[index mod 16] there (else a).
+  static Mask index_within(Index index, int low) {
+    return _mm512_cmpge_epi32_mask(index, _mm512_set1_epi32(low)) & _mm512_cmplt_epi32_mask(index, _mm512_set1_epi32(low + 16));
+  }
+  static __m512 pick(__m512 a, Mask lanes, Index index, __m512 table) { return _mm512_mask_permutexvar_ps(a, lanes, index, table); }
+  // Half h of the lanes (8 of them) as doubles, exactly.
+  static constexpr int kHalves = 2;
+  static __m512d half_as_doubles(__m512 v, int h) {
+    return _mm512_cvtps_pd(h == 0 ? _mm512_castps512_ps256(v) : _mm512_extractf32x8_ps(v, 1));
+  }
 };
 template <>
 struct Zmm<double> {
@@ -54,6 +78,26 @@ struct Zmm<double> {
   static __m512d mask_infinity(__m512d a, int lane) {
     return _mm512_mask_mov_pd(a, static_cast<__mmask8>(1u << lane), _mm512_set1_pd(std::numeric_limits<double>::infinity()));
   }
+  using Mask = __mmask8;
+  using Index = __m256i;
+  static Mask first_lanes(int count) { return static_cast<Mask>((1u << count) - 1); }
+  static __m512d max(__m512d a, __m512d b) { return _mm512_max_pd(a, b); }
+  static Mask less(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+  static Index load_index(const std::int32_t* p, Mask lanes) { return _mm256_maskz_loadu_epi32(lanes, p); }
+  static __m512d gather(const double* base, Index offset, Mask lanes) {
+    return _mm512_mask_i32gather_pd(_mm512_setzero_pd(), lanes, offset, base, 8);
+  }
+  static Index index_zero() { return _mm256_setzero_si256(); }
+  static Index set_index(Index a, Mask lanes, int value) { return _mm256_mask_mov_epi32(a, lanes, _mm256_set1_epi32(value)); }
+  static void store_index(std::int32_t* p, Index v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static Mask index_within(Index index, int low) {
+    return _mm256_cmpge_epi32_mask(index, _mm256_set1_epi32(low)) & _mm256_cmplt_epi32_mask(index, _mm256_set1_epi32(low + 8));
+  }
+  static __m512d pick(__m512d a, Mask lanes, Index index, __m512d table) {
+    return _mm512_mask_permutexvar_pd(a, lanes, _mm512_cvtepi32_epi64(index), table);
+  }
+  static constexpr int kHalves = 1;
+  static __m512d half_as_doubles(__m512d v, int) { return v; }
 };
 #pragma GCC diagnostic pop
 }  // namespace detail
