@@ -220,17 +220,6 @@ typename Assigner<T>::Nearest nearest_from_stored_scores(const DirectScorer<T>& 
 template <int D>
 void rows_in_lanes(const float* base, const std::int32_t* offset, int count, __m512 (&x)[D]) {
   auto row = [&](int r) { return base + offset[r]; };
-  // Four rows' 128-bit lanes transposed: out[q] lane L = element q of lane L of p0..p3.
-  auto transpose4 = [](const __m512* p, __m512* out) {
-    const __m512 t0 = _mm512_unpacklo_ps(p[0], p[1]), t1 = _mm512_unpackhi_ps(p[0], p[1]),
-                 t2 = _mm512_unpacklo_ps(p[2], p[3]), t3 = _mm512_unpackhi_ps(p[2], p[3]);
-    auto low = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-    auto high = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-    out[0] = low(t0, t2);
-    out[1] = high(t0, t2);
-    out[2] = low(t1, t3);
-    out[3] = high(t1, t3);
-  };
   if constexpr (D <= 8) {
     // Register m holds rows m and m + 4 (m < 4), rows 8 + m and 12 + m (m ≥ 4): the lanes
     // come out in row order.
@@ -241,27 +230,17 @@ void rows_in_lanes(const float* base, const std::int32_t* offset, int count, __m
       pair[m] = _mm512_insertf32x8(_mm512_castps256_ps512(half(m)), half(m + 4), 1);
       pair[4 + m] = _mm512_insertf32x8(_mm512_castps256_ps512(half(8 + m)), half(12 + m), 1);
     }
-    transpose4(pair, column);
-    transpose4(pair + 4, column + 4);
+    detail::transpose_lanes(pair, column);
+    detail::transpose_lanes(pair + 4, column + 4);
     for (int q = 0; q < 4; ++q) {
       if (q < D) x[q] = _mm512_shuffle_f32x4(column[q], column[4 + q], 0x88);
       if (q + 4 < D) x[q + 4] = _mm512_shuffle_f32x4(column[q], column[4 + q], 0xdd);
     }
   } else {
     const auto features = static_cast<__mmask16>((1u << D) - 1);
-    __m512 rows[16], column[16];
+    __m512 rows[16];
     for (int r = 0; r < 16; ++r) rows[r] = r < count ? _mm512_maskz_loadu_ps(features, row(r)) : _mm512_setzero_ps();
-    for (int g = 0; g < 4; ++g) transpose4(rows + 4 * g, column + 4 * g);
-    for (int q = 0; q < 4; ++q) {
-      const __m512 low01 = _mm512_shuffle_f32x4(column[q], column[4 + q], 0x44),
-                   high01 = _mm512_shuffle_f32x4(column[q], column[4 + q], 0xee),
-                   low23 = _mm512_shuffle_f32x4(column[8 + q], column[12 + q], 0x44),
-                   high23 = _mm512_shuffle_f32x4(column[8 + q], column[12 + q], 0xee);
-      x[q] = _mm512_shuffle_f32x4(low01, low23, 0x88);
-      if (q + 4 < D) x[q + 4] = _mm512_shuffle_f32x4(low01, low23, 0xdd);
-      if (q + 8 < D) x[q + 8] = _mm512_shuffle_f32x4(high01, high23, 0x88);
-      if (q + 12 < D) x[q + 12] = _mm512_shuffle_f32x4(high01, high23, 0xdd);
-    }
+    detail::transpose16(rows, x, D);
   }
 }
 

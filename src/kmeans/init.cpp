@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <type_traits>
 
 #include "lloyd/kmeans/assign.hpp"
@@ -56,8 +57,19 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
   const double bound[1] = {largest};
   const FixedPoint scale(bound);
   auto fixed = [&](W weight) { return scale.to_fixed(static_cast<double>(weight), 0); };
+  // The weights summed per block of rows first (a loop the compiler vectorises; kBlock
+  // terms below 2^52 fit an int64), so that finding a draw scans one block, not every row
+  // before it (measured: the two scalar passes were a third of a k-means++ step).
+  constexpr std::size_t kBlock = 1024;
+  std::vector<std::int64_t> block_sums((weights.size() + kBlock - 1) / kBlock, 0);
+  for (std::size_t b = 0; b < block_sums.size(); ++b) {
+    std::int64_t sum = 0;
+    const std::size_t end = std::min(weights.size(), (b + 1) * kBlock);
+    for (std::size_t i = b * kBlock; i < end; ++i) sum += fixed(weights[i]);
+    block_sums[b] = sum;
+  }
   Int128 local = 0;
-  for (const W weight : weights) local += fixed(weight);
+  for (const std::int64_t sum : block_sums) local += sum;
   // The ranks' totals, as two 64-bit halves each (an Int128 has no MPI type of its own).
   const std::uint64_t halves[2] = {static_cast<std::uint64_t>(local),
                                    static_cast<std::uint64_t>(local >> 64)};
@@ -81,10 +93,17 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
   std::sort(owned.begin(), owned.end());
   Int128 cumulative = 0;
   std::size_t next = 0;
-  for (std::size_t i = 0; i < weights.size() && next < owned.size(); ++i) {
-    cumulative += fixed(weights[i]);
-    while (next < owned.size() && owned[next].first < cumulative)
-      chosen[static_cast<std::size_t>(owned[next++].second)] = first_row + i;
+  for (std::size_t b = 0; b < block_sums.size() && next < owned.size(); ++b) {
+    if (owned[next].first >= cumulative + block_sums[b]) {  // no draw falls in this block
+      cumulative += block_sums[b];
+      continue;
+    }
+    const std::size_t end = std::min(weights.size(), (b + 1) * kBlock);
+    for (std::size_t i = b * kBlock; i < end && next < owned.size(); ++i) {
+      cumulative += fixed(weights[i]);
+      while (next < owned.size() && owned[next].first < cumulative)
+        chosen[static_cast<std::size_t>(owned[next++].second)] = first_row + i;
+    }
   }
   comm.allreduce(std::span<std::uint64_t>(chosen), MPI_MIN);
   return chosen;
@@ -156,6 +175,7 @@ struct Closer {
   std::vector<double> largest;
   std::vector<Eigen::Index> rows;
   std::vector<T> distances;
+  std::vector<T> columns;  ///< scratch: a register's worth of rows as columns
 
   void start(std::size_t stride) {
     potential.assign(stride, 0);
@@ -172,6 +192,65 @@ struct Closer {
   }
 };
 
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+// The local rows rearranged in place for the k-means++ steps: every whole group of W
+// consecutive rows (W: one register of T) stored feature by feature, W values per feature,
+// so that a step reads one register per feature and group and transposes nothing (measured
+// on P1: transposing 16 rows in every step took about a third of the step). The rows of a
+// last, partial group stay as they are. The shard is const to the caller, and is again the
+// same bits when this object goes (also when an exception leaves the seeding); nothing else
+// reads it meanwhile, and no extra copy of it is made (memory per rank stays its shard).
+template <class T>
+class ColumnGroups {
+ public:
+  static constexpr int W = DirectScorer<T>::kWidth;
+  explicit ColumnGroups(const DenseShard<T>& shard)
+      : data_(const_cast<T*>(shard.rows.data())), d_(shard.features()), groups_(shard.local_rows() / W) {
+    rearrange([this](const T* rows, T* group) { detail::rows_as_columns(rows, W, d_, group); });
+  }
+  ~ColumnGroups() {
+    rearrange([this](const T* columns, T* group) { detail::columns_as_rows(columns, d_, group); });
+  }
+  ColumnGroups(const ColumnGroups&) = delete;
+  ColumnGroups& operator=(const ColumnGroups&) = delete;
+
+  Eigen::Index grouped_rows() const { return groups_ * W; }
+  /// The group starting at local row `first` (a multiple of W below grouped_rows()).
+  const T* group(Eigen::Index first) const { return data_ + first * d_; }
+  /// Local row i as a row.
+  void copy_row(Eigen::Index i, T* out) const {
+    if (i >= grouped_rows()) {
+      std::copy_n(data_ + i * d_, d_, out);
+      return;
+    }
+    const T* group = data_ + (i / W) * W * d_;
+    for (Eigen::Index j = 0; j < d_; ++j) out[j] = group[j * W + i % W];
+  }
+
+ private:
+  // Each group copied aside and rewritten from the copy by `from_copy`.
+  template <class FromCopy>
+  void rearrange(FromCopy&& from_copy) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads()) if (threads() > 1)
+#endif
+    {
+      std::vector<T> copy(static_cast<std::size_t>(W * d_));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (Eigen::Index g = 0; g < groups_; ++g) {
+        T* group = data_ + g * W * d_;
+        std::copy_n(group, W * d_, copy.data());
+        from_copy(copy.data(), group);
+      }
+    }
+  }
+  T* data_;
+  Eigen::Index d_, groups_;
+};
+#endif
+
 // The squared distances of every local row to a few centres (the candidates of a k-means++
 // step), in the GEMM form ‖x‖² + (‖c‖² − 2x·c) with the scores of DirectScorer: row by row
 // in a fixed order, so the same bits for any rank layout and thread count, and no GEMM to
@@ -187,6 +266,12 @@ class CandidateDistances {
     centres_ = centres.rows();
   }
   Eigen::Index padded() const { return DirectScorer<T>::padded(centres_); }
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  /// Whether a step with `trials` candidates runs with the rows in register lanes (then the
+  /// rows may be given as ColumnGroups).
+  static bool in_lanes(int trials) { return trials <= 8; }
+  void use(const ColumnGroups<T>* groups) { groups_ = groups; }
+#endif
   /// out[0, padded()) for local row i, clamped at 0 (padding columns: ‖x‖²).
   void row(Eigen::Index i, T* out) const {
     scorer_.scores(shard_.row(i), out);
@@ -203,7 +288,7 @@ class CandidateDistances {
             Closer<T>& part) const {
     const std::size_t stride = part.potential.size();
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-    if (padded() == DirectScorer<T>::kWidth && stride == 8) return fold_in_registers(begin, end, closest, factor, trials, part);
+    if (in_lanes(trials) && stride == 8) return fold_rows_in_lanes(begin, end, closest, factor, trials, part);
 #endif
     std::vector<T> distance(static_cast<std::size_t>(padded()));
     std::vector<std::int64_t> words(stride, 0);
@@ -218,72 +303,134 @@ class CandidateDistances {
 
  private:
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-  // fold for up to eight candidates in one register of centres, every sum in registers (the
-  // same arithmetic as row() and fold_row).
-  void fold_in_registers(Eigen::Index begin, Eigen::Index end, const T* closest, double factor,
-                         int trials, Closer<T>& part) const {
+  // fold for up to eight candidates with the rows in register lanes: a register's worth of
+  // rows at a time is turned into columns (in L1), then each feature costs one load for all
+  // those rows and one fused multiply-add per candidate — no lanes spent on padding
+  // candidates and no reduction across lanes per row (measured on P1, 6 candidates: a
+  // k-means++ step went from compute-bound ~50 to ~15 cycles per row). Every distance is
+  // computed by chunk_scores' arithmetic (norm, feature j into accumulator j mod 4, then
+  // (a0 + a1) + (a2 + a3)) and folded as fold_row does: the same bits as row by row.
+  void fold_rows_in_lanes(Eigen::Index begin, Eigen::Index end, const T* closest, double factor, int trials,
+                          Closer<T>& part) const {
     using Ops = detail::Zmm<T>;
     using Register = decltype(Ops::zero());
+    constexpr int W = DirectScorer<T>::kWidth;
+    constexpr int kHalves = Ops::kHalves;
     const Eigen::Index d = shard_.features();
-    const T* scaled = scorer_.scaled_transpose.data();
-    constexpr Eigen::Index W = DirectScorer<T>::kWidth;
-    const __mmask8 real = real_lanes(trials, 0);
-    __m512i words = _mm512_setzero_si512();
-    __m512d largest = _mm512_loadu_pd(part.largest.data());
+    part.columns.resize(static_cast<std::size_t>(d * W + W));
+    T* scratch = part.columns.data() + (W - (reinterpret_cast<std::uintptr_t>(part.columns.data()) / sizeof(T)) % W) % W;
+    // Σ min(D², d²) = Σ D² − Σ over the rows a candidate comes closer to of (D² − d²), each
+    // term in fixed point: the same integers as fold_row's, but the work per row and
+    // candidate is a comparison, and only the closer rows (a few percent) are converted.
+    __m512i base = _mm512_setzero_si512(), reduction[8];
+    Register largest[8];
+    for (int t = 0; t < 8; ++t) {
+      reduction[t] = _mm512_setzero_si512();
+      largest[t] = Ops::zero();
+    }
     const __m512d scale = _mm512_set1_pd(factor);
-    auto finish = [&](Eigen::Index i, Register score) {
-      const Register distance = [&] {
-        if constexpr (std::is_same_v<T, float>)
-          return _mm512_max_ps(_mm512_add_ps(_mm512_set1_ps(row_norms_[static_cast<std::size_t>(i)]), score), _mm512_setzero_ps());
-        else
-          return _mm512_max_pd(_mm512_add_pd(_mm512_set1_pd(row_norms_[static_cast<std::size_t>(i)]), score), _mm512_setzero_pd());
-      }();
-      __m512d lanes;
-      if constexpr (std::is_same_v<T, float>) lanes = _mm512_cvtps_pd(_mm512_castps512_ps256(distance));
-      else lanes = distance;
-      const __m512d current = _mm512_set1_pd(static_cast<double>(closest[i]));
-      fold_lanes(lanes, current, scale, words, largest);
-      if (_mm512_mask_cmp_pd_mask(real, lanes, current, _CMP_LT_OQ)) {
-        alignas(64) T values[W];
-        Ops::store(values, distance);
-        part.keep(i, values, 8);
-      }
+    auto to_fixed = [&](Register value, int h) {
+      return _mm512_cvttpd_epi64(_mm512_roundscale_pd(_mm512_mul_pd(Ops::half_as_doubles(value, h), scale),
+                                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     };
-    // Four rows at a time: each feature register is loaded once for the four, and each
-    // row's value is broadcast inside its multiply-add (no separate broadcast).
-    constexpr int kRows = 4;
-    Eigen::Index i = begin;
-    for (; i + kRows <= end; i += kRows) {
-      const T* x[kRows];
-      Register a[kRows][4];
-      for (int r = 0; r < kRows; ++r) {
-        x[r] = shard_.row(i + r);
-        a[r][0] = Ops::load(scorer_.norms.data());
-        a[r][1] = a[r][2] = a[r][3] = Ops::zero();
+    alignas(64) T distance[8][W];
+    constexpr Eigen::Index kAhead = 2;
+    for (Eigen::Index i = begin; i < end; i += W) {
+      const int count = static_cast<int>(std::min<Eigen::Index>(W, end - i));
+      const auto lanes = Ops::first_lanes(count);
+      // The rows two groups ahead (a group's work is long enough for the out-of-order core to
+      // stop running ahead into the next group's loads: measured 2x slower without).
+      if (i + (kAhead + 1) * W <= end) {
+        const char* ahead = reinterpret_cast<const char*>(shard_.row(i + kAhead * W));
+        for (std::size_t byte = 0; byte < static_cast<std::size_t>(W * d) * sizeof(T); byte += 64) __builtin_prefetch(ahead + byte);
       }
-      Eigen::Index j = 0;
-      for (; j + 4 <= d; j += 4) {
-        const Register f0 = Ops::load(scaled + j * W), f1 = Ops::load(scaled + (j + 1) * W),
-                       f2 = Ops::load(scaled + (j + 2) * W), f3 = Ops::load(scaled + (j + 3) * W);
-        for (int r = 0; r < kRows; ++r) {
-          a[r][0] = Ops::fma(Ops::broadcast(x[r][j]), f0, a[r][0]);
-          a[r][1] = Ops::fma(Ops::broadcast(x[r][j + 1]), f1, a[r][1]);
-          a[r][2] = Ops::fma(Ops::broadcast(x[r][j + 2]), f2, a[r][2]);
-          a[r][3] = Ops::fma(Ops::broadcast(x[r][j + 3]), f3, a[r][3]);
+      const bool grouped = groups_ && i + W <= groups_->grouped_rows();
+      if (!grouped) detail::rows_as_columns(shard_.row(i), count, d, scratch);
+      const T* columns = grouped ? groups_->group(i) : scratch;
+      const Register norm = Ops::masked_load(row_norms_.data() + i, lanes);
+      for (int t = 0; t < trials; t += 6) {
+        switch (std::min(6, trials - t)) {
+          case 1: candidate_distances<1>(columns, t, norm, distance); break;
+          case 2: candidate_distances<2>(columns, t, norm, distance); break;
+          case 3: candidate_distances<3>(columns, t, norm, distance); break;
+          case 4: candidate_distances<4>(columns, t, norm, distance); break;
+          case 5: candidate_distances<5>(columns, t, norm, distance); break;
+          default: candidate_distances<6>(columns, t, norm, distance); break;
         }
       }
-      for (int tail = 0; j + tail < d; ++tail) {
-        const Register f = Ops::load(scaled + (j + tail) * W);
-        for (int r = 0; r < kRows; ++r) a[r][tail] = Ops::fma(Ops::broadcast(x[r][j + tail]), f, a[r][tail]);
+      // Padding candidates: ‖x‖², as row() gives them.
+      for (int t = trials; t < 8; ++t) Ops::store(distance[t], Ops::max(norm, Ops::zero()));
+      const Register current = Ops::masked_load(closest + i, lanes);  // 0 beyond count
+      __m512i current_fixed[kHalves];
+      for (int h = 0; h < kHalves; ++h) {
+        current_fixed[h] = to_fixed(current, h);
+        base = _mm512_add_epi64(base, current_fixed[h]);
       }
-      for (int r = 0; r < kRows; ++r)
-        finish(i + r, Ops::add(Ops::add(a[r][0], a[r][1]), Ops::add(a[r][2], a[r][3])));
+      typename Ops::Mask nearer = 0;
+      for (int t = 0; t < trials; ++t) {
+        const Register value = Ops::load(distance[t]);
+        const auto closer = static_cast<typename Ops::Mask>(Ops::less(value, current) & lanes);
+        largest[t] = Ops::max(largest[t], Ops::min(value, current));
+        if (!closer) continue;
+        nearer |= closer;
+        for (int h = 0; h < kHalves; ++h) {
+          const auto in_half = static_cast<__mmask8>(static_cast<unsigned>(closer) >> (8 * h));
+          reduction[t] = _mm512_mask_add_epi64(reduction[t], in_half, reduction[t],
+                                               _mm512_sub_epi64(current_fixed[h], to_fixed(value, h)));
+        }
+      }
+      for (auto rows = static_cast<unsigned>(nearer); rows != 0; rows &= rows - 1) {
+        const int r = __builtin_ctz(rows);
+        T values[8];
+        for (int t = 0; t < 8; ++t) values[t] = distance[t][r];
+        part.keep(i + r, values, 8);
+      }
     }
-    for (; i < end; ++i) finish(i, scorer_.chunk_scores(shard_.row(i), 0));
-    alignas(64) std::int64_t sums[8];
-    _mm512_store_si512(sums, words);
-    for (int t = 0; t < 8; ++t) part.potential[static_cast<std::size_t>(t)] += sums[t];
-    _mm512_storeu_pd(part.largest.data(), largest);
+    alignas(64) std::int64_t lanes_of[8];
+    _mm512_store_si512(lanes_of, base);
+    Int128 total = 0;
+    for (const std::int64_t value : lanes_of) total += value;
+    for (int t = 0; t < trials; ++t) {
+      _mm512_store_si512(lanes_of, reduction[t]);
+      Int128 reduced = 0;
+      for (const std::int64_t value : lanes_of) reduced += value;
+      part.potential[static_cast<std::size_t>(t)] += total - reduced;
+      alignas(64) T top[W];
+      Ops::store(top, largest[t]);
+      for (const T value : top)
+        part.largest[static_cast<std::size_t>(t)] = std::max(part.largest[static_cast<std::size_t>(t)], static_cast<double>(value));
+    }
+  }
+
+  // Distances of the rows in `columns` (one per lane) to candidates [t, t + C), into
+  // distance[t + c]: max(‖x‖² + score, 0) with chunk_scores' arithmetic for the score.
+  template <int C, class Register>
+  void candidate_distances(const T* columns, int t, Register norm, T (*distance)[DirectScorer<T>::kWidth]) const {
+    using Ops = detail::Zmm<T>;
+    constexpr int W = DirectScorer<T>::kWidth;
+    const Eigen::Index d = shard_.features();
+    const T* scaled = scorer_.scaled_transpose.data() + t;  // d × W: candidate t + c at column c
+    Register a[C][4];
+    for (int c = 0; c < C; ++c) {
+      a[c][0] = Ops::broadcast(scorer_.norms[static_cast<std::size_t>(t + c)]);
+      a[c][1] = a[c][2] = a[c][3] = Ops::zero();
+    }
+    Eigen::Index j = 0;
+    for (; j + 4 <= d; j += 4) {
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; ++u) {
+        const Register x = Ops::load(columns + (j + u) * W);
+#pragma GCC unroll 6
+        for (int c = 0; c < C; ++c) a[c][u] = Ops::fma(x, Ops::broadcast(scaled[(j + u) * W + c]), a[c][u]);
+      }
+    }
+    for (int u = 0; j + u < d; ++u) {
+      const Register x = Ops::load(columns + (j + u) * W);
+      for (int c = 0; c < C; ++c) a[c][u] = Ops::fma(x, Ops::broadcast(scaled[(j + u) * W + c]), a[c][u]);
+    }
+    for (int c = 0; c < C; ++c)
+      Ops::store(distance[t + c], Ops::max(Ops::add(norm, Ops::add(Ops::add(a[c][0], a[c][1]), Ops::add(a[c][2], a[c][3]))),
+                                           Ops::zero()));
   }
 #endif
 
@@ -291,6 +438,9 @@ class CandidateDistances {
   std::vector<T> row_norms_;
   DirectScorer<T> scorer_;
   Eigen::Index centres_ = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  const ColumnGroups<T>* groups_ = nullptr;
+#endif
 };
 
 // k-means++ with greedy trials, as scikit-learn: 2 + ⌊ln k⌋ candidates drawn by D² sampling
@@ -339,6 +489,25 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
   const auto width = static_cast<std::size_t>(stride);
   std::vector<Closer<T>> closer(static_cast<std::size_t>(threads()));
 
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  std::optional<ColumnGroups<T>> groups;
+  if (CandidateDistances<T>::in_lanes(trials) && k > 1) {
+    groups.emplace(shard);
+    kernel.use(&*groups);
+  }
+  auto fetch_candidates = [&](const std::vector<std::uint64_t>& candidates) -> RowMatrix<T> {
+    if (!groups) return rows_as_matrix(comm, shard, candidates);
+    const std::vector<T> values = fetch_rows_by<T>(comm, shard.first_row, static_cast<std::size_t>(d), candidates,
+                                                   [&](std::uint64_t local, T* out) {
+                                                     groups->copy_row(static_cast<Eigen::Index>(local), out);
+                                                   });
+    return Eigen::Map<const RowMatrix<T>>(values.data(), static_cast<Eigen::Index>(candidates.size()), d);
+  };
+#else
+  auto fetch_candidates = [&](const std::vector<std::uint64_t>& candidates) {
+    return rows_as_matrix(comm, shard, candidates);
+  };
+#endif
   for (int c = 1; c < k; ++c) {
     const std::uint64_t stream =
         stream_id(Stream::SquaredDistance, restart, static_cast<std::uint64_t>(c) * 64);
@@ -347,7 +516,7 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
     for (int t = 0; t < trials; ++t)
       if (candidates[t] == KeyIndex::none().index)  // fewer distinct rows than k: any row
         candidates[t] = distinct_random_rows(comm, shard, 1, rng, stream + 1 + static_cast<std::uint64_t>(t))[0];
-    const RowMatrix<T> candidate_rows = rows_as_matrix(comm, shard, candidates);
+    const RowMatrix<T> candidate_rows = fetch_candidates(candidates);
     kernel.set(candidate_rows);
 
     // Greedy choice: keep the candidate that lowers the potential Σ min(D², d²) most. The

@@ -67,6 +67,37 @@ TEST(Init, KMeansPlusPlusPutsOneCentreInEveryWellSeparatedBlob) {
   }
 }
 
+// k-means++ works on the shard's rows rearranged in place (groups of a register's worth of
+// rows, feature by feature) and must hand the shard back bit for bit, with the chosen
+// centres being rows of X: float and double, a row count that leaves partial groups.
+template <class T>
+void expect_kmeans_plus_plus_leaves_the_shard_as_it_was(const Comm& comm) {
+  BlobOptions options;
+  options.samples = 1237;
+  options.features = 19;
+  options.centers = 5;
+  options.seed = 3;
+  const auto blobs = make_blobs<T>(comm, options);
+  const RowMatrix<T> before = blobs.data.rows;
+  const DataSummary summary = summarize(comm, blobs.data);
+  const auto centres = initial_centres(comm, blobs.data, InitMethod::KMeansPlusPlus, 9, 4, 0, summary.fixed);
+  EXPECT_TRUE((blobs.data.rows.array() == before.array()).all());
+  std::vector<T> local(before.data(), before.data() + before.size());
+  const auto rows = test::gather_all(comm, local);
+  for (Eigen::Index c = 0; c < centres.rows(); ++c) {
+    bool found = false;
+    for (std::size_t i = 0; i + 19 <= rows.size() && !found; i += 19)
+      found = std::equal(centres.row(c).data(), centres.row(c).data() + 19, rows.begin() + static_cast<std::ptrdiff_t>(i));
+    EXPECT_TRUE(found) << "centre " << c << " is not a row of X";
+  }
+}
+
+TEST(Init, KMeansPlusPlusLeavesTheShardAsItWas) {
+  Comm comm(MPI_COMM_WORLD);
+  expect_kmeans_plus_plus_leaves_the_shard_as_it_was<float>(comm);
+  expect_kmeans_plus_plus_leaves_the_shard_as_it_was<double>(comm);
+}
+
 TEST(Init, RandomPartitionCentresAreMeansOfLargeRandomSubsets) {
   Comm comm(MPI_COMM_WORLD);
   const auto blobs = separated_blobs(comm);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "lloyd/kmeans/assign.hpp"
@@ -47,6 +48,16 @@ std::vector<T> random_row(std::mt19937_64& generator, const RowMatrix<T>& centre
   return x;
 }
 
+// The centres laid out for direct scoring, and their largest squared norm.
+template <class T>
+std::pair<DirectScorer<T>, T> direct_scorer(const RowMatrix<T>& centres) {
+  Eigen::Matrix<T, Eigen::Dynamic, 1> norms(centres.rows());
+  for (Eigen::Index c = 0; c < centres.rows(); ++c) norms(c) = squared_norm(centres.row(c).data(), centres.cols());
+  DirectScorer<T> scorer;
+  scorer.set(centres, norms);
+  return {scorer, norms.size() > 0 ? norms.maxCoeff() : T(0)};
+}
+
 template <class T>
 void expect_argmin_of_squared_distance(T offset) {
   std::mt19937_64 generator(11);
@@ -56,14 +67,7 @@ void expect_argmin_of_squared_distance(T offset) {
     for (Eigen::Index k : {Eigen::Index{1}, Eigen::Index{2}, Eigen::Index{5}, kWidth, kWidth + 1,
                            2 * kWidth + 3, 4 * kWidth, 4 * kWidth + 1, 5 * kWidth + 2}) {
       const RowMatrix<T> centres = random_centres<T>(generator, k, d, offset);
-      Eigen::Matrix<T, Eigen::Dynamic, 1> norms(k);
-      T largest = 0;
-      for (Eigen::Index c = 0; c < k; ++c) {
-        norms(c) = squared_norm(centres.row(c).data(), d);
-        largest = std::max(largest, norms(c));
-      }
-      DirectScorer<T> scorer;
-      scorer.set(centres, norms);
+      const auto [scorer, largest] = direct_scorer(centres);
       const Eigen::Index padded = scorer.scaled_transpose.cols();
       for (int trial = 0; trial < 60; ++trial) {
         const std::vector<T> x = random_row(generator, centres, trial % 3);
@@ -103,14 +107,7 @@ void expect_groups_decide_as_rows_alone(T offset) {
   for (Eigen::Index d : {1, 3, 4, 7, 8, 9, 13, 16}) {
     for (Eigen::Index k : {Eigen::Index{1}, Eigen::Index{3}, DirectScorer<T>::kWidth, 3 * DirectScorer<T>::kWidth + 1}) {
       const RowMatrix<T> centres = random_centres<T>(generator, k, d, offset);
-      Eigen::Matrix<T, Eigen::Dynamic, 1> norms(k);
-      T largest = 0;
-      for (Eigen::Index c = 0; c < k; ++c) {
-        norms(c) = squared_norm(centres.row(c).data(), d);
-        largest = std::max(largest, norms(c));
-      }
-      DirectScorer<T> scorer;
-      scorer.set(centres, norms);
+      const auto [scorer, largest] = direct_scorer(centres);
       // 5 * kGroup rows; a group takes every third of them (scattered), or the first few.
       std::vector<T> rows;
       for (int r = 0; r < 5 * kGroup; ++r) {

@@ -14,14 +14,14 @@
 namespace lloyd {
 
 /// Collective over comm: rows with the given global indices, in request order, on every
-/// rank. Each owner contributes its rows to one allgatherv; `data` holds the local rows,
-/// `width` values each (d for data, 1 for labels), the rows held in rank order from
+/// rank. Each owner contributes its rows to one allgatherv, `width` values each (d for data,
+/// 1 for labels), written by copy_row(local index, out); the rows are held in rank order from
 /// first_row on: a block distribution, or any other contiguous one (e.g. the rows of
 /// one cluster, numbered in global order — bisecting K-Means), where a rank without rows has
 /// first_row = the next rank's.
-template <class T>
-std::vector<T> fetch_rows(const Comm& comm, std::uint64_t first_row, const T* data,
-                          std::size_t width, std::span<const std::uint64_t> indices) {
+template <class T, class CopyRow>
+std::vector<T> fetch_rows_by(const Comm& comm, std::uint64_t first_row, std::size_t width,
+                             std::span<const std::uint64_t> indices, CopyRow&& copy_row) {
   const int ranks = comm.size();
   std::vector<std::uint64_t> starts(static_cast<std::size_t>(ranks));
   check_mpi(MPI_Allgather(&first_row, 1, MPI_UINT64_T, starts.data(), 1, MPI_UINT64_T, comm.get()),
@@ -36,8 +36,8 @@ std::vector<T> fetch_rows(const Comm& comm, std::uint64_t first_row, const T* da
     const int holder = owner(index);
     offset[static_cast<std::size_t>(holder) + 1] += width;
     if (holder == comm.rank()) {
-      const T* row = data + (index - first_row) * width;
-      mine.insert(mine.end(), row, row + width);
+      mine.resize(mine.size() + width);
+      copy_row(index - first_row, mine.data() + mine.size() - width);
     }
   }
   const std::vector<T> all = comm.allgatherv(std::span<const T>(mine));
@@ -50,6 +50,15 @@ std::vector<T> fetch_rows(const Comm& comm, std::uint64_t first_row, const T* da
     cursor += width;
   }
   return result;
+}
+
+/// fetch_rows_by from local rows stored one after another in `data`.
+template <class T>
+std::vector<T> fetch_rows(const Comm& comm, std::uint64_t first_row, const T* data,
+                          std::size_t width, std::span<const std::uint64_t> indices) {
+  return fetch_rows_by<T>(comm, first_row, width, indices, [&](std::uint64_t local, T* out) {
+    std::copy_n(data + local * width, width, out);
+  });
 }
 
 /// The `count` local rows with the smallest key(row), as candidates for Comm::smallest.

@@ -1,7 +1,10 @@
 #pragma once
 // The few AVX-512 operations the assignment kernels share, by element type.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+
+#include <Eigen/Core>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -17,8 +20,8 @@ inline __m512d load_doubles(const float* p, __mmask8 mask) {
 inline __m512d load_doubles(const double* p, __mmask8 mask) { return _mm512_maskz_loadu_pd(mask, p); }
 
 // One 64-byte register of T: the few operations the direct scores need, by element type.
-// (GCC 12 reports its own _mm512_reduce_min_* as reading an uninitialised value: a known
-// false positive of the intrinsics' undefined-vector idiom.)
+// (GCC 12 reports some of these intrinsics (reductions, extracts) as reading an
+// uninitialised value: a known false positive of the intrinsics' undefined-vector idiom.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -33,17 +36,12 @@ struct Zmm<float> {
   static __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
   static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
   static __m512 min(__m512 a, __m512 b) { return _mm512_min_ps(a, b); }
-  static float reduce_min(__m512 a) { return _mm512_reduce_min_ps(a); }
-  static __mmask16 equal(__m512 a, float b) { return _mm512_cmp_ps_mask(a, _mm512_set1_ps(b), _CMP_EQ_OQ); }
-  static __mmask16 at_most(__m512 a, float b) { return _mm512_cmp_ps_mask(a, _mm512_set1_ps(b), _CMP_LE_OQ); }
-  static __m512 mask_infinity(__m512 a, int lane) {
-    return _mm512_mask_mov_ps(a, static_cast<__mmask16>(1u << lane), _mm512_set1_ps(std::numeric_limits<float>::infinity()));
-  }
   // One row per lane: gathered values, lane masks and a register of int32 (centre indices).
   using Mask = __mmask16;
   using Index = __m512i;
   static Mask first_lanes(int count) { return static_cast<Mask>((1u << count) - 1); }
   static __m512 max(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
+  static __m512 masked_load(const float* p, Mask lanes) { return _mm512_maskz_loadu_ps(lanes, p); }
   static Mask less(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static Index load_index(const std::int32_t* p, Mask lanes) { return _mm512_maskz_loadu_epi32(lanes, p); }
   static __m512 gather(const float* base, Index offset, Mask lanes) {
@@ -72,16 +70,11 @@ struct Zmm<double> {
   static __m512d fma(__m512d a, __m512d b, __m512d c) { return _mm512_fmadd_pd(a, b, c); }
   static __m512d add(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
   static __m512d min(__m512d a, __m512d b) { return _mm512_min_pd(a, b); }
-  static double reduce_min(__m512d a) { return _mm512_reduce_min_pd(a); }
-  static __mmask8 equal(__m512d a, double b) { return _mm512_cmp_pd_mask(a, _mm512_set1_pd(b), _CMP_EQ_OQ); }
-  static __mmask8 at_most(__m512d a, double b) { return _mm512_cmp_pd_mask(a, _mm512_set1_pd(b), _CMP_LE_OQ); }
-  static __m512d mask_infinity(__m512d a, int lane) {
-    return _mm512_mask_mov_pd(a, static_cast<__mmask8>(1u << lane), _mm512_set1_pd(std::numeric_limits<double>::infinity()));
-  }
   using Mask = __mmask8;
   using Index = __m256i;
   static Mask first_lanes(int count) { return static_cast<Mask>((1u << count) - 1); }
   static __m512d max(__m512d a, __m512d b) { return _mm512_max_pd(a, b); }
+  static __m512d masked_load(const double* p, Mask lanes) { return _mm512_maskz_loadu_pd(lanes, p); }
   static Mask less(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
   static Index load_index(const std::int32_t* p, Mask lanes) { return _mm256_maskz_loadu_epi32(lanes, p); }
   static __m512d gather(const double* base, Index offset, Mask lanes) {
@@ -99,6 +92,69 @@ struct Zmm<double> {
   static constexpr int kHalves = 1;
   static __m512d half_as_doubles(__m512d v, int) { return v; }
 };
+
+// Within each 128-bit lane of four registers p[0..3], the 4 × 4 block transposed: out[q]
+// lane L holds element q of lane L of p[0], p[1], p[2], p[3].
+inline void transpose_lanes(const __m512* p, __m512* out) {
+  const __m512 t0 = _mm512_unpacklo_ps(p[0], p[1]), t1 = _mm512_unpackhi_ps(p[0], p[1]),
+               t2 = _mm512_unpacklo_ps(p[2], p[3]), t3 = _mm512_unpackhi_ps(p[2], p[3]);
+  auto low = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  auto high = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  out[0] = low(t0, t2);
+  out[1] = high(t0, t2);
+  out[2] = low(t1, t3);
+  out[3] = high(t1, t3);
+}
+
+// 16 × 16 floats transposed in registers: row[r] holds row r; column[j] gets feature j of
+// rows 0 … 15 (only the first `columns` of them are written).
+inline void transpose16(const __m512 (&row)[16], __m512* column, int columns = 16) {
+  __m512 block[16];
+  for (int g = 0; g < 4; ++g) transpose_lanes(row + 4 * g, block + 4 * g);
+  for (int q = 0; q < 4; ++q) {
+    const __m512 low01 = _mm512_shuffle_f32x4(block[q], block[4 + q], 0x44),
+                 high01 = _mm512_shuffle_f32x4(block[q], block[4 + q], 0xee),
+                 low23 = _mm512_shuffle_f32x4(block[8 + q], block[12 + q], 0x44),
+                 high23 = _mm512_shuffle_f32x4(block[8 + q], block[12 + q], 0xee);
+    if (q < columns) column[q] = _mm512_shuffle_f32x4(low01, low23, 0x88);
+    if (q + 4 < columns) column[q + 4] = _mm512_shuffle_f32x4(low01, low23, 0xdd);
+    if (q + 8 < columns) column[q + 8] = _mm512_shuffle_f32x4(high01, high23, 0x88);
+    if (q + 12 < columns) column[q + 12] = _mm512_shuffle_f32x4(high01, high23, 0xdd);
+  }
+}
+
+// Rows first … first + count − 1 (count ≤ the register width, each `features` long,
+// consecutive) as columns: column[j · width + r] = row r's feature j; lanes beyond count 0.
+inline void rows_as_columns(const float* first, int count, Eigen::Index features, float* column) {
+  for (Eigen::Index j = 0; j < features; j += 16) {
+    const int width = static_cast<int>(std::min<Eigen::Index>(16, features - j));
+    const auto mask = static_cast<__mmask16>((1u << width) - 1);
+    __m512 row[16], out[16];
+    for (int r = 0; r < 16; ++r) row[r] = r < count ? _mm512_maskz_loadu_ps(mask, first + r * features + j) : _mm512_setzero_ps();
+    transpose16(row, out, width);
+    for (int q = 0; q < width; ++q) _mm512_storeu_ps(column + (j + q) * 16, out[q]);
+  }
+}
+inline void rows_as_columns(const double* first, int count, Eigen::Index features, double* column) {
+  for (Eigen::Index j = 0; j < features; ++j)
+    for (int r = 0; r < 8; ++r) column[j * 8 + r] = r < count ? first[r * features + j] : 0.0;
+}
+
+// The inverse for a whole register's worth of rows: rows_as_columns' output back to rows.
+inline void columns_as_rows(const float* column, Eigen::Index features, float* first) {
+  for (Eigen::Index j = 0; j < features; j += 16) {
+    const int width = static_cast<int>(std::min<Eigen::Index>(16, features - j));
+    const auto mask = static_cast<__mmask16>((1u << width) - 1);
+    __m512 in[16], out[16];
+    for (int q = 0; q < 16; ++q) in[q] = q < width ? _mm512_loadu_ps(column + (j + q) * 16) : _mm512_setzero_ps();
+    transpose16(in, out);
+    for (int r = 0; r < 16; ++r) _mm512_mask_storeu_ps(first + r * features + j, mask, out[r]);
+  }
+}
+inline void columns_as_rows(const double* column, Eigen::Index features, double* first) {
+  for (Eigen::Index j = 0; j < features; ++j)
+    for (int r = 0; r < 8; ++r) first[r * features + j] = column[j * 8 + r];
+}
 #pragma GCC diagnostic pop
 }  // namespace detail
 }  // namespace lloyd
