@@ -3,7 +3,12 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "lloyd/comm.hpp"
 
@@ -64,7 +69,23 @@ class FixedPoint {
   void add_row(std::int64_t* __restrict sum, const T* __restrict row) const {
     const double* __restrict scale = scale_.data();
     const std::size_t d = scale_.size();
-    for (std::size_t j = 0; j < d; ++j)
+    std::size_t j = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+    // Eight features per step (measured: the scalar loop was a quarter of a full assignment
+    // at d = 8): the same products, roundings to nearest even and integer sums.
+    for (; j < d; j += 8) {
+      const auto mask = static_cast<__mmask8>(d - j >= 8 ? 0xff : (1u << (d - j)) - 1);
+      __m512d value;
+      if constexpr (std::is_same_v<T, float>) value = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, row + j));
+      else value = _mm512_maskz_loadu_pd(mask, row + j);
+      const __m512d scaled = _mm512_roundscale_pd(_mm512_mul_pd(value, _mm512_maskz_loadu_pd(mask, scale + j)),
+                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m512i fixed = _mm512_cvtpd_epi64(scaled);
+      const __m512i old = _mm512_maskz_loadu_epi64(mask, sum + j);
+      _mm512_mask_storeu_epi64(sum + j, mask, Sign > 0 ? _mm512_add_epi64(old, fixed) : _mm512_sub_epi64(old, fixed));
+    }
+#endif
+    for (; j < d; ++j)
       sum[j] += Sign * static_cast<std::int64_t>(std::nearbyint(static_cast<double>(row[j]) * scale[j]));
   }
   double to_double(Int128 sum, std::size_t feature) const {

@@ -343,8 +343,8 @@ template <class T>
 void Assigner<T>::nearest_direct_rows(const DirectScorer<T>& scorer, const T* base, const std::int32_t* offset,
                                       int count, const RowMatrix<T>& centroids, T largest_norm, const T* norms,
                                       Nearest* nearest, T* second) {
-  const Eigen::Index d = scorer.scaled_transpose.rows();
 #if defined(__AVX512F__)
+  const Eigen::Index d = scorer.scaled_transpose.rows();
   GroupNearest<T> group;
   with_features<T>(d, [&](auto D) { group_nearest<T, D>(scorer, base, offset, count, group); });
   for (int r = 0; r < count; ++r) {
