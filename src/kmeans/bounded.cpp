@@ -168,6 +168,7 @@ BoundedAssigner<T>::BoundedAssigner(Eigen::Index rows, Eigen::Index features,
 
 template <class T>
 void BoundedAssigner<T>::reset() {
+  bounded_ = false;
   std::fill(upper_.begin(), upper_.end(), kInfinity);
   std::fill(lower_.begin(), lower_.end(), 0.0f);
 }
@@ -549,7 +550,19 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
     // most of an iteration's time once few rows are listed).
     std::size_t slot = 0;
     Swept previous;
-    for (Eigen::Index first = begin; first < end; first += kBatch) {
+    // No bounds yet and decisions cheap (direct groups): every row goes straight to the
+    // batches, with no bounds to move or test (measured at d = 8, k = 16: a fifth less time
+    // for that pass; not for an exact pass, where the bounds still settle most rows).
+    const bool batch_every_row = in_registers && !bounded_;
+    if (batch_every_row) {
+      for (Eigen::Index first = begin; first < end; first += kBatch) {
+        const Eigen::Index count = std::min(end, first + kBatch) - first;
+        for (Eigen::Index q = 0; q < count; ++q) space.pending[static_cast<std::size_t>(q)] = first + q;
+        assign_batch(space, count, changed);
+        computed += count * k;
+      }
+    }
+    for (Eigen::Index first = batch_every_row ? end : begin; first < end; first += kBatch) {
       const Swept swept = sweep(first, std::min(end, first + kBatch) - first, slot);
       if (swept.listed < swept.count)  // all listed: consecutive, the hardware fetches them
         for (Eigen::Index p = 0; p < swept.listed; ++p) prefetch(shard.row(first + space.listed[swept.slot + static_cast<std::size_t>(p)]));
@@ -566,6 +579,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   if (moves)
     for (int t = 0; t < thread_count; ++t) moves->merge(spaces_[static_cast<std::size_t>(t)].moves);
   computed_every_row_ = every_row;
+  bounded_ = true;
   distances_computed_ = computed;
   return changed;
 }

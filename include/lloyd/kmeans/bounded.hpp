@@ -106,6 +106,7 @@ class BoundedAssigner {
   std::vector<float> upper_, lower_;         ///< rows; rows × groups
   std::vector<T> row_norms_;                 ///< squared_norm of each row, made once
   bool have_centres_ = false, computed_every_row_ = false;
+  bool bounded_ = false;  ///< the bounds hold since an assign (false after reset)
   std::int64_t distances_computed_ = 0;
 };
 
