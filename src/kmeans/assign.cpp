@@ -469,6 +469,9 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
               const T* tile_rows[kTileRows];
               const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
               for (int r = 0; r < count; ++r) tile_rows[r] = shard.row(i + r);
+              // The next tile's rows, while this one is computed (as in BoundedAssigner).
+              if (q + 2 * kTileRows <= rows.count)
+                prefetch(shard.row(i + kTileRows), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
               tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
             }
             score = space.tile_scores.data() + (q % kTileRows) * tiles_.padded_centres();

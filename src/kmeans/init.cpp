@@ -341,10 +341,7 @@ class CandidateDistances {
       const auto lanes = Ops::first_lanes(count);
       // The rows two groups ahead (a group's work is long enough for the out-of-order core to
       // stop running ahead into the next group's loads: measured 2x slower without).
-      if (i + (kAhead + 1) * W <= end) {
-        const char* ahead = reinterpret_cast<const char*>(shard_.row(i + kAhead * W));
-        for (std::size_t byte = 0; byte < static_cast<std::size_t>(W * d) * sizeof(T); byte += 64) __builtin_prefetch(ahead + byte);
-      }
+      if (i + (kAhead + 1) * W <= end) prefetch(shard_.row(i + kAhead * W), static_cast<std::size_t>(W * d) * sizeof(T));
       const bool grouped = groups_ && i + W <= groups_->grouped_rows();
       if (!grouped) detail::rows_as_columns(shard_.row(i), count, d, scratch);
       const T* columns = grouped ? groups_->group(i) : scratch;
