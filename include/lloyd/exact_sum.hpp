@@ -46,6 +46,15 @@ class ExactSum {
   std::uint32_t pending_ = 0;  ///< additions since the last carry propagation
 };
 
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+/// round(value × scale) to int64, eight lanes at a time: FixedPoint::to_fixed's arithmetic
+/// (the product in double, rounded to nearest even), for the vectorised fixed-point sums.
+inline __m512i to_fixed_lanes(__m512d value, __m512d scale) {
+  return _mm512_cvttpd_epi64(
+      _mm512_roundscale_pd(_mm512_mul_pd(value, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+#endif
+
 /// Per-feature fixed-point representation used for the centroid sums: feature j is stored
 /// as round(x * 2^shift_j) in an int64, where 2^shift_j * max|x_j| < 2^62, and summed in an
 /// Int128. Integer addition is associative, so the sums are identical for every split of
@@ -78,9 +87,7 @@ class FixedPoint {
       __m512d value;
       if constexpr (std::is_same_v<T, float>) value = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, row + j));
       else value = _mm512_maskz_loadu_pd(mask, row + j);
-      const __m512d scaled = _mm512_roundscale_pd(_mm512_mul_pd(value, _mm512_maskz_loadu_pd(mask, scale + j)),
-                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m512i fixed = _mm512_cvtpd_epi64(scaled);
+      const __m512i fixed = to_fixed_lanes(value, _mm512_maskz_loadu_pd(mask, scale + j));
       const __m512i old = _mm512_maskz_loadu_epi64(mask, sum + j);
       _mm512_mask_storeu_epi64(sum + j, mask, Sign > 0 ? _mm512_add_epi64(old, fixed) : _mm512_sub_epi64(old, fixed));
     }

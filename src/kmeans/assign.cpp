@@ -380,8 +380,11 @@ void Assigner<T>::distances_direct(const DirectScorer<T>& scorer, const T* base,
   });
   std::copy_n(lanes, count, distance);
 #else
-  for (int r = 0; r < count; ++r)
-    distance[r] = squared_distance(base + offset[r], scorer.transpose.col(centre[r]).eval().data(), d);
+  T coordinates[DirectScorer<T>::kMaxFeatures];  // the centre as a row (d ≤ kMaxFeatures here)
+  for (int r = 0; r < count; ++r) {
+    for (Eigen::Index j = 0; j < d; ++j) coordinates[j] = scorer.transpose(j, centre[r]);
+    distance[r] = squared_distance(base + offset[r], coordinates, d);
+  }
 #endif
 }
 
@@ -401,15 +404,8 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
                          ClusterSums* sums, const FixedPoint* fixed) {
   const Eigen::Index d = shard.features(), k = centroids.rows();
   const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
-  // Small d: scores computed directly, row by row. Otherwise a product: with AVX-512 lloyd's
-  // own register-blocked tiles (ScoreTiles; measured 215 against Eigen's 171 GFLOP/s per
-  // core at d = k = 256), elsewhere Eigen's product over aligned blocks (BlockDistances).
-  const bool direct = d <= DirectScorer<T>::kMaxFeatures;
-#if defined(__AVX512F__)
-  const bool tiled = !direct;
-#else
-  const bool tiled = false;
-#endif
+  const ScoreKernel kernel = score_kernel<T>(d);
+  const bool direct = kernel == ScoreKernel::Direct, tiled = kernel == ScoreKernel::Tiles;
   const int thread_count = threads();
   distances_.set_centres(centroids);
   const T largest_norm = distances_.largest_centre_norm();
@@ -465,6 +461,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
         } else {
           const T* score = space.scores.data();
           if (tiled) {
+#if defined(__AVX512F__)  // ScoreTiles computes only there (score_kernel never picks it elsewhere)
             if (q % kTileRows == 0) {
               const T* tile_rows[kTileRows];
               const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
@@ -474,6 +471,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
                 prefetch(shard.row(i + kTileRows), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
               tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
             }
+#endif
             score = space.tile_scores.data() + (q % kTileRows) * tiles_.padded_centres();
           } else {
             space.scores.leftCols(k) = (-2 * space.products.products.row(space.products.offset + q).array() +

@@ -237,7 +237,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
   const int thread_count = threads();
   // Score rows hold whole panels of ScoreTiles (a multiple of kChunk), +inf beyond k.
-  const Eigen::Index score_columns = (k + ScoreTiles<T>::kPanel - 1) / ScoreTiles<T>::kPanel * ScoreTiles<T>::kPanel;
+  const Eigen::Index score_columns = ScoreTiles<T>::padded(k);
   while (static_cast<int>(spaces_.size()) < thread_count)
     spaces_.push_back({RowMatrix<T>(kBatch, d), RowMatrix<T>(kBatch, k),
                        RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
@@ -253,14 +253,10 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   // The GEMM form for a batch of rows the bounds could not settle, decided exactly as
   // Assigner does; the scores also give fresh lower bounds (less their rounding error bound).
   // Small d: scores computed directly (Assigner's DirectScorer), no product to pack.
-  const bool direct = d <= DirectScorer<T>::kMaxFeatures;
+  // Larger d: the batch's scores by ScoreTiles (AVX-512) or Eigen's product, as Assigner's.
+  const ScoreKernel kernel = score_kernel<T>(d);
+  const bool direct = kernel == ScoreKernel::Direct, tiled = kernel == ScoreKernel::Tiles;
   if (direct) direct_.set(centres_, centre_norms_);
-  // Larger d: the batch's scores by ScoreTiles with AVX-512 (as Assigner), else Eigen's product.
-#if defined(__AVX512F__)
-  const bool tiled = !direct;
-#else
-  const bool tiled = false;
-#endif
   if (tiled) tiles_.set(centres_, centre_norms_);
   // Hamerly with direct scores: the row's decision and its second-nearest score in one go.
   const bool in_registers = direct && groups == 1;
@@ -436,12 +432,12 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
           const __m512 low = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(rows, lower + q), shift), down), zero);
           // Per-centre values looked up a register of 16 centres at a time (measured: the
           // gathers this replaced took 3 of the 4.5 ns per row of a sweep at k = 16).
+          using Ops = detail::Zmm<float>;
           __m512 row_drift = zero, row_half_gap = zero;
           for (Eigen::Index c = 0; c < table; c += 16) {
-            const __m512i offset = _mm512_sub_epi32(slot, _mm512_set1_epi32(static_cast<int>(c)));
-            const __mmask16 here = _mm512_mask_cmplt_epu32_mask(rows, offset, _mm512_set1_epi32(16));
-            row_drift = _mm512_mask_permutexvar_ps(row_drift, here, offset, _mm512_loadu_ps(drift + c));
-            row_half_gap = _mm512_mask_permutexvar_ps(row_half_gap, here, offset, _mm512_loadu_ps(half_gap + c));
+            const __mmask16 here = Ops::index_within(slot, static_cast<int>(c), rows);
+            row_drift = Ops::pick(row_drift, here, slot, _mm512_loadu_ps(drift + c));
+            row_half_gap = Ops::pick(row_half_gap, here, slot, _mm512_loadu_ps(half_gap + c));
           }
           const __m512 high = _mm512_mul_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(rows, upper + q), row_drift), up);
           const __m512 keep = _mm512_max_ps(row_half_gap, low);

@@ -115,9 +115,7 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
 inline void fold_lanes(__m512d distance, __m512d current, __m512d factor, __m512i& words,
                        __m512d& largest) {
   const __m512d kept = _mm512_min_pd(distance, current);
-  const __m512d fixed = _mm512_roundscale_pd(_mm512_mul_pd(kept, factor),
-                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  words = _mm512_add_epi64(words, _mm512_cvttpd_epi64(fixed));
+  words = _mm512_add_epi64(words, to_fixed_lanes(kept, factor));
   largest = _mm512_max_pd(largest, kept);
 }
 
@@ -330,10 +328,7 @@ class CandidateDistances {
       largest[t] = Ops::zero();
     }
     const __m512d scale = _mm512_set1_pd(factor);
-    auto to_fixed = [&](Register value, int h) {
-      return _mm512_cvttpd_epi64(_mm512_roundscale_pd(_mm512_mul_pd(Ops::half_as_doubles(value, h), scale),
-                                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    };
+    auto to_fixed = [&](Register value, int h) { return to_fixed_lanes(Ops::half_as_doubles(value, h), scale); };
     alignas(64) T distance[8][W];
     constexpr Eigen::Index kAhead = 2;
     for (Eigen::Index i = begin; i < end; i += W) {
@@ -444,9 +439,9 @@ class CandidateDistances {
 // k-means++ with greedy trials, as scikit-learn: 2 + ⌊ln k⌋ candidates drawn by D² sampling
 // (sample_by_weight), the one lowering the potential most is kept. Distances come from
 // CandidateDistances (the same bits for any rank layout and thread count). Each step is one
-// pass over the rows, shared among the threads, and memory-bound: besides the rows it reads
-// only D², and it keeps the candidates' distances only for the rows some candidate comes
-// closer to (the only rows the chosen one can change).
+// pass over the rows, shared among the threads: besides the rows it reads only D², and it
+// keeps the candidates' distances only for the rows some candidate comes closer to (the only
+// rows the chosen one can change).
 template <class T>
 RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int k,
                               const CounterRng& rng, int restart) {

@@ -40,7 +40,7 @@ class ScoreTiles {
   void set(const RowMatrix<T>& centres, const Eigen::Matrix<T, Eigen::Dynamic, 1>& norms) {
     features_ = centres.cols();
     const Eigen::Index k = centres.rows();
-    panels_ = (k + kPanel - 1) / kPanel;
+    panels_ = padded(k) / kPanel;
     packed_.assign(static_cast<std::size_t>(panels_ * kPanel * features_), T(0));
     norms_.assign(static_cast<std::size_t>(panels_ * kPanel), std::numeric_limits<T>::infinity());
     for (Eigen::Index c = 0; c < k; ++c) {
@@ -50,8 +50,10 @@ class ScoreTiles {
     }
   }
 
-  /// Score columns written per row: k rounded up to whole panels (a multiple of
-  /// Assigner::kChunk; the padding holds +inf).
+  /// Score columns written per row for `centres` centres: rounded up to whole panels (a
+  /// multiple of Assigner::kChunk; the padding holds +inf).
+  static Eigen::Index padded(Eigen::Index centres) { return (centres + kPanel - 1) / kPanel * kPanel; }
+  /// padded() for the centres last set.
   Eigen::Index padded_centres() const { return panels_ * kPanel; }
   /// Scratch for one tile (one per thread).
   std::vector<T> workspace() const {

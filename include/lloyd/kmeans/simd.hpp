@@ -50,9 +50,10 @@ struct Zmm<float> {
   static Index index_zero() { return _mm512_setzero_si512(); }
   static Index set_index(Index a, Mask lanes, int value) { return _mm512_mask_mov_epi32(a, lanes, _mm512_set1_epi32(value)); }
   static void store_index(std::int32_t* p, Index v) { _mm512_storeu_si512(p, v); }
-  // Lanes where index lies in [low, low + 16), and table[index mod 16] there (else a).
-  static Mask index_within(Index index, int low) {
-    return _mm512_cmpge_epi32_mask(index, _mm512_set1_epi32(low)) & _mm512_cmplt_epi32_mask(index, _mm512_set1_epi32(low + 16));
+  // Of `lanes`, those where index lies in [low, low + 16) (one unsigned comparison), and
+  // table[index mod 16] there (else a): a per-lane lookup in a table a register at a time.
+  static Mask index_within(Index index, int low, Mask lanes = 0xffff) {
+    return _mm512_mask_cmplt_epu32_mask(lanes, _mm512_sub_epi32(index, _mm512_set1_epi32(low)), _mm512_set1_epi32(16));
   }
   static __m512 pick(__m512 a, Mask lanes, Index index, __m512 table) { return _mm512_mask_permutexvar_ps(a, lanes, index, table); }
   // Half h of the lanes (8 of them) as doubles, exactly.
@@ -83,8 +84,8 @@ struct Zmm<double> {
   static Index index_zero() { return _mm256_setzero_si256(); }
   static Index set_index(Index a, Mask lanes, int value) { return _mm256_mask_mov_epi32(a, lanes, _mm256_set1_epi32(value)); }
   static void store_index(std::int32_t* p, Index v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
-  static Mask index_within(Index index, int low) {
-    return _mm256_cmpge_epi32_mask(index, _mm256_set1_epi32(low)) & _mm256_cmplt_epi32_mask(index, _mm256_set1_epi32(low + 8));
+  static Mask index_within(Index index, int low, Mask lanes = 0xff) {
+    return _mm256_mask_cmplt_epu32_mask(lanes, _mm256_sub_epi32(index, _mm256_set1_epi32(low)), _mm256_set1_epi32(8));
   }
   static __m512d pick(__m512d a, Mask lanes, Index index, __m512d table) {
     return _mm512_mask_permutexvar_pd(a, lanes, _mm512_cvtepi32_epi64(index), table);
