@@ -132,11 +132,18 @@ void Comm::bcast(std::string& text, int root) const {
 
 void Comm::barrier() const { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
 
+namespace {
+std::uint64_t agreed_failure_count = 0;
+}  // namespace
+
+std::uint64_t agreed_failures() { return agreed_failure_count; }
+
 void Comm::agree(const std::optional<std::string>& local_error) const {
   const int first_failing = allreduce(local_error ? rank_ : size_, MPI_MIN);
   if (first_failing == size_) return;
   std::string message = local_error.value_or("");
   bcast(message, first_failing);
+  ++agreed_failure_count;
   throw AgreedError(message);
 }
 

@@ -128,6 +128,11 @@ class Comm {
   int size_ = 1;
 };
 
+/// How many times Comm::agree has thrown in this process. An agreed failure is thrown by every
+/// rank together, so code that unwinds can tell it from a failure of this rank alone (after
+/// which a collective call would wait forever).
+std::uint64_t agreed_failures();
+
 /// Runs `phase` (which must not call collectives), catching lloyd::Error, then agrees over
 /// comm so that every rank throws if any rank failed. Collective over comm.
 template <class Phase>

@@ -17,12 +17,12 @@ struct ChooseRequest {
   std::string output;
   SweepOptions options;
   std::string init_text;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, force = false;
 };
 
 void write_sweep(const Comm& comm, const ChooseRequest& request, const SweepResult& result,
                  const MatrixShape& shape) {
-  OutputFile file(comm, request.output);
+  OutputFile file(comm, request.output, request.force);
   const auto rows = static_cast<std::uint64_t>(result.ks.size());
   std::vector<std::int64_t> ks(result.ks.begin(), result.ks.end()),
       n_iter(result.n_iter.begin(), result.n_iter.end());
@@ -219,8 +219,9 @@ int run_choose_k(const Comm& comm, const Args& args) {
   request.json = (*vm)["json"].as<bool>();
   request.quiet = (*vm)["quiet"].as<bool>();
   request.output = required<std::string>(*vm, "choose-k", "output");
+  request.force = (*vm)["force"].as<bool>();
   run_agreed(comm, [&] {
-    check_output_path(request.output, (*vm)["force"].as<bool>(), {request.input.file});
+    check_output_path(request.output, request.force, {request.input.file});
   });
   const MatrixShape shape = inspect_matrix(comm, request.input);
   return shape.type == ElementType::Float32 ? choose_typed<float>(comm, request, shape, start)

@@ -23,7 +23,7 @@ struct EvaluateRequest {
   std::string output;
   bool silhouette = true, calinski_harabasz = true, davies_bouldin = true;
   std::uint64_t sample_size = 0, seed = 0;
-  bool json = false;
+  bool json = false, force = false;
 };
 
 template <class T>
@@ -63,7 +63,7 @@ int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const Matri
     report("v_measure", e.v_measure);
   }
   if (!request.output.empty()) {
-    OutputFile file(comm, request.output);
+    OutputFile file(comm, request.output, request.force);
     file.write_distributed("/silhouette", s.values.data(), s.values.size(), shard.first_row,
                            shard.global_rows, 0);
     write_attribute(file.root(), "silhouette", s.mean);
@@ -151,7 +151,8 @@ int run_evaluate(const Comm& comm, const Args& args) {
           "(metric silhouette, no --sample-size)");
     std::vector<std::string> inputs{request.input.file, request.labels.file};
     if (request.truth) inputs.push_back(request.truth->file);
-    run_agreed(comm, [&] { check_output_path(request.output, (*vm)["force"].as<bool>(), inputs); });
+    request.force = (*vm)["force"].as<bool>();
+    run_agreed(comm, [&] { check_output_path(request.output, request.force, inputs); });
   }
   const MatrixShape shape = inspect_matrix(comm, request.input);
   return shape.type == ElementType::Float32 ? evaluate_typed<float>(comm, request, shape, start)

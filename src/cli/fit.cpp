@@ -74,7 +74,7 @@ template <class T>
 void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T>& shard,
                  const KMeansResult<T>& result, const BisectingTree<T>* tree = nullptr) {
   const double write_start = MPI_Wtime();
-  OutputFile file(comm, request.output);
+  OutputFile file(comm, request.output, request.force);
   const auto k = static_cast<std::uint64_t>(result.centroids.rows());
   const auto d = static_cast<std::uint64_t>(result.centroids.cols());
   file.write_replicated("/centroids", result.centroids.data(), k, d);
@@ -216,6 +216,9 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
 
   FitControl<T> control;
   std::optional<FitState<T>> resumed;
+  // The checkpoint file as this fit last wrote (or validated and resumed from) it: only that
+  // very file, unchanged, is removed once the model is safe. Rank 0's view.
+  std::optional<FileIdentity> own_checkpoint;
   const CheckpointIdentity identity{options, init_identity(request, options), request.input.text(), shape.rows,
                                     shape.cols, to_string(shape.type)};
   if (!request.checkpoint.empty()) {
@@ -223,10 +226,12 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
     control.checkpoint_every = request.checkpoint_every;
     control.save = [&](const FitState<T>& state) {
       write_checkpoint(comm, request.checkpoint, state, identity);
+      if (comm.rank() == 0) own_checkpoint = identify(request.checkpoint);
     };
     if (request.resume) {
       resumed = read_checkpoint<T>(comm, request.checkpoint, identity);
       if (resumed) {
+        if (comm.rank() == 0) own_checkpoint = identify(request.checkpoint);
         control.resume = &*resumed;
         if (comm.rank() == 0)
           std::fprintf(stderr, "lloyd fit: resuming from %s at restart %d, iteration %d\n",
@@ -245,15 +250,15 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
     if (comm.rank() == 0)
       std::fprintf(stderr,
                    "lloyd fit: stopped on request; state saved to %s; continue with --resume "
-                   "(exit %d)\n",
+                   "(lloyd's ranks exit with status %d; a launcher that was signalled itself, "
+                   "such as mpirun, may report its own status)\n",
                    request.checkpoint.c_str(), kExitInterrupted);
     return kExitInterrupted;
   }
-  if (!request.checkpoint.empty() && comm.rank() == 0) {
-    std::error_code ec;
-    std::filesystem::remove(request.checkpoint, ec);  // the fit is complete
-  }
-  return report_fit<T>(comm, request, options, shape, shard, result, nullptr, start);
+  const int status = report_fit<T>(comm, request, options, shape, shard, result, nullptr, start);
+  // Only now that the model is committed: the checkpoint this fit wrote is no longer needed.
+  if (own_checkpoint && comm.rank() == 0) remove_if_unchanged(request.checkpoint, *own_checkpoint);
+  return status;
 }
 
 // Writes the model (when asked) and prints the result on rank 0. Collective over comm.
@@ -437,12 +442,23 @@ int run_fit(const Comm& comm, const Args& args) {
   if ((request.resume || request.checkpoint_every > 0) && request.checkpoint.empty())
     throw UsageError("lloyd fit: --resume and --checkpoint-every need --checkpoint FILE");
 
-  if (!request.output.empty()) {
-    std::vector<std::string> inputs = {request.input.file};
-    if (request.init_file) inputs.push_back(request.init_file->file);
-    if (!request.checkpoint.empty()) inputs.push_back(request.checkpoint);
-    run_agreed(comm, [&] { check_output_path(request.output, request.force, inputs); });
-  }
+  // Every file fit reads is protected, and the checkpoint is checked now, not at its first
+  // write hours later: it must differ from the data, the centres and the output, and an
+  // existing file there is only ever read (--resume), never silently replaced.
+  std::vector<std::string> inputs = {request.input.file};
+  if (request.init_file) inputs.push_back(request.init_file->file);
+  run_agreed(comm, [&] {
+    check_distinct_outputs({request.output, request.checkpoint}, {"output", "--checkpoint"});
+    if (!request.checkpoint.empty()) {
+      if (!request.resume && std::filesystem::exists(std::filesystem::symlink_status(request.checkpoint)))
+        throw Error("--checkpoint '" + request.checkpoint +
+                    "' exists; pass --resume to continue from it, or choose another path");
+      check_output_path(request.checkpoint, /*replace_existing=*/true, inputs, "--checkpoint");
+    }
+    std::vector<std::string> read = inputs;
+    read.push_back(request.checkpoint);
+    if (!request.output.empty()) check_output_path(request.output, request.force, read);
+  });
   const std::string metric = (*vm)["metric"].as<std::string>();
   if (metric != "euclidean" && metric != "cosine")
     throw UsageError("lloyd fit: unknown --metric '" + metric + "': expected euclidean or cosine");
@@ -454,7 +470,7 @@ int run_fit(const Comm& comm, const Args& args) {
   if (is_variant_mode(mode))
     return fit_variant(comm, *vm,
                        {mode, request.input, request.output, request.options, request.init_text,
-                        request.init_file, request.json, request.verbose, request.threads},
+                        request.init_file, request.json, request.verbose, request.force, request.threads},
                        start);
   const MatrixShape shape = inspect_matrix(comm, request.input);
   if (request.cosine)

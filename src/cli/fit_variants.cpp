@@ -141,7 +141,7 @@ int fit_variant_typed(const Comm& comm, const VariantRequest& request, const Var
   std::optional<OutputFile> file;
   LabelSink sink = [](std::uint64_t, std::span<const std::int32_t>) {};
   if (!request.output.empty()) {
-    file.emplace(comm, request.output);
+    file.emplace(comm, request.output, request.force);
     file->create_distributed<std::int32_t>("/labels", shape.rows, 0);
     sink = [&](std::uint64_t first, std::span<const std::int32_t> labels) {
       file->write_part("/labels", labels.data(), labels.size(), first, 0);

@@ -10,9 +10,9 @@ namespace lloyd::cli {
 namespace {
 
 template <class T>
-void write_blobs(const Comm& comm, const BlobOptions& options, const std::string& output) {
+void write_blobs(const Comm& comm, const BlobOptions& options, const std::string& output, bool force) {
   const Blobs<T> blobs = make_blobs<T>(comm, options);
-  OutputFile file(comm, output);
+  OutputFile file(comm, output, force);
   const auto d = static_cast<std::uint64_t>(options.features);
   file.write_distributed("/X", blobs.data.rows.data(),
                          static_cast<std::uint64_t>(blobs.data.local_rows()), blobs.data.first_row,
@@ -62,9 +62,9 @@ int run_generate(const Comm& comm, const Args& args) {
   run_agreed(comm, [&] { check_output_path(output, (*vm)["force"].as<bool>(), {}); });
 
   if (dtype == "float32")
-    write_blobs<float>(comm, options, output);
+    write_blobs<float>(comm, options, output, (*vm)["force"].as<bool>());
   else
-    write_blobs<double>(comm, options, output);
+    write_blobs<double>(comm, options, output, (*vm)["force"].as<bool>());
   const double seconds = elapsed_max(comm, start);
   if (comm.rank() == 0)
     std::printf("lloyd generate: %llu x %d %s, %d blobs  %.3f s  -> %s\n",

@@ -80,7 +80,7 @@ bool is_cosine_model(const Comm& comm, const DatasetRef& model) {
 
 template <class T>
 int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& input,
-                  const MatrixShape& shape, const std::string& output, bool json, double start) {
+                  const MatrixShape& shape, const std::string& output, bool force, bool json, double start) {
   const RowMatrix<T> centroids = read_matrix<T>(comm, model);
   if (centroids.cols() != static_cast<Eigen::Index>(shape.cols))
     throw AgreedError("model " + model.text() + " has " + std::to_string(centroids.cols()) +
@@ -110,7 +110,7 @@ int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& i
           ? predict_nearest(comm, shard, centroids, parse_distance(kind.distance), labels)
           : predict_labels(comm, shard, centroids, labels);
 
-  OutputFile file(comm, output);
+  OutputFile file(comm, output, force);
   file.write_distributed("/labels", labels.data(), labels.size(), shard.first_row,
                          shard.global_rows, 0);
   write_attribute(file.root(), "inertia", inertia);
@@ -169,8 +169,8 @@ int run_predict(const Comm& comm, const Args& args) {
   const MatrixShape shape = inspect_matrix(comm, input);
   const bool json = (*vm)["json"].as<bool>();
   return shape.type == ElementType::Float32
-             ? predict_typed<float>(comm, model, input, shape, output, json, start)
-             : predict_typed<double>(comm, model, input, shape, output, json, start);
+             ? predict_typed<float>(comm, model, input, shape, output, (*vm)["force"].as<bool>(), json, start)
+             : predict_typed<double>(comm, model, input, shape, output, (*vm)["force"].as<bool>(), json, start);
 }
 
 }  // namespace lloyd::cli

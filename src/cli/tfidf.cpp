@@ -51,7 +51,7 @@ struct TfidfRequest {
   std::string input, output, stop_words;
   std::string min_df_text, max_df_text;
   TfidfOptions options;
-  bool float32 = false, json = false, verbose = false;
+  bool float32 = false, json = false, verbose = false, force = false;
 };
 
 template <class T>
@@ -69,14 +69,14 @@ int tfidf_typed(const Comm& comm, const TfidfRequest& request, double start) {
   const double tfidf_seconds = MPI_Wtime() - phase;
 
   phase = MPI_Wtime();
-  OutputFile file(comm, request.output);
+  OutputFile file(comm, request.output, request.force);
   write_csr(comm, file, "/X", result.matrix);
   const auto owned = static_cast<std::uint64_t>(result.terms.size());
   write_strings(comm, file, "/vocabulary", result.terms, result.first_column, result.columns);
   file.write_distributed("/idf", result.idf.data(), owned, result.first_column, result.columns, 0);
   file.write_distributed("/document_frequency", result.document_frequency.data(), owned, result.first_column,
                          result.columns, 0);
-  if (!corpus.names.empty()) write_strings(comm, file, "/document_names", corpus.names, corpus.first, corpus.total);
+  if (corpus.from_directory) write_strings(comm, file, "/document_names", corpus.names, corpus.first, corpus.total);
   const hid_t root = file.root();
   write_attribute(root, "input", request.input);
   write_attribute(root, "n_documents", static_cast<std::int64_t>(corpus.total));
@@ -155,7 +155,12 @@ int run_tfidf(const Comm& comm, const Args& args) {
   request.json = (*vm)["json"].as<bool>();
   request.verbose = (*vm)["verbose"].as<bool>();
   request.stop_words = (*vm)["stop-words"].as<std::string>();
-  run_agreed(comm, [&] { check_output_path(request.output, (*vm)["force"].as<bool>(), {request.input}); });
+  request.force = (*vm)["force"].as<bool>();
+  // Every file tfidf reads is protected: the corpus (a file, or every file of a directory)
+  // and a stop-word file.
+  std::vector<std::string> inputs{request.input};
+  if (request.stop_words != "english" && request.stop_words != "none") inputs.push_back(request.stop_words);
+  run_agreed(comm, [&] { check_output_path(request.output, request.force, inputs); });
   request.options.stop_words = read_stop_words(comm, request.stop_words);
   return request.float32 ? tfidf_typed<float>(comm, request, start) : tfidf_typed<double>(comm, request, start);
 }

@@ -17,7 +17,7 @@ struct VariantRequest {
   KMeansOptions options;
   std::string init_text;
   std::optional<DatasetRef> init_file;
-  bool json = false, verbose = false;
+  bool json = false, verbose = false, force = false;
   int threads = 1;
 };
 

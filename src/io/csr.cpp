@@ -201,18 +201,20 @@ void write_csr(const Comm& comm, OutputFile& file, const std::string& group, con
   file.write_distributed(group + "/indptr", pointers.data(), pointers.size(), shard.first_row,
                          shard.global_rows + 1, 0);
 
-  Hid handle(checked(H5Gopen2(file.root(), group.c_str(), H5P_DEFAULT), "open " + group), H5Gclose);
-  const std::int64_t dims[2] = {static_cast<std::int64_t>(shard.global_rows),
-                                static_cast<std::int64_t>(shard.columns)};
-  const hsize_t two = 2;
-  Hid space(checked(H5Screate_simple(1, &two, nullptr), "H5Screate_simple"), H5Sclose);
-  Hid attribute(checked(H5Acreate2(handle.get(), "shape", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                        "create attribute shape"),
-                H5Aclose);
-  checked_status(H5Awrite(attribute.get(), H5T_NATIVE_INT64, dims), "write attribute shape");
-  // anndata's names for this layout, so that its readers recognise the group.
-  write_attribute(handle.get(), "encoding-type", std::string("csr_matrix"));
-  write_attribute(handle.get(), "encoding-version", std::string("0.1.0"));
+  file.collective_step([&] {
+    Hid handle(checked(H5Gopen2(file.root(), group.c_str(), H5P_DEFAULT), "open " + group), H5Gclose);
+    const std::int64_t dims[2] = {static_cast<std::int64_t>(shard.global_rows),
+                                  static_cast<std::int64_t>(shard.columns)};
+    const hsize_t two = 2;
+    Hid space(checked(H5Screate_simple(1, &two, nullptr), "H5Screate_simple"), H5Sclose);
+    Hid attribute(checked(H5Acreate2(handle.get(), "shape", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                          "create attribute shape"),
+                  H5Aclose);
+    checked_status(H5Awrite(attribute.get(), H5T_NATIVE_INT64, dims), "write attribute shape");
+    // anndata's names for this layout, so that its readers recognise the group.
+    write_attribute(handle.get(), "encoding-type", std::string("csr_matrix"));
+    write_attribute(handle.get(), "encoding-version", std::string("0.1.0"));
+  });
 }
 
 void write_strings(const Comm& comm, OutputFile& file, const std::string& name,
@@ -220,32 +222,35 @@ void write_strings(const Comm& comm, OutputFile& file, const std::string& name,
   std::uint64_t width = 1;
   for (const auto& text : local) width = std::max<std::uint64_t>(width, text.size());
   width = comm.allreduce(width, MPI_MAX);
-  Hid type(checked(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
-  checked_status(H5Tset_size(type.get(), width), "H5Tset_size");
-  checked_status(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "H5Tset_strpad");
-  checked_status(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
-  const hsize_t dims = total;
-  Hid file_space(checked(H5Screate_simple(1, &dims, nullptr), "H5Screate_simple"), H5Sclose);
-  Hid dataset(checked(H5Dcreate2(file.root(), name.c_str(), type.get(), file_space.get(), H5P_DEFAULT,
-                                 H5P_DEFAULT, H5P_DEFAULT),
-                      "create dataset " + name),
-              H5Dclose);
-  if (total == 0) return;
-  std::vector<char> buffer(std::max<std::size_t>(local.size(), 1) * width, '\0');
-  for (std::size_t i = 0; i < local.size(); ++i) std::copy(local[i].begin(), local[i].end(), buffer.begin() + i * width);
-  const hsize_t count = std::max<hsize_t>(local.size(), 1);
-  Hid memory_space(checked(H5Screate_simple(1, &count, nullptr), "H5Screate_simple"), H5Sclose);
-  if (local.empty()) {
-    H5Sselect_none(file_space.get());
-    H5Sselect_none(memory_space.get());
-  } else {
-    const hsize_t start = first, length = local.size();
-    checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &length, nullptr),
-                   "select " + name);
-  }
-  Hid dxpl = h5::collective_transfer();
-  checked_status(H5Dwrite(dataset.get(), type.get(), memory_space.get(), file_space.get(), dxpl.get(), buffer.data()),
-                 "write " + name);
+  file.collective_step([&] {
+    Hid type(checked(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
+    checked_status(H5Tset_size(type.get(), width), "H5Tset_size");
+    checked_status(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "H5Tset_strpad");
+    checked_status(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+    const hsize_t dims = total;
+    Hid file_space(checked(H5Screate_simple(1, &dims, nullptr), "H5Screate_simple"), H5Sclose);
+    Hid dataset(checked(H5Dcreate2(file.root(), name.c_str(), type.get(), file_space.get(), H5P_DEFAULT,
+                                   H5P_DEFAULT, H5P_DEFAULT),
+                        "create dataset " + name),
+                H5Dclose);
+    file.reserve_storage(dataset.get(), name);
+    if (total == 0) return;
+    std::vector<char> buffer(std::max<std::size_t>(local.size(), 1) * width, '\0');
+    for (std::size_t i = 0; i < local.size(); ++i) std::copy(local[i].begin(), local[i].end(), buffer.begin() + i * width);
+    const hsize_t count = std::max<hsize_t>(local.size(), 1);
+    Hid memory_space(checked(H5Screate_simple(1, &count, nullptr), "H5Screate_simple"), H5Sclose);
+    if (local.empty()) {
+      H5Sselect_none(file_space.get());
+      H5Sselect_none(memory_space.get());
+    } else {
+      const hsize_t start = first, length = local.size();
+      checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &length, nullptr),
+                     "select " + name);
+    }
+    Hid dxpl = h5::collective_transfer();
+    checked_status(H5Dwrite(dataset.get(), type.get(), memory_space.get(), file_space.get(), dxpl.get(), buffer.data()),
+                   "write " + name);
+  });
 }
 
 std::vector<std::string> read_strings(const std::string& file_name, const std::string& name) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <exception>
 
 #include <unistd.h>
 
@@ -21,13 +22,32 @@ namespace lloyd {
 
 namespace h5 {
 
+// The innermost entries of HDF5's error stack (where the cause is named, e.g. the MPI-IO
+// error of a failed write), for the one line lloyd prints.
+std::string error_stack_detail() {
+  std::vector<std::string> descriptions;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* entry, void* data) -> herr_t {
+        if (entry->desc && *entry->desc)
+          static_cast<std::vector<std::string>*>(data)->push_back(entry->desc);
+        return 0;
+      },
+      &descriptions);
+  if (descriptions.empty()) return "";
+  std::string detail = descriptions.back();
+  for (char& c : detail)
+    if (c == '\n' || c == '\r') c = ' ';
+  return ": " + detail;
+}
+
 hid_t checked(hid_t id, const std::string& what) {
-  if (id < 0) throw Error("HDF5: " + what + " failed");
+  if (id < 0) throw Error("HDF5: " + what + " failed" + error_stack_detail());
   return id;
 }
 
 void checked_status(herr_t status, const std::string& what) {
-  if (status < 0) throw Error("HDF5: " + what + " failed");
+  if (status < 0) throw Error("HDF5: " + what + " failed" + error_stack_detail());
 }
 
 Hid collective_transfer() {
@@ -88,6 +108,20 @@ extern "C" void remove_partial_and_reraise(int signal_number) {
   if (partial_for_signal[0] != '\0') unlink(partial_for_signal);  // async-signal-safe
   std::signal(signal_number, SIG_DFL);
   std::raise(signal_number);
+}
+
+// Creates `path` (never an existing file) holding `bytes` of allocated space; the problem, if any.
+std::optional<std::string> reserve_space(const std::filesystem::path& path, std::uint64_t bytes) {
+  const int descriptor = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (descriptor < 0) return "cannot create '" + path.string() + "': " + std::strerror(errno);
+  int status = ::posix_fallocate(descriptor, 0, static_cast<off_t>(bytes));
+  ::close(descriptor);
+  if (status != 0) {
+    ::unlink(path.c_str());
+    return "cannot reserve " + std::to_string(bytes >> 10) + " KiB in '" + path.parent_path().string() +
+           "': " + std::strerror(status);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -330,56 +364,94 @@ std::string read_attribute_string(hid_t object, const std::string& name, const s
   return value;
 }
 
-void check_output_path(const std::filesystem::path& output, bool force,
-                       const std::vector<std::string>& input_files) {
-  std::error_code ec;
-  const auto canonical_output = std::filesystem::weakly_canonical(output, ec);
-  for (const auto& input : input_files) {
-    if (std::filesystem::weakly_canonical(input, ec) == canonical_output)
-      throw Error("output '" + output.string() + "' is also an input; choose another path");
-  }
-  if (std::filesystem::is_directory(output, ec))
-    throw Error("output '" + output.string() + "' is a directory");
-  if (std::filesystem::exists(output, ec) && !force)
-    throw Error("output '" + output.string() + "' exists; pass --force to overwrite it");
-  const auto parent = canonical_output.parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
-    throw Error("output directory '" + parent.string() + "' does not exist");
-  // Checked before the work starts, not after hours of it.
-  if (!parent.empty() && access(parent.c_str(), W_OK) != 0)
-    throw Error("output directory '" + parent.string() + "' is not writable");
-}
-
-OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path)
-    : comm_(comm), final_path_(std::move(final_path)) {
+OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path, bool replace_existing)
+    : comm_(comm), final_path_(std::move(final_path)), replace_existing_(replace_existing),
+      exceptions_at_start_(std::uncaught_exceptions()) {
   // One temporary name for all ranks, unique per run: rank 0's process id.
   std::int64_t pid = static_cast<std::int64_t>(getpid());
   comm_.bcast(std::span<std::int64_t>(&pid, 1), 0);
   partial_path_ = final_path_;
   partial_path_ += ".partial-" + std::to_string(pid);
-  register_partial(partial_path_);
+  // Room for HDF5's last metadata write, reserved before anything is written (see
+  // release_reserve); a disk too full for it fails here, before any work is spent on writing.
+  std::optional<std::string> problem;
+  if (comm_.rank() == 0) {
+    std::filesystem::path reserve = final_path_;
+    reserve += ".reserve-" + std::to_string(pid);
+    problem = reserve_space(reserve, kCloseReserveBytes);
+    if (!problem) {
+      reserve_path_ = reserve;
+      register_partial(reserve_path_);
+    } else {
+      *problem = "cannot write '" + final_path_.string() + "': " + *problem;
+    }
+  }
+  comm_.agree(problem);
   Hid fapl = parallel_access(comm_);
-  const hid_t id = H5Fcreate(partial_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-  comm_.agree(id < 0 ? std::optional<std::string>("cannot create output file '" +
-                                                  partial_path_.string() + "'")
+  // Exclusive: a file that happens to have the temporary name is the user's, never replaced.
+  const hid_t id = H5Fcreate(partial_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+  comm_.agree(id < 0 ? std::optional<std::string>("cannot create output file '" + partial_path_.string() +
+                                                  "'" + h5::error_stack_detail())
                      : std::nullopt);
   file_ = Hid(id, H5Fclose);
+  created_ = true;
+  register_partial(partial_path_);
+  agreed_failures_seen_ = agreed_failures();
 }
 
 OutputFile::~OutputFile() {
-  if (committed_) return;
-  file_.reset();
-  if (comm_.rank() == 0) {
-    std::error_code ec;
-    std::filesystem::remove(partial_path_, ec);
+  if (committed_ || kept_ || !created_) return;
+  const bool unwinding = std::uncaught_exceptions() > exceptions_at_start_;
+  if (unwinding && agreed_failures() == agreed_failures_seen_) {
+    // This rank is unwinding from a failure the others may not know of: H5Fclose is
+    // collective and would wait for them forever. Leave the handle (the process is about to
+    // abort) and remove the partial file from here.
+    file_.release();
+    ::unlink(partial_path_.c_str());
+    release_reserve();
+  } else {
+    // HDF5 cannot abandon a file: H5Fclose writes the metadata it holds, and a close that
+    // fails (no space) leaves HDF5 broken (it crashes at MPI_Finalize). The reserve makes
+    // room for that last write.
+    release_reserve();
+    MPI_Barrier(comm_.get());
+    file_.reset();
+    if (comm_.rank() == 0) ::unlink(partial_path_.c_str());
   }
   forget_partial(partial_path_);
 }
 
+void OutputFile::release_reserve() noexcept {
+  if (reserve_path_.empty()) return;
+  ::unlink(reserve_path_.c_str());
+  forget_partial(reserve_path_);
+  reserve_path_.clear();
+}
+
+void OutputFile::reserve_storage(hid_t dataset, const std::string& name) {
+  if (comm_.rank() != 0) return;
+  // Parallel HDF5 gives a contiguous dataset its place in the file when it is created.
+  const haddr_t offset = H5Dget_offset(dataset);
+  const hsize_t bytes = H5Dget_storage_size(dataset);
+  if (offset == HADDR_UNDEF || bytes == 0) return;
+  const int descriptor = ::open(partial_path_.c_str(), O_WRONLY | O_CLOEXEC);
+  if (descriptor < 0) return;
+  const int status = ::posix_fallocate(descriptor, static_cast<off_t>(offset), static_cast<off_t>(bytes));
+  ::close(descriptor);
+  // Not every file system can allocate ahead (EOPNOTSUPP, EINVAL): then writes report for themselves.
+  if (status == ENOSPC || status == EDQUOT || status == EFBIG)
+    throw Error("no room for " + name + " (" + std::to_string(bytes >> 10) + " KiB) in '" +
+                partial_path_.parent_path().string() + "': " + std::strerror(status));
+}
+
 Hid OutputFile::create_group(const std::string& name) {
-  return Hid(checked(H5Gcreate2(file_.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                     "create group " + name),
-             H5Gclose);
+  Hid group;
+  collective_step([&] {
+    group = Hid(checked(H5Gcreate2(file_.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        "create group " + name),
+                H5Gclose);
+  });
+  return group;
 }
 
 template <class T>
@@ -399,42 +471,47 @@ void OutputFile::write_distributed(const std::string& name, const T* local,
 template <class T>
 void OutputFile::create_distributed(const std::string& name, std::uint64_t global_rows,
                                     std::uint64_t cols) {
-  const int rank = cols == 0 ? 1 : 2;
-  const hsize_t dims[2] = {global_rows, cols == 0 ? 1 : cols};
-  Hid file_space(checked(H5Screate_simple(rank, dims, nullptr), "H5Screate_simple"), H5Sclose);
-  Hid dataset(checked(H5Dcreate2(file_.get(), name.c_str(), native_type<T>(), file_space.get(),
-                                 H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                      "create dataset " + name),
-              H5Dclose);
+  collective_step([&] {
+    const int rank = cols == 0 ? 1 : 2;
+    const hsize_t dims[2] = {global_rows, cols == 0 ? 1 : cols};
+    Hid file_space(checked(H5Screate_simple(rank, dims, nullptr), "H5Screate_simple"), H5Sclose);
+    Hid dataset(checked(H5Dcreate2(file_.get(), name.c_str(), native_type<T>(), file_space.get(),
+                                   H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        "create dataset " + name),
+                H5Dclose);
+    reserve_storage(dataset.get(), name);
+  });
 }
 
 template <class T>
 void OutputFile::write_part(const std::string& name, const T* local, std::uint64_t local_rows,
                             std::uint64_t first_row, std::uint64_t cols) {
-  Hid dataset(checked(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), "open dataset " + name),
-              H5Dclose);
-  Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
-  if (H5Sget_simple_extent_npoints(file_space.get()) == 0) return;  // nothing to transfer
-  const int rank = cols == 0 ? 1 : 2;
-  const hsize_t width = cols == 0 ? 1 : cols;
-  const hsize_t memory_dims[2] = {std::max<hsize_t>(local_rows, 1), width};
-  Hid memory_space(checked(H5Screate_simple(rank, memory_dims, nullptr), "H5Screate_simple"),
-                   H5Sclose);
-  if (local_rows == 0) {
-    H5Sselect_none(file_space.get());
-    H5Sselect_none(memory_space.get());
-  } else {
-    const hsize_t start[2] = {first_row, 0}, count[2] = {local_rows, width};
-    checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count,
-                                       nullptr),
-                   "select rows of " + name);
-  }
-  Hid dxpl = collective_transfer();
-  const T placeholder{};
-  checked_status(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
-                          dxpl.get(), local_rows ? local : &placeholder),
-                 "write " + name);
-  H5Pget_mpio_actual_io_mode(dxpl.get(), &last_io_mode_);
+  collective_step([&] {
+    Hid dataset(checked(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), "open dataset " + name),
+                H5Dclose);
+    Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
+    if (H5Sget_simple_extent_npoints(file_space.get()) == 0) return;  // nothing to transfer
+    const int rank = cols == 0 ? 1 : 2;
+    const hsize_t width = cols == 0 ? 1 : cols;
+    const hsize_t memory_dims[2] = {std::max<hsize_t>(local_rows, 1), width};
+    Hid memory_space(checked(H5Screate_simple(rank, memory_dims, nullptr), "H5Screate_simple"),
+                     H5Sclose);
+    if (local_rows == 0) {
+      H5Sselect_none(file_space.get());
+      H5Sselect_none(memory_space.get());
+    } else {
+      const hsize_t start[2] = {first_row, 0}, count[2] = {local_rows, width};
+      checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count,
+                                         nullptr),
+                     "select rows of " + name);
+    }
+    Hid dxpl = collective_transfer();
+    const T placeholder{};
+    checked_status(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
+                            dxpl.get(), local_rows ? local : &placeholder),
+                   "write " + name);
+    H5Pget_mpio_actual_io_mode(dxpl.get(), &last_io_mode_);
+  });
 }
 
 template <class T>
@@ -550,16 +627,24 @@ template void OutputFile::write_distributed(const std::string&, const std::int32
 template void OutputFile::write_distributed(const std::string&, const std::int64_t*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 
 void OutputFile::commit() {
-  file_.reset();  // H5Fclose is collective: every rank's data is on disk afterwards
+  release_reserve();
+  MPI_Barrier(comm_.get());
+  // H5Fclose is collective and writes what HDF5 still holds (metadata): its failure on any
+  // rank (a full disk) must stop the move on every rank.
+  collective_step([&] { checked_status(H5Fclose(file_.release()), "close"); });
   std::optional<std::string> problem;
   if (comm_.rank() == 0) {
-    std::error_code ec;
-    std::filesystem::rename(partial_path_, final_path_, ec);
-    if (ec) problem = "cannot rename '" + partial_path_.string() + "' to '" +
-                      final_path_.string() + "': " + ec.message();
+    try {
+      move_into_place(partial_path_, final_path_, replace_existing_);
+    } catch (const Error& e) {
+      problem = e.what();
+    }
   }
-  // A failed rename leaves the partial file to the destructor (rank 0 removes it).
+  // The file is complete: when it cannot take its name (something appeared there during
+  // the run), it stays under its temporary name rather than lose hours of work.
   committed_ = !problem.has_value();
+  kept_ = !committed_;
+  if (kept_) *problem += "; the finished output is kept as '" + partial_path_.string() + "'";
   forget_partial(partial_path_);
   comm_.agree(problem);
 }

@@ -79,7 +79,7 @@ void write_vector(OutputFile& file, const std::string& name, const std::vector<d
 template <class T>
 void write_checkpoint(const Comm& comm, const std::string& path, const FitState<T>& state,
                       const CheckpointIdentity& identity) {
-  OutputFile file(comm, path);
+  OutputFile file(comm, path, /*replace_existing=*/true);
   const auto d = static_cast<Eigen::Index>(identity.n_features);
   write_matrix(file, "/centroids", state.centroids, d);
   write_matrix(file, "/previous_centroids", state.previous_centroids, d);

@@ -258,6 +258,7 @@ Corpus read_corpus(const Comm& comm, const std::string& path) {
     const RowRange mine = block_rows(files.size(), comm.size(), comm.rank());
     corpus.first = mine.begin;
     corpus.total = files.size();
+    corpus.from_directory = true;
     run_agreed(comm, [&] {
       for (std::uint64_t f = mine.begin; f < mine.end; ++f) {
         std::ifstream in(std::filesystem::path(path) / files[f], std::ios::binary);

@@ -151,8 +151,9 @@ check_ran_ok() {
 # leaving out what mpirun adds (banners, boxed messages, "Primary job ...").
 lloyd_lines() { grep -a '^lloyd' "$1" || true; }
 
-# partial_files DIR: any leftover "<output>.partial-<pid>" files in DIR.
-partial_files() { find "$1" -maxdepth 1 -name '*.partial-*' 2>/dev/null; }
+# partial_files DIR: any leftover "<output>.partial-<pid>" files in DIR (or the space an
+# output reserves next to itself while it is written, "<output>.reserve-<pid>").
+partial_files() { find "$1" -maxdepth 1 \( -name '*.partial-*' -o -name '*.reserve-*' \) 2>/dev/null; }
 
 # ---------------------------------------------------------------- HDF5 inspection
 

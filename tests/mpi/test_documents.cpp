@@ -179,7 +179,7 @@ TEST(CsrOutput, WrittenMatrixReadsBackIdentically) {
   const CsrShard<double> shard = read_csr_shard<double>(comm, source, inspect_matrix(comm, source));
   const std::string path = test::scratch_path(comm, "csr");
   {
-    OutputFile file(comm, path);
+    OutputFile file(comm, path, /*replace_existing=*/false);
     write_csr(comm, file, "/X", shard);
     file.commit();
   }

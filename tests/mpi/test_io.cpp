@@ -63,7 +63,7 @@ TEST(OutputFile, LabelSlicesAreWrittenCollectivelyAndRankZeroGathersNothing) {
   for (std::uint64_t g = mine.begin; g < mine.end; ++g) labels.push_back(static_cast<std::int32_t>(g % 7));
   H5D_mpio_actual_io_mode_t mode;
   {
-    OutputFile file(comm, path);
+    OutputFile file(comm, path, /*replace_existing=*/false);
     file.write_distributed("/labels", labels.data(), labels.size(), mine.begin, n, 0);
     mode = file.last_io_mode();
     file.commit();
@@ -91,7 +91,7 @@ TEST(OutputFile, MoreRanksThanRowsWritesAndReadsEmptyShards) {
   for (std::uint64_t g = mine.begin; g < mine.end; ++g)
     for (std::uint64_t j = 0; j < d; ++j) rows.push_back(10.0 * g + j);
   {
-    OutputFile file(comm, path);
+    OutputFile file(comm, path, /*replace_existing=*/false);
     file.write_distributed("/X", rows.data(), mine.size(), mine.begin, n, d);
     file.commit();
   }
@@ -107,7 +107,7 @@ TEST(OutputFile, AnUncommittedFileLeavesNothingBehind) {
   Comm comm(MPI_COMM_WORLD);
   const std::string path = test::scratch_path(comm, "abandoned");
   {
-    OutputFile file(comm, path);
+    OutputFile file(comm, path, /*replace_existing=*/false);
     const double value = 1.0;
     file.write_replicated("/x", &value, 1, 0);
     // No commit: as if the run failed here.

@@ -1,14 +1,19 @@
 #pragma once
 #include <hdf5.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <optional>
 #include <filesystem>
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "lloyd/comm.hpp"
+#include "lloyd/io/output_path.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {
@@ -46,6 +51,8 @@ class Hid {
   Hid& operator=(const Hid&) = delete;
   hid_t get() const { return id_; }
   void reset();
+  /// Gives up ownership without closing; returns the identifier.
+  hid_t release() { return std::exchange(id_, -1); }
 
  private:
   hid_t id_ = -1;
@@ -56,6 +63,8 @@ class Hid {
 namespace h5 {
 hid_t checked(hid_t id, const std::string& what);
 void checked_status(herr_t status, const std::string& what);
+/// ": " and the innermost message of HDF5's error stack (the cause of the last failure), or "".
+std::string error_stack_detail();
 /// A dataset-transfer property list that asks for collective MPI-IO.
 Hid collective_transfer();
 template <class T>
@@ -127,18 +136,17 @@ std::int64_t read_attribute_int(hid_t object, const std::string& name);
 /// A string attribute, or `fallback` when the object has no attribute of that name.
 std::string read_attribute_string(hid_t object, const std::string& name, const std::string& fallback);
 
-/// Throws Error if `output` may not be written: it exists and `force` is false, or it is
-/// one of the inputs. Not collective; wrap it in run_agreed.
-void check_output_path(const std::filesystem::path& output, bool force,
-                       const std::vector<std::string>& input_files);
-
 /// An output file that appears only when complete: it is written under a temporary name in
-/// the same directory and renamed by commit(). If the run fails before commit(), the
-/// temporary file is removed (also when the process aborts, see remove_partial_outputs).
+/// the same directory (created exclusively: never an existing file) and moved to its final
+/// name by commit(). If the run fails before commit(), the temporary file is removed (also when
+/// the process aborts, see remove_partial_outputs). Every write is agreed over the ranks: a
+/// failure on any rank (a full disk, a quota) makes every rank throw AgreedError naming the
+/// file and the cause, so no rank is left waiting in a collective.
 class OutputFile {
  public:
-  /// Collective over comm.
-  OutputFile(const Comm& comm, std::filesystem::path final_path);
+  /// Collective over comm. `replace_existing` (--force): commit() may replace a regular file at
+  /// `final_path`; otherwise it never replaces anything (check_output_path runs first).
+  OutputFile(const Comm& comm, std::filesystem::path final_path, bool replace_existing);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -169,16 +177,60 @@ class OutputFile {
   /// How HDF5 really performed the last transfer of write_distributed (tests use it to
   /// prove that the write was collective).
   H5D_mpio_actual_io_mode_t last_io_mode() const { return last_io_mode_; }
-  /// Collective over comm: closes the file and moves it to its final name.
+  /// Collective over comm: closes the file (every rank's data and HDF5's metadata on disk,
+  /// checked) and moves it to its final name.
   void commit();
+  /// The final path, for messages.
+  const std::filesystem::path& path() const { return final_path_; }
+
+  /// Runs one step of writing (HDF5 calls, collective ones included, but no MPI collective
+  /// of its own); a failure on any rank becomes an AgreedError on every rank that names the
+  /// file and the cause. For writers of their own layouts (e.g. io/csr's strings). Collective
+  /// over comm.
+  template <class Step>
+  void collective_step(Step&& step);
+  /// Allocates on disk the place of a dataset just created (rank 0), so that a disk that
+  /// cannot hold it fails now, with its name: Open MPI's collective writes were seen to lose
+  /// a failed write (ENOSPC) on one rank and report success, leaving holes in the file. Call it
+  /// inside collective_step.
+  void reserve_storage(hid_t dataset, const std::string& name);
 
  private:
+
+  /// Frees the space reserved next to the output (rank 0), so that HDF5's closing write of its
+  /// metadata finds room even on a disk that filled up during the run.
+  void release_reserve() noexcept;
+  static constexpr std::uint64_t kCloseReserveBytes = std::uint64_t{1} << 20;
+  std::filesystem::path reserve_path_;  ///< rank 0: the reserved space, until released
   const Comm& comm_;
   std::filesystem::path final_path_, partial_path_;
+  bool replace_existing_ = false;
   Hid file_;
   H5D_mpio_actual_io_mode_t last_io_mode_ = H5D_MPIO_NO_COLLECTIVE;
   bool committed_ = false;
+  bool created_ = false;         ///< the partial file exists and is ours to remove
+  bool kept_ = false;            ///< complete but not moved into place: left for the user
+  int exceptions_at_start_ = 0;  ///< std::uncaught_exceptions() when constructed
+  std::uint64_t agreed_failures_seen_ = 0;  ///< agreed_failures() after the last agreed step
 };
+
+template <class Step>
+void OutputFile::collective_step(Step&& step) {
+  std::optional<std::string> problem;
+  errno = 0;
+  try {
+    step();
+  } catch (const Error& e) {
+    problem = "cannot write '" + final_path_.string() + "': " + e.what();
+    // The system's reason, where HDF5's stack does not carry it (e.g. ENOSPC in MPI-IO).
+    const int cause = errno;
+    if ((cause == ENOSPC || cause == EDQUOT || cause == EIO || cause == EFBIG || cause == EROFS) &&
+        problem->find(std::strerror(cause)) == std::string::npos)
+      *problem += " (" + std::string(std::strerror(cause)) + ")";
+  }
+  comm_.agree(problem);  // throws AgreedError on every rank if any failed
+  agreed_failures_seen_ = agreed_failures();
+}
 
 /// Removes the partial outputs of this process; for the abort path, where destructors do
 /// not run.

@@ -16,8 +16,10 @@ namespace lloyd {
 /// of `total`.
 struct Corpus {
   std::vector<std::string> texts;
-  std::vector<std::string> names;  ///< file names (relative paths) of a directory corpus; else empty
+  std::vector<std::string> names;  ///< this rank's file names (relative paths) of a directory corpus
   std::uint64_t first = 0, total = 0;
+  /// A directory corpus (the same on every rank; a rank may hold none of its files).
+  bool from_directory = false;
 };
 
 /// Collective over comm: reads a corpus. A regular file holds one document per line ('\n'
