@@ -85,27 +85,34 @@ std::string class_name(H5T_class_t type_class) {
 // Partial outputs of this process, for removal on the abort path.
 std::mutex partial_mutex;
 std::set<std::filesystem::path> partial_files;
-// The newest partial output as a plain C string: the only thing a signal handler may touch.
-char partial_for_signal[4096];
+// The partial outputs (and reserved space) as plain C strings: the only thing a signal
+// handler may touch. A few slots: an output and its reserve, a checkpoint and its reserve.
+constexpr int kSignalSlots = 8;
+char partial_for_signal[kSignalSlots][4096];
 
 // A partial output exists from register_partial until forget_partial (committed or removed).
 void register_partial(const std::filesystem::path& path) {
   std::lock_guard lock(partial_mutex);
   partial_files.insert(path);
   const std::string text = path.string();
-  if (text.size() < sizeof partial_for_signal) {
-    std::memcpy(partial_for_signal, text.c_str(), text.size() + 1);
+  if (text.size() >= sizeof partial_for_signal[0]) return;
+  for (auto& slot : partial_for_signal) {
+    if (slot[0] != '\0') continue;
+    std::memcpy(slot, text.c_str(), text.size() + 1);
+    return;
   }
 }
 
 void forget_partial(const std::filesystem::path& path) {
   std::lock_guard lock(partial_mutex);
   partial_files.erase(path);
-  if (path.string() == partial_for_signal) partial_for_signal[0] = '\0';
+  for (auto& slot : partial_for_signal)
+    if (path.string() == slot) slot[0] = '\0';
 }
 
 extern "C" void remove_partial_and_reraise(int signal_number) {
-  if (partial_for_signal[0] != '\0') unlink(partial_for_signal);  // async-signal-safe
+  for (const auto& slot : partial_for_signal)
+    if (slot[0] != '\0') unlink(slot);  // async-signal-safe
   std::signal(signal_number, SIG_DFL);
   std::raise(signal_number);
 }
