@@ -255,8 +255,7 @@ int fit_variant(const Comm& comm, const po::variables_map& vm, VariantRequest re
 ModelKind read_model_kind(const Comm& comm, const std::string& model_file) {
   ModelKind kind;
   run_agreed(comm, [&] {
-    Hid file(H5Fopen(model_file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (file.get() < 0) throw Error("cannot open model " + model_file);
+    Hid file = open_file(model_file);
     auto text = [&](const char* name, std::string& out) {
       if (H5Aexists(file.get(), name) <= 0) return;
       Hid attribute(H5Aopen(file.get(), name, H5P_DEFAULT), H5Aclose);

@@ -2,6 +2,7 @@
 // matrix in HDF5, computed by all ranks together (text/tfidf.hpp).
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -37,8 +38,10 @@ std::vector<std::string> read_stop_words(const Comm& comm, const std::string& sp
   if (spec == "english") return english_stop_words();
   std::vector<std::string> words;
   run_agreed(comm, [&] {
+    std::error_code ec;
     std::ifstream in(spec);
-    if (!in) throw Error("cannot read stop-word file '" + spec + "' (expected 'english' or a file, one word a line)");
+    if (!std::filesystem::is_regular_file(spec, ec) || !in)
+      throw Error("cannot read stop-word file '" + spec + "' (expected 'english' or a file, one word a line)");
     for (std::string line; std::getline(in, line);) {
       const auto first = line.find_first_not_of(" \t\r"), last = line.find_last_not_of(" \t\r");
       if (first != std::string::npos) words.push_back(line.substr(first, last - first + 1));

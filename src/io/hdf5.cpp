@@ -2,6 +2,7 @@
 #include "lloyd/io/csr.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <exception>
@@ -160,19 +161,34 @@ const char* to_string(ElementType type) {
   return type == ElementType::Float32 ? "float32" : "float64";
 }
 
+namespace {
+// Why `file` cannot be opened as an HDF5 file, in words; nothing when it looks openable.
+std::optional<std::string> unopenable(const std::string& file) {
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return "input file '" + file + "' does not exist";
+    return "cannot read '" + file + "': " + std::strerror(errno);
+  }
+  if (S_ISDIR(info.st_mode)) return "input '" + file + "' is a directory, not an HDF5 file";
+  if (::access(file.c_str(), R_OK) != 0) return "cannot read '" + file + "': " + std::strerror(errno);
+  if (info.st_size == 0) return "'" + file + "' is empty, not an HDF5 file";
+  if (H5Fis_hdf5(file.c_str()) <= 0) return "'" + file + "' is not an HDF5 file";
+  return std::nullopt;
+}
+}  // namespace
+
+Hid open_file(const std::string& file) {
+  if (const auto problem = unopenable(file)) throw Error(*problem);
+  const hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) throw Error("cannot open HDF5 file '" + file + "'" + h5::error_stack_detail());
+  return Hid(id, H5Fclose);
+}
+
 Hid open_file_parallel(const Comm& comm, const std::string& file) {
-  std::optional<std::string> problem;
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec))
-    problem = "input file '" + file + "' does not exist";
-  else if (std::filesystem::is_directory(file, ec))
-    problem = "input '" + file + "' is a directory, not an HDF5 file";
-  else if (H5Fis_hdf5(file.c_str()) <= 0)
-    problem = "'" + file + "' is not an HDF5 file";
-  comm.agree(problem);
+  comm.agree(unopenable(file));
   Hid fapl = parallel_access(comm);
   const hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, fapl.get());
-  comm.agree(id < 0 ? std::optional<std::string>("cannot open HDF5 file '" + file + "'")
+  comm.agree(id < 0 ? std::optional<std::string>("cannot open HDF5 file '" + file + "'" + h5::error_stack_detail())
                     : std::nullopt);
   return Hid(id, H5Fclose);
 }

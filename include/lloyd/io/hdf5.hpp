@@ -76,8 +76,12 @@ hid_t native_type() {
 }
 }  // namespace h5
 
-/// Collective over comm: opens an existing file read-only with the MPI-IO driver.
+/// Collective over comm: opens an existing file read-only with the MPI-IO driver. A file that
+/// is missing, a directory, unreadable, empty or not HDF5 is an AgreedError that says which.
 Hid open_file_parallel(const Comm& comm, const std::string& file);
+/// Opens an existing file read-only in this process alone (small files: models, vocabularies,
+/// checkpoints), with the same one-line Errors as open_file_parallel. Not collective.
+Hid open_file(const std::string& file);
 
 /// Collective over comm: checks that `ref` names a non-empty 2-D float32/float64 dataset, or a
 /// CSR group (io/csr.hpp; then `sparse` is set), and returns its shape; otherwise every rank
