@@ -214,6 +214,10 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
                       std::to_string(n) + ")");
   if (batch.batch_size < 1) throw AgreedError("the batch size must be at least 1");
   MiniBatchResult<T> result;
+  // As scikit-learn's _batch_size: a batch is at most the whole data set, so a step costs at
+  // most one pass over it, whatever batch size was asked for.
+  const std::uint64_t B = std::min(batch.batch_size, n);
+  result.batch_size = B;
   PhaseTimes& phases = result.phases;
   // Runs `work` with its time added to `phase`.
   auto timed = [](double& phase, auto&& work) {
@@ -227,7 +231,7 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   const RowRange mine = source.local_range();
 
   // Seeding on a sample, as scikit-learn's init_size.
-  std::uint64_t init_size = batch.init_size ? batch.init_size : 3 * batch.batch_size;
+  std::uint64_t init_size = batch.init_size ? batch.init_size : 3 * B;
   if (init_size < static_cast<std::uint64_t>(k)) init_size = 3 * static_cast<std::uint64_t>(k);
   init_size = std::min(init_size, n);
   result.init_size = init_size;
@@ -252,9 +256,10 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
     result.init_inertia = best;
   });
 
-  const std::uint64_t B = batch.batch_size;
+  // scikit-learn's n_steps: max_iter counts passes over the data (epochs), so max_iter · n
+  // rows are drawn at most, in whole batches (at least max_iter steps, as B ≤ n).
   const std::uint64_t max_steps =
-      std::max<std::uint64_t>(1, static_cast<std::uint64_t>(options.max_iter) * n / B);
+      std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::max(options.max_iter, 0)) * n / B);
   const double alpha = std::min(1.0, 2.0 * static_cast<double>(B) / (static_cast<double>(n) + 1));
   result.counts.assign(static_cast<std::size_t>(k), 0);
   Assigner<T> assigner(d, k);
