@@ -49,6 +49,9 @@ fit_error unknown_init      "unknown --init"    -- --input "$GOOD:/X" --k 3 --in
 # ---- command line
 fit_error unknown_option    "unrecogni[sz]ed"   -- --input "$GOOD:/X" --k 3 --frobnicate 3
 fit_error missing_input     "required"          -- --k 3
+# More threads than the OpenMP runtime survives (SIGSEGV at 100000): one line, every command.
+fit_error threads_absurd    "--threads 100000" "CPUs" -- --input "$GOOD:/X" --k 3 --threads 100000
+OMP_NUM_THREADS=100000 fit_error omp_threads_absurd "OMP_NUM_THREADS=100000" -- --input "$GOOD:/X" --k 3
 
 # ---- output equal to the input: refused, input untouched
 mkdir -p "$TMP/same_path"
