@@ -25,9 +25,10 @@ struct Blobs {
   RowMatrix<double> centers;       ///< C × d, identical on every rank
 };
 
-/// Collective over comm (only to agree on nothing: each rank generates its own block of
-/// rows from counter-based draws keyed by the global row index, so the data are identical
-/// for any number of ranks, and no rank ever holds more than its block).
+/// Collective over comm (only to agree that every rank could allocate its block: each rank
+/// generates its own block of rows from counter-based draws keyed by the global row index, so
+/// the data are identical for any number of ranks, and no rank ever holds more than its
+/// block). Out of memory is an AgreedError naming what could not be allocated.
 template <class T>
 Blobs<T> make_blobs(const Comm& comm, const BlobOptions& options);
 
