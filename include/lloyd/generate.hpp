@@ -1,5 +1,8 @@
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "lloyd/comm.hpp"
@@ -17,6 +20,16 @@ struct BlobOptions {
   double box_low = -10.0, box_high = 10.0;
   std::uint64_t seed = 0;
 };
+
+/// The largest cluster_std whose values all stay finite in T: a value is a centre (at most
+/// max(|box_low|, |box_high|) in magnitude) plus cluster_std times a Box–Muller normal of
+/// CounterRng::normal_pair, whose magnitude is at most √(−2 ln 2⁻⁵⁴) < 8.66 (its uniform
+/// draws are at least 2⁻⁵⁴).
+template <class T>
+double max_cluster_std(const BlobOptions& options) {
+  const double box = std::max(std::abs(options.box_low), std::abs(options.box_high));
+  return (static_cast<double>(std::numeric_limits<T>::max()) - box) / 8.66;
+}
 
 template <class T>
 struct Blobs {

@@ -37,7 +37,7 @@ int run_generate(const Comm& comm, const Args& args) {
       ("samples", po::value<std::int64_t>(), "number of rows n (at least 1)")
       ("features", po::value<int>(), "number of features d (at least 1)")
       ("centers", po::value<int>(), "number of blobs C (1 to n)")
-      ("cluster-std", po::value<double>()->default_value(1.0), "standard deviation of each blob")
+      ("cluster-std", po::value<double>()->default_value(1.0), "standard deviation of each blob (finite, >= 0, small enough that every value fits the dtype)")
       ("dtype", po::value<std::string>()->default_value("float64"), "float32 | float64")
       ("seed", po::value<std::int64_t>()->default_value(0), "random seed >= 0 (the data do not depend on the rank count)")
       ("force", po::bool_switch(), "overwrite --output if it exists");
@@ -65,9 +65,17 @@ int run_generate(const Comm& comm, const Args& args) {
   if (seed < 0) throw UsageError("lloyd generate: --seed must be >= 0 (got " + std::to_string(seed) + ")");
   options.samples = static_cast<std::uint64_t>(samples);
   options.seed = static_cast<std::uint64_t>(seed);
-  if (!(options.cluster_std >= 0)) throw UsageError("lloyd generate: --cluster-std must be >= 0");
   if (dtype != "float32" && dtype != "float64")
     throw UsageError("lloyd generate: --dtype must be float32 or float64 (got '" + dtype + "')");
+  // Inf, NaN or a spread that overflows the dtype would write non-finite data.
+  const double std_limit =
+      dtype == "float32" ? max_cluster_std<float>(options) : max_cluster_std<double>(options);
+  if (!(options.cluster_std >= 0 && options.cluster_std <= std_limit)) {
+    char text[128];
+    std::snprintf(text, sizeof text, "from 0 to %.3g for %s (got %g)", std_limit, dtype.c_str(),
+                  options.cluster_std);
+    throw UsageError(std::string("lloyd generate: --cluster-std must be a finite number ") + text);
+  }
   run_agreed(comm, [&] { check_output_path(output, (*vm)["force"].as<bool>(), {}); });
 
   if (dtype == "float32")

@@ -110,6 +110,16 @@ generate_error zero_features "--features must be at least 1" --samples 10 --feat
 generate_error negative_centers "--centers must be between 1 and --samples" --samples 10 --features 2 --centers -3
 generate_error centers_exceed_samples "--centers must be between 1 and --samples" --samples 10 --features 2 --centers 11
 generate_error negative_seed "--seed must be >= 0" --samples 10 --features 2 --centers 2 --seed -1
+# A spread that is not finite, negative, or overflows the dtype would write non-finite data.
+for std in inf nan -1 1e38; do
+  generate_error "cluster_std_$std" "--cluster-std must be a finite number from 0 to 3.93e\+37 for float32" \
+    --samples 10 --features 2 --centers 2 --dtype float32 --cluster-std "$std"
+done
+mpi generate_cluster_std_limit "$NP" 60 generate --output "$TMP/generate/wide.h5" --samples 200 \
+  --features 3 --centers 2 --dtype float32 --cluster-std 3.9e37
+check_ran_ok generate_cluster_std_limit.exit0
+check generate_cluster_std_limit.finite "non-finite values in /X" \
+  bash -c "h5dump -d /X '$TMP/generate/wide.h5' | grep -qi -e inf -e nan && exit 1 || exit 0"
 generate_error out_of_memory "out of memory allocating the rank's [0-9]+ rows \([0-9.]+ GB\)" \
   --samples 1000000000000 --features 1000 --centers 3
 
