@@ -10,6 +10,7 @@
 #include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/kmeans/selection.hpp"
+#include "lloyd/out_of_memory.hpp"
 #include "lloyd/rng.hpp"
 
 namespace lloyd {
@@ -105,12 +106,19 @@ Draw draw_rows(const CounterRng& rng, std::uint64_t stream, std::uint64_t count,
   return draw;
 }
 
+// Loads this rank's rows of a draw into `out`. Collective over comm: a rank that cannot
+// allocate or read them (a file read while streaming) stops every rank with its message.
 template <class T>
-void load_draw(RowSource<T>& source, const Draw& draw, std::uint64_t count, DenseShard<T>& out) {
+void load_draw(const Comm& comm, RowSource<T>& source, const Draw& draw, std::uint64_t count,
+               DenseShard<T>& out) {
   out.global_rows = count;
   out.first_row = draw.first;
-  out.rows.resize(static_cast<Eigen::Index>(draw.rows.size()), source.features());
-  source.rows(draw.rows, out.rows.data());
+  run_agreed(comm, [&] {
+    allocating("the rank's " + std::to_string(draw.rows.size()) + " rows of a mini-batch",
+               static_cast<double>(draw.rows.size()) * static_cast<double>(source.features()) * sizeof(T),
+               [&] { out.rows.resize(static_cast<Eigen::Index>(draw.rows.size()), source.features()); });
+    source.rows(draw.rows, out.rows.data());
+  });
 }
 
 // scikit-learn's _mini_batch_step with random_reassign: centres whose count is below
@@ -238,7 +246,7 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   RowMatrix<T> centres;
   timed(phases.init, [&] {
     DenseShard<T> sample;
-    load_draw(source, draw_rows(rng, stream_id(Stream::MiniBatchInit), init_size, n, mine),
+    load_draw(comm, source, draw_rows(rng, stream_id(Stream::MiniBatchInit), init_size, n, mine),
               init_size, sample);
     double best = std::numeric_limits<double>::infinity();
     for (int restart = 0; restart < std::max(1, options.n_init); ++restart) {
@@ -273,7 +281,7 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   int no_improvement = 0;
   for (std::uint64_t step = 0; step < max_steps; ++step) {
     timed(phases.io, [&] {
-      load_draw(source, draw_rows(rng, stream_id(Stream::MiniBatchDraw, 0, step), B, n, mine), B, rows);
+      load_draw(comm, source, draw_rows(rng, stream_id(Stream::MiniBatchDraw, 0, step), B, n, mine), B, rows);
     });
     double batch_inertia = 0;
     timed(phases.assign, [&] {
