@@ -1,5 +1,6 @@
 #include "lloyd/generate.hpp"
 
+#include "lloyd/out_of_memory.hpp"
 #include "lloyd/rng.hpp"
 
 namespace lloyd {
@@ -10,7 +11,16 @@ Blobs<T> make_blobs(const Comm& comm, const BlobOptions& options) {
   const auto d = static_cast<Eigen::Index>(options.features);
   const auto clusters = static_cast<std::uint64_t>(options.centers);
   Blobs<T> blobs;
-  blobs.centers.resize(options.centers, d);
+  const RowRange mine = block_rows(options.samples, comm.size(), comm.rank());
+  run_agreed(comm, [&] {
+    allocating("the blob centres", static_cast<double>(options.centers) * static_cast<double>(d) * 8,
+               [&] { blobs.centers.resize(options.centers, d); });
+    allocating("the rank's " + std::to_string(mine.size()) + " rows",
+               static_cast<double>(mine.size()) * (static_cast<double>(d) * sizeof(T) + 4), [&] {
+                 blobs.data.rows.resize(static_cast<Eigen::Index>(mine.size()), d);
+                 blobs.truth.resize(mine.size());
+               });
+  });
   for (Eigen::Index c = 0; c < options.centers; ++c)
     for (Eigen::Index j = 0; j < d; ++j)
       blobs.centers(c, j) =
@@ -18,11 +28,8 @@ Blobs<T> make_blobs(const Comm& comm, const BlobOptions& options) {
                                 rng.uniform(stream_id(Stream::GenerateCentres),
                                             static_cast<std::uint64_t>(c * d + j));
 
-  const RowRange mine = block_rows(options.samples, comm.size(), comm.rank());
   blobs.data.global_rows = options.samples;
   blobs.data.first_row = mine.begin;
-  blobs.data.rows.resize(static_cast<Eigen::Index>(mine.size()), d);
-  blobs.truth.resize(mine.size());
 
   // Before shuffling, rows [0, big_rows) belong to the clusters of size base + 1.
   const std::uint64_t base = options.samples / clusters, extra = options.samples % clusters;

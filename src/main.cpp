@@ -1,6 +1,11 @@
 // lloyd: distributed K-Means. This file only dispatches to the subcommands in src/cli/.
+#include <dlfcn.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 #include "cli/common.hpp"
@@ -43,6 +48,19 @@ int dispatch(const lloyd::Comm& comm, int argc, char** argv) {
   throw UsageError("lloyd: unknown command '" + command + "' (see 'lloyd --help')");
 }
 
+// Ends every rank after a failure that only this rank met (the others may be waiting in a
+// collective): lloyd's line is the whole report. Open MPI 4 (ORTE) would add a box, "MPI_ABORT
+// was invoked on rank ...", unless its global orte_execute_quiet is set (the MCA parameter of
+// that name, which a rank reads only at start-up, so it is set here directly, for this abort
+// only). Other MPIs have no such symbol and keep their own notice.
+[[noreturn]] void abort_all(const std::string& line) {
+  std::cerr << line << std::endl;
+  lloyd::remove_partial_outputs();
+  if (auto* quiet = static_cast<bool*>(dlsym(RTLD_DEFAULT, "orte_execute_quiet"))) *quiet = true;
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::_Exit(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,6 +68,7 @@ int main(int argc, char** argv) {
   lloyd::silence_hdf5_errors();
   lloyd::remove_partial_outputs_on_signals();
   int code = 0;
+  const std::string command = argc > 1 ? argv[1] : "";
   {
     lloyd::Comm world(MPI_COMM_WORLD);
     try {
@@ -61,11 +80,16 @@ int main(int argc, char** argv) {
       // Every rank got here together: report once, exit cleanly and non-zero everywhere.
       if (world.rank() == 0) std::cerr << "lloyd: error: " << e.what() << std::endl;
       code = 1;
+    } catch (const std::bad_alloc&) {
+      // An allocation without a name of its own (the big ones say what they were: see
+      // lloyd/out_of_memory.hpp), met by this rank alone.
+      abort_all("lloyd " + command + ": out of memory on rank " + std::to_string(world.rank()) +
+                " (each rank holds its block of the rows: more ranks or more memory per rank)");
+    } catch (const std::length_error&) {
+      abort_all("lloyd " + command + ": out of memory on rank " + std::to_string(world.rank()) +
+                " (a size too large for any container was asked for)");
     } catch (const std::exception& e) {
-      // Only this rank failed; the others may be waiting in a collective. Abort them all.
-      std::cerr << "lloyd: error on rank " << world.rank() << ": " << e.what() << std::endl;
-      lloyd::remove_partial_outputs();
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      abort_all("lloyd: error on rank " + std::to_string(world.rank()) + ": " + e.what());
     }
   }
   return code;

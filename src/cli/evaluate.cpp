@@ -30,9 +30,12 @@ template <class T>
 int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const MatrixShape& shape,
                    double start) {
   const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
-  const std::vector<std::int32_t> labels = read_labels(comm, request.labels, shape.rows);
+  // Any integer labels, as scikit-learn's: each distinct value is a cluster (or class), so
+  // what the metrics allocate follows the number of distinct values, not the largest one.
+  const std::vector<std::int32_t> labels =
+      encode_labels(comm, read_label_values(comm, request.labels, shape.rows)).codes;
   std::vector<std::int32_t> truth;
-  if (request.truth) truth = read_labels(comm, *request.truth, shape.rows);
+  if (request.truth) truth = encode_labels(comm, read_label_values(comm, *request.truth, shape.rows)).codes;
   check_cluster_labels(comm, labels, ("labels " + request.labels.text()).c_str());
 
   JsonObject object;
@@ -100,7 +103,7 @@ int run_evaluate(const Comm& comm, const Args& args) {
   description.add_options()("input", po::value<std::string>(),
                             "data set FILE.h5:/dataset (n x d float32/float64)")(
       "labels", po::value<std::string>(),
-      "cluster labels: MODEL.h5 (reads /labels) or FILE.h5:/dataset (n integers >= 0)")(
+      "cluster labels: MODEL.h5 (reads /labels) or FILE.h5:/dataset (n integers; each value a cluster)")(
       "metrics", po::value<std::string>()->default_value("silhouette,ch,db"),
       "comma-separated: silhouette, ch (Calinski-Harabasz), db (Davies-Bouldin); external scores "
       "come with --truth")(

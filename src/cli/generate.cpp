@@ -34,12 +34,12 @@ int run_generate(const Comm& comm, const Args& args) {
   po::options_description description("options");
   description.add_options()
       ("output", po::value<std::string>(), "file to write: /X (n x d), /y (n), /centers (C x d)")
-      ("samples", po::value<std::uint64_t>(), "number of rows n")
-      ("features", po::value<int>(), "number of features d")
-      ("centers", po::value<int>(), "number of blobs C")
-      ("cluster-std", po::value<double>()->default_value(1.0), "standard deviation of each blob")
+      ("samples", po::value<std::int64_t>(), "number of rows n (at least 1)")
+      ("features", po::value<int>(), "number of features d (at least 1)")
+      ("centers", po::value<int>(), "number of blobs C (1 to n)")
+      ("cluster-std", po::value<double>()->default_value(1.0), "standard deviation of each blob (finite, >= 0, small enough that every value fits the dtype)")
       ("dtype", po::value<std::string>()->default_value("float64"), "float32 | float64")
-      ("seed", po::value<std::uint64_t>()->default_value(0), "random seed (the data do not depend on the rank count)")
+      ("seed", po::value<std::int64_t>()->default_value(0), "random seed >= 0 (the data do not depend on the rank count)")
       ("force", po::bool_switch(), "overwrite --output if it exists");
   const auto vm = parse(comm, "generate",
                         "--output FILE.h5 --samples N --features D --centers C [options]",
@@ -47,18 +47,35 @@ int run_generate(const Comm& comm, const Args& args) {
   if (!vm) return 0;
   BlobOptions options;
   const std::string output = required<std::string>(*vm, "generate", "output");
-  options.samples = required<std::uint64_t>(*vm, "generate", "samples");
+  // Counts are read signed: Boost reads "-10" as a huge unsigned number.
+  const auto samples = required<std::int64_t>(*vm, "generate", "samples");
   options.features = required<int>(*vm, "generate", "features");
   options.centers = required<int>(*vm, "generate", "centers");
   options.cluster_std = (*vm)["cluster-std"].as<double>();
-  options.seed = (*vm)["seed"].as<std::uint64_t>();
+  const auto seed = (*vm)["seed"].as<std::int64_t>();
   const std::string dtype = (*vm)["dtype"].as<std::string>();
-  if (options.samples < 1) throw UsageError("lloyd generate: --samples must be at least 1");
-  if (options.features < 1) throw UsageError("lloyd generate: --features must be at least 1");
-  if (options.centers < 1) throw UsageError("lloyd generate: --centers must be at least 1");
-  if (!(options.cluster_std >= 0)) throw UsageError("lloyd generate: --cluster-std must be >= 0");
+  if (samples < 1)
+    throw UsageError("lloyd generate: --samples must be at least 1 (got " + std::to_string(samples) + ")");
+  if (options.features < 1)
+    throw UsageError("lloyd generate: --features must be at least 1 (got " +
+                     std::to_string(options.features) + ")");
+  if (options.centers < 1 || options.centers > samples)
+    throw UsageError("lloyd generate: --centers must be between 1 and --samples (got " +
+                     std::to_string(options.centers) + ")");
+  if (seed < 0) throw UsageError("lloyd generate: --seed must be >= 0 (got " + std::to_string(seed) + ")");
+  options.samples = static_cast<std::uint64_t>(samples);
+  options.seed = static_cast<std::uint64_t>(seed);
   if (dtype != "float32" && dtype != "float64")
     throw UsageError("lloyd generate: --dtype must be float32 or float64 (got '" + dtype + "')");
+  // Inf, NaN or a spread that overflows the dtype would write non-finite data.
+  const double std_limit =
+      dtype == "float32" ? max_cluster_std<float>(options) : max_cluster_std<double>(options);
+  if (!(options.cluster_std >= 0 && options.cluster_std <= std_limit)) {
+    char text[128];
+    std::snprintf(text, sizeof text, "from 0 to %.3g for %s (got %g)", std_limit, dtype.c_str(),
+                  options.cluster_std);
+    throw UsageError(std::string("lloyd generate: --cluster-std must be a finite number ") + text);
+  }
   run_agreed(comm, [&] { check_output_path(output, (*vm)["force"].as<bool>(), {}); });
 
   if (dtype == "float32")

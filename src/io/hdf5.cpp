@@ -1,5 +1,6 @@
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/io/csr.hpp"
+#include "lloyd/out_of_memory.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -283,7 +284,12 @@ DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixSh
   DenseShard<T> shard;
   shard.global_rows = shape.rows;
   shard.first_row = mine.begin;
-  shard.rows.resize(static_cast<Eigen::Index>(mine.size()), static_cast<Eigen::Index>(shape.cols));
+  run_agreed(comm, [&] {
+    allocating("the rank's " + std::to_string(mine.size()) + " rows of " + ref.text(),
+               static_cast<double>(mine.size()) * static_cast<double>(shape.cols) * sizeof(T), [&] {
+                 shard.rows.resize(static_cast<Eigen::Index>(mine.size()), static_cast<Eigen::Index>(shape.cols));
+               });
+  });
 
   run_agreed(comm, [&] {
     Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);

@@ -10,6 +10,7 @@
 #include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/kmeans/selection.hpp"
+#include "lloyd/out_of_memory.hpp"
 #include "lloyd/rng.hpp"
 
 namespace lloyd {
@@ -105,12 +106,19 @@ Draw draw_rows(const CounterRng& rng, std::uint64_t stream, std::uint64_t count,
   return draw;
 }
 
+// Loads this rank's rows of a draw into `out`. Collective over comm: a rank that cannot
+// allocate or read them (a file read while streaming) stops every rank with its message.
 template <class T>
-void load_draw(RowSource<T>& source, const Draw& draw, std::uint64_t count, DenseShard<T>& out) {
+void load_draw(const Comm& comm, RowSource<T>& source, const Draw& draw, std::uint64_t count,
+               DenseShard<T>& out) {
   out.global_rows = count;
   out.first_row = draw.first;
-  out.rows.resize(static_cast<Eigen::Index>(draw.rows.size()), source.features());
-  source.rows(draw.rows, out.rows.data());
+  run_agreed(comm, [&] {
+    allocating("the rank's " + std::to_string(draw.rows.size()) + " rows of a mini-batch",
+               static_cast<double>(draw.rows.size()) * static_cast<double>(source.features()) * sizeof(T),
+               [&] { out.rows.resize(static_cast<Eigen::Index>(draw.rows.size()), source.features()); });
+    source.rows(draw.rows, out.rows.data());
+  });
 }
 
 // scikit-learn's _mini_batch_step with random_reassign: centres whose count is below
@@ -214,6 +222,10 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
                       std::to_string(n) + ")");
   if (batch.batch_size < 1) throw AgreedError("the batch size must be at least 1");
   MiniBatchResult<T> result;
+  // As scikit-learn's _batch_size: a batch is at most the whole data set, so a step costs at
+  // most one pass over it, whatever batch size was asked for.
+  const std::uint64_t B = std::min(batch.batch_size, n);
+  result.batch_size = B;
   PhaseTimes& phases = result.phases;
   // Runs `work` with its time added to `phase`.
   auto timed = [](double& phase, auto&& work) {
@@ -227,14 +239,14 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   const RowRange mine = source.local_range();
 
   // Seeding on a sample, as scikit-learn's init_size.
-  std::uint64_t init_size = batch.init_size ? batch.init_size : 3 * batch.batch_size;
+  std::uint64_t init_size = batch.init_size ? batch.init_size : 3 * B;
   if (init_size < static_cast<std::uint64_t>(k)) init_size = 3 * static_cast<std::uint64_t>(k);
   init_size = std::min(init_size, n);
   result.init_size = init_size;
   RowMatrix<T> centres;
   timed(phases.init, [&] {
     DenseShard<T> sample;
-    load_draw(source, draw_rows(rng, stream_id(Stream::MiniBatchInit), init_size, n, mine),
+    load_draw(comm, source, draw_rows(rng, stream_id(Stream::MiniBatchInit), init_size, n, mine),
               init_size, sample);
     double best = std::numeric_limits<double>::infinity();
     for (int restart = 0; restart < std::max(1, options.n_init); ++restart) {
@@ -252,9 +264,10 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
     result.init_inertia = best;
   });
 
-  const std::uint64_t B = batch.batch_size;
+  // scikit-learn's n_steps: max_iter counts passes over the data (epochs), so max_iter · n
+  // rows are drawn at most, in whole batches (at least max_iter steps, as B ≤ n).
   const std::uint64_t max_steps =
-      std::max<std::uint64_t>(1, static_cast<std::uint64_t>(options.max_iter) * n / B);
+      std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::max(options.max_iter, 0)) * n / B);
   const double alpha = std::min(1.0, 2.0 * static_cast<double>(B) / (static_cast<double>(n) + 1));
   result.counts.assign(static_cast<std::size_t>(k), 0);
   Assigner<T> assigner(d, k);
@@ -268,7 +281,7 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   int no_improvement = 0;
   for (std::uint64_t step = 0; step < max_steps; ++step) {
     timed(phases.io, [&] {
-      load_draw(source, draw_rows(rng, stream_id(Stream::MiniBatchDraw, 0, step), B, n, mine), B, rows);
+      load_draw(comm, source, draw_rows(rng, stream_id(Stream::MiniBatchDraw, 0, step), B, n, mine), B, rows);
     });
     double batch_inertia = 0;
     timed(phases.assign, [&] {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "lloyd/out_of_memory.hpp"
+
 namespace lloyd {
 
 namespace {
@@ -12,9 +14,10 @@ hid_t checked(hid_t id, const std::string& what) {
 }
 }  // namespace
 
-std::vector<std::int32_t> read_labels(const Comm& comm, const DatasetRef& ref, std::uint64_t rows) {
+std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& ref, std::uint64_t rows) {
   Hid file = open_file_parallel(comm, ref.file);
   Hid dataset;
+  bool unsigned_64 = false;
   run_agreed(comm, [&] {
     if (ref.path.empty() || ref.path[0] != '/')
       throw Error("dataset path '" + ref.path + "' must start with '/'");
@@ -31,6 +34,10 @@ std::vector<std::int32_t> read_labels(const Comm& comm, const DatasetRef& ref, s
     Hid type(checked(H5Dget_type(dataset.get()), "H5Dget_type"), H5Tclose);
     if (H5Tget_class(type.get()) != H5T_INTEGER)
       throw Error("labels " + ref.text() + " must be integers");
+    if (H5Tget_size(type.get()) > 8)
+      throw Error("labels " + ref.text() + " are integers of more than 64 bits");
+    // HDF5 clips what does not fit the memory type: unsigned 64-bit values are read as such.
+    unsigned_64 = H5Tget_size(type.get()) == 8 && H5Tget_sign(type.get()) == H5T_SGN_NONE;
     Hid space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
     const int rank = H5Sget_simple_extent_ndims(space.get());
     hsize_t dims[2] = {0, 0};
@@ -43,8 +50,10 @@ std::vector<std::int32_t> read_labels(const Comm& comm, const DatasetRef& ref, s
   });
 
   const RowRange mine = block_rows(rows, comm.size(), comm.rank());
-  std::vector<std::int32_t> labels(mine.size());
+  std::vector<std::int64_t> labels;
   run_agreed(comm, [&] {
+    allocating("the rank's " + std::to_string(mine.size()) + " labels of " + ref.text(),
+               static_cast<double>(mine.size()) * 8, [&] { labels.resize(mine.size()); });
     Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
     const int ndims = H5Sget_simple_extent_ndims(file_space.get());
     const hsize_t start[2] = {mine.begin, 0}, count[2] = {mine.size(), 1};
@@ -61,12 +70,135 @@ std::vector<std::int32_t> read_labels(const Comm& comm, const DatasetRef& ref, s
     (void)ndims;
     Hid dxpl(checked(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"), H5Pclose);
     H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE);
-    std::int32_t placeholder = 0;
-    if (H5Dread(dataset.get(), H5T_NATIVE_INT32, memory_space.get(), file_space.get(), dxpl.get(),
+    std::int64_t placeholder = 0;
+    if (H5Dread(dataset.get(), unsigned_64 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64,
+                memory_space.get(), file_space.get(), dxpl.get(),
                 mine.size() ? labels.data() : &placeholder) < 0)
-      throw Error("cannot read " + ref.text() + " as 32-bit integers");
+      throw Error("cannot read " + ref.text() + " as 64-bit integers");
+    if (unsigned_64)
+      for (std::size_t i = 0; i < labels.size(); ++i)
+        if (labels[i] < 0)  // above 2^63 - 1 as unsigned
+          throw Error("labels " + ref.text() + ": row " + std::to_string(mine.begin + i) + " holds " +
+                      std::to_string(static_cast<std::uint64_t>(labels[i])) +
+                      ", above the largest label supported (2^63 - 1)");
   });
   return labels;
+}
+
+std::vector<std::int32_t> read_labels(const Comm& comm, const DatasetRef& ref, std::uint64_t rows) {
+  const std::vector<std::int64_t> values = read_label_values(comm, ref, rows);
+  const std::uint64_t first = block_rows(rows, comm.size(), comm.rank()).begin;
+  std::vector<std::int32_t> labels;
+  run_agreed(comm, [&] {
+    allocating("the rank's " + std::to_string(values.size()) + " labels of " + ref.text(),
+               static_cast<double>(values.size()) * 4, [&] { labels.resize(values.size()); });
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (values[i] < std::numeric_limits<std::int32_t>::min() ||
+          values[i] > std::numeric_limits<std::int32_t>::max())
+        throw Error("labels " + ref.text() + ": row " + std::to_string(first + i) + " holds " +
+                    std::to_string(values[i]) + ", outside the 32-bit cluster indices");
+      labels[i] = static_cast<std::int32_t>(values[i]);
+    }
+  });
+  return labels;
+}
+
+std::vector<ValueCount> count_values(std::span<const std::int64_t> values) {
+  std::vector<std::int64_t> sorted(values.begin(), values.end());
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<ValueCount> counts;
+  for (std::size_t i = 0; i < sorted.size();) {
+    std::size_t j = i;
+    while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
+    counts.push_back({sorted[i], static_cast<std::int64_t>(j - i)});
+    i = j;
+  }
+  return counts;
+}
+
+namespace {
+
+// Point-to-point and broadcast of ValueCount lists as pairs of int64, in pieces that keep
+// MPI's int counts in range.
+constexpr std::size_t kPieceEntries = std::size_t{1} << 27;
+constexpr int kCountsTag = 71;
+
+void send_counts(const Comm& comm, const std::vector<ValueCount>& list, int to) {
+  const std::uint64_t size = list.size();
+  check_mpi(MPI_Send(&size, 1, MPI_UINT64_T, to, kCountsTag, comm.get()), "MPI_Send");
+  for (std::size_t at = 0; at < list.size(); at += kPieceEntries) {
+    const auto piece = static_cast<int>(std::min(kPieceEntries, list.size() - at));
+    check_mpi(MPI_Send(&list[at], 2 * piece, MPI_INT64_T, to, kCountsTag, comm.get()), "MPI_Send");
+  }
+}
+
+std::vector<ValueCount> receive_counts(const Comm& comm, int from) {
+  std::uint64_t size = 0;
+  check_mpi(MPI_Recv(&size, 1, MPI_UINT64_T, from, kCountsTag, comm.get(), MPI_STATUS_IGNORE), "MPI_Recv");
+  std::vector<ValueCount> list(size);
+  for (std::size_t at = 0; at < list.size(); at += kPieceEntries) {
+    const auto piece = static_cast<int>(std::min(kPieceEntries, list.size() - at));
+    check_mpi(MPI_Recv(&list[at], 2 * piece, MPI_INT64_T, from, kCountsTag, comm.get(), MPI_STATUS_IGNORE),
+              "MPI_Recv");
+  }
+  return list;
+}
+
+std::vector<ValueCount> merge_counts(const std::vector<ValueCount>& a, const std::vector<ValueCount>& b) {
+  std::vector<ValueCount> merged;
+  merged.reserve(a.size() + b.size());
+  std::size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && a[i].value < b[j].value)) {
+      merged.push_back(a[i++]);
+    } else if (i == a.size() || b[j].value < a[i].value) {
+      merged.push_back(b[j++]);
+    } else {
+      merged.push_back({a[i].value, a[i].count + b[j].count});
+      ++i;
+      ++j;
+    }
+  }
+  return merged;
+}
+
+}  // namespace
+
+std::vector<ValueCount> sum_counts(const Comm& comm, std::vector<ValueCount> local) {
+  static_assert(sizeof(ValueCount) == 2 * sizeof(std::int64_t));
+  const int rank = comm.rank(), size = comm.size();
+  // A rank with bit `step` set hands its list to rank - step and is done; the others take
+  // the list of rank + step. Rank 0 ends with the union.
+  for (int step = 1; step < size; step *= 2) {
+    if (rank & step) {
+      send_counts(comm, local, rank - step);
+      break;
+    }
+    if (rank + step < size) local = merge_counts(local, receive_counts(comm, rank + step));
+  }
+  std::uint64_t total = rank == 0 ? local.size() : 0;
+  comm.bcast(std::span<std::uint64_t>(&total, 1), 0);
+  local.resize(total);
+  for (std::size_t at = 0; at < local.size(); at += kPieceEntries) {
+    const auto piece = static_cast<int>(std::min(kPieceEntries, local.size() - at));
+    check_mpi(MPI_Bcast(&local[at], 2 * piece, MPI_INT64_T, 0, comm.get()), "MPI_Bcast");
+  }
+  return local;
+}
+
+EncodedLabels encode_labels(const Comm& comm, std::span<const std::int64_t> labels) {
+  const std::vector<ValueCount> counts = sum_counts(comm, count_values(labels));
+  if (counts.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+    throw AgreedError("labels hold " + std::to_string(counts.size()) +
+                      " distinct values; at most 2^31 - 1 are supported");
+  EncodedLabels encoded;
+  encoded.values.reserve(counts.size());
+  for (const ValueCount& c : counts) encoded.values.push_back(c.value);
+  encoded.codes.resize(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    encoded.codes[i] = static_cast<std::int32_t>(
+        std::lower_bound(encoded.values.begin(), encoded.values.end(), labels[i]) - encoded.values.begin());
+  return encoded;
 }
 
 std::int64_t LabelCounts::distinct() const {
@@ -110,8 +242,8 @@ std::int32_t check_cluster_labels(const Comm& comm, std::span<const std::int32_t
     throw AgreedError(std::string(what) + " contain a negative label (" + std::to_string(lowest) +
                       "); cluster labels must be 0..k-1");
   if (highest >= (1 << 20))
-    throw AgreedError(std::string(what) + " contain label " + std::to_string(highest) +
-                      "; at most 2^20 clusters are supported");
+    throw AgreedError(std::string(what) + " need " + std::to_string(std::int64_t{highest} + 1) +
+                      " clusters; at most 2^20 are supported");
   return highest + 1;
 }
 

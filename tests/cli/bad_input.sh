@@ -38,6 +38,7 @@ fit_error string_dtype      "string"            -- --input "$BAD/string.h5:/X" -
 fit_error zero_rows         "no rows"           -- --input "$BAD/zero_rows.h5:/X" --k 3
 fit_error nan_value         "row 37" "NaN"      -- --input "$BAD/nan.h5:/X" --k 3
 fit_error inf_value         "row 41" "Inf"      -- --input "$BAD/inf.h5:/X" --k 3
+fit_error shard_out_of_memory "out of memory allocating" "rows of" "GB" -- --input "$BAD/huge_declared.h5:/X" --k 3
 
 # ---- k and initial centres
 fit_error k_zero            "at least 1"        -- --input "$GOOD:/X" --k 0
@@ -49,6 +50,9 @@ fit_error unknown_init      "unknown --init"    -- --input "$GOOD:/X" --k 3 --in
 # ---- command line
 fit_error unknown_option    "unrecogni[sz]ed"   -- --input "$GOOD:/X" --k 3 --frobnicate 3
 fit_error missing_input     "required"          -- --k 3
+# More threads than the OpenMP runtime survives (SIGSEGV at 100000): one line, every command.
+fit_error threads_absurd    "--threads 100000" "CPUs" -- --input "$GOOD:/X" --k 3 --threads 100000
+OMP_NUM_THREADS=100000 fit_error omp_threads_absurd "OMP_NUM_THREADS=100000" -- --input "$GOOD:/X" --k 3
 
 # ---- output equal to the input: refused, input untouched
 mkdir -p "$TMP/same_path"
@@ -92,5 +96,31 @@ fi
 # ---- generate: unsupported dtype
 expect_error generate_bad_dtype "$NP" "$TMP/generate/out.h5" "dtype" -- \
   generate --output "$TMP/generate/out.h5" --samples 100 --features 2 --centers 2 --dtype int8
+
+# ---- generate: counts that are negative, zero or absurd get one line of lloyd's (not
+# "vector::_M_default_append" or "std::bad_alloc")
+generate_error() {
+  local name=$1 pattern=$2
+  shift 2
+  expect_error "generate_$name" "$NP" "$TMP/generate/out.h5" "$pattern" -- \
+    generate --output "$TMP/generate/out.h5" "$@"
+}
+generate_error negative_samples "--samples must be at least 1 \(got -10\)" --samples -10 --features 2 --centers 2
+generate_error zero_features "--features must be at least 1" --samples 10 --features 0 --centers 2
+generate_error negative_centers "--centers must be between 1 and --samples" --samples 10 --features 2 --centers -3
+generate_error centers_exceed_samples "--centers must be between 1 and --samples" --samples 10 --features 2 --centers 11
+generate_error negative_seed "--seed must be >= 0" --samples 10 --features 2 --centers 2 --seed -1
+# A spread that is not finite, negative, or overflows the dtype would write non-finite data.
+for std in inf nan -1 1e38; do
+  generate_error "cluster_std_$std" "--cluster-std must be a finite number from 0 to 3.93e\+37 for float32" \
+    --samples 10 --features 2 --centers 2 --dtype float32 --cluster-std "$std"
+done
+mpi generate_cluster_std_limit "$NP" 60 generate --output "$TMP/generate/wide.h5" --samples 200 \
+  --features 3 --centers 2 --dtype float32 --cluster-std 3.9e37
+check_ran_ok generate_cluster_std_limit.exit0
+check generate_cluster_std_limit.finite "non-finite values in /X" \
+  bash -c "h5dump -d /X '$TMP/generate/wide.h5' | grep -qi -e inf -e nan && exit 1 || exit 0"
+generate_error out_of_memory "out of memory allocating the rank's [0-9]+ rows \([0-9.]+ GB\)" \
+  --samples 1000000000000 --features 1000 --centers 3
 
 finish

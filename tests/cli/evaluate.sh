@@ -35,6 +35,28 @@ for key in silhouette calinski_harabasz davies_bouldin adjusted_rand normalized_
   check_eq "eval.$key.same_at_1_and_4" "$(json_get "$JSON1" "$key")" "$(json_get "$JSON4" "$key")"
 done
 
+# Labels are categories whatever their values: -5, 0, 10^6, 2^40 (and classes up to 2^62)
+# give the scores of the compact labels they stand for, fast, at any rank count (before:
+# 2^40 read as 2147483647, and memory and time followed the largest label).
+SPARSE=$DATA/metrics_sparse_labels.h5
+for np in 1 2 3 4; do
+  for labels in labels labels_uint64; do
+    mpi "eval_sparse_${labels}_np$np" "$np" 30 evaluate --input "$SPARSE:/X" --labels "$SPARSE:/$labels" \
+      --truth "$SPARSE:/truth" --metrics silhouette,ch,db --json
+    check_ran_ok "eval_sparse_${labels}_np$np.exit0"
+    json=$(cat "$OUT_FILE")
+    for key in silhouette calinski_harabasz davies_bouldin adjusted_rand normalized_mutual_info v_measure; do
+      check_eq "eval_sparse_${labels}_np$np.$key.same_as_compact" "$(json_get "$json" "$key")" "$(json_get "$JSON1" "$key")"
+    done
+  done
+done
+for key in silhouette calinski_harabasz davies_bouldin adjusted_rand normalized_mutual_info v_measure; do
+  close "eval_sparse.$key.scikit_learn" "$(json_get "$json" "$key")" \
+    "$(h5dump -m %.17g -a "/expected/$key" "$SPARSE" | sed -n 's/^ *(0): *//p')"
+done
+expect_error eval_label_above_int64 2 "" "row 500 holds 9223372036854775808" -- \
+  evaluate --input "$SPARSE:/X" --labels "$SPARSE:/labels_too_large"
+
 mpi eval_output 3 "$LIMIT" evaluate --input "$FIX:/X" --labels "$FIX:/labels" --output "$TMP/samples.h5"
 check_ran_ok eval_output.exit0
 check_eq eval_output.dims "$(h5_dims "$TMP/samples.h5" /silhouette)" "777"

@@ -90,6 +90,44 @@ for source in X X_contiguous; do
     "$TMP/chunked.$source.stream.h5"
 done
 
+# ---------------------------------------------------------------- work bounded as scikit-learn's
+# max_iter counts passes over the data and a batch is at most n rows (issue 15: max_iter 1 and
+# 10 gave the same fit with n_iter 11 on 100 rows; a batch size of 10^9 ran for minutes).
+mpi gen100 1 "$LIMIT" generate --output "$TMP/rows100.h5" --samples 100 --features 10 --centers 3 --seed 1
+check_ran_ok gen100.exit0
+for m in 1 10; do
+  mpi "passes.max_iter$m" 2 "$LIMIT" fit --input "$TMP/rows100.h5:/X" --k 3 --mode minibatch \
+    --max-iter "$m" --output "$TMP/passes$m.h5" --json
+  check_ran_ok "passes.max_iter$m.exit0"
+  json=$(grep -a '^{' "$OUT_FILE")
+  check_eq "passes.max_iter$m.n_iter" "$(json_get "$json" n_iter)" "$m"
+  check_eq "passes.max_iter$m.n_steps" "$(json_get "$json" n_steps)" "$m"
+  eval "INERTIA$m=\$(json_get \"\$json\" inertia)"
+done
+check passes.more_work_other_fit "max_iter 1 and 10 both give inertia $INERTIA1" [ "$INERTIA1" != "$INERTIA10" ]
+mpi huge_batch 3 30 fit --input "$TMP/rows100.h5:/X" --k 3 --mode minibatch --batch-size 1000000000 \
+  --output "$TMP/huge_batch.h5" --json
+check_ran_ok huge_batch.exit0
+check_eq huge_batch.one_pass_per_step "$(json_get "$(grep -a '^{' "$OUT_FILE")" n_iter)" \
+  "$(json_get "$(grep -a '^{' "$OUT_FILE")" n_steps)"
+# SIGTERM to the launcher ends a long mini-batch fit within seconds and leaves no output.
+mkdir -p "$TMP/term"
+env "LLOYD_CLI_TEST_TAG=$TAG" $LLOYD_MPIRUN -n 2 "$LLOYD" fit --input "$X" --k 4 --mode minibatch \
+  --batch-size 10 --max-iter 100000000 --max-no-improvement 0 --output "$TMP/term/model.h5" \
+  >"$TMP/term.out" 2>"$TMP/term.err" </dev/null &
+launcher=$!
+sleep 3
+kill -TERM "$launcher"
+for _ in $(seq 100); do kill -0 "$launcher" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$launcher" 2>/dev/null; then
+  fail sigterm.ends "still running 10 s after SIGTERM" "$TMP/term.err"
+  kill_strays
+else
+  pass sigterm.ends
+fi
+wait "$launcher" 2>/dev/null
+check sigterm.no_output "output or partial file left: $(ls "$TMP/term")" [ -z "$(ls "$TMP/term")" ]
+
 # ---------------------------------------------------------------- help and bad values
 mpi help 2 "$LIMIT" fit --help
 check_ran_ok help.exit0

@@ -2,7 +2,9 @@
 // and their rank-count invariance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "../test_support.hpp"
 #include "lloyd/metrics/external.hpp"
@@ -167,6 +169,75 @@ TEST(ExternalScores, PerfectAndIndependent) {
   EXPECT_DOUBLE_EQ(lumped.homogeneity, 0.0);
   EXPECT_DOUBLE_EQ(lumped.completeness, 1.0);
   EXPECT_DOUBLE_EQ(lumped.adjusted_rand, 0.0);
+}
+
+// Labels are categories whatever their values (issue 15: labels {0, 10^6} made evaluate
+// allocate per value up to the largest: 10-47 s and 9 GB on 60 rows, bad_alloc on 5000; label
+// 2^40 was read clipped to 2147483647).
+TEST(SparseLabels, EncodedAsTheirDistinctValuesOnEveryRank) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string file = test::data_path("metrics_sparse_labels.h5");
+  const Case<double> compact = load<double>(comm, test::data_path("metrics_blobs_f64.h5"));
+  const std::uint64_t n = compact.shard.global_rows;
+  const EncodedLabels labels = encode_labels(comm, read_label_values(comm, {file, "/labels"}, n));
+  const EncodedLabels truth = encode_labels(comm, read_label_values(comm, {file, "/truth"}, n));
+  const EncodedLabels unsigned_labels = encode_labels(comm, read_label_values(comm, {file, "/labels_uint64"}, n));
+  EXPECT_EQ(labels.values, (std::vector<std::int64_t>{-5, 0, 1000000, std::int64_t{1} << 40}));
+  EXPECT_EQ(truth.values, (std::vector<std::int64_t>{-(std::int64_t{1} << 62), 7, std::int64_t{1} << 31,
+                                                     std::int64_t{1} << 62}));
+  EXPECT_EQ(unsigned_labels.values.back(), std::numeric_limits<std::int64_t>::max());
+  // The values keep the order of the compact labels: the codes are those labels.
+  EXPECT_EQ(labels.codes, compact.labels);
+  EXPECT_EQ(truth.codes, compact.truth);
+  EXPECT_EQ(unsigned_labels.codes, compact.labels);
+  const ExternalScores e = external_scores(comm, labels.codes, truth.codes);
+  expect_relative(e.adjusted_rand, expected_attribute(file, "adjusted_rand"), 1e-12, "adjusted_rand");
+  expect_relative(e.normalized_mutual_info, expected_attribute(file, "normalized_mutual_info"), 1e-12, "nmi");
+  expect_relative(silhouette(comm, compact.shard, labels.codes).mean, expected_attribute(file, "silhouette"),
+                  1e-9, "silhouette");
+  // Values beyond what a type holds are refused, never clipped.
+  EXPECT_THROW(read_labels(comm, {file, "/labels"}, n), AgreedError);  // 2^40 as int32
+  EXPECT_THROW(read_label_values(comm, {file, "/labels_too_large"}, n), AgreedError);  // 2^63
+}
+
+TEST(SparseLabels, CountsSummedOverRanksFollowTheDistinctValues) {
+  Comm comm(MPI_COMM_WORLD);
+  // Rank r holds r + 1 copies of 10^12 · r, one of -1 and (on even ranks only) one of 2^62.
+  std::vector<std::int64_t> mine(static_cast<std::size_t>(comm.rank()) + 1, std::int64_t{1000000000000} * comm.rank());
+  mine.push_back(-1);
+  if (comm.rank() % 2 == 0) mine.push_back(std::int64_t{1} << 62);
+  const std::vector<ValueCount> counts = sum_counts(comm, count_values(mine));
+  std::vector<ValueCount> expected{{-1, comm.size()}};
+  for (int r = 0; r < comm.size(); ++r) {
+    const ValueCount entry{std::int64_t{1000000000000} * r, r + 1};
+    if (r == 0) expected.insert(expected.begin() + 1, entry);
+    else expected.push_back(entry);
+  }
+  expected.push_back({std::int64_t{1} << 62, (comm.size() + 1) / 2});
+  EXPECT_EQ(counts, expected);
+  // Ranks without labels take part as well: only rank 0 holds {0, -1, 2^62}.
+  const std::vector<std::int64_t> none;
+  const EncodedLabels encoded = encode_labels(comm, comm.rank() == 0 ? mine : none);
+  EXPECT_EQ(encoded.values, (std::vector<std::int64_t>{-1, 0, std::int64_t{1} << 62}));
+  EXPECT_EQ(encoded.codes, comm.rank() == 0 ? (std::vector<std::int32_t>{1, 0, 2}) : std::vector<std::int32_t>{});
+}
+
+TEST(ExternalScores, SparseCellsEqualTheDenseTable) {
+  Comm comm(MPI_COMM_WORLD);
+  const Case<double> c = load<double>(comm, test::data_path("metrics_gaps_f64.h5"));
+  // The dense table of the whole labelling, built on every rank from gathered labels.
+  const std::vector<std::int32_t> labels = test::gather_all(comm, c.labels), truth = test::gather_all(comm, c.truth);
+  const auto [t_min, t_max] = std::minmax_element(truth.begin(), truth.end());
+  const auto [l_min, l_max] = std::minmax_element(labels.begin(), labels.end());
+  std::vector<std::vector<std::int64_t>> table(static_cast<std::size_t>(*t_max - *t_min + 1),
+                                               std::vector<std::int64_t>(static_cast<std::size_t>(*l_max - *l_min + 1)));
+  for (std::size_t i = 0; i < labels.size(); ++i) ++table[truth[i] - *t_min][labels[i] - *l_min];
+  const ExternalScores dense = external_scores(table), sparse = external_scores(comm, c.labels, c.truth);
+  EXPECT_EQ(sparse.adjusted_rand, dense.adjusted_rand);
+  EXPECT_EQ(sparse.normalized_mutual_info, dense.normalized_mutual_info);
+  EXPECT_EQ(sparse.homogeneity, dense.homogeneity);
+  EXPECT_EQ(sparse.completeness, dense.completeness);
+  EXPECT_EQ(sparse.v_measure, dense.v_measure);
 }
 
 }  // namespace

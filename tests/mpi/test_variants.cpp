@@ -193,6 +193,51 @@ TEST(MiniBatch, QualityLikeScikitLearnAndStreamedEqualsInMemory) {
   EXPECT_EQ(streamed_labels, in_memory.labels);
 }
 
+// max_iter counts passes over the data and a batch is at most n rows, as scikit-learn's
+// (issue 15: a batch size of 10^9 on 60 rows ran for minutes and grew memory; max_iter 1 and
+// 10 did the same single step on 100 rows and reported n_iter 11).
+TEST(MiniBatch, StepsAndPassesAsScikitLearn) {
+  Comm comm(MPI_COMM_WORLD);
+  const Group expected("variants_minibatch_steps.h5", "/expected");
+  const auto column = [&](const char* name) { return expected.values<std::int64_t>(name, H5T_NATIVE_INT64); };
+  const auto ns = column("n"), batch_sizes = column("batch_size"), max_iters = column("max_iter"),
+             n_steps = column("n_steps"), n_iters = column("n_iter"), init_sizes = column("init_size");
+  ASSERT_EQ(ns.size(), 36u);
+  for (std::size_t t = 0; t < ns.size(); ++t) {
+    const DatasetRef ref{test::data_path("variants_minibatch_steps.h5"), "/X_" + std::to_string(ns[t])};
+    const auto shard = read_shard<double>(comm, ref, inspect_matrix(comm, ref));
+    KMeansOptions options;
+    options.k = 3;
+    options.max_iter = static_cast<int>(max_iters[t]);
+    options.tol = 0;
+    MiniBatchOptions batch;
+    batch.batch_size = static_cast<std::uint64_t>(batch_sizes[t]);
+    batch.max_no_improvement = 0;  // scikit-learn's max_no_improvement=None
+    auto source = shard_source(shard);
+    const MiniBatchResult<double> result = fit_minibatch(comm, *source, options, batch);
+    const std::string what = "n " + std::to_string(ns[t]) + ", batch_size " +
+                             std::to_string(batch_sizes[t]) + ", max_iter " + std::to_string(max_iters[t]);
+    EXPECT_EQ(result.n_steps, static_cast<std::uint64_t>(n_steps[t])) << what;
+    EXPECT_EQ(result.n_iter, n_iters[t]) << what;
+    EXPECT_EQ(result.init_size, static_cast<std::uint64_t>(init_sizes[t])) << what;
+    EXPECT_EQ(result.batch_size, std::min<std::uint64_t>(batch.batch_size, shard.global_rows)) << what;
+  }
+  // More passes move the centres further: max_iter 1 and 10 differ.
+  const DatasetRef ref{test::data_path("variants_minibatch_steps.h5"), "/X_100"};
+  const auto shard = read_shard<double>(comm, ref, inspect_matrix(comm, ref));
+  auto source = shard_source(shard);
+  KMeansOptions options;
+  options.k = 3;
+  options.tol = 0;
+  options.max_iter = 1;
+  const MiniBatchResult<double> one = fit_minibatch(comm, *source, options, MiniBatchOptions{});
+  options.max_iter = 10;
+  const MiniBatchResult<double> ten = fit_minibatch(comm, *source, options, MiniBatchOptions{});
+  EXPECT_EQ(one.n_iter, 1);
+  EXPECT_EQ(ten.n_iter, 10);
+  EXPECT_NE(one.centroids, ten.centroids);
+}
+
 // How far the worst true centre is from the nearest fitted centre.
 double worst_recovery(const RowMatrix<double>& fitted, const RowMatrix<double>& truth) {
   double worst = 0;

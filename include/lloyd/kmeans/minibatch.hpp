@@ -49,6 +49,7 @@ template <class T>
 DataSummary summarize_blocks(const Comm& comm, RowSource<T>& source, bool need_variance);
 
 struct MiniBatchOptions {
+  /// Rows per step; at most n are used (scikit-learn's _batch_size = min(batch_size, n)).
   std::uint64_t batch_size = 1024;
   /// Stop after this many steps without an improvement of the smoothed batch inertia (0: never).
   int max_no_improvement = 10;
@@ -62,7 +63,8 @@ struct MiniBatchOptions {
 template <class T>
 struct MiniBatchResult : KMeansResult<T> {
   std::vector<std::int64_t> counts;  ///< rows each centre has absorbed (scikit-learn's counts_)
-  std::uint64_t n_steps = 0;
+  std::uint64_t n_steps = 0;     ///< mini-batches processed (scikit-learn's n_steps_)
+  std::uint64_t batch_size = 0;  ///< rows per step: min(requested, n)
   std::uint64_t init_size = 0;
   std::vector<double> ewa_inertia_history;  ///< smoothed batch inertia per step (from step 2)
 };
@@ -80,7 +82,9 @@ using LabelSink = std::function<void(std::uint64_t, std::span<const std::int32_t
 ///   rank assigns its rows of the batch (ordered by global index) and the per-cluster sums
 ///   and counts are reduced exactly; centre c moves to (c·N_c + Σ batch rows)/(N_c + m_c),
 ///   i.e. a learning rate m_c/(N_c + m_c) from the per-centre counts N_c;
-/// - at most max_iter·n/B steps; stop early when the squared centre change ≤ tol × mean
+/// - B = min(batch_size, n); max_iter counts passes over the data, as scikit-learn's: at
+///   most ⌊max_iter·n/B⌋ steps (n_steps), and result.n_iter = ⌈n_steps·B/n⌉ (n_iter_);
+///   stop early when the squared centre change ≤ tol × mean
 ///   variance (tol > 0 only), or when the exponentially smoothed batch inertia (α = 2B/(n+1))
 ///   has not improved for max_no_improvement steps;
 /// - scikit-learn's random reassignment: when a centre has absorbed no row yet, or after

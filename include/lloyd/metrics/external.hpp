@@ -18,6 +18,8 @@ struct ExternalScores {
 /// Collective over comm: `predicted` and `truth` are this rank's rows' labels (any int32
 /// values, used as categories). Equal to scikit-learn's adjusted_rand_score,
 /// normalized_mutual_info_score, homogeneity_completeness_v_measure(labels_true=truth, …).
+/// Memory follows the non-zero cells of the contingency table (at most n), not the range of
+/// the values nor classes × clusters.
 ExternalScores external_scores(const Comm& comm, std::span<const std::int32_t> predicted,
                                std::span<const std::int32_t> truth);
 
