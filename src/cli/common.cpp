@@ -11,6 +11,7 @@
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <typeinfo>
 
 namespace lloyd::cli {
 
@@ -26,8 +27,18 @@ std::optional<po::variables_map> parse(const Comm& comm, const std::string& comm
   }
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(options).run(), vm);
+    const po::parsed_options parsed = po::command_line_parser(args).options(options).run();
+    po::store(parsed, vm);
     po::notify(vm);
+    // Boost reads "-5" into an unsigned option as 2^64 - 5: a count or seed given as a
+    // negative number is a mistake to report, not a huge value to use.
+    for (const auto& option : parsed.options) {
+      if (!vm.count(option.string_key) || vm[option.string_key].value().type() != typeid(std::uint64_t)) continue;
+      for (const auto& token : option.value)
+        if (token.find('-') != std::string::npos)
+          throw UsageError("lloyd " + command + ": --" + option.string_key + " must be an integer >= 0 (got '" +
+                           token + "')");
+    }
   } catch (const po::error& e) {
     throw UsageError("lloyd " + command + ": " + e.what() + " (see 'lloyd " + command + " --help')");
   }
