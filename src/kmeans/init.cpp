@@ -54,9 +54,18 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
                                             const std::vector<W>& weights, double largest,
                                             int count, const CounterRng& rng,
                                             std::uint64_t stream) {
+  // The weights are squared distances of accepted values (value_range.hpp): finite. Should
+  // anything else reach here, no integer conversion may overflow: a non-finite `largest`
+  // (the same on every rank) is refused by all ranks together, and each weight is clamped
+  // to [0, largest] (NaN: 0) before its conversion, so every term stays below 2^52.
+  if (!std::isfinite(largest))
+    throw AgreedError("k-means++: a squared distance overflowed (values beyond the accepted range?)");
   const double bound[1] = {largest};
   const FixedPoint scale(bound);
-  auto fixed = [&](W weight) { return scale.to_fixed(static_cast<double>(weight), 0); };
+  auto fixed = [&](W weight) {
+    const auto value = static_cast<double>(weight);
+    return scale.to_fixed(value > 0 ? (value < largest ? value : largest) : 0.0, 0);
+  };
   // The weights summed per block of rows first (a loop the compiler vectorises; kBlock
   // terms below 2^52 fit an int64), so that finding a draw scans one block, not every row
   // before it (measured: the two scalar passes were a third of a k-means++ step).
