@@ -2,6 +2,8 @@
 #include <array>
 #include <cstdint>
 
+#include "lloyd/int128.hpp"
+
 namespace lloyd {
 
 /// What a random draw is for. Each purpose gets its own stream so that draws never collide.
@@ -53,6 +55,17 @@ class CounterRng {
  private:
   std::uint64_t seed_;
 };
+
+/// floor(u · total / 2^64): a uniform 64-bit integer `u` scaled to an integer in [0, total)
+/// (total > 0), exactly — the high half of the 64 × 128-bit product. Unlike u mod total it
+/// is continuous in the total: a small change of the total (the same data rounded to float32
+/// instead of float64) moves the draw only slightly, so an inverse-transform pick changes
+/// only when the draw falls right at a boundary (as scikit-learn's uniform × total does).
+inline UInt128 scaled_draw(std::uint64_t u, UInt128 total) {
+  const auto high = static_cast<std::uint64_t>(total >> 64), low = static_cast<std::uint64_t>(total);
+  // u · total = u · high · 2^64 + u · low; the first term is a multiple of 2^64.
+  return static_cast<UInt128>(u) * high + ((static_cast<UInt128>(u) * low) >> 64);
+}
 
 /// A keyed bijection of [0, n) (a 4-round Feistel network with cycle walking): shuffles
 /// rows without moving data or communicating. Used by `generate` to interleave clusters.

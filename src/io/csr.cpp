@@ -1,4 +1,5 @@
 #include "lloyd/io/csr.hpp"
+#include "lloyd/value_range.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -155,6 +156,7 @@ CsrShard<T> read_csr_shard(const Comm& comm, const DatasetRef& ref, const Matrix
 
   run_agreed(comm, [&] {
     const auto d = static_cast<std::int64_t>(shape.cols);
+    const double limit = largest_accepted_magnitude<T>(shape.cols);
     std::vector<std::pair<std::int64_t, T>> entries;
     for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
       const auto lo = static_cast<std::size_t>(shard.row_begin(i)), hi = static_cast<std::size_t>(shard.row_end(i));
@@ -163,9 +165,9 @@ CsrShard<T> read_csr_shard(const Comm& comm, const DatasetRef& ref, const Matrix
         if (columns[e] < 0 || columns[e] >= d)
           throw Error(name + ": " + row + " has column index " + std::to_string(columns[e]) +
                       " outside [0, " + std::to_string(d) + ")");
-        if (!std::isfinite(shard.values[e]))
-          throw Error(name + ": " + row + " contains " + (std::isnan(shard.values[e]) ? "NaN" : "Inf") +
-                      " (column " + std::to_string(columns[e]) + ")");
+        if (!accepted_value(shard.values[e], limit))  // see largest_accepted_magnitude
+          throw Error(refused_value_message(name, shard.global_index(i), static_cast<std::uint64_t>(columns[e]),
+                                            shard.values[e], shape.cols));
       }
       if (!std::is_sorted(columns.begin() + static_cast<std::ptrdiff_t>(lo),
                           columns.begin() + static_cast<std::ptrdiff_t>(hi))) {

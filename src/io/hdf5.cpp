@@ -1,6 +1,7 @@
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/io/csr.hpp"
 #include "lloyd/out_of_memory.hpp"
+#include "lloyd/value_range.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -236,15 +237,17 @@ MatrixShape open_matrix(hid_t file, const DatasetRef& ref, Hid& dataset) {
   return {dims[0], dims[1], bytes == 4 ? ElementType::Float32 : ElementType::Float64};
 }
 
-// The first row holding a NaN or Inf, as an Error message; local rows only.
+// The first value lloyd refuses (NaN, Inf, or beyond largest_accepted_magnitude: its
+// arithmetic would overflow), as an Error naming its row and column; local rows only.
+// Every dense matrix lloyd reads passes here, so no kernel sees such a value.
 template <class Matrix>
-void check_finite(const Matrix& rows, std::uint64_t first_row, const DatasetRef& ref) {
-  for (Eigen::Index i = 0; i < rows.rows(); ++i)
-    for (Eigen::Index j = 0; j < rows.cols(); ++j)
-      if (!std::isfinite(rows(i, j)))
-        throw Error("dataset " + ref.text() + ": row " + std::to_string(first_row + i) +
-                    " contains " + (std::isnan(rows(i, j)) ? "NaN" : "Inf") + " (column " +
-                    std::to_string(j) + ")");
+void check_values(const Matrix& rows, std::uint64_t first_row, const DatasetRef& ref) {
+  using T = typename Matrix::Scalar;
+  const auto d = static_cast<std::uint64_t>(rows.cols());
+  const auto count = static_cast<std::size_t>(rows.size());
+  const std::size_t at = first_refused_value(rows.data(), count, largest_accepted_magnitude<T>(d));
+  if (at < count)
+    throw Error(refused_value_message("dataset " + ref.text(), first_row + at / d, at % d, rows.data()[at], d));
 }
 
 }  // namespace
@@ -311,7 +314,7 @@ DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixSh
                            dxpl.get(), mine.size() ? shard.rows.data() : &placeholder),
                    "read " + ref.text());
   });
-  run_agreed(comm, [&] { check_finite(shard.rows, shard.first_row, ref); });
+  run_agreed(comm, [&] { check_values(shard.rows, shard.first_row, ref); });
   return shard;
 }
 
@@ -327,7 +330,7 @@ RowMatrix<T> read_matrix(const Comm& comm, const DatasetRef& ref) {
     checked_status(H5Dread(dataset.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                            matrix.data()),
                    "read " + ref.text());
-    check_finite(matrix, 0, ref);
+    check_values(matrix, 0, ref);
   });
   return matrix;
 }
@@ -603,7 +606,7 @@ void RowReader<T>::read_block(std::uint64_t first, std::uint64_t count, T* out) 
   }
   const Eigen::Map<const RowMatrix<T>> values(out, static_cast<Eigen::Index>(count),
                                               static_cast<Eigen::Index>(shape_.cols));
-  check_finite(values, first, ref_);
+  check_values(values, first, ref_);
 }
 
 template <class T>

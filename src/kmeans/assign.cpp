@@ -1,6 +1,7 @@
 #include "lloyd/kmeans/assign.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 
@@ -158,6 +159,11 @@ typename Assigner<T>::Nearest Assigner<T>::nearest(const T* x, const T* score,
   const T lowest = row_minimum_of(score, padded_k);
   const T threshold = static_cast<T>(static_cast<double>(lowest) + margin);
   const auto [best_found, close] = first_minimum(score, padded_k, lowest, threshold);
+  // No centre's score equals the minimum when scores are NaN (then the minimum may be NaN or
+  // a padding column's +inf). The values lloyd reads cannot produce that (value_range.hpp),
+  // but whatever reaches this kernel, no index outside the centres is ever used: then
+  // squared_distance alone decides.
+  if (best_found < 0 || best_found >= k) return nearest_by_distance(x, centroids);
   Eigen::Index best = best_found;
   double exact_best = squared_distance(x, centroids.row(best).data(), d);
   if (close > 1) {
@@ -175,7 +181,21 @@ typename Assigner<T>::Nearest Assigner<T>::nearest(const T* x, const T* score,
 }
 
 template <class T>
+typename Assigner<T>::Nearest Assigner<T>::nearest_by_distance(const T* x, const RowMatrix<T>& centroids) {
+  const Eigen::Index d = centroids.cols();
+  Nearest nearest{0, squared_distance(x, centroids.row(0).data(), d)};
+  for (Eigen::Index c = 1; c < centroids.rows(); ++c) {
+    const double exact = squared_distance(x, centroids.row(c).data(), d);
+    // NaN-aware: a number beats NaN; otherwise strictly smaller (ties: the lower index).
+    if (exact < nearest.distance || (std::isnan(nearest.distance) && !std::isnan(exact)))
+      nearest = {static_cast<std::int32_t>(c), exact};
+  }
+  return nearest;
+}
+
+template <class T>
 T Assigner<T>::minimum_except(T* score, Eigen::Index padded, Eigen::Index excluded) {
+  if (excluded < 0 || excluded >= padded) return row_minimum_of(score, padded);  // nothing to mask
   const T kept = score[excluded];
   score[excluded] = std::numeric_limits<T>::infinity();
   const T lowest = row_minimum_of(score, padded);

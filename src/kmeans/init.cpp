@@ -44,8 +44,10 @@ double clamped(T distance) {
 // potential), made exact and rank-invariant: each row's weight is its D² in fixed point
 // (FixedPoint of the global largest D², so every weight is an integer below 2^52), the
 // ranks' integer totals give each rank its offset in the global order of rows, and `count`
-// uniform integers in [0, total) — drawn from the counter RNG, the same on every rank —
-// pick the rows whose cumulative weight first exceeds them. Only the owner of a draw scans
+// uniform integers in [0, total) — drawn from the counter RNG, the same on every rank, and
+// scaled to the total (scaled_draw), so that rounding the data differently (float32 and
+// float64) moves the draws only slightly and picks the same rows — pick the rows whose
+// cumulative weight first exceeds them. Only the owner of a draw scans
 // its rows (one pass over the weights, no random numbers per row). Returns global row
 // indices; KeyIndex::none().index where every weight is 0 (every row sits on a centre).
 // Collective over comm.
@@ -54,9 +56,18 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
                                             const std::vector<W>& weights, double largest,
                                             int count, const CounterRng& rng,
                                             std::uint64_t stream) {
+  // The weights are squared distances of accepted values (value_range.hpp): finite. Should
+  // anything else reach here, no integer conversion may overflow: a non-finite `largest`
+  // (the same on every rank) is refused by all ranks together, and each weight is clamped
+  // to [0, largest] (NaN: 0) before its conversion, so every term stays below 2^52.
+  if (!std::isfinite(largest))
+    throw AgreedError("k-means++: a squared distance overflowed (values beyond the accepted range?)");
   const double bound[1] = {largest};
   const FixedPoint scale(bound);
-  auto fixed = [&](W weight) { return scale.to_fixed(static_cast<double>(weight), 0); };
+  auto fixed = [&](W weight) {
+    const auto value = static_cast<double>(weight);
+    return scale.to_fixed(value > 0 ? (value < largest ? value : largest) : 0.0, 0);
+  };
   // The weights summed per block of rows first (a loop the compiler vectorises; kBlock
   // terms below 2^52 fit an int64), so that finding a draw scans one block, not every row
   // before it (measured: the two scalar passes were a third of a k-means++ step).
@@ -85,9 +96,8 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
   // The draws this rank owns, in increasing order, for one scan of its rows.
   std::vector<std::pair<Int128, int>> owned;
   for (int t = 0; t < count; ++t) {
-    const auto bits = rng.bits(stream, static_cast<std::uint64_t>(t));
-    const UInt128 wide = (static_cast<UInt128>(bits[1]) << 64) | bits[0];
-    const auto draw = static_cast<Int128>(wide % static_cast<UInt128>(total));
+    const auto draw = static_cast<Int128>(
+        scaled_draw(rng.bits(stream, static_cast<std::uint64_t>(t))[0], static_cast<UInt128>(total)));
     if (draw >= offset && draw < offset + local) owned.emplace_back(draw - offset, t);
   }
   std::sort(owned.begin(), owned.end());

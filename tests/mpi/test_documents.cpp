@@ -147,6 +147,7 @@ TEST(CsrInput, MalformedFilesAreAgreedErrorsNamingTheProblem) {
       {"csr_duplicate_column.h5", "column 1 more than once"},
       {"csr_no_shape.h5", "no 'shape' attribute"},
       {"csr_nan.h5", "row 4 contains NaN"},
+      {"csr_huge.h5", "row 3 column 1 holds 1e+200: beyond 1.95e+143"},
   };
   for (const auto& [file, message] : cases) {
     const DatasetRef ref{data_path(std::string("bad/") + file), "/X"};

@@ -24,7 +24,8 @@ MatrixShape inspect_csr(hid_t file, const DatasetRef& ref);
 /// `indptr` (one collective read), then its values and indices (one collective read each).
 /// Validated on the way, each problem an AgreedError naming the row: indptr not starting at 0,
 /// decreasing, or not ending at the number of values; a column index outside [0, d); a column
-/// repeated within a row; NaN or Inf. Columns are sorted within each row.
+/// repeated within a row; NaN, Inf or a value beyond largest_accepted_magnitude. Columns are
+/// sorted within each row.
 template <class T>
 CsrShard<T> read_csr_shard(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape);
 

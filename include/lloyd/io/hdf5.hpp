@@ -89,8 +89,9 @@ Hid open_file(const std::string& file);
 MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref);
 
 /// Collective over comm: reads this rank's block of rows (block_rows) with one collective
-/// MPI-IO hyperslab read; chunked and compressed datasets read the same way. Non-finite
-/// values are an AgreedError naming the first such row. A CSR input (shape.sparse) is read
+/// MPI-IO hyperslab read; chunked and compressed datasets read the same way. A value lloyd
+/// refuses (NaN, Inf, or beyond largest_accepted_magnitude, value_range.hpp) is an
+/// AgreedError naming the first such row and column. A CSR input (shape.sparse) is read
 /// with read_csr_shard and its rows filled in with zeros; refused (AgreedError) when that
 /// dense copy of the rank's rows would exceed kMaxDensifiedBytes.
 constexpr std::uint64_t kMaxDensifiedBytes = std::uint64_t{4} << 30;
@@ -98,14 +99,14 @@ template <class T>
 DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape);
 
 /// Collective over comm: reads a whole (small) 2-D float dataset on every rank, e.g.
-/// initial centres or a model's centroids, converting to T.
+/// initial centres or a model's centroids, converting to T; refused values as read_shard.
 template <class T>
 RowMatrix<T> read_matrix(const Comm& comm, const DatasetRef& ref);
 
 /// Rows of a 2-D float dataset read on demand by one rank, for out-of-core fits: each rank
 /// opens the file on its own (independent reads). A contiguous, uncompressed dataset of
-/// native T is read with pread at the rows' byte offsets; any other layout through HDF5. Non-finite values are an
-/// Error naming the row in read_block (read_rows does not check: an out-of-core fit reads
+/// native T is read with pread at the rows' byte offsets; any other layout through HDF5. Refused values (as
+/// read_shard) are an Error naming the row and column in read_block (read_rows does not check: an out-of-core fit reads
 /// every row by blocks first). Not collective.
 template <class T>
 class RowReader {

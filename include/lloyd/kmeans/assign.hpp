@@ -343,10 +343,14 @@ class Assigner {
   /// squared_distance over all centres.
   static Nearest nearest(const T* x, const T* score, const RowMatrix<T>& centroids, T largest_norm,
                          T norm);
+  /// The argmin of squared_distance over all centres (ties: the lower index; a NaN distance
+  /// counts as farther than any number; centre 0 if all are NaN): nearest()'s decision
+  /// where the scores cannot make one (NaN scores).
+  static Nearest nearest_by_distance(const T* x, const RowMatrix<T>& centroids);
   /// The smallest of `padded` scores (a multiple of kChunk).
   static T row_minimum(const T* score, Eigen::Index padded);
   /// The smallest of them other than score[excluded] (the nearest other centre's score, for
-  /// lower bounds); `score` is left as it was.
+  /// lower bounds); `score` is left as it was. An `excluded` outside [0, padded) masks nothing.
   static T minimum_except(T* score, Eigen::Index padded, Eigen::Index excluded);
   /// nearest() for direct scoring (d ≤ DirectScorer::kMaxFeatures) with the scores of
   /// `scorer` computed here: the same result. When `second` is given it gets the smallest
