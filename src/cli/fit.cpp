@@ -217,7 +217,8 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
   FitControl<T> control;
   std::optional<FitState<T>> resumed;
   const CheckpointIdentity identity{options, init_identity(request, options), request.input.text(), shape.rows,
-                                    shape.cols, to_string(shape.type)};
+                                    shape.cols, to_string(shape.type),
+                                    request.checkpoint.empty() ? 0 : data_fingerprint(comm, shard)};
   if (!request.checkpoint.empty()) {
     control.stop_requested = [] { return stop_signal != 0; };
     control.checkpoint_every = request.checkpoint_every;

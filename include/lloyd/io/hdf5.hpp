@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -56,6 +57,9 @@ class Hid {
 namespace h5 {
 hid_t checked(hid_t id, const std::string& what);
 void checked_status(herr_t status, const std::string& what);
+/// Whether the absolute `path` ("/a/b") names an object of the open file (every link on the
+/// way exists).
+bool path_exists(hid_t file, const std::string& path);
 /// A dataset-transfer property list that asks for collective MPI-IO.
 Hid collective_transfer();
 template <class T>
@@ -67,7 +71,13 @@ hid_t native_type() {
 }
 }  // namespace h5
 
-/// Collective over comm: opens an existing file read-only with the MPI-IO driver.
+/// Why `file` cannot be read as an HDF5 file: it is missing, a directory, not a regular file,
+/// unreadable ("cannot read WHAT 'F': permission denied") or not HDF5; std::nullopt when it
+/// can. `what` names the file's role in the message ("input file", "model"). Not collective.
+std::optional<std::string> why_not_readable_hdf5(const std::string& file, const std::string& what);
+
+/// Collective over comm: opens an existing file read-only with the MPI-IO driver; a file
+/// that why_not_readable_hdf5 refuses is an AgreedError.
 Hid open_file_parallel(const Comm& comm, const std::string& file);
 
 /// Collective over comm: checks that `ref` names a non-empty 2-D float32/float64 dataset, or a
@@ -122,9 +132,13 @@ class RowReader {
 void write_attribute(hid_t object, const std::string& name, double value);
 void write_attribute(hid_t object, const std::string& name, std::int64_t value);
 void write_attribute(hid_t object, const std::string& name, const std::string& value);
+/// A single (scalar or one-element) attribute; a missing one, one of another class (a
+/// string where a number is expected, a float where an integer is) or of several elements
+/// is an Error naming it. Not collective.
 double read_attribute_double(hid_t object, const std::string& name);
 std::int64_t read_attribute_int(hid_t object, const std::string& name);
-/// A string attribute, or `fallback` when the object has no attribute of that name.
+/// A single string attribute, fixed-length (as lloyd writes) or variable-length (as h5py
+/// writes by default), or `fallback` when the object has no attribute of that name.
 std::string read_attribute_string(hid_t object, const std::string& name, const std::string& fallback);
 
 /// Throws Error if `output` may not be written: it exists and `force` is false, or it is
