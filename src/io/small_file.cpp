@@ -123,7 +123,7 @@ std::size_t SmallFile::float_bytes(const std::string& dataset) const {
 template <class T>
 RowMatrix<T> SmallFile::matrix(const std::string& dataset, std::optional<std::uint64_t> rows,
                                std::optional<std::uint64_t> cols) const {
-  const Opened opened = open_dataset(dataset, H5T_FLOAT);
+  const Opened opened = open_dataset(dataset, std::is_floating_point_v<T> ? H5T_FLOAT : H5T_INTEGER);
   if (opened.dims.size() != 2 || (rows && opened.dims[0] != *rows) || (cols && opened.dims[1] != *cols)) {
     const std::string expected = (rows ? std::to_string(*rows) : "rows") + " x " +
                                  (cols ? std::to_string(*cols) : "columns");
@@ -131,11 +131,13 @@ RowMatrix<T> SmallFile::matrix(const std::string& dataset, std::optional<std::ui
   }
   RowMatrix<T> values(static_cast<Eigen::Index>(opened.dims[0]), static_cast<Eigen::Index>(opened.dims[1]));
   read_all(opened, dataset, values.data());
-  for (Eigen::Index i = 0; i < values.rows(); ++i)
-    for (Eigen::Index j = 0; j < values.cols(); ++j)
-      if (!std::isfinite(values(i, j)))
-        throw problem(dataset + " row " + std::to_string(i) + ", column " + std::to_string(j) + " is " +
-                      value_text(values(i, j)));
+  if constexpr (std::is_floating_point_v<T>) {
+    for (Eigen::Index i = 0; i < values.rows(); ++i)
+      for (Eigen::Index j = 0; j < values.cols(); ++j)
+        if (!std::isfinite(values(i, j)))
+          throw problem(dataset + " row " + std::to_string(i) + ", column " + std::to_string(j) + " is " +
+                        value_text(values(i, j)));
+  }
   return values;
 }
 
@@ -161,6 +163,8 @@ template RowMatrix<float> SmallFile::matrix(const std::string&, std::optional<st
                                             std::optional<std::uint64_t>) const;
 template RowMatrix<double> SmallFile::matrix(const std::string&, std::optional<std::uint64_t>,
                                              std::optional<std::uint64_t>) const;
+template RowMatrix<std::int64_t> SmallFile::matrix(const std::string&, std::optional<std::uint64_t>,
+                                                   std::optional<std::uint64_t>) const;
 template std::vector<double> SmallFile::vector(const std::string&, std::optional<std::uint64_t>) const;
 template std::vector<std::int64_t> SmallFile::vector(const std::string&, std::optional<std::uint64_t>) const;
 

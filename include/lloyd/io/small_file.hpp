@@ -39,7 +39,8 @@ class SmallFile {
   std::uint64_t integer_length(const std::string& dataset) const;
   /// Bytes per element of a float dataset as stored (4: float32, 8: float64).
   std::size_t float_bytes(const std::string& dataset) const;
-  /// A 2-D float dataset converted to T, of `rows` × `cols` where given, every value finite.
+  /// A 2-D dataset of `rows` × `cols` where given: floats converted to T (float, double;
+  /// every value finite) or integers (T = std::int64_t).
   template <class T>
   RowMatrix<T> matrix(const std::string& dataset, std::optional<std::uint64_t> rows,
                       std::optional<std::uint64_t> cols) const;
