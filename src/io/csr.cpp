@@ -249,6 +249,7 @@ void write_strings(const Comm& comm, OutputFile& file, const std::string& name,
 }
 
 std::vector<std::string> read_strings(const std::string& file_name, const std::string& name) {
+  if (const auto why = why_not_readable_hdf5(file_name, "file")) throw Error(*why);
   Hid file(H5Fopen(file_name.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (file.get() < 0) throw Error("cannot open HDF5 file '" + file_name + "'");
   if (H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) <= 0)
