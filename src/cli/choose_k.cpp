@@ -183,6 +183,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
                      std::to_string(o.k_min) + ".." + std::to_string(o.k_max) + ")");
   o.silhouette = o.calinski_harabasz = o.davies_bouldin = o.gap = false;
   std::stringstream criteria((*vm)["criteria"].as<std::string>());
+  bool named = false;
   for (std::string name; std::getline(criteria, name, ',');) {
     if (name == "silhouette")
       o.silhouette = true;
@@ -195,7 +196,11 @@ int run_choose_k(const Comm& comm, const Args& args) {
     else if (name != "elbow" && !name.empty())
       throw UsageError("lloyd choose-k: unknown criterion '" + name +
                        "' (expected elbow, silhouette, ch, db, gap)");
+    named = named || !name.empty();
   }
+  if (!named)
+    throw UsageError("lloyd choose-k: --criteria names no criterion (expected a comma-separated list of "
+                     "elbow, silhouette, ch, db, gap; 'elbow' for the elbow alone)");
   o.gap_refs = (*vm)["gap-refs"].as<int>();
   if (o.gap && o.gap_refs < 1) throw UsageError("lloyd choose-k: --gap-refs must be at least 1");
   o.silhouette_max_exact = (*vm)["silhouette-max-exact"].as<std::uint64_t>();
@@ -211,11 +216,10 @@ int run_choose_k(const Comm& comm, const Args& args) {
   apply_threads(comm, *vm);
   o.fit.n_init = (*vm)["n-init"].as<int>();
   o.fit.max_iter = (*vm)["max-iter"].as<int>();
-  o.fit.tol = (*vm)["tol"].as<double>();
+  o.fit.tol = non_negative_option(*vm, "choose-k", "tol");
   o.fit.seed = (*vm)["seed"].as<std::uint64_t>();
-  if (o.fit.n_init < 1 || o.fit.max_iter < 1 || !(o.fit.tol >= 0))
-    throw UsageError(
-        "lloyd choose-k: --n-init and --max-iter must be at least 1 and --tol at least 0");
+  if (o.fit.n_init < 1 || o.fit.max_iter < 1)
+    throw UsageError("lloyd choose-k: --n-init and --max-iter must be at least 1");
   request.json = (*vm)["json"].as<bool>();
   request.quiet = (*vm)["quiet"].as<bool>();
   request.output = required<std::string>(*vm, "choose-k", "output");

@@ -11,9 +11,29 @@
 #include <cmath>
 #include <iomanip>
 #include <iostream>
-#include <typeinfo>
 
 namespace lloyd::cli {
+
+namespace {
+
+// Boost converts "-5" to an unsigned option as 2^64 - 5 without a word: every unsigned option
+// (--seed, --samples, --sample-size, …) refuses a minus sign here, once for all commands.
+void refuse_negative_unsigned(const std::string& command, const po::options_description& options,
+                              const po::parsed_options& parsed) {
+  for (const po::option& given : parsed.options) {
+    const po::option_description* description = options.find_nothrow(given.string_key, false);
+    if (!description || !dynamic_cast<const po::typed_value<std::uint64_t>*>(description->semantic().get()))
+      continue;
+    for (const std::string& value : given.value) {
+      const auto first = value.find_first_not_of(" \t");
+      if (first != std::string::npos && value[first] == '-')
+        throw UsageError("lloyd " + command + ": --" + given.string_key +
+                         " must be a non-negative integer (got '" + value + "')");
+    }
+  }
+}
+
+}  // namespace
 
 std::optional<po::variables_map> parse(const Comm& comm, const std::string& command,
                                        const std::string& synopsis,
@@ -28,21 +48,23 @@ std::optional<po::variables_map> parse(const Comm& comm, const std::string& comm
   po::variables_map vm;
   try {
     const po::parsed_options parsed = po::command_line_parser(args).options(options).run();
+    refuse_negative_unsigned(command, options, parsed);
     po::store(parsed, vm);
     po::notify(vm);
-    // Boost reads "-5" into an unsigned option as 2^64 - 5: a count or seed given as a
-    // negative number is a mistake to report, not a huge value to use.
-    for (const auto& option : parsed.options) {
-      if (!vm.count(option.string_key) || vm[option.string_key].value().type() != typeid(std::uint64_t)) continue;
-      for (const auto& token : option.value)
-        if (token.find('-') != std::string::npos)
-          throw UsageError("lloyd " + command + ": --" + option.string_key + " must be an integer >= 0 (got '" +
-                           token + "')");
-    }
   } catch (const po::error& e) {
     throw UsageError("lloyd " + command + ": " + e.what() + " (see 'lloyd " + command + " --help')");
   }
   return vm;
+}
+
+double non_negative_option(const po::variables_map& vm, const std::string& command, const std::string& name) {
+  const double value = vm[name].as<double>();
+  if (!std::isfinite(value) || value < 0) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    throw UsageError("lloyd " + command + ": --" + name + " must be a finite number >= 0 (got " + text + ")");
+  }
+  return value;
 }
 
 namespace {

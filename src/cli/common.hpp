@@ -30,8 +30,8 @@ int run_choose_k(const Comm& comm, const Args& args);
 int run_tfidf(const Comm& comm, const Args& args);
 int run_top_terms(const Comm& comm, const Args& args);
 
-/// Parses `args` against `options`; unknown options, missing values and bad numbers become
-/// a UsageError naming the command. Returns std::nullopt after printing help (on rank 0)
+/// Parses `args` against `options`; unknown options, missing values, bad numbers and negative
+/// values of unsigned options become a UsageError naming the command. Returns std::nullopt after printing help (on rank 0)
 /// when --help is among the arguments.
 std::optional<po::variables_map> parse(const Comm& comm, const std::string& command,
                                        const std::string& synopsis,
@@ -43,6 +43,10 @@ T required(const po::variables_map& vm, const std::string& command, const std::s
   if (!vm.count(name)) throw UsageError("lloyd " + command + ": --" + name + " is required");
   return vm[name].as<T>();
 }
+
+/// The value of a double option that must be a finite number >= 0 (--tol): NaN, Inf and
+/// negative values are a UsageError naming the option.
+double non_negative_option(const po::variables_map& vm, const std::string& command, const std::string& name);
 
 /// One JSON object, built key by key and printed on one line.
 class JsonObject {

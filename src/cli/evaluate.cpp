@@ -105,8 +105,8 @@ int run_evaluate(const Comm& comm, const Args& args) {
       "labels", po::value<std::string>(),
       "cluster labels: MODEL.h5 (reads /labels) or FILE.h5:/dataset (n integers; each value a cluster)")(
       "metrics", po::value<std::string>()->default_value("silhouette,ch,db"),
-      "comma-separated: silhouette, ch (Calinski-Harabasz), db (Davies-Bouldin); external scores "
-      "come with --truth")(
+      "comma-separated: silhouette, ch (Calinski-Harabasz), db (Davies-Bouldin), or none; "
+      "external scores come with --truth")(
       "sample-size", po::value<std::uint64_t>()->default_value(0),
       "silhouette of a random sample of N rows, with its standard error (0: exact, all rows)")(
       "seed", po::value<std::uint64_t>()->default_value(0), "random seed of the silhouette sample")(
@@ -131,7 +131,9 @@ int run_evaluate(const Comm& comm, const Args& args) {
     throw UsageError(std::string("lloyd evaluate: ") + e.what());
   }
   request.silhouette = request.calinski_harabasz = request.davies_bouldin = false;
-  std::stringstream metrics((*vm)["metrics"].as<std::string>());
+  const std::string metric_list = (*vm)["metrics"].as<std::string>();
+  std::stringstream metrics(metric_list);
+  bool named = false;
   for (std::string name; std::getline(metrics, name, ',');) {
     if (name == "silhouette")
       request.silhouette = true;
@@ -139,11 +141,21 @@ int run_evaluate(const Comm& comm, const Args& args) {
       request.calinski_harabasz = true;
     else if (name == "db" || name == "davies-bouldin")
       request.davies_bouldin = true;
-    else if (!name.empty())
+    else if (!name.empty() && name != "none")
       throw UsageError("lloyd evaluate: unknown metric '" + name +
-                       "' (expected silhouette, ch, db)");
+                       "' (expected silhouette, ch, db, or none)");
+    named = named || !name.empty();
   }
+  // Nothing to compute is a mistake, not an empty report; "none" asks for the external
+  // scores of --truth alone.
+  if (!named)
+    throw UsageError("lloyd evaluate: --metrics names no metric (expected a comma-separated list of "
+                     "silhouette, ch, db; 'none' with --truth for the external scores alone)");
+  if (metric_list == "none" && !request.truth)
+    throw UsageError("lloyd evaluate: --metrics none leaves nothing to compute without --truth");
   request.sample_size = (*vm)["sample-size"].as<std::uint64_t>();
+  if (request.sample_size == 1)
+    throw UsageError("lloyd evaluate: --sample-size must be 0 (the exact silhouette) or at least 2");
   request.seed = (*vm)["seed"].as<std::uint64_t>();
   request.json = (*vm)["json"].as<bool>();
   if (vm->count("output")) {

@@ -220,7 +220,8 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
   // very file, unchanged, is removed once the model is safe. Rank 0's view.
   std::optional<FileIdentity> own_checkpoint;
   const CheckpointIdentity identity{options, init_identity(request, options), request.input.text(), shape.rows,
-                                    shape.cols, to_string(shape.type)};
+                                    shape.cols, to_string(shape.type),
+                                    request.checkpoint.empty() ? 0 : data_fingerprint(comm, shard)};
   if (!request.checkpoint.empty()) {
     control.stop_requested = [] { return stop_signal != 0; };
     control.checkpoint_every = request.checkpoint_every;
@@ -406,7 +407,7 @@ int run_fit(const Comm& comm, const Args& args) {
     throw UsageError("lloyd fit: --k must be at least 1 (got " + std::to_string(request.options.k) + ")");
   request.options.n_init = (*vm)["n-init"].as<int>();
   request.options.max_iter = (*vm)["max-iter"].as<int>();
-  request.options.tol = (*vm)["tol"].as<double>();
+  request.options.tol = non_negative_option(*vm, "fit", "tol");
   request.options.seed = (*vm)["seed"].as<std::uint64_t>();
   if (request.options.n_init < 1) throw UsageError("lloyd fit: --n-init must be at least 1");
   request.options.oversampling = (*vm)["oversampling"].as<double>();
@@ -430,7 +431,6 @@ int run_fit(const Comm& comm, const Args& args) {
   if (request.bisecting && vm->count("checkpoint"))
     throw UsageError("lloyd fit: --checkpoint is not supported with --mode bisecting");
   if (request.options.max_iter < 1) throw UsageError("lloyd fit: --max-iter must be at least 1");
-  if (!(request.options.tol >= 0)) throw UsageError("lloyd fit: --tol must be >= 0");
   request.json = (*vm)["json"].as<bool>();
   request.verbose = (*vm)["verbose"].as<bool>();
   request.force = (*vm)["force"].as<bool>();

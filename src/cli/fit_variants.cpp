@@ -252,24 +252,4 @@ int fit_variant(const Comm& comm, const po::variables_map& vm, VariantRequest re
              : fit_variant_typed<double>(comm, request, settings, shape, start);
 }
 
-ModelKind read_model_kind(const Comm& comm, const std::string& model_file) {
-  ModelKind kind;
-  run_agreed(comm, [&] {
-    Hid file = open_file(model_file);
-    auto text = [&](const char* name, std::string& out) {
-      if (H5Aexists(file.get(), name) <= 0) return;
-      Hid attribute(H5Aopen(file.get(), name, H5P_DEFAULT), H5Aclose);
-      Hid type(H5Aget_type(attribute.get()), H5Tclose);
-      std::vector<char> buffer(H5Tget_size(type.get()) + 1, '\0');
-      if (H5Aread(attribute.get(), type.get(), buffer.data()) < 0)
-        throw Error("model " + model_file + ": cannot read attribute " + name);
-      out = buffer.data();
-    };
-    text("mode", kind.mode);
-    text("distance", kind.distance);
-    if (kind.mode == "kmedoids") parse_distance(kind.distance);  // an Error when unknown
-  });
-  return kind;
-}
-
 }  // namespace lloyd::cli

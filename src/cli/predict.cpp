@@ -7,107 +7,36 @@
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/io/csr.hpp"
+#include "lloyd/io/model.hpp"
 #include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/metrics/pairwise.hpp"
-#include "variants.hpp"
 
 namespace lloyd::cli {
 
 namespace {
 
-// A 1-D (or n × 2) int64 dataset of a small model file, read by this rank alone.
-std::vector<std::int64_t> read_int64s(hid_t file, const std::string& name, std::size_t expected) {
-  Hid dataset(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
-  if (dataset.get() < 0) throw Error("cannot open " + name);
-  Hid space(H5Dget_space(dataset.get()), H5Sclose);
-  const auto count = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
-  if (count != expected)
-    throw Error(name + " has " + std::to_string(count) + " values, expected " + std::to_string(expected));
-  std::vector<std::int64_t> values(count);
-  if (H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
-    throw Error("cannot read " + name);
-  return values;
-}
-
-// The /tree of a bisecting model, or std::nullopt when the model has none (a Lloyd model or
-// a bare dataset of centres). Collective over comm.
-template <class T>
-std::optional<BisectingTree<T>> read_tree(const Comm& comm, const DatasetRef& model) {
-  if (model.path != "/centroids") return std::nullopt;  // explicit centres: nearest centre
-  bool has_tree = false;
-  run_agreed(comm, [&] {
-    Hid file(H5Fopen(model.file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (file.get() < 0) throw Error("cannot open model " + model.file);
-    has_tree = H5Lexists(file.get(), "/tree", H5P_DEFAULT) > 0;
-  });
-  if (!has_tree) return std::nullopt;
-  BisectingTree<T> tree;
-  tree.centres = read_matrix<T>(comm, {model.file, "/tree/centers"});
-  run_agreed(comm, [&] {
-    const auto m = static_cast<std::size_t>(tree.centres.rows());
-    Hid file(H5Fopen(model.file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    const std::vector<std::int64_t> children = read_int64s(file.get(), "/tree/children", 2 * m);
-    tree.label = read_int64s(file.get(), "/tree/label", m);
-    tree.parent = read_int64s(file.get(), "/tree/parent", m);
-    tree.size = read_int64s(file.get(), "/tree/size", m);
-    for (std::size_t node = 0; node < m; ++node) {
-      tree.left.push_back(children[2 * node]);
-      tree.right.push_back(children[2 * node + 1]);
-      const bool leaf = tree.left[node] < 0;
-      if (leaf != (tree.right[node] < 0) || (leaf && tree.label[node] < 0) ||
-          (!leaf && (tree.left[node] <= static_cast<std::int64_t>(node) ||
-                     tree.right[node] <= static_cast<std::int64_t>(node) ||
-                     tree.left[node] >= static_cast<std::int64_t>(m) ||
-                     tree.right[node] >= static_cast<std::int64_t>(m))))
-        throw Error("model " + model.file + ": /tree is malformed at node " + std::to_string(node));
-    }
-  });
-  return tree;
-}
-
-// Whether a model was fitted with --metric cosine (its root attribute `metric`). Collective
-// over comm.
-bool is_cosine_model(const Comm& comm, const DatasetRef& model) {
-  if (model.path != "/centroids") return false;  // explicit centres: Euclidean
-  std::string metric;
-  run_agreed(comm, [&] {
-    Hid file(H5Fopen(model.file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (file.get() < 0) throw Error("cannot open model " + model.file);
-    metric = read_attribute_string(file.get(), "metric", "euclidean");
-  });
-  return metric == "cosine";
-}
-
 template <class T>
 int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& input,
                   const MatrixShape& shape, const std::string& output, bool force, bool json, double start) {
-  const RowMatrix<T> centroids = read_matrix<T>(comm, model);
-  if (centroids.cols() != static_cast<Eigen::Index>(shape.cols))
-    throw AgreedError("model " + model.text() + " has " + std::to_string(centroids.cols()) +
-                      " features but " + input.text() + " has " + std::to_string(shape.cols));
+  const Model<T> fitted = read_model<T>(comm, model, shape.cols);
+  const RowMatrix<T>& centroids = fitted.centroids;
   // A cosine model labels the unit rows by their largest dot product; sparse rows stay sparse.
-  const bool cosine = is_cosine_model(comm, model);
   CsrShard<T> unit_rows;
-  if (cosine) {
+  if (fitted.cosine) {
     unit_rows = shape.sparse ? read_csr_shard<T>(comm, input, shape) : to_csr(read_shard<T>(comm, input, shape));
     normalize_rows(unit_rows);
   }
-  const DenseShard<T> shard = cosine ? DenseShard<T>{unit_rows.global_rows, unit_rows.first_row,
-                                                     RowMatrix<T>(unit_rows.local_rows(), 0)}
-                                     : read_shard<T>(comm, input, shape);
+  const DenseShard<T> shard = fitted.cosine ? DenseShard<T>{unit_rows.global_rows, unit_rows.first_row,
+                                                            RowMatrix<T>(unit_rows.local_rows(), 0)}
+                                            : read_shard<T>(comm, input, shape);
   std::vector<std::int32_t> labels;
-  // A bisecting model labels by descending its tree, as scikit-learn's BisectingKMeans.
-  const std::optional<BisectingTree<T>> tree = read_tree<T>(comm, model);
-  if (tree && tree->centres.cols() != centroids.cols())
-    throw AgreedError("model " + model.file + ": /tree/centers and /centroids differ in width");
-  // K-medians and k-medoids models label by their own distance (L1, the medoid distance).
-  const ModelKind kind = model.path == "/centroids" ? read_model_kind(comm, model.file) : ModelKind{};
+  // A bisecting model labels by descending its tree, as scikit-learn's BisectingKMeans;
+  // k-medians and k-medoids models by their own distance (L1, the medoid distance).
   const double inertia =
-      cosine                    ? predict_spherical(comm, unit_rows, centroids, labels)
-      : tree                    ? predict_tree(comm, shard, *tree, labels)
-      : kind.mode == "kmedians" ? predict_nearest(comm, shard, centroids, Distance::Manhattan, labels)
-      : kind.mode == "kmedoids"
-          ? predict_nearest(comm, shard, centroids, parse_distance(kind.distance), labels)
+      fitted.cosine ? predict_spherical(comm, unit_rows, centroids, labels)
+      : fitted.tree ? predict_tree(comm, shard, *fitted.tree, labels)
+      : fitted.algorithm == ModelAlgorithm::KMedians || fitted.algorithm == ModelAlgorithm::KMedoids
+          ? predict_nearest(comm, shard, centroids, fitted.distance, labels)
           : predict_labels(comm, shard, centroids, labels);
 
   OutputFile file(comm, output, force);

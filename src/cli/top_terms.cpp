@@ -8,6 +8,7 @@
 #include "common.hpp"
 #include "lloyd/io/csr.hpp"
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/io/model.hpp"
 #include "lloyd/metrics/labels.hpp"
 
 namespace lloyd::cli {
@@ -31,21 +32,6 @@ std::string json_string(const std::string& text) {
   return out + "\"";
 }
 
-// The number of rows of the model's /labels. Collective over comm.
-std::uint64_t label_count(const Comm& comm, const std::string& model) {
-  std::int64_t rows = 0;
-  run_agreed(comm, [&] {
-    Hid file(H5Fopen(model.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (file.get() < 0) throw Error("cannot open model '" + model + "'");
-    if (H5Lexists(file.get(), "/labels", H5P_DEFAULT) <= 0)
-      throw Error("model '" + model + "' has no /labels (written by 'lloyd fit --output')");
-    Hid dataset(H5Dopen2(file.get(), "/labels", H5P_DEFAULT), H5Dclose);
-    Hid space(H5Dget_space(dataset.get()), H5Sclose);
-    rows = H5Sget_simple_extent_npoints(space.get());
-  });
-  return static_cast<std::uint64_t>(rows);
-}
-
 }  // namespace
 
 int run_top_terms(const Comm& comm, const Args& args) {
@@ -62,10 +48,16 @@ int run_top_terms(const Comm& comm, const Args& args) {
   const int n = (*vm)["n"].as<int>();
   if (n < 1) throw UsageError("lloyd top-terms: --n must be at least 1");
 
-  const RowMatrix<double> centroids = read_matrix<double>(comm, {model, "/centroids"});
-  const std::uint64_t rows = label_count(comm, model);
-  const std::vector<std::int32_t> labels = read_labels(comm, {model, "/labels"}, rows);
+  const Model<double> fitted = read_model<double>(comm, {model, "/centroids"});
+  const RowMatrix<double>& centroids = fitted.centroids;
+  if (fitted.label_rows == 0)
+    throw AgreedError("model '" + model + "' has no /labels (written by 'lloyd fit --output')");
+  const std::vector<std::int32_t> labels = read_labels(comm, {model, "/labels"}, fitted.label_rows);
   const LabelCounts counts = count_labels(comm, labels);
+  if (counts.min < 0 || counts.max >= centroids.rows())
+    throw AgreedError("model '" + model + "': /labels holds label " +
+                      std::to_string(counts.min < 0 ? counts.min : counts.max) + ", outside [0, k = " +
+                      std::to_string(centroids.rows()) + ")");
   // Only rank 0 prints, so only rank 0 reads the vocabulary.
   std::vector<std::string> vocabulary;
   run_agreed(comm, [&] {

@@ -28,12 +28,4 @@ void add_variant_options(po::options_description& description);
 /// the result on rank 0.
 int fit_variant(const Comm& comm, const po::variables_map& vm, VariantRequest request, double start);
 
-/// The variant a model file was fitted with, for `predict`: its "mode" attribute ("lloyd"
-/// when absent) and its "distance" attribute (k-medoids). Collective over comm.
-struct ModelKind {
-  std::string mode = "lloyd";
-  std::string distance = "euclidean";
-};
-ModelKind read_model_kind(const Comm& comm, const std::string& model_file);
-
 }  // namespace lloyd::cli

@@ -53,6 +53,19 @@ void checked_status(herr_t status, const std::string& what) {
   if (status < 0) throw Error("HDF5: " + what + " failed" + error_stack_detail());
 }
 
+bool path_exists(hid_t file, const std::string& path) {
+  if (path.empty() || path[0] != '/') return false;
+  if (path == "/") return true;
+  // H5Lexists fails on a missing intermediate group, so walk the path one link at a time.
+  for (std::size_t pos = 1;; ++pos) {
+    const std::size_t next = path.find('/', pos);
+    const std::string prefix = path.substr(0, next);
+    if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (next == std::string::npos) return true;
+    pos = next;
+  }
+}
+
 Hid collective_transfer() {
   Hid dxpl(checked(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"), H5Pclose);
   checked_status(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
@@ -163,31 +176,35 @@ const char* to_string(ElementType type) {
   return type == ElementType::Float32 ? "float32" : "float64";
 }
 
-namespace {
-// Why `file` cannot be opened as an HDF5 file, in words; nothing when it looks openable.
-std::optional<std::string> unopenable(const std::string& file) {
-  struct stat info {};
-  if (::stat(file.c_str(), &info) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return "input file '" + file + "' does not exist";
-    return "cannot read '" + file + "': " + std::strerror(errno);
+std::optional<std::string> why_not_readable_hdf5(const std::string& file, const std::string& what) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (!std::filesystem::exists(status)) return what + " '" + file + "' does not exist";
+  if (std::filesystem::is_directory(status))
+    return what + " '" + file + "' is a directory, not an HDF5 file";
+  // A FIFO or a device would block or stream forever where HDF5 expects a file.
+  if (!std::filesystem::is_regular_file(status))
+    return what + " '" + file + "' is not a regular file";
+  // Checked before HDF5, which reports any file it cannot open as "not an HDF5 file".
+  if (access(file.c_str(), R_OK) != 0) {
+    const int error = errno;
+    return "cannot read " + what + " '" + file + "': " +
+           (error == EACCES ? std::string("permission denied") : std::strerror(error));
   }
-  if (S_ISDIR(info.st_mode)) return "input '" + file + "' is a directory, not an HDF5 file";
-  if (::access(file.c_str(), R_OK) != 0) return "cannot read '" + file + "': " + std::strerror(errno);
-  if (info.st_size == 0) return "'" + file + "' is empty, not an HDF5 file";
-  if (H5Fis_hdf5(file.c_str()) <= 0) return "'" + file + "' is not an HDF5 file";
+  if (std::filesystem::file_size(file, ec) == 0 && !ec) return what + " '" + file + "' is empty, not an HDF5 file";
+  if (H5Fis_hdf5(file.c_str()) <= 0) return what + " '" + file + "' is not an HDF5 file";
   return std::nullopt;
 }
-}  // namespace
 
-Hid open_file(const std::string& file) {
-  if (const auto problem = unopenable(file)) throw Error(*problem);
+Hid open_file(const std::string& file, const std::string& what) {
+  if (const auto problem = why_not_readable_hdf5(file, what)) throw Error(*problem);
   const hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (id < 0) throw Error("cannot open HDF5 file '" + file + "'" + h5::error_stack_detail());
+  if (id < 0) throw Error("cannot open " + what + " '" + file + "'" + h5::error_stack_detail());
   return Hid(id, H5Fclose);
 }
 
 Hid open_file_parallel(const Comm& comm, const std::string& file) {
-  comm.agree(unopenable(file));
+  comm.agree(why_not_readable_hdf5(file, "input file"));
   Hid fapl = parallel_access(comm);
   const hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, fapl.get());
   comm.agree(id < 0 ? std::optional<std::string>("cannot open HDF5 file '" + file + "'" + h5::error_stack_detail())
@@ -201,15 +218,7 @@ namespace {
 MatrixShape open_matrix(hid_t file, const DatasetRef& ref, Hid& dataset) {
   if (ref.path.empty() || ref.path[0] != '/')
     throw Error("dataset path '" + ref.path + "' must start with '/'");
-  // H5Lexists fails on a missing intermediate group, so walk the path one link at a time.
-  for (std::size_t pos = 1;; ++pos) {
-    const std::size_t next = ref.path.find('/', pos);
-    const std::string prefix = ref.path.substr(0, next);
-    if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0)
-      throw Error("no dataset '" + ref.path + "' in '" + ref.file + "'");
-    if (next == std::string::npos) break;
-    pos = next;
-  }
+  if (!h5::path_exists(file, ref.path)) throw Error("no dataset '" + ref.path + "' in '" + ref.file + "'");
   H5O_info_t info;
   if (H5Oget_info_by_name(file, ref.path.c_str(), &info, H5P_DEFAULT) < 0 ||
       info.type != H5O_TYPE_DATASET)
@@ -368,17 +377,34 @@ void write_attribute(hid_t object, const std::string& name, const std::string& v
   write_scalar_attribute(object, name, type.get(), value.c_str());
 }
 
-double read_attribute_double(hid_t object, const std::string& name) {
+namespace {
+// An attribute that must hold exactly one value of `expected` class (the readers below read
+// one element: a longer attribute would overflow their buffer). Not collective.
+Hid open_scalar_attribute(hid_t object, const std::string& name, H5T_class_t expected,
+                          const char* what) {
+  if (H5Aexists(object, name.c_str()) <= 0) throw Error("attribute " + name + " is missing");
   Hid attribute(checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), "open attribute " + name),
                 H5Aclose);
+  Hid space(checked(H5Aget_space(attribute.get()), "H5Aget_space"), H5Sclose);
+  Hid type(checked(H5Aget_type(attribute.get()), "H5Aget_type"), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  // A float attribute is read as a double too; an integer one only as an integer.
+  const bool accepted = type_class == expected || (expected == H5T_FLOAT && type_class == H5T_INTEGER);
+  if (!accepted || H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw Error("attribute " + name + " is not a single " + what);
+  return attribute;
+}
+}  // namespace
+
+double read_attribute_double(hid_t object, const std::string& name) {
+  Hid attribute = open_scalar_attribute(object, name, H5T_FLOAT, "number");
   double value = 0;
   checked_status(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value), "read attribute " + name);
   return value;
 }
 
 std::int64_t read_attribute_int(hid_t object, const std::string& name) {
-  Hid attribute(checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), "open attribute " + name),
-                H5Aclose);
+  Hid attribute = open_scalar_attribute(object, name, H5T_INTEGER, "integer");
   std::int64_t value = 0;
   checked_status(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value), "read attribute " + name);
   return value;
@@ -386,10 +412,20 @@ std::int64_t read_attribute_int(hid_t object, const std::string& name) {
 
 std::string read_attribute_string(hid_t object, const std::string& name, const std::string& fallback) {
   if (H5Aexists(object, name.c_str()) <= 0) return fallback;
-  Hid attribute(checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), "open attribute " + name), H5Aclose);
+  Hid attribute = open_scalar_attribute(object, name, H5T_STRING, "string");
   Hid type(checked(H5Aget_type(attribute.get()), "H5Aget_type"), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
-    throw Error("attribute " + name + " is not a fixed-length string");
+  // h5py writes variable-length strings by default, lloyd fixed-length NUL-padded ones.
+  if (H5Tis_variable_str(type.get()) > 0) {
+    Hid memory_type(checked(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
+    checked_status(H5Tset_size(memory_type.get(), H5T_VARIABLE), "H5Tset_size");
+    checked_status(H5Tset_cset(memory_type.get(), H5Tget_cset(type.get())), "H5Tset_cset");
+    char* text = nullptr;
+    checked_status(H5Aread(attribute.get(), memory_type.get(), &text), "read attribute " + name);
+    std::string value = text ? text : "";
+    Hid space(checked(H5Aget_space(attribute.get()), "H5Aget_space"), H5Sclose);
+    H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, &text);
+    return value;
+  }
   std::string value(H5Tget_size(type.get()), '\0');
   checked_status(H5Aread(attribute.get(), type.get(), value.data()), "read attribute " + name);
   value.resize(strnlen(value.c_str(), value.size()));

@@ -1,15 +1,21 @@
 #include "lloyd/kmeans/checkpoint.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/io/small_file.hpp"
 
 namespace lloyd {
 
 namespace {
 
-constexpr std::int64_t kFormatVersion = 1;
+// Version 2: the data's fingerprint and the format tag.
+constexpr std::int64_t kFormatVersion = 2;
+// The root attribute `format` that marks a file as a lloyd checkpoint.
+constexpr const char* kFormatTag = "lloyd checkpoint";
 
 std::string exact_text(double value) {
   char buffer[32];
@@ -17,51 +23,149 @@ std::string exact_text(double value) {
   return buffer;
 }
 
-// Every rank reads the small checkpoint file on its own (no coordination needed).
-class CheckpointReader {
- public:
-  explicit CheckpointReader(const std::string& path)
-      : path_(path), file_(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose) {
-    if (file_.get() < 0) throw Error("cannot open checkpoint '" + path + "'");
-  }
-  template <class T>
-  RowMatrix<T> matrix(const std::string& name) const {
-    const auto [dims, values] = read<T>(name);
-    return Eigen::Map<const RowMatrix<T>>(values.data(), static_cast<Eigen::Index>(dims[0]),
-                                          static_cast<Eigen::Index>(dims[1]));
-  }
-  std::vector<double> vector(const std::string& name) const { return read<double>(name).second; }
-  double real(const std::string& name) const { return read_attribute_double(file_.get(), name); }
-  std::int64_t integer(const std::string& name) const {
-    return read_attribute_int(file_.get(), name);
-  }
-  std::string text(const std::string& name) const {
-    Hid attribute(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
-    if (attribute.get() < 0) throw Error("checkpoint '" + path_ + "' lacks attribute " + name);
-    Hid type(H5Aget_type(attribute.get()), H5Tclose);
-    std::string value(H5Tget_size(type.get()), '\0');
-    H5Aread(attribute.get(), type.get(), value.data());
-    return value.substr(0, value.find('\0'));
-  }
+// ---------------------------------------------------------------- data fingerprint
 
- private:
-  template <class T>
-  std::pair<std::array<hsize_t, 2>, std::vector<T>> read(const std::string& name) const {
-    Hid dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (dataset.get() < 0) throw Error("checkpoint '" + path_ + "' lacks " + name);
-    Hid space(H5Dget_space(dataset.get()), H5Sclose);
-    std::array<hsize_t, 2> dims = {0, 1};
-    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-    std::vector<T> values(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
-    const hid_t type = sizeof(T) == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
-    if (!values.empty() &&
-        H5Dread(dataset.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
-      throw Error("cannot read " + name + " from checkpoint '" + path_ + "'");
-    return {dims, values};
+std::uint64_t mix(std::uint64_t x) {  // splitmix64's finaliser
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+std::uint64_t rotate_left(std::uint64_t x, int bits) { return (x << bits) | (x >> (64 - bits)); }
+
+// A 64-bit hash of one row: four independent xxHash64-style lanes over its 8-byte words
+// (so that the multiplications overlap), seeded by the global row index.
+std::uint64_t row_hash(std::uint64_t index, const unsigned char* bytes, std::size_t size) {
+  constexpr std::uint64_t kPrime1 = 0x9E3779B185EBCA87ull, kPrime2 = 0xC2B2AE3D27D4EB4Full;
+  std::uint64_t lane[4] = {mix(index), mix(index + kPrime1), mix(index + kPrime2), mix(~index)};
+  auto round = [&](std::uint64_t& acc, std::uint64_t word) {
+    acc = rotate_left(acc + word * kPrime2, 31) * kPrime1;
+  };
+  const std::size_t words = size / 8;
+  std::size_t w = 0;
+  for (; w + 4 <= words; w += 4)
+    for (std::size_t l = 0; l < 4; ++l) {
+      std::uint64_t word;
+      std::memcpy(&word, bytes + 8 * (w + l), 8);
+      round(lane[l], word);
+    }
+  for (; w < words; ++w) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes + 8 * w, 8);
+    round(lane[w % 4], word);
   }
-  std::string path_;
-  Hid file_;
-};
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, bytes + 8 * words, size - 8 * words);
+  round(lane[0], tail ^ (static_cast<std::uint64_t>(size) << 56));
+  return mix(lane[0] ^ rotate_left(lane[1], 7) ^ rotate_left(lane[2], 12) ^ rotate_left(lane[3], 18));
+}
+
+// ---------------------------------------------------------------- reading
+
+std::optional<std::string> problem_with_file(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (std::filesystem::is_directory(status)) return "checkpoint '" + path + "' is a directory";
+  if (!std::filesystem::is_regular_file(status)) return "checkpoint '" + path + "' is not a regular file";
+  return std::nullopt;
+}
+
+// The first difference between the fit a checkpoint was written for and `identity`, as a
+// message; std::nullopt when they are the same fit of the same data. Not collective.
+std::optional<std::string> identity_difference(const SmallFile& in, const CheckpointIdentity& identity) {
+  if (in.text_if_present("format") != kFormatTag)
+    return "'" + in.path() + "' is not a lloyd checkpoint (its attribute 'format' is not '" + kFormatTag + "')";
+  const std::int64_t version = in.integer("format_version");
+  if (version != kFormatVersion)
+    return in.name() + " has format version " + std::to_string(version) + "; this lloyd reads version " +
+           std::to_string(kFormatVersion) + " (run without --resume to start afresh)";
+  const KMeansOptions& o = identity.options;
+  const std::pair<std::string, std::pair<std::string, std::string>> options[] = {
+      {"--k", {std::to_string(in.integer("k")), std::to_string(o.k)}},
+      {"--n-init", {std::to_string(in.integer("n_init")), std::to_string(o.n_init)}},
+      {"--max-iter", {std::to_string(in.integer("max_iter")), std::to_string(o.max_iter)}},
+      {"--tol", {exact_text(in.real("tol")), exact_text(o.tol)}},
+      {"--seed", {std::to_string(in.integer("seed")), std::to_string(static_cast<std::int64_t>(o.seed))}},
+      {"--init", {in.text("init"), identity.init_name}},
+  };
+  for (const auto& [option, values] : options)
+    if (values.first != values.second)
+      return in.name() + " belongs to another fit: " + option + " was " + values.first + ", now " + values.second;
+  const std::string saved_shape = std::to_string(in.integer("n_samples")) + " x " +
+                                  std::to_string(in.integer("n_features")) + " " + in.text("dtype");
+  const std::string shape = std::to_string(identity.n_samples) + " x " + std::to_string(identity.n_features) +
+                            " " + identity.dtype;
+  if (saved_shape != shape)
+    return in.name() + " was written for other data (" + saved_shape + ", now " + shape + ")";
+  if (static_cast<std::uint64_t>(in.integer("data_fingerprint")) != identity.data_fingerprint)
+    return in.name() + " was written for other data (the same shape, other values)";
+  return std::nullopt;
+}
+
+// The state of a checkpoint of the fit `identity`, every field checked against what the
+// driver can have saved. Not collective.
+template <class T>
+FitState<T> read_state(const SmallFile& in, const CheckpointIdentity& identity) {
+  const KMeansOptions& o = identity.options;
+  const auto k = static_cast<std::uint64_t>(o.k), d = identity.n_features;
+  auto bounded = [&](const std::string& name, std::int64_t low, std::int64_t high, const std::string& range) {
+    const std::int64_t value = in.integer(name);
+    if (value < low || value > high)
+      throw in.problem("attribute " + name + " = " + std::to_string(value) + " lies outside " + range);
+    return static_cast<int>(value);
+  };
+  auto flag = [&](const std::string& name) { return bounded(name, 0, 1, "{0, 1}") != 0; };
+  // Centres are kept in the data's type: a conversion would break the bit-identical resume.
+  auto centres = [&](const std::string& name, std::uint64_t rows) {
+    if (in.float_bytes(name) != sizeof(T))
+      throw in.problem(name + " holds " + std::to_string(8 * in.float_bytes(name)) + "-bit floats; expected " +
+                       identity.dtype);
+    return in.matrix<T>(name, rows, d);
+  };
+  auto non_negative = [&](const std::string& name, std::uint64_t length) {
+    std::vector<double> values = in.vector<double>(name, length);
+    for (std::size_t i = 0; i < values.size(); ++i)
+      if (values[i] < 0) throw in.problem(name + " element " + std::to_string(i) + " is negative");
+    return values;
+  };
+
+  FitState<T> state;
+  state.restart = bounded("restart", 0, o.n_init - 1, "[0, n_init = " + std::to_string(o.n_init) + ")");
+  state.iteration = bounded("iteration", 0, o.max_iter - 1, "[0, max_iter = " + std::to_string(o.max_iter) + ")");
+  // Mid-way through a restart: the centres after `iteration` iterations and the history so
+  // far. Between restarts (iteration 0): nothing.
+  const std::uint64_t iterations = static_cast<std::uint64_t>(state.iteration);
+  const std::uint64_t rows = iterations > 0 ? k : 0;
+  state.centroids = centres("/centroids", rows);
+  state.previous_centroids = centres("/previous_centroids", rows);
+  state.inertia_history = non_negative("/inertia_history", iterations);
+  state.shift_history = non_negative("/shift_history", iterations);
+  // One inertia per finished restart; the best of them is kept whole.
+  state.restart_inertia = non_negative("/restart_inertia", static_cast<std::uint64_t>(state.restart));
+  state.has_best = flag("has_best");
+  if (state.has_best != (state.restart > 0))
+    throw in.problem("attribute has_best = " + std::to_string(state.has_best) + " does not fit restart = " +
+                     std::to_string(state.restart) + " (a best restart exists once one has finished)");
+  const std::uint64_t best_rows = state.has_best ? k : 0;
+  state.best_centroids = centres("/best_centroids", best_rows);
+  state.best_converged = flag("best_converged");
+  if (state.has_best) {
+    state.best_restart = bounded("best_restart", 0, state.restart - 1,
+                                 "[0, restart = " + std::to_string(state.restart) + ")");
+    state.best_n_iter = bounded("best_n_iter", 1, o.max_iter, "[1, max_iter = " + std::to_string(o.max_iter) + "]");
+    state.best_inertia = in.real("best_inertia");
+    const double recorded = state.restart_inertia[static_cast<std::size_t>(state.best_restart)];
+    if (std::memcmp(&recorded, &state.best_inertia, sizeof(double)) != 0)
+      throw in.problem("attribute best_inertia = " + exact_text(state.best_inertia) +
+                       " differs from /restart_inertia of the best restart (" + exact_text(recorded) + ")");
+  }
+  const std::uint64_t best_iterations = static_cast<std::uint64_t>(state.has_best ? state.best_n_iter : 0);
+  state.best_inertia_history = non_negative("/best_inertia_history", best_iterations);
+  state.best_shift_history = non_negative("/best_shift_history", best_iterations);
+  return state;
+}
 
 template <class T>
 void write_matrix(OutputFile& file, const std::string& name, const RowMatrix<T>& matrix,
@@ -90,6 +194,7 @@ void write_checkpoint(const Comm& comm, const std::string& path, const FitState<
   write_vector(file, "/best_inertia_history", state.best_inertia_history);
   write_vector(file, "/best_shift_history", state.best_shift_history);
   const hid_t root = file.root();
+  write_attribute(root, "format", std::string(kFormatTag));
   write_attribute(root, "format_version", kFormatVersion);
   write_attribute(root, "restart", std::int64_t{state.restart});
   write_attribute(root, "iteration", std::int64_t{state.iteration});
@@ -109,7 +214,17 @@ void write_checkpoint(const Comm& comm, const std::string& path, const FitState<
   write_attribute(root, "n_samples", static_cast<std::int64_t>(identity.n_samples));
   write_attribute(root, "n_features", static_cast<std::int64_t>(identity.n_features));
   write_attribute(root, "dtype", identity.dtype);
+  write_attribute(root, "data_fingerprint", static_cast<std::int64_t>(identity.data_fingerprint));
   file.commit();
+}
+
+template <class T>
+std::uint64_t data_fingerprint(const Comm& comm, const DenseShard<T>& shard) {
+  std::uint64_t sum = 0;  // wraps: a sum mod 2^64, independent of the order of the rows
+  const auto row_bytes = static_cast<std::size_t>(shard.features()) * sizeof(T);
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    sum += row_hash(shard.global_index(i), reinterpret_cast<const unsigned char*>(shard.row(i)), row_bytes);
+  return comm.allreduce(sum, MPI_SUM);
 }
 
 template <class T>
@@ -119,49 +234,33 @@ std::optional<FitState<T>> read_checkpoint(const Comm& comm, const std::string& 
   const bool exists = std::filesystem::exists(path, ec);
   if (comm.allreduce(exists ? 1 : 0, MPI_MIN) == 0) return std::nullopt;
   FitState<T> state;
+  // Every rank reads the small file on its own and reaches the same verdict.
   run_agreed(comm, [&] {
-    const CheckpointReader in(path);
-    if (in.integer("format_version") != kFormatVersion)
-      throw Error("checkpoint '" + path + "' has an unknown format version");
-    auto expect = [&](const std::string& what, const std::string& saved, const std::string& now) {
-      if (saved != now)
-        throw Error("checkpoint '" + path + "' belongs to another fit: " + what + " was " +
-                    saved + ", now " + now);
-    };
-    const KMeansOptions& o = identity.options;
-    expect("--k", std::to_string(in.integer("k")), std::to_string(o.k));
-    expect("--n-init", std::to_string(in.integer("n_init")), std::to_string(o.n_init));
-    expect("--max-iter", std::to_string(in.integer("max_iter")), std::to_string(o.max_iter));
-    expect("--tol", exact_text(in.real("tol")), exact_text(o.tol));
-    expect("--seed", std::to_string(in.integer("seed")), std::to_string(static_cast<std::int64_t>(o.seed)));
-    expect("--init", in.text("init"), identity.init_name);
-    expect("--input", in.text("input"), identity.input);
-    expect("n_samples", std::to_string(in.integer("n_samples")), std::to_string(identity.n_samples));
-    expect("n_features", std::to_string(in.integer("n_features")), std::to_string(identity.n_features));
-    expect("dtype", in.text("dtype"), identity.dtype);
-
-    state.restart = static_cast<int>(in.integer("restart"));
-    state.iteration = static_cast<int>(in.integer("iteration"));
-    state.centroids = in.matrix<T>("/centroids");
-    state.previous_centroids = in.matrix<T>("/previous_centroids");
-    state.inertia_history = in.vector("/inertia_history");
-    state.shift_history = in.vector("/shift_history");
-    state.restart_inertia = in.vector("/restart_inertia");
-    state.has_best = in.integer("has_best") != 0;
-    state.best_centroids = in.matrix<T>("/best_centroids");
-    state.best_inertia = in.real("best_inertia");
-    state.best_n_iter = static_cast<int>(in.integer("best_n_iter"));
-    state.best_converged = in.integer("best_converged") != 0;
-    state.best_restart = static_cast<int>(in.integer("best_restart"));
-    state.best_inertia_history = in.vector("/best_inertia_history");
-    state.best_shift_history = in.vector("/best_shift_history");
+    if (const auto problem = problem_with_file(path)) throw Error(*problem);
+    const SmallFile in(path, "checkpoint");
+    if (const auto difference = identity_difference(in, identity)) throw Error(*difference);
+    state = read_state<T>(in, identity);
   });
   return state;
+}
+
+bool is_checkpoint_of(const std::string& path, const CheckpointIdentity& identity) {
+  std::error_code ec;
+  // lloyd writes its checkpoints as regular files (a rename): never a link, a FIFO or a device.
+  if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(path, ec))) return false;
+  try {
+    const SmallFile in(path, "checkpoint");
+    return !identity_difference(in, identity).has_value();
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 template void write_checkpoint(const Comm&, const std::string&, const FitState<float>&, const CheckpointIdentity&);
 template void write_checkpoint(const Comm&, const std::string&, const FitState<double>&, const CheckpointIdentity&);
 template std::optional<FitState<float>> read_checkpoint(const Comm&, const std::string&, const CheckpointIdentity&);
 template std::optional<FitState<double>> read_checkpoint(const Comm&, const std::string&, const CheckpointIdentity&);
+template std::uint64_t data_fingerprint(const Comm&, const DenseShard<float>&);
+template std::uint64_t data_fingerprint(const Comm&, const DenseShard<double>&);
 
 }  // namespace lloyd

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -37,18 +38,23 @@ char32_t lower(char32_t c) {
   return c;
 }
 
-// The code point at text[pos] and its length in bytes; an invalid byte is U+FFFD, 1 byte.
+// The code point at text[pos] and its length in bytes. A byte that does not start a valid
+// UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF, no
+// truncated sequence) is U+FFFD, 1 byte: the tokenizer never emits invalid UTF-8.
 std::pair<char32_t, std::size_t> decode(std::string_view text, std::size_t pos) {
+  constexpr std::pair<char32_t, std::size_t> invalid{0xFFFD, 1};
   const auto b = static_cast<unsigned char>(text[pos]);
   if (b < 0x80) return {b, 1};
-  std::size_t length = b >= 0xF0 && b < 0xF8 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
-  if (length == 0 || pos + length > text.size()) return {0xFFFD, 1};
+  const std::size_t length = b >= 0xF0 && b < 0xF8 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
+  if (length == 0 || pos + length > text.size()) return invalid;
   char32_t c = b & (0x7F >> length);
   for (std::size_t k = 1; k < length; ++k) {
     const auto next = static_cast<unsigned char>(text[pos + k]);
-    if ((next & 0xC0) != 0x80) return {0xFFFD, 1};
+    if ((next & 0xC0) != 0x80) return invalid;
     c = (c << 6) | (next & 0x3F);
   }
+  constexpr char32_t kShortest[5] = {0, 0, 0x80, 0x800, 0x10000};  // smallest code point per length
+  if (c < kShortest[length] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return invalid;
   return {c, length};
 }
 
@@ -193,7 +199,24 @@ void limit_features(const Comm& comm, std::vector<OwnedTerm>& owned, std::int64_
     if (t.kept) t.kept = t.total_count > lo || (t.total_count == lo && t.term <= cutoff);
 }
 
+// The refusal of a corpus that is not UTF-8 text (a binary file, another encoding): the
+// vocabulary is stored as UTF-8, so such bytes cannot become terms.
+std::string not_utf8(const std::string& what, std::uint64_t offset) {
+  return what + " is not UTF-8 text: invalid byte sequence at byte offset " + std::to_string(offset) +
+         " (convert it, e.g. with iconv, or remove it from the corpus)";
+}
+
 }  // namespace
+
+std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
+  for (std::size_t pos = 0; pos < text.size();) {
+    const auto [c, length] = decode(text, pos);
+    // U+FFFD itself is three bytes (EF BF BD); the 1-byte stand-in is an invalid byte.
+    if (c == 0xFFFD && length == 1) return pos;
+    pos += length;
+  }
+  return std::nullopt;
+}
 
 std::vector<std::string> tokenize(std::string_view text) {
   std::vector<std::string> tokens;
@@ -261,9 +284,12 @@ Corpus read_corpus(const Comm& comm, const std::string& path) {
     corpus.from_directory = true;
     run_agreed(comm, [&] {
       for (std::uint64_t f = mine.begin; f < mine.end; ++f) {
-        std::ifstream in(std::filesystem::path(path) / files[f], std::ios::binary);
-        if (!in) throw Error("cannot read corpus file '" + files[f] + "'");
+        const std::filesystem::path file = std::filesystem::path(path) / files[f];
+        std::ifstream in(file, std::ios::binary);
+        if (!in) throw Error("cannot read corpus file '" + file.string() + "': " + std::strerror(errno));
         corpus.texts.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        if (const auto offset = first_invalid_utf8(corpus.texts.back()))
+          throw Error(not_utf8("corpus file '" + file.string() + "'", *offset));
         corpus.names.push_back(files[f]);
       }
     });
@@ -293,6 +319,8 @@ Corpus read_corpus(const Comm& comm, const std::string& path) {
     std::uint64_t at = start;
     std::string line;
     while (at < bytes.end && std::getline(in, line)) {
+      if (const auto offset = first_invalid_utf8(line))
+        throw Error(not_utf8("corpus '" + path + "'", at + *offset));
       at += line.size() + 1;
       corpus.texts.push_back(std::move(line));
     }

@@ -94,10 +94,10 @@ expect_error generate.negative_std 4 "$OUT" "cluster-std" -- \
 expect_error generate.dtype 2 "$OUT" "dtype" -- generate --output "$OUT" --samples 10 --features 2 --centers 2 --dtype int8
 
 # Negative numbers where a count or a seed is expected (Boost wrapped -5 to 2^64 - 5).
-expect_error fit.negative_seed 2 "$OUT" "--seed" ">= 0" -- fit --input "$GOOD:/X" --k 3 --seed -5 --output "$OUT"
-expect_error choose_k.negative_seed 3 "$OUT" "--seed" ">= 0" -- \
+expect_error fit.negative_seed 2 "$OUT" "--seed" "non-negative" -- fit --input "$GOOD:/X" --k 3 --seed -5 --output "$OUT"
+expect_error choose_k.negative_seed 3 "$OUT" "--seed" "non-negative" -- \
   choose-k --input "$GOOD:/X" --k-max 3 --seed -1 --output "$OUT"
-expect_error evaluate.negative_sample_size 2 "" "--sample-size" ">= 0" -- \
+expect_error evaluate.negative_sample_size 2 "" "--sample-size" "non-negative" -- \
   evaluate --input "$GOOD:/X" --labels "$W/model.h5" --sample-size -5
 
 finish

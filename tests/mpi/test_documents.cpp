@@ -136,6 +136,26 @@ TEST(Tokenizer, FollowsScikitLearnsDefaultPattern) {
   EXPECT_EQ(document_terms("the cat the hat", options), (std::vector<std::string>{"cat", "hat", "cat hat"}));
 }
 
+// Valid UTF-8 (RFC 3629) and where it stops being valid; the tokenizer never turns invalid
+// bytes into terms (a surrogate or a code point above U+10FFFF used to come out re-encoded).
+TEST(Tokenizer, Utf8IsValidatedStrictly) {
+  EXPECT_EQ(first_invalid_utf8("plain ascii"), std::nullopt);
+  EXPECT_EQ(first_invalid_utf8("née \xe2\x80\x9c \xf0\x9f\x98\x80 \xef\xbf\xbd"), std::nullopt);
+  EXPECT_EQ(first_invalid_utf8(std::string_view("nul\0byte", 8)), std::nullopt);
+  EXPECT_EQ(first_invalid_utf8("ab\xff"), 2u);                  // never a UTF-8 byte
+  EXPECT_EQ(first_invalid_utf8("a\x80"), 1u);                   // a lone continuation byte
+  EXPECT_EQ(first_invalid_utf8("abc\xc3"), 3u);                 // truncated at the end
+  EXPECT_EQ(first_invalid_utf8("\xc1\x81"), 0u);                // overlong 'A'
+  EXPECT_EQ(first_invalid_utf8("\xe0\x80\x80"), 0u);            // overlong NUL
+  EXPECT_EQ(first_invalid_utf8("x\xed\xa0\x80"), 1u);           // surrogate U+D800
+  EXPECT_EQ(first_invalid_utf8("xy\xf4\x90\x80\x80"), 2u);      // U+110000
+  EXPECT_EQ(first_invalid_utf8("\xf5\x80\x80\x80"), 0u);        // lead byte beyond U+10FFFF
+  for (const char* text : {"ab\xed\xa0\x80" "cd", "ab\xf4\x90\x80\x80" "cd", "ab\xc1\x81" "cd"})
+    for (const std::string& token : tokenize(text))
+      EXPECT_EQ(first_invalid_utf8(token), std::nullopt) << "token '" << token << "' of '" << text << "'";
+  EXPECT_EQ(tokenize("ab\xed\xa0\x80" "cd"), (std::vector<std::string>{"ab", "cd"}));
+}
+
 TEST(CsrInput, MalformedFilesAreAgreedErrorsNamingTheProblem) {
   Comm comm(MPI_COMM_WORLD);
   const std::pair<const char*, const char*> cases[] = {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -65,6 +66,9 @@ hid_t checked(hid_t id, const std::string& what);
 void checked_status(herr_t status, const std::string& what);
 /// ": " and the innermost message of HDF5's error stack (the cause of the last failure), or "".
 std::string error_stack_detail();
+/// Whether the absolute `path` ("/a/b") names an object of the open file (every link on the
+/// way exists).
+bool path_exists(hid_t file, const std::string& path);
 /// A dataset-transfer property list that asks for collective MPI-IO.
 Hid collective_transfer();
 template <class T>
@@ -76,12 +80,18 @@ hid_t native_type() {
 }
 }  // namespace h5
 
-/// Collective over comm: opens an existing file read-only with the MPI-IO driver. A file that
-/// is missing, a directory, unreadable, empty or not HDF5 is an AgreedError that says which.
+/// Why `file` cannot be read as an HDF5 file: it is missing, a directory, not a regular file,
+/// unreadable ("cannot read WHAT 'F': permission denied") or not HDF5; std::nullopt when it
+/// can. `what` names the file's role in the message ("input file", "model"). Not collective.
+std::optional<std::string> why_not_readable_hdf5(const std::string& file, const std::string& what);
+
+/// Collective over comm: opens an existing file read-only with the MPI-IO driver; a file
+/// that why_not_readable_hdf5 refuses is an AgreedError.
 Hid open_file_parallel(const Comm& comm, const std::string& file);
 /// Opens an existing file read-only in this process alone (small files: models, vocabularies,
-/// checkpoints), with the same one-line Errors as open_file_parallel. Not collective.
-Hid open_file(const std::string& file);
+/// checkpoints), with the same one-line Errors as open_file_parallel (`what` names the file's
+/// role). Not collective.
+Hid open_file(const std::string& file, const std::string& what = "input file");
 
 /// Collective over comm: checks that `ref` names a non-empty 2-D float32/float64 dataset, or a
 /// CSR group (io/csr.hpp; then `sparse` is set), and returns its shape; otherwise every rank
@@ -136,9 +146,13 @@ class RowReader {
 void write_attribute(hid_t object, const std::string& name, double value);
 void write_attribute(hid_t object, const std::string& name, std::int64_t value);
 void write_attribute(hid_t object, const std::string& name, const std::string& value);
+/// A single (scalar or one-element) attribute; a missing one, one of another class (a
+/// string where a number is expected, a float where an integer is) or of several elements
+/// is an Error naming it. Not collective.
 double read_attribute_double(hid_t object, const std::string& name);
 std::int64_t read_attribute_int(hid_t object, const std::string& name);
-/// A string attribute, or `fallback` when the object has no attribute of that name.
+/// A single string attribute, fixed-length (as lloyd writes) or variable-length (as h5py
+/// writes by default), or `fallback` when the object has no attribute of that name.
 std::string read_attribute_string(hid_t object, const std::string& name, const std::string& fallback);
 
 /// An output file that appears only when complete: it is written under a temporary name in

@@ -1,10 +1,12 @@
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "lloyd/comm.hpp"
 #include "lloyd/kmeans/options.hpp"
+#include "lloyd/shard.hpp"
 
 namespace lloyd {
 
@@ -30,14 +32,23 @@ struct FitState {
   std::vector<double> best_inertia_history, best_shift_history;
 };
 
-/// What a checkpoint belongs to: resuming with other data or options is refused.
+/// What a checkpoint belongs to: resuming with other data or options is refused. The data
+/// are recognised by their content (data_fingerprint), not by their path: the same rows
+/// moved elsewhere resume, other rows at the same path do not.
 struct CheckpointIdentity {
   KMeansOptions options;
   std::string init_name;  ///< "k-means++", … or the init file
-  std::string input;      ///< FILE.h5:/dataset
+  std::string input;      ///< FILE.h5:/dataset (recorded, not compared)
   std::uint64_t n_samples = 0, n_features = 0;
   std::string dtype;
+  std::uint64_t data_fingerprint = 0;  ///< data_fingerprint() of the rows
 };
+
+/// Collective over comm: a 64-bit fingerprint of the data's content: the sum (mod 2^64) over
+/// rows of a hash of (global row index, the row's bytes), so it is the same for any number of
+/// ranks and changes with any value, the order of the rows or the dtype.
+template <class T>
+std::uint64_t data_fingerprint(const Comm& comm, const DenseShard<T>& shard);
 
 /// Collective over comm: writes the state atomically (temporary file + rename), replacing
 /// an older checkpoint.
@@ -46,9 +57,21 @@ void write_checkpoint(const Comm& comm, const std::string& path, const FitState<
                       const CheckpointIdentity& identity);
 
 /// Collective over comm: the state saved in `path`, or std::nullopt when there is no such
-/// file (a first run). A checkpoint of another fit is an AgreedError naming the difference.
+/// file (a first run). Every problem is an AgreedError of one line naming the checkpoint and
+/// the field: not a lloyd checkpoint or another format version; another fit (an option that
+/// differs) or other data (another shape, dtype or fingerprint); a field missing, of another
+/// type or shape (centroids k × d of this fit, histories as long as the iterations), out of
+/// range (restart in [0, n_init), iteration in [0, max_iter), …), inconsistent (the best
+/// restart's inertia) or not finite.
 template <class T>
 std::optional<FitState<T>> read_checkpoint(const Comm& comm, const std::string& path,
                                            const CheckpointIdentity& identity);
+
+/// Whether `path` is a regular file holding a lloyd checkpoint of the fit `identity`: the
+/// checkpoint format and every field of the identity, the data fingerprint included. False
+/// for anything else (no file, another file, another fit); never throws. Not collective: a
+/// finished fit asks it before it removes its checkpoint, so that it never removes a file
+/// it did not write.
+bool is_checkpoint_of(const std::string& path, const CheckpointIdentity& identity);
 
 }  // namespace lloyd

@@ -3,6 +3,7 @@
 // TfidfVectorizer weights (smooth idf, l2 norm) so that the two can be compared.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,7 +28,7 @@ struct Corpus {
 /// each rank reads one byte range of it, moved to line starts, so no rank reads it all. A
 /// directory holds one document per regular file (recursively, sorted by relative path; the
 /// files are split in blocks of consecutive paths). Errors (missing, unreadable, no
-/// documents) are AgreedError.
+/// documents, not UTF-8 — naming the file and the byte offset) are AgreedError.
 Corpus read_corpus(const Comm& comm, const std::string& path);
 
 /// Document-frequency bound: a count of documents, or a fraction of them.
@@ -50,6 +51,11 @@ struct TfidfOptions {
 
 /// scikit-learn's list of English stop words.
 const std::vector<std::string>& english_stop_words();
+
+/// The byte offset of the first invalid UTF-8 sequence in `text` (RFC 3629: overlong forms,
+/// surrogates, code points above U+10FFFF and truncated sequences are invalid), or
+/// std::nullopt when it is all valid UTF-8.
+std::optional<std::size_t> first_invalid_utf8(std::string_view text);
 
 /// scikit-learn's default analyzer: lower-cased, tokens are maximal runs of two or more word
 /// characters (`(?u)\b\w\w+\b`). Word characters: ASCII letters, digits and '_', and every
