@@ -256,7 +256,7 @@ void write_strings(const Comm& comm, OutputFile& file, const std::string& name,
 }
 
 std::vector<std::string> read_strings(const std::string& file_name, const std::string& name) {
-  Hid file = open_file(file_name);
+  Hid file = open_file(file_name, "file");
   if (H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) <= 0)
     throw Error("'" + file_name + "' has no dataset '" + name + "'");
   Hid dataset(checked(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), "open " + name), H5Dclose);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "lloyd/value_range.hpp"
+
 namespace lloyd {
 
 namespace {
@@ -130,11 +132,12 @@ RowMatrix<T> SmallFile::matrix(const std::string& dataset, std::optional<std::ui
   RowMatrix<T> values(static_cast<Eigen::Index>(opened.dims[0]), static_cast<Eigen::Index>(opened.dims[1]));
   read_all(opened, dataset, values.data());
   if constexpr (std::is_floating_point_v<T>) {
-    for (Eigen::Index i = 0; i < values.rows(); ++i)
-      for (Eigen::Index j = 0; j < values.cols(); ++j)
-        if (!std::isfinite(values(i, j)))
-          throw problem(dataset + " row " + std::to_string(i) + ", column " + std::to_string(j) + " is " +
-                        value_text(values(i, j)));
+    // Centres, like data, must be finite and small enough that their distances cannot
+    // overflow (value_range.hpp).
+    const auto d = static_cast<std::uint64_t>(values.cols());
+    const auto count = static_cast<std::size_t>(values.size());
+    const std::size_t at = first_refused_value(values.data(), count, largest_accepted_magnitude<T>(d));
+    if (at < count) throw problem(refused_value_message(dataset, at / d, at % d, values.data()[at], d));
   }
   return values;
 }

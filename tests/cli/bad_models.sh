@@ -40,7 +40,7 @@ predict_error() {
 for np in 1 3; do
   predict_error metric_hamming "$np" model_metric_hamming.h5 "attribute metric is 'hamming'" "euclidean, cosine"
   predict_error mode_weird "$np" model_mode_weird.h5 "attribute mode is 'weird'"
-  predict_error nan_centroid "$np" model_nan_centroid.h5 "/centroids row 1, column 2 is NaN"
+  predict_error nan_centroid "$np" model_nan_centroid.h5 "/centroids: row 1 contains NaN \(column 2\)"
   predict_error k_mismatch "$np" model_k_mismatch.h5 "attribute k = 4 but /centroids has 3 rows"
   predict_error tree_label_big "$np" model_tree_label_big.h5 "/tree node 4 is a leaf with label 7, outside \[0, k = 3\)"
   predict_error tree_child_range "$np" model_tree_child_range.h5 "/tree node 2 has children 3 and 9"

@@ -154,8 +154,14 @@ class DamagedCheckpoint : public testing::Test {
   void SetUp() override {
     path_ = test::scratch_path(comm_, "damaged");
     const auto blobs = overlapping_blobs(comm_);
-    // Stopped in the second restart: every field is in use (a best restart exists).
-    write_checkpoint(comm_, path_, stopped_state(comm_, blobs.data, options_, 60), identity_of(options_));
+    // Stopped early in the second restart: every field is in use (a best restart exists).
+    // Where that is depends on the seeds: count the first restart's iterations.
+    int first_restart_iterations = 0;
+    fit_kmeans<double>(comm_, blobs.data, options_, nullptr, [&](const IterationStats& s) {
+      if (s.restart == 0) first_restart_iterations = std::max(first_restart_iterations, s.iteration);
+    });
+    write_checkpoint(comm_, path_, stopped_state(comm_, blobs.data, options_, first_restart_iterations + 2),
+                     identity_of(options_));
   }
   void TearDown() override {
     comm_.barrier();
@@ -220,7 +226,7 @@ TEST_F(DamagedCheckpoint, NaNCentroids) {
   std::vector<double> values(8 * 5, 1.0);
   values[7] = std::numeric_limits<double>::quiet_NaN();
   replace_dataset("/centroids", values, 8, 5);
-  expect_refused("/centroids row 1, column 2 is NaN");
+  expect_refused("/centroids: row 1 contains NaN (column 2)");
 }
 
 TEST_F(DamagedCheckpoint, FloatCentroidsForFloat64Data) {
@@ -248,8 +254,12 @@ TEST_F(DamagedCheckpoint, HugeRestart) {
 }
 
 TEST_F(DamagedCheckpoint, HistoryShorterThanTheIterations) {
-  replace_dataset("/inertia_history", {1.0, 2.0}, 2, 0);
-  expect_refused("/inertia_history is 2; expected");
+  // One entry more than the iterations the checkpoint says were done.
+  const auto intact = read_checkpoint<double>(comm_, path_, identity_of(options_));
+  ASSERT_TRUE(intact.has_value());
+  const std::size_t wrong = intact->inertia_history.size() + 1;
+  replace_dataset("/inertia_history", std::vector<double>(wrong, 1.0), wrong, 0);
+  expect_refused("/inertia_history is " + std::to_string(wrong) + "; expected");
 }
 
 TEST_F(DamagedCheckpoint, NegativeInertia) {
