@@ -447,7 +447,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
 #endif
   {
     ThreadSpace& space = threads_[static_cast<std::size_t>(thread_index())];
-    space.sums.reset();
+    if (sums) space.sums.reset(*fixed);  // laid out for `fixed`
     if (tiled) {
       space.tile = tiles_.workspace();
       space.tile_scores.resize(static_cast<std::size_t>(kTileRows * tiles_.padded_centres()));

@@ -158,7 +158,7 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
   const DataSummary summary = summarize(comm, shard);
   result.tol_absolute = options.tol * summary.mean_variance;
   {
-    ClusterSums total(1, d);
+    ClusterSums total(1, summary.fixed);
     for (Eigen::Index i = 0; i < shard.local_rows(); ++i) total.add(0, shard.row(i), summary.fixed);
     total.allreduce(comm);
     RowMatrix<T> mean = RowMatrix<T>::Zero(1, d);

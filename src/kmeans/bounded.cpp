@@ -379,7 +379,8 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   {
     const int thread = thread_index();
     Space& space = spaces_[static_cast<std::size_t>(thread)];
-    space.moves.reset();
+    if (fixed) space.moves.reset(*fixed);  // laid out for `fixed`
+    else space.moves.reset();
     auto add_row = [&](Eigen::Index i) {
       space.moves.add(labels[static_cast<std::size_t>(i)], shard.row(i), *fixed);
     };

@@ -137,7 +137,8 @@ class FullStep {
 // taken around the data's mean m rounded to the fixed-point grid, so that S_c − n_c m is
 // exact and the cancellation is that of the spread around the mean, not of the offset. It
 // agrees with the row-by-row sum to about 1e-13 relative (README); the final inertia is
-// always summed row by row.
+// always summed row by row. With more than one limb per value (FixedPoint), S_c − n_c m is
+// formed exactly from the limbs instead (FixedPoint::centred_to_double).
 template <class T>
 class InertiaFromSums {
  public:
@@ -146,6 +147,10 @@ class InertiaFromSums {
     const Eigen::Index d = shard.features();
     for (Eigen::Index j = 0; j < d; ++j) {
       const auto feature = static_cast<std::size_t>(j);
+      if (!fixed_.single()) {
+        mean_.push_back(summary.mean[feature]);
+        continue;
+      }
       grid_mean_.push_back(fixed_.to_fixed(summary.mean[feature], feature));
       mean_.push_back(fixed_.to_double(grid_mean_.back(), feature));
     }
@@ -166,10 +171,15 @@ class InertiaFromSums {
       double cross = 0, own = 0;
       for (Eigen::Index j = 0; j < d; ++j) {
         const auto feature = static_cast<std::size_t>(j);
-        const Int128 centred = sums[static_cast<std::size_t>(c * d + j)] -
-                               Int128{n} * Int128{grid_mean_[feature]};
         const double offset = static_cast<double>(centres(c, j)) - mean_[feature];
-        cross += offset * fixed_.to_double(centred, feature);
+        if (fixed_.single()) {
+          const Int128 centred = sums[static_cast<std::size_t>(c * d + j)] -
+                                 Int128{n} * Int128{grid_mean_[feature]};
+          cross += offset * fixed_.to_double(centred, feature);
+        } else {
+          cross += offset * fixed_.centred_to_double(sums.data() + totals.position(c, j), static_cast<std::size_t>(d),
+                                                     feature, n, mean_[feature]);
+        }
         own += offset * offset;
       }
       inertia += static_cast<double>(n) * own - 2 * cross;
@@ -194,7 +204,7 @@ class BoundedStep {
               const DataSummary& summary)
       : shard_(shard), summary_(summary),
         bounded_(shard.local_rows(), shard.features(), k, groups),
-        inertia_from_sums_(comm, shard, summary), totals_(k, shard.features()),
+        inertia_from_sums_(comm, shard, summary), totals_(k, summary.fixed),
         labels_(static_cast<std::size_t>(shard.local_rows()), -1),
         distances_(static_cast<std::size_t>(shard.local_rows())) {}
 
@@ -268,7 +278,7 @@ SingleRun iterate(const Comm& comm, const DenseShard<T>& shard, Step& step,
                   const SaveRun<T>& save, PhaseTimes& phases, Clock::time_point start) {
   centroids = std::move(start_from.centroids);
   const Eigen::Index k = centroids.rows(), d = shard.features();
-  ClusterSums sums(k, d);
+  ClusterSums sums(k, summary.fixed);
   if (start_from.previous_centroids) {
     PhaseClock clock(phases.assign);
     step.start(start_from.previous_centroids);

@@ -750,7 +750,7 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
 template <class T>
 RowMatrix<T> random_partition(const Comm& comm, const DenseShard<T>& shard, int k,
                               const CounterRng& rng, int restart, const FixedPoint& fixed) {
-  ClusterSums sums(k, shard.features());
+  ClusterSums sums(k, fixed);
   const std::uint64_t stream = stream_id(Stream::RandomPartition, restart);
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
     const double u = rng.uniform(stream, shard.global_index(i));

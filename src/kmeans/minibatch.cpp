@@ -181,17 +181,15 @@ std::unique_ptr<RowSource<T>> streamed_source(const Comm& comm, const DatasetRef
 template <class T>
 DataSummary summarize_blocks(const Comm& comm, RowSource<T>& source, bool need_variance) {
   const Eigen::Index d = source.features();
-  std::vector<double> max_abs(static_cast<std::size_t>(d), 0.0);
+  FeatureRange range(static_cast<std::size_t>(d));
   source.for_each_block([&](const DenseShard<T>& block) {
-    for (Eigen::Index i = 0; i < block.local_rows(); ++i)
-      for (Eigen::Index j = 0; j < d; ++j)
-        max_abs[j] = std::max(max_abs[j], std::abs(static_cast<double>(block.rows(i, j))));
+    range.add_rows(block.rows.data(), static_cast<std::size_t>(block.local_rows()));
   });
-  comm.allreduce(std::span<double>(max_abs), MPI_MAX);
-  DataSummary summary{FixedPoint(max_abs), 0.0, {}};
+  range.allreduce(comm);
+  DataSummary summary{FixedPoint(range), 0.0, {}};
   if (!need_variance) return summary;
   // As summarize(): the mean from exact sums, then Σ‖x − mean‖² as one exact sum.
-  ClusterSums total(1, d);
+  ClusterSums total(1, summary.fixed);
   source.for_each_block([&](const DenseShard<T>& block) {
     for (Eigen::Index i = 0; i < block.local_rows(); ++i) total.add(0, block.row(i), summary.fixed);
   });
@@ -271,7 +269,7 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   const double alpha = std::min(1.0, 2.0 * static_cast<double>(B) / (static_cast<double>(n) + 1));
   result.counts.assign(static_cast<std::size_t>(k), 0);
   Assigner<T> assigner(d, k);
-  ClusterSums sums(k, d);
+  ClusterSums sums(k, summary.fixed);
   DenseShard<T> rows;
   std::vector<std::int32_t> labels;
   std::vector<double> distances;

@@ -136,14 +136,14 @@ class SphericalAssigner {
       spaces_.push_back({std::vector<T>(static_cast<std::size_t>(clusters_)), ClusterSums(0, 0)});
     if (sums)  // the threads' partial sums exist only where sums are asked for
       for (Space& space : spaces_)
-        if (space.sums.clusters() != clusters_) space.sums = ClusterSums(clusters_, features_);
+        if (space.sums.clusters() != clusters_) space.sums = ClusterSums(clusters_, *fixed);
     const Eigen::Index k = clusters_;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(thread_count)
 #endif
     {
       Space& space = spaces_[static_cast<std::size_t>(thread_index())];
-      if (sums) space.sums.reset();
+      if (sums) space.sums.reset(*fixed);
       T* scores = space.scores.data();
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -250,20 +250,18 @@ KMeansResult<T> fit_spherical(const Comm& comm, const CsrShard<T>& shard, const 
   FixedPoint fixed;
   {
     const auto clock = Clock::now();
-    std::vector<double> max_abs(static_cast<std::size_t>(d), 0.0);
-    for (std::size_t e = 0; e < shard.values.size(); ++e) {
-      auto& m = max_abs[static_cast<std::size_t>(shard.indices[e])];
-      m = std::max(m, std::abs(static_cast<double>(shard.values[e])));
-    }
-    comm.allreduce(std::span<double>(max_abs), MPI_MAX);
-    fixed = FixedPoint(max_abs);
+    FeatureRange range(static_cast<std::size_t>(d));
+    for (std::size_t e = 0; e < shard.values.size(); ++e)
+      range.add(static_cast<std::size_t>(shard.indices[e]), shard.values[e]);
+    range.allreduce(comm);
+    fixed = FixedPoint(range);
     result.phases.init += seconds_since(clock);
   }
   result.tol_absolute = options.tol_absolute >= 0 ? options.tol_absolute : options.tol;
   const int restarts = initial ? 1 : std::max(options.n_init, 1);
 
   SphericalAssigner<T> assigner(d, k);
-  ClusterSums sums(k, d);
+  ClusterSums sums(k, fixed);
   std::vector<std::int32_t> labels(n_local), previous(n_local);
   std::vector<double> similarities(n_local);
   for (int restart = 0; restart < restarts; ++restart) {

@@ -24,7 +24,7 @@ ClusterMeans cluster_means(const Comm& comm, const DenseShard<T>& shard,
   const Eigen::Index d = shard.features();
   const FixedPoint fixed = summarize(comm, shard).fixed;  // the scales K-Means uses
   // Cluster k (one past the last) collects every row: the overall mean rides along.
-  ClusterSums sums(k + 1, d);
+  ClusterSums sums(k + 1, fixed);
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
     sums.add(labels[static_cast<std::size_t>(i)], shard.row(i), fixed);
     sums.add(k, shard.row(i), fixed);

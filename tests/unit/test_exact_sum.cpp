@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lloyd/exact_sum.hpp"
+#include "lloyd/kmeans/cluster_sums.hpp"
 
 namespace lloyd {
 namespace {
@@ -104,6 +105,209 @@ TEST(FixedPoint, RoundTripErrorBelowTwoToMinus52OfTheMaximum) {
   }
   EXPECT_NEAR(fixed.to_double(fixed.to_fixed(-7.5e-9, 1), 1), -7.5e-9, std::ldexp(1e-8, -FixedPoint::kValueBits));
   EXPECT_EQ(fixed.to_fixed(0.0, 2), 0);
+}
+
+TEST(ExactSum, AddIntegerIsExactAtEveryScale) {
+  ExactSum exact;
+  exact.add_integer(static_cast<Int128>(1) << 100, -100);
+  exact.add_integer(-4, -1076);  // −2^−1074
+  EXPECT_EQ(exact.value(), 1.0);  // the tiny term only decides the rounding
+  ExactSum tiny;
+  tiny.add_integer(-4, -1076);
+  EXPECT_EQ(tiny.value(), -std::numeric_limits<double>::denorm_min());
+  ExactSum big;
+  big.add_integer((static_cast<Int128>(1) << 120) - 1, 900);  // just below 2^1020
+  EXPECT_EQ(big.value(), std::ldexp(1.0, 1020));
+  ExactSum cancelling;  // 2^200 + 3·2^−1074 − 2^200
+  cancelling.add_integer(static_cast<Int128>(1) << 100, 100);
+  cancelling.add_integer(3, -1074);
+  cancelling.add_integer(-(static_cast<Int128>(1) << 110), 90);
+  EXPECT_EQ(cancelling.value(), 3 * std::numeric_limits<double>::denorm_min());
+}
+
+TEST(FeatureRange, LowestBitOfEveryKindOfValue) {
+  EXPECT_EQ(FeatureRange::lowest_bit_of(1.0), 0);
+  EXPECT_EQ(FeatureRange::lowest_bit_of(-0.5), -1);
+  EXPECT_EQ(FeatureRange::lowest_bit_of(3.0), 0);
+  EXPECT_EQ(FeatureRange::lowest_bit_of(1.5), -1);
+  EXPECT_EQ(FeatureRange::lowest_bit_of(1e17), 17);  // 1e17 = 2^17 · 762939453125
+  EXPECT_EQ(FeatureRange::lowest_bit_of(std::numeric_limits<double>::denorm_min()), -1074);
+  EXPECT_EQ(FeatureRange::lowest_bit_of(std::nextafter(1.0, 2.0)), -52);
+  EXPECT_EQ(FeatureRange::lowest_bit_of(0.0), FeatureRange::kNoBit);
+  EXPECT_EQ(FeatureRange::lowest_bit_of(-0.0), FeatureRange::kNoBit);
+}
+
+// add_rows (AVX-512, in the type's own layout) agrees with the one-value form.
+template <class T>
+void expect_rows_as_values() {
+  std::mt19937_64 generator(3);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (const std::size_t d : {1u, 3u, 8u, 16u, 17u, 40u}) {
+    std::vector<T> rows(700 * d);
+    for (std::size_t e = 0; e < rows.size(); ++e) {
+      const double scale = std::ldexp(1.0, static_cast<int>(e % 61) - 30);
+      rows[e] = static_cast<T>(normal(generator) * scale);
+    }
+    rows[5 % rows.size()] = 0;
+    rows[d] = std::numeric_limits<T>::denorm_min();
+    rows[2 * d] = -std::numeric_limits<T>::max();
+    FeatureRange whole(d), one_by_one(d);
+    whole.add_rows(rows.data(), 700);
+    for (std::size_t i = 0; i < 700; ++i) one_by_one.add_row(rows.data() + i * d);
+    for (std::size_t j = 0; j < d; ++j) {
+      EXPECT_EQ(whole.max_abs(j), one_by_one.max_abs(j)) << "d=" << d << " j=" << j;
+      EXPECT_EQ(whole.lowest_bit(j), one_by_one.lowest_bit(j)) << "d=" << d << " j=" << j;
+    }
+  }
+}
+TEST(FeatureRange, RowsAsValuesFloat) { expect_rows_as_values<float>(); }
+TEST(FeatureRange, RowsAsValuesDouble) { expect_rows_as_values<double>(); }
+
+// ---------------------------------------------------------------- exact cluster sums
+
+// Rows of one feature in clusters; each cluster's mean from ClusterSums must be its exact
+// mean (the exact sum, rounded once, divided once): the same bits as ExactSum / n, and
+// within two ulps of a long double mean where that is exact enough.
+struct Column {
+  std::vector<double> values;
+  std::vector<std::int32_t> cluster;
+};
+
+RowMatrix<double> means_of(const Column& column, int k, FixedPoint& fixed) {
+  FeatureRange range(1);
+  for (const double v : column.values) range.add(0, v);
+  fixed = FixedPoint(range);
+  ClusterSums sums(k, fixed);
+  for (std::size_t i = 0; i < column.values.size(); ++i) sums.add(column.cluster[i], &column.values[i], fixed);
+  RowMatrix<double> means = RowMatrix<double>::Zero(k, 1);
+  sums.means(fixed, means);
+  return means;
+}
+
+void expect_exact_means(const Column& column, int k, const char* what) {
+  FixedPoint fixed;
+  const RowMatrix<double> means = means_of(column, k, fixed);
+  for (int c = 0; c < k; ++c) {
+    ExactSum sum;
+    std::int64_t n = 0;
+    for (std::size_t i = 0; i < column.values.size(); ++i)
+      if (column.cluster[i] == c) {
+        sum.add(column.values[i]);
+        ++n;
+      }
+    EXPECT_EQ(means(c, 0), sum.value() / static_cast<double>(n)) << what << " cluster " << c;
+  }
+}
+
+TEST(ExactMeans, AnOutlierOf1e17LeavesTheOtherClustersExact) {
+  // Before: one limb 52 bits below 1e17 (units of 16): the other centres became 0.0.
+  Column column;
+  const double centres[] = {10.06, -10.34, -0.18};
+  std::mt19937_64 generator(1);
+  std::normal_distribution<double> normal(0.0, 0.5);
+  for (int i = 0; i < 300; ++i) {
+    column.values.push_back(centres[i % 3] + normal(generator));
+    column.cluster.push_back(i % 3);
+  }
+  column.values.push_back(1e17);
+  column.cluster.push_back(3);
+  expect_exact_means(column, 4, "1e17 outlier");
+  FixedPoint fixed;
+  const RowMatrix<double> means = means_of(column, 4, fixed);
+  EXPECT_GT(fixed.limbs(), 1);
+  for (int c = 0; c < 3; ++c) {
+    long double mean = 0;
+    int n = 0;
+    for (std::size_t i = 0; i < column.values.size(); ++i)
+      if (column.cluster[i] == c) mean += column.values[i], ++n;
+    mean /= n;
+    EXPECT_NEAR(means(c, 0), static_cast<double>(mean), 4 * std::abs(static_cast<double>(mean)) * 0x1p-52) << c;
+  }
+  EXPECT_EQ(means(3, 0), 1e17);
+}
+
+TEST(ExactMeans, LargeOffsetsAndTinyValues) {
+  std::mt19937_64 generator(2);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Column offset, tiny, mixed;
+  for (int i = 0; i < 500; ++i) {
+    offset.values.push_back(1e12 + normal(generator));  // before: errors of 2e−5
+    offset.cluster.push_back(i % 2);
+    tiny.values.push_back(1e-310 * (1 + normal(generator)));  // before: all zero
+    tiny.cluster.push_back(i % 3);
+    // Every binary exponent from 2^−300 to 2^300, both signs, in four clusters.
+    mixed.values.push_back(std::ldexp(normal(generator), (i * 37) % 601 - 300));
+    mixed.cluster.push_back(i % 4);
+  }
+  tiny.values.push_back(std::numeric_limits<double>::denorm_min());
+  tiny.cluster.push_back(0);
+  expect_exact_means(offset, 2, "1e12 offset");
+  expect_exact_means(tiny, 3, "1e-310");
+  expect_exact_means(mixed, 4, "2^-300 .. 2^300");
+  FixedPoint fixed;
+  const RowMatrix<double> means = means_of(tiny, 3, fixed);
+  for (int c = 0; c < 3; ++c) EXPECT_NE(means(c, 0), 0.0);
+}
+
+TEST(ExactMeans, SubtractAndRemoveUndoAddExactly) {
+  std::mt19937_64 generator(4);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const Eigen::Index d = 3;
+  RowMatrix<double> rows(200, d);
+  for (Eigen::Index i = 0; i < rows.rows(); ++i)
+    for (Eigen::Index j = 0; j < d; ++j) rows(i, j) = std::ldexp(normal(generator), static_cast<int>((i * 13 + j) % 90) - 45);
+  FeatureRange range(d);
+  range.add_rows(rows.data(), static_cast<std::size_t>(rows.rows()));
+  const FixedPoint fixed(range);
+  ASSERT_GT(fixed.limbs(), 1);
+  ClusterSums all(2, fixed), some(2, fixed);
+  for (Eigen::Index i = 0; i < rows.rows(); ++i) {
+    all.add(static_cast<std::int32_t>(i % 2), rows.row(i).data(), fixed);
+    if (i % 5 != 0) some.add(static_cast<std::int32_t>(i % 2), rows.row(i).data(), fixed);
+  }
+  ClusterSums undone(2, fixed);
+  undone.merge(all);
+  for (Eigen::Index i = 0; i < rows.rows(); i += 5) {
+    if (i % 10 == 0) undone.subtract(static_cast<std::int32_t>(i % 2), rows.row(i).data(), fixed);
+    else undone.remove(static_cast<std::int32_t>(i % 2), rows.row(i).data(), fixed);
+  }
+  EXPECT_TRUE(std::equal(undone.sums().begin(), undone.sums().end(), some.sums().begin()));
+  EXPECT_EQ(undone.count(0), some.count(0));
+  // A sparse row adds the same limbs as the dense one.
+  ClusterSums dense(1, fixed), sparse(1, fixed);
+  const std::int32_t columns[] = {0, 1, 2};
+  for (Eigen::Index i = 0; i < rows.rows(); ++i) {
+    dense.add(0, rows.row(i).data(), fixed);
+    sparse.add_sparse(0, columns, rows.row(i).data(), d, fixed);
+  }
+  EXPECT_TRUE(std::equal(dense.sums().begin(), dense.sums().end(), sparse.sums().begin()));
+}
+
+TEST(ExactMeans, OneLimbWhereTheDataFitAndTheSameSumsAsBefore) {
+  // float32-like data spanning < 52 bits: one int64 per value, and the sums are those of
+  // the rounding form (which is exact there).
+  std::mt19937_64 generator(5);
+  std::normal_distribution<float> normal(0.0f, 5.0f);
+  const Eigen::Index d = 4;
+  RowMatrix<float> rows(300, d);
+  for (float& v : rows.reshaped()) v = normal(generator);
+  FeatureRange range(d);
+  range.add_rows(rows.data(), 300);
+  const FixedPoint exact(range), rounding(range.max_abs());
+  EXPECT_EQ(exact.limbs(), 1);
+  EXPECT_TRUE(exact.single());
+  ClusterSums a(3, exact), b(3, rounding);
+  for (Eigen::Index i = 0; i < rows.rows(); ++i) {
+    a.add(static_cast<std::int32_t>(i % 3), rows.row(i).data(), exact);
+    b.add(static_cast<std::int32_t>(i % 3), rows.row(i).data(), rounding);
+  }
+  EXPECT_TRUE(std::equal(a.sums().begin(), a.sums().end(), b.sums().begin()));
+  // Sums laid out for another FixedPoint are refused, not overrun.
+  FeatureRange wide_range(d);
+  wide_range.add(0, 1e17);
+  wide_range.add(0, 1e-17);
+  const FixedPoint wide(wide_range);
+  EXPECT_THROW(a.add(0, rows.row(0).data(), wide), std::logic_error);
 }
 
 }  // namespace
