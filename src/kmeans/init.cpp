@@ -524,12 +524,13 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
 
     // Greedy choice: keep the candidate that lowers the potential Σ min(D², d²) most. The
     // potentials are fixed-point integer sums (int64 words carried into 128 bits every
-    // kCarryRows rows: terms below 2^52 cannot overflow them), so every rank and thread
-    // count picks the same one.
+    // kCarryRows rows: terms of at most 2^52 — the largest D² may round up to it — cannot
+    // overflow 1024 of them; 2048 could, by one), so every rank and thread count picks the
+    // same one.
     const double bound[1] = {max_closest};
     const FixedPoint scale(bound);
     const double factor = 1.0 / scale.to_double(1, 0);  // 2^shift: exact
-    constexpr Eigen::Index kCarryRows = 2048;
+    constexpr Eigen::Index kCarryRows = 1024;  // a multiple of the column groups' W
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads()) if (threads() > 1)
 #endif
