@@ -1,9 +1,63 @@
 #!/usr/bin/env bash
-# Installs missing Debian packages, builds lloyd and runs every test (unit, MPI at 1-4
-# ranks, end-to-end CLI, and the job scripts on a real local Slurm, which needs root).
-# Extra arguments go to ctest, e.g. scripts/test.sh -R sklearn
+# Installs missing Debian packages, builds lloyd and runs every test, in three stages:
+#   1. the suite (unit, MPI at 1-4 ranks, end-to-end CLI, and the job scripts on a real local
+#      Slurm, which needs root), in build/;
+#   2. the unit, MPI and CLI tests again, built with AddressSanitizer + UndefinedBehaviorSanitizer
+#      (-DLLOYD_SANITIZE=ON, in build-asan/; the Slurm jobs are left out): any sanitizer report
+#      fails the stage, also one from a command that was expected to fail;
+#   3. every libFuzzer target (tests/fuzz: the CSR reader, the model and checkpoint readers, the
+#      tokenizer) for LLOYD_FUZZ_SECONDS (default 30) each from its committed seed corpus
+#      (-DLLOYD_FUZZ=ON with clang, in build-fuzz/).
+#
+#   scripts/test.sh                            all three stages
+#   scripts/test.sh -R sklearn                 stage 1 only, with these ctest arguments
+#   scripts/test.sh --sanitize [CTEST-ARGS]    stage 2 only
+#   scripts/test.sh --fuzz                     stage 3 only
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-LLOYD_DEPS=--test "$LLOYD_ROOT/scripts/build.sh"
-cd "$LLOYD_BUILD"
-ctest --output-on-failure "$@"
+export LLOYD_DEPS=--test
+
+suite() {
+  "$LLOYD_ROOT/scripts/build.sh"
+  (cd "$LLOYD_BUILD" && ctest --output-on-failure "$@")
+}
+
+# Sanitizer reports go to files, so that a report from a process whose failure a test expects
+# (a bad input) still fails the stage. MPI's and PMIx's own leaks are suppressed by name in
+# tests/sanitizers/lsan.supp; leak detection stays on for lloyd's code.
+sanitize() {
+  local build=$LLOYD_ROOT/build-asan
+  local reports=$build/sanitizer-reports
+  LLOYD_BUILD=$build "$LLOYD_ROOT/scripts/build.sh" -DLLOYD_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  rm -rf "$reports"
+  mkdir -p "$reports"
+  local status=0
+  (
+    export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:log_path=$reports/asan"
+    export LSAN_OPTIONS="suppressions=$LLOYD_ROOT/tests/sanitizers/lsan.supp:print_suppressions=0"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
+    cd "$build" && ctest --output-on-failure -E '^slurm\.' "$@"
+  ) || status=$?
+  local report
+  for report in "$reports"/*; do
+    [ -e "$report" ] || continue
+    echo "sanitizer report $(basename "$report"):" >&2
+    head -n 60 "$report" >&2
+    status=1
+  done
+  return "$status"
+}
+
+fuzz() {
+  local build=$LLOYD_ROOT/build-fuzz seconds=${LLOYD_FUZZ_SECONDS:-30}
+  LLOYD_BUILD=$build "$LLOYD_ROOT/scripts/build.sh" -DLLOYD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+  "$LLOYD_ROOT/tests/fuzz/run.sh" "$build" "$seconds"
+}
+
+case "${1:-}" in
+  --sanitize) shift; sanitize "$@" ;;
+  --fuzz) fuzz ;;
+  "") suite; sanitize; fuzz ;;
+  *) suite "$@" ;;
+esac

@@ -148,7 +148,11 @@ void run_agreed(const Comm& comm, Phase&& phase) {
   comm.agree(error);
 }
 
-/// RAII MPI_Init/MPI_Finalize for programs and test mains.
+/// MPI_Finalize, unless MPI is finalised already; in a sanitizer build (LLOYD_SANITIZE) the
+/// leak check runs first.
+void finalize_mpi();
+
+/// RAII MPI_Init/finalize_mpi for programs and test mains.
 class MpiEnvironment {
  public:
   MpiEnvironment(int& argc, char**& argv);

@@ -6,6 +6,7 @@
 
 #include <iostream>
 
+#include "lloyd/comm.hpp"
 #include "lloyd/io/hdf5.hpp"
 
 namespace {
@@ -45,6 +46,6 @@ int main(int argc, char** argv) {
   int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
   int any_failed = 0;
   MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
+  lloyd::finalize_mpi();
   return any_failed;
 }
