@@ -1,0 +1,21 @@
+// libFuzzer target: the tokenizer of tfidf (text/tfidf.hpp) on arbitrary bytes: terms are
+// valid UTF-8 of at least two characters, and the UTF-8 check agrees with the decoder.
+#include <cstdlib>
+#include <string_view>
+
+#include "lloyd/text/tfidf.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace lloyd;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const auto invalid = first_invalid_utf8(text);
+  if (invalid && (*invalid >= size || first_invalid_utf8(text.substr(0, *invalid)))) std::abort();
+  TfidfOptions options;
+  options.ngram = 2;
+  options.stop_words = {"and", "the"};
+  for (const std::string& term : document_terms(text, options)) {
+    if (first_invalid_utf8(term) || term.size() < 2) std::abort();
+    if (term_bucket(term) >= kTermBuckets) std::abort();
+  }
+  return 0;
+}
