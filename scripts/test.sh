@@ -31,6 +31,7 @@ sanitize() {
   LLOYD_BUILD=$build "$LLOYD_ROOT/scripts/build.sh" -DLLOYD_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
   rm -rf "$reports"
   mkdir -p "$reports"
+  chmod 1777 "$reports"  # the permission tests run commands as user nobody
   local status=0
   (
     # allocator_may_return_null: a huge allocation throws std::bad_alloc as without ASan, so

@@ -24,6 +24,11 @@ std::uint64_t open_member(hid_t group, const DatasetRef& ref, const char* name,
     throw Error("sparse matrix " + ref.text() + ": '" + name + "' is not 1-D");
   hsize_t length = 0;
   H5Sget_simple_extent_dims(space.get(), &length, nullptr);
+  // Created with some length but never written: nothing of it came from the file (and the
+  // length, read as rows, could claim any memory).
+  if (!h5::storage_allocated(dataset.get()))
+    throw Error("sparse matrix " + ref.text() + ": '" + name + "' (" + std::to_string(length) +
+                " entries) has no stored values");
   Hid type(checked(H5Dget_type(dataset.get()), "H5Dget_type"), H5Tclose);
   const H5T_class_t type_class = H5Tget_class(type.get());
   if (type_class != expected)

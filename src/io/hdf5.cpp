@@ -66,6 +66,18 @@ bool path_exists(hid_t file, const std::string& path) {
   }
 }
 
+bool storage_allocated(hid_t dataset) {
+  Hid space(H5Dget_space(dataset), H5Sclose);
+  if (space.get() >= 0 && H5Sget_simple_extent_type(space.get()) == H5S_SIMPLE) {
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    if (std::find(dims.begin(), dims.end(), hsize_t{0}) != dims.end()) return true;  // no elements
+  }
+  H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+  return H5Dget_space_status(dataset, &status) >= 0 && status == H5D_SPACE_STATUS_ALLOCATED;
+}
+
 Hid collective_transfer() {
   Hid dxpl(checked(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"), H5Pclose);
   checked_status(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");

@@ -92,12 +92,14 @@ SmallFile::Opened SmallFile::open_dataset(const std::string& dataset, H5T_class_
     throw problem(dataset + " has no valid extent");
   opened.dims.assign(static_cast<std::size_t>(rank), 0);
   if (rank > 0) H5Sget_simple_extent_dims(space.get(), opened.dims.data(), nullptr);
-  opened.values = static_cast<std::uint64_t>(H5Sget_simple_extent_npoints(space.get()));
+  // The element count from the extent (HDF5's own count wraps around beyond 2^63).
+  opened.values = 1;
+  for (const hsize_t d : opened.dims)
+    if (__builtin_mul_overflow(opened.values, static_cast<std::uint64_t>(d), &opened.values))
+      throw problem(dataset + " (" + dims_text(opened.dims) + ") is larger than any file");
   // A dataset whose storage was never written holds only fill values (and may claim any
   // extent): nothing of it came from the file.
-  H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
-  if (opened.values > 0 && (H5Dget_space_status(opened.dataset.get(), &status) < 0 ||
-                            status != H5D_SPACE_STATUS_ALLOCATED))
+  if (!h5::storage_allocated(opened.dataset.get()))
     throw problem(dataset + " (" + dims_text(opened.dims) + ") has no stored values");
   return opened;
 }

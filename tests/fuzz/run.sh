@@ -2,6 +2,9 @@
 # Runs every libFuzzer target for a bounded time from its committed seed corpus, after
 # replaying the inputs that once crashed it (tests/fuzz/regressions/<target>/).
 #     tests/fuzz/run.sh BUILD-DIR SECONDS-PER-TARGET
+# With LLOYD_FUZZ_RAW=1 the file readers take raw HDF5 bytes instead of descriptions of files
+# (h5_description.hpp), seeded with the fixtures of tests/data/bad: this explores HDF5's own
+# parser too, which fails on damaged files by itself, so it is not part of the test run.
 # New interesting inputs go to BUILD-DIR/fuzz-corpus/<target> (not into the repository); a
 # crash leaves its input in BUILD-DIR/fuzz-artifacts/ and fails the run: minimise it
 # (-minimize_crash=1), commit it under tests/fuzz/regressions/<target>/, and fix the reader.
@@ -28,13 +31,25 @@ export TMPDIR=${TMPDIR:-/tmp}
 export OMPI_MCA_opal_signal=""
 
 status=0
-for target in csr model checkpoint tokenizer; do
+raw=${LLOYD_FUZZ_RAW:-0}
+export LLOYD_FUZZ_RAW=$raw
+for target in csr model checkpoint tokenizer kernels; do
   binary=$build/tests/fuzz/fuzz_$target
   corpus=$build/fuzz-corpus/$target
+  seeds=$here/corpus/$target
+  if [ "$raw" = 1 ] && [ "$target" != tokenizer ] && [ "$target" != kernels ]; then
+    corpus=$build/fuzz-corpus-raw/$target
+    seeds=$build/fuzz-seeds-raw/$target
+    mkdir -p "$seeds"
+    case $target in
+      csr) cp "$root"/tests/data/bad/csr_*.h5 "$root/tests/data/bad/good.h5" "$seeds/" ;;
+      *) cp "$root"/tests/data/bad/model_*.h5 "$seeds/" ;;
+    esac
+  fi
   artifacts=$build/fuzz-artifacts
   mkdir -p "$corpus" "$artifacts"
   regressions=()
-  if [ -d "$here/regressions/$target" ]; then
+  if [ -d "$here/regressions/$target" ] && [ "$raw" != 1 ]; then
     mapfile -t regressions < <(find "$here/regressions/$target" -type f | sort)
   fi
   # One rank: the readers' collectives involve this process alone. (Started as an MPI
@@ -48,7 +63,7 @@ for target in csr model checkpoint tokenizer; do
   fi
   start=$SECONDS
   if mpirun -n 1 "$binary" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1048576 \
-       -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$corpus" "$here/corpus/$target" \
+       -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$corpus" "$seeds" \
        >"$build/fuzz-$target.log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz-$target.log")
     echo "fuzz $target: clean, ${runs:-?} inputs in $((SECONDS - start)) s (${#regressions[@]} regression inputs replayed)"

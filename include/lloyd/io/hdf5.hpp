@@ -69,6 +69,9 @@ std::string error_stack_detail();
 /// Whether the absolute `path` ("/a/b") names an object of the open file (every link on the
 /// way exists).
 bool path_exists(hid_t file, const std::string& path);
+/// Whether every element of the dataset is stored in the file (or it has none): a dataset
+/// that was created but never (fully) written holds fill values, whatever extent it claims.
+bool storage_allocated(hid_t dataset);
 /// A dataset-transfer property list that asks for collective MPI-IO.
 Hid collective_transfer();
 template <class T>
