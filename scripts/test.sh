@@ -6,10 +6,11 @@
 #      (-DLLOYD_SANITIZE=ON, in build-asan/; the Slurm jobs are left out): any sanitizer report
 #      fails the stage, also one from a command that was expected to fail;
 #   3. every libFuzzer target (tests/fuzz: the CSR reader, the model and checkpoint readers, the
-#      tokenizer) for LLOYD_FUZZ_SECONDS (default 30) each from its committed seed corpus
-#      (-DLLOYD_FUZZ=ON with clang, in build-fuzz/).
+#      tokenizer, and the assignment kernels and fixed-point sums fed raw values) for
+#      LLOYD_FUZZ_SECONDS (default 30) each from its committed seed corpus, after replaying the
+#      inputs that once crashed it (-DLLOYD_FUZZ=ON with clang, in build-fuzz/).
 #
-#   scripts/test.sh                            stages 1 and 2 (stage 3 joins once verified on main)
+#   scripts/test.sh                            all three stages
 #   scripts/test.sh -R sklearn                 stage 1 only, with these ctest arguments
 #   scripts/test.sh --sanitize [CTEST-ARGS]    stage 2 only
 #   scripts/test.sh --fuzz                     stage 3 only
@@ -64,7 +65,6 @@ fuzz() {
 case "${1:-}" in
   --sanitize) shift; sanitize "$@" ;;
   --fuzz) fuzz ;;
-  # The fuzz stage (--fuzz) joins the default run once its targets are verified on main.
-  "") suite; sanitize ;;
+  "") suite; sanitize; fuzz ;;
   *) suite "$@" ;;
 esac
