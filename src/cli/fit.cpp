@@ -22,8 +22,7 @@ constexpr int kExitInterrupted = 75;
 // rounds change the seeding, so they are part of the init's name there.
 std::string init_identity(const FitRequest& request, const KMeansOptions& options) {
   if (options.init != InitMethod::KMeansParallel) return request.init_text;
-  const double oversampling = options.oversampling > 0 ? options.oversampling : 2.0 * options.k;
-  return request.init_text + " oversampling=" + std::to_string(oversampling) +
+  return request.init_text + " oversampling=" + std::to_string(effective_oversampling(options)) +
          " rounds=" + std::to_string(options.init_rounds);
 }
 

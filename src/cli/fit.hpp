@@ -43,6 +43,11 @@ struct FitRequest {
   VariantSettings variant;
 };
 
+/// ℓ of k-means|| as used: --oversampling, or 2k by default.
+inline double effective_oversampling(const KMeansOptions& options) {
+  return options.oversampling > 0 ? options.oversampling : 2.0 * options.k;
+}
+
 inline bool is_variant(ModelAlgorithm mode) {
   return mode == ModelAlgorithm::MiniBatch || mode == ModelAlgorithm::KMedians || mode == ModelAlgorithm::KMedoids;
 }
@@ -94,7 +99,7 @@ FitOutcome<T> outcome_of(KMeansResult<T>&& result, const FitRequest& request, co
   r.best_restart = result.best_restart;
   r.assignment = result.algorithm;
   if (request.options.init == InitMethod::KMeansParallel) {
-    r.oversampling = request.options.oversampling > 0 ? request.options.oversampling : 2.0 * request.options.k;
+    r.oversampling = effective_oversampling(request.options);
     r.init_rounds = request.options.init_rounds;
   }
   r.bisecting_strategy = request.strategy;

@@ -11,6 +11,8 @@
 
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <csignal>
 #include <cstring>
 
@@ -137,6 +139,25 @@ void forget_partial(const std::filesystem::path& path) {
   for (auto& slot : partial_for_signal)
     if (path.string() == slot) slot[0] = '\0';
 }
+
+// Holds SIGTERM, SIGINT and SIGHUP back (they stay pending) while a file is created and
+// registered: delivered in between, the handler would not know the new file and leave it
+// behind (seen under load: a SIGTERM a few seconds into a fit left OUTPUT.reserve-PID).
+class SignalsHeld {
+ public:
+  SignalsHeld() {
+    sigset_t held;
+    sigemptyset(&held);
+    for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&held, signal_number);
+    pthread_sigmask(SIG_BLOCK, &held, &previous_);
+  }
+  ~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+ private:
+  sigset_t previous_;
+};
 
 extern "C" void remove_partial_and_reraise(int signal_number) {
   for (const auto& slot : partial_for_signal)
@@ -468,6 +489,7 @@ OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path, bool 
   if (comm_.rank() == 0) {
     std::filesystem::path reserve = final_path_;
     reserve += ".reserve-" + std::to_string(pid);
+    const SignalsHeld held;  // until the reserve is registered
     problem = reserve_space(reserve, kCloseReserveBytes);
     if (!problem) {
       reserve_path_ = reserve;
@@ -479,13 +501,17 @@ OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path, bool 
   comm_.agree(problem);
   Hid fapl = parallel_access(comm_);
   // Exclusive: a file that happens to have the temporary name is the user's, never replaced.
-  const hid_t id = H5Fcreate(partial_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+  hid_t id = -1;
+  {
+    const SignalsHeld held;  // until the partial file is registered
+    id = H5Fcreate(partial_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+    if (id >= 0) register_partial(partial_path_);
+  }
   comm_.agree(id < 0 ? std::optional<std::string>("cannot create output file '" + partial_path_.string() +
                                                   "'" + h5::error_stack_detail())
                      : std::nullopt);
   file_ = Hid(id, H5Fclose);
   created_ = true;
-  register_partial(partial_path_);
   agreed_failures_seen_ = agreed_failures();
 }
 
