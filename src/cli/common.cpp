@@ -1,11 +1,11 @@
 #include "common.hpp"
 
 #include <sched.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
 
+#include "lloyd/io/model.hpp"
 #include "lloyd/kmeans/assign.hpp"
 
 #include <cmath>
@@ -181,11 +181,7 @@ int apply_threads(const Comm& comm, const po::variables_map& vm) {
   return threads;
 }
 
-double peak_memory_mb(const Comm& comm) {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return comm.allreduce(static_cast<double>(usage.ru_maxrss) / 1024.0, MPI_MAX);  // KiB on Linux
-}
+double peak_memory_mb(const Comm& comm) { return gather_timings(comm, PhaseTimes{}).peak_rss_mb; }
 
 double elapsed_max(const Comm& comm, double start) {
   return comm.allreduce(MPI_Wtime() - start, MPI_MAX);
@@ -195,27 +191,11 @@ double elapsed_max(const Comm& comm, double start) {
 
 namespace lloyd::cli {
 
-PhaseTimes max_over_ranks(const Comm& comm, PhaseTimes p) {
-  double values[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write};
-  comm.allreduce(std::span<double>(values), MPI_MAX);
-  return {values[0], values[1], values[2], values[3], values[4], values[5], values[6]};
-}
-
 JsonObject phase_json(const PhaseTimes& p) {
   JsonObject json;
   json.add("io", p.io).add("init", p.init).add("assign", p.assign).add("reduce", p.reduce)
       .add("update", p.update).add("checkpoint", p.checkpoint).add("write", p.write);
   return json;
-}
-
-void write_timings(OutputFile& file, const PhaseTimes& p, double peak_rss_mb) {
-  const Hid group = file.create_group("/timings");
-  const std::pair<const char*, double> values[] = {
-      {"io", p.io},         {"init", p.init},
-      {"assign", p.assign}, {"reduce", p.reduce},
-      {"update", p.update}, {"checkpoint", p.checkpoint},
-      {"write", p.write},   {"peak_rss_mb", peak_rss_mb}};
-  for (const auto& [name, value] : values) write_attribute(group.get(), name, value);
 }
 
 }  // namespace lloyd::cli

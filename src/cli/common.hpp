@@ -88,34 +88,8 @@ int apply_threads(const Comm& comm, const po::variables_map& vm);
 /// over comm.
 double peak_memory_mb(const Comm& comm);
 
-/// The maximum over ranks of every phase. Collective over comm.
-PhaseTimes max_over_ranks(const Comm& comm, PhaseTimes p);
 /// The phases as a JSON object (seconds).
 JsonObject phase_json(const PhaseTimes& p);
-/// A model's /timings: seconds per phase (maximum over ranks) and the largest peak
-/// resident memory of a rank. Collective over comm (the group is created collectively).
-void write_timings(OutputFile& file, const PhaseTimes& p, double peak_rss_mb);
-
-/// The root attributes every model carries (README, "File layouts"): the result, the fit's
-/// settings and the data's shape.
-template <class T>
-void write_result_attributes(hid_t root, const KMeansResult<T>& result, const KMeansOptions& options,
-                             const std::string& init, const MatrixShape& shape, const std::string& input) {
-  write_attribute(root, "inertia", result.inertia);
-  write_attribute(root, "init_inertia", result.init_inertia);
-  write_attribute(root, "n_iter", std::int64_t{result.n_iter});
-  write_attribute(root, "converged", std::int64_t{result.converged});
-  write_attribute(root, "k", static_cast<std::int64_t>(result.centroids.rows()));
-  write_attribute(root, "seed", static_cast<std::int64_t>(options.seed));
-  write_attribute(root, "init", init);
-  write_attribute(root, "n_init", std::int64_t{options.n_init});
-  write_attribute(root, "max_iter", std::int64_t{options.max_iter});
-  write_attribute(root, "tol", options.tol);
-  write_attribute(root, "tol_absolute", result.tol_absolute);
-  write_attribute(root, "n_samples", static_cast<std::int64_t>(shape.rows));
-  write_attribute(root, "n_features", static_cast<std::int64_t>(shape.cols));
-  write_attribute(root, "input", input);
-}
 
 /// Seconds since `start` (MPI_Wtime), the maximum over ranks. Collective over comm.
 double elapsed_max(const Comm& comm, double start);

@@ -4,43 +4,19 @@
 #include <filesystem>
 #include <iostream>
 
-#include "common.hpp"
-#include "lloyd/io/hdf5.hpp"
-#include "lloyd/kmeans/bisecting.hpp"
-#include "lloyd/kmeans/driver.hpp"
+#include "fit.hpp"
 #include "lloyd/io/csr.hpp"
+#include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/spherical.hpp"
-#include "variants.hpp"
 
 namespace lloyd::cli {
 
 namespace {
 
-struct FitRequest {
-  DatasetRef input;
-  std::string output;
-  KMeansOptions options;
-  bool k_given = false;
-  std::string init_text;
-  std::optional<DatasetRef> init_file;
-  bool json = false, verbose = false, force = false;
-  std::string checkpoint;
-  int checkpoint_every = 0;
-  bool resume = false;
-  bool bisecting = false;  ///< --mode bisecting
-  BisectingStrategy strategy = BisectingStrategy::BiggestInertia;
-  int threads = 1;  ///< --threads as applied
-  bool cosine = false;  ///< --metric cosine: spherical K-Means (kmeans/spherical.hpp)
-};
-
 /// Exit status of a fit stopped by SIGTERM/SIGUSR1 after saving its checkpoint
 /// (EX_TEMPFAIL: "try again later" — a job script requeues on it).
 constexpr int kExitInterrupted = 75;
-
-// ℓ of k-means|| as used: --oversampling, or 2k by default.
-double effective_oversampling(const KMeansOptions& options) {
-  return options.oversampling > 0 ? options.oversampling : 2.0 * options.k;
-}
 
 // What a checkpoint must match besides the options it records itself: k-means||'s ℓ and
 // rounds change the seeding, so they are part of the init's name there.
@@ -48,68 +24,6 @@ std::string init_identity(const FitRequest& request, const KMeansOptions& option
   if (options.init != InitMethod::KMeansParallel) return request.init_text;
   return request.init_text + " oversampling=" + std::to_string(effective_oversampling(options)) +
          " rounds=" + std::to_string(options.init_rounds);
-}
-
-// The hierarchy of a bisecting fit under /tree, one entry per node (README, "File layouts").
-// Collective over the file's communicator.
-template <class T>
-void write_tree(OutputFile& file, const BisectingTree<T>& tree) {
-  const std::uint64_t m = tree.nodes();
-  std::vector<std::int64_t> children;
-  for (std::size_t node = 0; node < m; ++node) {
-    children.push_back(tree.left[node]);
-    children.push_back(tree.right[node]);
-  }
-  file.create_group("/tree");
-  file.write_replicated("/tree/parent", tree.parent.data(), m, 0);
-  file.write_replicated("/tree/children", children.data(), m, 2);
-  file.write_replicated("/tree/size", tree.size.data(), m, 0);
-  file.write_replicated("/tree/inertia", tree.inertia.data(), m, 0);
-  file.write_replicated("/tree/label", tree.label.data(), m, 0);
-  file.write_replicated("/tree/centers", tree.centres.data(), m,
-                        static_cast<std::uint64_t>(tree.centres.cols()));
-}
-
-template <class T>
-void write_model(const Comm& comm, const FitRequest& request, const DenseShard<T>& shard,
-                 const KMeansResult<T>& result, const BisectingTree<T>* tree = nullptr) {
-  const double write_start = MPI_Wtime();
-  OutputFile file(comm, request.output, request.force);
-  const auto k = static_cast<std::uint64_t>(result.centroids.rows());
-  const auto d = static_cast<std::uint64_t>(result.centroids.cols());
-  file.write_replicated("/centroids", result.centroids.data(), k, d);
-  file.write_distributed("/labels", result.labels.data(), result.labels.size(), shard.first_row,
-                         shard.global_rows, 0);
-  file.create_group("/history");
-  file.write_replicated("/history/inertia", result.inertia_history.data(),
-                        result.inertia_history.size(), 0);
-  if (!tree) {  // a bisecting model's history is the inertia after each split only
-    file.write_replicated("/history/center_shift", result.center_shift_history.data(),
-                          result.center_shift_history.size(), 0);
-    file.write_replicated("/history/restart_inertia", result.restart_inertia.data(),
-                          result.restart_inertia.size(), 0);
-  }
-  const hid_t root = file.root();
-  write_result_attributes(root, result, request.options, request.init_text,
-                          {shard.global_rows, d}, request.input.text());
-  if (request.options.init == InitMethod::KMeansParallel) {
-    write_attribute(root, "oversampling", effective_oversampling(request.options));
-    write_attribute(root, "init_rounds", std::int64_t{request.options.init_rounds});
-  }
-  write_attribute(root, "best_restart", std::int64_t{result.best_restart});
-  write_attribute(root, "algorithm", std::string(tree ? "bisecting" : "lloyd"));
-  write_attribute(root, "assignment", std::string(to_string(result.algorithm)));
-  write_attribute(root, "metric", std::string(request.cosine ? "cosine" : "euclidean"));
-  if (tree) {
-    write_attribute(root, "bisecting_strategy", std::string(to_string(request.strategy)));
-    write_tree(file, *tree);
-  }
-  // Last, so that `write` covers the rest of the file. Timings differ from run to run:
-  // comparisons of models leave /timings out (h5diff --exclude-path /timings).
-  PhaseTimes phases = result.phases;
-  phases.write = MPI_Wtime() - write_start;
-  write_timings(file, max_over_ranks(comm, phases), peak_memory_mb(comm));
-  file.commit();
 }
 
 // Set by SIGTERM/SIGUSR1 when checkpointing is on; the driver polls it once per iteration.
@@ -151,16 +65,10 @@ class ProgressPrinter {
   std::vector<int> finished_iterations_;
 };
 
-template <class T>
-int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions& options,
-               const MatrixShape& shape, const DenseShard<T>& shard, KMeansResult<T>& result,
-               const BisectingTree<T>* tree, double start);
-
 // --mode bisecting: k − 1 splits by distributed 2-means; the model keeps the tree.
 template <class T>
-int bisect_typed(const Comm& comm, const FitRequest& request, const KMeansOptions& options,
-                 const MatrixShape& shape, const DenseShard<T>& shard, double io_seconds,
-                 double start) {
+FitOutcome<T> fit_bisecting_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
+                                 const DenseShard<T>& shard, const KMeansOptions& options) {
   SplitObserver progress;
   if (request.verbose && comm.rank() == 0)
     progress = [](const SplitStats& s) {
@@ -181,44 +89,24 @@ int bisect_typed(const Comm& comm, const FitRequest& request, const KMeansOption
   result.tol_absolute = bisected.tol_absolute;
   result.inertia_history = bisected.inertia_history;
   result.phases = bisected.phases;
-  result.phases.io = io_seconds;
-  return report_fit(comm, request, options, shape, shard, result, &bisected.tree, start);
+  FitOutcome<T> fit = outcome_of(std::move(result), request, shape, shard.first_row, options);
+  fit.model.tree = std::move(bisected.tree);
+  return fit;
 }
 
+// --mode lloyd (Euclidean), with checkpoints and restarts.
 template <class T>
-int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& shape, double start) {
-  const double read_start = MPI_Wtime();
-  const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
-  const double io_seconds = MPI_Wtime() - read_start;
-  KMeansOptions options = request.options;
-  std::optional<RowMatrix<T>> initial;
-  if (request.init_file) {
-    initial = read_matrix<T>(comm, *request.init_file);
-    if (!request.k_given) options.k = static_cast<int>(initial->rows());
-    if (initial->rows() != options.k || initial->cols() != static_cast<Eigen::Index>(shape.cols))
-      throw AgreedError("initial centres " + request.init_file->text() + " are " +
-                        std::to_string(initial->rows()) + " x " + std::to_string(initial->cols()) +
-                        "; expected k x d = " + std::to_string(options.k) + " x " +
-                        std::to_string(shape.cols));
-    if (options.n_init > 1 && comm.rank() == 0)
-      std::cerr << "lloyd fit: explicit initial centres given: running 1 restart, not "
-                << options.n_init << "\n";
-    options.n_init = 1;
-  }
-  if (static_cast<std::uint64_t>(options.k) > shape.rows)
-    throw AgreedError("--k " + std::to_string(options.k) + " exceeds the number of rows of " +
-                      request.input.text() + " (" + std::to_string(shape.rows) + ")");
-
-  if (request.bisecting) return bisect_typed(comm, request, options, shape, shard, io_seconds, start);
-
+FitOutcome<T> fit_lloyd_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
+                             const DenseShard<T>& shard, const KMeansOptions& options,
+                             const std::optional<RowMatrix<T>>& initial) {
   IterationObserver progress;
   if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
 
-  FitControl<T> control;
-  std::optional<FitState<T>> resumed;
   // The checkpoint file as this fit last wrote (or validated and resumed from) it: only that
   // very file, unchanged, is removed once the model is safe. Rank 0's view.
   std::optional<FileIdentity> own_checkpoint;
+  FitControl<T> control;
+  std::optional<FitState<T>> resumed;
   const CheckpointIdentity identity{options, init_identity(request, options), request.input.text(), shape.rows,
                                     shape.cols, to_string(shape.type),
                                     request.checkpoint.empty() ? 0 : data_fingerprint(comm, shard)};
@@ -244,78 +132,16 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
     std::signal(SIGUSR1, request_stop);
   }
 
-  KMeansResult<T> result =
-      fit_kmeans(comm, shard, options, initial ? &*initial : nullptr, progress, control);
-  result.phases.io = io_seconds;
-  if (result.interrupted) {
-    if (comm.rank() == 0)
-      std::fprintf(stderr,
-                   "lloyd fit: stopped on request; state saved to %s; continue with --resume "
-                   "(lloyd's ranks exit with status %d; a launcher that was signalled itself, "
-                   "such as mpirun, may report its own status)\n",
-                   request.checkpoint.c_str(), kExitInterrupted);
-    return kExitInterrupted;
-  }
-  const int status = report_fit<T>(comm, request, options, shape, shard, result, nullptr, start);
-  // Only now that the model is committed: the checkpoint this fit wrote is no longer needed.
-  if (own_checkpoint && comm.rank() == 0) remove_if_unchanged(request.checkpoint, *own_checkpoint);
-  return status;
-}
-
-// Writes the model (when asked) and prints the result on rank 0. Collective over comm.
-template <class T>
-int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions& options,
-               const MatrixShape& shape, const DenseShard<T>& shard, KMeansResult<T>& result,
-               const BisectingTree<T>* tree, double start) {
-  if (!request.output.empty()) {
-    const double write_start = MPI_Wtime();
-    write_model(comm, request, shard, result, tree);
-    result.phases.write = MPI_Wtime() - write_start;
-  }
-  const PhaseTimes phases = max_over_ranks(comm, result.phases);
-  const double peak_rss_mb = peak_memory_mb(comm);
-  // The pruned algorithms' memory (largest rank) and work: distances computed over all
-  // ranks, as a fraction of what Lloyd computes in as many iterations (n·k each).
-  const double bounds_mb =
-      comm.allreduce(static_cast<double>(result.bound_bytes), MPI_MAX) / (1024.0 * 1024.0);
-  const double distances_fraction =
-      comm.allreduce(static_cast<double>(result.distances_computed), MPI_SUM) /
-      (static_cast<double>(shape.rows) * options.k * std::max(result.n_iter, 1));
-  const double seconds = elapsed_max(comm, start);
-
-  if (comm.rank() == 0) {
-    if (request.json) {
-      JsonObject json;
-      json.add("command", "fit").add("inertia", result.inertia)
-          .add("init_inertia", result.init_inertia).add("n_iter", result.n_iter)
-          .add("converged", result.converged).add("k", options.k)
-          .add("n_samples", shape.rows).add("n_features", shape.cols)
-          .add("n_ranks", comm.size()).add("threads", request.threads).add("seconds", seconds)
-          .add("seed", options.seed).add("init", request.init_text)
-          .add("n_init", options.n_init).add("best_restart", result.best_restart)
-          .add("dtype", to_string(shape.type)).add("output", request.output)
-          .add("mode", tree ? "bisecting" : "lloyd").add("metric", request.cosine ? "cosine" : "euclidean");
-      if (tree) json.add("bisecting_strategy", to_string(request.strategy));
-      json.add("algorithm", to_string(result.algorithm))
-          .add("bounds_mb", bounds_mb)
-          .add("distances_computed", distances_fraction);
-      json.add("phases", phase_json(phases)).add("peak_rss_mb", peak_rss_mb);
-      std::cout << json.str() << std::endl;
-    } else {
-      std::printf("lloyd fit: k=%d n=%llu d=%llu ranks=%d  inertia=%.10g  n_iter=%d  %s  %.3f s%s%s\n",
-                  options.k, static_cast<unsigned long long>(shape.rows),
-                  static_cast<unsigned long long>(shape.cols), comm.size(), result.inertia,
-                  result.n_iter, result.converged ? "converged" : "not converged", seconds,
-                  request.output.empty() ? "" : "  -> ", request.output.c_str());
-    }
-  }
-  return 0;
+  FitOutcome<T> fit = outcome_of(fit_kmeans(comm, shard, options, initial ? &*initial : nullptr, progress, control),
+                                 request, shape, shard.first_row, options);
+  fit.own_checkpoint = own_checkpoint;
+  return fit;
 }
 
 // --metric cosine: spherical K-Means on the rows scaled to unit norm; sparse input stays
 // sparse. The model has the usual layout (inertia: Σ 1 − cos). Collective over comm.
 template <class T>
-int fit_cosine_typed(const Comm& comm, const FitRequest& request, const MatrixShape& shape, double start) {
+FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape) {
   const double read_start = MPI_Wtime();
   CsrShard<T> rows = shape.sparse ? read_csr_shard<T>(comm, request.input, shape)
                                   : to_csr(read_shard<T>(comm, request.input, shape));
@@ -333,12 +159,136 @@ int fit_cosine_typed(const Comm& comm, const FitRequest& request, const MatrixSh
   if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
   KMeansResult<T> result = fit_spherical(comm, rows, options, initial ? &*initial : nullptr, progress);
   result.phases.io = io_seconds;
-  // The model writer needs only the row layout of the shard.
-  const DenseShard<T> layout{rows.global_rows, rows.first_row, RowMatrix<T>(rows.local_rows(), 0)};
-  return report_fit<T>(comm, request, options, shape, layout, result, nullptr, start);
+  return outcome_of(std::move(result), request, shape, rows.first_row, options);
+}
+
+// The modes that fit an in-memory dense shard: read it, load the initial centres, check k.
+template <class T>
+FitOutcome<T> fit_dense_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape) {
+  const double read_start = MPI_Wtime();
+  const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
+  const double io_seconds = MPI_Wtime() - read_start;
+  KMeansOptions options = request.options;
+  std::optional<RowMatrix<T>> initial;
+  if (request.init_file) {
+    initial = read_initial_centres<T>(comm, request, shape, options);
+    if (options.n_init > 1 && comm.rank() == 0)
+      std::cerr << "lloyd fit: explicit initial centres given: running 1 restart, not "
+                << options.n_init << "\n";
+    options.n_init = 1;
+  }
+  check_k_fits(request, options, shape);
+  FitOutcome<T> fit = request.mode == ModelAlgorithm::Bisecting
+                          ? fit_bisecting_mode(comm, request, shape, shard, options)
+                          : fit_lloyd_mode(comm, request, shape, shard, options, initial);
+  fit.model.timings.phases.io = io_seconds;
+  return fit;
+}
+
+// Prints the result on rank 0: one JSON object or one line. Collective over comm.
+template <class T>
+void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& shape, const FitOutcome<T>& fit,
+                double start) {
+  const Model<T>& model = fit.model;
+  const FitRecord& record = model.record;
+  const ModelLayout layout = layout_of(model.algorithm);
+  const ModelTimings timings = gather_timings(comm, model.timings.phases);
+  // The pruned algorithms' memory (largest rank) and work: distances computed over all
+  // ranks, as a fraction of what Lloyd computes in as many iterations (n·k each).
+  const double bounds_mb = comm.allreduce(static_cast<double>(fit.bound_bytes), MPI_MAX) / (1024.0 * 1024.0);
+  const double distances_fraction =
+      comm.allreduce(static_cast<double>(fit.distances_computed), MPI_SUM) /
+      (static_cast<double>(shape.rows) * fit.options.k * std::max<std::int64_t>(record.n_iter, 1));
+  const double seconds = elapsed_max(comm, start);
+  if (comm.rank() != 0) return;
+  if (!request.json) {
+    std::printf("lloyd fit: mode=%s k=%d n=%llu d=%llu ranks=%d  inertia=%.10g  n_iter=%lld  %s  %.3f s%s%s\n",
+                to_string(model.algorithm), fit.options.k, static_cast<unsigned long long>(shape.rows),
+                static_cast<unsigned long long>(shape.cols), comm.size(), record.inertia,
+                static_cast<long long>(record.n_iter), record.converged ? "converged" : "not converged", seconds,
+                request.output.empty() ? "" : "  -> ", request.output.c_str());
+    return;
+  }
+  JsonObject json;
+  json.add("command", "fit").add("mode", to_string(model.algorithm)).add("inertia", record.inertia)
+      .add("init_inertia", record.init_inertia).add("n_iter", record.n_iter)
+      .add("converged", record.converged).add("k", fit.options.k)
+      .add("n_samples", shape.rows).add("n_features", shape.cols)
+      .add("n_ranks", comm.size()).add("threads", request.threads).add("seconds", seconds)
+      .add("seed", fit.options.seed).add("init", record.init).add("n_init", fit.options.n_init)
+      .add("dtype", to_string(shape.type)).add("output", request.output);
+  if (layout.lloyd_attributes) {
+    json.add("best_restart", record.best_restart).add("metric", model.cosine ? "cosine" : "euclidean");
+    if (layout.tree) json.add("bisecting_strategy", to_string(record.bisecting_strategy));
+    json.add("algorithm", to_string(record.assignment)).add("bounds_mb", bounds_mb)
+        .add("distances_computed", distances_fraction);
+  }
+  if (layout.minibatch)
+    json.add("batch_size", record.minibatch.batch_size).add("n_steps", record.minibatch.n_steps)
+        .add("stream", request.variant.stream);
+  if (layout.medoids)
+    json.add("medoid_method", to_string(record.medoid_method)).add("distance", to_string(model.distance))
+        .add("fitted_rows", record.sample);
+  json.add("phases", phase_json(timings.phases)).add("peak_rss_mb", timings.peak_rss_mb);
+  std::cout << json.str() << std::endl;
+}
+
+// Fits in the requested mode, writes the model (when asked) and reports. Collective over comm.
+template <class T>
+int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& shape, double start) {
+  // Mini-batch hands its labels to the writer block by block as it computes them: the output
+  // exists (as a partial file) during that fit.
+  std::optional<ModelWriter<T>> writer;
+  LabelSink sink = [](std::uint64_t, std::span<const std::int32_t>) {};
+  if (request.mode == ModelAlgorithm::MiniBatch && !request.output.empty()) {
+    writer.emplace(comm, request.output, request.force, shape.rows);
+    sink = [&](std::uint64_t first, std::span<const std::int32_t> labels) { writer->write_labels(first, labels); };
+  }
+  FitOutcome<T> fit = is_variant(request.mode) ? fit_variant<T>(comm, request, shape, sink)
+                      : request.cosine         ? fit_cosine_mode<T>(comm, request, shape)
+                                               : fit_dense_mode<T>(comm, request, shape);
+  if (fit.interrupted) {
+    if (comm.rank() == 0)
+      std::fprintf(stderr,
+                   "lloyd fit: stopped on request; state saved to %s; continue with --resume "
+                   "(lloyd's ranks exit with status %d; a launcher that was signalled itself, "
+                   "such as mpirun, may report its own status)\n",
+                   request.checkpoint.c_str(), kExitInterrupted);
+    return kExitInterrupted;
+  }
+  if (!request.output.empty()) {
+    const double write_start = MPI_Wtime();
+    if (!writer) writer.emplace(comm, request.output, request.force, shape.rows);
+    writer->commit(fit.model);
+    fit.model.timings.phases.write = MPI_Wtime() - write_start;
+  }
+  report_fit(comm, request, shape, fit, start);
+  // Only now that the model is committed: the checkpoint this fit wrote is no longer needed.
+  if (fit.own_checkpoint && comm.rank() == 0) remove_if_unchanged(request.checkpoint, *fit.own_checkpoint);
+  return 0;
 }
 
 }  // namespace
+
+template <class T>
+RowMatrix<T> read_initial_centres(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
+                                  KMeansOptions& options) {
+  RowMatrix<T> initial = read_matrix<T>(comm, *request.init_file);
+  if (!request.k_given) options.k = static_cast<int>(initial.rows());
+  if (initial.rows() != options.k || initial.cols() != static_cast<Eigen::Index>(shape.cols))
+    throw AgreedError("initial centres " + request.init_file->text() + " are " + std::to_string(initial.rows()) +
+                      " x " + std::to_string(initial.cols()) + "; expected k x d = " + std::to_string(options.k) +
+                      " x " + std::to_string(shape.cols));
+  return initial;
+}
+template RowMatrix<float> read_initial_centres(const Comm&, const FitRequest&, const MatrixShape&, KMeansOptions&);
+template RowMatrix<double> read_initial_centres(const Comm&, const FitRequest&, const MatrixShape&, KMeansOptions&);
+
+void check_k_fits(const FitRequest& request, const KMeansOptions& options, const MatrixShape& shape) {
+  if (static_cast<std::uint64_t>(options.k) > shape.rows)
+    throw AgreedError("--k " + std::to_string(options.k) + " exceeds the number of rows of " +
+                      request.input.text() + " (" + std::to_string(shape.rows) + ")");
+}
 
 int run_fit(const Comm& comm, const Args& args) {
   const double start = MPI_Wtime();
@@ -417,18 +367,20 @@ int run_fit(const Comm& comm, const Args& args) {
   if (request.options.init_rounds < 1) throw UsageError("lloyd fit: --init-rounds must be at least 1");
   request.options.algorithm = parse_algorithm_option(*vm, "fit");
   const std::string mode = (*vm)["mode"].as<std::string>();
-  if (mode != "lloyd" && mode != "bisecting" && !is_variant_mode(mode))
+  const std::optional<ModelAlgorithm> parsed_mode = parse_model_algorithm(mode);
+  if (!parsed_mode)
     throw UsageError("lloyd fit: unknown --mode '" + mode +
                      "': expected lloyd, bisecting, minibatch, kmedians or kmedoids");
-  request.bisecting = mode == "bisecting";
+  request.mode = *parsed_mode;
+  const bool bisecting = request.mode == ModelAlgorithm::Bisecting;
   try {
     request.strategy = parse_bisecting_strategy((*vm)["bisecting-strategy"].as<std::string>());
   } catch (const Error& e) {
     throw UsageError(std::string("lloyd fit: --bisecting-strategy: ") + e.what());
   }
-  if (request.bisecting && request.init_file)
+  if (bisecting && request.init_file)
     throw UsageError("lloyd fit: --mode bisecting seeds every split itself: --init must be a method, not a file");
-  if (request.bisecting && vm->count("checkpoint"))
+  if (bisecting && vm->count("checkpoint"))
     throw UsageError("lloyd fit: --checkpoint is not supported with --mode bisecting");
   if (request.options.max_iter < 1) throw UsageError("lloyd fit: --max-iter must be at least 1");
   request.json = (*vm)["json"].as<bool>();
@@ -463,19 +415,12 @@ int run_fit(const Comm& comm, const Args& args) {
   if (metric != "euclidean" && metric != "cosine")
     throw UsageError("lloyd fit: unknown --metric '" + metric + "': expected euclidean or cosine");
   request.cosine = metric == "cosine";
-  if (request.cosine && (request.bisecting || is_variant_mode(mode) || !request.checkpoint.empty() ||
+  if (request.cosine && (request.mode != ModelAlgorithm::Lloyd || !request.checkpoint.empty() ||
                          request.options.init == InitMethod::KMeansParallel ||
                          request.options.init == InitMethod::RandomPartition))
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file; no --checkpoint");
-  if (is_variant_mode(mode))
-    return fit_variant(comm, *vm,
-                       {mode, request.input, request.output, request.options, request.init_text,
-                        request.init_file, request.json, request.verbose, request.force, request.threads},
-                       start);
+  if (is_variant(request.mode)) parse_variant_options(*vm, request);
   const MatrixShape shape = inspect_matrix(comm, request.input);
-  if (request.cosine)
-    return shape.type == ElementType::Float32 ? fit_cosine_typed<float>(comm, request, shape, start)
-                                              : fit_cosine_typed<double>(comm, request, shape, start);
   return shape.type == ElementType::Float32 ? fit_typed<float>(comm, request, shape, start)
                                             : fit_typed<double>(comm, request, shape, start);
 }

@@ -1,10 +1,9 @@
+// `lloyd fit --mode minibatch|kmedians|kmedoids`: the variants' options and fits. fit.cpp
+// writes and reports their models like every other mode's.
 #include <cstdio>
-#include <iostream>
 
+#include "fit.hpp"
 #include "lloyd/kmeans/kmedians.hpp"
-#include "lloyd/kmeans/kmedoids.hpp"
-#include "lloyd/kmeans/minibatch.hpp"
-#include "variants.hpp"
 
 namespace lloyd::cli {
 
@@ -13,55 +12,10 @@ namespace {
 // Rows above which a k-medoids fit on all rows gets a warning about its quadratic cost.
 constexpr std::uint64_t kLargeMedoidFit = 50000;
 
-struct VariantSettings {
-  bool k_given = false;  ///< else k is the rows of an --init file
-  MiniBatchOptions batch;
-  bool stream = false;
-  KMedoidsOptions medoids;
-};
-
-VariantSettings parse_settings(const po::variables_map& vm, const VariantRequest& request) {
-  VariantSettings settings;
-  const auto batch_size = vm["batch-size"].as<std::int64_t>();
-  const auto init_size = vm["init-size"].as<std::int64_t>();
-  const auto sample = vm["sample"].as<std::int64_t>();
-  settings.batch.max_no_improvement = vm["max-no-improvement"].as<int>();
-  settings.batch.reassignment_ratio = vm["reassignment-ratio"].as<double>();
-  if (!(settings.batch.reassignment_ratio >= 0 && settings.batch.reassignment_ratio <= 1))
-    throw UsageError("lloyd fit: --reassignment-ratio must be between 0 and 1");
-  if (batch_size < 1) throw UsageError("lloyd fit: --batch-size must be at least 1");
-  if (init_size < 0) throw UsageError("lloyd fit: --init-size must be >= 0 (0: 3 x batch size)");
-  if (settings.batch.max_no_improvement < 0)
-    throw UsageError("lloyd fit: --max-no-improvement must be >= 0 (0: never stop early)");
-  if (sample < 0) throw UsageError("lloyd fit: --sample must be >= 0 (0: all rows)");
-  settings.batch.batch_size = static_cast<std::uint64_t>(batch_size);
-  settings.batch.init_size = static_cast<std::uint64_t>(init_size);
-  settings.stream = vm["stream"].as<bool>();
-  settings.k_given = vm.count("k") > 0;
-  settings.medoids.sample = static_cast<std::uint64_t>(sample);
-  try {
-    settings.medoids.method = parse_medoid_method(vm["medoid-method"].as<std::string>());
-    settings.medoids.distance = parse_distance(vm["distance"].as<std::string>());
-  } catch (const UsageError&) {
-    throw;
-  } catch (const Error& e) {
-    throw UsageError(std::string("lloyd fit: ") + e.what());
-  }
-  if (settings.stream && request.mode != "minibatch")
-    throw UsageError("lloyd fit: --stream needs --mode minibatch");
-  if (vm.count("checkpoint"))
-    throw UsageError("lloyd fit: --checkpoint is not supported with --mode " + request.mode);
-  if (request.mode == "minibatch" && request.init_file)
-    throw UsageError("lloyd fit: --mode minibatch seeds from a sample of rows: --init must be a method");
-  if (request.mode == "kmedoids" && !vm["init"].defaulted())
-    throw UsageError("lloyd fit: --mode kmedoids seeds with BUILD: --init does not apply");
-  return settings;
-}
-
 // Rank 0's progress line (stderr): every iteration, or every 100th mini-batch step.
-IterationObserver progress(const VariantRequest& request, const Comm& comm) {
+IterationObserver progress(const FitRequest& request, const Comm& comm) {
   if (!request.verbose || comm.rank() != 0) return {};
-  const bool steps = request.mode == "minibatch";
+  const bool steps = request.mode == ModelAlgorithm::MiniBatch;
   return [steps](const IterationStats& s) {
     if (steps && s.iteration % 100 != 0) return;
     std::fprintf(stderr, "%s %5d  %s %.10g  %.3f s\n", steps ? "step" : "iter", s.iteration,
@@ -69,151 +23,7 @@ IterationObserver progress(const VariantRequest& request, const Comm& comm) {
   };
 }
 
-template <class T>
-struct VariantFit {
-  KMeansResult<T> result;
-  std::vector<std::int64_t> counts, medoid_indices;  // mini-batch / k-medoids
-  std::vector<double> ewa_history;
-  std::uint64_t n_steps = 0, init_size = 0, fitted_rows = 0;
-};
-
-// The model: the layout of a Lloyd model plus the variant's fields (README, "File layouts").
-// /labels is already written. Collective over comm.
-template <class T>
-void write_variant_model(OutputFile& file, const VariantRequest& request, const VariantSettings& settings,
-                         const MatrixShape& shape, const VariantFit<T>& fit) {
-  const KMeansResult<T>& result = fit.result;
-  const auto k = static_cast<std::uint64_t>(result.centroids.rows());
-  file.write_replicated("/centroids", result.centroids.data(), k, shape.cols);
-  file.create_group("/history");
-  file.write_replicated("/history/inertia", result.inertia_history.data(), result.inertia_history.size(), 0);
-  if (request.mode != "kmedoids")  // medoids jump between rows: no centre shift
-    file.write_replicated("/history/center_shift", result.center_shift_history.data(),
-                          result.center_shift_history.size(), 0);
-  const hid_t root = file.root();
-  write_result_attributes(root, result, request.options,
-                          request.mode == "kmedoids" ? std::string("build") : request.init_text,
-                          {shape.rows, shape.cols}, request.input.text());
-  write_attribute(root, "algorithm", request.mode);
-  write_attribute(root, "mode", request.mode);
-  if (request.mode == "minibatch") {
-    file.write_replicated("/counts", fit.counts.data(), fit.counts.size(), 0);
-    file.write_replicated("/history/ewa_inertia", fit.ewa_history.data(), fit.ewa_history.size(), 0);
-    write_attribute(root, "batch_size", static_cast<std::int64_t>(settings.batch.batch_size));
-    write_attribute(root, "max_no_improvement", std::int64_t{settings.batch.max_no_improvement});
-    write_attribute(root, "reassignment_ratio", settings.batch.reassignment_ratio);
-    write_attribute(root, "init_size", static_cast<std::int64_t>(fit.init_size));
-    write_attribute(root, "n_steps", static_cast<std::int64_t>(fit.n_steps));
-  } else if (request.mode == "kmedians") {
-    write_attribute(root, "distance", std::string("manhattan"));
-  } else {
-    file.write_replicated("/medoid_indices", fit.medoid_indices.data(), fit.medoid_indices.size(), 0);
-    write_attribute(root, "distance", std::string(to_string(settings.medoids.distance)));
-    write_attribute(root, "medoid_method", std::string(to_string(settings.medoids.method)));
-    write_attribute(root, "sample", static_cast<std::int64_t>(fit.fitted_rows));
-  }
-}
-
-template <class T>
-int fit_variant_typed(const Comm& comm, const VariantRequest& request, const VariantSettings& settings,
-                      const MatrixShape& shape, double start) {
-  KMeansOptions options = request.options;
-  std::optional<RowMatrix<T>> initial;
-  if (request.init_file) {
-    initial = read_matrix<T>(comm, *request.init_file);
-    if (!settings.k_given) options.k = static_cast<int>(initial->rows());
-    if (initial->rows() != options.k || initial->cols() != static_cast<Eigen::Index>(shape.cols))
-      throw AgreedError("initial centres " + request.init_file->text() + " are " +
-                        std::to_string(initial->rows()) + " x " + std::to_string(initial->cols()) +
-                        "; expected k x d = " + std::to_string(options.k) + " x " +
-                        std::to_string(shape.cols));
-  }
-  if (static_cast<std::uint64_t>(options.k) > shape.rows)
-    throw AgreedError("--k " + std::to_string(options.k) + " exceeds the number of rows of " +
-                      request.input.text() + " (" + std::to_string(shape.rows) + ")");
-  const double read_start = MPI_Wtime();
-  DenseShard<T> shard;
-  if (!settings.stream) shard = read_shard<T>(comm, request.input, shape);
-  const double io_seconds = MPI_Wtime() - read_start;
-
-  // The output exists (as a partial file) during the fit: a streamed fit writes its labels
-  // block by block as it computes them.
-  std::optional<OutputFile> file;
-  LabelSink sink = [](std::uint64_t, std::span<const std::int32_t>) {};
-  if (!request.output.empty()) {
-    file.emplace(comm, request.output, request.force);
-    file->create_distributed<std::int32_t>("/labels", shape.rows, 0);
-    sink = [&](std::uint64_t first, std::span<const std::int32_t> labels) {
-      file->write_part("/labels", labels.data(), labels.size(), first, 0);
-    };
-  }
-  VariantFit<T> fit;
-  const IterationObserver observer = progress(request, comm);
-  if (request.mode == "minibatch") {
-    auto source = settings.stream ? streamed_source<T>(comm, request.input, shape) : shard_source(shard);
-    MiniBatchResult<T> result = fit_minibatch(comm, *source, options, settings.batch, sink, observer);
-    fit.counts = result.counts;
-    fit.ewa_history = result.ewa_inertia_history;
-    fit.n_steps = result.n_steps;
-    fit.init_size = result.init_size;
-    fit.result = std::move(result);
-  } else {
-    if (request.mode == "kmedians") {
-      fit.result = fit_kmedians(comm, shard, options, initial ? &*initial : nullptr, observer);
-    } else {
-      KMedoidsResult<T> result = fit_kmedoids(comm, shard, options, settings.medoids, observer);
-      fit.medoid_indices.assign(result.medoid_indices.begin(), result.medoid_indices.end());
-      fit.fitted_rows = result.fitted_rows;
-      fit.result = std::move(result);
-    }
-    sink(shard.first_row, fit.result.labels);
-  }
-  fit.result.phases.io += io_seconds;
-  if (file) {
-    const double write_start = MPI_Wtime();
-    write_variant_model(*file, request, settings, shape, fit);
-    PhaseTimes phases = fit.result.phases;
-    phases.write = MPI_Wtime() - write_start;
-    write_timings(*file, max_over_ranks(comm, phases), peak_memory_mb(comm));
-    file->commit();
-    fit.result.phases.write = MPI_Wtime() - write_start;
-  }
-  const KMeansResult<T>& result = fit.result;
-  const PhaseTimes phases = max_over_ranks(comm, result.phases);
-  const double peak_rss_mb = peak_memory_mb(comm);
-  const double seconds = elapsed_max(comm, start);
-  if (comm.rank() != 0) return 0;
-  if (request.json) {
-    JsonObject json;
-    json.add("command", "fit").add("mode", request.mode).add("inertia", result.inertia)
-        .add("init_inertia", result.init_inertia).add("n_iter", result.n_iter)
-        .add("converged", result.converged).add("k", options.k).add("n_samples", shape.rows)
-        .add("n_features", shape.cols).add("n_ranks", comm.size()).add("threads", request.threads)
-        .add("seconds", seconds).add("seed", options.seed).add("dtype", to_string(shape.type))
-        .add("output", request.output);
-    if (request.mode == "minibatch")
-      json.add("batch_size", settings.batch.batch_size).add("n_steps", fit.n_steps)
-          .add("stream", settings.stream);
-    if (request.mode == "kmedoids")
-      json.add("medoid_method", to_string(settings.medoids.method))
-          .add("distance", to_string(settings.medoids.distance)).add("fitted_rows", fit.fitted_rows);
-    json.add("phases", phase_json(phases)).add("peak_rss_mb", peak_rss_mb);
-    std::cout << json.str() << std::endl;
-  } else {
-    std::printf("lloyd fit: mode=%s k=%d n=%llu d=%llu ranks=%d  inertia=%.10g  n_iter=%d  %s  %.3f s%s%s\n",
-                request.mode.c_str(), options.k, static_cast<unsigned long long>(shape.rows),
-                static_cast<unsigned long long>(shape.cols), comm.size(), result.inertia,
-                result.n_iter, result.converged ? "converged" : "not converged", seconds,
-                request.output.empty() ? "" : "  -> ", request.output.c_str());
-  }
-  return 0;
-}
-
 }  // namespace
-
-bool is_variant_mode(const std::string& mode) {
-  return mode == "minibatch" || mode == "kmedians" || mode == "kmedoids";
-}
 
 void add_variant_options(po::options_description& description) {
   description.add_options()
@@ -234,22 +44,107 @@ void add_variant_options(po::options_description& description) {
        "kmedoids: choose the medoids on this many random rows, then assign all (CLARA; 0: all rows)");
 }
 
-int fit_variant(const Comm& comm, const po::variables_map& vm, VariantRequest request, double start) {
-  const VariantSettings settings = parse_settings(vm, request);
+void parse_variant_options(const po::variables_map& vm, FitRequest& request) {
+  VariantSettings& settings = request.variant;
+  const std::string mode = to_string(request.mode);
+  const auto batch_size = vm["batch-size"].as<std::int64_t>();
+  const auto init_size = vm["init-size"].as<std::int64_t>();
+  const auto sample = vm["sample"].as<std::int64_t>();
+  settings.batch.max_no_improvement = vm["max-no-improvement"].as<int>();
+  settings.batch.reassignment_ratio = vm["reassignment-ratio"].as<double>();
+  if (!(settings.batch.reassignment_ratio >= 0 && settings.batch.reassignment_ratio <= 1))
+    throw UsageError("lloyd fit: --reassignment-ratio must be between 0 and 1");
+  if (batch_size < 1) throw UsageError("lloyd fit: --batch-size must be at least 1");
+  if (init_size < 0) throw UsageError("lloyd fit: --init-size must be >= 0 (0: 3 x batch size)");
+  if (settings.batch.max_no_improvement < 0)
+    throw UsageError("lloyd fit: --max-no-improvement must be >= 0 (0: never stop early)");
+  if (sample < 0) throw UsageError("lloyd fit: --sample must be >= 0 (0: all rows)");
+  settings.batch.batch_size = static_cast<std::uint64_t>(batch_size);
+  settings.batch.init_size = static_cast<std::uint64_t>(init_size);
+  settings.stream = vm["stream"].as<bool>();
+  settings.medoids.sample = static_cast<std::uint64_t>(sample);
+  try {
+    settings.medoids.method = parse_medoid_method(vm["medoid-method"].as<std::string>());
+    settings.medoids.distance = parse_distance(vm["distance"].as<std::string>());
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(std::string("lloyd fit: ") + e.what());
+  }
+  if (settings.stream && request.mode != ModelAlgorithm::MiniBatch)
+    throw UsageError("lloyd fit: --stream needs --mode minibatch");
+  if (vm.count("checkpoint"))
+    throw UsageError("lloyd fit: --checkpoint is not supported with --mode " + mode);
+  if (request.mode == ModelAlgorithm::MiniBatch && request.init_file)
+    throw UsageError("lloyd fit: --mode minibatch seeds from a sample of rows: --init must be a method");
+  if (request.mode == ModelAlgorithm::KMedoids && !vm["init"].defaulted())
+    throw UsageError("lloyd fit: --mode kmedoids seeds with BUILD: --init does not apply");
   // scikit-learn's MiniBatchKMeans does not test the centre change unless asked (tol = 0).
-  if (request.mode == "minibatch" && vm["tol"].defaulted()) request.options.tol = 0;
-  if (request.mode == "kmedoids" && request.options.n_init > 1)
+  if (request.mode == ModelAlgorithm::MiniBatch && vm["tol"].defaulted()) request.options.tol = 0;
+  if (request.mode == ModelAlgorithm::KMedoids && request.options.n_init > 1)
     throw UsageError("lloyd fit: --mode kmedoids is deterministic (BUILD): --n-init does not apply");
-  const MatrixShape shape = inspect_matrix(comm, request.input);
+}
+
+template <class T>
+FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
+                          const LabelSink& sink) {
+  const VariantSettings& settings = request.variant;
   const bool all_rows = !settings.medoids.sample || settings.medoids.sample >= shape.rows;
-  if (request.mode == "kmedoids" && all_rows && shape.rows > kLargeMedoidFit && comm.rank() == 0)
+  if (request.mode == ModelAlgorithm::KMedoids && all_rows && shape.rows > kLargeMedoidFit && comm.rank() == 0)
     std::fprintf(stderr,
                  "lloyd fit: warning: k-medoids on all %llu rows costs O(k n^2 d) distance "
                  "evaluations per pass; consider --sample M\n",
                  static_cast<unsigned long long>(shape.rows));
-  return shape.type == ElementType::Float32
-             ? fit_variant_typed<float>(comm, request, settings, shape, start)
-             : fit_variant_typed<double>(comm, request, settings, shape, start);
+  KMeansOptions options = request.options;
+  std::optional<RowMatrix<T>> initial;
+  if (request.init_file) initial = read_initial_centres<T>(comm, request, shape, options);
+  check_k_fits(request, options, shape);
+  const double read_start = MPI_Wtime();
+  DenseShard<T> shard;
+  if (!settings.stream) shard = read_shard<T>(comm, request.input, shape);
+  const double io_seconds = MPI_Wtime() - read_start;
+
+  const IterationObserver observer = progress(request, comm);
+  FitOutcome<T> fit;
+  switch (request.mode) {
+    case ModelAlgorithm::MiniBatch: {
+      auto source = settings.stream ? streamed_source<T>(comm, request.input, shape) : shard_source(shard);
+      MiniBatchResult<T> result = fit_minibatch(comm, *source, options, settings.batch, sink, observer);
+      fit = outcome_of<T>(std::move(result), request, shape, shard.first_row, options);
+      fit.model.labels.clear();  // written through the sink
+      fit.model.counts = std::move(result.counts);
+      fit.model.history.ewa_inertia = std::move(result.ewa_inertia_history);
+      MiniBatchRecord& record = fit.model.record.minibatch;
+      record.batch_size = static_cast<std::int64_t>(settings.batch.batch_size);
+      record.max_no_improvement = settings.batch.max_no_improvement;
+      record.reassignment_ratio = settings.batch.reassignment_ratio;
+      record.init_size = static_cast<std::int64_t>(result.init_size);
+      record.n_steps = static_cast<std::int64_t>(result.n_steps);
+      break;
+    }
+    case ModelAlgorithm::KMedians:
+      fit = outcome_of(fit_kmedians(comm, shard, options, initial ? &*initial : nullptr, observer), request, shape,
+                       shard.first_row, options);
+      fit.model.distance = Distance::Manhattan;
+      break;
+    case ModelAlgorithm::KMedoids: {
+      KMedoidsResult<T> result = fit_kmedoids(comm, shard, options, settings.medoids, observer);
+      fit = outcome_of<T>(std::move(result), request, shape, shard.first_row, options);
+      fit.model.record.init = "build";
+      fit.model.distance = settings.medoids.distance;
+      fit.model.medoid_indices.assign(result.medoid_indices.begin(), result.medoid_indices.end());
+      fit.model.record.medoid_method = settings.medoids.method;
+      fit.model.record.sample = static_cast<std::int64_t>(result.fitted_rows);
+      break;
+    }
+    default:
+      throw Error("fit_variant: not a variant mode");  // not reached: run_fit dispatches
+  }
+  fit.model.timings.phases.io += io_seconds;
+  return fit;
 }
+
+template FitOutcome<float> fit_variant(const Comm&, const FitRequest&, const MatrixShape&, const LabelSink&);
+template FitOutcome<double> fit_variant(const Comm&, const FitRequest&, const MatrixShape&, const LabelSink&);
 
 }  // namespace lloyd::cli

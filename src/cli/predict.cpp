@@ -42,10 +42,12 @@ int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& i
   OutputFile file(comm, output, force);
   file.write_distributed("/labels", labels.data(), labels.size(), shard.first_row,
                          shard.global_rows, 0);
-  write_attribute(file.root(), "inertia", inertia);
-  write_attribute(file.root(), "k", static_cast<std::int64_t>(centroids.rows()));
-  write_attribute(file.root(), "model", model.text());
-  write_attribute(file.root(), "input", input.text());
+  file.collective_step([&] {  // a failure on any rank stops every rank
+    write_attribute(file.root(), "inertia", inertia);
+    write_attribute(file.root(), "k", static_cast<std::int64_t>(centroids.rows()));
+    write_attribute(file.root(), "model", model.text());
+    write_attribute(file.root(), "input", input.text());
+  });
   file.commit();
   const double seconds = elapsed_max(comm, start);
   if (comm.rank() == 0) {

@@ -80,18 +80,20 @@ int tfidf_typed(const Comm& comm, const TfidfRequest& request, double start) {
   file.write_distributed("/document_frequency", result.document_frequency.data(), owned, result.first_column,
                          result.columns, 0);
   if (corpus.from_directory) write_strings(comm, file, "/document_names", corpus.names, corpus.first, corpus.total);
-  const hid_t root = file.root();
-  write_attribute(root, "input", request.input);
-  write_attribute(root, "n_documents", static_cast<std::int64_t>(corpus.total));
-  write_attribute(root, "n_terms", static_cast<std::int64_t>(result.columns));
-  write_attribute(root, "min_df", request.min_df_text);
-  write_attribute(root, "max_df", request.max_df_text);
-  write_attribute(root, "max_features", std::int64_t{request.options.max_features});
-  write_attribute(root, "stop_words", request.stop_words.empty() ? std::string("none") : request.stop_words);
-  write_attribute(root, "ngram", std::int64_t{request.options.ngram});
-  write_attribute(root, "sublinear_tf", std::int64_t{request.options.sublinear_tf});
-  write_attribute(root, "weights", std::string("tf x idf, idf = ln((1 + n) / (1 + df)) + 1, rows L2-normalised"));
-  write_attribute(root, "column_order", std::string("FNV-1a hash bucket of the term (mod 4096), then the term"));
+  file.collective_step([&] {  // a failure on any rank stops every rank
+    const hid_t root = file.root();
+    write_attribute(root, "input", request.input);
+    write_attribute(root, "n_documents", static_cast<std::int64_t>(corpus.total));
+    write_attribute(root, "n_terms", static_cast<std::int64_t>(result.columns));
+    write_attribute(root, "min_df", request.min_df_text);
+    write_attribute(root, "max_df", request.max_df_text);
+    write_attribute(root, "max_features", std::int64_t{request.options.max_features});
+    write_attribute(root, "stop_words", request.stop_words.empty() ? std::string("none") : request.stop_words);
+    write_attribute(root, "ngram", std::int64_t{request.options.ngram});
+    write_attribute(root, "sublinear_tf", std::int64_t{request.options.sublinear_tf});
+    write_attribute(root, "weights", std::string("tf x idf, idf = ln((1 + n) / (1 + df)) + 1, rows L2-normalised"));
+    write_attribute(root, "column_order", std::string("FNV-1a hash bucket of the term (mod 4096), then the term"));
+  });
   file.commit();
   const double write_seconds = MPI_Wtime() - phase;
 

@@ -23,7 +23,7 @@ std::uint64_t open_member(hid_t group, const DatasetRef& ref, const char* name,
   if (H5Sget_simple_extent_ndims(space.get()) != 1)
     throw Error("sparse matrix " + ref.text() + ": '" + name + "' is not 1-D");
   hsize_t length = 0;
-  H5Sget_simple_extent_dims(space.get(), &length, nullptr);
+  checked_status(H5Sget_simple_extent_dims(space.get(), &length, nullptr), "H5Sget_simple_extent_dims");
   // Created with some length but never written: nothing of it came from the file (and the
   // length, read as rows, could claim any memory).
   if (!h5::storage_allocated(dataset.get()))
@@ -88,8 +88,8 @@ void read_range(hid_t dataset, std::uint64_t start, std::uint64_t count, T* out,
   const hsize_t memory_count = std::max<hsize_t>(count, 1);
   Hid memory_space(checked(H5Screate_simple(1, &memory_count, nullptr), "H5Screate_simple"), H5Sclose);
   if (count == 0) {
-    H5Sselect_none(file_space.get());
-    H5Sselect_none(memory_space.get());
+    checked_status(H5Sselect_none(file_space.get()), "H5Sselect_none");
+    checked_status(H5Sselect_none(memory_space.get()), "H5Sselect_none");
   } else {
     const hsize_t first = start, length = count;
     checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &first, nullptr, &length, nullptr),
@@ -247,8 +247,8 @@ void write_strings(const Comm& comm, OutputFile& file, const std::string& name,
     const hsize_t count = std::max<hsize_t>(local.size(), 1);
     Hid memory_space(checked(H5Screate_simple(1, &count, nullptr), "H5Screate_simple"), H5Sclose);
     if (local.empty()) {
-      H5Sselect_none(file_space.get());
-      H5Sselect_none(memory_space.get());
+      checked_status(H5Sselect_none(file_space.get()), "H5Sselect_none");
+      checked_status(H5Sselect_none(memory_space.get()), "H5Sselect_none");
     } else {
       const hsize_t start = first, length = local.size();
       checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &length, nullptr),
@@ -274,12 +274,12 @@ std::vector<std::string> read_strings(const std::string& file_name, const std::s
   strings.reserve(count);
   if (H5Tis_variable_str(type.get()) > 0) {
     Hid memory_type(checked(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
-    H5Tset_size(memory_type.get(), H5T_VARIABLE);
+    checked_status(H5Tset_size(memory_type.get(), H5T_VARIABLE), "H5Tset_size");
     std::vector<char*> pointers(count, nullptr);
     checked_status(H5Dread(dataset.get(), memory_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()),
                    "read " + name);
     for (char* text : pointers) strings.emplace_back(text ? text : "");
-    H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, pointers.data());
+    checked_status(H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, pointers.data()), "H5Dvlen_reclaim");
   } else {
     const std::size_t width = H5Tget_size(type.get());
     std::vector<char> buffer(count * width);

@@ -11,6 +11,8 @@
 
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <csignal>
 #include <cstring>
 
@@ -138,6 +140,25 @@ void forget_partial(const std::filesystem::path& path) {
     if (path.string() == slot) slot[0] = '\0';
 }
 
+// Holds SIGTERM, SIGINT and SIGHUP back (they stay pending) while a file is created and
+// registered: delivered in between, the handler would not know the new file and leave it
+// behind (seen under load: a SIGTERM a few seconds into a fit left OUTPUT.reserve-PID).
+class SignalsHeld {
+ public:
+  SignalsHeld() {
+    sigset_t held;
+    sigemptyset(&held);
+    for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&held, signal_number);
+    pthread_sigmask(SIG_BLOCK, &held, &previous_);
+  }
+  ~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
 extern "C" void remove_partial_and_reraise(int signal_number) {
   for (const auto& slot : partial_for_signal)
     if (slot[0] != '\0') unlink(slot);  // async-signal-safe
@@ -243,7 +264,7 @@ MatrixShape open_matrix(hid_t file, const DatasetRef& ref, Hid& dataset) {
     throw Error("dataset " + ref.text() + " has " + std::to_string(rank) +
                 " dimension(s); expected 2 (rows x features)");
   hsize_t dims[2] = {0, 0};
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  checked_status(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "H5Sget_simple_extent_dims");
   Hid type(checked(H5Dget_type(dataset.get()), "H5Dget_type"), H5Tclose);
   const H5T_class_t type_class = H5Tget_class(type.get());
   if (type_class != H5T_FLOAT)
@@ -322,8 +343,8 @@ DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixSh
     Hid memory_space(checked(H5Screate_simple(2, memory_dims, nullptr), "H5Screate_simple"),
                      H5Sclose);
     if (mine.size() == 0) {
-      H5Sselect_none(file_space.get());
-      H5Sselect_none(memory_space.get());
+      checked_status(H5Sselect_none(file_space.get()), "H5Sselect_none");
+      checked_status(H5Sselect_none(memory_space.get()), "H5Sselect_none");
     } else {
       checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count,
                                          nullptr),
@@ -365,7 +386,8 @@ namespace {
 template <class T>
 void write_scalar_attribute(hid_t object, const std::string& name, hid_t type, const T* value) {
   Hid space(checked(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
-  if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
+  if (checked(H5Aexists(object, name.c_str()), "H5Aexists " + name) > 0)
+    checked_status(H5Adelete(object, name.c_str()), "delete attribute " + name);
   Hid attribute(checked(H5Acreate2(object, name.c_str(), type, space.get(), H5P_DEFAULT,
                                    H5P_DEFAULT),
                         "create attribute " + name),
@@ -382,11 +404,20 @@ void write_attribute(hid_t object, const std::string& name, std::int64_t value) 
   write_scalar_attribute(object, name, H5T_NATIVE_INT64, &value);
 }
 
-void write_attribute(hid_t object, const std::string& name, const std::string& value) {
+namespace {
+Hid utf8_string_type() {
   Hid type(checked(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
-  H5Tset_size(type.get(), std::max<std::size_t>(value.size(), 1));
-  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
-  write_scalar_attribute(object, name, type.get(), value.c_str());
+  checked_status(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+  checked_status(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  return type;
+}
+}  // namespace
+
+void write_attribute(hid_t object, const std::string& name, const std::string& value) {
+  // Variable-length UTF-8, as h5py writes a str: h5py reads it back as str, not bytes.
+  const Hid type = utf8_string_type();
+  const char* text = value.c_str();
+  write_scalar_attribute(object, name, type.get(), &text);
 }
 
 namespace {
@@ -435,7 +466,7 @@ std::string read_attribute_string(hid_t object, const std::string& name, const s
     checked_status(H5Aread(attribute.get(), memory_type.get(), &text), "read attribute " + name);
     std::string value = text ? text : "";
     Hid space(checked(H5Aget_space(attribute.get()), "H5Aget_space"), H5Sclose);
-    H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, &text);
+    checked_status(H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, &text), "H5Dvlen_reclaim");
     return value;
   }
   std::string value(H5Tget_size(type.get()), '\0');
@@ -458,6 +489,7 @@ OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path, bool 
   if (comm_.rank() == 0) {
     std::filesystem::path reserve = final_path_;
     reserve += ".reserve-" + std::to_string(pid);
+    const SignalsHeld held;  // until the reserve is registered
     problem = reserve_space(reserve, kCloseReserveBytes);
     if (!problem) {
       reserve_path_ = reserve;
@@ -469,13 +501,17 @@ OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path, bool 
   comm_.agree(problem);
   Hid fapl = parallel_access(comm_);
   // Exclusive: a file that happens to have the temporary name is the user's, never replaced.
-  const hid_t id = H5Fcreate(partial_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+  hid_t id = -1;
+  {
+    const SignalsHeld held;  // until the partial file is registered
+    id = H5Fcreate(partial_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+    if (id >= 0) register_partial(partial_path_);
+  }
   comm_.agree(id < 0 ? std::optional<std::string>("cannot create output file '" + partial_path_.string() +
                                                   "'" + h5::error_stack_detail())
                      : std::nullopt);
   file_ = Hid(id, H5Fclose);
   created_ = true;
-  register_partial(partial_path_);
   agreed_failures_seen_ = agreed_failures();
 }
 
@@ -577,8 +613,8 @@ void OutputFile::write_part(const std::string& name, const T* local, std::uint64
     Hid memory_space(checked(H5Screate_simple(rank, memory_dims, nullptr), "H5Screate_simple"),
                      H5Sclose);
     if (local_rows == 0) {
-      H5Sselect_none(file_space.get());
-      H5Sselect_none(memory_space.get());
+      checked_status(H5Sselect_none(file_space.get()), "H5Sselect_none");
+      checked_status(H5Sselect_none(memory_space.get()), "H5Sselect_none");
     } else {
       const hsize_t start[2] = {first_row, 0}, count[2] = {local_rows, width};
       checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count,
@@ -590,7 +626,7 @@ void OutputFile::write_part(const std::string& name, const T* local, std::uint64
     checked_status(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
                             dxpl.get(), local_rows ? local : &placeholder),
                    "write " + name);
-    H5Pget_mpio_actual_io_mode(dxpl.get(), &last_io_mode_);
+    checked_status(H5Pget_mpio_actual_io_mode(dxpl.get(), &last_io_mode_), "H5Pget_mpio_actual_io_mode");
   });
 }
 
@@ -670,7 +706,7 @@ void RowReader<T>::read_rows(std::span<const std::uint64_t> sorted, T* out) {
   }
   // One selection of the runs of consecutive distinct rows; HDF5 reads them in file order
   // in one call. Repeated rows are read once and copied.
-  H5Sselect_none(file_space_.get());
+  checked_status(H5Sselect_none(file_space_.get()), "H5Sselect_none");
   std::uint64_t distinct = 0;
   for (std::size_t q = 0; q < sorted.size();) {
     std::size_t end = q + 1;

@@ -1,5 +1,7 @@
 #include "lloyd/io/model.hpp"
 
+#include <sys/resource.h>
+
 #include <cstring>
 #include <initializer_list>
 #include <limits>
@@ -21,6 +23,53 @@ constexpr KnownAlgorithm kAlgorithms[] = {{"lloyd", ModelAlgorithm::Lloyd},
                                           {"kmedians", ModelAlgorithm::KMedians},
                                           {"kmedoids", ModelAlgorithm::KMedoids}};
 
+}  // namespace
+
+const char* to_string(ModelAlgorithm algorithm) {
+  for (const auto& known : kAlgorithms)
+    if (known.algorithm == algorithm) return known.name;
+  return "lloyd";  // not reached
+}
+
+std::optional<ModelAlgorithm> parse_model_algorithm(const std::string& name) {
+  for (const auto& known : kAlgorithms)
+    if (name == known.name) return known.algorithm;
+  return std::nullopt;
+}
+
+ModelLayout layout_of(ModelAlgorithm algorithm) {
+  ModelLayout layout;
+  switch (algorithm) {
+    case ModelAlgorithm::Lloyd:
+      layout.center_shift = layout.restart_inertia = layout.lloyd_attributes = true;
+      break;
+    case ModelAlgorithm::Bisecting:  // its history is the inertia after each split only
+      layout.lloyd_attributes = layout.tree = true;
+      break;
+    case ModelAlgorithm::MiniBatch:
+      layout.center_shift = layout.mode_attribute = layout.minibatch = true;
+      break;
+    case ModelAlgorithm::KMedians:
+      layout.center_shift = layout.mode_attribute = layout.distance_attribute = true;
+      break;
+    case ModelAlgorithm::KMedoids:  // medoids jump between rows: no centre shift
+      layout.mode_attribute = layout.distance_attribute = layout.medoids = true;
+      break;
+  }
+  return layout;
+}
+
+ModelTimings gather_timings(const Comm& comm, const PhaseTimes& p) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+  double values[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write, peak_rss_mb};
+  comm.allreduce(std::span<double>(values), MPI_MAX);
+  return {{values[0], values[1], values[2], values[3], values[4], values[5], values[6]}, values[7]};
+}
+
+namespace {
+
 // `value` must be one of `known`: otherwise an Error naming the attribute and the choices.
 void expect_one_of(const SmallFile& in, const std::string& attribute, const std::string& value,
                    std::initializer_list<const char*> known) {
@@ -38,8 +87,7 @@ ModelAlgorithm read_algorithm(const SmallFile& in, bool has_tree) {
   if (algorithm && mode && *algorithm != *mode)
     throw in.problem("attributes algorithm ('" + *algorithm + "') and mode ('" + *mode + "') disagree");
   const std::string name = algorithm ? *algorithm : mode ? *mode : has_tree ? "bisecting" : "lloyd";
-  for (const auto& known : kAlgorithms)
-    if (name == known.name) return known.algorithm;
+  if (const auto known = parse_model_algorithm(name)) return *known;
   expect_one_of(in, algorithm ? "algorithm" : "mode", name,
                 {"lloyd", "bisecting", "minibatch", "kmedians", "kmedoids"});
   return ModelAlgorithm::Lloyd;  // not reached
@@ -132,6 +180,67 @@ BisectingTree<T> read_tree(const SmallFile& in, const RowMatrix<T>& centroids) {
   return tree;
 }
 
+// The root attributes of the fit's result and settings that are present (docs/model-format.md);
+// absent ones keep their defaults.
+void read_record(const SmallFile& in, FitRecord& record) {
+  const auto integer = [&](const char* name, std::int64_t& value) {
+    if (in.has_attribute(name)) value = in.integer(name);
+  };
+  const auto real = [&](const char* name, double& value) {
+    if (in.has_attribute(name)) value = in.real(name);
+  };
+  const auto text = [&](const char* name, std::string& value) {
+    if (const auto present = in.text_if_present(name)) value = *present;
+  };
+  real("inertia", record.inertia);
+  real("init_inertia", record.init_inertia);
+  integer("n_iter", record.n_iter);
+  std::int64_t flag = record.converged, seed = static_cast<std::int64_t>(record.seed),
+               samples = static_cast<std::int64_t>(record.n_samples);
+  integer("converged", flag);
+  record.converged = flag != 0;
+  integer("seed", seed);
+  record.seed = static_cast<std::uint64_t>(seed);  // written as int64: the same 64 bits
+  text("init", record.init);
+  integer("n_init", record.n_init);
+  integer("max_iter", record.max_iter);
+  real("tol", record.tol);
+  real("tol_absolute", record.tol_absolute);
+  integer("n_samples", samples);
+  if (samples < 0) throw in.problem("attribute n_samples is negative");
+  record.n_samples = static_cast<std::uint64_t>(samples);
+  text("input", record.input);
+  integer("best_restart", record.best_restart);
+  if (in.has_attribute("oversampling")) record.oversampling = in.real("oversampling");
+  if (in.has_attribute("init_rounds")) record.init_rounds = in.integer("init_rounds");
+  integer("batch_size", record.minibatch.batch_size);
+  integer("max_no_improvement", record.minibatch.max_no_improvement);
+  integer("init_size", record.minibatch.init_size);
+  integer("n_steps", record.minibatch.n_steps);
+  real("reassignment_ratio", record.minibatch.reassignment_ratio);
+  integer("sample", record.sample);
+}
+
+void read_history(const SmallFile& in, ModelHistory& history) {
+  const auto read = [&](const char* name, std::vector<double>& values) {
+    if (in.has(name)) values = in.vector<double>(name, std::nullopt);
+  };
+  read("/history/inertia", history.inertia);
+  read("/history/center_shift", history.center_shift);
+  read("/history/restart_inertia", history.restart_inertia);
+  read("/history/ewa_inertia", history.ewa_inertia);
+}
+
+void read_timings(const SmallFile& in, ModelTimings& timings) {
+  PhaseTimes& p = timings.phases;
+  const std::pair<const char*, double*> fields[] = {
+      {"io", &p.io},         {"init", &p.init},     {"assign", &p.assign},
+      {"reduce", &p.reduce}, {"update", &p.update}, {"checkpoint", &p.checkpoint},
+      {"write", &p.write},   {"peak_rss_mb", &timings.peak_rss_mb}};
+  for (const auto& [name, value] : fields)
+    if (in.has_attribute(name, "/timings")) *value = in.real(name, "/timings");
+}
+
 template <class T>
 Model<T> read_model_file(const SmallFile& in, const DatasetRef& ref, std::optional<std::uint64_t> features) {
   Model<T> model;
@@ -150,6 +259,13 @@ Model<T> read_model_file(const SmallFile& in, const DatasetRef& ref, std::option
                      std::to_string(*features));
   if (ref.path != "/centroids") return model;  // a bare dataset of centres: nearest centre
 
+  if (in.has_attribute("format_version")) {
+    const std::int64_t version = in.integer("format_version");
+    if (version > kModelFormatVersion)
+      throw in.problem("format_version " + std::to_string(version) + " is newer than this lloyd reads (" +
+                       std::to_string(kModelFormatVersion) + "); use a newer lloyd");
+    if (version < 1) throw in.problem("format_version " + std::to_string(version) + " is not a version (>= 1)");
+  }
   if (in.has_attribute("k") && in.integer("k") != static_cast<std::int64_t>(k))
     throw in.problem("attribute k = " + std::to_string(in.integer("k")) + " but /centroids has " +
                      std::to_string(k) + " rows");
@@ -165,10 +281,18 @@ Model<T> read_model_file(const SmallFile& in, const DatasetRef& ref, std::option
       throw in.problem("attribute metric is 'cosine', which only a Lloyd model (algorithm 'lloyd') can have");
   }
   model.distance = read_distance(in, model.algorithm);
-  if (const auto assignment = in.text_if_present("assignment"))
+  if (const auto assignment = in.text_if_present("assignment")) {
     expect_one_of(in, "assignment", *assignment, {"lloyd", "hamerly", "yinyang"});
-  if (const auto strategy = in.text_if_present("bisecting_strategy"))
+    model.record.assignment = parse_algorithm(*assignment);
+  }
+  if (const auto strategy = in.text_if_present("bisecting_strategy")) {
     expect_one_of(in, "bisecting_strategy", *strategy, {"biggest-inertia", "largest-cluster"});
+    model.record.bisecting_strategy = parse_bisecting_strategy(*strategy);
+  }
+  if (const auto method = in.text_if_present("medoid_method")) {
+    expect_one_of(in, "medoid_method", *method, {"alternate", "pam"});
+    model.record.medoid_method = parse_medoid_method(*method);
+  }
   if (model.algorithm == ModelAlgorithm::Bisecting) {
     if (!has_tree) throw in.problem("a bisecting model without /tree");
     model.tree = read_tree(in, model.centroids);
@@ -176,6 +300,16 @@ Model<T> read_model_file(const SmallFile& in, const DatasetRef& ref, std::option
     throw in.problem("has a /tree, but only a bisecting model has one");
   }
   if (in.has("/labels")) model.label_rows = in.integer_length("/labels");
+  read_record(in, model.record);
+  read_history(in, model.history);
+  if (in.has("/counts")) model.counts = in.vector<std::int64_t>("/counts", k);
+  if (in.has("/medoid_indices")) {
+    model.medoid_indices = in.vector<std::int64_t>("/medoid_indices", k);
+    for (std::size_t c = 0; c < k; ++c)
+      if (model.medoid_indices[c] < 0)
+        throw in.problem("/medoid_indices element " + std::to_string(c) + " is negative");
+  }
+  read_timings(in, model.timings);
   return model;
 }
 
@@ -191,5 +325,154 @@ Model<T> read_model(const Comm& comm, const DatasetRef& ref, std::optional<std::
 
 template Model<float> read_model(const Comm&, const DatasetRef&, std::optional<std::uint64_t>);
 template Model<double> read_model(const Comm&, const DatasetRef&, std::optional<std::uint64_t>);
+
+namespace {
+
+// Seconds of wall-clock time added to `total` when the scope ends.
+class AddSeconds {
+ public:
+  explicit AddSeconds(double& total) : total_(total), start_(MPI_Wtime()) {}
+  ~AddSeconds() { total_ += MPI_Wtime() - start_; }
+  AddSeconds(const AddSeconds&) = delete;
+  AddSeconds& operator=(const AddSeconds&) = delete;
+
+ private:
+  double& total_;
+  double start_;
+};
+
+// The root attributes (docs/model-format.md, "Root attributes"). Not collective by itself:
+// every rank writes the same values (HDF5 metadata), inside one agreed step.
+template <class T>
+void write_root_attributes(hid_t root, const Model<T>& model, const ModelLayout& layout) {
+  const FitRecord& r = model.record;
+  const auto int64 = [](auto value) { return static_cast<std::int64_t>(value); };
+  write_attribute(root, "format_version", kModelFormatVersion);
+  write_attribute(root, "inertia", r.inertia);
+  write_attribute(root, "init_inertia", r.init_inertia);
+  write_attribute(root, "n_iter", r.n_iter);
+  write_attribute(root, "converged", int64(r.converged));
+  write_attribute(root, "k", int64(model.centroids.rows()));
+  write_attribute(root, "seed", int64(r.seed));
+  write_attribute(root, "init", r.init);
+  write_attribute(root, "n_init", r.n_init);
+  write_attribute(root, "max_iter", r.max_iter);
+  write_attribute(root, "tol", r.tol);
+  write_attribute(root, "tol_absolute", r.tol_absolute);
+  write_attribute(root, "n_samples", int64(r.n_samples));
+  write_attribute(root, "n_features", int64(model.centroids.cols()));
+  write_attribute(root, "input", r.input);
+  write_attribute(root, "algorithm", std::string(to_string(model.algorithm)));
+  if (layout.mode_attribute) write_attribute(root, "mode", std::string(to_string(model.algorithm)));
+  if (layout.lloyd_attributes) {
+    if (r.oversampling) write_attribute(root, "oversampling", *r.oversampling);
+    if (r.init_rounds) write_attribute(root, "init_rounds", *r.init_rounds);
+    write_attribute(root, "best_restart", r.best_restart);
+    write_attribute(root, "assignment", std::string(to_string(r.assignment)));
+    write_attribute(root, "metric", std::string(model.cosine ? "cosine" : "euclidean"));
+  }
+  if (layout.tree) write_attribute(root, "bisecting_strategy", std::string(to_string(r.bisecting_strategy)));
+  if (layout.distance_attribute) write_attribute(root, "distance", std::string(to_string(model.distance)));
+  if (layout.minibatch) {
+    write_attribute(root, "batch_size", r.minibatch.batch_size);
+    write_attribute(root, "max_no_improvement", r.minibatch.max_no_improvement);
+    write_attribute(root, "reassignment_ratio", r.minibatch.reassignment_ratio);
+    write_attribute(root, "init_size", r.minibatch.init_size);
+    write_attribute(root, "n_steps", r.minibatch.n_steps);
+  }
+  if (layout.medoids) {
+    write_attribute(root, "medoid_method", std::string(to_string(r.medoid_method)));
+    write_attribute(root, "sample", r.sample);
+  }
+}
+
+// The hierarchy of a bisecting fit under /tree, one entry per node. Collective.
+template <class T>
+void write_tree(OutputFile& file, const BisectingTree<T>& tree) {
+  const std::uint64_t m = tree.nodes();
+  std::vector<std::int64_t> children;
+  for (std::size_t node = 0; node < m; ++node) {
+    children.push_back(tree.left[node]);
+    children.push_back(tree.right[node]);
+  }
+  file.create_group("/tree");
+  file.write_replicated("/tree/parent", tree.parent.data(), m, 0);
+  file.write_replicated("/tree/children", children.data(), m, 2);
+  file.write_replicated("/tree/size", tree.size.data(), m, 0);
+  file.write_replicated("/tree/inertia", tree.inertia.data(), m, 0);
+  file.write_replicated("/tree/label", tree.label.data(), m, 0);
+  file.write_replicated("/tree/centers", tree.centres.data(), m, static_cast<std::uint64_t>(tree.centres.cols()));
+}
+
+void write_vector(OutputFile& file, const std::string& name, const std::vector<double>& values) {
+  file.write_replicated(name, values.data(), values.size(), 0);
+}
+
+}  // namespace
+
+template <class T>
+ModelWriter<T>::ModelWriter(const Comm& comm, const std::filesystem::path& path, bool replace_existing,
+                            std::uint64_t label_rows)
+    : comm_(comm), file_(comm, path, replace_existing) {
+  const AddSeconds timer(seconds_);
+  file_.create_distributed<std::int32_t>("/labels", label_rows, 0);
+}
+
+template <class T>
+void ModelWriter<T>::write_labels(std::uint64_t first_row, std::span<const std::int32_t> labels) {
+  const AddSeconds timer(seconds_);
+  file_.write_part("/labels", labels.data(), labels.size(), first_row, 0);
+  labels_streamed_ = true;
+}
+
+template <class T>
+void ModelWriter<T>::commit(const Model<T>& model) {
+  const ModelLayout layout = layout_of(model.algorithm);
+  const double start = MPI_Wtime();
+  // Every rank calls write_labels equally often, so every rank takes the same branch.
+  if (!labels_streamed_) file_.write_part("/labels", model.labels.data(), model.labels.size(), model.first_row, 0);
+  file_.write_replicated("/centroids", model.centroids.data(), static_cast<std::uint64_t>(model.centroids.rows()),
+                         static_cast<std::uint64_t>(model.centroids.cols()));
+  file_.create_group("/history");
+  write_vector(file_, "/history/inertia", model.history.inertia);
+  if (layout.center_shift) write_vector(file_, "/history/center_shift", model.history.center_shift);
+  if (layout.restart_inertia) write_vector(file_, "/history/restart_inertia", model.history.restart_inertia);
+  if (layout.minibatch) {
+    write_vector(file_, "/history/ewa_inertia", model.history.ewa_inertia);
+    file_.write_replicated("/counts", model.counts.data(), model.counts.size(), 0);
+  }
+  if (layout.medoids) file_.write_replicated("/medoid_indices", model.medoid_indices.data(), model.medoid_indices.size(), 0);
+  if (layout.tree) {
+    if (!model.tree) throw AgreedError("a bisecting model needs its tree");  // every rank alike
+    write_tree(file_, *model.tree);
+  }
+  file_.collective_step([&] { write_root_attributes(file_.root(), model, layout); });
+  // Last, so that `write` covers the rest of the file.
+  PhaseTimes phases = model.timings.phases;
+  phases.write = seconds_ + (MPI_Wtime() - start);
+  const ModelTimings timings = gather_timings(comm_, phases);
+  {
+    const Hid group = file_.create_group("/timings");  // closed before the file is
+    file_.collective_step([&] {
+      const PhaseTimes& p = timings.phases;
+      const std::pair<const char*, double> values[] = {
+          {"io", p.io},         {"init", p.init},           {"assign", p.assign}, {"reduce", p.reduce},
+          {"update", p.update}, {"checkpoint", p.checkpoint}, {"write", p.write},   {"peak_rss_mb", timings.peak_rss_mb}};
+      for (const auto& [name, value] : values) write_attribute(group.get(), name, value);
+    });
+  }
+  file_.commit();
+}
+
+template <class T>
+void write_model(const Comm& comm, const std::filesystem::path& path, bool replace_existing, const Model<T>& model) {
+  ModelWriter<T> writer(comm, path, replace_existing, model.label_rows);
+  writer.commit(model);
+}
+
+template class ModelWriter<float>;
+template class ModelWriter<double>;
+template void write_model(const Comm&, const std::filesystem::path&, bool, const Model<float>&);
+template void write_model(const Comm&, const std::filesystem::path&, bool, const Model<double>&);
 
 }  // namespace lloyd

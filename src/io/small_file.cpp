@@ -31,8 +31,9 @@ SmallFile::SmallFile(std::string path, std::string role) : path_(std::move(path)
 
 bool SmallFile::has(const std::string& object) const { return h5::path_exists(file_.get(), object); }
 
-bool SmallFile::has_attribute(const std::string& attribute) const {
-  return H5Aexists(file_.get(), attribute.c_str()) > 0;
+bool SmallFile::has_attribute(const std::string& attribute, const std::string& object) const {
+  if (object != "/" && !has(object)) return false;
+  return H5Aexists_by_name(file_.get(), object.c_str(), attribute.c_str(), H5P_DEFAULT) > 0;
 }
 
 std::int64_t SmallFile::integer(const std::string& attribute) const {
@@ -43,14 +44,22 @@ std::int64_t SmallFile::integer(const std::string& attribute) const {
   }
 }
 
-double SmallFile::real(const std::string& attribute) const {
+double SmallFile::real(const std::string& attribute, const std::string& object) const {
+  const std::string name = object == "/" ? attribute : attribute + " of " + object;
   double value = 0;
   try {
-    value = read_attribute_double(file_.get(), attribute);
+    if (object == "/") {
+      value = read_attribute_double(file_.get(), attribute);
+    } else {
+      if (!has(object)) throw Error(object + " is missing");
+      const Hid opened(h5::checked(H5Oopen(file_.get(), object.c_str(), H5P_DEFAULT), "open " + object),
+                       H5Oclose);
+      value = read_attribute_double(opened.get(), attribute);
+    }
   } catch (const Error& e) {
-    throw problem(e.what());
+    throw problem(object == "/" ? std::string(e.what()) : object + ": " + e.what());
   }
-  if (!std::isfinite(value)) throw problem("attribute " + attribute + " is " + value_text(value));
+  if (!std::isfinite(value)) throw problem("attribute " + name + " is " + value_text(value));
   return value;
 }
 

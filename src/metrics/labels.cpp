@@ -7,12 +7,8 @@
 
 namespace lloyd {
 
-namespace {
-hid_t checked(hid_t id, const std::string& what) {
-  if (id < 0) throw Error("HDF5 call failed: " + what);
-  return id;
-}
-}  // namespace
+using h5::checked;
+using h5::checked_status;
 
 std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& ref, std::uint64_t rows) {
   Hid file = open_file_parallel(comm, ref.file);
@@ -21,27 +17,25 @@ std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& 
   run_agreed(comm, [&] {
     if (ref.path.empty() || ref.path[0] != '/')
       throw Error("dataset path '" + ref.path + "' must start with '/'");
-    for (std::size_t pos = 1;; ++pos) {  // walk the path: H5Lexists fails on missing groups
-      const std::size_t next = ref.path.find('/', pos);
-      const std::string prefix = ref.path.substr(0, next);
-      if (H5Lexists(file.get(), prefix.c_str(), H5P_DEFAULT) <= 0)
-        throw Error("no dataset " + ref.text());
-      if (next == std::string::npos) break;
-      pos = next;
-    }
+    if (!h5::path_exists(file.get(), ref.path)) throw Error("no dataset " + ref.text());
     dataset = Hid(H5Dopen2(file.get(), ref.path.c_str(), H5P_DEFAULT), H5Dclose);
     if (dataset.get() < 0) throw Error("no dataset " + ref.text());
     Hid type(checked(H5Dget_type(dataset.get()), "H5Dget_type"), H5Tclose);
-    if (H5Tget_class(type.get()) != H5T_INTEGER)
+    if (H5Tget_class(type.get()) != H5T_INTEGER)  // H5T_NO_CLASS when the call fails
       throw Error("labels " + ref.text() + " must be integers");
-    if (H5Tget_size(type.get()) > 8)
-      throw Error("labels " + ref.text() + " are integers of more than 64 bits");
+    const std::size_t bytes = H5Tget_size(type.get());
+    if (bytes == 0) throw Error("HDF5: H5Tget_size of " + ref.text() + " failed" + h5::error_stack_detail());
+    if (bytes > 8) throw Error("labels " + ref.text() + " are integers of more than 64 bits");
+    const H5T_sign_t sign = H5Tget_sign(type.get());
+    if (sign == H5T_SGN_ERROR) throw Error("HDF5: H5Tget_sign of " + ref.text() + " failed" + h5::error_stack_detail());
     // HDF5 clips what does not fit the memory type: unsigned 64-bit values are read as such.
-    unsigned_64 = H5Tget_size(type.get()) == 8 && H5Tget_sign(type.get()) == H5T_SGN_NONE;
+    unsigned_64 = bytes == 8 && sign == H5T_SGN_NONE;
     Hid space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
     const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0) throw Error("HDF5: the extent of " + ref.text() + " cannot be read" + h5::error_stack_detail());
     hsize_t dims[2] = {0, 0};
-    H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+    if (rank >= 1 && rank <= 2)
+      checked_status(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "H5Sget_simple_extent_dims");
     if (rank < 1 || rank > 2 || (rank == 2 && dims[1] != 1))
       throw Error("labels " + ref.text() + " must be a vector (n or n x 1)");
     if (dims[0] != rows)
@@ -55,21 +49,18 @@ std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& 
     allocating("the rank's " + std::to_string(mine.size()) + " labels of " + ref.text(),
                static_cast<double>(mine.size()) * 8, [&] { labels.resize(mine.size()); });
     Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
-    const int ndims = H5Sget_simple_extent_ndims(file_space.get());
     const hsize_t start[2] = {mine.begin, 0}, count[2] = {mine.size(), 1};
     const hsize_t memory_dims[1] = {std::max<hsize_t>(mine.size(), 1)};
     Hid memory_space(checked(H5Screate_simple(1, memory_dims, nullptr), "H5Screate_simple"),
                      H5Sclose);
     if (mine.size() == 0) {
-      H5Sselect_none(file_space.get());
-      H5Sselect_none(memory_space.get());
-    } else if (H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count,
-                                   nullptr) < 0) {
-      throw Error("cannot select rows of " + ref.text());
+      checked_status(H5Sselect_none(file_space.get()), "H5Sselect_none");
+      checked_status(H5Sselect_none(memory_space.get()), "H5Sselect_none");
+    } else {
+      checked_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+                     "select rows of " + ref.text());
     }
-    (void)ndims;
-    Hid dxpl(checked(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"), H5Pclose);
-    H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE);
+    const Hid dxpl = h5::collective_transfer();
     std::int64_t placeholder = 0;
     if (H5Dread(dataset.get(), unsigned_64 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64,
                 memory_space.get(), file_space.get(), dxpl.get(),

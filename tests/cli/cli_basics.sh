@@ -76,6 +76,20 @@ check_eq model.history.inertia.shape "$(h5_dims "$MODEL" /history/inertia)" "$N_
 check_eq model.history.center_shift.shape "$(h5_dims "$MODEL" /history/center_shift)" "$N_ITER"
 check_h5_identical model.labels.match_fixture "$MODEL" "$BLOBS" /labels /expected/labels
 check model.no_partial "stray partial file(s)" test -z "$(partial_files "$TMP")"
+check_eq model.format_version "$(h5_attr "$MODEL" /format_version)" 1
+# String attributes are variable-length UTF-8 (docs/model-format.md): h5py returns str, not
+# bytes, for every one of them.
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  STRINGS=$(/usr/bin/python3 -c '
+import sys, h5py
+attrs = h5py.File(sys.argv[1], "r").attrs
+print(" ".join(f"{name}:{type(attrs[name]).__name__}" for name in sorted(attrs)
+               if isinstance(attrs[name], (str, bytes)) or getattr(attrs[name], "dtype", None) is not None
+               and attrs[name].dtype.kind in "SOU"))' "$MODEL")
+  check_eq model.strings_are_str "$STRINGS" "algorithm:str assignment:str init:str input:str metric:str"
+else
+  echo "SKIP model.strings_are_str: /usr/bin/python3 has no h5py"
+fi
 
 # ---------------------------------------------------------------- predict
 

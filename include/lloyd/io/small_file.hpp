@@ -28,10 +28,11 @@ class SmallFile {
 
   /// Whether the object (a dataset or group, "/a/b") exists.
   bool has(const std::string& object) const;
-  bool has_attribute(const std::string& attribute) const;
-  /// Root attributes; missing, of another class or not a single value: an Error.
+  /// Attributes of the root, or of the group `object` ("/timings"); missing, of another class
+  /// or not a single value: an Error.
+  bool has_attribute(const std::string& attribute, const std::string& object = "/") const;
   std::int64_t integer(const std::string& attribute) const;
-  double real(const std::string& attribute) const;  ///< finite
+  double real(const std::string& attribute, const std::string& object = "/") const;  ///< finite
   std::string text(const std::string& attribute) const;  ///< fixed- or variable-length
   std::optional<std::string> text_if_present(const std::string& attribute) const;
 
