@@ -10,6 +10,7 @@
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/io/csr.hpp"
 #include "lloyd/kmeans/spherical.hpp"
+#include "lloyd/simd/level.hpp"
 #include "variants.hpp"
 
 namespace lloyd::cli {
@@ -290,7 +291,8 @@ int report_fit(const Comm& comm, const FitRequest& request, const KMeansOptions&
           .add("init_inertia", result.init_inertia).add("n_iter", result.n_iter)
           .add("converged", result.converged).add("k", options.k)
           .add("n_samples", shape.rows).add("n_features", shape.cols)
-          .add("n_ranks", comm.size()).add("threads", request.threads).add("seconds", seconds)
+          .add("n_ranks", comm.size()).add("threads", request.threads)
+          .add("simd", simd::to_string(simd::level())).add("seconds", seconds)
           .add("seed", options.seed).add("init", request.init_text)
           .add("n_init", options.n_init).add("best_restart", result.best_restart)
           .add("dtype", to_string(shape.type)).add("output", request.output)
@@ -435,6 +437,7 @@ int run_fit(const Comm& comm, const Args& args) {
   request.verbose = (*vm)["verbose"].as<bool>();
   request.force = (*vm)["force"].as<bool>();
   request.threads = apply_threads(comm, *vm);
+  if (request.verbose && comm.rank() == 0) std::cerr << "simd level: " << simd::to_string(simd::level()) << "\n";
   request.checkpoint = vm->count("checkpoint") ? (*vm)["checkpoint"].as<std::string>() : "";
   request.checkpoint_every = (*vm)["checkpoint-every"].as<int>();
   request.resume = (*vm)["resume"].as<bool>();

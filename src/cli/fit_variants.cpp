@@ -4,6 +4,7 @@
 #include "lloyd/kmeans/kmedians.hpp"
 #include "lloyd/kmeans/kmedoids.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
+#include "lloyd/simd/level.hpp"
 #include "variants.hpp"
 
 namespace lloyd::cli {
@@ -189,6 +190,7 @@ int fit_variant_typed(const Comm& comm, const VariantRequest& request, const Var
         .add("init_inertia", result.init_inertia).add("n_iter", result.n_iter)
         .add("converged", result.converged).add("k", options.k).add("n_samples", shape.rows)
         .add("n_features", shape.cols).add("n_ranks", comm.size()).add("threads", request.threads)
+        .add("simd", simd::to_string(simd::level()))
         .add("seconds", seconds).add("seed", options.seed).add("dtype", to_string(shape.type))
         .add("output", request.output);
     if (request.mode == "minibatch")

@@ -233,8 +233,8 @@ struct BoundedAssigner<T>::Pass {
   Eigen::Index d, k, padded_k;
   int groups;
   double margin, slack;
-  // How a batch is scored: directly for small d (DirectScorer), otherwise by ScoreTiles
-  // (AVX-512) or Eigen's product, as Assigner does.
+  // How a batch is scored: directly for small d (DirectScorer), otherwise by ScoreTiles, as
+  // Assigner does.
   bool direct, tiled;
   // Hamerly with direct scores: the row's decision and its second-nearest score in one go.
   bool in_registers;
@@ -275,8 +275,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   // Score rows hold whole panels of ScoreTiles (a multiple of kChunk), +inf beyond k.
   const Eigen::Index score_columns = ScoreTiles<T>::padded(k);
   while (static_cast<int>(spaces_.size()) < thread_count)
-    spaces_.push_back({RowMatrix<T>(kBatch, d), RowMatrix<T>(kBatch, k),
-                       RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
+    spaces_.push_back({RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
                        ClusterSums(k, d), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}});
   // Each thread takes a contiguous range of rows and gathers the rows its bounds cannot
   // settle into full batches, so that the products stay large.
@@ -546,8 +545,7 @@ void BoundedAssigner<T>::score_batch(const Pass& pass, Space& space, Eigen::Inde
   } else if (pass.direct) {
     for (Eigen::Index p = 0; p < count; ++p)
       direct_.scores(shard.row(space.pending[static_cast<std::size_t>(p)]), space.scores.row(p).data());
-  } else if (pass.tiled) {
-#if defined(__AVX512F__)
+  } else {
     constexpr int kTileRows = ScoreTiles<T>::kRows;
     for (Eigen::Index p = 0; p < count; p += kTileRows) {
       const T* tile_rows[kTileRows];
@@ -560,20 +558,6 @@ void BoundedAssigner<T>::score_batch(const Pass& pass, Space& space, Eigen::Inde
         prefetch(shard.row(space.pending[static_cast<std::size_t>(r)]), static_cast<std::size_t>(d) * sizeof(T));
       tiles_.compute(tile_rows, rows, space.scores.row(p).data(), space.scores.cols(), space.tile);
     }
-#endif
-  } else {
-    const Eigen::Index first = space.pending[0];
-    if (space.pending[static_cast<std::size_t>(count - 1)] - first == count - 1) {
-      // Consecutive rows (all of them, after a reset): multiplied where they are.
-      const Eigen::Map<const RowMatrix<T>> rows(shard.row(first), count, d);
-      space.products.topRows(count).noalias() = rows * centres_.transpose();
-    } else {
-      for (Eigen::Index p = 0; p < count; ++p)
-        std::copy_n(shard.row(space.pending[static_cast<std::size_t>(p)]), d, space.packed.row(p).data());
-      space.products.topRows(count).noalias() = space.packed.topRows(count) * centres_.transpose();
-    }
-    space.scores.topLeftCorner(count, pass.k) =
-        ((-2 * space.products.topRows(count).array()).rowwise() + centre_norms_.transpose().array()).matrix();
   }
 }
 

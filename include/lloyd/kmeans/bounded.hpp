@@ -85,8 +85,6 @@ class BoundedAssigner {
 
   // Scratch of one thread, and what it counted in the current assign.
   struct Space {
-    RowMatrix<T> packed;    ///< the rows of a block that the bounds do not settle
-    RowMatrix<T> products;  ///< packed × centresᵀ
     RowMatrix<T> scores;    ///< ‖c‖² − 2x·c, columns padded with +inf (Assigner::nearest)
     ClusterSums moves;
     std::vector<Eigen::Index> pending;
