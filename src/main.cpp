@@ -10,6 +10,7 @@
 
 #include "cli/common.hpp"
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/simd/level.hpp"
 
 namespace {
 
@@ -38,6 +39,9 @@ int dispatch(const lloyd::Comm& comm, int argc, char** argv) {
     return command.empty() ? 2 : 0;
   }
   const Args args(argv + 2, argv + argc);
+  // The SIMD level of the kernels, chosen here so that a bad LLOYD_SIMD (or one a node's CPU
+  // lacks) stops every rank with one line before any work.
+  lloyd::run_agreed(comm, [] { lloyd::simd::level(); });
   if (command == "fit") return run_fit(comm, args);
   if (command == "predict") return run_predict(comm, args);
   if (command == "generate") return run_generate(comm, args);

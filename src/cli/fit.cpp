@@ -9,6 +9,7 @@
 #include "lloyd/kmeans/checkpoint.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/spherical.hpp"
+#include "lloyd/simd/level.hpp"
 
 namespace lloyd::cli {
 
@@ -214,7 +215,8 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
       .add("init_inertia", record.init_inertia).add("n_iter", record.n_iter)
       .add("converged", record.converged).add("k", fit.options.k)
       .add("n_samples", shape.rows).add("n_features", shape.cols)
-      .add("n_ranks", comm.size()).add("threads", request.threads).add("seconds", seconds)
+      .add("n_ranks", comm.size()).add("threads", request.threads)
+      .add("simd", simd::to_string(simd::level())).add("seconds", seconds)
       .add("seed", fit.options.seed).add("init", record.init).add("n_init", fit.options.n_init)
       .add("dtype", to_string(shape.type)).add("output", request.output);
   if (layout.lloyd_attributes) {
@@ -385,6 +387,7 @@ int run_fit(const Comm& comm, const Args& args) {
   if (request.options.max_iter < 1) throw UsageError("lloyd fit: --max-iter must be at least 1");
   request.json = (*vm)["json"].as<bool>();
   request.verbose = (*vm)["verbose"].as<bool>();
+  if (request.verbose && comm.rank() == 0) std::cerr << "simd level: " << simd::to_string(simd::level()) << "\n";
   request.force = (*vm)["force"].as<bool>();
   request.threads = apply_threads(comm, *vm);
   request.checkpoint = vm->count("checkpoint") ? (*vm)["checkpoint"].as<std::string>() : "";

@@ -435,7 +435,6 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
   while (static_cast<int>(threads_.size()) < thread_count) {
     ThreadSpace space{{}, {}, {}, Eigen::Matrix<T, 1, Eigen::Dynamic>::Constant(padded_k, std::numeric_limits<T>::infinity()),
                       ClusterSums(k, d)};
-    if (!direct && !tiled) space.products = distances_.workspace(k);
     threads_.push_back(std::move(space));
   }
   const Eigen::Index blocks = distances_.block_count(shard);
@@ -458,8 +457,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
     for (Eigen::Index b = 0; b < blocks; ++b) {
       // The score of centre c is ‖c‖² − 2x·c, the GEMM-form distance without the row's own
       // constant ‖x‖², so the same argmin.
-      const auto rows = direct || tiled ? distances_.block(shard, b, space.products)
-                                        : distances_.compute(shard, centroids, b, space.products);
+      const auto rows = distances_.block(shard, b, space.products);
       constexpr int kGroup = kDirectRows;
       Nearest group[kGroup];  // direct: the decisions of a group of consecutive rows
       for (Eigen::Index q = 0; q < rows.count; ++q) {
@@ -479,9 +477,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
           }
           found = group[q % kGroup];
         } else {
-          const T* score = space.scores.data();
-          if (tiled) {
-#if defined(__AVX512F__)  // ScoreTiles computes only there (score_kernel never picks it elsewhere)
+          {
             if (q % kTileRows == 0) {
               const T* tile_rows[kTileRows];
               const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
@@ -491,13 +487,8 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
                 prefetch(shard.row(i + kTileRows), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
               tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
             }
-#endif
-            score = space.tile_scores.data() + (q % kTileRows) * tiles_.padded_centres();
-          } else {
-            space.scores.leftCols(k) = (-2 * space.products.products.row(space.products.offset + q).array() +
-                                        centre_norms.transpose().array())
-                                           .matrix();
           }
+          const T* score = space.tile_scores.data() + (q % kTileRows) * tiles_.padded_centres();
           found = nearest(x, score, centroids, largest_norm, norms ? norms[i] : squared_norm(x, d));
         }
         labels[static_cast<std::size_t>(i)] = found.centre;

@@ -223,365 +223,408 @@ void BoundedAssigner<T>::take_centres(const RowMatrix<T>& centroids) {
   }
 }
 
+// One assign call: its arguments, and what is fixed for all of its rows.
+template <class T>
+struct BoundedAssigner<T>::Pass {
+  const DenseShard<T>& shard;
+  std::span<std::int32_t> labels;
+  std::span<double> distances;
+  const Options& options;
+  Eigen::Index d, k, padded_k;
+  int groups;
+  double margin, slack;
+  // How a batch is scored: directly for small d (DirectScorer), otherwise by ScoreTiles, as
+  // Assigner does.
+  bool direct, tiled;
+  // Hamerly with direct scores: the row's decision and its second-nearest score in one go.
+  bool in_registers;
+  // With fresh sums every row is added to its final label where that is decided (settled by
+  // the bounds, by the tightening, or in a batch).
+  bool fresh_sums;
+  bool moves;  // only the rows that change label move between the sums
+};
+
+template <class T>
+struct BoundedAssigner<T>::Swept {
+  Eigen::Index first = 0, count = 0, listed = 0;  ///< rows [first, first + count), listed to tighten
+  std::size_t slot = 0;                           ///< where they are listed in the list buffers
+};
+
+namespace {
+constexpr Eigen::Index kBatch = 256;  // rows scored together when their bounds cannot settle them
+}  // namespace
+
 template <class T>
 std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
                                         std::span<std::int32_t> labels, std::span<double> distances,
-                                        bool exact, ClusterSums* moves, bool all_rows,
-                                        const FixedPoint* fixed) {
+                                        const Options& options) {
   take_centres(centroids);
   const Eigen::Index n = shard.local_rows(), d = features_, k = clusters_;
   if (row_norms_.empty() && n > 0) row_norms_ = row_norms(shard);  // the rows do not change
   const int groups = static_cast<int>(members_.size());
-  const double margin = distance_margin(d), slack = Assigner<T>::slack(d);
-  constexpr Eigen::Index kBatch = 256, kChunk = Assigner<T>::kChunk;
-  const Eigen::Index padded_k = (k + kChunk - 1) / kChunk * kChunk;
+  constexpr Eigen::Index kChunk = Assigner<T>::kChunk;
+  const ScoreKernel kernel = score_kernel<T>(d);
+  const bool direct = kernel == ScoreKernel::Direct;
+  const Pass pass{shard, labels, distances, options, d, k, (k + kChunk - 1) / kChunk * kChunk, groups,
+                  distance_margin(d), Assigner<T>::slack(d), direct, kernel == ScoreKernel::Tiles,
+                  direct && groups == 1, options.sums && options.fresh_sums,
+                  options.sums && !options.fresh_sums};
+  if (pass.direct) direct_.set(centres_, centre_norms_);
+  if (pass.tiled) tiles_.set(centres_, centre_norms_);
   const int thread_count = threads();
   // Score rows hold whole panels of ScoreTiles (a multiple of kChunk), +inf beyond k.
   const Eigen::Index score_columns = ScoreTiles<T>::padded(k);
   while (static_cast<int>(spaces_.size()) < thread_count)
-    spaces_.push_back({RowMatrix<T>(kBatch, d), RowMatrix<T>(kBatch, k),
-                       RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
+    spaces_.push_back({RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
                        ClusterSums(k, d), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}});
-  std::int64_t changed = 0, computed = 0;
-  bool every_row = true;
-  // Indexed by label + 1: slot 0 (no label yet) moves nothing and settles nothing.
-  const float* drift = drift_.data();
-  const float* half_gap = half_gap_.data();
-  const float* group_drift = group_drift_.data();
-  const T infinity = std::numeric_limits<T>::infinity();
-
-  // The GEMM form for a batch of rows the bounds could not settle, decided exactly as
-  // Assigner does; the scores also give fresh lower bounds (less their rounding error bound).
-  // Small d: scores computed directly (Assigner's DirectScorer), no product to pack.
-  // Larger d: the batch's scores by ScoreTiles (AVX-512) or Eigen's product, as Assigner's.
-  const ScoreKernel kernel = score_kernel<T>(d);
-  const bool direct = kernel == ScoreKernel::Direct, tiled = kernel == ScoreKernel::Tiles;
-  if (direct) direct_.set(centres_, centre_norms_);
-  if (tiled) tiles_.set(centres_, centre_norms_);
-  // Hamerly with direct scores: the row's decision and its second-nearest score in one go.
-  const bool in_registers = direct && groups == 1;
-  // With all_rows the sums are made afresh: every row is added to its final label where that
-  // is decided (settled by the bounds, by the tightening, or in a batch).
-  const bool fresh_sums = moves && all_rows;
-  auto assign_batch = [&](Space& space, Eigen::Index count, std::int64_t& batch_changed) {
-    const Eigen::Index first = space.pending[0];
-    if (in_registers) {
-      // Scores never stored: the decisions of groups of rows at once (Assigner::
-      // nearest_direct_rows), with each row's second-nearest score.
-      constexpr int kGroup = Assigner<T>::kDirectRows;
-      for (Eigen::Index p = 0, members = 0; p < count; p += members) {
-        const Eigen::Index* rows = space.pending.data() + p;
-        members = std::min<Eigen::Index>(kGroup, count - p);
-        // Offsets in values from the group's first row; rows too far apart for 32 bits go one by one.
-        if ((rows[members - 1] - rows[0]) * d > std::numeric_limits<std::int32_t>::max()) members = 1;
-        std::int32_t offset[kGroup];
-        T norms[kGroup];
-        for (int r = 0; r < members; ++r) {
-          offset[r] = static_cast<std::int32_t>((rows[r] - rows[0]) * d);
-          norms[r] = row_norms_[static_cast<std::size_t>(rows[r])];
-        }
-        Assigner<T>::nearest_direct_rows(direct_, shard.row(rows[0]), offset, static_cast<int>(members), centres_,
-                                         largest_norm_, norms, space.found.data() + p, space.second.data() + p);
-      }
-    } else if (direct) {
-      for (Eigen::Index p = 0; p < count; ++p)
-        direct_.scores(shard.row(space.pending[static_cast<std::size_t>(p)]), space.scores.row(p).data());
-    } else if (tiled) {
-#if defined(__AVX512F__)
-      constexpr int kTileRows = ScoreTiles<T>::kRows;
-      for (Eigen::Index p = 0; p < count; p += kTileRows) {
-        const T* tile_rows[kTileRows];
-        const int rows = static_cast<int>(std::min<Eigen::Index>(kTileRows, count - p));
-        for (int r = 0; r < rows; ++r) tile_rows[r] = shard.row(space.pending[static_cast<std::size_t>(p + r)]);
-        // The next tile's rows, while this one is computed (a tile is long enough work for
-        // the out-of-order core not to reach them: measured ~20% of a first assignment at
-        // d = 32, k = 64).
-        for (Eigen::Index r = p + kTileRows; r < std::min(count, p + 2 * kTileRows); ++r)
-          prefetch(shard.row(space.pending[static_cast<std::size_t>(r)]), static_cast<std::size_t>(d) * sizeof(T));
-        tiles_.compute(tile_rows, rows, space.scores.row(p).data(), space.scores.cols(), space.tile);
-      }
-#endif
-    } else {
-      if (space.pending[static_cast<std::size_t>(count - 1)] - first == count - 1) {
-        // Consecutive rows (all of them, after a reset): multiplied where they are.
-        const Eigen::Map<const RowMatrix<T>> rows(shard.row(first), count, d);
-        space.products.topRows(count).noalias() = rows * centres_.transpose();
-      } else {
-        for (Eigen::Index p = 0; p < count; ++p)
-          std::copy_n(shard.row(space.pending[static_cast<std::size_t>(p)]), d, space.packed.row(p).data());
-        space.products.topRows(count).noalias() = space.packed.topRows(count) * centres_.transpose();
-      }
-      space.scores.topLeftCorner(count, k) =
-          ((-2 * space.products.topRows(count).array()).rowwise() + centre_norms_.transpose().array())
-              .matrix();
-    }
-    // Per row: the decision, and the squared distance bound to the nearest other centre
-    // (Hamerly) or to each group's nearest (Yinyang), less the scores' rounding error.
-    double* nearest_distance = space.nearest_distance.data();
-    double* other = space.other.data();
-    std::int32_t* chosen = space.chosen.data();
-    for (Eigen::Index p = 0; p < count; ++p) {
-      const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
-      const T* x = shard.row(i);
-      T* score = space.scores.row(p).data();
-      const T row_norm = row_norms_[static_cast<std::size_t>(i)];
-      const auto [best, best_distance] = in_registers ? space.found[static_cast<std::size_t>(p)]
-                                                      : Assigner<T>::nearest(x, score, centres_, largest_norm_, row_norm);
-      const double error = slack * (static_cast<double>(row_norm) + static_cast<double>(largest_norm_));
-      // sqrt(+inf) stays +inf below: no other centre, no bound.
-      auto squared_bound = [&](T lowest) {
-        return lowest == infinity ? std::numeric_limits<double>::infinity()
-                                  : std::max(0.0, static_cast<double>(lowest) + row_norm - error);
-      };
-      chosen[p] = best;
-      nearest_distance[p] = best_distance;
-      if (in_registers) {
-        other[p] = squared_bound(space.second[static_cast<std::size_t>(p)]);
-      } else if (groups == 1) {
-        other[p] = squared_bound(Assigner<T>::minimum_except(score, padded_k, best));
-      } else {
-        float* bounds = lower_.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(groups);
-        for (int g = 0; g < groups; ++g) {
-          T lowest = infinity;
-          for (const int c : members_[static_cast<std::size_t>(g)])
-            if (c != best) lowest = std::min(lowest, score[c]);
-          bounds[g] = round_down(std::sqrt(squared_bound(lowest)) * (1 - margin));
-        }
-      }
-    }
-    // The bounds of the whole batch at once (square roots in vector registers).
-    round_bounds(nearest_distance, other, count, margin, groups == 1, space.upper.data(), space.lower.data());
-    for (Eigen::Index p = 0; p < count; ++p) {
-      const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
-      const auto row = static_cast<std::size_t>(i);
-      upper_[row] = space.upper[static_cast<std::size_t>(p)];
-      if (groups == 1) lower_[row] = space.lower[static_cast<std::size_t>(p)];
-      distances[row] = nearest_distance[p];
-      const std::int32_t best = chosen[p];
-      const int old_label = labels[row];
-      if (best != old_label) {
-        ++batch_changed;
-        labels[row] = best;
-        if (moves && !all_rows) {
-          const T* x = shard.row(i);
-          if (old_label >= 0) space.moves.subtract(old_label, x, *fixed);
-          space.moves.add(best, x, *fixed);
-        }
-      }
-      if (fresh_sums) space.moves.add(best, shard.row(i), *fixed);
-    }
-  };
-
+  // Each thread takes a contiguous range of rows and gathers the rows its bounds cannot
+  // settle into full batches, so that the products stay large.
 #ifdef _OPENMP
-#pragma omp parallel num_threads(thread_count) if (thread_count > 1) \
-    reduction(+ : changed, computed) reduction(&& : every_row)
+#pragma omp parallel num_threads(thread_count) if (thread_count > 1)
 #endif
   {
     const int thread = thread_index();
-    Space& space = spaces_[static_cast<std::size_t>(thread)];
-    if (fixed) space.moves.reset(*fixed);  // laid out for `fixed`
-    else space.moves.reset();
-    auto add_row = [&](Eigen::Index i) {
-      space.moves.add(labels[static_cast<std::size_t>(i)], shard.row(i), *fixed);
-    };
-    space.pending.resize(static_cast<std::size_t>(kBatch));
-    space.listed.resize(static_cast<std::size_t>(2 * kBatch));  // two blocks: one swept, one tightened
-    space.own.resize(static_cast<std::size_t>(kBatch));
-    space.nearest_distance.resize(static_cast<std::size_t>(kBatch));
-    space.other.resize(static_cast<std::size_t>(kBatch));
-    space.chosen.resize(static_cast<std::size_t>(kBatch));
-    space.upper.resize(static_cast<std::size_t>(kBatch));
-    space.lower.resize(static_cast<std::size_t>(kBatch));
-    space.settled.resize(static_cast<std::size_t>(2 * kBatch));
-    space.found.resize(static_cast<std::size_t>(kBatch));
-    space.second.resize(static_cast<std::size_t>(kBatch));
-    if (tiled) space.tile = tiles_.workspace();
-    // Each thread takes a contiguous range of rows and gathers the rows its bounds cannot
-    // settle into full batches, so that the products stay large.
-    const Eigen::Index begin = n * thread / thread_count, end = n * (thread + 1) / thread_count;
-    Eigen::Index pending = 0;
-    // A block of rows whose bounds have moved: the rows still to tighten are listed (at
-    // `slot` of the list buffers), with what their upper bounds must stay below.
-    struct Swept {
-      Eigen::Index first = 0, count = 0, listed = 0;
-      std::size_t slot = 0;
-    };
-    auto sweep = [&](Eigen::Index first, Eigen::Index count, std::size_t slot) {
-      const std::int32_t* label = labels.data() + first;
-      float* upper = upper_.data() + first;
-      float* lower = lower_.data() + static_cast<std::size_t>(first) * static_cast<std::size_t>(groups);
-      std::int32_t* listed_rows = space.listed.data() + slot;
-      float* settled = space.settled.data() + slot;  // per listed row: what its upper bound must stay below
-      // 1. Move the bounds with the centres (vectorised); the rows they settle keep their
-      //    label. Hamerly's lower bound moves by the largest drift of the *other* centres.
-      Eigen::Index listed = 0;  // rows to tighten, listed while moving the bounds
-      if (groups == 1) {
-#if defined(__AVX512F__)
-        // Sixteen rows per step, the same arithmetic as the scalar loop below; the rows to
-        // tighten are compressed into the list directly.
-        const __m512 zero = _mm512_setzero_ps(), down = _mm512_set1_ps(kOutwardsDown),
-                     up = _mm512_set1_ps(kOutwardsUp), other_shift = _mm512_set1_ps(group_drift[0]),
-                     fastest_shift = _mm512_set1_ps(second_drift_);
-        const __m512i one = _mm512_set1_epi32(1), fastest = _mm512_set1_epi32(fastest_);
-        const Eigen::Index table = table_size(k);
-        __m512i position = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        for (Eigen::Index q = 0; q < count; q += 16, position = _mm512_add_epi32(position, _mm512_set1_epi32(16))) {
-          const auto rows = static_cast<__mmask16>(count - q >= 16 ? 0xffff : (1u << (count - q)) - 1);
-          const __m512i own = _mm512_maskz_loadu_epi32(rows, label + q);
-          const __m512i slot = _mm512_add_epi32(own, one);
-          const __m512 shift = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(own, fastest), other_shift, fastest_shift);
-          const __m512 low = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(rows, lower + q), shift), down), zero);
-          // Per-centre values looked up a register of 16 centres at a time (measured: the
-          // gathers this replaced took 3 of the 4.5 ns per row of a sweep at k = 16).
-          using Ops = detail::Zmm<float>;
-          __m512 row_drift = zero, row_half_gap = zero;
-          for (Eigen::Index c = 0; c < table; c += 16) {
-            const __mmask16 here = Ops::index_within(slot, static_cast<int>(c), rows);
-            row_drift = Ops::pick(row_drift, here, slot, _mm512_loadu_ps(drift + c));
-            row_half_gap = Ops::pick(row_half_gap, here, slot, _mm512_loadu_ps(half_gap + c));
-          }
-          const __m512 high = _mm512_mul_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(rows, upper + q), row_drift), up);
-          const __m512 keep = _mm512_max_ps(row_half_gap, low);
-          _mm512_mask_storeu_ps(lower + q, rows, low);
-          _mm512_mask_storeu_ps(upper + q, rows, high);
-          const __mmask16 open = exact ? rows : static_cast<__mmask16>(rows & ~_mm512_cmp_ps_mask(high, keep, _CMP_LT_OQ));
-          _mm512_mask_compressstoreu_epi32(listed_rows + listed, open, position);
-          _mm512_mask_compressstoreu_ps(settled + listed, open, keep);
-          listed += __builtin_popcount(open);
-          if (fresh_sums)  // the rows the bounds settle, to their (unchanged) labels
-            for (unsigned kept = rows & ~open; kept != 0; kept &= kept - 1)
-              add_row(first + q + __builtin_ctz(kept));
-        }
-#else
-        for (Eigen::Index q = 0; q < count; ++q) {
-          const float shift = label[q] == fastest_ ? second_drift_ : group_drift[0];
-          lower[q] = std::max(0.0f, (lower[q] - shift) * kOutwardsDown);
-          upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
-          const float keep = std::max(lower[q], half_gap[label[q] + 1]);
-          if (!(upper[q] < keep) || exact) {
-            settled[listed] = keep;
-            listed_rows[listed++] = static_cast<std::int32_t>(q);
-          } else if (fresh_sums) {
-            add_row(first + q);
-          }
-        }
-#endif
-      } else {
-        for (Eigen::Index q = 0; q < count; ++q) {
-          float lowest = kInfinity;
-          for (int g = 0; g < groups; ++g) {
-            float& bound = lower[q * groups + g];
-            bound = std::max(0.0f, (bound - group_drift[g]) * kOutwardsDown);
-            lowest = std::min(lowest, bound);
-          }
-          upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
-          if (!(upper[q] < lowest) || exact) {
-            settled[listed] = lowest;
-            listed_rows[listed++] = static_cast<std::int32_t>(q);
-          } else if (fresh_sums) {
-            add_row(first + q);
-          }
-        }
-      }
-      return Swept{first, count, listed, slot};
-    };
-    // 2. Tighten the upper bound of the others to the exact distance; that may settle
-    //    them. The rest join the batch. The rows to read are scattered once most rows
-    //    settle: they are fetched while the next block is swept (below).
-    auto tighten = [&](const Swept& block) {
-      const Eigen::Index first = block.first, listed = block.listed;
-      const std::int32_t* label = labels.data() + first;
-      float* upper = upper_.data() + first;
-      const std::int32_t* listed_rows = space.listed.data() + block.slot;
-      const float* settled = space.settled.data() + block.slot;
-      if (listed < block.count) every_row = false;
-      // 2a. Each listed row's distance to its own centre and its tightened upper bound, with
-      //     no branch on the outcome: that is data, and a mispredicted branch per row cost
-      //     more than the distance (measured at d = 8). 2b. The rows still unsettled join the
-      //     batch.
-      double* own = space.own.data();
-      auto tighten_row = [&](Eigen::Index p) {
-        upper[listed_rows[p]] = round_up(std::sqrt(own[p]) * (1 + margin));
-        ++computed;
-      };
-      constexpr int kGroup = Assigner<T>::kDirectRows;
-      Eigen::Index p = 0;
-      // Small d: the distances of a group of listed rows at once (one row per register
-      // lane). Every row has a label except in the first assignment (then none has).
-      if (direct && listed > 0 && label[listed_rows[0]] >= 0) {
-        for (; p + kGroup <= listed; p += kGroup) {
-          const std::int32_t* rows = listed_rows + p;
-          std::int32_t offset[kGroup], centre[kGroup];
-          for (int r = 0; r < kGroup; ++r) {
-            offset[r] = static_cast<std::int32_t>((rows[r] - rows[0]) * d);
-            centre[r] = label[rows[r]];
-          }
-          Assigner<T>::distances_direct(direct_, shard.row(first + rows[0]), offset, kGroup, centre, own + p);
-          for (int r = 0; r < kGroup; ++r) tighten_row(p + r);
-        }
-      }
-      for (; p < listed; ++p) {
-        const Eigen::Index q = listed_rows[p];
-        if (label[q] >= 0) {  // false only in the first assignment: predictable
-          own[p] = squared_distance(shard.row(first + q), centres_.row(label[q]).data(), d);
-          tighten_row(p);
-        }
-      }
-      for (Eigen::Index p = 0; p < listed; ++p) {
-        const Eigen::Index q = listed_rows[p];
-        const Eigen::Index i = first + q;
-        const bool labelled = label[q] >= 0;
-        if (labelled) distances[static_cast<std::size_t>(i)] = own[p];  // the batch rewrites its rows'
-        space.pending[static_cast<std::size_t>(pending)] = i;
-        const bool tightened = labelled && upper[q] < settled[p];
-        pending += !tightened;
-        if (fresh_sums && tightened) add_row(i);
-        if (pending == kBatch) {
-          assign_batch(space, pending, changed);
-          computed += pending * k;
-          pending = 0;
-        }
-      }
-    };
-    // Block b's listed rows are fetched while block b + 1 is swept, then tightened: the
-    // fetch of scattered rows overlaps the sweep (measured: the rows' cache misses were
-    // most of an iteration's time once few rows are listed).
-    std::size_t slot = 0;
-    Swept previous;
-    // No bounds yet (the first assignment, or after a reset), Hamerly: every row goes
-    // straight to the batches, with no bounds to move or test (measured: a fifth less time
-    // for that pass at d = 8, k = 16; about the same at d = 32, k = 64). Not for an exact
-    // pass, where the bounds still settle most rows (measured slower there).
-    const bool batch_every_row = (in_registers || tiled) && !bounded_;
-    if (batch_every_row) {
-      for (Eigen::Index first = begin; first < end; first += kBatch) {
-        const Eigen::Index count = std::min(end, first + kBatch) - first;
-        for (Eigen::Index q = 0; q < count; ++q) space.pending[static_cast<std::size_t>(q)] = first + q;
-        assign_batch(space, count, changed);
-        computed += count * k;
-      }
-    }
-    for (Eigen::Index first = batch_every_row ? end : begin; first < end; first += kBatch) {
-      const Swept swept = sweep(first, std::min(end, first + kBatch) - first, slot);
-      if (swept.listed < swept.count)  // all listed: consecutive, the hardware fetches them
-        for (Eigen::Index p = 0; p < swept.listed; ++p)
-          prefetch(shard.row(first + space.listed[swept.slot + static_cast<std::size_t>(p)]), static_cast<std::size_t>(d) * sizeof(T));
-      if (previous.count > 0) tighten(previous);
-      previous = swept;
-      slot ^= static_cast<std::size_t>(kBatch);
-    }
-    if (previous.count > 0) tighten(previous);
-    if (pending > 0) {
-      assign_batch(space, pending, changed);
-      computed += pending * k;
-    }
+    assign_range(pass, spaces_[static_cast<std::size_t>(thread)], n * thread / thread_count,
+                 n * (thread + 1) / thread_count);
   }
-  if (moves)
-    for (int t = 0; t < thread_count; ++t) moves->merge(spaces_[static_cast<std::size_t>(t)].moves);
+  std::int64_t changed = 0, computed = 0;
+  bool every_row = true;
+  for (int t = 0; t < thread_count; ++t) {
+    const Space& space = spaces_[static_cast<std::size_t>(t)];
+    changed += space.changed;
+    computed += space.computed;
+    every_row = every_row && space.every_row;
+    if (options.sums) options.sums->merge(space.moves);
+  }
   computed_every_row_ = every_row;
   bounded_ = true;
   distances_computed_ = computed;
   return changed;
+}
+
+// One thread's rows [begin, end): block by block, move the bounds (the rows they settle keep
+// their label), tighten the others' upper bounds to their exact distance, and score the rows
+// still unsettled in batches.
+template <class T>
+void BoundedAssigner<T>::assign_range(const Pass& pass, Space& space, Eigen::Index begin, Eigen::Index end) {
+  if (pass.options.fixed) space.moves.reset(*pass.options.fixed);  // laid out for `fixed`
+  else space.moves.reset();
+  space.changed = space.computed = 0;
+  space.every_row = true;
+  space.pending_count = 0;
+  space.pending.resize(static_cast<std::size_t>(kBatch));
+  space.listed.resize(static_cast<std::size_t>(2 * kBatch));  // two blocks: one swept, one tightened
+  space.own.resize(static_cast<std::size_t>(kBatch));
+  space.nearest_distance.resize(static_cast<std::size_t>(kBatch));
+  space.other.resize(static_cast<std::size_t>(kBatch));
+  space.chosen.resize(static_cast<std::size_t>(kBatch));
+  space.upper.resize(static_cast<std::size_t>(kBatch));
+  space.lower.resize(static_cast<std::size_t>(kBatch));
+  space.settled.resize(static_cast<std::size_t>(2 * kBatch));
+  space.found.resize(static_cast<std::size_t>(kBatch));
+  space.second.resize(static_cast<std::size_t>(kBatch));
+  if (pass.tiled) space.tile = tiles_.workspace();
+  // No bounds yet (the first assignment, or after a reset), Hamerly: every row goes
+  // straight to the batches, with no bounds to move or test (measured: a fifth less time
+  // for that pass at d = 8, k = 16; about the same at d = 32, k = 64). Not for an exact
+  // pass, where the bounds still settle most rows (measured slower there).
+  const bool batch_every_row = (pass.in_registers || pass.tiled) && !bounded_;
+  if (batch_every_row) {
+    for (Eigen::Index first = begin; first < end; first += kBatch) {
+      const Eigen::Index count = std::min(end, first + kBatch) - first;
+      for (Eigen::Index q = 0; q < count; ++q) space.pending[static_cast<std::size_t>(q)] = first + q;
+      assign_batch(pass, space, count);
+    }
+    return;
+  }
+  // Block b's listed rows are fetched while block b + 1 is swept, then tightened: the
+  // fetch of scattered rows overlaps the sweep (measured: the rows' cache misses were
+  // most of an iteration's time once few rows are listed).
+  std::size_t slot = 0;
+  Swept previous;
+  for (Eigen::Index first = begin; first < end; first += kBatch) {
+    const Swept swept = move_bounds(pass, space, first, std::min(end, first + kBatch) - first, slot);
+    if (swept.listed < swept.count)  // all listed: consecutive, the hardware fetches them
+      for (Eigen::Index p = 0; p < swept.listed; ++p)
+        prefetch(pass.shard.row(first + space.listed[swept.slot + static_cast<std::size_t>(p)]),
+                 static_cast<std::size_t>(pass.d) * sizeof(T));
+    if (previous.count > 0) tighten(pass, space, previous);
+    previous = swept;
+    slot ^= static_cast<std::size_t>(kBatch);
+  }
+  if (previous.count > 0) tighten(pass, space, previous);
+  if (space.pending_count > 0) assign_batch(pass, space, space.pending_count);
+}
+
+// 1. The bound test: moves the bounds of rows [first, first + count) with the centres
+//    (vectorised); the rows they settle keep their label, the others are listed (at `slot`
+//    of the list buffers) with what their upper bounds must stay below. Hamerly's lower
+//    bound moves by the largest drift of the *other* centres.
+template <class T>
+typename BoundedAssigner<T>::Swept BoundedAssigner<T>::move_bounds(const Pass& pass, Space& space,
+                                                                   Eigen::Index first, Eigen::Index count,
+                                                                   std::size_t slot) {
+  const int groups = pass.groups;
+  const bool exact = pass.options.exact_distances;
+  const std::int32_t* label = pass.labels.data() + first;
+  float* upper = upper_.data() + first;
+  float* lower = lower_.data() + static_cast<std::size_t>(first) * static_cast<std::size_t>(groups);
+  std::int32_t* listed_rows = space.listed.data() + slot;
+  float* settled = space.settled.data() + slot;  // per listed row: what its upper bound must stay below
+  // Indexed by label + 1: slot 0 (no label yet) moves nothing and settles nothing.
+  const float* drift = drift_.data();
+  const float* half_gap = half_gap_.data();
+  const float* group_drift = group_drift_.data();
+  auto add_row = [&](Eigen::Index i) {
+    space.moves.add(pass.labels[static_cast<std::size_t>(i)], pass.shard.row(i), *pass.options.fixed);
+  };
+  Eigen::Index listed = 0;  // rows to tighten, listed while moving the bounds
+  if (groups == 1) {
+#if defined(__AVX512F__)
+    // Sixteen rows per step, the same arithmetic as the scalar loop below; the rows to
+    // tighten are compressed into the list directly.
+    const __m512 zero = _mm512_setzero_ps(), down = _mm512_set1_ps(kOutwardsDown),
+                 up = _mm512_set1_ps(kOutwardsUp), other_shift = _mm512_set1_ps(group_drift[0]),
+                 fastest_shift = _mm512_set1_ps(second_drift_);
+    const __m512i one = _mm512_set1_epi32(1), fastest = _mm512_set1_epi32(fastest_);
+    const Eigen::Index table = table_size(pass.k);
+    __m512i position = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (Eigen::Index q = 0; q < count; q += 16, position = _mm512_add_epi32(position, _mm512_set1_epi32(16))) {
+      const auto rows = static_cast<__mmask16>(count - q >= 16 ? 0xffff : (1u << (count - q)) - 1);
+      const __m512i own = _mm512_maskz_loadu_epi32(rows, label + q);
+      const __m512i slot = _mm512_add_epi32(own, one);
+      const __m512 shift = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(own, fastest), other_shift, fastest_shift);
+      const __m512 low = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(rows, lower + q), shift), down), zero);
+      // Per-centre values looked up a register of 16 centres at a time (measured: the
+      // gathers this replaced took 3 of the 4.5 ns per row of a sweep at k = 16).
+      using Ops = detail::Zmm<float>;
+      __m512 row_drift = zero, row_half_gap = zero;
+      for (Eigen::Index c = 0; c < table; c += 16) {
+        const __mmask16 here = Ops::index_within(slot, static_cast<int>(c), rows);
+        row_drift = Ops::pick(row_drift, here, slot, _mm512_loadu_ps(drift + c));
+        row_half_gap = Ops::pick(row_half_gap, here, slot, _mm512_loadu_ps(half_gap + c));
+      }
+      const __m512 high = _mm512_mul_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(rows, upper + q), row_drift), up);
+      const __m512 keep = _mm512_max_ps(row_half_gap, low);
+      _mm512_mask_storeu_ps(lower + q, rows, low);
+      _mm512_mask_storeu_ps(upper + q, rows, high);
+      const __mmask16 open = exact ? rows : static_cast<__mmask16>(rows & ~_mm512_cmp_ps_mask(high, keep, _CMP_LT_OQ));
+      _mm512_mask_compressstoreu_epi32(listed_rows + listed, open, position);
+      _mm512_mask_compressstoreu_ps(settled + listed, open, keep);
+      listed += __builtin_popcount(open);
+      if (pass.fresh_sums)  // the rows the bounds settle, to their (unchanged) labels
+        for (unsigned kept = rows & ~open; kept != 0; kept &= kept - 1)
+          add_row(first + q + __builtin_ctz(kept));
+    }
+#else
+    for (Eigen::Index q = 0; q < count; ++q) {
+      const float shift = label[q] == fastest_ ? second_drift_ : group_drift[0];
+      lower[q] = std::max(0.0f, (lower[q] - shift) * kOutwardsDown);
+      upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
+      const float keep = std::max(lower[q], half_gap[label[q] + 1]);
+      if (!(upper[q] < keep) || exact) {
+        settled[listed] = keep;
+        listed_rows[listed++] = static_cast<std::int32_t>(q);
+      } else if (pass.fresh_sums) {
+        add_row(first + q);
+      }
+    }
+#endif
+  } else {
+    for (Eigen::Index q = 0; q < count; ++q) {
+      float lowest = kInfinity;
+      for (int g = 0; g < groups; ++g) {
+        float& bound = lower[q * groups + g];
+        bound = std::max(0.0f, (bound - group_drift[g]) * kOutwardsDown);
+        lowest = std::min(lowest, bound);
+      }
+      upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
+      if (!(upper[q] < lowest) || exact) {
+        settled[listed] = lowest;
+        listed_rows[listed++] = static_cast<std::int32_t>(q);
+      } else if (pass.fresh_sums) {
+        add_row(first + q);
+      }
+    }
+  }
+  return Swept{first, count, listed, slot};
+}
+
+// 2. Tighten: the upper bound of each listed row becomes its exact distance, which may
+//    settle it; the rest join the batch. The rows to read are scattered once most rows
+//    settle: they were fetched while the next block was swept (assign_range).
+template <class T>
+void BoundedAssigner<T>::tighten(const Pass& pass, Space& space, const Swept& block) {
+  const Eigen::Index first = block.first, listed = block.listed, d = pass.d;
+  const std::int32_t* label = pass.labels.data() + first;
+  float* upper = upper_.data() + first;
+  const std::int32_t* listed_rows = space.listed.data() + block.slot;
+  const float* settled = space.settled.data() + block.slot;
+  if (listed < block.count) space.every_row = false;
+  // 2a. Each listed row's distance to its own centre and its tightened upper bound, with
+  //     no branch on the outcome: that is data, and a mispredicted branch per row cost
+  //     more than the distance (measured at d = 8). 2b. The rows still unsettled join the
+  //     batch.
+  double* own = space.own.data();
+  auto tighten_row = [&](Eigen::Index p) {
+    upper[listed_rows[p]] = round_up(std::sqrt(own[p]) * (1 + pass.margin));
+    ++space.computed;
+  };
+  constexpr int kGroup = Assigner<T>::kDirectRows;
+  Eigen::Index p = 0;
+  // Small d: the distances of a group of listed rows at once (one row per register
+  // lane). Every row has a label except in the first assignment (then none has).
+  if (pass.direct && listed > 0 && label[listed_rows[0]] >= 0) {
+    for (; p + kGroup <= listed; p += kGroup) {
+      const std::int32_t* rows = listed_rows + p;
+      std::int32_t offset[kGroup], centre[kGroup];
+      for (int r = 0; r < kGroup; ++r) {
+        offset[r] = static_cast<std::int32_t>((rows[r] - rows[0]) * d);
+        centre[r] = label[rows[r]];
+      }
+      Assigner<T>::distances_direct(direct_, pass.shard.row(first + rows[0]), offset, kGroup, centre, own + p);
+      for (int r = 0; r < kGroup; ++r) tighten_row(p + r);
+    }
+  }
+  for (; p < listed; ++p) {
+    const Eigen::Index q = listed_rows[p];
+    if (label[q] >= 0) {  // false only in the first assignment: predictable
+      own[p] = squared_distance(pass.shard.row(first + q), centres_.row(label[q]).data(), d);
+      tighten_row(p);
+    }
+  }
+  for (Eigen::Index p = 0; p < listed; ++p) {
+    const Eigen::Index q = listed_rows[p];
+    const Eigen::Index i = first + q;
+    const bool labelled = label[q] >= 0;
+    if (labelled) pass.distances[static_cast<std::size_t>(i)] = own[p];  // the batch rewrites its rows'
+    space.pending[static_cast<std::size_t>(space.pending_count)] = i;
+    const bool tightened = labelled && upper[q] < settled[p];
+    space.pending_count += !tightened;
+    if (pass.fresh_sums && tightened) space.moves.add(label[q], pass.shard.row(i), *pass.options.fixed);
+    if (space.pending_count == kBatch) {
+      assign_batch(pass, space, space.pending_count);
+      space.pending_count = 0;
+    }
+  }
+}
+
+// 3. The batch: the rows in space.pending[0, count) that the bounds could not settle, scored
+//    against every centre and decided exactly as Assigner does; their scores (less their
+//    rounding error bound) give fresh lower bounds.
+template <class T>
+void BoundedAssigner<T>::assign_batch(const Pass& pass, Space& space, Eigen::Index count) {
+  score_batch(pass, space, count);
+  decide_batch(pass, space, count);
+  update_bounds(pass, space, count);
+  space.computed += count * pass.k;
+}
+
+// 3a. The scores ‖c‖² − 2x·c of the batch's rows (with in_registers, the decisions and
+//     second-nearest scores of groups of rows instead: the scores are never stored).
+template <class T>
+void BoundedAssigner<T>::score_batch(const Pass& pass, Space& space, Eigen::Index count) {
+  const DenseShard<T>& shard = pass.shard;
+  const Eigen::Index d = pass.d;
+  if (pass.in_registers) {
+    constexpr int kGroup = Assigner<T>::kDirectRows;
+    for (Eigen::Index p = 0, members = 0; p < count; p += members) {
+      const Eigen::Index* rows = space.pending.data() + p;
+      members = std::min<Eigen::Index>(kGroup, count - p);
+      // Offsets in values from the group's first row; rows too far apart for 32 bits go one by one.
+      if ((rows[members - 1] - rows[0]) * d > std::numeric_limits<std::int32_t>::max()) members = 1;
+      std::int32_t offset[kGroup];
+      T norms[kGroup];
+      for (int r = 0; r < members; ++r) {
+        offset[r] = static_cast<std::int32_t>((rows[r] - rows[0]) * d);
+        norms[r] = row_norms_[static_cast<std::size_t>(rows[r])];
+      }
+      Assigner<T>::nearest_direct_rows(direct_, shard.row(rows[0]), offset, static_cast<int>(members), centres_,
+                                       largest_norm_, norms, space.found.data() + p, space.second.data() + p);
+    }
+  } else if (pass.direct) {
+    for (Eigen::Index p = 0; p < count; ++p)
+      direct_.scores(shard.row(space.pending[static_cast<std::size_t>(p)]), space.scores.row(p).data());
+  } else {
+    constexpr int kTileRows = ScoreTiles<T>::kRows;
+    for (Eigen::Index p = 0; p < count; p += kTileRows) {
+      const T* tile_rows[kTileRows];
+      const int rows = static_cast<int>(std::min<Eigen::Index>(kTileRows, count - p));
+      for (int r = 0; r < rows; ++r) tile_rows[r] = shard.row(space.pending[static_cast<std::size_t>(p + r)]);
+      // The next tile's rows, while this one is computed (a tile is long enough work for
+      // the out-of-order core not to reach them: measured ~20% of a first assignment at
+      // d = 32, k = 64).
+      for (Eigen::Index r = p + kTileRows; r < std::min(count, p + 2 * kTileRows); ++r)
+        prefetch(shard.row(space.pending[static_cast<std::size_t>(r)]), static_cast<std::size_t>(d) * sizeof(T));
+      tiles_.compute(tile_rows, rows, space.scores.row(p).data(), space.scores.cols(), space.tile);
+    }
+  }
+}
+
+// 3b. Per row of the batch: the decision, and the squared distance bound to the nearest
+//     other centre (Hamerly) or each group's lower bound (Yinyang, written in place), less
+//     the scores' rounding error.
+template <class T>
+void BoundedAssigner<T>::decide_batch(const Pass& pass, Space& space, Eigen::Index count) {
+  const T infinity = std::numeric_limits<T>::infinity();
+  const int groups = pass.groups;
+  for (Eigen::Index p = 0; p < count; ++p) {
+    const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
+    const T* x = pass.shard.row(i);
+    T* score = space.scores.row(p).data();
+    const T row_norm = row_norms_[static_cast<std::size_t>(i)];
+    const auto [best, best_distance] = pass.in_registers ? space.found[static_cast<std::size_t>(p)]
+                                                         : Assigner<T>::nearest(x, score, centres_, largest_norm_, row_norm);
+    const double error = pass.slack * (static_cast<double>(row_norm) + static_cast<double>(largest_norm_));
+    // sqrt(+inf) stays +inf below: no other centre, no bound.
+    auto squared_bound = [&](T lowest) {
+      return lowest == infinity ? std::numeric_limits<double>::infinity()
+                                : std::max(0.0, static_cast<double>(lowest) + row_norm - error);
+    };
+    space.chosen[static_cast<std::size_t>(p)] = best;
+    space.nearest_distance[static_cast<std::size_t>(p)] = best_distance;
+    if (pass.in_registers) {
+      space.other[static_cast<std::size_t>(p)] = squared_bound(space.second[static_cast<std::size_t>(p)]);
+    } else if (groups == 1) {
+      space.other[static_cast<std::size_t>(p)] = squared_bound(Assigner<T>::minimum_except(score, pass.padded_k, best));
+    } else {
+      float* bounds = lower_.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(groups);
+      for (int g = 0; g < groups; ++g) {
+        T lowest = infinity;
+        for (const int c : members_[static_cast<std::size_t>(g)])
+          if (c != best) lowest = std::min(lowest, score[c]);
+        bounds[g] = round_down(std::sqrt(squared_bound(lowest)) * (1 - pass.margin));
+      }
+    }
+  }
+}
+
+// 4. The bound update: the batch's new bounds (all at once, square roots in vector
+//    registers), distances and labels, and the sums of the rows that changed label.
+template <class T>
+void BoundedAssigner<T>::update_bounds(const Pass& pass, Space& space, Eigen::Index count) {
+  const int groups = pass.groups;
+  round_bounds(space.nearest_distance.data(), space.other.data(), count, pass.margin, groups == 1,
+               space.upper.data(), space.lower.data());
+  for (Eigen::Index p = 0; p < count; ++p) {
+    const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
+    const auto row = static_cast<std::size_t>(i);
+    upper_[row] = space.upper[static_cast<std::size_t>(p)];
+    if (groups == 1) lower_[row] = space.lower[static_cast<std::size_t>(p)];
+    pass.distances[row] = space.nearest_distance[static_cast<std::size_t>(p)];
+    const std::int32_t best = space.chosen[static_cast<std::size_t>(p)];
+    const int old_label = pass.labels[row];
+    if (best != old_label) {
+      ++space.changed;
+      pass.labels[row] = best;
+      if (pass.moves) {
+        const T* x = pass.shard.row(i);
+        if (old_label >= 0) space.moves.subtract(old_label, x, *pass.options.fixed);
+        space.moves.add(best, x, *pass.options.fixed);
+      }
+    }
+    if (pass.fresh_sums) space.moves.add(best, pass.shard.row(i), *pass.options.fixed);
+  }
 }
 
 template class BoundedAssigner<float>;

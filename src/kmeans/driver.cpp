@@ -212,13 +212,13 @@ class BoundedStep {
     if (!previous_centroids) return;
     // The labels before the stop, recomputed; their bounds are not known, so the next
     // assignment computes every distance.
-    bounded_.assign(shard_, *previous_centroids, labels_, distances_, true, nullptr, false, nullptr);
+    bounded_.assign(shard_, *previous_centroids, labels_, distances_, {.exact_distances = true});
     bounded_.reset();
   }
   std::int64_t assign(const RowMatrix<T>& centres, ClusterSums& sums) {
     sums.reset();
-    const std::int64_t changed = bounded_.assign(shard_, centres, labels_, distances_, false, &sums,
-                                                 rebuild_, &summary_.fixed);
+    const std::int64_t changed = bounded_.assign(
+        shard_, centres, labels_, distances_, {.sums = &sums, .fixed = &summary_.fixed, .fresh_sums = rebuild_});
     computed_ += bounded_.distances_computed();
     return changed;
   }
@@ -247,7 +247,7 @@ class BoundedStep {
     if (current) {
       distances(centres);
     } else {
-      bounded_.assign(shard_, centres, labels_, distances_, true, nullptr, false, nullptr);
+      bounded_.assign(shard_, centres, labels_, distances_, {.exact_distances = true});
       computed_ += bounded_.distances_computed();
     }
     return exact_total(comm, distances_);

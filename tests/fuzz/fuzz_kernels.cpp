@@ -42,9 +42,9 @@ void run_kernels(const std::uint8_t* data, std::size_t size, Eigen::Index d, Eig
   for (const int groups : {1, 3}) {
     std::fill(labels.begin(), labels.end(), -1);
     BoundedAssigner<T> bounded(n, d, k, groups);
-    bounded.assign(shard, centres, labels, distances, true, nullptr, true, nullptr);
+    bounded.assign(shard, centres, labels, distances, {.exact_distances = true});
     check_labels();
-    bounded.assign(shard, centres, labels, distances, true, nullptr, false, nullptr);
+    bounded.assign(shard, centres, labels, distances, {.exact_distances = true});
     check_labels();
   }
   // The fixed-point sums of the rows lloyd would accept (finite): exact integers, no overflow.

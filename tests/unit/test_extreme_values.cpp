@@ -160,9 +160,9 @@ void expect_kernels_stay_in_bounds() {
         std::fill(labels.begin(), labels.end(), -1);
         BoundedAssigner<T> bounded(n, d, k, groups);
         ClusterSums moves(k, d);
-        bounded.assign(shard, centres, labels, distances, false, &moves, true, &fixed);
-        bounded.assign(shard, centres, labels, distances, false, &moves, false, &fixed);
-        bounded.assign(shard, centres, labels, distances, true, nullptr, false, nullptr);
+        bounded.assign(shard, centres, labels, distances, {.sums = &moves, .fixed = &fixed, .fresh_sums = true});
+        bounded.assign(shard, centres, labels, distances, {.sums = &moves, .fixed = &fixed});
+        bounded.assign(shard, centres, labels, distances, {.exact_distances = true});
         EXPECT_TRUE(labels_in_range()) << "BoundedAssigner d=" << d << " k=" << k << " groups=" << groups;
       }
     }

@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/score_tiles.hpp"
 #include "lloyd/kmeans/simd.hpp"
+#include "lloyd/simd/kernels.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {
@@ -16,57 +18,34 @@ namespace lloyd {
 /// Squared Euclidean distance accumulated in double: the one definition of "the" distance
 /// of a row to a centre (inertia, relocation, ties). The terms go into eight lanes (feature
 /// j into lane j mod 8, each term fused-multiply-added) summed in a fixed tree at the end:
-/// a fixed order, so the result does not depend on where the row lives. The AVX-512 form
-/// is the same arithmetic, one register for the eight lanes.
-#pragma GCC diagnostic push  // GCC 12's false positive on _mm512_extractf64x4_pd (see Zmm)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+/// a fixed order, so the result does not depend on where the row lives, nor on the SIMD
+/// level (simd::Kernels::squared_distance, the same bits at every level).
 template <class T, class U>
 double squared_distance(const T* x, const U* c, Eigen::Index features) {
-#if defined(__AVX512F__)
-  __m512d lanes = _mm512_setzero_pd();
-  Eigen::Index j = 0;
-  for (; j + 8 <= features; j += 8) {
-    const __m512d diff = _mm512_sub_pd(detail::load_doubles(x + j), detail::load_doubles(c + j));
-    lanes = _mm512_fmadd_pd(diff, diff, lanes);
-  }
-  if (j < features) {
-    const auto mask = static_cast<__mmask8>((1u << (features - j)) - 1);
-    const __m512d diff = _mm512_sub_pd(detail::load_doubles(x + j, mask), detail::load_doubles(c + j, mask));
-    lanes = _mm512_fmadd_pd(diff, diff, lanes);
-  }
-  // The fixed tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), in registers.
-  const __m256d halves = _mm256_add_pd(_mm512_castpd512_pd256(lanes), _mm512_extractf64x4_pd(lanes, 1));
-  const __m128d pairs = _mm_add_pd(_mm256_castpd256_pd128(halves), _mm256_extractf128_pd(halves, 1));
-  return _mm_cvtsd_f64(pairs) + _mm_cvtsd_f64(_mm_unpackhi_pd(pairs, pairs));
-#else
-  constexpr int kLanes = 8;
-  double lane[kLanes] = {};
-  Eigen::Index j = 0;
-  for (; j + kLanes <= features; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const double diff = static_cast<double>(x[j + l]) - static_cast<double>(c[j + l]);
+  if constexpr (std::is_same_v<T, U>) {
+    return simd::kernels<T>().squared_distance(x, c, features);
+  } else {
+    constexpr int kLanes = 8;
+    double lane[kLanes] = {};
+    Eigen::Index j = 0;
+    for (; j + kLanes <= features; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
+        const double diff = static_cast<double>(x[j + l]) - static_cast<double>(c[j + l]);
+        lane[l] = std::fma(diff, diff, lane[l]);
+      }
+    for (int l = 0; j < features; ++j, ++l) {
+      const double diff = static_cast<double>(x[j]) - static_cast<double>(c[j]);
       lane[l] = std::fma(diff, diff, lane[l]);
     }
-  for (int l = 0; j < features; ++j, ++l) {
-    const double diff = static_cast<double>(x[j]) - static_cast<double>(c[j]);
-    lane[l] = std::fma(diff, diff, lane[l]);
+    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
   }
-  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
-#endif
 }
-#pragma GCC diagnostic pop
 
-/// ‖x‖² in T with the same fixed lane order (used for rounding-error bounds).
+/// ‖x‖² in T with the same fixed lane order, each term fused-multiply-added (used for
+/// rounding-error bounds).
 template <class T>
 T squared_norm(const T* x, Eigen::Index features) {
-  constexpr int kLanes = 8;
-  T lane[kLanes] = {};
-  Eigen::Index j = 0;
-  for (; j + kLanes <= features; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) lane[l] += x[j + l] * x[j + l];
-  for (int l = 0; j < features; ++j, ++l) lane[l] += x[j] * x[j];
-  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+  return simd::kernels<T>().squared_norm(x, features);
 }
 
 /// squared_norm of every row of a shard (the rows do not change during a fit: made once).
@@ -232,70 +211,22 @@ struct DirectScorer {
     norms.assign(static_cast<std::size_t>(columns), padding_norm);
     std::copy_n(centre_norms.data(), centres.rows(), norms.begin());
   }
-#if defined(__AVX512F__)
-  /// The scores of centres [c, c + kWidth) in a register: the arithmetic of scores(), kept
-  /// in registers (measured: twice as fast as the Eigen form, which keeps the four chains in
-  /// memory).
-  auto chunk_scores(const T* x, Eigen::Index c) const {
-    using Ops = detail::Zmm<T>;
-    const Eigen::Index columns = scaled_transpose.cols(), d = scaled_transpose.rows();
-    const T* scaled = scaled_transpose.data();
-    auto feature = [&](Eigen::Index j) { return Ops::load(scaled + j * columns + c); };
-    auto a0 = Ops::load(norms.data() + c), a1 = Ops::zero(), a2 = Ops::zero(), a3 = Ops::zero();
-    Eigen::Index j = 0;
-    for (; j + 4 <= d; j += 4) {
-      a0 = Ops::fma(Ops::broadcast(x[j]), feature(j), a0);
-      a1 = Ops::fma(Ops::broadcast(x[j + 1]), feature(j + 1), a1);
-      a2 = Ops::fma(Ops::broadcast(x[j + 2]), feature(j + 2), a2);
-      a3 = Ops::fma(Ops::broadcast(x[j + 3]), feature(j + 3), a3);
-    }
-    if (j < d) a0 = Ops::fma(Ops::broadcast(x[j]), feature(j), a0);
-    if (j + 1 < d) a1 = Ops::fma(Ops::broadcast(x[j + 1]), feature(j + 1), a1);
-    if (j + 2 < d) a2 = Ops::fma(Ops::broadcast(x[j + 2]), feature(j + 2), a2);
-    return Ops::add(Ops::add(a0, a1), Ops::add(a2, a3));
-  }
-#endif
   /// score[c] = ‖c‖² − 2 x·c for every (padded) centre: the GEMM form's score, with the
-  /// same rounding error bound (d products summed in T).
+  /// same rounding error bound (d products summed in T). simd::Kernels::direct_scores.
   void scores(const T* x, T* score) const {
-    const Eigen::Index columns = scaled_transpose.cols();
-    for (Eigen::Index c = 0; c < columns; c += kWidth) {
-#if defined(__AVX512F__)
-      detail::Zmm<T>::store(score + c, chunk_scores(x, c));
-#else
-      const Eigen::Index d = scaled_transpose.rows();
-      const T* scaled = scaled_transpose.data();
-      auto feature = [&](Eigen::Index j) { return Chunk::Map(scaled + j * columns + c); };
-      Chunk a0 = Chunk::Map(norms.data() + c), a1 = Chunk::Zero(), a2 = Chunk::Zero(), a3 = Chunk::Zero();
-      Eigen::Index j = 0;
-      for (; j + 4 <= d; j += 4) {
-        a0 += x[j] * feature(j);
-        a1 += x[j + 1] * feature(j + 1);
-        a2 += x[j + 2] * feature(j + 2);
-        a3 += x[j + 3] * feature(j + 3);
-      }
-      if (j < d) a0 += x[j] * feature(j);
-      if (j + 1 < d) a1 += x[j + 1] * feature(j + 1);
-      if (j + 2 < d) a2 += x[j + 2] * feature(j + 2);
-      Chunk::Map(score + c) = (a0 + a1) + (a2 + a3);
-#endif
-    }
+    simd::kernels<T>().direct_scores(scaled_transpose.data(), norms.data(), scaled_transpose.cols(),
+                                     scaled_transpose.rows(), x, score);
   }
 };
 
 /// How assignment scores rows against the centres, by d: directly for small d (DirectScorer),
-/// otherwise a product — lloyd's register-blocked tiles with AVX-512 (ScoreTiles; measured 215
-/// against Eigen's 171 GFLOP/s per core at d = k = 256), elsewhere Eigen's product over
-/// aligned blocks (BlockDistances). One choice for Assigner and BoundedAssigner.
-enum class ScoreKernel { Direct, Tiles, Product };
+/// otherwise lloyd's register-blocked tiles (ScoreTiles; measured with AVX-512 at 215 against
+/// Eigen's 171 GFLOP/s per core at d = k = 256), at every SIMD level, so that every level
+/// computes the same bits. One choice for Assigner and BoundedAssigner.
+enum class ScoreKernel { Direct, Tiles };
 template <class T>
 ScoreKernel score_kernel(Eigen::Index features) {
-  if (features <= DirectScorer<T>::kMaxFeatures) return ScoreKernel::Direct;
-#if defined(__AVX512F__)
-  return ScoreKernel::Tiles;
-#else
-  return ScoreKernel::Product;
-#endif
+  return features <= DirectScorer<T>::kMaxFeatures ? ScoreKernel::Direct : ScoreKernel::Tiles;
 }
 
 /// Threads used inside a rank by the assignment kernel (OpenMP; default 1; always 1

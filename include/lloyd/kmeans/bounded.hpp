@@ -39,16 +39,24 @@ class BoundedAssigner {
   /// Forgets the bounds: the next assign computes every distance of every row.
   void reset();
 
+  /// What an assign does besides labelling the rows.
+  struct Options {
+    /// Every row's squared distance to its centre is computed and written to `distances`
+    /// (otherwise only the rows whose distance was computed are; the others keep theirs).
+    bool exact_distances = false;
+    /// Cluster sums kept up to date (none when null), laid out for `fixed`.
+    ClusterSums* sums = nullptr;
+    const FixedPoint* fixed = nullptr;
+    /// With `sums`: every row is added to its new cluster (sums made afresh); otherwise each
+    /// row that changes label is subtracted from its old cluster and added to the new one.
+    bool fresh_sums = false;
+  };
+
   /// Assigns every local row to its nearest centre. `labels` holds the rows' current labels
-  /// (−1: none) and is updated. For each row that changes label, `moves` gets the row
-  /// subtracted from its old cluster's sums and added to the new one's (when given); with
-  /// `all_rows`, every row is added to its new cluster instead (a fresh sum). With `exact`
-  /// every row's squared distance to its centre is written to `distances`; otherwise only
-  /// the rows whose distance was computed are (the others keep their old value).
-  /// Returns the number of labels that changed.
+  /// (−1: none) and is updated. Returns the number of labels that changed.
   std::int64_t assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
-                      std::span<std::int32_t> labels, std::span<double> distances, bool exact,
-                      ClusterSums* moves, bool all_rows, const FixedPoint* fixed);
+                      std::span<std::int32_t> labels, std::span<double> distances,
+                      const Options& options);
 
   /// True when the last assign wrote the distance of every row (always after reset or with
   /// `exact`).
@@ -62,10 +70,21 @@ class BoundedAssigner {
  private:
   void take_centres(const RowMatrix<T>& centroids);
 
-  // Scratch of one thread.
+  // The phases of assign, per thread over its own range of rows (see bounded.cpp).
+  struct Pass;   // one assign call: its arguments and what is fixed for all its rows
+  struct Swept;  // a block of rows whose bounds have moved
+  struct Space;
+  void assign_range(const Pass& pass, Space& space, Eigen::Index begin, Eigen::Index end);
+  Swept move_bounds(const Pass& pass, Space& space, Eigen::Index first, Eigen::Index count,
+                    std::size_t slot);
+  void tighten(const Pass& pass, Space& space, const Swept& block);
+  void assign_batch(const Pass& pass, Space& space, Eigen::Index count);
+  void score_batch(const Pass& pass, Space& space, Eigen::Index count);
+  void decide_batch(const Pass& pass, Space& space, Eigen::Index count);
+  void update_bounds(const Pass& pass, Space& space, Eigen::Index count);
+
+  // Scratch of one thread, and what it counted in the current assign.
   struct Space {
-    RowMatrix<T> packed;    ///< the rows of a block that the bounds do not settle
-    RowMatrix<T> products;  ///< packed × centresᵀ
     RowMatrix<T> scores;    ///< ‖c‖² − 2x·c, columns padded with +inf (Assigner::nearest)
     ClusterSums moves;
     std::vector<Eigen::Index> pending;
@@ -81,6 +100,10 @@ class BoundedAssigner {
     // Direct Hamerly: each row's decision and its second-nearest score.
     std::vector<typename Assigner<T>::Nearest> found;
     std::vector<T> second;
+    Eigen::Index pending_count = 0;  ///< rows gathered in `pending` for the next batch
+    std::int64_t changed = 0;        ///< labels changed
+    std::int64_t computed = 0;       ///< distances computed
+    bool every_row = true;           ///< every row's distance was computed
   };
 
   Eigen::Index rows_, features_, clusters_;

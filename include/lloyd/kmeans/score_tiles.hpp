@@ -4,13 +4,13 @@
 #include <span>
 #include <vector>
 
-#include "lloyd/kmeans/simd.hpp"
+#include "lloyd/simd/kernels.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {
 
 /// The scores ‖c‖² − 2x·c of a tile of rows against every centre, by a register-blocked
-/// kernel made for assignment (AVX-512 builds; elsewhere Assigner uses Eigen's product):
+/// kernel made for assignment (simd::Kernels::tile_scores, at every SIMD level; with AVX-512):
 /// a tile of kRows rows against a panel of kPanel centres is held in 2 × kRows registers for
 /// the whole feature loop, so each product term costs one fused multiply-add with its row
 /// value broadcast straight from memory, and the scores of a tile go to a small buffer that
@@ -26,14 +26,14 @@ namespace lloyd {
 template <class T>
 class ScoreTiles {
  public:
-  static constexpr int kWidth = 64 / static_cast<int>(sizeof(T));  ///< values per register
-  static constexpr int kPanel = 2 * kWidth;  ///< centres per panel: two registers per row
-  /// Rows per tile: 2 × 12 accumulators, the panel's two registers and a broadcast fit the
-  /// 32 vector registers without spilling.
-  static constexpr int kRows = 12;
+  static constexpr int kWidth = 64 / static_cast<int>(sizeof(T));  ///< values per 64-byte register
+  static constexpr int kPanel = simd::TileShape<T>::kPanel;  ///< centres per panel: two registers per row
+  /// Rows per tile: with AVX-512, 2 × 12 accumulators, the panel's two registers and a
+  /// broadcast fit the 32 vector registers without spilling.
+  static constexpr int kRows = simd::TileShape<T>::kRows;
   /// Features per slice of a packed tile: the tile's rows are copied slice by slice so that
   /// every row value sits at a fixed offset from one pointer (no per-row address register).
-  static constexpr int kSlice = 16;
+  static constexpr int kSlice = simd::TileShape<T>::kSlice;
 
   /// Packs the centres: panel p holds −2·cᵀ of centres [p·kPanel, (p+1)·kPanel) feature by
   /// feature (zero beyond k), and the norms (+inf beyond k, so padding never wins).
@@ -61,7 +61,10 @@ class ScoreTiles {
   }
 
   /// Scores of rows[0..count) (count ≤ kRows) into score + r·stride, padded_centres() each.
-  void compute(const T* const* rows, int count, T* score, Eigen::Index stride, std::vector<T>& tile) const;
+  void compute(const T* const* rows, int count, T* score, Eigen::Index stride, std::vector<T>& tile) const {
+    simd::kernels<T>().tile_scores(packed_.data(), norms_.data(), panels_, features_, rows, count, score, stride,
+                                   tile.data());
+  }
 
  private:
   Eigen::Index slices() const { return (features_ + kSlice - 1) / kSlice; }
@@ -69,62 +72,5 @@ class ScoreTiles {
   std::vector<T> packed_, norms_;
 };
 
-#if defined(__AVX512F__)
-template <class T>
-void ScoreTiles<T>::compute(const T* const* rows, int count, T* score, Eigen::Index stride,
-                            std::vector<T>& tile) const {
-  using Ops = detail::Zmm<T>;
-  using Register = decltype(Ops::zero());
-  const Eigen::Index d = features_, full = d / kSlice;
-  // Slice s of tile row r at tile[(s·kRows + r)·kSlice]; rows beyond count and features
-  // beyond d stay zero from the last fill (their scores are never read).
-  T* packed_rows = tile.data();
-  for (int r = 0; r < kRows; ++r) {
-    // Register copies (a library copy call per 64 bytes cost a tenth of the time).
-    for (Eigen::Index s = 0; s < full; ++s) {
-      T* slice = packed_rows + (s * kRows + r) * kSlice;
-      for (int v = 0; v < kSlice; v += kWidth)
-        Ops::store(slice + v, r < count ? Ops::load(rows[r] + s * kSlice + v) : Ops::zero());
-    }
-    T* tail = packed_rows + (full * kRows + r) * kSlice;
-    for (Eigen::Index j = full * kSlice; j < d; ++j) tail[j - full * kSlice] = r < count ? rows[r][j] : T(0);
-  }
-  for (Eigen::Index panel = 0; panel < panels_; ++panel) {
-    const T* centre = packed_.data() + panel * kPanel * d;
-    Register low[kRows], high[kRows];
-    const Register norm_low = Ops::load(norms_.data() + panel * kPanel),
-                   norm_high = Ops::load(norms_.data() + panel * kPanel + kWidth);
-#pragma GCC unroll 12
-    for (int r = 0; r < kRows; ++r) {
-      low[r] = norm_low;
-      high[r] = norm_high;
-    }
-    auto feature = [&](const T* column, const T* values) {
-      const Register c_low = Ops::load(column), c_high = Ops::load(column + kWidth);
-#pragma GCC unroll 12
-      for (int r = 0; r < kRows; ++r) {
-        const Register x = Ops::broadcast(values[r * kSlice]);
-        low[r] = Ops::fma(x, c_low, low[r]);
-        high[r] = Ops::fma(x, c_high, high[r]);
-      }
-    };
-    Eigen::Index s = 0;
-    for (; s < full; ++s) {
-      const T* values = packed_rows + s * kRows * kSlice;
-      const T* column = centre + s * kSlice * kPanel;
-#pragma GCC unroll 16
-      for (int j = 0; j < kSlice; ++j) feature(column + j * kPanel, values + j);
-    }
-    for (Eigen::Index j = full * kSlice; j < d; ++j)
-      feature(centre + j * kPanel, packed_rows + full * kRows * kSlice + (j - full * kSlice));
-#pragma GCC unroll 12
-    for (int r = 0; r < kRows; ++r) {  // constant indices keep the accumulators in registers
-      if (r >= count) break;
-      Ops::store(score + r * stride + panel * kPanel, low[r]);
-      Ops::store(score + r * stride + panel * kPanel + kWidth, high[r]);
-    }
-  }
-}
-#endif
 
 }  // namespace lloyd

@@ -1,0 +1,67 @@
+#pragma once
+// The kernels that decide assignments, one table per instruction-set level (level.hpp).
+// Every entry computes the same bits at every level; the callers (kmeans/assign.hpp,
+// kmeans/score_tiles.hpp) document what they compute.
+#include <cstddef>
+
+#include "lloyd/simd/level.hpp"
+
+namespace lloyd::simd {
+
+/// The layout of ScoreTiles (the same at every level, so packed centres serve any level):
+/// a panel of kPanel centres is two 64-byte registers wide; a tile holds kRows rows, copied
+/// slice by slice of kSlice features.
+template <class T>
+struct TileShape {
+  static constexpr int kPanel = 128 / static_cast<int>(sizeof(T));
+  static constexpr int kRows = 12;
+  static constexpr int kSlice = 16;
+};
+
+template <class T>
+struct Kernels {
+  /// Σ_j (x_j − c_j)² in double: feature j fused-multiply-added into lane j mod 8, the lanes
+  /// summed as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+  double (*squared_distance)(const T* x, const T* c, std::ptrdiff_t features);
+  /// Σ_j x_j² in T with the same lanes and tree.
+  T (*squared_norm)(const T* x, std::ptrdiff_t features);
+  /// score[c] = norms[c] + Σ_j x_j · scaled[j · columns + c] for c < columns (a multiple of
+  /// 64 / sizeof(T)): feature j fused into accumulator j mod 4, summed (a0 + a1) + (a2 + a3).
+  void (*direct_scores)(const T* scaled, const T* norms, std::ptrdiff_t columns, std::ptrdiff_t features,
+                        const T* x, T* score);
+  /// The scores of rows[0..count) (count ≤ TileShape::kRows) against `panels` packed panels:
+  /// score[r · stride + c] = norms[c] + Σ_j rows[r][j] · packed[panel(c), j, c], one chain in
+  /// feature order. `tile` is scratch of kRows · ⌈features / kSlice⌉ · kSlice values.
+  void (*tile_scores)(const T* packed, const T* norms, std::ptrdiff_t panels, std::ptrdiff_t features,
+                      const T* const* rows, int count, T* score, std::ptrdiff_t stride, T* tile);
+};
+
+/// The kernels of `level` (which this CPU must support).
+template <class T>
+const Kernels<T>& kernels(Level level);
+
+namespace detail {
+extern const Kernels<float>* active_float;
+extern const Kernels<double>* active_double;
+void choose();
+}  // namespace detail
+
+/// The kernels of the level in use (level()).
+template <class T>
+inline const Kernels<T>& kernels() {
+  const Kernels<T>* active;
+  if constexpr (sizeof(T) == sizeof(float)) active = detail::active_float;
+  else active = detail::active_double;
+  if (!active) [[unlikely]] {
+    detail::choose();
+    return kernels<T>();
+  }
+  return *active;
+}
+
+// The tables of each level (src/simd/kernels_<level>.cpp).
+template <class T> const Kernels<T>& portable_kernels();
+template <class T> const Kernels<T>& avx2_kernels();
+template <class T> const Kernels<T>& avx512_kernels();
+
+}  // namespace lloyd::simd

@@ -1,0 +1,85 @@
+// The kernels for CPUs with AVX-512 F, DQ, BW and VL (compiled with those flags): 64-byte
+// registers, masked loads for the tails.
+#include <immintrin.h>
+
+#define LLOYD_SIMD_LEVEL_NAMESPACE avx512
+#include "kernels_impl.hpp"
+
+namespace lloyd::simd {
+namespace avx512 {
+namespace {
+
+// (GCC 12 reports some of these intrinsics as reading an uninitialised value: a known false
+// positive of the intrinsics' undefined-vector idiom.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <class T>
+struct Zmm;
+template <>
+struct Zmm<float> {
+  using Reg = __m512;
+  static constexpr int kWidth = 16;
+  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg broadcast(float v) { return _mm512_set1_ps(v); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+};
+template <>
+struct Zmm<double> {
+  using Reg = __m512d;
+  static constexpr int kWidth = 8;
+  static Reg load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, Reg v) { _mm512_storeu_pd(p, v); }
+  static Reg zero() { return _mm512_setzero_pd(); }
+  static Reg broadcast(double v) { return _mm512_set1_pd(v); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_pd(a, b); }
+};
+
+// Eight consecutive values as doubles (exact), the first `count` of them when masked.
+__m512d load_doubles(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+__m512d load_doubles(const double* p) { return _mm512_loadu_pd(p); }
+__m512d load_doubles(const float* p, __mmask8 mask) { return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, p)); }
+__m512d load_doubles(const double* p, __mmask8 mask) { return _mm512_maskz_loadu_pd(mask, p); }
+
+// The eight lanes in one register; the tail masked (its missing lanes add 0² exactly).
+template <class T>
+double squared_distance(const T* x, const T* c, std::ptrdiff_t features) {
+  __m512d lanes = _mm512_setzero_pd();
+  std::ptrdiff_t j = 0;
+  for (; j + 8 <= features; j += 8) {
+    const __m512d diff = _mm512_sub_pd(load_doubles(x + j), load_doubles(c + j));
+    lanes = _mm512_fmadd_pd(diff, diff, lanes);
+  }
+  if (j < features) {
+    const auto mask = static_cast<__mmask8>((1u << (features - j)) - 1);
+    const __m512d diff = _mm512_sub_pd(load_doubles(x + j, mask), load_doubles(c + j, mask));
+    lanes = _mm512_fmadd_pd(diff, diff, lanes);
+  }
+  // The fixed tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), in registers.
+  const __m256d halves = _mm256_add_pd(_mm512_castpd512_pd256(lanes), _mm512_extractf64x4_pd(lanes, 1));
+  const __m128d pairs = _mm_add_pd(_mm256_castpd256_pd128(halves), _mm256_extractf128_pd(halves, 1));
+  return _mm_cvtsd_f64(pairs) + _mm_cvtsd_f64(_mm_unpackhi_pd(pairs, pairs));
+}
+#pragma GCC diagnostic pop
+
+// Tiles: 12 rows × 2 registers of accumulators, the panel's two registers and a broadcast
+// fit the 32 vector registers without spilling.
+template <class T>
+const Kernels<T> table{&squared_distance<T>, &squared_norm<T>, &direct_scores<Zmm<T>, T>,
+                       &tile_scores<Zmm<T>, 2, 12, T>};
+
+}  // namespace
+}  // namespace avx512
+
+template <class T>
+const Kernels<T>& avx512_kernels() {
+  return avx512::table<T>;
+}
+template const Kernels<float>& avx512_kernels<float>();
+template const Kernels<double>& avx512_kernels<double>();
+
+}  // namespace lloyd::simd

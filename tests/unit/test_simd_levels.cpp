@@ -1,0 +1,179 @@
+// Every kernel computes the same bits at every SIMD level this CPU supports (the portable
+// level, compiled for baseline x86-64, is the reference), and so do whole assignments.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "lloyd/kmeans/assign.hpp"
+#include "lloyd/kmeans/score_tiles.hpp"
+#include "lloyd/simd/kernels.hpp"
+#include "lloyd/simd/level.hpp"
+
+namespace lloyd {
+namespace {
+
+using simd::Level;
+
+template <class T>
+bool same_bits(const T& a, const T& b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+// Values of mixed signs and magnitudes, so that every rounding in a chain matters.
+template <class T>
+std::vector<T> random_values(std::size_t count, unsigned seed) {
+  std::mt19937_64 engine(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_int_distribution<int> exponent(-6, 6);
+  std::vector<T> values(count);
+  for (T& v : values) v = static_cast<T>(std::ldexp(normal(engine), exponent(engine)));
+  return values;
+}
+
+std::vector<Level> other_levels() {
+  std::vector<Level> levels;
+  for (const Level level : simd::kLevels)
+    if (level != Level::Portable && simd::supported(level)) levels.push_back(level);
+  return levels;
+}
+
+template <class T>
+void expect_distance_kernels_agree() {
+  const auto& reference = simd::kernels<T>(Level::Portable);
+  for (const Level level : other_levels()) {
+    const auto& kernels = simd::kernels<T>(level);
+    for (std::ptrdiff_t d : {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 256, 257}) {
+      const auto x = random_values<T>(static_cast<std::size_t>(d), 1 + static_cast<unsigned>(d));
+      const auto c = random_values<T>(static_cast<std::size_t>(d), 1000 + static_cast<unsigned>(d));
+      EXPECT_TRUE(same_bits(kernels.squared_distance(x.data(), c.data(), d),
+                            reference.squared_distance(x.data(), c.data(), d)))
+          << simd::to_string(level) << " squared_distance d=" << d;
+      EXPECT_TRUE(same_bits(kernels.squared_norm(x.data(), d), reference.squared_norm(x.data(), d)))
+          << simd::to_string(level) << " squared_norm d=" << d;
+    }
+  }
+}
+
+template <class T>
+void expect_direct_scores_agree() {
+  const auto& reference = simd::kernels<T>(Level::Portable);
+  for (const Level level : other_levels()) {
+    const auto& kernels = simd::kernels<T>(level);
+    for (Eigen::Index d : {1, 2, 3, 4, 5, 8, 13, 16})
+      for (Eigen::Index k : {1, 7, 16, 17, 40}) {
+        const auto values = random_values<T>(static_cast<std::size_t>(k * d), 7 + static_cast<unsigned>(k * d));
+        const RowMatrix<T> centres = Eigen::Map<const RowMatrix<T>>(values.data(), k, d);
+        Eigen::Matrix<T, Eigen::Dynamic, 1> norms(k);
+        for (Eigen::Index c = 0; c < k; ++c) norms(c) = reference.squared_norm(centres.row(c).data(), d);
+        DirectScorer<T> scorer;
+        scorer.set(centres, norms);
+        const Eigen::Index columns = scorer.scaled_transpose.cols();
+        const auto x = random_values<T>(static_cast<std::size_t>(d), 99);
+        std::vector<T> expected(static_cast<std::size_t>(columns)), got(expected.size());
+        reference.direct_scores(scorer.scaled_transpose.data(), scorer.norms.data(), columns, d, x.data(),
+                                expected.data());
+        kernels.direct_scores(scorer.scaled_transpose.data(), scorer.norms.data(), columns, d, x.data(), got.data());
+        EXPECT_EQ(std::memcmp(expected.data(), got.data(), expected.size() * sizeof(T)), 0)
+            << simd::to_string(level) << " direct_scores d=" << d << " k=" << k;
+      }
+  }
+}
+
+template <class T>
+void expect_tile_scores_agree() {
+  constexpr int kRows = ScoreTiles<T>::kRows;
+  for (const Level level : other_levels()) {
+    for (Eigen::Index d : {17, 31, 32, 33, 64, 100})
+      for (Eigen::Index k : {1, 9, 32, 33, 70})
+        for (int count : {1, 5, kRows}) {
+          const auto values = random_values<T>(static_cast<std::size_t>(k * d), 3 + static_cast<unsigned>(k * d));
+          const RowMatrix<T> centres = Eigen::Map<const RowMatrix<T>>(values.data(), k, d);
+          Eigen::Matrix<T, Eigen::Dynamic, 1> norms(k);
+          for (Eigen::Index c = 0; c < k; ++c)
+            norms(c) = simd::kernels<T>(Level::Portable).squared_norm(centres.row(c).data(), d);
+          ScoreTiles<T> tiles;
+          tiles.set(centres, norms);
+          const auto data = random_values<T>(static_cast<std::size_t>(count * d), 11 + static_cast<unsigned>(d));
+          const T* rows[kRows];
+          for (int r = 0; r < count; ++r) rows[r] = data.data() + r * d;
+          const Eigen::Index stride = tiles.padded_centres();
+          auto scores_at = [&](Level at) {
+            simd::use(at);
+            std::vector<T> score(static_cast<std::size_t>(count * stride));
+            auto tile = tiles.workspace();
+            tiles.compute(rows, count, score.data(), stride, tile);
+            return score;
+          };
+          const auto expected = scores_at(Level::Portable), got = scores_at(level);
+          EXPECT_EQ(std::memcmp(expected.data(), got.data(), expected.size() * sizeof(T)), 0)
+              << simd::to_string(level) << " tile_scores d=" << d << " k=" << k << " rows=" << count;
+        }
+  }
+  simd::use(simd::widest_supported());
+}
+
+// Whole assignments (direct and tiled, with the fused sums) at every level.
+template <class T>
+void expect_assignments_agree() {
+  for (Eigen::Index d : {3, 8, 16, 17, 40}) {
+    const Eigen::Index n = 777, k = 21;
+    DenseShard<T> shard;
+    shard.rows = Eigen::Map<const RowMatrix<T>>(random_values<T>(static_cast<std::size_t>(n * d), 5).data(), n, d);
+    shard.global_rows = static_cast<std::uint64_t>(n);
+    const RowMatrix<T> centres = shard.rows.topRows(k) * T(0.5);
+    auto assign_at = [&](Level at) {
+      simd::use(at);
+      std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+      std::vector<double> distances(static_cast<std::size_t>(n));
+      Assigner<T> assigner(d, k);
+      assigner.assign(shard, centres, labels, distances);
+      return std::make_pair(labels, distances);
+    };
+    const auto expected = assign_at(Level::Portable);
+    for (const Level level : other_levels()) {
+      const auto got = assign_at(level);
+      EXPECT_EQ(got.first, expected.first) << simd::to_string(level) << " d=" << d;
+      EXPECT_EQ(std::memcmp(got.second.data(), expected.second.data(), got.second.size() * sizeof(double)), 0)
+          << simd::to_string(level) << " d=" << d;
+    }
+  }
+  simd::use(simd::widest_supported());
+}
+
+TEST(SimdLevels, PortableAlwaysSupportedAndChosenLevelSupported) {
+  EXPECT_TRUE(simd::supported(Level::Portable));
+  EXPECT_TRUE(simd::supported(simd::level()));
+}
+TEST(SimdLevels, DistancesSameBitsAtEveryLevel) {
+  expect_distance_kernels_agree<float>();
+  expect_distance_kernels_agree<double>();
+}
+TEST(SimdLevels, DirectScoresSameBitsAtEveryLevel) {
+  expect_direct_scores_agree<float>();
+  expect_direct_scores_agree<double>();
+}
+TEST(SimdLevels, TileScoresSameBitsAtEveryLevel) {
+  expect_tile_scores_agree<float>();
+  expect_tile_scores_agree<double>();
+}
+TEST(SimdLevels, AssignmentsSameBitsAtEveryLevel) {
+  expect_assignments_agree<float>();
+  expect_assignments_agree<double>();
+}
+TEST(SimdLevels, UnsupportedLevelIsRefusedWithOneLine) {
+  for (const Level level : simd::kLevels) {
+    if (simd::supported(level)) continue;
+    try {
+      simd::use(level);
+      ADD_FAILURE() << "accepted " << simd::to_string(level);
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lloyd
