@@ -10,6 +10,12 @@ namespace lloyd::cli {
 
 namespace {
 
+std::string exact_number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return buffer;
+}
+
 // Rows above which a k-medoids fit on all rows gets a warning about its quadratic cost.
 constexpr std::uint64_t kLargeMedoidFit = 50000;
 
@@ -49,8 +55,6 @@ VariantSettings parse_settings(const po::variables_map& vm, const VariantRequest
   }
   if (settings.stream && request.mode != "minibatch")
     throw UsageError("lloyd fit: --stream needs --mode minibatch");
-  if (vm.count("checkpoint"))
-    throw UsageError("lloyd fit: --checkpoint is not supported with --mode " + request.mode);
   if (request.mode == "minibatch" && request.init_file)
     throw UsageError("lloyd fit: --mode minibatch seeds from a sample of rows: --init must be a method");
   if (request.mode == "kmedoids" && !vm["init"].defaulted())
@@ -114,23 +118,26 @@ void write_variant_model(OutputFile& file, const VariantRequest& request, const 
   }
 }
 
+// What a checkpoint of this variant must match besides the common options.
+std::string method_identity(const VariantRequest& request, const VariantSettings& settings) {
+  if (request.mode == "minibatch")
+    return "minibatch batch_size=" + std::to_string(settings.batch.batch_size) +
+           " max_no_improvement=" + std::to_string(settings.batch.max_no_improvement) +
+           " reassignment_ratio=" + exact_number(settings.batch.reassignment_ratio) +
+           " init_size=" + std::to_string(settings.batch.init_size);
+  if (request.mode == "kmedoids")
+    return std::string("kmedoids method=") + to_string(settings.medoids.method) +
+           " distance=" + to_string(settings.medoids.distance) + " sample=" + std::to_string(settings.medoids.sample);
+  return request.mode;
+}
+
 template <class T>
 int fit_variant_typed(const Comm& comm, const VariantRequest& request, const VariantSettings& settings,
                       const MatrixShape& shape, double start) {
   KMeansOptions options = request.options;
-  std::optional<RowMatrix<T>> initial;
-  if (request.init_file) {
-    initial = read_matrix<T>(comm, *request.init_file);
-    if (!settings.k_given) options.k = static_cast<int>(initial->rows());
-    if (initial->rows() != options.k || initial->cols() != static_cast<Eigen::Index>(shape.cols))
-      throw AgreedError("initial centres " + request.init_file->text() + " are " +
-                        std::to_string(initial->rows()) + " x " + std::to_string(initial->cols()) +
-                        "; expected k x d = " + std::to_string(options.k) + " x " +
-                        std::to_string(shape.cols));
-  }
-  if (static_cast<std::uint64_t>(options.k) > shape.rows)
-    throw AgreedError("--k " + std::to_string(options.k) + " exceeds the number of rows of " +
-                      request.input.text() + " (" + std::to_string(shape.rows) + ")");
+  const std::optional<RowMatrix<T>> initial =
+      load_initial_centres<T>(comm, request.init_file, settings.k_given, shape.cols, options);
+  check_cluster_count(options.k, shape.rows, request.input.text());
   const double read_start = MPI_Wtime();
   DenseShard<T> shard;
   if (!settings.stream) shard = read_shard<T>(comm, request.input, shape);
@@ -149,9 +156,22 @@ int fit_variant_typed(const Comm& comm, const VariantRequest& request, const Var
   }
   VariantFit<T> fit;
   const IterationObserver observer = progress(request, comm);
+  std::unique_ptr<RowSource<T>> source;
+  if (request.mode == "minibatch")
+    source = settings.stream ? streamed_source<T>(comm, request.input, shape) : shard_source(shard);
+  CheckpointIdentity identity{options, request.init_identity, request.input.text(), shape.rows, shape.cols,
+                              to_string(shape.type), 0};
+  identity.method = method_identity(request, settings);
+  if (!request.checkpoint.path.empty()) {
+    if (source) source->for_each_block([&](const DenseShard<T>& block) {
+      identity.data_fingerprint += data_fingerprint(comm, block);  // a sum mod 2^64, block by block
+    });
+    else identity.data_fingerprint = data_fingerprint(comm, shard);
+  }
+  const FitCheckpoint<T> checkpoint(comm, request.checkpoint, identity);
   if (request.mode == "minibatch") {
-    auto source = settings.stream ? streamed_source<T>(comm, request.input, shape) : shard_source(shard);
-    MiniBatchResult<T> result = fit_minibatch(comm, *source, options, settings.batch, sink, observer);
+    MiniBatchResult<T> result =
+        fit_minibatch(comm, *source, options, settings.batch, sink, observer, checkpoint.control());
     fit.counts = result.counts;
     fit.ewa_history = result.ewa_inertia_history;
     fit.n_steps = result.n_steps;
@@ -159,15 +179,18 @@ int fit_variant_typed(const Comm& comm, const VariantRequest& request, const Var
     fit.result = std::move(result);
   } else {
     if (request.mode == "kmedians") {
-      fit.result = fit_kmedians(comm, shard, options, initial ? &*initial : nullptr, observer);
+      fit.result = fit_kmedians(comm, shard, options, initial ? &*initial : nullptr, observer,
+                                checkpoint.control());
     } else {
-      KMedoidsResult<T> result = fit_kmedoids(comm, shard, options, settings.medoids, observer);
+      KMedoidsResult<T> result =
+          fit_kmedoids(comm, shard, options, settings.medoids, observer, checkpoint.control());
       fit.medoid_indices.assign(result.medoid_indices.begin(), result.medoid_indices.end());
       fit.fitted_rows = result.fitted_rows;
       fit.result = std::move(result);
     }
-    sink(shard.first_row, fit.result.labels);
+    if (!fit.result.interrupted) sink(shard.first_row, fit.result.labels);
   }
+  if (fit.result.interrupted) return checkpoint.interrupted();  // the partial output is dropped
   fit.result.phases.io += io_seconds;
   if (file) {
     const double write_start = MPI_Wtime();
@@ -178,6 +201,7 @@ int fit_variant_typed(const Comm& comm, const VariantRequest& request, const Var
     file->commit();
     fit.result.phases.write = MPI_Wtime() - write_start;
   }
+  checkpoint.finished();
   const KMeansResult<T>& result = fit.result;
   const PhaseTimes phases = max_over_ranks(comm, result.phases);
   const double peak_rss_mb = peak_memory_mb(comm);

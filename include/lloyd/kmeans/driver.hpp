@@ -4,6 +4,7 @@
 #include "lloyd/comm.hpp"
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/options.hpp"
 #include "lloyd/shard.hpp"
 
@@ -19,20 +20,6 @@ struct DataSummary {
 /// Collective over comm.
 template <class T>
 DataSummary summarize(const Comm& comm, const DenseShard<T>& shard);
-
-/// How a long fit can be stopped and continued (all optional).
-template <class T>
-struct FitControl {
-  /// Polled on every rank at the end of each iteration; the ranks agree (any rank asking
-  /// is enough), finish that iteration, save the state and return `interrupted`.
-  std::function<bool()> stop_requested;
-  /// Save the state every this many iterations (0: only when stopped).
-  int checkpoint_every = 0;
-  /// Collective: persists a state (see write_checkpoint). Required for stopping.
-  std::function<void(const FitState<T>&)> save;
-  /// Continue from this state instead of starting afresh.
-  const FitState<T>* resume = nullptr;
-};
 
 /// Collective over comm: distributed K-Means (Lloyd's algorithm) with scikit-learn's
 /// semantics: stop when the labels no longer change or the summed squared centre shift is
