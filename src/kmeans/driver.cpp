@@ -268,9 +268,7 @@ class MeansStep {
         assignment_(assignment), sums_(options.k, summary.fixed) {}
 
   RowMatrix<T> seed(int restart) {
-    if (initial_) return *initial_;
-    return initial_centres(comm_, shard_, options_.init, options_.k, options_.seed, restart,
-                           summary_.fixed, {options_.oversampling, options_.init_rounds});
+    return starting_centres(comm_, shard_, options_, summary_.fixed, initial_, restart);
   }
   void begin(const RowMatrix<T>* previous) { assignment_.begin(previous); }
   std::int64_t assign(const RowMatrix<T>& centres) { return assignment_.assign(centres, sums_); }
@@ -315,24 +313,37 @@ DataSummary summarize(const Comm& comm, const DenseShard<T>& shard) {
 }
 
 template <class T>
-KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
-                           const KMeansOptions& options, const RowMatrix<T>* initial,
-                           const IterationObserver& observer, const FitControl<T>& control) {
-  const auto start = Clock::now();
+LoopSettings prepare_dense_fit(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+                               const RowMatrix<T>* initial, DataSummary& summary, KMeansResult<T>& result) {
   check_cluster_count(options.k, shard.global_rows);
   if (initial) check_initial_centres(initial->rows(), initial->cols(), options.k, shard.features());
-
-  KMeansResult<T> result;
-  DataSummary summary;
   {
     PhaseClock clock(result.phases.init);
     summary = summarize(comm, shard);
   }
   result.tol_absolute =
       options.tol_absolute >= 0 ? options.tol_absolute : options.tol * summary.mean_variance;
+  return {initial ? 1 : std::max(options.n_init, 1), options.max_iter, result.tol_absolute, options.k,
+          shard.features(), 0};
+}
+
+template <class T>
+RowMatrix<T> starting_centres(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+                              const FixedPoint& fixed, const RowMatrix<T>* initial, int restart) {
+  if (initial) return *initial;
+  return initial_centres(comm, shard, options.init, options.k, options.seed, restart, fixed,
+                         {options.oversampling, options.init_rounds});
+}
+
+template <class T>
+KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
+                           const KMeansOptions& options, const RowMatrix<T>* initial,
+                           const IterationObserver& observer, const FitControl<T>& control) {
+  const auto start = Clock::now();
+  KMeansResult<T> result;
+  DataSummary summary;
+  const LoopSettings settings = prepare_dense_fit(comm, shard, options, initial, summary, result);
   const Eigen::Index k = options.k, d = shard.features();
-  const LoopSettings settings{initial ? 1 : std::max(options.n_init, 1), options.max_iter,
-                              result.tol_absolute, k, d, 0};
   result.algorithm = choose_algorithm(options.algorithm, k, d);
   if (result.algorithm == Algorithm::Lloyd) {
     FullStep<T> assignment(shard, k, summary);
@@ -363,6 +374,10 @@ double predict_labels(const Comm& comm, const DenseShard<T>& shard, const RowMat
 
 #define LLOYD_INSTANTIATE(T)                                                                   \
   template DataSummary summarize(const Comm&, const DenseShard<T>&);                          \
+  template LoopSettings prepare_dense_fit(const Comm&, const DenseShard<T>&, const KMeansOptions&, \
+                                          const RowMatrix<T>*, DataSummary&, KMeansResult<T>&);   \
+  template RowMatrix<T> starting_centres(const Comm&, const DenseShard<T>&, const KMeansOptions&,  \
+                                         const FixedPoint&, const RowMatrix<T>*, int);             \
   template KMeansResult<T> fit_kmeans(const Comm&, const DenseShard<T>&, const KMeansOptions&, \
                                       const RowMatrix<T>*, const IterationObserver&,           \
                                       const FitControl<T>&);                                   \

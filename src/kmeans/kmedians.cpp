@@ -97,9 +97,7 @@ class MediansStep {
         distances_(static_cast<std::size_t>(shard.local_rows())) {}
 
   RowMatrix<T> seed(int restart) {
-    if (initial_) return *initial_;
-    return initial_centres(comm_, shard_, options_.init, options_.k, options_.seed, restart,
-                           summary_.fixed, {options_.oversampling, options_.init_rounds});
+    return starting_centres(comm_, shard_, options_, summary_.fixed, initial_, restart);
   }
   // The first iteration compares with the labels of the last one before a stop: the
   // assignment to its centres with that iteration's empty-cluster moves.
@@ -172,18 +170,9 @@ KMeansResult<T> fit_kmedians(const Comm& comm, const DenseShard<T>& shard,
                              const KMeansOptions& options, const RowMatrix<T>* initial,
                              const IterationObserver& observer, const FitControl<T>& control) {
   const auto start = std::chrono::steady_clock::now();
-  check_cluster_count(options.k, shard.global_rows);
-  if (initial) check_initial_centres(initial->rows(), initial->cols(), options.k, shard.features());
   KMeansResult<T> result;
   DataSummary summary;
-  {
-    PhaseClock clock(result.phases.init);
-    summary = summarize(comm, shard);
-  }
-  result.tol_absolute =
-      options.tol_absolute >= 0 ? options.tol_absolute : options.tol * summary.mean_variance;
-  const LoopSettings settings{initial ? 1 : std::max(options.n_init, 1), options.max_iter,
-                              result.tol_absolute, options.k, shard.features(), 0};
+  const LoopSettings settings = prepare_dense_fit(comm, shard, options, initial, summary, result);
   MediansStep<T> step(comm, shard, options, summary, initial);
   run_loop<T>(comm, step, settings, observer, control, start, result);
   return result;

@@ -21,6 +21,20 @@ struct DataSummary {
 template <class T>
 DataSummary summarize(const Comm& comm, const DenseShard<T>& shard);
 
+/// Collective over comm: what every fit on dense rows does before its loop — the
+/// preconditions (k, the initial centres' shape), the data summary (timed as init in
+/// result.phases), result.tol_absolute (options.tol_absolute when ≥ 0, else tol × the mean
+/// feature variance) — and the loop's settings (one restart with explicit centres).
+template <class T>
+LoopSettings prepare_dense_fit(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+                               const RowMatrix<T>* initial, DataSummary& summary, KMeansResult<T>& result);
+
+/// Collective over comm: the starting centres of restart `restart` of a fit on dense rows
+/// (the seeding policy of its steps): `initial` when given, else options.init.
+template <class T>
+RowMatrix<T> starting_centres(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+                              const FixedPoint& fixed, const RowMatrix<T>* initial, int restart);
+
 /// Collective over comm: distributed K-Means (Lloyd's algorithm) with scikit-learn's
 /// semantics: stop when the labels no longer change or the summed squared centre shift is
 /// ≤ tol × mean variance; afterwards the labels are recomputed for the final centres and
