@@ -196,9 +196,11 @@ void run_loop(const Comm& comm, Step& step, const LoopSettings& settings,
       if constexpr (requires { step.seeding_cost(comm, centroids); })
         run.init_inertia = step.seeding_cost(comm, centroids);
     }
-    {
+    if (previous) {  // the labels before the stop are assigned again
       PhaseClock clock(phases.assign);
       step.begin(previous);
+    } else {
+      step.begin(nullptr);
     }
 
     RowMatrix<T> updated = centroids;
