@@ -80,8 +80,9 @@ inline Stop default_stop(const IterationReport& report) {
 }
 
 /// One iteration of a method, both halves (mlpack's "LloydStepType" grown to own the
-/// update), with its empty-cluster policy. Every member runs on every rank; those marked
-/// collective must be called by all ranks alike.
+/// update), with its empty-cluster policy. The loop calls every member on every rank in the
+/// same order, so any of them may be collective where the method needs it (K-medians'
+/// update selects medians across ranks, a K-medoids pass streams the ring).
 template <class S, class T>
 concept IterationStep = requires(S step, const Comm& comm, const RowMatrix<T>& centres,
                                  RowMatrix<T>& updated, std::span<std::int64_t> counters,
@@ -91,16 +92,16 @@ concept IterationStep = requires(S step, const Comm& comm, const RowMatrix<T>& c
   // Collective: starts a run; when it resumes, `centres` (non-null) are those of the last
   // assignment before the stop, whose labels the first iteration compares with.
   step.begin(&centres);
-  // Local: assigns the rows to `centres` and prepares what the ranks reduce; returns the
-  // local labels that changed.
+  // Assigns the rows to `centres` and prepares what the ranks reduce; returns the local
+  // labels that changed.
   { step.assign(centres) } -> std::same_as<std::int64_t>;
   // Collective: reduces the partial results together with `counters` (summed over ranks in
   // the same reduction); returns the inertia of the assignment.
   { step.reduce(comm, centres, counters) } -> std::same_as<double>;
   // Collective: the empty-cluster policy, on the reduced results.
   step.fill_empty_clusters(comm, centres);
-  // Local: the next centres into `updated` (a copy of `centres` on entry); returns the shift
-  // that the convergence test compares with the tolerance.
+  // The next centres into `updated` (a copy of `centres` on entry); returns the shift that
+  // the convergence test compares with the tolerance.
   { step.update(centres, updated) } -> std::same_as<double>;
   // Collective: the labels of the final centres and their exact inertia; `current`: the
   // last assignment was to these very centres and no label changed.
@@ -173,7 +174,8 @@ void run_loop(const Comm& comm, Step& step, const LoopSettings& settings,
     state.shift_history = run.shift_history;
     state.init_inertia = run.init_inertia;
     state.step_integers.clear();
-    if constexpr (requires { step.save(state); }) step.save(state);
+    if constexpr (requires { step.save(state); })
+      if (iteration > 0) step.save(state);  // between restarts there is no run to continue
     control.save(state);
   };
 
