@@ -6,7 +6,6 @@
 #include <cstring>
 #include <concepts>
 #include <functional>
-#include <optional>
 
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/bounded.hpp"
@@ -185,26 +184,29 @@ class BoundedStep {
   BoundedStep(const Comm& comm, const DenseShard<T>& shard, Eigen::Index k, int groups,
               const DataSummary& summary)
       : shard_(shard), summary_(summary), k_(k), groups_(groups),
+        bounded_(shard.local_rows(), shard.features(), k, groups),
         inertia_from_sums_(comm, shard, summary), totals_(k, summary.fixed),
         distances_(static_cast<std::size_t>(shard.local_rows())) {}
 
   void begin(const RowMatrix<T>* previous_centroids) {
     // Every run starts with new bounds (and Yinyang's groups from its own first centres).
-    if (bounded_) bytes_ = std::max(bytes_, bounded_->bound_bytes());
-    bounded_.emplace(shard_.local_rows(), shard_.features(), k_, groups_);
+    if (runs_++ > 0) {
+      bytes_ = std::max(bytes_, bounded_.bound_bytes());
+      bounded_ = BoundedAssigner<T>(shard_.local_rows(), shard_.features(), k_, groups_);
+    }
     labels_.assign(static_cast<std::size_t>(shard_.local_rows()), -1);
     rebuild_ = true;
     if (!previous_centroids) return;
     // The labels before the stop, recomputed; their bounds are not known, so the next
     // assignment computes every distance.
-    bounded_->assign(shard_, *previous_centroids, labels_, distances_, true, nullptr, false, nullptr);
-    bounded_->reset();
+    bounded_.assign(shard_, *previous_centroids, labels_, distances_, true, nullptr, false, nullptr);
+    bounded_.reset();
   }
   std::int64_t assign(const RowMatrix<T>& centres, ClusterSums& sums) {
     sums.reset();
-    const std::int64_t changed = bounded_->assign(shard_, centres, labels_, distances_, false, &sums,
+    const std::int64_t changed = bounded_.assign(shard_, centres, labels_, distances_, false, &sums,
                                                   rebuild_, &summary_.fixed);
-    computed_ += bounded_->distances_computed();
+    computed_ += bounded_.distances_computed();
     return changed;
   }
   ClusterSums& reduced(ClusterSums& sums) {
@@ -219,7 +221,7 @@ class BoundedStep {
     return inertia_from_sums_(centres, totals);
   }
   std::span<const double> distances(const RowMatrix<T>& centres) {
-    if (!bounded_->computed_every_row())
+    if (!bounded_.computed_every_row())
       for (Eigen::Index i = 0; i < shard_.local_rows(); ++i)
         distances_[static_cast<std::size_t>(i)] = squared_distance(
             shard_.row(i), centres.row(labels_[static_cast<std::size_t>(i)]).data(), shard_.features());
@@ -232,13 +234,13 @@ class BoundedStep {
     if (current) {
       distances(centres);
     } else {
-      bounded_->assign(shard_, centres, labels_, distances_, true, nullptr, false, nullptr);
-      computed_ += bounded_->distances_computed();
+      bounded_.assign(shard_, centres, labels_, distances_, true, nullptr, false, nullptr);
+      computed_ += bounded_.distances_computed();
     }
     return exact_total(comm, distances_);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
-  std::size_t bound_bytes() const { return std::max(bytes_, bounded_ ? bounded_->bound_bytes() : 0); }
+  std::size_t bound_bytes() const { return std::max(bytes_, bounded_.bound_bytes()); }
   std::int64_t distances_computed() const { return computed_; }
 
  private:
@@ -246,7 +248,8 @@ class BoundedStep {
   const DataSummary& summary_;
   Eigen::Index k_;
   int groups_;
-  std::optional<BoundedAssigner<T>> bounded_;
+  BoundedAssigner<T> bounded_;
+  int runs_ = 0;
   std::size_t bytes_ = 0;
   InertiaFromSums<T> inertia_from_sums_;
   ClusterSums totals_;
