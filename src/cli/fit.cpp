@@ -27,7 +27,7 @@ std::string init_identity(const FitRequest& request, const KMeansOptions& option
          " rounds=" + std::to_string(options.init_rounds);
 }
 
-// Set by SIGTERM/SIGUSR1 when checkpointing is on; the driver polls it once per iteration.
+// Set by SIGTERM/SIGUSR1 when checkpointing is on; the loop polls it once per iteration.
 volatile std::sig_atomic_t stop_signal = 0;
 extern "C" void request_stop(int) { stop_signal = 1; }
 
@@ -77,7 +77,17 @@ FitOutcome<T> fit_bisecting_mode(const Comm& comm, const FitRequest& request, co
                    s.split, static_cast<long long>(s.node), static_cast<long long>(s.size),
                    s.inertia, s.n_iter, s.seconds);
     };
-  BisectingResult<T> bisected = fit_bisecting(comm, shard, options, request.strategy, progress);
+  CheckpointIdentity identity = checkpoint_identity(
+      request, options, shape, std::string("bisecting ") + to_string(request.strategy));
+  if (!request.checkpoint.path.empty()) identity.data_fingerprint = data_fingerprint(comm, shard);
+  const FitCheckpoint<T> checkpoint(comm, request.checkpoint, identity);
+  BisectingResult<T> bisected =
+      fit_bisecting(comm, shard, options, request.strategy, progress, checkpoint.control());
+  if (bisected.interrupted) {
+    FitOutcome<T> stopped;
+    stopped.interrupted = true;
+    return stopped;
+  }
   // The model's usual fields: the leaves are the clusters, one "iteration" per split, and
   // the history the total inertia before the first and after every split.
   KMeansResult<T> result;
@@ -92,6 +102,7 @@ FitOutcome<T> fit_bisecting_mode(const Comm& comm, const FitRequest& request, co
   result.phases = bisected.phases;
   FitOutcome<T> fit = outcome_of(std::move(result), request, shape, shard.first_row, options);
   fit.model.tree = std::move(bisected.tree);
+  fit.own_checkpoint = checkpoint.own();
   return fit;
 }
 
@@ -103,39 +114,13 @@ FitOutcome<T> fit_lloyd_mode(const Comm& comm, const FitRequest& request, const 
   IterationObserver progress;
   if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
 
-  // The checkpoint file as this fit last wrote (or validated and resumed from) it: only that
-  // very file, unchanged, is removed once the model is safe. Rank 0's view.
-  std::optional<FileIdentity> own_checkpoint;
-  FitControl<T> control;
-  std::optional<FitState<T>> resumed;
-  const CheckpointIdentity identity{options, init_identity(request, options), request.input.text(), shape.rows,
-                                    shape.cols, to_string(shape.type),
-                                    request.checkpoint.empty() ? 0 : data_fingerprint(comm, shard)};
-  if (!request.checkpoint.empty()) {
-    control.stop_requested = [] { return stop_signal != 0; };
-    control.checkpoint_every = request.checkpoint_every;
-    control.save = [&](const FitState<T>& state) {
-      write_checkpoint(comm, request.checkpoint, state, identity);
-      if (comm.rank() == 0) own_checkpoint = identify(request.checkpoint);
-    };
-    if (request.resume) {
-      resumed = read_checkpoint<T>(comm, request.checkpoint, identity);
-      if (resumed) {
-        if (comm.rank() == 0) own_checkpoint = identify(request.checkpoint);
-        control.resume = &*resumed;
-        if (comm.rank() == 0)
-          std::fprintf(stderr, "lloyd fit: resuming from %s at restart %d, iteration %d\n",
-                       request.checkpoint.c_str(), resumed->restart + 1, resumed->iteration);
-      }
-    }
-    // From here on SIGTERM/SIGUSR1 mean "checkpoint and stop", not "die".
-    std::signal(SIGTERM, request_stop);
-    std::signal(SIGUSR1, request_stop);
-  }
-
-  FitOutcome<T> fit = outcome_of(fit_kmeans(comm, shard, options, initial ? &*initial : nullptr, progress, control),
-                                 request, shape, shard.first_row, options);
-  fit.own_checkpoint = own_checkpoint;
+  CheckpointIdentity identity = checkpoint_identity(request, options, shape, "lloyd");
+  if (!request.checkpoint.path.empty()) identity.data_fingerprint = data_fingerprint(comm, shard);
+  const FitCheckpoint<T> checkpoint(comm, request.checkpoint, identity);
+  FitOutcome<T> fit =
+      outcome_of(fit_kmeans(comm, shard, options, initial ? &*initial : nullptr, progress, checkpoint.control()),
+                 request, shape, shard.first_row, options);
+  fit.own_checkpoint = checkpoint.own();
   return fit;
 }
 
@@ -143,42 +128,37 @@ FitOutcome<T> fit_lloyd_mode(const Comm& comm, const FitRequest& request, const 
 // sparse. The model has the usual layout (inertia: Σ 1 − cos). Collective over comm.
 template <class T>
 FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape) {
+  KMeansOptions options = request.options;
+  options.tol_absolute = options.tol;  // unit centres: the shift needs no data scale
+  const std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
+  check_cluster_count(options.k, shape.rows, request.input.text());
   const double read_start = MPI_Wtime();
   CsrShard<T> rows = shape.sparse ? read_csr_shard<T>(comm, request.input, shape)
                                   : to_csr(read_shard<T>(comm, request.input, shape));
   normalize_rows(rows);
   const double io_seconds = MPI_Wtime() - read_start;
-  KMeansOptions options = request.options;
-  options.tol_absolute = options.tol;  // unit centres: the shift needs no data scale
-  std::optional<RowMatrix<T>> initial;
-  if (request.init_file) {
-    initial = read_matrix<T>(comm, *request.init_file);
-    if (!request.k_given) options.k = static_cast<int>(initial->rows());
-    options.n_init = 1;
-  }
   IterationObserver progress;
   if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
-  KMeansResult<T> result = fit_spherical(comm, rows, options, initial ? &*initial : nullptr, progress);
+  CheckpointIdentity identity = checkpoint_identity(request, options, shape, "cosine");
+  if (!request.checkpoint.path.empty()) identity.data_fingerprint = data_fingerprint(comm, rows);
+  const FitCheckpoint<T> checkpoint(comm, request.checkpoint, identity);
+  KMeansResult<T> result =
+      fit_spherical(comm, rows, options, initial ? &*initial : nullptr, progress, checkpoint.control());
   result.phases.io = io_seconds;
-  return outcome_of(std::move(result), request, shape, rows.first_row, options);
+  FitOutcome<T> fit = outcome_of(std::move(result), request, shape, rows.first_row, options);
+  fit.own_checkpoint = checkpoint.own();
+  return fit;
 }
 
 // The modes that fit an in-memory dense shard: read it, load the initial centres, check k.
 template <class T>
 FitOutcome<T> fit_dense_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape) {
+  KMeansOptions options = request.options;
+  const std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
+  check_cluster_count(options.k, shape.rows, request.input.text());
   const double read_start = MPI_Wtime();
   const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
   const double io_seconds = MPI_Wtime() - read_start;
-  KMeansOptions options = request.options;
-  std::optional<RowMatrix<T>> initial;
-  if (request.init_file) {
-    initial = read_initial_centres<T>(comm, request, shape, options);
-    if (options.n_init > 1 && comm.rank() == 0)
-      std::cerr << "lloyd fit: explicit initial centres given: running 1 restart, not "
-                << options.n_init << "\n";
-    options.n_init = 1;
-  }
-  check_k_fits(request, options, shape);
   FitOutcome<T> fit = request.mode == ModelAlgorithm::Bisecting
                           ? fit_bisecting_mode(comm, request, shape, shard, options)
                           : fit_lloyd_mode(comm, request, shape, shard, options, initial);
@@ -255,7 +235,7 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
                    "lloyd fit: stopped on request; state saved to %s; continue with --resume "
                    "(lloyd's ranks exit with status %d; a launcher that was signalled itself, "
                    "such as mpirun, may report its own status)\n",
-                   request.checkpoint.c_str(), kExitInterrupted);
+                   request.checkpoint.path.c_str(), kExitInterrupted);
     return kExitInterrupted;
   }
   if (!request.output.empty()) {
@@ -266,31 +246,65 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
   }
   report_fit(comm, request, shape, fit, start);
   // Only now that the model is committed: the checkpoint this fit wrote is no longer needed.
-  if (fit.own_checkpoint && comm.rank() == 0) remove_if_unchanged(request.checkpoint, *fit.own_checkpoint);
+  if (fit.own_checkpoint && comm.rank() == 0) remove_if_unchanged(request.checkpoint.path, *fit.own_checkpoint);
   return 0;
 }
 
 }  // namespace
 
 template <class T>
-RowMatrix<T> read_initial_centres(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
-                                  KMeansOptions& options) {
-  RowMatrix<T> initial = read_matrix<T>(comm, *request.init_file);
-  if (!request.k_given) options.k = static_cast<int>(initial.rows());
-  if (initial.rows() != options.k || initial.cols() != static_cast<Eigen::Index>(shape.cols))
-    throw AgreedError("initial centres " + request.init_file->text() + " are " + std::to_string(initial.rows()) +
-                      " x " + std::to_string(initial.cols()) + "; expected k x d = " + std::to_string(options.k) +
-                      " x " + std::to_string(shape.cols));
-  return initial;
+FitCheckpoint<T>::FitCheckpoint(const Comm& comm, const CheckpointRequest& request, CheckpointIdentity identity)
+    : comm_(comm), request_(request), identity_(std::move(identity)) {
+  if (!active()) return;
+  control_.stop_requested = [] { return stop_signal != 0; };
+  control_.checkpoint_every = request_.every;
+  control_.save = [this](const FitState<T>& state) {
+    write_checkpoint(comm_, request_.path, state, identity_);
+    if (comm_.rank() == 0) own_ = identify(request_.path);
+  };
+  if (request_.resume)
+    control_.load = [this](const FitLimits& limits) {
+      std::optional<FitState<T>> state = read_checkpoint<T>(comm_, request_.path, identity_, limits);
+      if (state && comm_.rank() == 0) {
+        own_ = identify(request_.path);
+        std::fprintf(stderr, "lloyd fit: resuming from %s at restart %d, iteration %lld\n", request_.path.c_str(),
+                     state->restart + 1, static_cast<long long>(state->iteration));
+      }
+      return state;
+    };
+  // From here on SIGTERM/SIGUSR1 mean "checkpoint and stop", not "die".
+  std::signal(SIGTERM, request_stop);
+  std::signal(SIGUSR1, request_stop);
 }
-template RowMatrix<float> read_initial_centres(const Comm&, const FitRequest&, const MatrixShape&, KMeansOptions&);
-template RowMatrix<double> read_initial_centres(const Comm&, const FitRequest&, const MatrixShape&, KMeansOptions&);
 
-void check_k_fits(const FitRequest& request, const KMeansOptions& options, const MatrixShape& shape) {
-  if (static_cast<std::uint64_t>(options.k) > shape.rows)
-    throw AgreedError("--k " + std::to_string(options.k) + " exceeds the number of rows of " +
-                      request.input.text() + " (" + std::to_string(shape.rows) + ")");
+template class FitCheckpoint<float>;
+template class FitCheckpoint<double>;
+
+CheckpointIdentity checkpoint_identity(const FitRequest& request, const KMeansOptions& options,
+                                       const MatrixShape& shape, std::string method) {
+  CheckpointIdentity identity{options, init_identity(request, options), request.input.text(), shape.rows,
+                              shape.cols, to_string(shape.type), 0};
+  identity.method = std::move(method);
+  return identity;
 }
+
+template <class T>
+std::optional<RowMatrix<T>> load_initial_centres(const Comm& comm, const FitRequest& request,
+                                                 std::uint64_t features, KMeansOptions& options) {
+  if (!request.init_file) return std::nullopt;
+  RowMatrix<T> centres = read_matrix<T>(comm, *request.init_file);
+  if (!request.k_given) options.k = static_cast<int>(centres.rows());
+  check_initial_centres(centres.rows(), centres.cols(), options.k, static_cast<Eigen::Index>(features),
+                        "initial centres " + request.init_file->text());
+  if (options.n_init > 1 && comm.rank() == 0)
+    std::cerr << "lloyd fit: explicit initial centres given: running 1 restart, not " << options.n_init << "\n";
+  options.n_init = 1;
+  return centres;
+}
+template std::optional<RowMatrix<float>> load_initial_centres(const Comm&, const FitRequest&, std::uint64_t,
+                                                              KMeansOptions&);
+template std::optional<RowMatrix<double>> load_initial_centres(const Comm&, const FitRequest&, std::uint64_t,
+                                                               KMeansOptions&);
 
 int run_fit(const Comm& comm, const Args& args) {
   const double start = MPI_Wtime();
@@ -355,8 +369,6 @@ int run_fit(const Comm& comm, const Args& args) {
   if (!request.k_given && !request.init_file)
     throw UsageError("lloyd fit: --k is required (unless --init names a file of centres)");
   if (request.k_given) request.options.k = (*vm)["k"].as<int>();
-  if (request.k_given && request.options.k < 1)
-    throw UsageError("lloyd fit: --k must be at least 1 (got " + std::to_string(request.options.k) + ")");
   request.options.n_init = (*vm)["n-init"].as<int>();
   request.options.max_iter = (*vm)["max-iter"].as<int>();
   request.options.tol = non_negative_option(*vm, "fit", "tol");
@@ -382,19 +394,17 @@ int run_fit(const Comm& comm, const Args& args) {
   }
   if (bisecting && request.init_file)
     throw UsageError("lloyd fit: --mode bisecting seeds every split itself: --init must be a method, not a file");
-  if (bisecting && vm->count("checkpoint"))
-    throw UsageError("lloyd fit: --checkpoint is not supported with --mode bisecting");
   if (request.options.max_iter < 1) throw UsageError("lloyd fit: --max-iter must be at least 1");
   request.json = (*vm)["json"].as<bool>();
   request.verbose = (*vm)["verbose"].as<bool>();
   if (request.verbose && comm.rank() == 0) std::cerr << "simd level: " << simd::to_string(simd::level()) << "\n";
   request.force = (*vm)["force"].as<bool>();
   request.threads = apply_threads(comm, *vm);
-  request.checkpoint = vm->count("checkpoint") ? (*vm)["checkpoint"].as<std::string>() : "";
-  request.checkpoint_every = (*vm)["checkpoint-every"].as<int>();
-  request.resume = (*vm)["resume"].as<bool>();
-  if (request.checkpoint_every < 0) throw UsageError("lloyd fit: --checkpoint-every must be >= 0");
-  if ((request.resume || request.checkpoint_every > 0) && request.checkpoint.empty())
+  request.checkpoint.path = vm->count("checkpoint") ? (*vm)["checkpoint"].as<std::string>() : "";
+  request.checkpoint.every = (*vm)["checkpoint-every"].as<int>();
+  request.checkpoint.resume = (*vm)["resume"].as<bool>();
+  if (request.checkpoint.every < 0) throw UsageError("lloyd fit: --checkpoint-every must be >= 0");
+  if ((request.checkpoint.resume || request.checkpoint.every > 0) && request.checkpoint.path.empty())
     throw UsageError("lloyd fit: --resume and --checkpoint-every need --checkpoint FILE");
 
   // Every file fit reads is protected, and the checkpoint is checked now, not at its first
@@ -403,25 +413,26 @@ int run_fit(const Comm& comm, const Args& args) {
   std::vector<std::string> inputs = {request.input.file};
   if (request.init_file) inputs.push_back(request.init_file->file);
   run_agreed(comm, [&] {
-    check_distinct_outputs({request.output, request.checkpoint}, {"output", "--checkpoint"});
-    if (!request.checkpoint.empty()) {
-      if (!request.resume && std::filesystem::exists(std::filesystem::symlink_status(request.checkpoint)))
-        throw Error("--checkpoint '" + request.checkpoint +
+    check_distinct_outputs({request.output, request.checkpoint.path}, {"output", "--checkpoint"});
+    if (!request.checkpoint.path.empty()) {
+      if (!request.checkpoint.resume &&
+          std::filesystem::exists(std::filesystem::symlink_status(request.checkpoint.path)))
+        throw Error("--checkpoint '" + request.checkpoint.path +
                     "' exists; pass --resume to continue from it, or choose another path");
-      check_output_path(request.checkpoint, /*replace_existing=*/true, inputs, "--checkpoint");
+      check_output_path(request.checkpoint.path, /*replace_existing=*/true, inputs, "--checkpoint");
     }
     std::vector<std::string> read = inputs;
-    read.push_back(request.checkpoint);
+    read.push_back(request.checkpoint.path);
     if (!request.output.empty()) check_output_path(request.output, request.force, read);
   });
   const std::string metric = (*vm)["metric"].as<std::string>();
   if (metric != "euclidean" && metric != "cosine")
     throw UsageError("lloyd fit: unknown --metric '" + metric + "': expected euclidean or cosine");
   request.cosine = metric == "cosine";
-  if (request.cosine && (request.mode != ModelAlgorithm::Lloyd || !request.checkpoint.empty() ||
+  if (request.cosine && (request.mode != ModelAlgorithm::Lloyd ||
                          request.options.init == InitMethod::KMeansParallel ||
                          request.options.init == InitMethod::RandomPartition))
-    throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file; no --checkpoint");
+    throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
   const MatrixShape shape = inspect_matrix(comm, request.input);
   return shape.type == ElementType::Float32 ? fit_typed<float>(comm, request, shape, start)

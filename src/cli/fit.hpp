@@ -11,6 +11,8 @@
 #include "lloyd/io/model.hpp"
 #include "lloyd/io/output_path.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
+#include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/kmedoids.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
 #include "lloyd/kmeans/options.hpp"
@@ -24,6 +26,14 @@ struct VariantSettings {
   KMedoidsOptions medoids;
 };
 
+/// --checkpoint FILE, --checkpoint-every N and --resume as parsed (the path is checked at
+/// the start of `fit`, before any work).
+struct CheckpointRequest {
+  std::string path;
+  int every = 0;
+  bool resume = false;
+};
+
 /// What `lloyd fit` was asked, parsed and validated.
 struct FitRequest {
   ModelAlgorithm mode = ModelAlgorithm::Lloyd;  ///< --mode
@@ -34,9 +44,7 @@ struct FitRequest {
   std::string init_text;
   std::optional<DatasetRef> init_file;
   bool json = false, verbose = false, force = false;
-  std::string checkpoint;
-  int checkpoint_every = 0;
-  bool resume = false;
+  CheckpointRequest checkpoint;
   BisectingStrategy strategy = BisectingStrategy::BiggestInertia;
   int threads = 1;      ///< --threads as applied
   bool cosine = false;  ///< --metric cosine: spherical K-Means (kmeans/spherical.hpp)
@@ -123,12 +131,40 @@ template <class T>
 FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
                           const LabelSink& sink);
 
-/// Collective over comm: the --init file's centres, k × d (k from the file when --k was not
-/// given: `options.k` is set), or an AgreedError naming the file and both shapes.
+/// The checkpoint of one fit, for every mode: the library's FitControl (stop on
+/// SIGTERM/SIGUSR1, save every N iterations, resume from the file), and which file this fit
+/// wrote or resumed from — only that file, unchanged, is removed once the model is committed.
 template <class T>
-RowMatrix<T> read_initial_centres(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
-                                  KMeansOptions& options);
-/// An AgreedError unless k <= the rows of the data.
-void check_k_fits(const FitRequest& request, const KMeansOptions& options, const MatrixShape& shape);
+class FitCheckpoint {
+ public:
+  /// Collective over comm. `identity.data_fingerprint` is filled by the caller (only needed
+  /// when a checkpoint is asked for).
+  FitCheckpoint(const Comm& comm, const CheckpointRequest& request, CheckpointIdentity identity);
+  FitCheckpoint(const FitCheckpoint&) = delete;
+  FitCheckpoint& operator=(const FitCheckpoint&) = delete;
+  bool active() const { return !request_.path.empty(); }
+  const FitControl<T>& control() const { return control_; }
+  /// Rank 0's view of the checkpoint file as this fit last wrote or resumed from it.
+  const std::optional<FileIdentity>& own() const { return own_; }
+
+ private:
+  const Comm& comm_;
+  CheckpointRequest request_;
+  CheckpointIdentity identity_;
+  FitControl<T> control_;
+  std::optional<FileIdentity> own_;
+};
+
+/// What a checkpoint of this fit must match (the data's fingerprint is added by the caller):
+/// the common options, the input and its shape, and `method` (the mode and its own options).
+CheckpointIdentity checkpoint_identity(const FitRequest& request, const KMeansOptions& options,
+                                       const MatrixShape& shape, std::string method);
+
+/// Collective over comm: the centres of --init FILE.h5:/dataset, checked against k (the
+/// rows of the file when --k is not given, which sets `options.k`) and d; explicit centres
+/// mean one restart. Nothing when --init names a method.
+template <class T>
+std::optional<RowMatrix<T>> load_initial_centres(const Comm& comm, const FitRequest& request,
+                                                 std::uint64_t features, KMeansOptions& options);
 
 }  // namespace lloyd::cli

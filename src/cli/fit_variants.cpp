@@ -9,6 +9,26 @@ namespace lloyd::cli {
 
 namespace {
 
+std::string exact_number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return buffer;
+}
+
+// What a checkpoint of this variant must match besides the common options.
+std::string method_identity(const FitRequest& request) {
+  const VariantSettings& settings = request.variant;
+  if (request.mode == ModelAlgorithm::MiniBatch)
+    return "minibatch batch_size=" + std::to_string(settings.batch.batch_size) +
+           " max_no_improvement=" + std::to_string(settings.batch.max_no_improvement) +
+           " reassignment_ratio=" + exact_number(settings.batch.reassignment_ratio) +
+           " init_size=" + std::to_string(settings.batch.init_size);
+  if (request.mode == ModelAlgorithm::KMedoids)
+    return std::string("kmedoids method=") + to_string(settings.medoids.method) +
+           " distance=" + to_string(settings.medoids.distance) + " sample=" + std::to_string(settings.medoids.sample);
+  return to_string(request.mode);
+}
+
 // Rows above which a k-medoids fit on all rows gets a warning about its quadratic cost.
 constexpr std::uint64_t kLargeMedoidFit = 50000;
 
@@ -73,8 +93,6 @@ void parse_variant_options(const po::variables_map& vm, FitRequest& request) {
   }
   if (settings.stream && request.mode != ModelAlgorithm::MiniBatch)
     throw UsageError("lloyd fit: --stream needs --mode minibatch");
-  if (vm.count("checkpoint"))
-    throw UsageError("lloyd fit: --checkpoint is not supported with --mode " + mode);
   if (request.mode == ModelAlgorithm::MiniBatch && request.init_file)
     throw UsageError("lloyd fit: --mode minibatch seeds from a sample of rows: --init must be a method");
   if (request.mode == ModelAlgorithm::KMedoids && !vm["init"].defaulted())
@@ -96,20 +114,32 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
                  "evaluations per pass; consider --sample M\n",
                  static_cast<unsigned long long>(shape.rows));
   KMeansOptions options = request.options;
-  std::optional<RowMatrix<T>> initial;
-  if (request.init_file) initial = read_initial_centres<T>(comm, request, shape, options);
-  check_k_fits(request, options, shape);
+  const std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
+  check_cluster_count(options.k, shape.rows, request.input.text());
   const double read_start = MPI_Wtime();
   DenseShard<T> shard;
   if (!settings.stream) shard = read_shard<T>(comm, request.input, shape);
   const double io_seconds = MPI_Wtime() - read_start;
 
   const IterationObserver observer = progress(request, comm);
+  std::unique_ptr<RowSource<T>> source;
+  if (request.mode == ModelAlgorithm::MiniBatch)
+    source = settings.stream ? streamed_source<T>(comm, request.input, shape) : shard_source(shard);
+  CheckpointIdentity identity = checkpoint_identity(request, options, shape, method_identity(request));
+  if (!request.checkpoint.path.empty()) {
+    if (source)
+      source->for_each_block([&](const DenseShard<T>& block) {
+        identity.data_fingerprint += data_fingerprint(comm, block);  // a sum mod 2^64, block by block
+      });
+    else
+      identity.data_fingerprint = data_fingerprint(comm, shard);
+  }
+  const FitCheckpoint<T> checkpoint(comm, request.checkpoint, identity);
   FitOutcome<T> fit;
   switch (request.mode) {
     case ModelAlgorithm::MiniBatch: {
-      auto source = settings.stream ? streamed_source<T>(comm, request.input, shape) : shard_source(shard);
-      MiniBatchResult<T> result = fit_minibatch(comm, *source, options, settings.batch, sink, observer);
+      MiniBatchResult<T> result =
+          fit_minibatch(comm, *source, options, settings.batch, sink, observer, checkpoint.control());
       fit = outcome_of<T>(std::move(result), request, shape, shard.first_row, options);
       fit.model.labels.clear();  // written through the sink
       fit.model.counts = std::move(result.counts);
@@ -123,12 +153,14 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
       break;
     }
     case ModelAlgorithm::KMedians:
-      fit = outcome_of(fit_kmedians(comm, shard, options, initial ? &*initial : nullptr, observer), request, shape,
-                       shard.first_row, options);
+      fit = outcome_of(fit_kmedians(comm, shard, options, initial ? &*initial : nullptr, observer,
+                                    checkpoint.control()),
+                       request, shape, shard.first_row, options);
       fit.model.distance = Distance::Manhattan;
       break;
     case ModelAlgorithm::KMedoids: {
-      KMedoidsResult<T> result = fit_kmedoids(comm, shard, options, settings.medoids, observer);
+      KMedoidsResult<T> result =
+          fit_kmedoids(comm, shard, options, settings.medoids, observer, checkpoint.control());
       fit = outcome_of<T>(std::move(result), request, shape, shard.first_row, options);
       fit.model.record.init = "build";
       fit.model.distance = settings.medoids.distance;
@@ -141,6 +173,7 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
       throw Error("fit_variant: not a variant mode");  // not reached: run_fit dispatches
   }
   fit.model.timings.phases.io += io_seconds;
+  fit.own_checkpoint = checkpoint.own();
   return fit;
 }
 

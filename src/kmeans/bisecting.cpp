@@ -7,6 +7,7 @@
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/driver.hpp"
+#include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/rng.hpp"
 
 namespace lloyd {
@@ -137,17 +138,61 @@ void group_totals(const Comm& comm, const DenseShard<T>& shard, std::span<const 
   for (std::size_t c = 0; c < g; ++c) inertia[c] = sums[c].value();
 }
 
+// The tree of a checkpoint: per node (parent, left, right, size) in outer_integers, its
+// inertia in outer_reals and its centre in outer_centres.
+template <class T>
+void save_tree(const BisectingTree<T>& tree, FitState<T>& state) {
+  state.outer_integers.clear();
+  for (std::size_t node = 0; node < tree.nodes(); ++node)
+    for (const std::int64_t value : {tree.parent[node], tree.left[node], tree.right[node], tree.size[node]})
+      state.outer_integers.push_back(value);
+  state.outer_reals = tree.inertia;
+  state.outer_centres = tree.centres;
+}
+
+// The tree of a checkpoint, checked: nodes 2j + 1 and 2j + 2 are the children of the leaf
+// that split j divided, and fewer than k − 1 splits are done.
+template <class T>
+BisectingTree<T> restore_tree(const FitState<T>& state, int k) {
+  const std::size_t nodes = state.outer_reals.size();
+  auto problem = [](const std::string& what) { return AgreedError("checkpoint: the bisecting tree " + what); };
+  if (nodes % 2 != 1 || state.outer_integers.size() != 4 * nodes ||
+      static_cast<std::size_t>(state.outer_centres.rows()) != nodes)
+    throw problem("has inconsistent lengths");
+  if ((nodes - 1) / 2 + 1 >= static_cast<std::size_t>(k)) throw problem("holds too many splits for this k");
+  BisectingTree<T> tree;
+  tree.centres = state.outer_centres;
+  tree.inertia = state.outer_reals;
+  for (std::size_t node = 0; node < nodes; ++node) {
+    tree.parent.push_back(state.outer_integers[4 * node]);
+    tree.left.push_back(state.outer_integers[4 * node + 1]);
+    tree.right.push_back(state.outer_integers[4 * node + 2]);
+    tree.size.push_back(state.outer_integers[4 * node + 3]);
+    tree.label.push_back(-1);
+    if (tree.size.back() < 0 || !(tree.inertia.back() >= 0)) throw problem("has a negative size or inertia");
+  }
+  if (tree.parent[0] != -1) throw problem("has no root");
+  for (std::size_t split = 0; 2 * split + 2 < nodes; ++split) {
+    const auto left = static_cast<std::int64_t>(2 * split + 1), right = left + 1;
+    const std::int64_t parent = tree.parent[static_cast<std::size_t>(left)];
+    if (parent < 0 || parent >= left || tree.parent[static_cast<std::size_t>(right)] != parent ||
+        tree.left[static_cast<std::size_t>(parent)] != left || tree.right[static_cast<std::size_t>(parent)] != right)
+      throw problem("split " + std::to_string(split + 1) + " is not a split of a leaf");
+  }
+  for (std::size_t node = 0; node < nodes; ++node)
+    if ((tree.left[node] < 0) != (tree.right[node] < 0) || tree.left[node] >= static_cast<std::int64_t>(nodes))
+      throw problem("has a node with one child");
+  return tree;
+}
+
 }  // namespace
 
 template <class T>
 BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
                                  const KMeansOptions& options, BisectingStrategy strategy,
-                                 const SplitObserver& observer) {
+                                 const SplitObserver& observer, const FitControl<T>& control) {
   const auto start = Clock::now();
-  if (options.k < 1) throw AgreedError("k must be at least 1 (got " + std::to_string(options.k) + ")");
-  if (static_cast<std::uint64_t>(options.k) > shard.global_rows)
-    throw AgreedError("k = " + std::to_string(options.k) + " exceeds the number of rows (" +
-                      std::to_string(shard.global_rows) + ")");
+  check_cluster_count(options.k, shard.global_rows);
   if (options.init == InitMethod::Explicit)
     throw AgreedError("bisecting mode seeds each split itself: explicit initial centres do not apply");
   const Eigen::Index d = shard.features();
@@ -170,34 +215,99 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
     add_node(result.tree, -1, mean.data(), sizes[0], inertia[0]);
   }
   result.inertia_history.push_back(leaf_inertia(result.tree));
-  result.phases.init = std::chrono::duration<double>(Clock::now() - start).count();
 
   std::vector<std::int64_t> node_of_row(n_local, 0);
   std::vector<Eigen::Index> members;
-  const CounterRng rng(options.seed);
-  for (int split = 0; split + 1 < options.k; ++split) {
-    BisectingTree<T>& tree = result.tree;
-    const std::size_t node = leaf_to_split(tree, strategy);
-    const auto parent = static_cast<std::int64_t>(node);
+  auto rows_of = [&](std::size_t node, DenseShard<T>& copy) -> const DenseShard<T>& {
     // The root holds every row in its own order: the shard itself, no copy.
-    const DenseShard<T> copy =
-        node == 0 ? DenseShard<T>{} : rows_of_node(comm, shard, node_of_row, parent, members);
-    const DenseShard<T>& part = node == 0 ? shard : copy;
     if (node == 0) {
       members.resize(n_local);
       for (std::size_t i = 0; i < n_local; ++i) members[i] = static_cast<Eigen::Index>(i);
+      return shard;
     }
+    copy = rows_of_node(comm, shard, node_of_row, static_cast<std::int64_t>(node), members);
+    return copy;
+  };
+
+  // Resuming: the tree of the splits done, and every row's leaf assigned again split by
+  // split (the 2-means labels are the assignment to its final centres).
+  std::optional<FitState<T>> resumed;
+  if (control.load)
+    resumed = control.load({std::max(options.n_init, 1), options.max_iter, 0, 2, d, 0});
+  int first_split = 0;
+  if (resumed) {
+    BisectingTree<T> tree = restore_tree(*resumed, options.k);
+    tree.centres.row(0) = result.tree.centres.row(0);  // the root is the data's own
+    for (std::size_t split = 0; 2 * split + 2 < tree.nodes(); ++split) {
+      const std::size_t left = 2 * split + 1, right = left + 1;
+      const auto parent = static_cast<std::size_t>(tree.parent[left]);
+      DenseShard<T> copy;
+      const DenseShard<T>& part = rows_of(parent, copy);
+      RowMatrix<T> halves(2, d);
+      halves.row(0) = tree.centres.row(static_cast<Eigen::Index>(left));
+      halves.row(1) = tree.centres.row(static_cast<Eigen::Index>(right));
+      std::vector<std::int32_t> labels;
+      predict_labels(comm, part, halves, labels);
+      std::int64_t counts[2] = {0, 0};
+      for (std::size_t m = 0; m < members.size(); ++m) {
+        ++counts[labels[m]];
+        node_of_row[static_cast<std::size_t>(members[m])] = static_cast<std::int64_t>(labels[m] == 0 ? left : right);
+      }
+      comm.allreduce(std::span<std::int64_t>(counts, 2), MPI_SUM);
+      if (counts[0] != tree.size[left] || counts[1] != tree.size[right])
+        throw AgreedError("checkpoint: the bisecting tree does not fit the data (split " +
+                          std::to_string(split + 1) + ")");
+      BisectingTree<T> partial = tree;  // the history: the leaves after each split
+      for (std::size_t node = 0; node < tree.nodes(); ++node)
+        if (partial.left[node] > static_cast<std::int64_t>(right)) partial.left[node] = partial.right[node] = -1;
+      partial.parent.resize(right + 1);
+      partial.left.resize(right + 1);
+      partial.right.resize(right + 1);
+      partial.inertia.resize(right + 1);
+      result.inertia_history.push_back(leaf_inertia(partial));
+      ++first_split;
+    }
+    if (tree.size[0] != result.tree.size[0] || tree.inertia[0] != result.tree.inertia[0])
+      throw AgreedError("checkpoint: the bisecting tree's root does not fit the data");
+    result.tree = std::move(tree);
+  }
+  result.phases.init = std::chrono::duration<double>(Clock::now() - start).count();
+
+  const CounterRng rng(options.seed);
+  for (int split = first_split; split + 1 < options.k; ++split) {
+    BisectingTree<T>& tree = result.tree;
+    const std::size_t node = leaf_to_split(tree, strategy);
+    const auto parent = static_cast<std::int64_t>(node);
+    DenseShard<T> copy;
+    const DenseShard<T>& part = rows_of(node, copy);
 
     KMeansOptions two = options;
     two.k = 2;
     two.tol = 0;
     two.tol_absolute = result.tol_absolute;  // scikit-learn: the tolerance of the whole data
     two.seed = rng.bits(stream_id(Stream::BisectingSplit, 0, static_cast<std::uint64_t>(split)), 0)[0];
-    const KMeansResult<T> halves = fit_kmeans(comm, part, two);
+    // The 2-means checkpoints carry the tree of the splits done.
+    FitControl<T> inner;
+    if (control.save) {
+      inner.stop_requested = control.stop_requested;
+      inner.checkpoint_every = control.checkpoint_every;
+      inner.save = [&](const FitState<T>& state) {
+        FitState<T> whole = state;
+        save_tree(tree, whole);
+        control.save(whole);
+      };
+    }
+    if (resumed && split == first_split) inner.resume = &*resumed;
+    const KMeansResult<T> halves = fit_kmeans<T>(comm, part, two, nullptr, {}, inner);
     result.phases.init += halves.phases.init;
     result.phases.assign += halves.phases.assign;
     result.phases.reduce += halves.phases.reduce;
     result.phases.update += halves.phases.update;
+    result.phases.checkpoint += halves.phases.checkpoint;
+    if (halves.interrupted) {
+      result.interrupted = true;
+      return result;
+    }
 
     std::vector<double> inertia;
     std::vector<std::int64_t> sizes;
@@ -213,6 +323,17 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
     if (observer)
       observer({split + 1, parent, tree.size[node], result.inertia_history.back(), halves.n_iter,
                 std::chrono::duration<double>(Clock::now() - start).count()});
+    // Between splits: a stop request saves the tree and a fresh 2-means.
+    if (split + 2 < options.k && control.save &&
+        comm.allreduce(control.stop_requested && control.stop_requested() ? 1 : 0, MPI_MAX) > 0) {
+      PhaseClock clock(result.phases.checkpoint);
+      FitState<T> next;
+      next.centroids = next.previous_centroids = next.best_centroids = RowMatrix<T>(0, d);
+      save_tree(tree, next);
+      control.save(next);
+      result.interrupted = true;
+      return result;
+    }
   }
 
   // Leaves are the clusters, numbered depth-first.
@@ -254,7 +375,7 @@ double predict_tree(const Comm& comm, const DenseShard<T>& shard, const Bisectin
   template struct BisectingTree<T>;                                                          \
   template BisectingResult<T> fit_bisecting(const Comm&, const DenseShard<T>&,                \
                                             const KMeansOptions&, BisectingStrategy,         \
-                                            const SplitObserver&);                           \
+                                            const SplitObserver&, const FitControl<T>&);     \
   template double predict_tree(const Comm&, const DenseShard<T>&, const BisectingTree<T>&,    \
                                std::vector<std::int32_t>&);
 LLOYD_INSTANTIATE(float)

@@ -12,8 +12,9 @@ namespace lloyd {
 
 namespace {
 
-// Version 2: the data's fingerprint and the format tag.
-constexpr std::int64_t kFormatVersion = 2;
+// Version 2: the data's fingerprint and the format tag. Version 3: the method, the seeding
+// cost, the step's and an outer method's state (every mode and bisecting checkpoint).
+constexpr std::int64_t kFormatVersion = 3;
 // The root attribute `format` that marks a file as a lloyd checkpoint.
 constexpr const char* kFormatTag = "lloyd checkpoint";
 
@@ -89,6 +90,7 @@ std::optional<std::string> identity_difference(const SmallFile& in, const Checkp
       {"--tol", {exact_text(in.real("tol")), exact_text(o.tol)}},
       {"--seed", {std::to_string(in.integer("seed")), std::to_string(static_cast<std::int64_t>(o.seed))}},
       {"--init", {in.text("init"), identity.init_name}},
+      {"the method (--mode, --metric and their options)", {in.text("method"), identity.method}},
   };
   for (const auto& [option, values] : options)
     if (values.first != values.second)
@@ -107,14 +109,15 @@ std::optional<std::string> identity_difference(const SmallFile& in, const Checkp
 // The state of a checkpoint of the fit `identity`, every field checked against what the
 // driver can have saved. Not collective.
 template <class T>
-FitState<T> read_state(const SmallFile& in, const CheckpointIdentity& identity) {
-  const KMeansOptions& o = identity.options;
-  const auto k = static_cast<std::uint64_t>(o.k), d = identity.n_features;
+FitState<T> read_state(const SmallFile& in, const CheckpointIdentity& identity, const FitLimits& limits) {
+  const auto k = static_cast<std::uint64_t>(limits.k), d = static_cast<std::uint64_t>(limits.d);
+  const auto restarts = static_cast<std::int64_t>(limits.restarts);
+  const std::int64_t max_iter = limits.max_iterations;
   auto bounded = [&](const std::string& name, std::int64_t low, std::int64_t high, const std::string& range) {
     const std::int64_t value = in.integer(name);
     if (value < low || value > high)
       throw in.problem("attribute " + name + " = " + std::to_string(value) + " lies outside " + range);
-    return static_cast<int>(value);
+    return value;
   };
   auto flag = [&](const std::string& name) { return bounded(name, 0, 1, "{0, 1}") != 0; };
   // Centres are kept in the data's type: a conversion would break the bit-identical resume.
@@ -132,16 +135,21 @@ FitState<T> read_state(const SmallFile& in, const CheckpointIdentity& identity) 
   };
 
   FitState<T> state;
-  state.restart = bounded("restart", 0, o.n_init - 1, "[0, n_init = " + std::to_string(o.n_init) + ")");
-  state.iteration = bounded("iteration", 0, o.max_iter - 1, "[0, max_iter = " + std::to_string(o.max_iter) + ")");
-  // Mid-way through a restart: the centres after `iteration` iterations and the history so
-  // far. Between restarts (iteration 0): nothing.
+  state.restart = static_cast<int>(
+      bounded("restart", 0, restarts - 1, "[0, restarts = " + std::to_string(restarts) + ")"));
+  state.iteration = bounded("iteration", 0, max_iter - 1, "[0, max_iter = " + std::to_string(max_iter) + ")");
+  // Mid-way through a restart: the centres after `iteration` iterations, the history so far
+  // (after the seeding's entry where the method has one) and the step's own state. Between
+  // restarts (iteration 0): nothing.
   const std::uint64_t iterations = static_cast<std::uint64_t>(state.iteration);
   const std::uint64_t rows = iterations > 0 ? k : 0;
+  const std::uint64_t lead = iterations > 0 ? static_cast<std::uint64_t>(limits.history_lead) : 0;
   state.centroids = centres("/centroids", rows);
   state.previous_centroids = centres("/previous_centroids", rows);
-  state.inertia_history = non_negative("/inertia_history", iterations);
+  state.inertia_history = non_negative("/inertia_history", lead + iterations);
   state.shift_history = non_negative("/shift_history", iterations);
+  state.init_inertia = in.real("init_inertia");
+  state.step_integers = in.vector<std::int64_t>("/step_integers", iterations > 0 ? limits.step_integers : 0);
   // One inertia per finished restart; the best of them is kept whole.
   state.restart_inertia = non_negative("/restart_inertia", static_cast<std::uint64_t>(state.restart));
   state.has_best = flag("has_best");
@@ -152,18 +160,25 @@ FitState<T> read_state(const SmallFile& in, const CheckpointIdentity& identity) 
   state.best_centroids = centres("/best_centroids", best_rows);
   state.best_converged = flag("best_converged");
   if (state.has_best) {
-    state.best_restart = bounded("best_restart", 0, state.restart - 1,
-                                 "[0, restart = " + std::to_string(state.restart) + ")");
-    state.best_n_iter = bounded("best_n_iter", 1, o.max_iter, "[1, max_iter = " + std::to_string(o.max_iter) + "]");
+    state.best_restart = static_cast<int>(bounded("best_restart", 0, state.restart - 1,
+                                                  "[0, restart = " + std::to_string(state.restart) + ")"));
+    state.best_n_iter = bounded("best_n_iter", 0, max_iter, "[0, max_iter = " + std::to_string(max_iter) + "]");
     state.best_inertia = in.real("best_inertia");
+    state.best_init_inertia = in.real("best_init_inertia");
     const double recorded = state.restart_inertia[static_cast<std::size_t>(state.best_restart)];
     if (std::memcmp(&recorded, &state.best_inertia, sizeof(double)) != 0)
       throw in.problem("attribute best_inertia = " + exact_text(state.best_inertia) +
                        " differs from /restart_inertia of the best restart (" + exact_text(recorded) + ")");
   }
   const std::uint64_t best_iterations = static_cast<std::uint64_t>(state.has_best ? state.best_n_iter : 0);
-  state.best_inertia_history = non_negative("/best_inertia_history", best_iterations);
+  const std::uint64_t best_lead = state.has_best ? static_cast<std::uint64_t>(limits.history_lead) : 0;
+  state.best_inertia_history = non_negative("/best_inertia_history", best_lead + best_iterations);
   state.best_shift_history = non_negative("/best_shift_history", best_iterations);
+  // An outer method's state (bisecting: the tree) is checked by that method.
+  state.outer_integers = in.vector<std::int64_t>("/outer_integers", std::nullopt);
+  state.outer_reals = in.vector<double>("/outer_reals", std::nullopt);
+  const std::uint64_t outer_rows = state.outer_reals.size();
+  state.outer_centres = centres("/outer_centres", outer_rows);
   return state;
 }
 
@@ -193,6 +208,10 @@ void write_checkpoint(const Comm& comm, const std::string& path, const FitState<
   write_matrix(file, "/best_centroids", state.best_centroids, d);
   write_vector(file, "/best_inertia_history", state.best_inertia_history);
   write_vector(file, "/best_shift_history", state.best_shift_history);
+  file.write_replicated("/step_integers", state.step_integers.data(), state.step_integers.size(), 0);
+  file.write_replicated("/outer_integers", state.outer_integers.data(), state.outer_integers.size(), 0);
+  write_vector(file, "/outer_reals", state.outer_reals);
+  write_matrix(file, "/outer_centres", state.outer_centres, d);
   const hid_t root = file.root();
   write_attribute(root, "format", std::string(kFormatTag));
   write_attribute(root, "format_version", kFormatVersion);
@@ -200,6 +219,8 @@ void write_checkpoint(const Comm& comm, const std::string& path, const FitState<
   write_attribute(root, "iteration", std::int64_t{state.iteration});
   write_attribute(root, "has_best", std::int64_t{state.has_best});
   write_attribute(root, "best_inertia", state.best_inertia);
+  write_attribute(root, "init_inertia", state.init_inertia);
+  write_attribute(root, "best_init_inertia", state.best_init_inertia);
   write_attribute(root, "best_n_iter", std::int64_t{state.best_n_iter});
   write_attribute(root, "best_converged", std::int64_t{state.best_converged});
   write_attribute(root, "best_restart", std::int64_t{state.best_restart});
@@ -210,6 +231,7 @@ void write_checkpoint(const Comm& comm, const std::string& path, const FitState<
   write_attribute(root, "tol", identity.options.tol);
   write_attribute(root, "seed", static_cast<std::int64_t>(identity.options.seed));
   write_attribute(root, "init", identity.init_name);
+  write_attribute(root, "method", identity.method);
   write_attribute(root, "input", identity.input);
   write_attribute(root, "n_samples", static_cast<std::int64_t>(identity.n_samples));
   write_attribute(root, "n_features", static_cast<std::int64_t>(identity.n_features));
@@ -228,8 +250,27 @@ std::uint64_t data_fingerprint(const Comm& comm, const DenseShard<T>& shard) {
 }
 
 template <class T>
+std::uint64_t data_fingerprint(const Comm& comm, const CsrShard<T>& shard) {
+  std::uint64_t sum = 0;
+  std::vector<unsigned char> bytes;
+  constexpr std::size_t kEntry = sizeof(std::int32_t) + sizeof(T);
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+    // A row's (column, value) pairs as bytes: the same row hashes alike on any rank.
+    bytes.resize(static_cast<std::size_t>(shard.row_end(i) - shard.row_begin(i)) * kEntry);
+    std::size_t at = 0;
+    for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e, at += kEntry) {
+      std::memcpy(bytes.data() + at, &shard.indices[static_cast<std::size_t>(e)], sizeof(std::int32_t));
+      std::memcpy(bytes.data() + at + sizeof(std::int32_t), &shard.values[static_cast<std::size_t>(e)], sizeof(T));
+    }
+    sum += row_hash(shard.global_index(i), bytes.data(), bytes.size());
+  }
+  return comm.allreduce(sum, MPI_SUM);
+}
+
+template <class T>
 std::optional<FitState<T>> read_checkpoint(const Comm& comm, const std::string& path,
-                                           const CheckpointIdentity& identity) {
+                                           const CheckpointIdentity& identity,
+                                           const FitLimits& limits) {
   std::error_code ec;
   const bool exists = std::filesystem::exists(path, ec);
   if (comm.allreduce(exists ? 1 : 0, MPI_MIN) == 0) return std::nullopt;
@@ -239,7 +280,7 @@ std::optional<FitState<T>> read_checkpoint(const Comm& comm, const std::string& 
     if (const auto problem = problem_with_file(path)) throw Error(*problem);
     const SmallFile in(path, "checkpoint");
     if (const auto difference = identity_difference(in, identity)) throw Error(*difference);
-    state = read_state<T>(in, identity);
+    state = read_state<T>(in, identity, limits);
   });
   return state;
 }
@@ -258,9 +299,13 @@ bool is_checkpoint_of(const std::string& path, const CheckpointIdentity& identit
 
 template void write_checkpoint(const Comm&, const std::string&, const FitState<float>&, const CheckpointIdentity&);
 template void write_checkpoint(const Comm&, const std::string&, const FitState<double>&, const CheckpointIdentity&);
-template std::optional<FitState<float>> read_checkpoint(const Comm&, const std::string&, const CheckpointIdentity&);
-template std::optional<FitState<double>> read_checkpoint(const Comm&, const std::string&, const CheckpointIdentity&);
+template std::optional<FitState<float>> read_checkpoint(const Comm&, const std::string&, const CheckpointIdentity&,
+                                                        const FitLimits&);
+template std::optional<FitState<double>> read_checkpoint(const Comm&, const std::string&, const CheckpointIdentity&,
+                                                         const FitLimits&);
 template std::uint64_t data_fingerprint(const Comm&, const DenseShard<float>&);
 template std::uint64_t data_fingerprint(const Comm&, const DenseShard<double>&);
+template std::uint64_t data_fingerprint(const Comm&, const CsrShard<float>&);
+template std::uint64_t data_fingerprint(const Comm&, const CsrShard<double>&);
 
 }  // namespace lloyd

@@ -36,35 +36,14 @@ double squared_shift(const RowMatrix<T>& before, const RowMatrix<T>& after) {
   return total;
 }
 
-struct SingleRun {
-  double inertia = 0;
-  int n_iter = 0;
-  bool converged = false;
-  bool interrupted = false;
-  std::vector<double> inertia_history, shift_history;
-};
-
-// Where a Lloyd run starts: fresh centres (iteration 0, no previous labels) or a saved state.
-template <class T>
-struct RunStart {
-  RowMatrix<T> centroids;
-  const RowMatrix<T>* previous_centroids = nullptr;  // centres of the last assignment
-  int iteration = 0;
-  std::vector<double> inertia_history, shift_history;
-};
-
-// Saves the state of a run in progress after `iteration` iterations (collective).
-template <class T>
-using SaveRun = std::function<void(int iteration, const RowMatrix<T>& centroids,
-                                   const RowMatrix<T>& previous, const SingleRun& run)>;
-
-// The assignment half of an iteration: the piece that differs between the algorithms
-// (mlpack's "step"). The driver loop below is written against this concept.
+// The assignment half of a means step: the piece that differs between Lloyd, Hamerly and
+// Yinyang (MeansStep below holds the rest).
 template <class S, class T>
 concept AssignmentStep = requires(S step, const Comm& comm, const RowMatrix<T>& centres,
                                   ClusterSums& sums) {
-  // Labels of the centres the run resumes from (they count the first iteration's changes).
-  step.start(&centres);
+  // Starts a run: when resuming, the labels of the centres it resumes from (they count the
+  // first iteration's changes).
+  step.begin(&centres);
   // Assigns every row to `centres`; fills `sums` with what the ranks must reduce; returns
   // the number of local labels that changed.
   { step.assign(centres, sums) } -> std::same_as<std::int64_t>;
@@ -87,13 +66,15 @@ class FullStep {
  public:
   FullStep(const DenseShard<T>& shard, Eigen::Index k, const DataSummary& summary)
       : shard_(shard), summary_(summary), assigner_(shard.features(), k),
-        labels_(static_cast<std::size_t>(shard.local_rows()), 0),
-        previous_(static_cast<std::size_t>(shard.local_rows()), -1),
         distances_(static_cast<std::size_t>(shard.local_rows())) {
     assigner_.remember_norms(shard_);
   }
 
-  void start(const RowMatrix<T>* previous_centroids) {
+  void begin(const RowMatrix<T>* previous_centroids) {
+    const auto n = static_cast<std::size_t>(shard_.local_rows());
+    labels_.assign(n, 0);
+    previous_.assign(n, -1);
+    current_ = &labels_;
     if (previous_centroids) assigner_.assign(shard_, *previous_centroids, previous_, distances_);
   }
   std::int64_t assign(const RowMatrix<T>& centres, ClusterSums& sums) {
@@ -202,13 +183,19 @@ class BoundedStep {
  public:
   BoundedStep(const Comm& comm, const DenseShard<T>& shard, Eigen::Index k, int groups,
               const DataSummary& summary)
-      : shard_(shard), summary_(summary),
+      : shard_(shard), summary_(summary), k_(k), groups_(groups),
         bounded_(shard.local_rows(), shard.features(), k, groups),
         inertia_from_sums_(comm, shard, summary), totals_(k, summary.fixed),
-        labels_(static_cast<std::size_t>(shard.local_rows()), -1),
         distances_(static_cast<std::size_t>(shard.local_rows())) {}
 
-  void start(const RowMatrix<T>* previous_centroids) {
+  void begin(const RowMatrix<T>* previous_centroids) {
+    // Every run starts with new bounds (and Yinyang's groups from its own first centres).
+    if (runs_++ > 0) {
+      bytes_ = std::max(bytes_, bounded_.bound_bytes());
+      bounded_ = BoundedAssigner<T>(shard_.local_rows(), shard_.features(), k_, groups_);
+    }
+    labels_.assign(static_cast<std::size_t>(shard_.local_rows()), -1);
+    rebuild_ = true;
     if (!previous_centroids) return;
     // The labels before the stop, recomputed; their bounds are not known, so the next
     // assignment computes every distance.
@@ -253,13 +240,17 @@ class BoundedStep {
     return exact_total(comm, distances_);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
-  std::size_t bound_bytes() const { return bounded_.bound_bytes(); }
+  std::size_t bound_bytes() const { return std::max(bytes_, bounded_.bound_bytes()); }
   std::int64_t distances_computed() const { return computed_; }
 
  private:
   const DenseShard<T>& shard_;
   const DataSummary& summary_;
+  Eigen::Index k_;
+  int groups_;
   BoundedAssigner<T> bounded_;
+  int runs_ = 0;
+  std::size_t bytes_ = 0;
   InertiaFromSums<T> inertia_from_sums_;
   ClusterSums totals_;
   std::vector<std::int32_t> labels_;
@@ -268,121 +259,53 @@ class BoundedStep {
   std::int64_t computed_ = 0;
 };
 
-// One run of the iterations (updates `centroids`); the step's labels are those of the final
-// centres.
-template <class T, AssignmentStep<T> Step>
-SingleRun iterate(const Comm& comm, const DenseShard<T>& shard, Step& step,
-                  const KMeansOptions& options, const DataSummary& summary, double tol_absolute,
-                  int restart, RunStart<T> start_from, RowMatrix<T>& centroids,
-                  const IterationObserver& observer, const FitControl<T>& control,
-                  const SaveRun<T>& save, PhaseTimes& phases, Clock::time_point start) {
-  centroids = std::move(start_from.centroids);
-  const Eigen::Index k = centroids.rows(), d = shard.features();
-  ClusterSums sums(k, summary.fixed);
-  if (start_from.previous_centroids) {
-    PhaseClock clock(phases.assign);
-    step.start(start_from.previous_centroids);
-  }
-  RowMatrix<T> updated = centroids;
+// K-Means' step: an assignment (Lloyd, Hamerly or Yinyang), the exact cluster sums reduced
+// over the ranks, scikit-learn's empty-cluster policy (relocate_empty_clusters) and the
+// means as the new centres.
+template <class T, AssignmentStep<T> Assignment>
+class MeansStep {
+ public:
+  MeansStep(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+            const DataSummary& summary, const RowMatrix<T>* initial, Assignment& assignment)
+      : comm_(comm), shard_(shard), options_(options), summary_(summary), initial_(initial),
+        assignment_(assignment), sums_(options.k, summary.fixed) {}
 
-  SingleRun run;
-  run.inertia_history = std::move(start_from.inertia_history);
-  run.shift_history = std::move(start_from.shift_history);
-  run.n_iter = start_from.iteration;
-  bool strict = false, moved_last = true;
-  for (int iteration = start_from.iteration; iteration < options.max_iter; ++iteration) {
-    // counters[0]: labels that changed; counters[1]: ranks asking to stop.
-    std::int64_t counters[2] = {0, 0};
-    {
-      PhaseClock clock(phases.assign);
-      counters[0] = step.assign(centroids, sums);
-    }
-    counters[1] = control.stop_requested && control.stop_requested() ? 1 : 0;
-    double inertia = 0;
-    ClusterSums* totals = nullptr;
-    {
-      PhaseClock clock(phases.reduce);
-      sums.allreduce(comm, counters);
-      totals = &step.reduced(sums);
-      inertia = step.inertia(comm, centroids, *totals);
-      bool empty = false;
-      for (Eigen::Index c = 0; c < k; ++c) empty = empty || totals->count(c) == 0;
-      if (empty && relocate_empty_clusters(comm, shard, step.labels(), step.distances(centroids),
-                                           summary.fixed, *totals) > 0)
-        step.relocated();
-    }
-    const std::int64_t changed = counters[0];
-    const bool stop = counters[1] > 0 && control.save;
-    double shift = 0;
-    {
-      PhaseClock clock(phases.update);
-      updated = centroids;
-      totals->means(summary.fixed, updated);
-      shift = squared_shift(centroids, updated);
-      moved_last = std::memcmp(centroids.data(), updated.data(), sizeof(T) * k * d) != 0;
-      std::swap(centroids, updated);  // `updated` now holds the centres of this assignment
-    }
-    run.n_iter = iteration + 1;
-    run.inertia_history.push_back(inertia);
-    run.shift_history.push_back(shift);
-    if (observer)
-      observer({restart, iteration + 1, inertia, shift, changed,
-                std::chrono::duration<double>(Clock::now() - start).count(),
-                options.n_init, options.max_iter});
-    if (changed == 0) {
-      strict = true;
-      break;
-    }
-    if (shift <= tol_absolute) {
-      run.converged = true;
-      break;
-    }
-    if (iteration + 1 < options.max_iter &&
-        (stop || (control.checkpoint_every > 0 && (iteration + 1) % control.checkpoint_every == 0))) {
-      PhaseClock clock(phases.checkpoint);
-      save(iteration + 1, centroids, updated, run);
-      if (stop) {
-        run.interrupted = true;
-        return run;
-      }
-    }
+  RowMatrix<T> seed(int restart) {
+    return starting_centres(comm_, shard_, options_, summary_.fixed, initial_, restart);
   }
-  run.converged = run.converged || strict;
-  // When the labels did not change and the centres are their means already, the last
-  // assignment is the final one.
-  PhaseClock clock(phases.assign);
-  run.inertia = step.finish(comm, centroids, strict && !moved_last);
-  return run;
-}
+  void begin(const RowMatrix<T>* previous) { assignment_.begin(previous); }
+  std::int64_t assign(const RowMatrix<T>& centres) { return assignment_.assign(centres, sums_); }
+  double reduce(const Comm& comm, const RowMatrix<T>& centres, std::span<std::int64_t> counters) {
+    sums_.allreduce(comm, counters);
+    totals_ = &assignment_.reduced(sums_);
+    return assignment_.inertia(comm, centres, *totals_);
+  }
+  void fill_empty_clusters(const Comm& comm, const RowMatrix<T>& centres) {
+    bool empty = false;
+    for (Eigen::Index c = 0; c < centres.rows(); ++c) empty = empty || totals_->count(c) == 0;
+    if (empty && relocate_empty_clusters(comm, shard_, assignment_.labels(), assignment_.distances(centres),
+                                         summary_.fixed, *totals_) > 0)
+      assignment_.relocated();
+  }
+  double update(const RowMatrix<T>& centres, RowMatrix<T>& updated) {
+    totals_->means(summary_.fixed, updated);
+    return squared_shift(centres, updated);
+  }
+  double finish(const Comm& comm, const RowMatrix<T>& centres, bool current) {
+    return assignment_.finish(comm, centres, current);
+  }
+  std::vector<std::int32_t>& labels() { return assignment_.labels(); }
 
-// One run with the step that `options.algorithm` names; the labels of the final centres go
-// to `labels`.
-template <class T>
-SingleRun lloyd(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
-                const DataSummary& summary, double tol_absolute, int restart,
-                RunStart<T> start_from, RowMatrix<T>& centroids,
-                std::vector<std::int32_t>& labels, const IterationObserver& observer,
-                const FitControl<T>& control, const SaveRun<T>& save, PhaseTimes& phases,
-                Clock::time_point start, KMeansResult<T>& usage) {
-  const Eigen::Index k = start_from.centroids.rows(), d = shard.features();
-  auto run_with = [&](auto& step) {
-    SingleRun run = iterate(comm, shard, step, options, summary, tol_absolute, restart,
-                            std::move(start_from), centroids, observer, control, save, phases, start);
-    labels = std::move(step.labels());
-    usage.bound_bytes = std::max(usage.bound_bytes, step.bound_bytes());
-    usage.distances_computed += step.distances_computed();
-    return run;
-  };
-  usage.algorithm = choose_algorithm(options.algorithm, k, d);
-  if (usage.algorithm == Algorithm::Lloyd) {
-    FullStep<T> step(shard, k, summary);
-    return run_with(step);
-  }
-  // Yinyang: groups of about ten centres (Ding et al.); Hamerly: one.
-  const int groups = usage.algorithm == Algorithm::Yinyang ? static_cast<int>(std::max<Eigen::Index>(k / 10, 1)) : 1;
-  BoundedStep<T> step(comm, shard, k, groups, summary);
-  return run_with(step);
-}
+ private:
+  const Comm& comm_;
+  const DenseShard<T>& shard_;
+  const KMeansOptions& options_;
+  const DataSummary& summary_;
+  const RowMatrix<T>* initial_;
+  Assignment& assignment_;
+  ClusterSums sums_;
+  ClusterSums* totals_ = nullptr;
+};
 
 }  // namespace
 
@@ -393,116 +316,51 @@ DataSummary summarize(const Comm& comm, const DenseShard<T>& shard) {
 }
 
 template <class T>
-KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
-                           const KMeansOptions& options, const RowMatrix<T>* initial,
-                           const IterationObserver& observer, const FitControl<T>& control) {
-  const auto start = Clock::now();
-  if (options.k < 1) throw AgreedError("k must be at least 1 (got " + std::to_string(options.k) + ")");
-  if (static_cast<std::uint64_t>(options.k) > shard.global_rows)
-    throw AgreedError("k = " + std::to_string(options.k) + " exceeds the number of rows (" +
-                      std::to_string(shard.global_rows) + ")");
-  if (initial && (initial->rows() != options.k || initial->cols() != shard.features()))
-    throw AgreedError("initial centres are " + std::to_string(initial->rows()) + " x " +
-                      std::to_string(initial->cols()) + "; expected k x d = " +
-                      std::to_string(options.k) + " x " + std::to_string(shard.features()));
-
-  KMeansResult<T> result;
-  KMeansOptions effective = options;
-  effective.n_init = initial ? 1 : std::max(options.n_init, 1);
-  DataSummary summary;
+LoopSettings prepare_dense_fit(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+                               const RowMatrix<T>* initial, DataSummary& summary, KMeansResult<T>& result) {
+  check_cluster_count(options.k, shard.global_rows);
+  if (initial) check_initial_centres(initial->rows(), initial->cols(), options.k, shard.features());
   {
     PhaseClock clock(result.phases.init);
     summary = summarize(comm, shard);
   }
   result.tol_absolute =
       options.tol_absolute >= 0 ? options.tol_absolute : options.tol * summary.mean_variance;
+  return {initial ? 1 : std::max(options.n_init, 1), options.max_iter, result.tol_absolute, options.k,
+          shard.features(), 0};
+}
 
-  // The state carried from restart to restart (and into checkpoints).
-  FitState<T> state;
-  if (control.resume) state = *control.resume;
-  const bool resuming_mid_restart = control.resume && state.iteration > 0;
-  bool best_labels_known = false;  // the best restart's labels are in result.labels
-  auto save_state = [&](int restart, int iteration, const RowMatrix<T>& centroids,
-                        const RowMatrix<T>& previous, const SingleRun& run) {
-    state.restart = restart;
-    state.iteration = iteration;
-    state.centroids = centroids;
-    state.previous_centroids = previous;
-    state.inertia_history = run.inertia_history;
-    state.shift_history = run.shift_history;
-    control.save(state);
-  };
+template <class T>
+RowMatrix<T> starting_centres(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+                              const FixedPoint& fixed, const RowMatrix<T>* initial, int restart) {
+  if (initial) return *initial;
+  return initial_centres(comm, shard, options.init, options.k, options.seed, restart, fixed,
+                         {options.oversampling, options.init_rounds});
+}
 
-  for (int restart = state.restart; restart < effective.n_init; ++restart) {
-    RunStart<T> from;
-    if (resuming_mid_restart && restart == control.resume->restart) {
-      from.centroids = control.resume->centroids;
-      from.previous_centroids = &control.resume->previous_centroids;
-      from.iteration = control.resume->iteration;
-      from.inertia_history = control.resume->inertia_history;
-      from.shift_history = control.resume->shift_history;
-    } else {
-      PhaseClock clock(result.phases.init);
-      from.centroids = initial ? *initial
-                               : initial_centres(comm, shard, options.init, options.k,
-                                                 options.seed, restart, summary.fixed,
-                                                 {options.oversampling, options.init_rounds});
-    }
-    RowMatrix<T> centroids;
-    std::vector<std::int32_t> labels;
-    const SaveRun<T> save_run = [&](int iteration, const RowMatrix<T>& c, const RowMatrix<T>& p,
-                                    const SingleRun& run) { save_state(restart, iteration, c, p, run); };
-    SingleRun run = lloyd(comm, shard, effective, summary, result.tol_absolute, restart,
-                          std::move(from), centroids, labels, observer, control, save_run,
-                          result.phases, start, result);
-    if (run.interrupted) {
-      result.interrupted = true;
-      return result;
-    }
-    state.restart_inertia.push_back(run.inertia);
-    if (!state.has_best || run.inertia < state.best_inertia) {
-      state.has_best = true;
-      state.best_centroids = std::move(centroids);
-      state.best_inertia = run.inertia;
-      state.best_n_iter = run.n_iter;
-      state.best_converged = run.converged;
-      state.best_restart = restart;
-      state.best_inertia_history = std::move(run.inertia_history);
-      state.best_shift_history = std::move(run.shift_history);
-      result.labels = std::move(labels);
-      best_labels_known = true;
-    }
-    // Between restarts: a stop request is honoured before seeding the next one.
-    if (restart + 1 < effective.n_init && control.save) {
-      const bool stop = comm.allreduce(
-          control.stop_requested && control.stop_requested() ? 1 : 0, MPI_MAX) > 0;
-      if (stop) {
-        PhaseClock clock(result.phases.checkpoint);
-        save_state(restart + 1, 0, RowMatrix<T>(0, shard.features()),
-                   RowMatrix<T>(0, shard.features()), SingleRun{});
-        result.interrupted = true;
-        return result;
-      }
-    }
+template <class T>
+KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
+                           const KMeansOptions& options, const RowMatrix<T>* initial,
+                           const IterationObserver& observer, const FitControl<T>& control) {
+  const auto start = Clock::now();
+  KMeansResult<T> result;
+  DataSummary summary;
+  const LoopSettings settings = prepare_dense_fit(comm, shard, options, initial, summary, result);
+  const Eigen::Index k = options.k, d = shard.features();
+  result.algorithm = choose_algorithm(options.algorithm, k, d);
+  if (result.algorithm == Algorithm::Lloyd) {
+    FullStep<T> assignment(shard, k, summary);
+    MeansStep<T, FullStep<T>> step(comm, shard, options, summary, initial, assignment);
+    run_loop<T>(comm, step, settings, observer, control, start, result);
+    return result;
   }
-
-  result.centroids = state.best_centroids;
-  result.inertia = state.best_inertia;
-  result.n_iter = state.best_n_iter;
-  result.converged = state.best_converged;
-  result.best_restart = state.best_restart;
-  result.inertia_history = state.best_inertia_history;
-  // The first iteration assigns every row to the initial centres: its inertia is the cost
-  // of the seeding, at no extra pass.
-  result.init_inertia = result.inertia_history.empty() ? 0.0 : result.inertia_history.front();
-  result.center_shift_history = state.best_shift_history;
-  result.restart_inertia = state.restart_inertia;
-  if (!best_labels_known) {
-    // The best restart finished before a resume: its labels are the assignment to its
-    // final centres, as they were then.
-    PhaseClock clock(result.phases.assign);
-    predict_labels(comm, shard, result.centroids, result.labels);
-  }
+  // Yinyang: groups of about ten centres (Ding et al.); Hamerly: one.
+  const int groups = result.algorithm == Algorithm::Yinyang ? static_cast<int>(std::max<Eigen::Index>(k / 10, 1)) : 1;
+  BoundedStep<T> assignment(comm, shard, k, groups, summary);
+  MeansStep<T, BoundedStep<T>> step(comm, shard, options, summary, initial, assignment);
+  run_loop<T>(comm, step, settings, observer, control, start, result);
+  result.bound_bytes = assignment.bound_bytes();
+  result.distances_computed = assignment.distances_computed();
   return result;
 }
 
@@ -519,6 +377,10 @@ double predict_labels(const Comm& comm, const DenseShard<T>& shard, const RowMat
 
 #define LLOYD_INSTANTIATE(T)                                                                   \
   template DataSummary summarize(const Comm&, const DenseShard<T>&);                          \
+  template LoopSettings prepare_dense_fit(const Comm&, const DenseShard<T>&, const KMeansOptions&, \
+                                          const RowMatrix<T>*, DataSummary&, KMeansResult<T>&);   \
+  template RowMatrix<T> starting_centres(const Comm&, const DenseShard<T>&, const KMeansOptions&,  \
+                                         const FixedPoint&, const RowMatrix<T>*, int);             \
   template KMeansResult<T> fit_kmeans(const Comm&, const DenseShard<T>&, const KMeansOptions&, \
                                       const RowMatrix<T>*, const IterationObserver&,           \
                                       const FitControl<T>&);                                   \

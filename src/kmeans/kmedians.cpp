@@ -84,85 +84,97 @@ RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
   return medians;
 }
 
+namespace {
+
+// K-medians' step: the nearest centre in L1, the farthest rows moved to empty clusters
+// (plan_empty_cluster_moves, on the labels), the exact medians as the new centres.
 template <class T>
-KMeansResult<T> fit_kmedians(const Comm& comm, const DenseShard<T>& shard,
-                             const KMeansOptions& options, const RowMatrix<T>* initial,
-                             const IterationObserver& observer) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  if (options.k < 1 || static_cast<std::uint64_t>(options.k) > shard.global_rows)
-    throw AgreedError("k = " + std::to_string(options.k) + " must be between 1 and the number of rows (" +
-                      std::to_string(shard.global_rows) + ")");
-  KMeansResult<T> result;
-  PhaseTimes& phases = result.phases;
-  DataSummary summary;
-  RowMatrix<T> centres;
-  {
-    PhaseClock clock(phases.init);
-    summary = summarize(comm, shard);
-    centres = initial ? *initial
-                      : initial_centres(comm, shard, options.init, options.k, options.seed, 0,
-                                        summary.fixed, {options.oversampling, options.init_rounds});
+class MediansStep {
+ public:
+  MediansStep(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+              const DataSummary& summary, const RowMatrix<T>* initial)
+      : comm_(comm), shard_(shard), options_(options), summary_(summary), initial_(initial),
+        distances_(static_cast<std::size_t>(shard.local_rows())) {}
+
+  RowMatrix<T> seed(int restart) {
+    return starting_centres(comm_, shard_, options_, summary_.fixed, initial_, restart);
   }
-  result.tol_absolute = options.tol * summary.mean_variance;
-  const auto n_local = static_cast<std::size_t>(shard.local_rows());
-  std::vector<std::int32_t> labels(n_local), previous(n_local, -1);
-  std::vector<double> distances(n_local);
-  auto exact_total = [&](std::span<const double> values) {
+  // The first iteration compares with the labels of the last one before a stop: the
+  // assignment to its centres with that iteration's empty-cluster moves.
+  void begin(const RowMatrix<T>* previous_centroids) {
+    const auto n = static_cast<std::size_t>(shard_.local_rows());
+    labels_.assign(n, 0);
+    previous_.assign(n, -1);
+    if (!previous_centroids) return;
+    assign_nearest(shard_, *previous_centroids, Distance::Manhattan, previous_, distances_);
+    std::swap(previous_, labels_);
+    fill_empty_clusters(comm_, *previous_centroids);
+    std::swap(previous_, labels_);
+  }
+  std::int64_t assign(const RowMatrix<T>& centres) {
+    assign_nearest(shard_, centres, Distance::Manhattan, labels_, distances_);
+    std::int64_t changed = 0;
+    for (std::size_t i = 0; i < labels_.size(); ++i) changed += labels_[i] != previous_[i];
+    return changed;
+  }
+  double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
+    comm.allreduce(counters, MPI_SUM);
     ExactSum sum;
-    for (const double v : values) sum.add(v);
+    for (const double v : distances_) sum.add(v);
     sum.allreduce(comm);
     return sum.value();
-  };
-  for (int iteration = 0; iteration < options.max_iter; ++iteration) {
-    {
-      PhaseClock clock(phases.assign);
-      assign_nearest(shard, centres, Distance::Manhattan, labels, distances);
-    }
-    std::int64_t changed = 0;
-    double inertia = 0;
-    {
-      PhaseClock clock(phases.reduce);
-      for (std::size_t i = 0; i < n_local; ++i) changed += labels[i] != previous[i];
-      changed = comm.allreduce(changed, MPI_SUM);
-      inertia = exact_total(distances);
-      std::vector<std::int64_t> counts(static_cast<std::size_t>(options.k), 0);
-      for (const std::int32_t label : labels) ++counts[static_cast<std::size_t>(label)];
-      comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
-      for (const ClusterMove& move : plan_empty_cluster_moves(comm, shard, labels, distances, counts))
-        if (move.row >= shard.first_row && move.row < shard.first_row + n_local)
-          labels[move.row - shard.first_row] = move.to;
-    }
-    RowMatrix<T> updated;
-    {
-      PhaseClock clock(phases.update);  // the distributed selection, reductions included
-      updated = cluster_medians(comm, shard, labels, centres);
-    }
+  }
+  void fill_empty_clusters(const Comm& comm, const RowMatrix<T>&) {
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(options_.k), 0);
+    for (const std::int32_t label : labels_) ++counts[static_cast<std::size_t>(label)];
+    comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
+    const auto n_local = static_cast<std::uint64_t>(labels_.size());
+    for (const ClusterMove& move : plan_empty_cluster_moves(comm, shard_, labels_, distances_, counts))
+      if (move.row >= shard_.first_row && move.row < shard_.first_row + n_local)
+        labels_[move.row - shard_.first_row] = move.to;
+  }
+  // Collective (the distributed selection).
+  double update(const RowMatrix<T>& centres, RowMatrix<T>& updated) {
+    updated = cluster_medians(comm_, shard_, labels_, centres);
     double shift = 0;
     for (Eigen::Index c = 0; c < centres.rows(); ++c)
       shift += squared_distance(centres.row(c).data(), updated.row(c).data(), centres.cols());
-    centres = updated;
-    result.n_iter = iteration + 1;
-    result.inertia_history.push_back(inertia);
-    result.center_shift_history.push_back(shift);
-    if (observer)
-      observer({0, iteration + 1, inertia, shift, changed,
-                std::chrono::duration<double>(Clock::now() - start).count(), 1, options.max_iter});
-    if (changed == 0 || shift <= result.tol_absolute) {
-      result.converged = true;
-      break;
-    }
-    std::swap(previous, labels);
+    std::swap(previous_, labels_);
+    return shift;
   }
-  {
-    PhaseClock clock(phases.assign);
-    assign_nearest(shard, centres, Distance::Manhattan, labels, distances);
-    result.inertia = exact_total(distances);
+  // The labels of the final centres are always assigned afresh (the moves may have changed
+  // the last ones).
+  double finish(const Comm& comm, const RowMatrix<T>& centres, bool) {
+    assign_nearest(shard_, centres, Distance::Manhattan, labels_, distances_);
+    ExactSum sum;
+    for (const double v : distances_) sum.add(v);
+    sum.allreduce(comm);
+    return sum.value();
   }
-  result.init_inertia = result.inertia_history.front();
-  result.restart_inertia = {result.inertia};
-  result.centroids = std::move(centres);
-  result.labels = std::move(labels);
+  std::vector<std::int32_t>& labels() { return labels_; }
+
+ private:
+  const Comm& comm_;
+  const DenseShard<T>& shard_;
+  const KMeansOptions& options_;
+  const DataSummary& summary_;
+  const RowMatrix<T>* initial_;
+  std::vector<std::int32_t> labels_, previous_;
+  std::vector<double> distances_;
+};
+
+}  // namespace
+
+template <class T>
+KMeansResult<T> fit_kmedians(const Comm& comm, const DenseShard<T>& shard,
+                             const KMeansOptions& options, const RowMatrix<T>* initial,
+                             const IterationObserver& observer, const FitControl<T>& control) {
+  const auto start = std::chrono::steady_clock::now();
+  KMeansResult<T> result;
+  DataSummary summary;
+  const LoopSettings settings = prepare_dense_fit(comm, shard, options, initial, summary, result);
+  MediansStep<T> step(comm, shard, options, summary, initial);
+  run_loop<T>(comm, step, settings, observer, control, start, result);
   return result;
 }
 
@@ -171,7 +183,7 @@ KMeansResult<T> fit_kmedians(const Comm& comm, const DenseShard<T>& shard,
                                         std::span<const std::int32_t>, const RowMatrix<T>&); \
   template KMeansResult<T> fit_kmedians(const Comm&, const DenseShard<T>&,                   \
                                         const KMeansOptions&, const RowMatrix<T>*,           \
-                                        const IterationObserver&);
+                                        const IterationObserver&, const FitControl<T>&);
 LLOYD_INSTANTIATE(float)
 LLOYD_INSTANTIATE(double)
 

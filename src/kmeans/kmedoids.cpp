@@ -7,6 +7,7 @@
 
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/int128.hpp"
+#include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/rng.hpp"
@@ -213,16 +214,87 @@ bool pam_step(MedoidSearch<T>& search) {
   return true;
 }
 
+// K-medoids' step: one iteration is one alternate pass or one PAM swap over the ring; its
+// centres are the medoids' rows. Seeding is BUILD, whose inertia opens the history; an
+// iteration that finds no better medoid ends the fit without counting (Stop::Idle). Its
+// state beyond the centres: the medoids (global rows of the rows it fits).
+template <class T>
+class MedoidsStep {
+ public:
+  MedoidsStep(const Comm& comm, const DenseShard<T>& shard, const DenseShard<T>& rows,
+              const KMeansOptions& options, const KMedoidsOptions& medoids)
+      : comm_(comm), shard_(shard), rows_(rows), options_(options), medoids_(medoids),
+        search_(comm, rows, medoids.distance) {}
+
+  RowMatrix<T> seed(int) {
+    build(search_, options_.k);
+    return search_.medoid_rows();
+  }
+  double seed_inertia() const { return search_.inertia(); }
+  // On all rows: BUILD's own inertia is that of the sample when the medoids are chosen on one.
+  double seeding_cost(const Comm& comm, const RowMatrix<T>& centres) {
+    if (rows_.global_rows == shard_.global_rows) return search_.inertia();
+    std::vector<std::int32_t> labels;
+    return predict_nearest(comm, shard_, centres, medoids_.distance, labels);
+  }
+  void begin(const RowMatrix<T>*) {}
+  // The pass itself; the one change it makes is counted on rank 0 (a rank-invariant total).
+  std::int64_t assign(const RowMatrix<T>&) {
+    const bool changed = medoids_.method == MedoidMethod::Alternate ? alternate_step(search_) : pam_step(search_);
+    return changed && comm_.rank() == 0 ? 1 : 0;
+  }
+  // The inertia of the new medoids (on the rows fitted).
+  double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
+    comm.allreduce(counters, MPI_SUM);
+    return search_.inertia();
+  }
+  // A cluster without members keeps its medoid.
+  void fill_empty_clusters(const Comm&, const RowMatrix<T>&) {}
+  // Medoids jump between rows: no centre shift is measured.
+  double update(const RowMatrix<T>&, RowMatrix<T>& updated) {
+    updated = search_.medoid_rows();
+    return 0;
+  }
+  Stop stop(const IterationReport& report) const { return report.changed == 0 ? Stop::Idle : Stop::Continue; }
+  double finish(const Comm& comm, const RowMatrix<T>& centres, bool) {
+    return predict_nearest(comm, shard_, centres, medoids_.distance, labels_);
+  }
+  std::vector<std::int32_t>& labels() { return labels_; }
+
+  void save(FitState<T>& state) const {
+    state.step_integers.assign(search_.medoids().begin(), search_.medoids().end());
+  }
+  void restore(const FitState<T>& state) {
+    std::vector<std::uint64_t> medoids;
+    for (const std::int64_t g : state.step_integers) {
+      if (g < 0 || static_cast<std::uint64_t>(g) >= rows_.global_rows ||
+          std::find(medoids.begin(), medoids.end(), static_cast<std::uint64_t>(g)) != medoids.end())
+        throw AgreedError("checkpoint: medoid row " + std::to_string(g) + " is out of range or repeated");
+      medoids.push_back(static_cast<std::uint64_t>(g));
+    }
+    search_.set_medoids(medoids);
+  }
+
+  const MedoidSearch<T>& search() const { return search_; }
+
+ private:
+  const Comm& comm_;
+  const DenseShard<T>& shard_;
+  const DenseShard<T>& rows_;
+  const KMeansOptions& options_;
+  const KMedoidsOptions& medoids_;
+  MedoidSearch<T> search_;
+  std::vector<std::int32_t> labels_;
+};
+
 }  // namespace
 
 template <class T>
 KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
                                const KMeansOptions& options, const KMedoidsOptions& medoid_options,
-                               const IterationObserver& observer) {
+                               const IterationObserver& observer, const FitControl<T>& control) {
   const auto start = Clock::now();
-  if (options.k < 1 || static_cast<std::uint64_t>(options.k) > shard.global_rows)
-    throw AgreedError("k = " + std::to_string(options.k) + " must be between 1 and the number of rows (" +
-                      std::to_string(shard.global_rows) + ")");
+  check_cluster_count(options.k, shard.global_rows);
   const bool sampled = medoid_options.sample > 0 && medoid_options.sample < shard.global_rows;
   if (sampled && medoid_options.sample < static_cast<std::uint64_t>(options.k))
     throw AgreedError("the k-medoids sample (" + std::to_string(medoid_options.sample) +
@@ -238,37 +310,19 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
 
   KMedoidsResult<T> result;
   result.fitted_rows = rows.global_rows;
-  std::optional<MedoidSearch<T>> built;
+  std::optional<MedoidsStep<T>> step;
   {
     PhaseClock clock(result.phases.init);
-    built.emplace(comm, rows, medoid_options.distance);
-    build(*built, options.k);
+    step.emplace(comm, shard, rows, options, medoid_options);
   }
-  MedoidSearch<T>& search = *built;
-  result.init_inertia = search.inertia();
-  result.inertia_history.push_back(result.init_inertia);
-  result.converged = false;
-  for (int iteration = 0; iteration < options.max_iter; ++iteration) {
-    bool changed = false;
-    {
-      PhaseClock clock(result.phases.update);
-      changed = medoid_options.method == MedoidMethod::Alternate ? alternate_step(search)
-                                                                 : pam_step(search);
-    }
-    if (!changed) {
-      result.converged = true;
-      break;
-    }
-    result.n_iter = iteration + 1;
-    const double value = search.inertia();
-    result.inertia_history.push_back(value);
-    if (observer)
-      observer({0, iteration + 1, value, 0, 0,
-                std::chrono::duration<double>(Clock::now() - start).count(), 1, options.max_iter});
-  }
+  // BUILD is deterministic: one restart.
+  const LoopSettings settings{1, options.max_iter, 0.0, options.k, shard.features(),
+                              static_cast<std::size_t>(options.k)};
+  run_loop<T>(comm, *step, settings, observer, control, start, result);
+  if (result.interrupted) return result;
 
-  // Medoids as global rows of the whole data set, and every row's nearest medoid.
-  result.centroids = search.medoid_rows();
+  // Medoids as global rows of the whole data set.
+  const MedoidSearch<T>& search = step->search();
   if (sampled) {
     std::vector<std::uint64_t> origin;
     for (const Eigen::Index i : kept) origin.push_back(shard.global_index(i));
@@ -276,19 +330,14 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
   } else {
     result.medoid_indices = search.medoids();
   }
-  {
-    PhaseClock clock(result.phases.assign);
-    result.inertia = predict_nearest(comm, shard, result.centroids, medoid_options.distance, result.labels);
-  }
-  result.restart_inertia = {result.inertia};
   return result;
 }
 
 template KMedoidsResult<float> fit_kmedoids(const Comm&, const DenseShard<float>&,
                                             const KMeansOptions&, const KMedoidsOptions&,
-                                            const IterationObserver&);
+                                            const IterationObserver&, const FitControl<float>&);
 template KMedoidsResult<double> fit_kmedoids(const Comm&, const DenseShard<double>&,
                                              const KMeansOptions&, const KMedoidsOptions&,
-                                             const IterationObserver&);
+                                             const IterationObserver&, const FitControl<double>&);
 
 }  // namespace lloyd

@@ -7,6 +7,7 @@
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/kmeans/selection.hpp"
@@ -18,10 +19,6 @@ namespace lloyd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 template <class T>
 class ShardSource final : public RowSource<T> {
@@ -158,13 +155,6 @@ double reassign_small_centres(const Comm& comm, const DenseShard<T>& batch, doub
   return change;
 }
 
-double exact_total(const Comm& comm, std::span<const double> values) {
-  ExactSum sum;
-  for (const double v : values) sum.add(v);
-  sum.allreduce(comm);
-  return sum.value();
-}
-
 }  // namespace
 
 template <class T>
@@ -208,165 +198,264 @@ DataSummary summarize_blocks(const Comm& comm, RowSource<T>& source, bool need_v
   return summary;
 }
 
+namespace {
+
+// Mini-batch K-Means' step: an iteration is one batch. Seeding on a sample (its own n_init
+// trials, scikit-learn's init_size), the batch drawn per iteration (load), the batch's exact
+// sums, the per-centre learning rate and scikit-learn's random reassignment as the update,
+// and its own stopping rule (the smoothed batch inertia, the centre change when tol > 0).
+// Its state beyond the centres: the per-centre counts, the rows since the last
+// reassignment and the winning seeding trial; the smoothed inertia is replayed from the
+// history on resume.
+template <class T>
+class MiniBatchStep {
+ public:
+  MiniBatchStep(const Comm& comm, RowSource<T>& source, const KMeansOptions& options,
+                const MiniBatchOptions& batch, const DataSummary& summary, std::uint64_t batch_rows,
+                std::uint64_t init_size, const LabelSink& sink)
+      : comm_(comm), source_(source), options_(options), batch_(batch), summary_(summary),
+        rng_(options.seed), mine_(source.local_range()), n_(source.global_rows()), B_(batch_rows),
+        init_size_(init_size), sink_(sink),
+        alpha_(std::min(1.0, 2.0 * static_cast<double>(batch_rows) / (static_cast<double>(source.global_rows()) + 1))),
+        assigner_(source.features(), options.k), sums_(options.k, summary.fixed),
+        means_(options.k, source.features()) {}
+
+  // The seeding trials run on one sample; the loop itself runs one restart.
+  RowMatrix<T> seed(int) {
+    DenseShard<T> sample;
+    load_draw(comm_, source_, draw_rows(rng_, stream_id(Stream::MiniBatchInit), init_size_, n_, mine_),
+              init_size_, sample);
+    RowMatrix<T> centres;
+    double best = std::numeric_limits<double>::infinity();
+    for (int trial = 0; trial < std::max(1, options_.n_init); ++trial) {
+      RowMatrix<T> seeded = initial_centres(comm_, sample, options_.init, options_.k, options_.seed, trial,
+                                            summary_.fixed, {options_.oversampling, options_.init_rounds});
+      std::vector<std::int32_t> labels;
+      const double inertia = predict_labels(comm_, sample, seeded, labels);
+      if (inertia < best) {
+        best = inertia;
+        centres = std::move(seeded);
+        best_trial_ = trial;
+      }
+    }
+    return centres;
+  }
+  // The seeding's cost on the whole data (the first batch is a sample of it).
+  double seeding_cost(const Comm& comm, const RowMatrix<T>& centres) {
+    ExactSum inertia;
+    std::vector<std::int32_t> labels;
+    std::vector<double> distances;
+    source_.for_each_block([&](const DenseShard<T>& block) {
+      labels.resize(static_cast<std::size_t>(block.local_rows()));
+      distances.resize(labels.size());
+      assigner_.assign(block, centres, labels, distances);
+      for (const double v : distances) inertia.add(v);
+    });
+    inertia.allreduce(comm);
+    return inertia.value();
+  }
+  void begin(const RowMatrix<T>* previous) {
+    if (previous) return;  // resumed: restore() set the state
+    counts_.assign(static_cast<std::size_t>(options_.k), 0);
+    since_reassign_ = 0;
+    ewa_ = 0;
+    ewa_min_ = std::numeric_limits<double>::infinity();
+    no_improvement_ = 0;
+    ewa_history_.clear();
+  }
+  void load(std::int64_t iteration) {
+    step_ = static_cast<std::uint64_t>(iteration);
+    load_draw(comm_, source_, draw_rows(rng_, stream_id(Stream::MiniBatchDraw, 0, step_), B_, n_, mine_), B_, rows_);
+  }
+  std::int64_t assign(const RowMatrix<T>& centres) {
+    labels_.resize(static_cast<std::size_t>(rows_.local_rows()));
+    distances_.resize(labels_.size());
+    sums_.reset();
+    assigner_.assign(rows_, centres, labels_, distances_, &sums_, &summary_.fixed);
+    return 0;
+  }
+  // The mean squared distance of the batch's rows.
+  double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
+    sums_.allreduce(comm, counters);
+    ExactSum sum;
+    for (const double v : distances_) sum.add(v);
+    sum.allreduce(comm);
+    return sum.value() / static_cast<double>(B_);
+  }
+  // Centres without rows are handled by the random reassignment (update).
+  void fill_empty_clusters(const Comm&, const RowMatrix<T>&) {}
+  // Collective (the reassignment draws rows of the batch).
+  double update(const RowMatrix<T>&, RowMatrix<T>& centres) {
+    // scikit-learn's _random_reassign, decided before this step's update.
+    since_reassign_ += B_;
+    const bool reassign = batch_.reassignment_ratio > 0 &&
+                          (std::find(counts_.begin(), counts_.end(), 0) != counts_.end() ||
+                           since_reassign_ >= 10 * static_cast<std::uint64_t>(options_.k));
+    if (reassign) since_reassign_ = 0;
+    double shift = 0;
+    sums_.means(summary_.fixed, means_);
+    for (Eigen::Index c = 0; c < centres.rows(); ++c) {
+      const std::int64_t added = sums_.count(c);
+      if (added == 0) continue;
+      std::int64_t& absorbed = counts_[static_cast<std::size_t>(c)];
+      const double rate = static_cast<double>(added) / static_cast<double>(absorbed + added);
+      absorbed += added;
+      for (Eigen::Index j = 0; j < centres.cols(); ++j) {
+        const double old = static_cast<double>(centres(c, j));
+        const T updated = static_cast<T>(old + (means_(c, j) - old) * rate);
+        const double change = static_cast<double>(updated) - old;
+        shift += change * change;
+        centres(c, j) = updated;
+      }
+    }
+    if (reassign)
+      shift += reassign_small_centres(comm_, rows_, batch_.reassignment_ratio, rng_, step_, centres, counts_);
+    return shift;
+  }
+  // scikit-learn's _mini_batch_convergence: the first step only starts the clock.
+  Stop stop(const IterationReport& report) {
+    if (!advance(report.iteration, report.inertia)) return Stop::Continue;
+    if (options_.tol > 0 && report.shift <= report.tol) return Stop::Converged;
+    if (ewa_ < ewa_min_) {
+      no_improvement_ = 0;
+      ewa_min_ = ewa_;
+    } else {
+      ++no_improvement_;
+    }
+    if (batch_.max_no_improvement > 0 && no_improvement_ >= batch_.max_no_improvement) return Stop::Converged;
+    return Stop::Continue;
+  }
+  // Final labels of every row, block by block.
+  double finish(const Comm& comm, const RowMatrix<T>& centres, bool) {
+    ExactSum inertia;
+    std::vector<std::int32_t> block_labels;
+    std::vector<double> block_distances;
+    final_labels_.clear();
+    source_.for_each_block([&](const DenseShard<T>& block) {
+      block_labels.resize(static_cast<std::size_t>(block.local_rows()));
+      block_distances.resize(block_labels.size());
+      assigner_.assign(block, centres, block_labels, block_distances);
+      for (const double v : block_distances) inertia.add(v);
+      if (sink_) sink_(block.first_row, block_labels);
+      else final_labels_.insert(final_labels_.end(), block_labels.begin(), block_labels.end());
+    });
+    inertia.allreduce(comm);
+    return inertia.value();
+  }
+  std::vector<std::int32_t>& labels() { return final_labels_; }
+
+  void save(FitState<T>& state) const {
+    state.step_integers.assign(counts_.begin(), counts_.end());
+    state.step_integers.push_back(static_cast<std::int64_t>(since_reassign_));
+    state.step_integers.push_back(best_trial_);
+  }
+  void restore(const FitState<T>& state) {
+    const auto k = static_cast<std::size_t>(options_.k);
+    const std::vector<std::int64_t>& saved = state.step_integers;
+    for (std::size_t c = 0; c < k; ++c)
+      if (saved[c] < 0) throw AgreedError("checkpoint: a mini-batch count is negative");
+    if (saved[k] < 0 || saved[k + 1] < 0 || saved[k + 1] >= std::max(1, options_.n_init))
+      throw AgreedError("checkpoint: the mini-batch state is out of range");
+    counts_.assign(saved.begin(), saved.begin() + static_cast<std::ptrdiff_t>(k));
+    since_reassign_ = static_cast<std::uint64_t>(saved[k]);
+    best_trial_ = static_cast<int>(saved[k + 1]);
+    ewa_ = 0;
+    ewa_min_ = std::numeric_limits<double>::infinity();
+    no_improvement_ = 0;
+    ewa_history_.clear();
+    // The smoothed inertia and its best value follow from the history, as they were made.
+    for (std::size_t s = 0; s < state.inertia_history.size(); ++s)
+      if (advance(static_cast<std::int64_t>(s), state.inertia_history[s])) {
+        if (ewa_ < ewa_min_) {
+          no_improvement_ = 0;
+          ewa_min_ = ewa_;
+        } else {
+          ++no_improvement_;
+        }
+      }
+  }
+  static std::size_t state_size(int k) { return static_cast<std::size_t>(k) + 2; }
+
+  const std::vector<std::int64_t>& counts() const { return counts_; }
+  const std::vector<double>& ewa_history() const { return ewa_history_; }
+  int best_trial() const { return best_trial_; }
+
+ private:
+  // The smoothed batch inertia after step `iteration`; false for the first step.
+  bool advance(std::int64_t iteration, double batch_inertia) {
+    if (iteration == 0) return false;
+    ewa_ = iteration == 1 ? batch_inertia : ewa_ * (1 - alpha_) + batch_inertia * alpha_;
+    ewa_history_.push_back(ewa_);
+    return true;
+  }
+
+  const Comm& comm_;
+  RowSource<T>& source_;
+  const KMeansOptions& options_;
+  const MiniBatchOptions& batch_;
+  const DataSummary& summary_;
+  const CounterRng rng_;
+  const RowRange mine_;
+  const std::uint64_t n_, B_, init_size_;
+  const LabelSink& sink_;
+  const double alpha_;
+  Assigner<T> assigner_;
+  ClusterSums sums_;
+  RowMatrix<double> means_;
+  DenseShard<T> rows_;
+  std::vector<std::int32_t> labels_, final_labels_;
+  std::vector<double> distances_;
+  std::vector<std::int64_t> counts_;
+  std::uint64_t step_ = 0, since_reassign_ = 0;
+  double ewa_ = 0, ewa_min_ = 0;
+  int no_improvement_ = 0, best_trial_ = 0;
+  std::vector<double> ewa_history_;
+};
+
+}  // namespace
+
 template <class T>
 MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
                                  const KMeansOptions& options, const MiniBatchOptions& batch,
-                                 const LabelSink& sink, const IterationObserver& observer) {
+                                 const LabelSink& sink, const IterationObserver& observer,
+                                 const FitControl<T>& control) {
   const auto start = Clock::now();
   const std::uint64_t n = source.global_rows();
-  const Eigen::Index d = source.features(), k = options.k;
-  if (options.k < 1 || static_cast<std::uint64_t>(options.k) > n)
-    throw AgreedError("k = " + std::to_string(options.k) + " must be between 1 and the number of rows (" +
-                      std::to_string(n) + ")");
+  const Eigen::Index k = options.k;
+  check_cluster_count(options.k, n);
   if (batch.batch_size < 1) throw AgreedError("the batch size must be at least 1");
   MiniBatchResult<T> result;
   // As scikit-learn's _batch_size: a batch is at most the whole data set, so a step costs at
   // most one pass over it, whatever batch size was asked for.
   const std::uint64_t B = std::min(batch.batch_size, n);
   result.batch_size = B;
-  PhaseTimes& phases = result.phases;
-  // Runs `work` with its time added to `phase`.
-  auto timed = [](double& phase, auto&& work) {
-    PhaseClock clock(phase);
-    work();
-  };
   DataSummary summary;
-  timed(phases.init, [&] { summary = summarize_blocks(comm, source, options.tol > 0); });
+  {
+    PhaseClock clock(result.phases.init);
+    summary = summarize_blocks(comm, source, options.tol > 0);
+  }
   result.tol_absolute = options.tol * summary.mean_variance;
-  const CounterRng rng(options.seed);
-  const RowRange mine = source.local_range();
-
   // Seeding on a sample, as scikit-learn's init_size.
   std::uint64_t init_size = batch.init_size ? batch.init_size : 3 * B;
   if (init_size < static_cast<std::uint64_t>(k)) init_size = 3 * static_cast<std::uint64_t>(k);
   init_size = std::min(init_size, n);
   result.init_size = init_size;
-  RowMatrix<T> centres;
-  timed(phases.init, [&] {
-    DenseShard<T> sample;
-    load_draw(comm, source, draw_rows(rng, stream_id(Stream::MiniBatchInit), init_size, n, mine),
-              init_size, sample);
-    double best = std::numeric_limits<double>::infinity();
-    for (int restart = 0; restart < std::max(1, options.n_init); ++restart) {
-      RowMatrix<T> seeded = initial_centres(comm, sample, options.init, options.k, options.seed,
-                                            restart, summary.fixed,
-                                            {options.oversampling, options.init_rounds});
-      std::vector<std::int32_t> labels;
-      const double inertia = predict_labels(comm, sample, seeded, labels);
-      if (inertia < best) {
-        best = inertia;
-        centres = std::move(seeded);
-        result.best_restart = restart;
-      }
-    }
-    result.init_inertia = best;
-  });
-
   // scikit-learn's n_steps: max_iter counts passes over the data (epochs), so max_iter · n
   // rows are drawn at most, in whole batches (at least max_iter steps, as B ≤ n).
   const std::uint64_t max_steps =
       std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::max(options.max_iter, 0)) * n / B);
-  const double alpha = std::min(1.0, 2.0 * static_cast<double>(B) / (static_cast<double>(n) + 1));
-  result.counts.assign(static_cast<std::size_t>(k), 0);
-  Assigner<T> assigner(d, k);
-  ClusterSums sums(k, summary.fixed);
-  DenseShard<T> rows;
-  std::vector<std::int32_t> labels;
-  std::vector<double> distances;
-  RowMatrix<double> means(k, d);
-  double ewa = 0, ewa_min = std::numeric_limits<double>::infinity();
-  std::uint64_t since_reassign = 0;  // rows seen since the last reassignment
-  int no_improvement = 0;
-  for (std::uint64_t step = 0; step < max_steps; ++step) {
-    timed(phases.io, [&] {
-      load_draw(comm, source, draw_rows(rng, stream_id(Stream::MiniBatchDraw, 0, step), B, n, mine), B, rows);
-    });
-    double batch_inertia = 0;
-    timed(phases.assign, [&] {
-      labels.resize(static_cast<std::size_t>(rows.local_rows()));
-      distances.resize(labels.size());
-      sums.reset();
-      assigner.assign(rows, centres, labels, distances, &sums, &summary.fixed);
-    });
-    timed(phases.reduce, [&] {
-      sums.allreduce(comm);
-      batch_inertia = exact_total(comm, distances);
-    });
-    double shift = 0;
-    // scikit-learn's _random_reassign, decided before this step's update.
-    since_reassign += B;
-    const bool reassign =
-        batch.reassignment_ratio > 0 &&
-        (std::find(result.counts.begin(), result.counts.end(), 0) != result.counts.end() ||
-         since_reassign >= 10 * static_cast<std::uint64_t>(k));
-    if (reassign) since_reassign = 0;
-    timed(phases.update, [&] {
-      sums.means(summary.fixed, means);
-      for (Eigen::Index c = 0; c < k; ++c) {
-        const std::int64_t added = sums.count(c);
-        if (added == 0) continue;
-        std::int64_t& absorbed = result.counts[static_cast<std::size_t>(c)];
-        const double rate = static_cast<double>(added) / static_cast<double>(absorbed + added);
-        absorbed += added;
-        for (Eigen::Index j = 0; j < d; ++j) {
-          const double old = static_cast<double>(centres(c, j));
-          const T updated = static_cast<T>(old + (means(c, j) - old) * rate);
-          const double change = static_cast<double>(updated) - old;
-          shift += change * change;
-          centres(c, j) = updated;
-        }
-      }
-      if (reassign)
-        shift += reassign_small_centres(comm, rows, batch.reassignment_ratio, rng, step, centres,
-                                        result.counts);
-    });
-    result.n_steps = step + 1;
-    result.inertia_history.push_back(batch_inertia / static_cast<double>(B));
-    result.center_shift_history.push_back(shift);
-    if (observer)
-      observer({0, static_cast<int>(step + 1), batch_inertia / static_cast<double>(B), shift, 0,
-                seconds_since(start), 1, static_cast<int>(std::min<std::uint64_t>(max_steps, INT32_MAX))});
-    // scikit-learn's _mini_batch_convergence: the first step only starts the clock.
-    if (step == 0) continue;
-    ewa = step == 1 ? batch_inertia / static_cast<double>(B)
-                    : ewa * (1 - alpha) + batch_inertia / static_cast<double>(B) * alpha;
-    result.ewa_inertia_history.push_back(ewa);
-    if (options.tol > 0 && shift <= result.tol_absolute) {
-      result.converged = true;
-      break;
-    }
-    if (ewa < ewa_min) {
-      no_improvement = 0;
-      ewa_min = ewa;
-    } else {
-      ++no_improvement;
-    }
-    if (batch.max_no_improvement > 0 && no_improvement >= batch.max_no_improvement) {
-      result.converged = true;
-      break;
-    }
-  }
+  const LoopSettings settings{1, static_cast<std::int64_t>(std::min<std::uint64_t>(max_steps, INT64_MAX)),
+                              result.tol_absolute, k, source.features(),
+                              MiniBatchStep<T>::state_size(options.k)};
+  MiniBatchStep<T> step(comm, source, options, batch, summary, B, init_size, sink);
+  run_loop<T>(comm, step, settings, observer, control, start, result);
+  if (result.interrupted) return result;
+  result.best_restart = step.best_trial();
+  result.counts = step.counts();
+  result.ewa_inertia_history = step.ewa_history();
   // scikit-learn's n_iter_: the passes over the data the steps amount to.
+  result.n_steps = result.inertia_history.size();
   result.n_iter = static_cast<int>((result.n_steps * B + n - 1) / n);
-
-  // Final labels of every row, block by block.
-  timed(phases.assign, [&] {
-    ExactSum inertia;
-    std::vector<std::int32_t> block_labels;
-    std::vector<double> block_distances;
-    source.for_each_block([&](const DenseShard<T>& block) {
-      block_labels.resize(static_cast<std::size_t>(block.local_rows()));
-      block_distances.resize(block_labels.size());
-      assigner.assign(block, centres, block_labels, block_distances);
-      for (const double v : block_distances) inertia.add(v);
-      if (sink) sink(block.first_row, block_labels);
-      else result.labels.insert(result.labels.end(), block_labels.begin(), block_labels.end());
-    });
-    inertia.allreduce(comm);
-    result.inertia = inertia.value();
-  });
-  result.centroids = std::move(centres);
-  result.restart_inertia = {result.inertia};
   return result;
 }
 
@@ -377,7 +466,7 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   template DataSummary summarize_blocks(const Comm&, RowSource<T>&, bool);                   \
   template MiniBatchResult<T> fit_minibatch(const Comm&, RowSource<T>&, const KMeansOptions&, \
                                             const MiniBatchOptions&, const LabelSink&,       \
-                                            const IterationObserver&);
+                                            const IterationObserver&, const FitControl<T>&);
 LLOYD_INSTANTIATE(float)
 LLOYD_INSTANTIATE(double)
 

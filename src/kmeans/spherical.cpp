@@ -10,6 +10,8 @@
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/empty_clusters.hpp"
+#include "lloyd/kmeans/engine.hpp"
+#include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/rng.hpp"
 
@@ -19,10 +21,6 @@ namespace lloyd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // Collective over comm: Σ values over all ranks, exactly.
 double exact_sum(const Comm& comm, std::span<const double> values) {
@@ -203,6 +201,79 @@ void relocate_empty(const Comm& comm, const CsrShard<T>& shard, std::span<const 
   refill_empty_clusters(empty, farthest, rows, std::span<const std::int32_t>(old_labels), fixed, sums);
 }
 
+// Spherical K-Means' step: the largest dot product, the members' exact sums reduced over
+// the ranks, the Euclidean fit's empty-cluster policy on similarities, and the normalised
+// means as the new centres.
+template <class T>
+class SphericalStep {
+ public:
+  SphericalStep(const Comm& comm, const CsrShard<T>& shard, const KMeansOptions& options,
+                const FixedPoint& fixed, const RowMatrix<T>* initial)
+      : comm_(comm), shard_(shard), options_(options), fixed_(fixed), initial_(initial),
+        assigner_(shard.features(), options.k), sums_(options.k, fixed),
+        similarities_(static_cast<std::size_t>(shard.local_rows())) {}
+
+  RowMatrix<T> seed(int restart) {
+    if (!initial_) return seed_centres(comm_, shard_, options_, restart);
+    RowMatrix<T> centres = *initial_;
+    normalize_rows(centres);
+    return centres;
+  }
+  void begin(const RowMatrix<T>* previous_centroids) {
+    const auto n = static_cast<std::size_t>(shard_.local_rows());
+    labels_.assign(n, 0);
+    previous_.assign(n, -1);
+    current_ = &labels_;
+    if (previous_centroids) assigner_.assign(shard_, *previous_centroids, previous_, similarities_);
+  }
+  std::int64_t assign(const RowMatrix<T>& centres) {
+    sums_.reset();
+    assigner_.assign(shard_, centres, labels_, similarities_, &sums_, &fixed_);
+    std::int64_t changed = 0;
+    for (std::size_t i = 0; i < labels_.size(); ++i) changed += labels_[i] != previous_[i];
+    std::swap(previous_, labels_);  // labels_ is refilled by the next assignment
+    current_ = &previous_;
+    return changed;
+  }
+  double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
+    sums_.allreduce(comm, counters);
+    return objective(comm, similarities_);
+  }
+  void fill_empty_clusters(const Comm& comm, const RowMatrix<T>&) {
+    relocate_empty(comm, shard_, *current_, similarities_, fixed_, sums_);
+  }
+  double update(const RowMatrix<T>& centres, RowMatrix<T>& updated) {
+    RowMatrix<double> means = centres.template cast<double>();
+    sums_.means(fixed_, means);
+    normalize_rows(means);
+    updated = means.template cast<T>();
+    double shift = 0;
+    for (Eigen::Index c = 0; c < centres.rows(); ++c)
+      shift += squared_distance(centres.row(c).data(), updated.row(c).data(), centres.cols());
+    return shift;
+  }
+  double finish(const Comm& comm, const RowMatrix<T>& centres, bool current) {
+    if (!current) {
+      assigner_.assign(shard_, centres, labels_, similarities_);
+      current_ = &labels_;
+    }
+    return objective(comm, similarities_);
+  }
+  std::vector<std::int32_t>& labels() { return *current_; }
+
+ private:
+  const Comm& comm_;
+  const CsrShard<T>& shard_;
+  const KMeansOptions& options_;
+  const FixedPoint& fixed_;
+  const RowMatrix<T>* initial_;
+  SphericalAssigner<T> assigner_;
+  ClusterSums sums_;
+  std::vector<std::int32_t> labels_, previous_;
+  std::vector<std::int32_t>* current_ = &labels_;
+  std::vector<double> similarities_;
+};
+
 }  // namespace
 
 template <class T>
@@ -230,113 +301,32 @@ void normalize_rows(RowMatrix<T>& matrix) {
 
 template <class T>
 KMeansResult<T> fit_spherical(const Comm& comm, const CsrShard<T>& shard, const KMeansOptions& options,
-                              const RowMatrix<T>* initial, const IterationObserver& observer) {
+                              const RowMatrix<T>* initial, const IterationObserver& observer,
+                              const FitControl<T>& control) {
   const auto start = Clock::now();
-  if (options.k < 1) throw AgreedError("k must be at least 1 (got " + std::to_string(options.k) + ")");
-  if (static_cast<std::uint64_t>(options.k) > shard.global_rows)
-    throw AgreedError("k = " + std::to_string(options.k) + " exceeds the number of rows (" +
-                      std::to_string(shard.global_rows) + ")");
-  if (initial && (initial->rows() != options.k || initial->cols() != shard.features()))
-    throw AgreedError("initial centres are " + std::to_string(initial->rows()) + " x " +
-                      std::to_string(initial->cols()) + "; expected k x d = " + std::to_string(options.k) +
-                      " x " + std::to_string(shard.features()));
+  check_cluster_count(options.k, shard.global_rows);
+  if (initial) check_initial_centres(initial->rows(), initial->cols(), options.k, shard.features());
   if (!initial && options.init != InitMethod::KMeansPlusPlus && options.init != InitMethod::Forgy)
     throw AgreedError(std::string("--metric cosine seeds with k-means++, forgy or a file of centres, not ") +
                       to_string(options.init));
 
   KMeansResult<T> result;
-  const Eigen::Index k = options.k, d = shard.features();
-  const auto n_local = static_cast<std::size_t>(shard.local_rows());
+  const Eigen::Index d = shard.features();
   FixedPoint fixed;
   {
-    const auto clock = Clock::now();
+    PhaseClock clock(result.phases.init);
     FeatureRange range(static_cast<std::size_t>(d));
     for (std::size_t e = 0; e < shard.values.size(); ++e)
       range.add(static_cast<std::size_t>(shard.indices[e]), shard.values[e]);
     range.allreduce(comm);
     fixed = FixedPoint(range);
-    result.phases.init += seconds_since(clock);
   }
+  // Unit centres: the shift needs no data scale.
   result.tol_absolute = options.tol_absolute >= 0 ? options.tol_absolute : options.tol;
-  const int restarts = initial ? 1 : std::max(options.n_init, 1);
-
-  SphericalAssigner<T> assigner(d, k);
-  ClusterSums sums(k, fixed);
-  std::vector<std::int32_t> labels(n_local), previous(n_local);
-  std::vector<double> similarities(n_local);
-  for (int restart = 0; restart < restarts; ++restart) {
-    RowMatrix<T> centroids;
-    {
-      const auto clock = Clock::now();
-      if (initial) {
-        centroids = *initial;
-        normalize_rows(centroids);
-      } else {
-        centroids = seed_centres(comm, shard, options, restart);
-      }
-      result.phases.init += seconds_since(clock);
-    }
-    std::fill(previous.begin(), previous.end(), -1);
-    std::vector<double> objective_history, shift_history;
-    bool strict = false, converged = false, moved_last = true;
-    int n_iter = 0;
-    for (int iteration = 0; iteration < options.max_iter; ++iteration) {
-      auto clock = Clock::now();
-      sums.reset();
-      assigner.assign(shard, centroids, labels, similarities, &sums, &fixed);
-      result.phases.assign += seconds_since(clock);
-      clock = Clock::now();
-      std::int64_t changed = 0;
-      for (std::size_t i = 0; i < n_local; ++i) changed += labels[i] != previous[i];
-      sums.allreduce(comm, std::span<std::int64_t>(&changed, 1));
-      const double value = objective(comm, similarities);
-      relocate_empty(comm, shard, labels, similarities, fixed, sums);
-      result.phases.reduce += seconds_since(clock);
-      clock = Clock::now();
-      RowMatrix<double> means = centroids.template cast<double>();
-      sums.means(fixed, means);
-      normalize_rows(means);
-      const RowMatrix<T> updated = means.template cast<T>();
-      double shift = 0;
-      for (Eigen::Index c = 0; c < k; ++c) shift += squared_distance(centroids.row(c).data(), updated.row(c).data(), d);
-      moved_last = std::memcmp(centroids.data(), updated.data(), sizeof(T) * static_cast<std::size_t>(k * d)) != 0;
-      centroids = updated;
-      result.phases.update += seconds_since(clock);
-      n_iter = iteration + 1;
-      objective_history.push_back(value);
-      shift_history.push_back(shift);
-      if (observer)
-        observer({restart, iteration + 1, value, shift, changed, seconds_since(start), restarts, options.max_iter});
-      if (changed == 0) {
-        strict = true;
-        break;
-      }
-      if (shift <= result.tol_absolute) {
-        converged = true;
-        break;
-      }
-      std::swap(previous, labels);
-    }
-    double final_objective = objective_history.back();
-    if (!(strict && !moved_last)) {
-      const auto clock = Clock::now();
-      assigner.assign(shard, centroids, labels, similarities);
-      final_objective = objective(comm, similarities);
-      result.phases.assign += seconds_since(clock);
-    }
-    result.restart_inertia.push_back(final_objective);
-    if (restart == 0 || final_objective < result.inertia) {
-      result.centroids = std::move(centroids);
-      result.labels = labels;
-      result.inertia = final_objective;
-      result.init_inertia = objective_history.front();
-      result.n_iter = n_iter;
-      result.converged = converged || strict;
-      result.best_restart = restart;
-      result.inertia_history = std::move(objective_history);
-      result.center_shift_history = std::move(shift_history);
-    }
-  }
+  const LoopSettings settings{initial ? 1 : std::max(options.n_init, 1), options.max_iter,
+                              result.tol_absolute, options.k, d, 0};
+  SphericalStep<T> step(comm, shard, options, fixed, initial);
+  run_loop<T>(comm, step, settings, observer, control, start, result);
   return result;
 }
 
@@ -355,7 +345,8 @@ double predict_spherical(const Comm& comm, const CsrShard<T>& shard, const RowMa
   template void normalize_rows(CsrShard<T>&);                                                              \
   template void normalize_rows(RowMatrix<T>&);                                                             \
   template KMeansResult<T> fit_spherical(const Comm&, const CsrShard<T>&, const KMeansOptions&,           \
-                                         const RowMatrix<T>*, const IterationObserver&);                   \
+                                         const RowMatrix<T>*, const IterationObserver&,                    \
+                                         const FitControl<T>&);                                            \
   template double predict_spherical(const Comm&, const CsrShard<T>&, const RowMatrix<T>&,                 \
                                     std::vector<std::int32_t>&);
 LLOYD_INSTANTIATE(float)

@@ -41,8 +41,8 @@ fit_error inf_value         "row 41" "Inf"      -- --input "$BAD/inf.h5:/X" --k 
 fit_error shard_out_of_memory "out of memory allocating" "rows of" "GB" -- --input "$BAD/huge_declared.h5:/X" --k 3
 
 # ---- k and initial centres
-fit_error k_zero            "at least 1"        -- --input "$GOOD:/X" --k 0
-fit_error k_exceeds_n       "exceeds"           -- --input "$GOOD:/X" --k 51
+fit_error k_zero            "must be between 1 and the number of rows" -- --input "$GOOD:/X" --k 0
+fit_error k_exceeds_n       "must be between 1 and the number of rows" -- --input "$GOOD:/X" --k 51
 fit_error init_wrong_shape  "expected"          -- --input "$GOOD:/X" --k 4 --init "$GOOD:/init_wrong_shape"
 fit_error init_k_mismatch   "expected"          -- --input "$GOOD:/X" --k 3 --init "$GOOD:/init_ok"
 fit_error unknown_init      "unknown --init"    -- --input "$GOOD:/X" --k 3 --init kmeans

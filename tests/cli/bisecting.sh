@@ -93,8 +93,7 @@ bad bad_strategy "--bisecting-strategy" --mode bisecting --bisecting-strategy sm
 bad negative_oversampling "--oversampling" --init 'k-means||' --oversampling -1
 bad zero_rounds "--init-rounds" --init 'k-means||' --init-rounds 0
 bad bisecting_init_file "--init" --mode bisecting --init "$X"
-bad bisecting_checkpoint "--checkpoint" --mode bisecting --checkpoint "$TMP/bad/ck.h5"
-expect_error bisecting_k_too_big "$NP" "$TMP/bad/k.h5" "exceeds" -- fit --input "$X" --k 7000 \
+expect_error bisecting_k_too_big "$NP" "$TMP/bad/k.h5" "must be between 1 and the number of rows" -- fit --input "$X" --k 7000 \
   --mode bisecting --output "$TMP/bad/k.h5"
 bad unknown_init "k-means\|\|" --init 'k-means|||'
 

@@ -148,7 +148,6 @@ bad distance "distance" --mode kmedoids --distance chebyshev
 bad small_sample "sample" --mode kmedoids --sample 3
 bad kmedoids_init "BUILD" --mode kmedoids --init forgy
 bad minibatch_init_file "--init" --mode minibatch --init "$LLOYD_TEST_DATA/lloyd_blobs_f64.h5:/init"
-bad variant_checkpoint "--checkpoint" --mode kmedians --checkpoint "$TMP/bad/ck.h5"
 expect_error stream_nan "$NP" "$TMP/bad/nan.h5" "NaN" -- fit --input "$LLOYD_TEST_DATA/bad/nan.h5:/X" \
   --k 2 --mode minibatch --stream --output "$TMP/bad/nan.h5"
 expect_error kmedians_nan "$NP" "$TMP/bad/nan2.h5" "NaN" -- fit --input "$LLOYD_TEST_DATA/bad/nan.h5:/X" \

@@ -250,7 +250,7 @@ TEST_F(DamagedCheckpoint, NegativeIteration) {
 
 TEST_F(DamagedCheckpoint, HugeRestart) {
   edit([](hid_t file) { write_attribute(file, "restart", std::int64_t{1} << 40); });
-  expect_refused("attribute restart = 1099511627776 lies outside [0, n_init = 3)");
+  expect_refused("attribute restart = 1099511627776 lies outside [0, restarts = 3)");
 }
 
 TEST_F(DamagedCheckpoint, HistoryShorterThanTheIterations) {
@@ -304,7 +304,7 @@ TEST_F(DamagedCheckpoint, AnAttributeOfSeveralValues) {
 
 TEST_F(DamagedCheckpoint, AnOlderFormat) {
   edit([](hid_t file) { write_attribute(file, "format_version", std::int64_t{1}); });
-  expect_refused("has format version 1; this lloyd reads version 2");
+  expect_refused("has format version 1; this lloyd reads version 3");
 }
 
 TEST_F(DamagedCheckpoint, OtherDataOfTheSameShape) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
+#include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/options.hpp"
 #include "lloyd/shard.hpp"
 
@@ -59,6 +60,7 @@ struct BisectingResult {
   double tol_absolute = 0;           ///< tol × mean feature variance of the whole data
   std::vector<double> inertia_history;  ///< total leaf inertia before the first and after each split
   PhaseTimes phases;
+  bool interrupted = false;  ///< stopped on request after saving a checkpoint; no result
 };
 
 /// Collective over comm: bisecting K-Means with scikit-learn's semantics (BisectingKMeans):
@@ -70,10 +72,14 @@ struct BisectingResult {
 /// keeps its own rows of that leaf in place (no row changes rank), numbered in global row
 /// order, so the result is bit-identical for any number of ranks. Labels are the leaves the
 /// rows were split into; centres the 2-means centres (not recomputed means).
+/// Checkpoints (`control`) hold the tree of the splits done (FitState::outer_*) and the
+/// state of the 2-means in progress: a resumed fit rebuilds every row's leaf from the tree
+/// (each split's rows assigned to its two centres again, as the 2-means labelled them) and
+/// continues the current split where it stopped — bit-identical to an uninterrupted fit.
 template <class T>
 BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
                                  const KMeansOptions& options, BisectingStrategy strategy,
-                                 const SplitObserver& observer = {});
+                                 const SplitObserver& observer = {}, const FitControl<T>& control = {});
 
 /// Collective over comm: the leaf label of every local row, descending the tree; returns
 /// the inertia (exact sum over all ranks).

@@ -4,6 +4,7 @@
 #include "lloyd/comm.hpp"
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/options.hpp"
 #include "lloyd/shard.hpp"
 
@@ -20,19 +21,19 @@ struct DataSummary {
 template <class T>
 DataSummary summarize(const Comm& comm, const DenseShard<T>& shard);
 
-/// How a long fit can be stopped and continued (all optional).
+/// Collective over comm: what every fit on dense rows does before its loop — the
+/// preconditions (k, the initial centres' shape), the data summary (timed as init in
+/// result.phases), result.tol_absolute (options.tol_absolute when ≥ 0, else tol × the mean
+/// feature variance) — and the loop's settings (one restart with explicit centres).
 template <class T>
-struct FitControl {
-  /// Polled on every rank at the end of each iteration; the ranks agree (any rank asking
-  /// is enough), finish that iteration, save the state and return `interrupted`.
-  std::function<bool()> stop_requested;
-  /// Save the state every this many iterations (0: only when stopped).
-  int checkpoint_every = 0;
-  /// Collective: persists a state (see write_checkpoint). Required for stopping.
-  std::function<void(const FitState<T>&)> save;
-  /// Continue from this state instead of starting afresh.
-  const FitState<T>* resume = nullptr;
-};
+LoopSettings prepare_dense_fit(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+                               const RowMatrix<T>* initial, DataSummary& summary, KMeansResult<T>& result);
+
+/// Collective over comm: the starting centres of restart `restart` of a fit on dense rows
+/// (the seeding policy of its steps): `initial` when given, else options.init.
+template <class T>
+RowMatrix<T> starting_centres(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
+                              const FixedPoint& fixed, const RowMatrix<T>* initial, int restart);
 
 /// Collective over comm: distributed K-Means (Lloyd's algorithm) with scikit-learn's
 /// semantics: stop when the labels no longer change or the summed squared centre shift is

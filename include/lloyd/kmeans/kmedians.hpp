@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
+#include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/options.hpp"
 #include "lloyd/shard.hpp"
 
@@ -30,10 +31,12 @@ RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
 /// cluster's median; stop when no label changes or the summed squared centre shift is
 /// ≤ tol × mean feature variance. Labels and inertia (Σ L1 distances, an exact sum) are
 /// those of the final centres. Seeding: `initial`, or options.init (k-means++ uses D² as
-/// for K-Means). The history holds the inertia of every iteration's assignment.
+/// for K-Means; n_init restarts, the lowest inertia wins). The history holds the inertia of
+/// every iteration's assignment. Checkpoints and the observer come with the loop (engine.hpp).
 template <class T>
 KMeansResult<T> fit_kmedians(const Comm& comm, const DenseShard<T>& shard,
                              const KMeansOptions& options, const RowMatrix<T>* initial = nullptr,
-                             const IterationObserver& observer = {});
+                             const IterationObserver& observer = {},
+                             const FitControl<T>& control = {});
 
 }  // namespace lloyd

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
+#include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/options.hpp"
 #include "lloyd/metrics/pairwise.hpp"
 #include "lloyd/shard.hpp"
@@ -50,10 +51,13 @@ struct KMedoidsResult : KMeansResult<T> {
 /// Every BUILD step, alternate iteration and swap costs one ring pass: O(n²d/p) work per
 /// rank, memory O((n/p)·(d + k)). Labels and inertia (Σ distances to the medoid, exact sum)
 /// are those of the final medoids over all rows; the history holds the inertia after BUILD
-/// and after every iteration (or swap).
+/// and after every iteration (or swap), on the rows fitted; init_inertia is BUILD's inertia
+/// on all rows (one pass more when the medoids are chosen on a sample). One iteration of
+/// the loop (engine.hpp) is one pass or swap: checkpoints save the medoids after one.
 template <class T>
 KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
                                const KMeansOptions& options, const KMedoidsOptions& medoids,
-                               const IterationObserver& observer = {});
+                               const IterationObserver& observer = {},
+                               const FitControl<T>& control = {});
 
 }  // namespace lloyd

@@ -93,10 +93,14 @@ using LabelSink = std::function<void(std::uint64_t, std::span<const std::int32_t
 ///   (Stream::MiniBatchReassign, keyed by batch position), and their counts are set to the
 ///   smallest count of the others.
 /// The final labels and inertia are those of the final centres over all rows; labels go to
-/// `sink` (or result.labels when there is none).
+/// `sink` (or result.labels when there is none). init_inertia is the inertia of the seeded
+/// centres on all rows (one pass more; the seeding itself compares its trials on the
+/// sample). One iteration of the loop (engine.hpp) is one step: checkpoints save after a
+/// step, and the observer sees every step.
 template <class T>
 MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
                                  const KMeansOptions& options, const MiniBatchOptions& batch,
-                                 const LabelSink& sink = {}, const IterationObserver& observer = {});
+                                 const LabelSink& sink = {}, const IterationObserver& observer = {},
+                                 const FitControl<T>& control = {});
 
 }  // namespace lloyd

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
+#include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/options.hpp"
 #include "lloyd/shard.hpp"
 
@@ -34,9 +35,11 @@ void normalize_rows(RowMatrix<T>& matrix);
 /// 1 − cos to the nearest chosen centre (‖x − c‖²/2 for unit vectors; a race as in the
 /// Euclidean k-means++, without greedy trials). Bit-identical for any number of ranks and
 /// threads.
+/// Restarts, checkpoints and the observer come with the loop (engine.hpp).
 template <class T>
 KMeansResult<T> fit_spherical(const Comm& comm, const CsrShard<T>& shard, const KMeansOptions& options,
-                              const RowMatrix<T>* initial = nullptr, const IterationObserver& observer = {});
+                              const RowMatrix<T>* initial = nullptr, const IterationObserver& observer = {},
+                              const FitControl<T>& control = {});
 
 /// Collective over comm: labels of the (normalised) rows for fixed unit centres; returns the
 /// objective Σ (1 − cos).
