@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
-#include "lloyd/kmeans/options.hpp"
+#include "lloyd/core/options.hpp"
 #include "lloyd/error.hpp"
 #include "lloyd/io/hdf5.hpp"
 

@@ -15,7 +15,7 @@
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/kmedoids.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
-#include "lloyd/kmeans/options.hpp"
+#include "lloyd/core/options.hpp"
 
 namespace lloyd::cli {
 

@@ -3,13 +3,14 @@
 #include <iostream>
 
 #include "common.hpp"
+#include "lloyd/kmeans/nearest.hpp"
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/io/csr.hpp"
 #include "lloyd/io/model.hpp"
 #include "lloyd/kmeans/spherical.hpp"
-#include "lloyd/metrics/pairwise.hpp"
+#include "lloyd/core/distance.hpp"
 
 namespace lloyd::cli {
 

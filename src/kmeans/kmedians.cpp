@@ -1,3 +1,4 @@
+#include "lloyd/kmeans/nearest.hpp"
 #include "lloyd/kmeans/kmedians.hpp"
 
 #include <bit>
@@ -10,7 +11,7 @@
 #include "lloyd/kmeans/empty_clusters.hpp"
 #include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
-#include "lloyd/metrics/pairwise.hpp"
+#include "lloyd/core/distance.hpp"
 
 namespace lloyd {
 

@@ -1,3 +1,4 @@
+#include "lloyd/kmeans/nearest.hpp"
 #include "lloyd/kmeans/kmedoids.hpp"
 
 #include <algorithm>

@@ -10,7 +10,7 @@
 #include "lloyd/int128.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/metrics/labels.hpp"
-#include "lloyd/metrics/pairwise.hpp"
+#include "lloyd/core/distance.hpp"
 #include "lloyd/rng.hpp"
 
 namespace lloyd {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "../test_support.hpp"
+#include "lloyd/kmeans/nearest.hpp"
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/kmedians.hpp"

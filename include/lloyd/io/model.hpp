@@ -13,10 +13,9 @@
 
 #include "lloyd/comm.hpp"
 #include "lloyd/io/hdf5.hpp"
-#include "lloyd/kmeans/bisecting.hpp"
-#include "lloyd/kmeans/kmedoids.hpp"
-#include "lloyd/kmeans/options.hpp"
-#include "lloyd/metrics/pairwise.hpp"
+#include "lloyd/core/tree.hpp"
+#include "lloyd/core/options.hpp"
+#include "lloyd/core/distance.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {

@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "lloyd/core/distance.hpp"
 #include "lloyd/kmeans/cluster_sums.hpp"
 #include "lloyd/kmeans/score_tiles.hpp"
 #include "lloyd/kmeans/simd.hpp"
@@ -14,39 +15,6 @@
 #include "lloyd/shard.hpp"
 
 namespace lloyd {
-
-/// Squared Euclidean distance accumulated in double: the one definition of "the" distance
-/// of a row to a centre (inertia, relocation, ties). The terms go into eight lanes (feature
-/// j into lane j mod 8, each term fused-multiply-added) summed in a fixed tree at the end:
-/// a fixed order, so the result does not depend on where the row lives, nor on the SIMD
-/// level (simd::Kernels::squared_distance, the same bits at every level).
-template <class T, class U>
-double squared_distance(const T* x, const U* c, Eigen::Index features) {
-  if constexpr (std::is_same_v<T, U>) {
-    return simd::kernels<T>().squared_distance(x, c, features);
-  } else {
-    constexpr int kLanes = 8;
-    double lane[kLanes] = {};
-    Eigen::Index j = 0;
-    for (; j + kLanes <= features; j += kLanes)
-      for (int l = 0; l < kLanes; ++l) {
-        const double diff = static_cast<double>(x[j + l]) - static_cast<double>(c[j + l]);
-        lane[l] = std::fma(diff, diff, lane[l]);
-      }
-    for (int l = 0; j < features; ++j, ++l) {
-      const double diff = static_cast<double>(x[j]) - static_cast<double>(c[j]);
-      lane[l] = std::fma(diff, diff, lane[l]);
-    }
-    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
-  }
-}
-
-/// ‖x‖² in T with the same fixed lane order, each term fused-multiply-added (used for
-/// rounding-error bounds).
-template <class T>
-T squared_norm(const T* x, Eigen::Index features) {
-  return simd::kernels<T>().squared_norm(x, features);
-}
 
 /// squared_norm of every row of a shard (the rows do not change during a fit: made once).
 template <class T>

@@ -16,7 +16,7 @@
 
 #include "lloyd/comm.hpp"
 #include "lloyd/kmeans/checkpoint.hpp"
-#include "lloyd/kmeans/options.hpp"
+#include "lloyd/core/options.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/shard.hpp"
 

@@ -5,7 +5,7 @@
 
 #include "lloyd/comm.hpp"
 #include "lloyd/exact_sum.hpp"
-#include "lloyd/kmeans/options.hpp"
+#include "lloyd/core/options.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {

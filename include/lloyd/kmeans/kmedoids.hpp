@@ -9,16 +9,12 @@
 
 #include "lloyd/comm.hpp"
 #include "lloyd/kmeans/engine.hpp"
-#include "lloyd/kmeans/options.hpp"
-#include "lloyd/metrics/pairwise.hpp"
+#include "lloyd/core/options.hpp"
+#include "lloyd/core/distance.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {
 
-enum class MedoidMethod { Alternate, Pam };
-/// "alternate" or "pam"; anything else is an Error.
-MedoidMethod parse_medoid_method(const std::string& name);
-const char* to_string(MedoidMethod method);
 
 struct KMedoidsOptions {
   MedoidMethod method = MedoidMethod::Alternate;

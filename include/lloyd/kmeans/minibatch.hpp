@@ -11,7 +11,7 @@
 #include "lloyd/comm.hpp"
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/kmeans/driver.hpp"
-#include "lloyd/kmeans/options.hpp"
+#include "lloyd/core/options.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {

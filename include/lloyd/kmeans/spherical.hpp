@@ -7,7 +7,7 @@
 
 #include "lloyd/comm.hpp"
 #include "lloyd/kmeans/engine.hpp"
-#include "lloyd/kmeans/options.hpp"
+#include "lloyd/core/options.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {

@@ -31,6 +31,12 @@ const char* to_string(Algorithm algorithm);
 /// What `Auto` runs for k centres in d dimensions.
 Algorithm choose_algorithm(Algorithm requested, Eigen::Index k, Eigen::Index d);
 
+/// K-medoids: how medoids are improved (kmeans/kmedoids.hpp).
+enum class MedoidMethod { Alternate, Pam };
+/// "alternate" or "pam"; anything else is an Error.
+MedoidMethod parse_medoid_method(const std::string& name);
+const char* to_string(MedoidMethod method);
+
 /// Everything that determines a fit besides the data: results depend on these and the data
 /// only, never on the number of ranks.
 struct KMeansOptions {

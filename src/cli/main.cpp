@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "cli/common.hpp"
+#include "common.hpp"
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/simd/level.hpp"
 

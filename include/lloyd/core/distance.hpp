@@ -1,4 +1,8 @@
 #pragma once
+// Distances between rows, the building blocks below kmeans/ and metrics/: squared_distance (the
+// one definition of "the" distance of a row to a centre), the distances of K-medoids and the
+// metrics, and their exact, distributed pairwise form.
+//
 // Pairwise distances between rows, exact and distributed: blocks of rows travel around a
 // ring of ranks so that every rank meets every row while holding only its own block and one
 // visiting block (no rank gathers the data). Distances are computed over tiles of kTile rows
@@ -17,8 +21,42 @@
 #include "lloyd/comm.hpp"
 #include "lloyd/error.hpp"
 #include "lloyd/shard.hpp"
+#include "lloyd/simd/kernels.hpp"
 
 namespace lloyd {
+
+/// Squared Euclidean distance accumulated in double: the one definition of "the" distance
+/// of a row to a centre (inertia, relocation, ties). The terms go into eight lanes (feature
+/// j into lane j mod 8, each term fused-multiply-added) summed in a fixed tree at the end:
+/// a fixed order, so the result does not depend on where the row lives, nor on the SIMD
+/// level (simd::Kernels::squared_distance, the same bits at every level).
+template <class T, class U>
+double squared_distance(const T* x, const U* c, Eigen::Index features) {
+  if constexpr (std::is_same_v<T, U>) {
+    return simd::kernels<T>().squared_distance(x, c, features);
+  } else {
+    constexpr int kLanes = 8;
+    double lane[kLanes] = {};
+    Eigen::Index j = 0;
+    for (; j + kLanes <= features; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
+        const double diff = static_cast<double>(x[j + l]) - static_cast<double>(c[j + l]);
+        lane[l] = std::fma(diff, diff, lane[l]);
+      }
+    for (int l = 0; j < features; ++j, ++l) {
+      const double diff = static_cast<double>(x[j]) - static_cast<double>(c[j]);
+      lane[l] = std::fma(diff, diff, lane[l]);
+    }
+    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+  }
+}
+
+/// ‖x‖² in T with the same fixed lane order, each term fused-multiply-added (used for
+/// rounding-error bounds).
+template <class T>
+T squared_norm(const T* x, Eigen::Index features) {
+  return simd::kernels<T>().squared_norm(x, features);
+}
 
 enum class Distance { Euclidean, Manhattan, Cosine };
 /// "euclidean", "manhattan" (alias "l1", "cityblock") or "cosine"; anything else is an Error.
@@ -152,16 +190,5 @@ void for_each_pair(const Comm& comm, const DenseShard<T>& shard, std::span<const
 }
 
 }  // namespace pairwise
-
-/// The nearest of `centres` to every local row under `distance` (row_distance; ties: the
-/// lower centre) and that distance. Threads: set_threads.
-template <class T>
-void assign_nearest(const DenseShard<T>& shard, const RowMatrix<T>& centres, Distance distance,
-                    std::span<std::int32_t> labels, std::span<double> distances);
-
-/// Collective over comm: assign_nearest over the whole shard; returns Σ distances (exact).
-template <class T>
-double predict_nearest(const Comm& comm, const DenseShard<T>& shard, const RowMatrix<T>& centres,
-                       Distance distance, std::vector<std::int32_t>& labels);
 
 }  // namespace lloyd
