@@ -6,7 +6,7 @@
 
 #include "fit.hpp"
 #include "lloyd/io/csr.hpp"
-#include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/io/checkpoint.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/simd/level.hpp"

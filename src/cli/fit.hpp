@@ -11,7 +11,7 @@
 #include "lloyd/io/model.hpp"
 #include "lloyd/io/output_path.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
-#include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/io/checkpoint.hpp"
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/kmedoids.hpp"
 #include "lloyd/kmeans/minibatch.hpp"

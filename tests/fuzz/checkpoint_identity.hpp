@@ -1,7 +1,7 @@
 #pragma once
 // The fit whose checkpoints the checkpoint fuzz target reads (and make_checkpoint_seeds
 // writes): 3 centres of 3 float64 features, 2 restarts of at most 20 iterations.
-#include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/io/checkpoint.hpp"
 
 namespace lloyd::fuzz {
 

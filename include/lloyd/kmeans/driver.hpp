@@ -3,7 +3,7 @@
 
 #include "lloyd/comm.hpp"
 #include "lloyd/exact_sum.hpp"
-#include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/io/checkpoint.hpp"
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/core/options.hpp"
 #include "lloyd/shard.hpp"

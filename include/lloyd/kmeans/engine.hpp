@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
-#include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/io/checkpoint.hpp"
 #include "lloyd/core/options.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/shard.hpp"

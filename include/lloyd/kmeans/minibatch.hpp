@@ -10,39 +10,12 @@
 
 #include "lloyd/comm.hpp"
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/io/row_source.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/core/options.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {
-
-/// This rank's rows of the data set, wherever they live. Rows are this rank's block of a
-/// block distribution (block_rows), addressed by global index.
-template <class T>
-class RowSource {
- public:
-  virtual ~RowSource() = default;
-  virtual std::uint64_t global_rows() const = 0;
-  virtual RowRange local_range() const = 0;
-  virtual Eigen::Index features() const = 0;
-  /// Copies the rows with the given ascending global indices (all local; repeats allowed)
-  /// into `out`, in order.
-  virtual void rows(std::span<const std::uint64_t> sorted, T* out) = 0;
-  /// Calls visit(block) for consecutive blocks covering the local rows, in order. Every rank
-  /// makes the same number of calls (trailing blocks may be empty), so `visit` may call
-  /// collectives. Blocks start at global multiples of kStreamBlock (or hold the whole shard).
-  virtual void for_each_block(const std::function<void(const DenseShard<T>&)>& visit) = 0;
-
-  static constexpr std::uint64_t kStreamBlock = 1 << 16;
-};
-
-/// The in-memory shard: one block.
-template <class T>
-std::unique_ptr<RowSource<T>> shard_source(const DenseShard<T>& shard);
-/// Rows read from `ref` on demand, kStreamBlock rows at a time (memory O(kStreamBlock·d)).
-template <class T>
-std::unique_ptr<RowSource<T>> streamed_source(const Comm& comm, const DatasetRef& ref,
-                                              const MatrixShape& shape);
 
 /// Collective over comm: the data summary of summarize(), block by block (same values).
 template <class T>

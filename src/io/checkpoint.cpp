@@ -1,4 +1,4 @@
-#include "lloyd/kmeans/checkpoint.hpp"
+#include "lloyd/io/checkpoint.hpp"
 
 #include <cmath>
 #include <cstdio>
