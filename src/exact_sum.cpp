@@ -347,4 +347,11 @@ void FeatureRange::allreduce(const Comm& comm) {
   }
 }
 
+double exact_total(const Comm& comm, std::span<const double> values) {
+  ExactSum sum;
+  sum.add(values);
+  sum.allreduce(comm);
+  return sum.value();
+}
+
 }  // namespace lloyd

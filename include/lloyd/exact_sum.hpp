@@ -51,6 +51,10 @@ class ExactSum {
   std::uint32_t pending_ = 0;  ///< additions since the last carry propagation
 };
 
+/// Collective over comm: the sum of every rank's `values`, exactly, rounded once: the same
+/// bits for any number of ranks and any order.
+double exact_total(const Comm& comm, std::span<const double> values);
+
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 /// round(value × scale) to int64, eight lanes at a time: FixedPoint::to_fixed's arithmetic
 /// (the product in double, rounded to nearest even), for the vectorised fixed-point sums.

@@ -21,13 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double exact_total(const Comm& comm, std::span<const double> values) {
-  ExactSum sum;
-  sum.add(values);
-  sum.allreduce(comm);
-  return sum.value();
-}
-
 template <class T>
 double squared_shift(const RowMatrix<T>& before, const RowMatrix<T>& after) {
   double total = 0;

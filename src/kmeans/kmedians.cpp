@@ -120,10 +120,7 @@ class MediansStep {
   }
   double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
     comm.allreduce(counters, MPI_SUM);
-    ExactSum sum;
-    for (const double v : distances_) sum.add(v);
-    sum.allreduce(comm);
-    return sum.value();
+    return exact_total(comm, distances_);
   }
   void fill_empty_clusters(const Comm& comm, const RowMatrix<T>&) {
     std::vector<std::int64_t> counts(static_cast<std::size_t>(options_.k), 0);
@@ -147,10 +144,7 @@ class MediansStep {
   // the last ones).
   double finish(const Comm& comm, const RowMatrix<T>& centres, bool) {
     assign_nearest(shard_, centres, Distance::Manhattan, labels_, distances_);
-    ExactSum sum;
-    for (const double v : distances_) sum.add(v);
-    sum.allreduce(comm);
-    return sum.value();
+    return exact_total(comm, distances_);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
 

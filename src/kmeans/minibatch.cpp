@@ -203,10 +203,7 @@ class MiniBatchStep {
   // The mean squared distance of the batch's rows.
   double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
     sums_.allreduce(comm, counters);
-    ExactSum sum;
-    for (const double v : distances_) sum.add(v);
-    sum.allreduce(comm);
-    return sum.value() / static_cast<double>(B_);
+    return exact_total(comm, distances_) / static_cast<double>(B_);
   }
   // Centres without rows are handled by the random reassignment (update).
   void fill_empty_clusters(const Comm&, const RowMatrix<T>&) {}

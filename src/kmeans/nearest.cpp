@@ -33,10 +33,7 @@ double predict_nearest(const Comm& comm, const DenseShard<T>& shard, const RowMa
   labels.assign(static_cast<std::size_t>(shard.local_rows()), 0);
   std::vector<double> distances(labels.size());
   assign_nearest(shard, centres, distance, labels, distances);
-  ExactSum total;
-  for (const double v : distances) total.add(v);
-  total.allreduce(comm);
-  return total.value();
+  return exact_total(comm, distances);
 }
 
 #define LLOYD_INSTANTIATE_NEAREST(T)                                                          \

@@ -22,14 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Collective over comm: Σ values over all ranks, exactly.
-double exact_sum(const Comm& comm, std::span<const double> values) {
-  ExactSum sum;
-  for (const double v : values) sum.add(v);
-  sum.allreduce(comm);
-  return sum.value();
-}
-
 // x·c for a sparse row and a dense vector, in T, in the row's column order.
 template <class T>
 T sparse_dot(const CsrShard<T>& shard, Eigen::Index i, const T* dense) {
@@ -182,7 +174,7 @@ class SphericalAssigner {
 double objective(const Comm& comm, std::span<const double> similarities) {
   std::vector<double> distances(similarities.size());
   for (std::size_t i = 0; i < similarities.size(); ++i) distances[i] = 1.0 - similarities[i];
-  return exact_sum(comm, distances);
+  return exact_total(comm, distances);
 }
 
 // Collective over comm: refills empty clusters with the rows least similar to their centres,
