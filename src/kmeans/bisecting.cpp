@@ -5,7 +5,7 @@
 
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/rng.hpp"

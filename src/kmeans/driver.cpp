@@ -9,7 +9,7 @@
 
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/bounded.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/empty_clusters.hpp"
 #include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
@@ -303,12 +303,6 @@ class MeansStep {
 }  // namespace
 
 template <class T>
-DataSummary summarize(const Comm& comm, const DenseShard<T>& shard) {
-  // The in-memory shard is the one-block case of the streamed summary: one code for both.
-  return summarize_blocks(comm, *shard_source(shard), true);
-}
-
-template <class T>
 LoopSettings prepare_dense_fit(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
                                const RowMatrix<T>* initial, DataSummary& summary, KMeansResult<T>& result) {
   check_cluster_count(options.k, shard.global_rows);
@@ -369,7 +363,6 @@ double predict_labels(const Comm& comm, const DenseShard<T>& shard, const RowMat
 }
 
 #define LLOYD_INSTANTIATE(T)                                                                   \
-  template DataSummary summarize(const Comm&, const DenseShard<T>&);                          \
   template LoopSettings prepare_dense_fit(const Comm&, const DenseShard<T>&, const KMeansOptions&, \
                                           const RowMatrix<T>*, DataSummary&, KMeansResult<T>&);   \
   template RowMatrix<T> starting_centres(const Comm&, const DenseShard<T>&, const KMeansOptions&,  \

@@ -7,7 +7,7 @@
 #include <type_traits>
 
 #include "lloyd/kmeans/assign.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/rng.hpp"
 

@@ -6,7 +6,7 @@
 
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
@@ -93,36 +93,6 @@ double reassign_small_centres(const Comm& comm, const DenseShard<T>& batch, doub
 }
 
 }  // namespace
-
-template <class T>
-DataSummary summarize_blocks(const Comm& comm, RowSource<T>& source, bool need_variance) {
-  const Eigen::Index d = source.features();
-  FeatureRange range(static_cast<std::size_t>(d));
-  source.for_each_block([&](const DenseShard<T>& block) {
-    range.add_rows(block.rows.data(), static_cast<std::size_t>(block.local_rows()));
-  });
-  range.allreduce(comm);
-  DataSummary summary{FixedPoint(range), 0.0, {}};
-  if (!need_variance) return summary;
-  // As summarize(): the mean from exact sums, then Σ‖x − mean‖² as one exact sum.
-  ClusterSums total(1, summary.fixed);
-  source.for_each_block([&](const DenseShard<T>& block) {
-    for (Eigen::Index i = 0; i < block.local_rows(); ++i) total.add(0, block.row(i), summary.fixed);
-  });
-  total.allreduce(comm);
-  RowMatrix<double> mean = RowMatrix<double>::Zero(1, d);
-  total.means(summary.fixed, mean);
-  summary.mean.assign(mean.data(), mean.data() + d);
-  ExactSum squares;
-  source.for_each_block([&](const DenseShard<T>& block) {
-    for (Eigen::Index i = 0; i < block.local_rows(); ++i)
-      squares.add(squared_distance(block.row(i), mean.data(), d));
-  });
-  squares.allreduce(comm);
-  summary.mean_variance =
-      squares.value() / (static_cast<double>(source.global_rows()) * static_cast<double>(d));
-  return summary;
-}
 
 namespace {
 
@@ -355,7 +325,9 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
   DataSummary summary;
   {
     PhaseClock clock(result.phases.init);
-    summary = summarize_blocks(comm, source, options.tol > 0);
+    summary = summarize_blocks<T>(
+        comm, [&](const auto& visit) { source.for_each_block(visit); }, source.global_rows(), source.features(),
+        options.tol > 0);
   }
   result.tol_absolute = options.tol * summary.mean_variance;
   // Seeding on a sample, as scikit-learn's init_size.
@@ -383,7 +355,6 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
 }
 
 #define LLOYD_INSTANTIATE(T)                                                                  \
-  template DataSummary summarize_blocks(const Comm&, RowSource<T>&, bool);                   \
   template MiniBatchResult<T> fit_minibatch(const Comm&, RowSource<T>&, const KMeansOptions&, \
                                             const MiniBatchOptions&, const LabelSink&,       \
                                             const IterationObserver&, const FitControl<T>&);

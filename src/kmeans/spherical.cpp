@@ -8,7 +8,7 @@
 
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/empty_clusters.hpp"
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"

@@ -6,9 +6,9 @@
 
 #include "lloyd/error.hpp"
 #include "lloyd/exact_sum.hpp"
-#include "lloyd/kmeans/assign.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
-#include "lloyd/kmeans/driver.hpp"
+#include "lloyd/core/distance.hpp"
+#include "lloyd/core/cluster_sums.hpp"
+#include "lloyd/core/summary.hpp"
 #include "lloyd/metrics/labels.hpp"
 
 namespace lloyd {

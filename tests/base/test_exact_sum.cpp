@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "lloyd/exact_sum.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/core/cluster_sums.hpp"
 
 namespace lloyd {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "lloyd/core/distance.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/score_tiles.hpp"
 #include "lloyd/kmeans/simd.hpp"
 #include "lloyd/simd/kernels.hpp"

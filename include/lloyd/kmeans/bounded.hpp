@@ -6,7 +6,7 @@
 
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/core/options.hpp"
 #include "lloyd/shard.hpp"
 

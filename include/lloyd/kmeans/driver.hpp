@@ -6,20 +6,10 @@
 #include "lloyd/io/checkpoint.hpp"
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/core/options.hpp"
+#include "lloyd/core/summary.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {
-
-/// What every fit on a shard needs to know about the whole data set.
-struct DataSummary {
-  FixedPoint fixed;            ///< fixed-point scales from the global max |x_j|
-  double mean_variance = 0;    ///< mean over features of the (population) variance
-  std::vector<double> mean;    ///< the mean row (from exact sums)
-};
-
-/// Collective over comm.
-template <class T>
-DataSummary summarize(const Comm& comm, const DenseShard<T>& shard);
 
 /// Collective over comm: what every fit on dense rows does before its loop — the
 /// preconditions (k, the initial centres' shape), the data summary (timed as init in

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
-#include "lloyd/kmeans/cluster_sums.hpp"
+#include "lloyd/core/cluster_sums.hpp"
 
 namespace lloyd {
 

@@ -17,10 +17,6 @@
 
 namespace lloyd {
 
-/// Collective over comm: the data summary of summarize(), block by block (same values).
-template <class T>
-DataSummary summarize_blocks(const Comm& comm, RowSource<T>& source, bool need_variance);
-
 struct MiniBatchOptions {
   /// Rows per step; at most n are used (scikit-learn's _batch_size = min(batch_size, n)).
   std::uint64_t batch_size = 1024;

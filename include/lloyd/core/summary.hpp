@@ -1,0 +1,37 @@
+#pragma once
+// The data summary every fit starts from (fixed-point scales, mean, mean variance), computed
+// exactly over all ranks from rows in one or many blocks: shared by kmeans/ (every mode, the
+// streamed mini-batch too) and metrics/ (the scales of the exact sums).
+#include <functional>
+#include <vector>
+
+#include "lloyd/comm.hpp"
+#include "lloyd/exact_sum.hpp"
+#include "lloyd/shard.hpp"
+
+namespace lloyd {
+
+/// What every fit on a shard needs to know about the whole data set.
+struct DataSummary {
+  FixedPoint fixed;            ///< fixed-point scales from the global max |x_j|
+  double mean_variance = 0;    ///< mean over features of the (population) variance
+  std::vector<double> mean;    ///< the mean row (from exact sums)
+};
+
+/// Calls its argument once for each block of this rank's rows, in order; every rank makes
+/// the same number of calls (RowSource::for_each_block), so the summary may use collectives.
+template <class T>
+using BlockVisitor = std::function<void(const std::function<void(const DenseShard<T>&)>&)>;
+
+/// Collective over comm: the summary of n rows of d features given block by block (three
+/// passes: the range, the exact mean, the exact Σ‖x − mean‖²; the last two only when
+/// `need_variance`). The same bits however the rows are split into blocks and ranks.
+template <class T>
+DataSummary summarize_blocks(const Comm& comm, const BlockVisitor<T>& visit_blocks, std::uint64_t rows,
+                             Eigen::Index features, bool need_variance);
+
+/// Collective over comm: summarize_blocks of the in-memory shard (one block).
+template <class T>
+DataSummary summarize(const Comm& comm, const DenseShard<T>& shard);
+
+}  // namespace lloyd
