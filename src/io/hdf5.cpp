@@ -486,9 +486,9 @@ OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path, bool 
   // Room for HDF5's last metadata write, reserved before anything is written (see
   // release_reserve); a disk too full for it fails here, before any work is spent on writing.
   std::optional<std::string> problem;
+  std::filesystem::path reserve = final_path_;
+  reserve += ".reserve-" + std::to_string(pid);
   if (comm_.rank() == 0) {
-    std::filesystem::path reserve = final_path_;
-    reserve += ".reserve-" + std::to_string(pid);
     const SignalsHeld held;  // until the reserve is registered
     problem = reserve_space(reserve, kCloseReserveBytes);
     if (!problem) {
@@ -499,6 +499,14 @@ OutputFile::OutputFile(const Comm& comm, std::filesystem::path final_path, bool 
     }
   }
   comm_.agree(problem);
+  // Every rank removes the reserve on a signal, as it removes the partial file: when mpirun
+  // forwards SIGTERM, the first rank to die makes it SIGKILL the others, possibly before
+  // rank 0's handler ran (seen under load: OUTPUT.reserve-PID left behind). Registered only
+  // now that rank 0 created it, so no rank ever removes a file lloyd did not create.
+  if (comm_.rank() != 0) {
+    reserve_path_ = reserve;
+    register_partial(reserve_path_);
+  }
   Hid fapl = parallel_access(comm_);
   // Exclusive: a file that happens to have the temporary name is the user's, never replaced.
   hid_t id = -1;
@@ -524,6 +532,7 @@ OutputFile::~OutputFile() {
     // abort) and remove the partial file from here.
     file_.release();
     ::unlink(partial_path_.c_str());
+    if (!reserve_path_.empty()) ::unlink(reserve_path_.c_str());
     release_reserve();
   } else {
     // HDF5 cannot abandon a file: H5Fclose writes the metadata it holds, and a close that
@@ -539,7 +548,8 @@ OutputFile::~OutputFile() {
 
 void OutputFile::release_reserve() noexcept {
   if (reserve_path_.empty()) return;
-  ::unlink(reserve_path_.c_str());
+  // Rank 0 frees the space when its own close needs it; the other ranks only stop guarding it.
+  if (comm_.rank() == 0) ::unlink(reserve_path_.c_str());
   forget_partial(reserve_path_);
   reserve_path_.clear();
 }

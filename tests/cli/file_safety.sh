@@ -47,6 +47,41 @@ expect_error checkpoint_is_output 2 "$W/out.h5" "same file" -- \
 # A checkpoint directory that does not exist is found at the start, not at the first write.
 expect_error checkpoint_missing_directory 2 "$W/out.h5" "checkpoint directory" "does not exist" -- \
   fit --input "$W/in.h5:/X" --k 3 --checkpoint "$W/no/such/dir/ck.h5" --output "$W/out.h5"
+# ---- a rank killed outright (SIGKILL, as mpirun does to the others once one rank died of a
+# signal) leaves no partial output and no reserve: every rank's signal handler removes both.
+# Here rank 1 gets SIGTERM and rank 0 (the creator of OUTPUT.reserve-PID) SIGKILL.
+mkdir -p "$W/killed"
+mpi killed.data 2 60 generate --output "$W/killed_in.h5" --samples 20000 --features 4 --centers 3
+killed_tag="$TAG-killed"
+env "LLOYD_CLI_TEST_TAG=$killed_tag" $LLOYD_MPIRUN -n 2 "$LLOYD" fit --input "$W/killed_in.h5:/X" --k 3 \
+  --mode minibatch --batch-size 10 --max-iter 100000000 --max-no-improvement 0 \
+  --output "$W/killed/model.h5" >"$W/killed.out" 2>"$W/killed.err" </dev/null &
+killed_launcher=$!
+rank0=""
+for _ in $(seq 200); do
+  partial=$(ls "$W/killed" 2>/dev/null | sed -n 's/^model\.h5\.partial-\([0-9]*\)$/\1/p')
+  [ -n "$partial" ] && { rank0=$partial; break; }
+  sleep 0.1
+done
+others=()
+for environ in /proc/[0-9]*/environ; do
+  pid=${environ#/proc/}; pid=${pid%/environ}
+  [ "$pid" = "$rank0" ] && continue
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = lloyd ] || continue
+  tr '\0' '\n' <"$environ" 2>/dev/null | grep -qx "LLOYD_CLI_TEST_TAG=$killed_tag" && others+=("$pid")
+done
+if [ -z "$rank0" ] || [ "${#others[@]}" -ne 1 ]; then
+  fail killed_rank.setup "could not find the two ranks (rank 0: '${rank0}', others: ${others[*]:-none})" "$W/killed.err"
+else
+  kill -TERM "${others[0]}"
+  sleep 0.5
+  kill -KILL "$rank0" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$killed_launcher" 2>/dev/null || break; sleep 0.1; done
+  check killed_rank.no_partial_or_reserve "left behind: $(ls "$W/killed")" [ -z "$(ls "$W/killed")" ]
+fi
+kill -KILL "$killed_launcher" 2>/dev/null
+wait "$killed_launcher" 2>/dev/null
+
 if [ "$(id -u)" -ne 0 ]; then
   mkdir -p "$W/readonly"; chmod a-w "$W/readonly"
   expect_error checkpoint_unwritable_directory 2 "$W/out.h5" "checkpoint directory" "not writable" -- \

@@ -223,7 +223,7 @@ class OutputFile {
   /// metadata finds room even on a disk that filled up during the run.
   void release_reserve() noexcept;
   static constexpr std::uint64_t kCloseReserveBytes = std::uint64_t{1} << 20;
-  std::filesystem::path reserve_path_;  ///< rank 0: the reserved space, until released
+  std::filesystem::path reserve_path_;  ///< the reserved space (created by rank 0), until released
   const Comm& comm_;
   std::filesystem::path final_path_, partial_path_;
   bool replace_existing_ = false;
