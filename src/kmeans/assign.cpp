@@ -368,8 +368,9 @@ void Assigner<T>::nearest_direct_rows(const DirectScorer<T>& scorer, const T* ba
   GroupNearest<T> group;
   with_features<T>(d, [&](auto D) { group_nearest<T, D>(scorer, base, offset, count, group); });
   for (int r = 0; r < count; ++r) {
-    const double margin = slack(d) * (static_cast<double>(norms[r]) + static_cast<double>(largest_norm));
-    const T threshold = static_cast<T>(static_cast<double>(group.lowest[r]) + margin);
+    // The margin fused into its addition (as the -march=native build always did).
+    const T threshold = static_cast<T>(std::fma(slack(d), static_cast<double>(norms[r]) + static_cast<double>(largest_norm),
+                                                static_cast<double>(group.lowest[r])));
     if (group.second[r] <= threshold) {
       // Another centre within the rounding margin: Assigner::nearest decides, on stored scores.
       nearest[r] = nearest_from_stored_scores(scorer, base + offset[r], centroids, largest_norm, norms[r],
