@@ -8,12 +8,17 @@
 #   3. every libFuzzer target (tests/fuzz: the CSR reader, the model and checkpoint readers, the
 #      tokenizer, and the assignment kernels and fixed-point sums fed raw values) for
 #      LLOYD_FUZZ_SECONDS (default 30) each from its committed seed corpus, after replaying the
-#      inputs that once crashed it (-DLLOYD_FUZZ=ON with clang, in build-fuzz/).
+#      inputs that once crashed it (-DLLOYD_FUZZ=ON with clang, in build-fuzz/);
+#   4. the unit, MPI and CLI tests again, built for baseline x86-64 (-DLLOYD_NATIVE=OFF, in
+#      build-portable/): the binary for a cluster of mixed nodes, with the kernels chosen at
+#      run time, and a check that nothing outside those kernels needs more than baseline
+#      x86-64 (tests/build/portable_instructions.sh).
 #
 #   scripts/test.sh                            all three stages
 #   scripts/test.sh -R sklearn                 stage 1 only, with these ctest arguments
 #   scripts/test.sh --sanitize [CTEST-ARGS]    stage 2 only
 #   scripts/test.sh --fuzz                     stage 3 only
+#   scripts/test.sh --portable [CTEST-ARGS]    stage 4 only
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 export LLOYD_DEPS=--test
@@ -62,9 +67,16 @@ fuzz() {
   "$LLOYD_ROOT/tests/fuzz/run.sh" "$build" "$seconds"
 }
 
+portable() {
+  local build=$LLOYD_ROOT/build-portable
+  LLOYD_BUILD=$build "$LLOYD_ROOT/scripts/build.sh" -DLLOYD_NATIVE=OFF
+  (cd "$build" && ctest --output-on-failure -E '^slurm\.' "$@")
+}
+
 case "${1:-}" in
   --sanitize) shift; sanitize "$@" ;;
   --fuzz) fuzz ;;
-  "") suite; sanitize; fuzz ;;
+  --portable) shift; portable "$@" ;;
+  "") suite; sanitize; fuzz; portable ;;
   *) suite "$@" ;;
 esac

@@ -1,5 +1,7 @@
 #include "lloyd/generate.hpp"
 
+#include <cmath>
+
 #include "lloyd/out_of_memory.hpp"
 #include "lloyd/rng.hpp"
 
@@ -24,9 +26,9 @@ Blobs<T> make_blobs(const Comm& comm, const BlobOptions& options) {
   for (Eigen::Index c = 0; c < options.centers; ++c)
     for (Eigen::Index j = 0; j < d; ++j)
       blobs.centers(c, j) =
-          options.box_low + (options.box_high - options.box_low) *
-                                rng.uniform(stream_id(Stream::GenerateCentres),
-                                            static_cast<std::uint64_t>(c * d + j));
+          std::fma(options.box_high - options.box_low,
+                   rng.uniform(stream_id(Stream::GenerateCentres), static_cast<std::uint64_t>(c * d + j)),
+                   options.box_low);
 
   blobs.data.global_rows = options.samples;
   blobs.data.first_row = mine.begin;
@@ -47,7 +49,7 @@ Blobs<T> make_blobs(const Comm& comm, const BlobOptions& options) {
                                          g * pairs_per_row + static_cast<std::uint64_t>(j / 2));
       for (Eigen::Index h = 0; h < 2 && j + h < d; ++h)
         blobs.data.rows(i, j + h) = static_cast<T>(
-            blobs.centers(static_cast<Eigen::Index>(cluster), j + h) + options.cluster_std * noise[h]);
+            std::fma(options.cluster_std, noise[h], blobs.centers(static_cast<Eigen::Index>(cluster), j + h)));
     }
   }
   return blobs;

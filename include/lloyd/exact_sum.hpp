@@ -13,6 +13,7 @@
 #endif
 
 #include "lloyd/comm.hpp"
+#include "lloyd/simd/kernels.hpp"
 
 namespace lloyd {
 
@@ -181,29 +182,20 @@ class FixedPoint {
   /// sum[l · features() + j]); with Sign = −1 the row is subtracted instead. The
   /// vectorisable form of add_limbs for whole rows.
   template <int Sign = 1, class T>
-  void add_row(std::int64_t* __restrict sum, const T* __restrict row) const {
-    if (general_) {
-      add_row_limbs<Sign>(sum, row);
-      return;
-    }
-    const double* __restrict scale = scale_.data();
-    const std::size_t d = scale_.size();
-    std::size_t j = 0;
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-    // Eight features per step (measured: the scalar loop was a quarter of a full assignment
-    // at d = 8): the same products, roundings to nearest even and integer sums.
-    for (; j < d; j += 8) {
-      const auto mask = static_cast<__mmask8>(d - j >= 8 ? 0xff : (1u << (d - j)) - 1);
-      __m512d value;
-      if constexpr (std::is_same_v<T, float>) value = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, row + j));
-      else value = _mm512_maskz_loadu_pd(mask, row + j);
-      const __m512i fixed = to_fixed_lanes(value, _mm512_maskz_loadu_pd(mask, scale + j));
-      const __m512i old = _mm512_maskz_loadu_epi64(mask, sum + j);
-      _mm512_mask_storeu_epi64(sum + j, mask, Sign > 0 ? _mm512_add_epi64(old, fixed) : _mm512_sub_epi64(old, fixed));
-    }
-#endif
-    for (; j < d; ++j)
-      sum[j] += Sign * static_cast<std::int64_t>(std::nearbyint(static_cast<double>(row[j]) * scale[j]));
+  void add_row(std::int64_t* sum, const T* row) const {
+    const std::int32_t first = 0;
+    add_rows<Sign>(sum, 0, &first, row, 1);
+  }
+  /// add_row for `count` consecutive rows (row r at rows + r · features()), row r into the
+  /// sums at sum + clusters[r] · cluster_stride: one kernel call for a group of rows.
+  template <int Sign = 1, class T>
+  void add_rows(std::int64_t* sum, std::ptrdiff_t cluster_stride, const std::int32_t* clusters, const T* rows,
+                int count) const {
+    // The kernel of the SIMD level in use (measured: the scalar loop was a quarter of a full
+    // assignment at d = 8); every level adds the same integers.
+    simd::kernels<T>().add_fixed_rows(sum, cluster_stride, clusters, rows, count, scale_.data(),
+                                      second_scale_.data(), two_step_, limbs_,
+                                      static_cast<std::ptrdiff_t>(scale_.size()), Sign);
   }
   /// The value of a single-limb sum, rounded once (single() only).
   double to_double(Int128 sum, std::size_t feature) const {
@@ -217,8 +209,6 @@ class FixedPoint {
                            std::int64_t count, double offset) const;
 
  private:
-  template <int Sign, class T>
-  void add_row_limbs(std::int64_t* __restrict sum, const T* __restrict row) const;
   // value · 2^shift = value · scale_ · second_scale_ (second_scale_ is 1 unless 2^shift is
   // not a double); top_[j] = e_j, limb l of feature j counts units of 2^(e_j − 52(l + 1)).
   std::vector<double> scale_, second_scale_, inverse_scale_;
@@ -227,38 +217,5 @@ class FixedPoint {
   bool two_step_ = false;  ///< some second_scale_ is not 1
   bool general_ = false;   ///< more than one limb, or two-step scales
 };
-
-template <int Sign, class T>
-void FixedPoint::add_row_limbs(std::int64_t* __restrict sum, const T* __restrict row) const {
-  const std::size_t d = scale_.size();
-  const double* __restrict scale = scale_.data();
-  const double* __restrict second = second_scale_.data();
-  std::size_t j = 0;
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-  // add_limbs' arithmetic, eight features per step.
-  const __m512d unit = _mm512_set1_pd(0x1p52);
-  for (; j < d; j += 8) {
-    const auto mask = static_cast<__mmask8>(d - j >= 8 ? 0xff : (1u << (d - j)) - 1);
-    __m512d value;
-    if constexpr (std::is_same_v<T, float>) value = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, row + j));
-    else value = _mm512_maskz_loadu_pd(mask, row + j);
-    __m512d f = _mm512_mul_pd(value, _mm512_maskz_loadu_pd(mask, scale + j));
-    if (two_step_) f = _mm512_mul_pd(f, _mm512_maskz_loadu_pd(mask, second + j));
-    std::int64_t* target = sum + j;
-    auto accumulate = [&](__m512i limb) {
-      const __m512i old = _mm512_maskz_loadu_epi64(mask, target);
-      _mm512_mask_storeu_epi64(target, mask, Sign > 0 ? _mm512_add_epi64(old, limb) : _mm512_sub_epi64(old, limb));
-      target += d;
-    };
-    for (int l = 0; l + 1 < limbs_; ++l) {
-      const __m512d whole = _mm512_roundscale_pd(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      accumulate(_mm512_cvttpd_epi64(whole));
-      f = _mm512_mul_pd(_mm512_sub_pd(f, whole), unit);
-    }
-    accumulate(_mm512_cvttpd_epi64(f));  // an integer by now (rounded, for the rounding form)
-  }
-#endif
-  for (; j < d; ++j) add_limbs<Sign>(static_cast<double>(row[j]), j, sum + j, d);
-}
 
 }  // namespace lloyd

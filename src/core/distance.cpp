@@ -65,7 +65,7 @@ double fixed_point_scale(const Comm& comm, const DenseShard<T>& shard, Distance 
                           : distance == Distance::Manhattan ? l1_diameter
                                                             : 2.0;
   // Computed distances may exceed the true diameter by rounding: leave a margin.
-  const double bound = diameter * (1 + 1e-6) + std::numeric_limits<double>::min();
+  const double bound = std::fma(diameter, 1 + 1e-6, std::numeric_limits<double>::min());
   int exponent = 0;
   std::frexp(0x1.0p44 / bound, &exponent);
   return std::ldexp(1.0, exponent - 1);
@@ -118,8 +118,8 @@ void quantised_distances(Distance distance, const TileRows& lhs, const TileRows&
     const TileMap x = lhs.matrix(), y = rhs.matrix();
     for (Eigen::Index r = 0; r < kTile; ++r)
       for (Eigen::Index c = 0; c < kTile; ++c)
-        out(r, c) = (row_distance(distance, x.row(r).data(), y.row(c).data(), lhs.features) * scale +
-                     kRound) - kRound;
+        out(r, c) = std::fma(row_distance(distance, x.row(r).data(), y.row(c).data(), lhs.features), scale,
+                             kRound) - kRound;
   } else {
     out.noalias() = lhs.matrix() * rhs.matrix().transpose();
     for (Eigen::Index r = 0; r < kTile; ++r) {
@@ -127,8 +127,8 @@ void quantised_distances(Distance distance, const TileRows& lhs, const TileRows&
       const double a = lhs.norms(r);
       if (distance == Distance::Euclidean) {
         for (Eigen::Index c = 0; c < kTile; ++c) {
-          const double squared = std::max(0.0, a + b[c] - 2 * row[c]);
-          row[c] = (std::sqrt(squared) * scale + kRound) - kRound;
+          const double squared = std::max(0.0, std::fma(-2.0, row[c], a + b[c]));
+          row[c] = std::fma(std::sqrt(squared), scale, kRound) - kRound;
         }
       } else {
         for (Eigen::Index c = 0; c < kTile; ++c) {

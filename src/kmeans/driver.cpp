@@ -149,14 +149,16 @@ class InertiaFromSums {
         if (fixed_.single()) {
           const Int128 centred = sums[static_cast<std::size_t>(c * d + j)] -
                                  Int128{n} * Int128{grid_mean_[feature]};
-          cross += offset * fixed_.to_double(centred, feature);
+          cross = std::fma(offset, fixed_.to_double(centred, feature), cross);
         } else {
-          cross += offset * fixed_.centred_to_double(sums.data() + totals.position(c, j), static_cast<std::size_t>(d),
-                                                     feature, n, mean_[feature]);
+          cross = std::fma(offset,
+                           fixed_.centred_to_double(sums.data() + totals.position(c, j), static_cast<std::size_t>(d),
+                                                    feature, n, mean_[feature]),
+                           cross);
         }
-        own += offset * offset;
+        own = std::fma(offset, offset, own);
       }
-      inertia += static_cast<double>(n) * own - 2 * cross;
+      inertia += std::fma(static_cast<double>(n), own, -2 * cross);
     }
     return inertia;
   }

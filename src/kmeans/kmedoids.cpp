@@ -2,6 +2,7 @@
 #include "lloyd/kmeans/kmedoids.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <limits>
 #include <optional>
@@ -99,7 +100,7 @@ class MedoidSearch {
 
   double quantise(double distance) const {
     constexpr double kRound = 0x1.8p52;
-    return (distance * scale_ + kRound) - kRound;
+    return std::fma(distance, scale_, kRound) - kRound;
   }
   bool is_medoid(std::uint64_t g) const {
     return std::find(medoids_.begin(), medoids_.end(), g) != medoids_.end();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
@@ -26,8 +27,13 @@ using Clock = std::chrono::steady_clock;
 template <class T>
 T sparse_dot(const CsrShard<T>& shard, Eigen::Index i, const T* dense) {
   T dot = 0;
-  for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e)
-    dot += shard.values[static_cast<std::size_t>(e)] * dense[shard.indices[static_cast<std::size_t>(e)]];
+  // As the -march=native build computed it (GCC fused the unrolled float chain, not the
+  // double one): the same bits as before.
+  for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e) {
+    const T value = shard.values[static_cast<std::size_t>(e)], other = dense[shard.indices[static_cast<std::size_t>(e)]];
+    if constexpr (std::is_same_v<T, float>) dot = std::fma(value, other, dot);
+    else dot += value * other;
+  }
   return dot;
 }
 
@@ -143,7 +149,7 @@ class SphericalAssigner {
         for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e) {
           const T value = shard.values[static_cast<std::size_t>(e)];
           const T* centre_column = transposed_.row(shard.indices[static_cast<std::size_t>(e)]).data();
-          for (Eigen::Index c = 0; c < k; ++c) scores[c] += value * centre_column[c];
+          for (Eigen::Index c = 0; c < k; ++c) scores[c] = std::fma(value, centre_column[c], scores[c]);
         }
         Eigen::Index best = 0;
         for (Eigen::Index c = 1; c < k; ++c)

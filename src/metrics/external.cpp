@@ -19,7 +19,7 @@ double entropy(const std::vector<double>& sizes) {
   if (total == 0) return 1.0;
   double h = 0;
   for (const double s : sizes)
-    if (s > 0) h -= (s / total) * (std::log(s) - std::log(total));
+    if (s > 0) h = std::fma(-(s / total), std::log(s) - std::log(total), h);
   return h;
 }
 
@@ -44,7 +44,7 @@ double mutual_info(const std::vector<Cell>& cells, const std::vector<std::size_t
     const double outer = static_cast<double>(static_cast<std::int64_t>(rows[row_of[c]]) *
                                              static_cast<std::int64_t>(columns[column_of[c]]));
     const double log_outer = -std::log(outer) + 2 * std::log(total);
-    double term = p * (std::log(cell) - std::log(total)) + p * log_outer;
+    double term = std::fma(p, std::log(cell) - std::log(total), p * log_outer);
     if (std::abs(term) < std::numeric_limits<double>::epsilon()) term = 0;
     mi += term;
   }

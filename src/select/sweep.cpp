@@ -87,9 +87,8 @@ DenseShard<T> GapReferenceSampler<T>::sample(int b) const {
   for (Eigen::Index i = 0; i < shard_.local_rows(); ++i) {
     const std::uint64_t g = shard_.global_index(i);
     for (Eigen::Index j = 0; j < d; ++j)
-      z(j) = lo_(j) + rng.uniform(stream, g * static_cast<std::uint64_t>(d) +
-                                              static_cast<std::uint64_t>(j)) *
-                          (hi_(j) - lo_(j));
+      z(j) = std::fma(rng.uniform(stream, g * static_cast<std::uint64_t>(d) + static_cast<std::uint64_t>(j)),
+                      hi_(j) - lo_(j), lo_(j));
     if (rotated_) {
       const Eigen::VectorXd x = rotation_ * z + mean_;
       for (Eigen::Index j = 0; j < d; ++j) reference.rows(i, j) = static_cast<T>(x(j));

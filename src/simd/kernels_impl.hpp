@@ -8,6 +8,7 @@
 // score is fixed here and does not depend on kWidth, so every level computes the same bits.
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include "lloyd/simd/kernels.hpp"
 
@@ -42,6 +43,48 @@ void add_squared_differences(const T* x, const T* c, std::ptrdiff_t j, std::ptrd
 }
 inline double lane_tree(const double* lane) {
   return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
+// Kernels::add_fixed_row for features [j, features), one at a time.
+template <int Sign, class T>
+void add_fixed_features(std::int64_t* sum, const T* row, const double* scale, const double* second, bool two_step,
+                        int limbs, std::ptrdiff_t j, std::ptrdiff_t features) {
+  if (limbs == 1 && !two_step) {
+    for (; j < features; ++j)
+      sum[j] += Sign * static_cast<std::int64_t>(std::nearbyint(static_cast<double>(row[j]) * scale[j]));
+    return;
+  }
+  for (; j < features; ++j) {
+    double f = static_cast<double>(row[j]) * scale[j];
+    if (two_step) f *= second[j];
+    std::int64_t* limb = sum + j;
+    for (int l = 0; l + 1 < limbs; ++l, limb += features) {
+      const double whole = std::nearbyint(f);
+      *limb += Sign * static_cast<std::int64_t>(whole);
+      f = (f - whole) * 0x1p52;
+    }
+    *limb += Sign * static_cast<std::int64_t>(std::nearbyint(f));
+  }
+}
+// One row's fixed-point limbs, feature by feature (RowSums of add_fixed_rows).
+struct ScalarRowSums {
+  template <int Sign, class T>
+  static void add(std::int64_t* sum, const T* row, const double* scale, const double* second, bool two_step,
+                  int limbs, std::ptrdiff_t features) {
+    add_fixed_features<Sign>(sum, row, scale, second, two_step, limbs, 0, features);
+  }
+};
+// Kernels::add_fixed_rows, a row at a time by RowSums::add<Sign>.
+template <class RowSums, class T>
+void add_fixed_rows(std::int64_t* sum, std::ptrdiff_t cluster_stride, const std::int32_t* clusters, const T* rows,
+                    int count, const double* scale, const double* second, bool two_step, int limbs,
+                    std::ptrdiff_t features, int sign) {
+  for (int r = 0; r < count; ++r) {
+    std::int64_t* target = sum + clusters[r] * cluster_stride;
+    const T* row = rows + r * features;
+    if (sign > 0) RowSums::template add<1>(target, row, scale, second, two_step, limbs, features);
+    else RowSums::template add<-1>(target, row, scale, second, two_step, limbs, features);
+  }
 }
 
 // score[c] for c < columns: norms[c], then feature j into accumulator j mod 4, summed as

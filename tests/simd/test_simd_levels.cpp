@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
+#include "lloyd/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/score_tiles.hpp"
 #include "lloyd/simd/kernels.hpp"
@@ -143,6 +145,58 @@ void expect_assignments_agree() {
   simd::use(simd::widest_supported());
 }
 
+// FixedPoint::add_row (Kernels::add_fixed_row) at every level adds the same integers as
+// add_limbs value by value, for added and subtracted rows: one limb (float data), several
+// limbs (float64 data spanning many binades), the rounding form (k-means++ weights) and
+// two-step scales (float64 data below 2^−970).
+template <class T>
+void expect_fixed_rows_agree() {
+  enum Form { Exact, Spread, Rounding, Tiny };
+  for (const Form form : {Exact, Spread, Rounding, Tiny}) {
+    if (form == Tiny && !std::is_same_v<T, double>) continue;  // no float is that small
+    for (const std::size_t d : {1, 3, 7, 8, 9, 17, 33}) {
+      const std::size_t n = 40;
+      std::vector<T> rows = random_values<T>(n * d, 11 + static_cast<unsigned>(d));
+      for (std::size_t v = 0; v < rows.size(); ++v) {
+        if (form == Spread && v % 3 == 0) rows[v] = static_cast<T>(std::ldexp(static_cast<double>(rows[v]), -30));
+        if (form == Tiny) rows[v] = static_cast<T>(std::ldexp(static_cast<double>(rows[v]), -1000));
+      }
+      FeatureRange range(d);
+      range.add_rows(rows.data(), n);
+      const FixedPoint fixed = form == Rounding ? FixedPoint(range.max_abs()) : FixedPoint(range);
+      const std::size_t words = static_cast<std::size_t>(fixed.limbs()) * d;
+      std::vector<std::int64_t> expected(words, 0);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < d; ++j) {
+          const double value = static_cast<double>(rows[i * d + j]);
+          if (i % 4 == 3) fixed.add_limbs<-1>(value, j, expected.data() + j, d);
+          else fixed.add_limbs(value, j, expected.data() + j, d);
+        }
+      for (const Level level : simd::kLevels) {
+        if (!simd::supported(level)) continue;
+        simd::use(level);
+        std::vector<std::int64_t> got(words, 0);
+        for (std::size_t i = 0; i < n; ++i) {
+          if (i % 4 == 3) fixed.add_row<-1>(got.data(), rows.data() + i * d);
+          else fixed.add_row(got.data(), rows.data() + i * d);
+        }
+        EXPECT_EQ(got, expected) << simd::to_string(level) << " form " << form << " d=" << d
+                                 << " limbs=" << fixed.limbs();
+        // A group of rows into two clusters in one call: the same as row by row.
+        std::vector<std::int32_t> clusters(n);
+        for (std::size_t i = 0; i < n; ++i) clusters[i] = static_cast<std::int32_t>(i % 2);
+        std::vector<std::int64_t> grouped(2 * words, 0), one_by_one(2 * words, 0);
+        fixed.add_rows(grouped.data(), static_cast<std::ptrdiff_t>(words), clusters.data(), rows.data(),
+                       static_cast<int>(n));
+        for (std::size_t i = 0; i < n; ++i)
+          fixed.add_row(one_by_one.data() + static_cast<std::size_t>(clusters[i]) * words, rows.data() + i * d);
+        EXPECT_EQ(grouped, one_by_one) << simd::to_string(level) << " form " << form << " d=" << d;
+      }
+    }
+  }
+  simd::use(simd::widest_supported());
+}
+
 TEST(SimdLevels, PortableAlwaysSupportedAndChosenLevelSupported) {
   EXPECT_TRUE(simd::supported(Level::Portable));
   EXPECT_TRUE(simd::supported(simd::level()));
@@ -162,6 +216,10 @@ TEST(SimdLevels, TileScoresSameBitsAtEveryLevel) {
 TEST(SimdLevels, AssignmentsSameBitsAtEveryLevel) {
   expect_assignments_agree<float>();
   expect_assignments_agree<double>();
+}
+TEST(SimdLevels, FixedPointRowSumsSameAtEveryLevel) {
+  expect_fixed_rows_agree<float>();
+  expect_fixed_rows_agree<double>();
 }
 TEST(SimdLevels, UnsupportedLevelIsRefusedWithOneLine) {
   for (const Level level : simd::kLevels) {

@@ -45,6 +45,16 @@ class ClusterSums {
     ++counts_[static_cast<std::size_t>(cluster)];
     if (++pending_rows_ == kFlushRows) flush();
   }
+  /// add() for `count` consecutive rows (row r at rows + r · features, into clusters[r]).
+  template <class T>
+  void add_rows(const std::int32_t* clusters, const T* rows, int count, const FixedPoint& fixed) {
+    check_layout(fixed);
+    if (pending_rows_ + count > kFlushRows) flush();
+    fixed.add_rows(pending_.data(), static_cast<std::ptrdiff_t>(features_ * limbs_), clusters, rows, count);
+    for (int r = 0; r < count; ++r) ++counts_[static_cast<std::size_t>(clusters[r])];
+    pending_rows_ += count;
+    if (pending_rows_ == kFlushRows) flush();
+  }
   /// The inverse of add, for sums of changes (counts may go negative there).
   template <class T>
   void subtract(std::int32_t cluster, const T* row, const FixedPoint& fixed) {

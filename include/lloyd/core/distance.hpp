@@ -74,12 +74,12 @@ double row_distance(Distance distance, const T* x, const U* y, Eigen::Index feat
     const double a = static_cast<double>(x[j]), b = static_cast<double>(y[j]);
     const int l = static_cast<int>(j % kLanes);
     switch (distance) {
-      case Distance::Euclidean: lane[l] += (a - b) * (a - b); break;
+      case Distance::Euclidean: lane[l] = std::fma(a - b, a - b, lane[l]); break;
       case Distance::Manhattan: lane[l] += std::abs(a - b); break;
       case Distance::Cosine:
-        lane[l] += a * b;
-        x2[l] += a * a;
-        y2[l] += b * b;
+        lane[l] = std::fma(a, b, lane[l]);
+        x2[l] = std::fma(a, a, x2[l]);
+        y2[l] = std::fma(b, b, y2[l]);
         break;
     }
   }

@@ -130,7 +130,7 @@ class BlockDistances {
         const T row_norm = squared_norm(shard.row(rows.first + q), features_);
         for (Eigen::Index c = 0; c < k; ++c)
           distances[static_cast<std::size_t>(c)] =
-              row_norm - 2 * serial_.products(serial_.offset + q, c) + centre_norms_(c);
+              std::fma(T(-2), serial_.products(serial_.offset + q, c), row_norm) + centre_norms_(c);
         visit(rows.first + q, row_norm, distances.data());
       }
     }

@@ -3,6 +3,7 @@
 // Every entry computes the same bits at every level; the callers (kmeans/assign.hpp,
 // kmeans/score_tiles.hpp) document what they compute.
 #include <cstddef>
+#include <cstdint>
 
 #include "lloyd/simd/level.hpp"
 
@@ -34,6 +35,15 @@ struct Kernels {
   /// feature order. `tile` is scratch of kRows · ⌈features / kSlice⌉ · kSlice values.
   void (*tile_scores)(const T* packed, const T* norms, std::ptrdiff_t panels, std::ptrdiff_t features,
                       const T* const* rows, int count, T* score, std::ptrdiff_t stride, T* tile);
+  /// FixedPoint::add_rows (exact_sum.hpp) for `sign` = ±1: for r < count, the `limbs` limbs
+  /// of every feature j of row r (at rows + r · features), limb l added into
+  /// sum[clusters[r] · cluster_stride + l · features + j]. f = x_j · scale[j] (times second[j]
+  /// when `two_step`), in double; each limb but the last is nearbyint(f), f then
+  /// (f − limb) · 2^52; the last is nearbyint(f). Exact integer sums of IEEE results: the
+  /// same at every level.
+  void (*add_fixed_rows)(std::int64_t* sum, std::ptrdiff_t cluster_stride, const std::int32_t* clusters,
+                         const T* rows, int count, const double* scale, const double* second, bool two_step,
+                         int limbs, std::ptrdiff_t features, int sign);
 };
 
 /// The kernels of `level` (which this CPU must support).
