@@ -12,7 +12,7 @@
 #   4. the unit, MPI and CLI tests again, built for baseline x86-64 (-DLLOYD_NATIVE=OFF, in
 #      build-portable/): the binary for a cluster of mixed nodes, with the kernels chosen at
 #      run time, and a check that nothing outside those kernels needs more than baseline
-#      x86-64 (tests/build/portable_instructions.sh).
+#      x86-64 (tests/simd/portable_instructions.sh).
 #
 #   scripts/test.sh                            all three stages
 #   scripts/test.sh -R sklearn                 stage 1 only, with these ctest arguments

@@ -56,8 +56,13 @@ double squared_distance(const T* x, const T* c, std::ptrdiff_t features) {
 }
 
 template <class T>
-const Kernels<T> table{&squared_distance<T>, &squared_norm<T>, &direct_scores<Ymm<T>, T>,
-                       &tile_scores<Ymm<T>, 2, 6, T>, &add_fixed_rows<ScalarRowSums, T>};
+const Kernels<T> table{
+    .squared_distance = &squared_distance<T>,
+    .squared_norm = &squared_norm<T>,
+    .direct_scores = &direct_scores<Ymm<T>, T>,
+    .tile_scores = &tile_scores<Ymm<T>, 2, 6, T>,
+    .add_fixed_rows = &add_fixed_rows<ScalarRowSums, T>,
+};
 
 }  // namespace
 }  // namespace avx2

@@ -1,6 +1,6 @@
 // The kernels for CPUs with AVX-512 F, DQ, BW and VL (compiled with those flags): 64-byte
 // registers, masked loads for the tails.
-#include <immintrin.h>
+#include "avx512_ops.hpp"
 
 #define LLOYD_SIMD_LEVEL_NAMESPACE avx512
 #include "kernels_impl.hpp"
@@ -14,37 +14,6 @@ namespace {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-template <class T>
-struct Zmm;
-template <>
-struct Zmm<float> {
-  using Reg = __m512;
-  static constexpr int kWidth = 16;
-  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
-  static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
-  static Reg zero() { return _mm512_setzero_ps(); }
-  static Reg broadcast(float v) { return _mm512_set1_ps(v); }
-  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
-  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
-};
-template <>
-struct Zmm<double> {
-  using Reg = __m512d;
-  static constexpr int kWidth = 8;
-  static Reg load(const double* p) { return _mm512_loadu_pd(p); }
-  static void store(double* p, Reg v) { _mm512_storeu_pd(p, v); }
-  static Reg zero() { return _mm512_setzero_pd(); }
-  static Reg broadcast(double v) { return _mm512_set1_pd(v); }
-  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
-  static Reg add(Reg a, Reg b) { return _mm512_add_pd(a, b); }
-};
-
-// Eight consecutive values as doubles (exact), the first `count` of them when masked.
-__m512d load_doubles(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
-__m512d load_doubles(const double* p) { return _mm512_loadu_pd(p); }
-__m512d load_doubles(const float* p, __mmask8 mask) { return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, p)); }
-__m512d load_doubles(const double* p, __mmask8 mask) { return _mm512_maskz_loadu_pd(mask, p); }
-
 // The eight lanes in one register; the tail masked (its missing lanes add 0² exactly).
 template <class T>
 double squared_distance(const T* x, const T* c, std::ptrdiff_t features) {
@@ -102,8 +71,13 @@ struct LaneRowSums {
 // Tiles: 12 rows × 2 registers of accumulators, the panel's two registers and a broadcast
 // fit the 32 vector registers without spilling.
 template <class T>
-const Kernels<T> table{&squared_distance<T>, &squared_norm<T>, &direct_scores<Zmm<T>, T>,
-                       &tile_scores<Zmm<T>, 2, 12, T>, &add_fixed_rows<LaneRowSums, T>};
+const Kernels<T> table{
+    .squared_distance = &squared_distance<T>,
+    .squared_norm = &squared_norm<T>,
+    .direct_scores = &direct_scores<Zmm<T>, T>,
+    .tile_scores = &tile_scores<Zmm<T>, 2, 12, T>,
+    .add_fixed_rows = &add_fixed_rows<LaneRowSums, T>,
+};
 
 }  // namespace
 }  // namespace avx512
