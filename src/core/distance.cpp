@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 
 namespace lloyd {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/driver.hpp"

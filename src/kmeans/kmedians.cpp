@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/empty_clusters.hpp"

@@ -7,7 +7,7 @@
 #include <limits>
 #include <optional>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/int128.hpp"
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"

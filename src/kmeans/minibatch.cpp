@@ -5,7 +5,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/engine.hpp"

@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 
 namespace lloyd {

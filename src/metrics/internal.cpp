@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "lloyd/error.hpp"
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/core/distance.hpp"
 #include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/core/summary.hpp"

@@ -6,7 +6,7 @@
 #include <type_traits>
 
 #include "lloyd/error.hpp"
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/int128.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/metrics/labels.hpp"

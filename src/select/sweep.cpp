@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "lloyd/error.hpp"
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/metrics/internal.hpp"
 #include "lloyd/metrics/silhouette.hpp"

@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/bounded.hpp"
 #include "lloyd/core/cluster_sums.hpp"

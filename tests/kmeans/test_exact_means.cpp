@@ -10,7 +10,7 @@
 #include <random>
 
 #include "../test_support.hpp"
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/driver.hpp"
 
 namespace lloyd {

@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/score_tiles.hpp"
 #include "lloyd/simd/kernels.hpp"

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {

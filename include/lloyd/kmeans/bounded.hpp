@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/core/options.hpp"

@@ -2,7 +2,7 @@
 #include <functional>
 
 #include "lloyd/comm.hpp"
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/io/checkpoint.hpp"
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/core/options.hpp"

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/core/options.hpp"
 #include "lloyd/shard.hpp"
 

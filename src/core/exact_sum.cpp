@@ -1,4 +1,4 @@
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "lloyd/exact_sum.hpp"
+#include "lloyd/core/exact_sum.hpp"
 #include "lloyd/core/cluster_sums.hpp"
 
 namespace lloyd {
