@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs missing Debian packages, builds lloyd and runs every test, in three stages:
-#   1. the suite (unit, MPI at 1-4 ranks, end-to-end CLI, and the job scripts on a real local
-#      Slurm, which needs root), in build/;
+#   1. the suite (unit, MPI at 1-4 ranks, end-to-end CLI — also every SIMD level the CPU has,
+#      compared bit for bit, and the check that nothing outside the per-level kernels needs
+#      more than baseline x86-64 (tests/simd/portable_instructions.sh) — and the job scripts on
+#      a real local Slurm, which needs root), in build/;
 #   2. the unit, MPI and CLI tests again, built with AddressSanitizer + UndefinedBehaviorSanitizer
 #      (-DLLOYD_SANITIZE=ON, in build-asan/; the Slurm jobs are left out): any sanitizer report
 #      fails the stage, also one from a command that was expected to fail;
@@ -9,16 +11,14 @@
 #      tokenizer, and the assignment kernels and fixed-point sums fed raw values) for
 #      LLOYD_FUZZ_SECONDS (default 30) each from its committed seed corpus, after replaying the
 #      inputs that once crashed it (-DLLOYD_FUZZ=ON with clang, in build-fuzz/);
-#   4. the unit, MPI and CLI tests again, built for baseline x86-64 (-DLLOYD_NATIVE=OFF, in
-#      build-portable/): the binary for a cluster of mixed nodes, with the kernels chosen at
-#      run time, and a check that nothing outside those kernels needs more than baseline
-#      x86-64 (tests/simd/portable_instructions.sh).
+#   and, not in the full run, the unit, MPI and CLI tests built with -march=native
+#      (-DLLOYD_NATIVE=ON, in build-native/): the build for one kind of node.
 #
 #   scripts/test.sh                            all three stages
 #   scripts/test.sh -R sklearn                 stage 1 only, with these ctest arguments
 #   scripts/test.sh --sanitize [CTEST-ARGS]    stage 2 only
 #   scripts/test.sh --fuzz                     stage 3 only
-#   scripts/test.sh --portable [CTEST-ARGS]    stage 4 only
+#   scripts/test.sh --native [CTEST-ARGS]      the -march=native build only
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 export LLOYD_DEPS=--test
@@ -67,16 +67,16 @@ fuzz() {
   "$LLOYD_ROOT/tests/fuzz/run.sh" "$build" "$seconds"
 }
 
-portable() {
-  local build=$LLOYD_ROOT/build-portable
-  LLOYD_BUILD=$build "$LLOYD_ROOT/scripts/build.sh" -DLLOYD_NATIVE=OFF
+native() {
+  local build=$LLOYD_ROOT/build-native
+  LLOYD_BUILD=$build "$LLOYD_ROOT/scripts/build.sh" -DLLOYD_NATIVE=ON
   (cd "$build" && ctest --output-on-failure -E '^slurm\.' "$@")
 }
 
 case "${1:-}" in
   --sanitize) shift; sanitize "$@" ;;
   --fuzz) fuzz ;;
-  --portable) shift; portable "$@" ;;
-  "") suite; sanitize; fuzz; portable ;;
+  --native) shift; native "$@" ;;
+  "") suite; sanitize; fuzz ;;
   *) suite "$@" ;;
 esac

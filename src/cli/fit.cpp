@@ -77,10 +77,8 @@ FitOutcome<T> fit_bisecting_mode(const Comm& comm, const FitRequest& request, co
                    s.split, static_cast<long long>(s.node), static_cast<long long>(s.size),
                    s.inertia, s.n_iter, s.seconds);
     };
-  CheckpointIdentity identity = checkpoint_identity(
-      request, options, shape, std::string("bisecting ") + to_string(request.strategy));
-  if (!request.checkpoint.path.empty()) identity.data_fingerprint = data_fingerprint(comm, shard);
-  const FitCheckpoint<T> checkpoint(comm, request.checkpoint, identity);
+  const FitCheckpoint<T> checkpoint(comm, request, options, shape, std::string("bisecting ") + to_string(request.strategy),
+                                    [&] { return data_fingerprint(comm, shard); });
   BisectingResult<T> bisected =
       fit_bisecting(comm, shard, options, request.strategy, progress, checkpoint.control());
   if (bisected.interrupted) {
@@ -114,9 +112,7 @@ FitOutcome<T> fit_lloyd_mode(const Comm& comm, const FitRequest& request, const 
   IterationObserver progress;
   if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
 
-  CheckpointIdentity identity = checkpoint_identity(request, options, shape, "lloyd");
-  if (!request.checkpoint.path.empty()) identity.data_fingerprint = data_fingerprint(comm, shard);
-  const FitCheckpoint<T> checkpoint(comm, request.checkpoint, identity);
+  const FitCheckpoint<T> checkpoint(comm, request, options, shape, "lloyd", [&] { return data_fingerprint(comm, shard); });
   FitOutcome<T> fit =
       outcome_of(fit_kmeans(comm, shard, options, initial ? &*initial : nullptr, progress, checkpoint.control()),
                  request, shape, shard.first_row, options);
@@ -139,9 +135,7 @@ FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const
   const double io_seconds = MPI_Wtime() - read_start;
   IterationObserver progress;
   if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
-  CheckpointIdentity identity = checkpoint_identity(request, options, shape, "cosine");
-  if (!request.checkpoint.path.empty()) identity.data_fingerprint = data_fingerprint(comm, rows);
-  const FitCheckpoint<T> checkpoint(comm, request.checkpoint, identity);
+  const FitCheckpoint<T> checkpoint(comm, request, options, shape, "cosine", [&] { return data_fingerprint(comm, rows); });
   KMeansResult<T> result =
       fit_spherical(comm, rows, options, initial ? &*initial : nullptr, progress, checkpoint.control());
   result.phases.io = io_seconds;
@@ -253,9 +247,16 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
 }  // namespace
 
 template <class T>
-FitCheckpoint<T>::FitCheckpoint(const Comm& comm, const CheckpointRequest& request, CheckpointIdentity identity)
-    : comm_(comm), request_(request), identity_(std::move(identity)) {
+FitCheckpoint<T>::FitCheckpoint(const Comm& comm, const FitRequest& request, const KMeansOptions& options,
+                                const MatrixShape& shape, std::string method,
+                                const std::function<std::uint64_t()>& fingerprint)
+    : comm_(comm),
+      request_(request.checkpoint),
+      identity_{options, init_identity(request, options), request.input.text(), shape.rows, shape.cols,
+                to_string(shape.type), 0} {
+  identity_.method = std::move(method);
   if (!active()) return;
+  identity_.data_fingerprint = fingerprint();
   control_.stop_requested = [] { return stop_signal != 0; };
   control_.checkpoint_every = request_.every;
   control_.save = [this](const FitState<T>& state) {
@@ -279,14 +280,6 @@ FitCheckpoint<T>::FitCheckpoint(const Comm& comm, const CheckpointRequest& reque
 
 template class FitCheckpoint<float>;
 template class FitCheckpoint<double>;
-
-CheckpointIdentity checkpoint_identity(const FitRequest& request, const KMeansOptions& options,
-                                       const MatrixShape& shape, std::string method) {
-  CheckpointIdentity identity{options, init_identity(request, options), request.input.text(), shape.rows,
-                              shape.cols, to_string(shape.type), 0};
-  identity.method = std::move(method);
-  return identity;
-}
 
 template <class T>
 std::optional<RowMatrix<T>> load_initial_centres(const Comm& comm, const FitRequest& request,

@@ -3,6 +3,8 @@
 // model. fit.cpp parses the command line, runs the mode's fit and writes and reports the model
 // (one writer, io/model.hpp); fit_variants.cpp holds the mini-batch, K-medians and K-medoids
 // fits and their own options.
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -137,9 +139,11 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
 template <class T>
 class FitCheckpoint {
  public:
-  /// Collective over comm. `identity.data_fingerprint` is filled by the caller (only needed
-  /// when a checkpoint is asked for).
-  FitCheckpoint(const Comm& comm, const CheckpointRequest& request, CheckpointIdentity identity);
+  /// Collective over comm. What a checkpoint must match: the common options, the input and its
+  /// shape, `method` (the mode and its own options) and the data's fingerprint, which
+  /// `fingerprint` computes (collectively) only when a checkpoint is asked for.
+  FitCheckpoint(const Comm& comm, const FitRequest& request, const KMeansOptions& options, const MatrixShape& shape,
+                std::string method, const std::function<std::uint64_t()>& fingerprint);
   FitCheckpoint(const FitCheckpoint&) = delete;
   FitCheckpoint& operator=(const FitCheckpoint&) = delete;
   bool active() const { return !request_.path.empty(); }
@@ -154,11 +158,6 @@ class FitCheckpoint {
   FitControl<T> control_;
   std::optional<FileIdentity> own_;
 };
-
-/// What a checkpoint of this fit must match (the data's fingerprint is added by the caller):
-/// the common options, the input and its shape, and `method` (the mode and its own options).
-CheckpointIdentity checkpoint_identity(const FitRequest& request, const KMeansOptions& options,
-                                       const MatrixShape& shape, std::string method);
 
 /// Collective over comm: the centres of --init FILE.h5:/dataset, checked against k (the
 /// rows of the file when --k is not given, which sets `options.k`) and d; explicit centres

@@ -125,16 +125,12 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
   std::unique_ptr<RowSource<T>> source;
   if (request.mode == ModelAlgorithm::MiniBatch)
     source = settings.stream ? streamed_source<T>(comm, request.input, shape) : shard_source(shard);
-  CheckpointIdentity identity = checkpoint_identity(request, options, shape, method_identity(request));
-  if (!request.checkpoint.path.empty()) {
-    if (source)
-      source->for_each_block([&](const DenseShard<T>& block) {
-        identity.data_fingerprint += data_fingerprint(comm, block);  // a sum mod 2^64, block by block
-      });
-    else
-      identity.data_fingerprint = data_fingerprint(comm, shard);
-  }
-  const FitCheckpoint<T> checkpoint(comm, request.checkpoint, identity);
+  const FitCheckpoint<T> checkpoint(comm, request, options, shape, method_identity(request), [&] {
+    if (!source) return data_fingerprint(comm, shard);
+    std::uint64_t sum = 0;  // mod 2^64, block by block
+    source->for_each_block([&](const DenseShard<T>& block) { sum += data_fingerprint(comm, block); });
+    return sum;
+  });
   FitOutcome<T> fit;
   switch (request.mode) {
     case ModelAlgorithm::MiniBatch: {
