@@ -9,7 +9,9 @@
 #   - `lloyd fit` at 1..4 ranks writes identical models, for float64 and float32 data and
 #     for every init method, and prints a JSON line with the expected keys and n_ranks = p;
 #   - every --algorithm gives the labels and centroids of --algorithm lloyd, says which ran,
-#     and the model keeps per-phase timings in /timings.
+#     and the model keeps per-phase timings in /timings;
+#   - --threads 2 and 3 per rank give the labels, centroids and inertia of one thread (Lloyd
+#     and Hamerly, direct scores at d = 16 and tiles at d = 40).
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lib_init "$@"
@@ -104,6 +106,28 @@ for phase in io init assign reduce update write peak_rss_mb; do
   if h5_has_attr "$TMP/algorithm_auto.h5" "/timings/$phase"; then pass "fit.timings.$phase"
   else fail "fit.timings.$phase" "no attribute /timings/$phase in the model"; fi
 done
+# ---- threads per rank (--threads): the same model as one thread.
+mpi gen_d40 2 "$LIMIT" generate --output "$TMP/d40.h5" --samples 6000 --features 40 --centers 8 --seed 6 --dtype float32
+check_ran_ok generate.d40.exit0
+for input in f64 d40; do
+  for algorithm in lloyd hamerly; do
+    for threads in 1 2 3; do
+      model=$TMP/threads.$input.$algorithm.t$threads.h5
+      mpi "threads.$input.$algorithm.t$threads" 2 "$LIMIT" fit --input "$TMP/$input.h5:/X" --k 12 --seed 3 --tol 0 \
+        --max-iter 15 --algorithm "$algorithm" --threads "$threads" --output "$model"
+      check_ran_ok "fit.threads.$input.$algorithm.t$threads.exit0"
+      [ "$threads" = 1 ] && continue
+      for dataset in /labels /centroids /history/inertia; do
+        name=${dataset#/}
+        check_h5_identical "fit.threads.$input.$algorithm.t$threads.same_${name//\//_}" \
+          "$TMP/threads.$input.$algorithm.t1.h5" "$model" "$dataset" "$dataset"
+      done
+      check_eq "fit.threads.$input.$algorithm.t$threads.same_inertia" "$(h5_attr "$model" /inertia)" \
+        "$(h5_attr "$TMP/threads.$input.$algorithm.t1.h5" /inertia)"
+    done
+  done
+done
+
 expect_error fit.algorithm.unknown 2 "$TMP/never.h5" "algorithm" "elkan" -- \
   fit --input "$TMP/f64.h5:/X" --k 3 --algorithm elkan --output "$TMP/never.h5"
 

@@ -25,6 +25,13 @@
 
 namespace lloyd {
 
+/// The fixed tree that sums eight lanes: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), the
+/// order of every lane sum here and of the kernels (src/simd/, which keep their own copy
+/// inside each level's namespace, compiled for that level).
+inline double eight_lane_total(const double* lane) {
+  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
 /// Squared Euclidean distance accumulated in double: the one definition of "the" distance
 /// of a row to a centre (inertia, relocation, ties). The terms go into eight lanes (feature
 /// j into lane j mod 8, each term fused-multiply-added) summed in a fixed tree at the end:
@@ -47,7 +54,7 @@ double squared_distance(const T* x, const U* c, Eigen::Index features) {
       const double diff = static_cast<double>(x[j]) - static_cast<double>(c[j]);
       lane[l] = std::fma(diff, diff, lane[l]);
     }
-    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+    return eight_lane_total(lane);
   }
 }
 
@@ -83,9 +90,7 @@ double row_distance(Distance distance, const T* x, const U* y, Eigen::Index feat
         break;
     }
   }
-  auto total = [](const double* v) {
-    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
-  };
+  auto total = eight_lane_total;
   if (distance == Distance::Euclidean) return std::sqrt(total(lane));
   if (distance == Distance::Manhattan) return total(lane);
   const double norms = std::sqrt(total(x2)) * std::sqrt(total(y2));
