@@ -274,27 +274,30 @@ class SphericalStep {
 
 }  // namespace
 
+// A row scaled to unit norm, the norm summed in double in the row's order (products and sums
+// rounded separately: the same bits for every build and CPU).
+template <class T>
+void normalize(T* values, std::size_t count) {
+  double squares = 0;
+  for (std::size_t e = 0; e < count; ++e) {
+    const double v = values[e];
+    squares += v * v;
+  }
+  if (squares == 0) return;
+  const double norm = std::sqrt(squares);
+  for (std::size_t e = 0; e < count; ++e) values[e] = static_cast<T>(values[e] / norm);
+}
+
 template <class T>
 void normalize_rows(CsrShard<T>& shard) {
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
-    double squares = 0;
-    for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e) {
-      const double v = shard.values[static_cast<std::size_t>(e)];
-      squares += v * v;
-    }
-    if (squares == 0) continue;
-    const double norm = std::sqrt(squares);
-    for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e)
-      shard.values[static_cast<std::size_t>(e)] = static_cast<T>(shard.values[static_cast<std::size_t>(e)] / norm);
-  }
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    normalize(shard.values.data() + shard.row_begin(i), static_cast<std::size_t>(shard.row_end(i) - shard.row_begin(i)));
 }
 
 template <class T>
 void normalize_rows(RowMatrix<T>& matrix) {
-  for (Eigen::Index c = 0; c < matrix.rows(); ++c) {
-    const double norm = matrix.row(c).template cast<double>().norm();
-    if (norm > 0) matrix.row(c) = (matrix.row(c).template cast<double>() / norm).template cast<T>();
-  }
+  for (Eigen::Index c = 0; c < matrix.rows(); ++c)
+    normalize(matrix.row(c).data(), static_cast<std::size_t>(matrix.cols()));
 }
 
 template <class T>
