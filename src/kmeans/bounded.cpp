@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "lloyd/kmeans/assign.hpp"
-#include "lloyd/simd/bound_rounding.hpp"
+#include "lloyd/simd/float_bits.hpp"
 #include "lloyd/simd/kernels.hpp"
 
 
@@ -48,7 +48,7 @@ namespace {
 
 constexpr float kInfinity = std::numeric_limits<float>::infinity();
 
-// Bounds are floats rounded outwards (lloyd/simd/bound_rounding.hpp): round_up, round_down,
+// Bounds are floats rounded outwards (lloyd/simd/float_bits.hpp): round_up, round_down,
 // kOutwardsUp / kOutwardsDown.
 using simd::kOutwardsDown;
 using simd::kOutwardsUp;

@@ -11,9 +11,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "lloyd/simd/bound_rounding.hpp"
+#include "lloyd/simd/float_bits.hpp"
 #include "lloyd/simd/kernels.hpp"
-#include "lloyd/simd/lowest_bit.hpp"
 
 namespace lloyd::simd::LLOYD_SIMD_LEVEL_NAMESPACE {
 

@@ -13,7 +13,7 @@
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/bounded.hpp"
 #include "lloyd/kmeans/score_tiles.hpp"
-#include "lloyd/simd/bound_rounding.hpp"
+#include "lloyd/simd/float_bits.hpp"
 #include "lloyd/simd/kernels.hpp"
 #include "lloyd/simd/level.hpp"
 

@@ -10,7 +10,7 @@
 
 #include "lloyd/comm.hpp"
 #include "lloyd/simd/kernels.hpp"
-#include "lloyd/simd/lowest_bit.hpp"
+#include "lloyd/simd/float_bits.hpp"
 
 namespace lloyd {
 
@@ -89,7 +89,7 @@ class FeatureRange {
   /// every x_j is 0.
   int lowest_bit(std::size_t feature) const { return static_cast<int>(lowest_bit_[feature]); }
 
-  /// The exponent of value's lowest set bit (kNoBit for 0): lloyd/simd/lowest_bit.hpp.
+  /// The exponent of value's lowest set bit (kNoBit for 0): lloyd/simd/float_bits.hpp.
   static std::int64_t lowest_bit_of(double value) { return simd::lowest_bit_of(value); }
 
  private:

@@ -59,7 +59,7 @@ struct Kernels {
 
   // --- Bounds (kmeans/bounded.cpp) and the data range (core/exact_sum.cpp) ---
   /// upper[p] = round_up(√nearest[p] · (1 + margin)) for p < count and, with `lower_too`,
-  /// lower[p] = round_down(√other[p] · (1 − margin)) (bound_rounding.hpp): the same IEEE
+  /// lower[p] = round_down(√other[p] · (1 − margin)) (float_bits.hpp): the same IEEE
   /// operations at every level.
   void (*round_bounds)(const double* nearest, const double* other, std::ptrdiff_t count, double margin,
                        bool lower_too, float* upper, float* lower);
@@ -74,7 +74,7 @@ struct Kernels {
                                   float* settled);
   /// FeatureRange::add_rows (exact_sum.hpp): for each feature j < features of `count` rows
   /// (row-major), max_abs[j] = max(max_abs[j], largest |x_j| in T) and lowest_bit[j] =
-  /// min(lowest_bit[j], lowest_bit_of(x_j) in T's layout) (lowest_bit.hpp).
+  /// min(lowest_bit[j], lowest_bit_of(x_j) in T's layout) (float_bits.hpp).
   void (*feature_range_rows)(const T* rows, std::ptrdiff_t count, std::ptrdiff_t features, double* max_abs,
                              std::int64_t* lowest_bit);
 };
