@@ -7,6 +7,8 @@
 #include <stdexcept>
 
 #include "lloyd/kmeans/assign.hpp"
+#include "lloyd/simd/float_bits.hpp"
+#include "lloyd/simd/kernels.hpp"
 
 
 namespace lloyd {
@@ -46,33 +48,12 @@ namespace {
 
 constexpr float kInfinity = std::numeric_limits<float>::infinity();
 
-// Bounds are floats rounded outwards: an upper bound never below the value, a lower bound
-// never above it. From a double, the factor covers the rounding of the double arithmetic
-// before; the last float step goes one representable value outwards when needed.
-// Branch-free: whether the float rounding went the wrong way is data, not a pattern the
-// branch predictor could learn (measured: a mispredicted branch per bound was a third of a
-// full assignment at d = 8).
-float round_up(double value) {
-  value *= 1 + 4 * std::numeric_limits<double>::epsilon();
-  const auto rounded = static_cast<float>(value);
-  // One representable value up (value ≥ 0 and finite here): the next bit pattern.
-  const std::uint32_t up = static_cast<double>(rounded) < value;
-  return std::bit_cast<float>(std::bit_cast<std::uint32_t>(rounded) + up);
-}
-
-float round_down(double value) {
-  value *= 1 - 4 * std::numeric_limits<double>::epsilon();
-  const auto rounded = static_cast<float>(std::max(0.0, value));  // NaN or ≤ 0: 0
-  // rounded > value > 0: the previous bit pattern (never below 0: then rounded is 0).
-  const std::uint32_t down = (static_cast<double>(rounded) > value) & (value > 0);
-  return std::bit_cast<float>(std::bit_cast<std::uint32_t>(rounded) - down);
-}
-
-// Moving a bound by a drift in float arithmetic: each of the two roundings is within 2^-24
-// relative, so a factor of 1 ± 2^-22 after the sum keeps the result on the safe side
-// (and +inf stays +inf; a lower bound that would go negative becomes 0). No branches, so
-// the loop over rows vectorises.
-constexpr float kOutwardsUp = 1.0f + 0x1p-22f, kOutwardsDown = 1.0f - 0x1p-22f;
+// Bounds are floats rounded outwards (lloyd/simd/float_bits.hpp): round_up, round_down,
+// kOutwardsUp / kOutwardsDown.
+using simd::kOutwardsDown;
+using simd::kOutwardsUp;
+using simd::round_down;
+using simd::round_up;
 
 // Relative margin of squared_distance's rounding, on the distance (not squared): it sums d
 // non-negative terms in double, so its relative error is below (d + 2) ε. A centre is
@@ -81,39 +62,6 @@ constexpr float kOutwardsUp = 1.0f + 0x1p-22f, kOutwardsDown = 1.0f - 0x1p-22f;
 // lower index should win.
 double distance_margin(Eigen::Index d) {
   return 4.0 * static_cast<double>(d + 8) * std::numeric_limits<double>::epsilon();
-}
-
-// upper[p] = round_up(√nearest[p] · (1 + margin)) and, with `lower_too`, lower[p] =
-// round_down(√other[p] · (1 − margin)): round_up / round_down eight at a time (the same IEEE
-// operations, so the same bits).
-void round_bounds(const double* nearest, const double* other, Eigen::Index count, double margin,
-                  bool lower_too, float* upper, float* lower) {
-  Eigen::Index p = 0;
-#if defined(__AVX512F__)
-  const __m512d grow = _mm512_set1_pd(1 + margin), shrink = _mm512_set1_pd(1 - margin),
-                safe_up = _mm512_set1_pd(1 + 4 * std::numeric_limits<double>::epsilon()),
-                safe_down = _mm512_set1_pd(1 - 4 * std::numeric_limits<double>::epsilon()),
-                zero = _mm512_setzero_pd();
-  const __m256i one = _mm256_set1_epi32(1);
-  for (; p + 8 <= count; p += 8) {
-    const __m512d high = _mm512_mul_pd(_mm512_mul_pd(_mm512_sqrt_pd(_mm512_loadu_pd(nearest + p)), grow), safe_up);
-    const __m256 high_float = _mm512_cvtpd_ps(high);
-    const __mmask8 up = _mm512_cmp_pd_mask(_mm512_cvtps_pd(high_float), high, _CMP_LT_OQ);
-    _mm256_storeu_ps(upper + p, _mm256_castsi256_ps(_mm256_mask_add_epi32(
-                                    _mm256_castps_si256(high_float), up, _mm256_castps_si256(high_float), one)));
-    if (!lower_too) continue;
-    const __m512d low = _mm512_mul_pd(_mm512_mul_pd(_mm512_sqrt_pd(_mm512_loadu_pd(other + p)), shrink), safe_down);
-    const __m256 low_float = _mm512_cvtpd_ps(_mm512_max_pd(low, zero));  // NaN or ≤ 0: 0
-    const __mmask8 down = _mm512_cmp_pd_mask(_mm512_cvtps_pd(low_float), low, _CMP_GT_OQ) &
-                          _mm512_cmp_pd_mask(low, zero, _CMP_GT_OQ);
-    _mm256_storeu_ps(lower + p, _mm256_castsi256_ps(_mm256_mask_sub_epi32(
-                                    _mm256_castps_si256(low_float), down, _mm256_castps_si256(low_float), one)));
-  }
-#endif
-  for (; p < count; ++p) {
-    upper[p] = round_up(std::sqrt(nearest[p]) * (1 + margin));
-    if (lower_too) lower[p] = round_down(std::sqrt(other[p]) * (1 - margin));
-  }
 }
 
 }  // namespace
@@ -375,61 +323,12 @@ typename BoundedAssigner<T>::Swept BoundedAssigner<T>::move_bounds(const Pass& p
   const float* drift = drift_.data();
   const float* half_gap = half_gap_.data();
   const float* group_drift = group_drift_.data();
-  auto add_row = [&](Eigen::Index i) {
-    space.moves.add(pass.labels[static_cast<std::size_t>(i)], pass.shard.row(i), *pass.options.fixed);
-  };
   Eigen::Index listed = 0;  // rows to tighten, listed while moving the bounds
   if (groups == 1) {
-#if defined(__AVX512F__)
-    // Sixteen rows per step, the same arithmetic as the scalar loop below; the rows to
-    // tighten are compressed into the list directly.
-    const __m512 zero = _mm512_setzero_ps(), down = _mm512_set1_ps(kOutwardsDown),
-                 up = _mm512_set1_ps(kOutwardsUp), other_shift = _mm512_set1_ps(group_drift[0]),
-                 fastest_shift = _mm512_set1_ps(second_drift_);
-    const __m512i one = _mm512_set1_epi32(1), fastest = _mm512_set1_epi32(fastest_);
-    const Eigen::Index table = table_size(pass.k);
-    __m512i position = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (Eigen::Index q = 0; q < count; q += 16, position = _mm512_add_epi32(position, _mm512_set1_epi32(16))) {
-      const auto rows = static_cast<__mmask16>(count - q >= 16 ? 0xffff : (1u << (count - q)) - 1);
-      const __m512i own = _mm512_maskz_loadu_epi32(rows, label + q);
-      const __m512i slot = _mm512_add_epi32(own, one);
-      const __m512 shift = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(own, fastest), other_shift, fastest_shift);
-      const __m512 low = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(rows, lower + q), shift), down), zero);
-      // Per-centre values looked up a register of 16 centres at a time (measured: the
-      // gathers this replaced took 3 of the 4.5 ns per row of a sweep at k = 16).
-      using Ops = detail::Zmm<float>;
-      __m512 row_drift = zero, row_half_gap = zero;
-      for (Eigen::Index c = 0; c < table; c += 16) {
-        const __mmask16 here = Ops::index_within(slot, static_cast<int>(c), rows);
-        row_drift = Ops::pick(row_drift, here, slot, _mm512_loadu_ps(drift + c));
-        row_half_gap = Ops::pick(row_half_gap, here, slot, _mm512_loadu_ps(half_gap + c));
-      }
-      const __m512 high = _mm512_mul_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(rows, upper + q), row_drift), up);
-      const __m512 keep = _mm512_max_ps(row_half_gap, low);
-      _mm512_mask_storeu_ps(lower + q, rows, low);
-      _mm512_mask_storeu_ps(upper + q, rows, high);
-      const __mmask16 open = exact ? rows : static_cast<__mmask16>(rows & ~_mm512_cmp_ps_mask(high, keep, _CMP_LT_OQ));
-      _mm512_mask_compressstoreu_epi32(listed_rows + listed, open, position);
-      _mm512_mask_compressstoreu_ps(settled + listed, open, keep);
-      listed += __builtin_popcount(open);
-      if (pass.fresh_sums)  // the rows the bounds settle, to their (unchanged) labels
-        for (unsigned kept = rows & ~open; kept != 0; kept &= kept - 1)
-          add_row(first + q + __builtin_ctz(kept));
-    }
-#else
-    for (Eigen::Index q = 0; q < count; ++q) {
-      const float shift = label[q] == fastest_ ? second_drift_ : group_drift[0];
-      lower[q] = std::max(0.0f, (lower[q] - shift) * kOutwardsDown);
-      upper[q] = (upper[q] + drift[label[q] + 1]) * kOutwardsUp;
-      const float keep = std::max(lower[q], half_gap[label[q] + 1]);
-      if (!(upper[q] < keep) || exact) {
-        settled[listed] = keep;
-        listed_rows[listed++] = static_cast<std::int32_t>(q);
-      } else if (pass.fresh_sums) {
-        add_row(first + q);
-      }
-    }
-#endif
+    // The kernel of the SIMD level in use (with AVX-512, sixteen rows per step and the open
+    // rows compressed into the list); every level moves and lists the bounds alike.
+    const simd::HamerlyShifts shifts{drift, half_gap, table_size(pass.k), fastest_, group_drift[0], second_drift_};
+    listed = simd::kernels<T>().hamerly_sweep(shifts, label, count, exact, upper, lower, listed_rows, settled);
   } else {
     for (Eigen::Index q = 0; q < count; ++q) {
       float lowest = kInfinity;
@@ -442,11 +341,14 @@ typename BoundedAssigner<T>::Swept BoundedAssigner<T>::move_bounds(const Pass& p
       if (!(upper[q] < lowest) || exact) {
         settled[listed] = lowest;
         listed_rows[listed++] = static_cast<std::int32_t>(q);
-      } else if (pass.fresh_sums) {
-        add_row(first + q);
       }
     }
   }
+  if (pass.fresh_sums)  // the rows the bounds settle (those not listed), to their unchanged labels
+    for (Eigen::Index q = 0, next = 0; q < count; ++q) {
+      if (next < listed && listed_rows[next] == q) ++next;
+      else space.moves.add(pass.labels[static_cast<std::size_t>(first + q)], pass.shard.row(first + q), *pass.options.fixed);
+    }
   return Swept{first, count, listed, slot};
 }
 
@@ -604,8 +506,8 @@ void BoundedAssigner<T>::decide_batch(const Pass& pass, Space& space, Eigen::Ind
 template <class T>
 void BoundedAssigner<T>::update_bounds(const Pass& pass, Space& space, Eigen::Index count) {
   const int groups = pass.groups;
-  round_bounds(space.nearest_distance.data(), space.other.data(), count, pass.margin, groups == 1,
-               space.upper.data(), space.lower.data());
+  simd::kernels<T>().round_bounds(space.nearest_distance.data(), space.other.data(), count, pass.margin,
+                                  groups == 1, space.upper.data(), space.lower.data());
   for (Eigen::Index p = 0; p < count; ++p) {
     const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
     const auto row = static_cast<std::size_t>(i);

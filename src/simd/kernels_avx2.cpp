@@ -3,6 +3,7 @@
 
 #define LLOYD_SIMD_LEVEL_NAMESPACE avx2
 #include "kernels_impl.hpp"
+#include "bounds_impl.hpp"
 
 namespace lloyd::simd {
 namespace avx2 {
@@ -62,6 +63,10 @@ const Kernels<T> table{
     .direct_scores = &direct_scores<Ymm<T>, T>,
     .tile_scores = &tile_scores<Ymm<T>, 2, 6, T>,
     .add_fixed_rows = &add_fixed_rows<ScalarRowSums, T>,
+    // Bounds and the data range (bounds_impl.hpp).
+    .round_bounds = &round_bounds,
+    .hamerly_sweep = &hamerly_sweep,
+    .feature_range_rows = &feature_range_rows<T>,
 };
 
 }  // namespace

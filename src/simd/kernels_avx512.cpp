@@ -4,6 +4,7 @@
 
 #define LLOYD_SIMD_LEVEL_NAMESPACE avx512
 #include "kernels_impl.hpp"
+#include "bounds_avx512.hpp"
 
 namespace lloyd::simd {
 namespace avx512 {
@@ -77,6 +78,10 @@ const Kernels<T> table{
     .direct_scores = &direct_scores<Zmm<T>, T>,
     .tile_scores = &tile_scores<Zmm<T>, 2, 12, T>,
     .add_fixed_rows = &add_fixed_rows<LaneRowSums, T>,
+    // Bounds and the data range (bounds_impl.hpp, bounds_avx512.hpp).
+    .round_bounds = &round_bounds_lanes,
+    .hamerly_sweep = &hamerly_sweep_lanes,
+    .feature_range_rows = &feature_range_lanes<T>,
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // here, which uses the FMA instruction where the CPU has one): the same bits, more slowly.
 #define LLOYD_SIMD_LEVEL_NAMESPACE portable
 #include "kernels_impl.hpp"
+#include "bounds_impl.hpp"
 
 namespace lloyd::simd {
 namespace portable {
@@ -35,6 +36,10 @@ const Kernels<T> table{
     .direct_scores = &direct_scores<Scalar<T>, T>,
     .tile_scores = &tile_scores<Scalar<T>, 4, 3, T>,
     .add_fixed_rows = &add_fixed_rows<ScalarRowSums, T>,
+    // Bounds and the data range (bounds_impl.hpp).
+    .round_bounds = &round_bounds,
+    .hamerly_sweep = &hamerly_sweep,
+    .feature_range_rows = &feature_range_rows<T>,
 };
 
 }  // namespace

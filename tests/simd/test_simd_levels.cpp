@@ -4,13 +4,16 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <type_traits>
 #include <vector>
 
 #include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
+#include "lloyd/kmeans/bounded.hpp"
 #include "lloyd/kmeans/score_tiles.hpp"
+#include "lloyd/simd/float_bits.hpp"
 #include "lloyd/simd/kernels.hpp"
 #include "lloyd/simd/level.hpp"
 
@@ -195,6 +198,263 @@ void expect_fixed_rows_agree() {
     }
   }
   simd::use(simd::widest_supported());
+}
+
+// ---- Bounds (Kernels::round_bounds, hamerly_sweep, BoundedAssigner) and the data range ----
+
+template <class T>
+bool same_array_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+// Squared distances that stress the rounding to float: exact squares of floats (the root is
+// a float), their neighbours, squares of the midpoints between two floats (the float
+// rounding ties), powers of two, subnormal doubles, values whose roots lie below the float
+// range or beyond it, and random magnitudes over the whole double range.
+std::vector<double> adversarial_squares(std::size_t random_count, unsigned seed) {
+  std::vector<double> x = {0.0, std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::min(),
+                           1e-300, 1e-90, 1e-80, 0.25, 1.0, 2.0, 3.0, 1e76, 1.15e77, 1e78, 1e300,
+                           std::numeric_limits<double>::max()};
+  std::mt19937_64 engine(seed);
+  std::uniform_real_distribution<double> unit(1.0, 2.0);
+  std::uniform_int_distribution<int> exponent(-140, 130);
+  for (int e = -149; e <= 127; e += 3) {
+    const auto f = static_cast<float>(std::ldexp(unit(engine), e));
+    const double square = static_cast<double>(f) * f;  // exact: 48 bits
+    const double mid = static_cast<double>(f) + 0.5 * (static_cast<double>(std::nextafter(f, std::numeric_limits<float>::infinity())) - f);
+    x.insert(x.end(), {square, std::nextafter(square, 0.0), std::nextafter(square, 1e308), mid * mid,
+                       std::nextafter(mid * mid, 0.0), std::nextafter(mid * mid, 1e308), std::ldexp(1.0, 2 * e)});
+  }
+  std::uniform_int_distribution<int> wide(-1070, 1020);
+  for (std::size_t i = 0; i < random_count; ++i)
+    x.push_back(std::ldexp(unit(engine), i % 2 ? exponent(engine) : wide(engine)));
+  return x;
+}
+
+// round_bounds at every level: the same bits as the scalar round_up / round_down that the
+// rest of BoundedAssigner uses, for every count (the vector levels' tails), margin and input,
+// including +inf (no other centre), −0 and NaN.
+TEST(SimdLevels, BoundRoundingSameBitsAtEveryLevel) {
+  std::vector<double> nearest = adversarial_squares(300, 1), other = adversarial_squares(300, 2);
+  const double special[] = {-0.0, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()};
+  nearest.insert(nearest.begin() + 5, std::begin(special), std::end(special));
+  other.insert(other.begin() + 9, std::begin(special), std::end(special));
+  std::reverse(other.begin(), other.end());
+  const std::size_t n = std::min(nearest.size(), other.size());
+  for (const double margin : {0.0, 4.0 * 16 * std::numeric_limits<double>::epsilon(), 1e-6})
+    for (const bool lower_too : {true, false})
+      for (const std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{9},
+                                      std::size_t{17}, n}) {
+        std::vector<float> expected_upper(count), expected_lower(count, -1.0f);
+        for (std::size_t p = 0; p < count; ++p) {
+          expected_upper[p] = simd::round_up(std::sqrt(nearest[p]) * (1 + margin));
+          if (lower_too) expected_lower[p] = simd::round_down(std::sqrt(other[p]) * (1 - margin));
+        }
+        for (const Level level : simd::kLevels) {
+          if (!simd::supported(level)) continue;
+          std::vector<float> upper(count, -2.0f), lower(count, -1.0f);
+          simd::kernels<float>(level).round_bounds(nearest.data(), other.data(), static_cast<std::ptrdiff_t>(count),
+                                                   margin, lower_too, upper.data(), lower.data());
+          EXPECT_TRUE(same_array_bits(upper, expected_upper))
+              << simd::to_string(level) << " upper count=" << count << " margin=" << margin;
+          EXPECT_TRUE(same_array_bits(lower, expected_lower))
+              << simd::to_string(level) << " lower count=" << count << " margin=" << margin << " lower_too=" << lower_too;
+          // The double table's entry is the same kernel.
+          std::vector<float> upper_d(count), lower_d(count, -1.0f);
+          simd::kernels<double>(level).round_bounds(nearest.data(), other.data(), static_cast<std::ptrdiff_t>(count),
+                                                    margin, lower_too, upper_d.data(), lower_d.data());
+          EXPECT_TRUE(same_array_bits(upper_d, expected_upper) && same_array_bits(lower_d, expected_lower))
+              << simd::to_string(level) << " (double table) count=" << count;
+        }
+      }
+}
+
+// What the rounding guarantees (issue 16 item 6), checked exactly at every level: an upper
+// bound rounded up from a squared distance x is never below √x, a lower bound rounded down
+// never above it (u² ≥ x ≥ l², computed exactly: a float squared has 48 bits, x 53, both
+// exact in long double), a margin only widens them, and they stay tight (within a few
+// float steps of √x where √x is a normal float). Moving a bound by a drift (hamerly_sweep)
+// keeps the same sides: (u + drift) · kOutwardsUp ≥ u + drift, max(0, (l − s) · kOutwardsDown)
+// ≤ max(0, l − s), exactly.
+TEST(BoundRounding, RoundedBoundsContainTheTrueDistanceAtEveryLevel) {
+  const std::vector<double> x = adversarial_squares(20000, 3);
+  const auto count = static_cast<std::ptrdiff_t>(x.size());
+  for (const Level level : simd::kLevels) {
+    if (!simd::supported(level)) continue;
+    const auto& kernels = simd::kernels<float>(level);
+    std::vector<float> upper(x.size()), lower(x.size()), upper_wide(x.size()), lower_wide(x.size());
+    kernels.round_bounds(x.data(), x.data(), count, 0.0, true, upper.data(), lower.data());
+    kernels.round_bounds(x.data(), x.data(), count, 1e-6, true, upper_wide.data(), lower_wide.data());
+    for (std::size_t p = 0; p < x.size(); ++p) {
+      const long double value = x[p], root = std::sqrt(value);
+      const long double u = upper[p], l = lower[p];
+      EXPECT_GE(u * u, value) << simd::to_string(level) << " upper below the distance: x=" << x[p];
+      EXPECT_LE(l * l, value) << simd::to_string(level) << " lower above the distance: x=" << x[p];
+      EXPECT_GE(l, 0.0L);
+      EXPECT_GE(upper_wide[p], upper[p]) << simd::to_string(level) << " x=" << x[p];
+      EXPECT_LE(lower_wide[p], lower[p]) << simd::to_string(level) << " x=" << x[p];
+      if (root >= std::numeric_limits<float>::min() && root <= std::numeric_limits<float>::max() / 2) {
+        EXPECT_LE(u, root * (1 + 0x1p-21L)) << simd::to_string(level) << " upper not tight: x=" << x[p];
+        EXPECT_GE(l, root * (1 - 0x1p-21L)) << simd::to_string(level) << " lower not tight: x=" << x[p];
+      }
+    }
+    // Drifts: random bounds and shifts of mixed magnitudes, through the sweep kernel.
+    std::mt19937_64 engine(7);
+    std::uniform_real_distribution<float> unit(0.5f, 1.0f);
+    std::uniform_int_distribution<int> exponent(-30, 30);
+    const std::ptrdiff_t rows = 1000, table = 16;
+    std::vector<float> drift(table, 0.0f), half_gap(table, 0.0f);
+    for (std::ptrdiff_t c = 1; c < 9; ++c) drift[static_cast<std::size_t>(c)] = std::ldexp(unit(engine), exponent(engine));
+    std::vector<std::int32_t> label(rows), listed(rows);
+    std::vector<float> up(rows), low(rows), settled(rows);
+    for (std::ptrdiff_t q = 0; q < rows; ++q) {
+      label[static_cast<std::size_t>(q)] = static_cast<std::int32_t>(q % 8);
+      up[static_cast<std::size_t>(q)] = std::ldexp(unit(engine), exponent(engine));
+      low[static_cast<std::size_t>(q)] = std::ldexp(unit(engine), exponent(engine));
+    }
+    const std::vector<float> up_before = up, low_before = low;
+    const simd::HamerlyShifts shifts{drift.data(), half_gap.data(), table, 3, std::ldexp(0.75f, 2), std::ldexp(0.6f, -5)};
+    kernels.hamerly_sweep(shifts, label.data(), rows, true, up.data(), low.data(), listed.data(), settled.data());
+    for (std::size_t q = 0; q < static_cast<std::size_t>(rows); ++q) {
+      const long double shift = label[q] == 3 ? shifts.fastest_shift : shifts.other_shift;
+      EXPECT_GE(static_cast<long double>(up[q]), static_cast<long double>(up_before[q]) + drift[label[q] + 1])
+          << simd::to_string(level) << " row " << q;
+      EXPECT_LE(static_cast<long double>(low[q]), std::max(0.0L, static_cast<long double>(low_before[q]) - shift))
+          << simd::to_string(level) << " row " << q;
+    }
+  }
+}
+
+// hamerly_sweep at every level: the same moved bounds, list and thresholds as the portable
+// one, for every count (tails of the 16-row steps), labels −1 (none yet) and `fastest`, ties
+// of the upper bound with the threshold, +inf bounds and every_row.
+TEST(SimdLevels, HamerlySweepSameBitsAtEveryLevel) {
+  std::mt19937_64 engine(11);
+  std::uniform_real_distribution<float> unit(0.0f, 2.0f);
+  for (const std::ptrdiff_t k : {1, 2, 15, 16, 17, 40}) {
+    const std::ptrdiff_t table = (k + 1 + 15) / 16 * 16;
+    std::vector<float> drift(static_cast<std::size_t>(table), 0.0f), half_gap(drift);
+    for (std::ptrdiff_t c = 1; c <= k; ++c) {
+      drift[static_cast<std::size_t>(c)] = c % 5 == 0 ? 0.0f : 0.1f * unit(engine);
+      half_gap[static_cast<std::size_t>(c)] = c % 7 == 0 ? 0.0f : unit(engine);
+    }
+    for (const std::ptrdiff_t count : {0, 1, 15, 16, 17, 31, 100, 256}) {
+      std::vector<std::int32_t> label(static_cast<std::size_t>(count));
+      std::vector<float> upper(label.size()), lower(label.size());
+      for (std::size_t q = 0; q < label.size(); ++q) {
+        label[q] = static_cast<std::int32_t>(engine() % static_cast<std::uint64_t>(k + 1)) - 1;  // −1 … k − 1
+        upper[q] = q % 13 == 0 ? std::numeric_limits<float>::infinity() : unit(engine);
+        lower[q] = q % 11 == 0 ? std::numeric_limits<float>::infinity() : q % 3 == 0 ? upper[q] : unit(engine);
+      }
+      for (const bool every_row : {false, true})
+        for (const std::int32_t fastest : {-2, 0, static_cast<std::int32_t>(k - 1)}) {
+          const simd::HamerlyShifts shifts{drift.data(), half_gap.data(), table, fastest, 0.15f, 0.05f};
+          auto sweep_at = [&](Level level) {
+            std::vector<float> up = upper, low = lower, settled(label.size(), -1.0f);
+            std::vector<std::int32_t> listed(label.size(), -1);
+            const std::ptrdiff_t open = simd::kernels<float>(level).hamerly_sweep(
+                shifts, label.data(), count, every_row, up.data(), low.data(), listed.data(), settled.data());
+            listed.resize(static_cast<std::size_t>(open));
+            settled.resize(static_cast<std::size_t>(open));
+            return std::make_tuple(up, low, listed, settled);
+          };
+          const auto expected = sweep_at(Level::Portable);
+          if (every_row) {
+            EXPECT_EQ(std::get<2>(expected).size(), label.size());
+          }
+          for (const Level level : other_levels()) {
+            const auto got = sweep_at(level);
+            EXPECT_TRUE(same_array_bits(std::get<0>(got), std::get<0>(expected))) << simd::to_string(level) << " upper k=" << k << " count=" << count;
+            EXPECT_TRUE(same_array_bits(std::get<1>(got), std::get<1>(expected))) << simd::to_string(level) << " lower k=" << k << " count=" << count;
+            EXPECT_EQ(std::get<2>(got), std::get<2>(expected)) << simd::to_string(level) << " listed k=" << k << " count=" << count;
+            EXPECT_TRUE(same_array_bits(std::get<3>(got), std::get<3>(expected))) << simd::to_string(level) << " settled k=" << k << " count=" << count;
+          }
+        }
+    }
+  }
+}
+
+// Whole bounded assignments (Hamerly and Yinyang, direct and tiled scores, fresh sums and
+// moves) over several iterations at every level: the same labels, distances and sums.
+template <class T>
+void expect_bounded_assignments_agree() {
+  for (const Eigen::Index d : {3, 8, 17, 40})
+    for (const int groups : {1, 3}) {
+      const Eigen::Index n = 1111, k = 19;
+      DenseShard<T> shard;
+      shard.rows = Eigen::Map<const RowMatrix<T>>(random_values<T>(static_cast<std::size_t>(n * d), 21).data(), n, d);
+      shard.global_rows = static_cast<std::uint64_t>(n);
+      FeatureRange range(static_cast<std::size_t>(d));
+      range.add_rows(shard.rows.data(), static_cast<std::size_t>(n));
+      const FixedPoint fixed(range);
+      auto run_at = [&](Level at) {
+        simd::use(at);
+        std::vector<std::int32_t> labels(static_cast<std::size_t>(n), -1);
+        std::vector<double> distances(static_cast<std::size_t>(n));
+        std::vector<std::int64_t> changed;
+        std::vector<Int128> sums;
+        BoundedAssigner<T> bounded(n, d, k, groups);
+        RowMatrix<T> centres = shard.rows.topRows(k);
+        for (int iteration = 0; iteration < 5; ++iteration) {
+          ClusterSums moves(k, fixed);
+          const bool fresh = iteration % 2 == 0;
+          changed.push_back(bounded.assign(shard, centres, labels, distances,
+                                           {.exact_distances = iteration == 4, .sums = &moves, .fixed = &fixed,
+                                            .fresh_sums = fresh}));
+          sums.insert(sums.end(), moves.sums().begin(), moves.sums().end());
+          centres = centres * T(0.9) + shard.rows.middleRows(k * (iteration + 1), k) * T(0.1);
+        }
+        return std::make_tuple(labels, distances, changed, sums);
+      };
+      const auto expected = run_at(Level::Portable);
+      for (const Level level : other_levels()) {
+        const auto got = run_at(level);
+        EXPECT_EQ(std::get<0>(got), std::get<0>(expected)) << simd::to_string(level) << " d=" << d << " groups=" << groups;
+        EXPECT_TRUE(same_array_bits(std::get<1>(got), std::get<1>(expected))) << simd::to_string(level) << " d=" << d;
+        EXPECT_EQ(std::get<2>(got), std::get<2>(expected)) << simd::to_string(level) << " d=" << d;
+        EXPECT_TRUE(std::get<3>(got) == std::get<3>(expected)) << simd::to_string(level) << " d=" << d;
+      }
+    }
+  simd::use(simd::widest_supported());
+}
+TEST(SimdLevels, BoundedAssignmentsSameBitsAtEveryLevel) {
+  expect_bounded_assignments_agree<float>();
+  expect_bounded_assignments_agree<double>();
+}
+
+// feature_range_rows at every level: the same largest magnitudes and lowest bits as value by
+// value (FeatureRange::add), for every row count and width (tails of the registers and of
+// the 16-row blocks), with zeros, −0, subnormals and values far apart.
+template <class T>
+void expect_feature_ranges_agree() {
+  for (const std::size_t d : {1, 3, 7, 8, 9, 15, 16, 17, 33})
+    for (const std::size_t n : {0, 1, 15, 16, 17, 40}) {
+      std::vector<T> rows = random_values<T>(n * d, 31 + static_cast<unsigned>(n * d));
+      for (std::size_t v = 0; v < rows.size(); ++v) {
+        if (v % 5 == 0) rows[v] = T(0);
+        if (v % 7 == 0) rows[v] = -T(0);
+        if (v % 11 == 0) rows[v] = std::numeric_limits<T>::denorm_min() * T(static_cast<int>(v % 64) + 1);
+        if (v % 13 == 0) rows[v] = std::ldexp(rows[v], std::numeric_limits<T>::max_exponent - 8);
+      }
+      FeatureRange expected(d);
+      for (std::size_t i = 0; i < n; ++i) expected.add_row(rows.data() + i * d);
+      for (const Level level : simd::kLevels) {
+        if (!simd::supported(level)) continue;
+        simd::use(level);
+        FeatureRange got(d);
+        got.add_rows(rows.data(), n / 2);  // in two calls: the fold into the members
+        got.add_rows(rows.data() + (n / 2) * d, n - n / 2);
+        for (std::size_t j = 0; j < d; ++j) {
+          EXPECT_TRUE(same_bits(got.max_abs(j), expected.max_abs(j))) << simd::to_string(level) << " d=" << d << " n=" << n << " j=" << j;
+          EXPECT_EQ(got.lowest_bit(j), expected.lowest_bit(j)) << simd::to_string(level) << " d=" << d << " n=" << n << " j=" << j;
+        }
+      }
+    }
+  simd::use(simd::widest_supported());
+}
+TEST(SimdLevels, FeatureRangeSameAtEveryLevel) {
+  expect_feature_ranges_agree<float>();
+  expect_feature_ranges_agree<double>();
 }
 
 TEST(SimdLevels, PortableAlwaysSupportedAndChosenLevelSupported) {

@@ -8,12 +8,9 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "lloyd/comm.hpp"
 #include "lloyd/simd/kernels.hpp"
+#include "lloyd/simd/float_bits.hpp"
 
 namespace lloyd {
 
@@ -56,29 +53,19 @@ class ExactSum {
 /// bits for any number of ranks and any order.
 double exact_total(const Comm& comm, std::span<const double> values);
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-/// round(value × scale) to int64, eight lanes at a time: FixedPoint::to_fixed's arithmetic
-/// (the product in double, rounded to nearest even), for the vectorised fixed-point sums.
-inline __m512i to_fixed_lanes(__m512d value, __m512d scale) {
-  return _mm512_cvttpd_epi64(
-      _mm512_roundscale_pd(_mm512_mul_pd(value, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-#endif
-
 /// Per feature, what an exact fixed-point sum of its values must hold: the largest
 /// magnitude (its binary exponent sets the scale) and the lowest set bit of any value (how
 /// far below that the values reach). Made in the data summary pass, then reduced.
 class FeatureRange {
  public:
   /// lowest_bit() of a feature with no nonzero value.
-  static constexpr int kNoBit = 1 << 20;
+  static constexpr int kNoBit = simd::kNoLowestBit;
   explicit FeatureRange(std::size_t features = 0)
       : max_abs_(features, 0.0), lowest_bit_(features, kNoBit) {}
 
   std::size_t features() const { return max_abs_.size(); }
-  /// Takes every feature of `count` dense rows (row-major, features() values each). With
-  /// AVX-512 a register of features at a time, in T's own bit layout (measured on 16M
-  /// float32 values: 28 ms value by value, 2.9 ms so, as the plain maximum it replaced).
+  /// Takes every feature of `count` dense rows (row-major, features() values each): the
+  /// kernel of the SIMD level in use (Kernels::feature_range_rows).
   template <class T>
   void add_rows(const T* rows, std::size_t count);
   /// Takes every feature of a dense row.
@@ -102,18 +89,8 @@ class FeatureRange {
   /// every x_j is 0.
   int lowest_bit(std::size_t feature) const { return static_cast<int>(lowest_bit_[feature]); }
 
-  /// The exponent of value's lowest set bit (kNoBit for 0): the significand's lowest bit
-  /// isolated (m & −m) and converted to double (exact: a power of two) gives its position.
-  static std::int64_t lowest_bit_of(double value) {
-    const auto bits = std::bit_cast<std::uint64_t>(value);
-    const auto biased = static_cast<std::int64_t>((bits >> 52) & 0x7ff);
-    const std::uint64_t significand =
-        (bits & ((std::uint64_t{1} << 52) - 1)) | (static_cast<std::uint64_t>(biased != 0) << 52);
-    const std::uint64_t low = significand & (~significand + 1);
-    const auto position = static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(static_cast<double>(low)) >> 52) - 1023;
-    // value = significand · 2^(max(biased, 1) − 1075)
-    return low == 0 ? kNoBit : position + std::max<std::int64_t>(biased, 1) - 1075;
-  }
+  /// The exponent of value's lowest set bit (kNoBit for 0): lloyd/simd/float_bits.hpp.
+  static std::int64_t lowest_bit_of(double value) { return simd::lowest_bit_of(value); }
 
  private:
   std::vector<double> max_abs_;

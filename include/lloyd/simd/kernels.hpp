@@ -19,6 +19,18 @@ struct TileShape {
   static constexpr int kSlice = 16;
 };
 
+/// What Hamerly's bound test (Kernels::hamerly_sweep) moves the bounds by: per centre,
+/// indexed by label + 1 (slot 0, no label yet, moves and settles nothing), `table` values
+/// (a multiple of 16, zero beyond the last centre).
+struct HamerlyShifts {
+  const float* drift;     ///< how far the centre moved (rounded up)
+  const float* half_gap;  ///< half the distance to its nearest other centre (rounded down)
+  std::ptrdiff_t table;
+  std::int32_t fastest;   ///< the centre that moved farthest (−2: none)
+  float other_shift;      ///< the largest drift of all centres: the lower bound's shift …
+  float fastest_shift;    ///< … but the second largest for the rows of `fastest`
+};
+
 template <class T>
 struct Kernels {
   /// Σ_j (x_j − c_j)² in double: feature j fused-multiply-added into lane j mod 8, the lanes
@@ -44,6 +56,27 @@ struct Kernels {
   void (*add_fixed_rows)(std::int64_t* sum, std::ptrdiff_t cluster_stride, const std::int32_t* clusters,
                          const T* rows, int count, const double* scale, const double* second, bool two_step,
                          int limbs, std::ptrdiff_t features, int sign);
+
+  // --- Bounds (kmeans/bounded.cpp) and the data range (core/exact_sum.cpp) ---
+  /// upper[p] = round_up(√nearest[p] · (1 + margin)) for p < count and, with `lower_too`,
+  /// lower[p] = round_down(√other[p] · (1 − margin)) (float_bits.hpp): the same IEEE
+  /// operations at every level.
+  void (*round_bounds)(const double* nearest, const double* other, std::ptrdiff_t count, double margin,
+                       bool lower_too, float* upper, float* lower);
+  /// Hamerly's bound test for rows q < count with labels label[q]: with s = label[q] + 1,
+  /// lower[q] = max(0, (lower[q] − shift) · kOutwardsDown) (shift: fastest_shift for the
+  /// rows of `fastest`, else other_shift), upper[q] = (upper[q] + drift[s]) · kOutwardsUp,
+  /// keep = max(lower[q], half_gap[s]) (std::max's order). The rows with !(upper[q] < keep)
+  /// (every row with `every_row`) are listed in order: listed[n] = q, settled[n] = keep; the
+  /// count is returned. `settled` has room for `count` values.
+  std::ptrdiff_t (*hamerly_sweep)(const HamerlyShifts& shifts, const std::int32_t* label, std::ptrdiff_t count,
+                                  bool every_row, float* upper, float* lower, std::int32_t* listed,
+                                  float* settled);
+  /// FeatureRange::add_rows (exact_sum.hpp): for each feature j < features of `count` rows
+  /// (row-major), max_abs[j] = max(max_abs[j], largest |x_j| in T) and lowest_bit[j] =
+  /// min(lowest_bit[j], lowest_bit_of(x_j) in T's layout) (float_bits.hpp).
+  void (*feature_range_rows)(const T* rows, std::ptrdiff_t count, std::ptrdiff_t features, double* max_abs,
+                             std::int64_t* lowest_bit);
 };
 
 /// The kernels of `level` (which this CPU must support).
