@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "lloyd/kmeans/assign.hpp"
+#include "lloyd/kmeans/simd.hpp"  // until this file's AVX-512 blocks move to src/simd (issue 16)
 
 
 namespace lloyd {

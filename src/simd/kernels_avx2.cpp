@@ -3,6 +3,7 @@
 
 #define LLOYD_SIMD_LEVEL_NAMESPACE avx2
 #include "kernels_impl.hpp"
+#include "assign_impl.hpp"
 
 namespace lloyd::simd {
 namespace avx2 {
@@ -62,6 +63,11 @@ const Kernels<T> table{
     .direct_scores = &direct_scores<Ymm<T>, T>,
     .tile_scores = &tile_scores<Ymm<T>, 2, 6, T>,
     .add_fixed_rows = &add_fixed_rows<ScalarRowSums, T>,
+    // Assignment decisions (assign_impl.hpp); no grouped decisions at this level.
+    .row_minimum = &row_minimum<T>,
+    .first_minimum = &first_minimum<T>,
+    .direct_group_nearest = nullptr,
+    .direct_group_distances = nullptr,
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // here, which uses the FMA instruction where the CPU has one): the same bits, more slowly.
 #define LLOYD_SIMD_LEVEL_NAMESPACE portable
 #include "kernels_impl.hpp"
+#include "assign_impl.hpp"
 
 namespace lloyd::simd {
 namespace portable {
@@ -35,6 +36,11 @@ const Kernels<T> table{
     .direct_scores = &direct_scores<Scalar<T>, T>,
     .tile_scores = &tile_scores<Scalar<T>, 4, 3, T>,
     .add_fixed_rows = &add_fixed_rows<ScalarRowSums, T>,
+    // Assignment decisions (assign_impl.hpp); no grouped decisions at this level.
+    .row_minimum = &row_minimum<T>,
+    .first_minimum = &first_minimum<T>,
+    .direct_group_nearest = nullptr,
+    .direct_group_distances = nullptr,
 };
 
 }  // namespace

@@ -19,6 +19,15 @@ struct TileShape {
   static constexpr int kSlice = 16;
 };
 
+/// The most features Kernels::direct_group_nearest / direct_group_distances take
+/// (DirectScorer::kMaxFeatures).
+inline constexpr std::ptrdiff_t kDirectGroupMaxFeatures = 16;
+/// Kernels::first_minimum's answer.
+struct FirstMinimum {
+  std::ptrdiff_t best;   ///< the first index holding the minimum (−1: none)
+  std::ptrdiff_t close;  ///< scores <= the threshold (the minimum included)
+};
+
 template <class T>
 struct Kernels {
   /// Σ_j (x_j − c_j)² in double: feature j fused-multiply-added into lane j mod 8, the lanes
@@ -44,6 +53,34 @@ struct Kernels {
   void (*add_fixed_rows)(std::int64_t* sum, std::ptrdiff_t cluster_stride, const std::int32_t* clusters,
                          const T* rows, int count, const double* scale, const double* second, bool two_step,
                          int limbs, std::ptrdiff_t features, int sign);
+
+  // --- Assignment decisions (Assigner, kmeans/assign.cpp; src/simd/assign_*.hpp) ---
+  /// The smallest of score[0..padded) (padded a multiple of 64 / sizeof(T); padding +inf).
+  /// Exact in any order for scores that are not NaN.
+  T (*row_minimum)(const T* score, std::ptrdiff_t padded);
+  /// Of score[0..padded): the first index holding `lowest` (−1 if none, e.g. NaN scores) and
+  /// how many scores are <= threshold.
+  FirstMinimum (*first_minimum)(const T* score, std::ptrdiff_t padded, T lowest, T threshold);
+  /// Assigner::nearest_direct_rows' scores of up to kWidth = 64 / sizeof(T) rows (row r at
+  /// base + offset[r], `features` ≤ kDirectGroupMaxFeatures of them) against `centres` centres laid out as
+  /// DirectScorer (scaled = −2cᵀ and transpose = cᵀ, features × columns; norms[columns]),
+  /// one row per lane: each row's smallest score lowest[r], the first centre reaching it
+  /// best[r], the smallest score of the other centres second[r] (counted with multiplicity)
+  /// and the squared_distance to that centre distance[r]. Scores by the arithmetic of
+  /// direct_scores, distances by that of squared_distance: the same bits as row by row.
+  /// Every output holds kWidth values. nullptr where the level has no such kernel (avx2,
+  /// portable): the caller decides row by row (direct_scores, then the row scans above).
+  void (*direct_group_nearest)(const T* scaled, const T* norms, const T* transpose, std::ptrdiff_t columns,
+                               std::ptrdiff_t centres, std::ptrdiff_t features, const T* base,
+                               const std::int32_t* offset, int count, T* lowest, T* second, std::int32_t* best,
+                               double* distance);
+  /// squared_distance of up to kWidth rows (as above) to the centres numbered centre[r] of
+  /// `transpose` (cᵀ, features × columns), into distance[0..count): the same bits as row by
+  /// row. nullptr where the level has no such kernel (avx2, portable): the caller computes
+  /// squared_distance row by row.
+  void (*direct_group_distances)(const T* transpose, std::ptrdiff_t columns, std::ptrdiff_t features,
+                                 const T* base, const std::int32_t* offset, int count, const std::int32_t* centre,
+                                 double* distance);
 };
 
 /// The kernels of `level` (which this CPU must support).
