@@ -125,13 +125,38 @@ void group_distances(const T* transpose, std::ptrdiff_t columns, const Register 
   }
 }
 
+// The rows whose second-best score lies within the rounding margin of their best:
+// second[r] <= T(fma(slack, double(row_norms[r]) + double(largest_norm), double(lowest[r]))),
+// one rounding for the fused operation (as std::fma) and one to T, lanes below count only.
+inline std::uint32_t ambiguous_lanes(__m512 lowest, __m512 second, const float* row_norms, float largest_norm,
+                                     double slack, int count) {
+  using Ops = Zmm<float>;
+  const auto lanes = Ops::first_lanes(count);
+  __m256 threshold[2];
+  for (int h = 0; h < 2; ++h) {
+    const __m512d norm = load_doubles(row_norms + 8 * h, static_cast<__mmask8>(lanes >> (8 * h)));
+    const __m512d margin_base = _mm512_add_pd(norm, _mm512_set1_pd(static_cast<double>(largest_norm)));
+    threshold[h] = _mm512_cvtpd_ps(_mm512_fmadd_pd(_mm512_set1_pd(slack), margin_base, Ops::half_as_doubles(lowest, h)));
+  }
+  const __m512 limit = _mm512_insertf32x8(_mm512_castps256_ps512(threshold[0]), threshold[1], 1);
+  return _mm512_mask_cmp_ps_mask(lanes, second, limit, _CMP_LE_OQ);
+}
+inline std::uint32_t ambiguous_lanes(__m512d lowest, __m512d second, const double* row_norms, double largest_norm,
+                                     double slack, int count) {
+  const auto lanes = Zmm<double>::first_lanes(count);
+  const __m512d margin_base = _mm512_add_pd(_mm512_maskz_loadu_pd(lanes, row_norms), _mm512_set1_pd(largest_norm));
+  const __m512d limit = _mm512_fmadd_pd(_mm512_set1_pd(slack), margin_base, lowest);
+  return _mm512_mask_cmp_pd_mask(lanes, second, limit, _CMP_LE_OQ);
+}
+
 // Kernels::direct_group_nearest for D features (a template argument, so that the rows'
 // features stay in registers). Every score is computed by the arithmetic of direct_scores
 // (norm, then feature j into accumulator j mod 4, summed as (a0 + a1) + (a2 + a3)).
 template <class T, int D>
-void group_nearest(const T* scaled, const T* norms, const T* transpose, std::ptrdiff_t columns,
-                   std::ptrdiff_t centres, const T* base, const std::int32_t* offset, int count, T* lowest_out,
-                   T* second_out, std::int32_t* best_out, double* distance) {
+std::uint32_t group_nearest(const T* scaled, const T* norms, const T* transpose, std::ptrdiff_t columns,
+                            std::ptrdiff_t centres, const T* base, const std::int32_t* offset, int count,
+                            const T* row_norms, T largest_norm, double slack, T* second_out, std::int32_t* best_out,
+                            double* distance) {
   using Ops = Zmm<T>;
   using Register = typename Ops::Reg;
   Register x[D];
@@ -147,10 +172,10 @@ void group_nearest(const T* scaled, const T* norms, const T* transpose, std::ptr
     second = Ops::min(second, Ops::max(lowest, score));
     lowest = Ops::min(lowest, score);
   }
-  Ops::store(lowest_out, lowest);
   Ops::store(second_out, second);
   Ops::store_index(best_out, best);
   group_distances<T, D>(transpose, columns, x, best, distance);
+  return ambiguous_lanes(lowest, second, row_norms, largest_norm, slack, count);
 }
 
 // Calls call(std::integral_constant<int, d>) for d in 1 … kDirectGroupMaxFeatures.
@@ -164,13 +189,16 @@ void with_features(std::ptrdiff_t d, Call&& call) {
 }
 
 template <class T>
-void direct_group_nearest(const T* scaled, const T* norms, const T* transpose, std::ptrdiff_t columns,
-                          std::ptrdiff_t centres, std::ptrdiff_t features, const T* base, const std::int32_t* offset,
-                          int count, T* lowest, T* second, std::int32_t* best, double* distance) {
+std::uint32_t direct_group_nearest(const T* scaled, const T* norms, const T* transpose, std::ptrdiff_t columns,
+                                   std::ptrdiff_t centres, std::ptrdiff_t features, const T* base,
+                                   const std::int32_t* offset, int count, const T* row_norms, T largest_norm,
+                                   double slack, T* second, std::int32_t* best, double* distance) {
+  std::uint32_t ambiguous = 0;
   with_features(features, [&](auto D) {
-    group_nearest<T, D>(scaled, norms, transpose, columns, centres, base, offset, count, lowest, second, best,
-                        distance);
+    ambiguous = group_nearest<T, D>(scaled, norms, transpose, columns, centres, base, offset, count, row_norms,
+                                    largest_norm, slack, second, best, distance);
   });
+  return ambiguous;
 }
 
 template <class T>

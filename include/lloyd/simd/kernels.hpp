@@ -61,19 +61,24 @@ struct Kernels {
   /// Of score[0..padded): the first index holding `lowest` (−1 if none, e.g. NaN scores) and
   /// how many scores are <= threshold.
   FirstMinimum (*first_minimum)(const T* score, std::ptrdiff_t padded, T lowest, T threshold);
-  /// Assigner::nearest_direct_rows' scores of up to kWidth = 64 / sizeof(T) rows (row r at
-  /// base + offset[r], `features` ≤ kDirectGroupMaxFeatures of them) against `centres` centres laid out as
-  /// DirectScorer (scaled = −2cᵀ and transpose = cᵀ, features × columns; norms[columns]),
-  /// one row per lane: each row's smallest score lowest[r], the first centre reaching it
-  /// best[r], the smallest score of the other centres second[r] (counted with multiplicity)
-  /// and the squared_distance to that centre distance[r]. Scores by the arithmetic of
-  /// direct_scores, distances by that of squared_distance: the same bits as row by row.
-  /// Every output holds kWidth values. nullptr where the level has no such kernel (avx2,
-  /// portable): the caller decides row by row (direct_scores, then the row scans above).
-  void (*direct_group_nearest)(const T* scaled, const T* norms, const T* transpose, std::ptrdiff_t columns,
-                               std::ptrdiff_t centres, std::ptrdiff_t features, const T* base,
-                               const std::int32_t* offset, int count, T* lowest, T* second, std::int32_t* best,
-                               double* distance);
+  /// Assigner::nearest_direct_rows' decisions for up to kWidth = 64 / sizeof(T) rows (row r
+  /// at base + offset[r], `features` ≤ kDirectGroupMaxFeatures of them, its squared_norm in
+  /// row_norms[r]) against `centres` centres laid out as DirectScorer (scaled = −2cᵀ and
+  /// transpose = cᵀ, features × columns; norms[columns]), one row per lane. Per row: the
+  /// first centre reaching the smallest score (lowest) best[r], the smallest score of the
+  /// other centres (counted with multiplicity) second[r], and the squared_distance to best
+  /// distance[r]. Scores by the arithmetic of direct_scores, distances by that of
+  /// squared_distance: the same bits as row by row. Returns the rows (bit r) the scores
+  /// cannot decide: second[r] <= T(fma(slack, double(row_norms[r]) + double(largest_norm),
+  /// double(lowest))), one rounding as std::fma (there the caller decides on stored scores).
+  /// second, best and distance hold kWidth values. nullptr where the level has no such
+  /// kernel (avx2, portable): the caller decides row by row (direct_scores, then the row
+  /// scans above).
+  std::uint32_t (*direct_group_nearest)(const T* scaled, const T* norms, const T* transpose,
+                                        std::ptrdiff_t columns, std::ptrdiff_t centres, std::ptrdiff_t features,
+                                        const T* base, const std::int32_t* offset, int count, const T* row_norms,
+                                        T largest_norm, double slack, T* second, std::int32_t* best,
+                                        double* distance);
   /// squared_distance of up to kWidth rows (as above) to the centres numbered centre[r] of
   /// `transpose` (cᵀ, features × columns), into distance[0..count): the same bits as row by
   /// row. nullptr where the level has no such kernel (avx2, portable): the caller computes
