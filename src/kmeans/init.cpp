@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "lloyd/kmeans/assign.hpp"
+#include "lloyd/kmeans/simd.hpp"  // until this file's AVX-512 blocks move to src/simd (issue 16)
 #include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/rng.hpp"

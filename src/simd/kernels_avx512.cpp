@@ -1,6 +1,7 @@
 // The kernels for CPUs with AVX-512 F, DQ, BW and VL (compiled with those flags): 64-byte
 // registers, masked loads for the tails.
 #include "avx512_ops.hpp"
+#include "assign_avx512.hpp"
 
 #define LLOYD_SIMD_LEVEL_NAMESPACE avx512
 #include "kernels_impl.hpp"
@@ -82,6 +83,11 @@ const Kernels<T> table{
     .round_bounds = &round_bounds_lanes,
     .hamerly_sweep = &hamerly_sweep_lanes,
     .feature_range_rows = &feature_range_lanes<T>,
+    // Assignment decisions (assign_avx512.hpp).
+    .row_minimum = static_cast<T (*)(const T*, std::ptrdiff_t)>(&row_minimum),
+    .first_minimum = static_cast<FirstMinimum (*)(const T*, std::ptrdiff_t, T, T)>(&first_minimum),
+    .direct_group_nearest = &direct_group_nearest<T>,
+    .direct_group_distances = &direct_group_distances<T>,
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #define LLOYD_SIMD_LEVEL_NAMESPACE portable
 #include "kernels_impl.hpp"
 #include "bounds_impl.hpp"
+#include "assign_impl.hpp"
 
 namespace lloyd::simd {
 namespace portable {
@@ -40,6 +41,11 @@ const Kernels<T> table{
     .round_bounds = &round_bounds,
     .hamerly_sweep = &hamerly_sweep,
     .feature_range_rows = &feature_range_rows<T>,
+    // Assignment decisions (assign_impl.hpp); no grouped decisions at this level.
+    .row_minimum = &row_minimum<T>,
+    .first_minimum = &first_minimum<T>,
+    .direct_group_nearest = nullptr,
+    .direct_group_distances = nullptr,
 };
 
 }  // namespace

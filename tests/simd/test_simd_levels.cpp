@@ -2,6 +2,7 @@
 // level, compiled for baseline x86-64, is the reference), and so do whole assignments.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -455,6 +456,144 @@ void expect_feature_ranges_agree() {
 TEST(SimdLevels, FeatureRangeSameAtEveryLevel) {
   expect_feature_ranges_agree<float>();
   expect_feature_ranges_agree<double>();
+}
+
+// Kernels::row_minimum and Kernels::first_minimum at every level: the same answers as the
+// portable level's on rows of 1 … 5 chunks with +inf padding, repeated minima (the first
+// must be found) and thresholds catching none, some or all of the scores.
+template <class T>
+void expect_row_scans_agree() {
+  constexpr std::ptrdiff_t kChunk = 64 / sizeof(T);
+  const auto& reference = simd::kernels<T>(Level::Portable);
+  std::mt19937_64 engine(17);
+  for (const Level level : other_levels()) {
+    const auto& kernels = simd::kernels<T>(level);
+    for (const std::ptrdiff_t k : {std::ptrdiff_t{1}, std::ptrdiff_t{2}, std::ptrdiff_t{7}, kChunk - 1, kChunk, kChunk + 1,
+                                   3 * kChunk + 5, 5 * kChunk}) {
+      const std::ptrdiff_t padded = (k + kChunk - 1) / kChunk * kChunk;
+      for (unsigned trial = 0; trial < 20; ++trial) {
+        auto score = random_values<T>(static_cast<std::size_t>(padded), 300 + static_cast<unsigned>(k) * 31 + trial);
+        for (std::ptrdiff_t c = k; c < padded; ++c) score[static_cast<std::size_t>(c)] = std::numeric_limits<T>::infinity();
+        if (trial % 2 == 1) {  // the minimum repeated at a few places
+          const T low = *std::min_element(score.begin(), score.end());
+          std::uniform_int_distribution<std::ptrdiff_t> at(0, k - 1);
+          for (int copy = 0; copy < 3; ++copy) score[static_cast<std::size_t>(at(engine))] = low;
+        }
+        const T expected_low = reference.row_minimum(score.data(), padded);
+        const T low = kernels.row_minimum(score.data(), padded);
+        EXPECT_TRUE(same_bits(low, expected_low)) << simd::to_string(level) << " row_minimum k=" << k;
+        for (const T margin : {T(0), T(0.5), T(4), std::numeric_limits<T>::infinity()}) {
+          const T threshold = expected_low + margin;
+          const auto expected = reference.first_minimum(score.data(), padded, expected_low, threshold);
+          const auto got = kernels.first_minimum(score.data(), padded, expected_low, threshold);
+          EXPECT_EQ(got.best, expected.best) << simd::to_string(level) << " first_minimum k=" << k;
+          EXPECT_EQ(got.close, expected.close) << simd::to_string(level) << " first_minimum k=" << k;
+          ASSERT_GE(expected.best, 0);
+          EXPECT_TRUE(same_bits(score[static_cast<std::size_t>(expected.best)], expected_low));
+          EXPECT_EQ(std::find(score.begin(), score.end(), expected_low) - score.begin(), expected.best);
+        }
+        // A value no score holds: no index.
+        EXPECT_EQ(kernels.first_minimum(score.data(), padded, expected_low - T(1), expected_low).best, -1)
+            << simd::to_string(level);
+      }
+    }
+  }
+}
+
+// Assigner::nearest_direct_rows and Assigner::distances_direct (Kernels::direct_group_nearest
+// and direct_group_distances where the level has them, row by row where not) at every level:
+// the same labels, distances and second-best scores, for d = 1 … 16, groups of 1 … kWidth
+// rows scattered in memory, with near-ties (rows at centres, between two centres, repeated
+// centres).
+template <class T>
+void expect_direct_groups_agree() {
+  constexpr int W = DirectScorer<T>::kWidth;
+  using Nearest = typename Assigner<T>::Nearest;
+  const auto& portable = simd::kernels<T>(Level::Portable);
+  std::mt19937_64 engine(23);
+  for (Eigen::Index d = 1; d <= DirectScorer<T>::kMaxFeatures; ++d)
+    for (Eigen::Index k : {1, 3, 16, 17, 40}) {
+      const auto values = random_values<T>(static_cast<std::size_t>(k * d), 41 + static_cast<unsigned>(k * d));
+      RowMatrix<T> centres = Eigen::Map<const RowMatrix<T>>(values.data(), k, d);
+      if (k > 3) centres.row(3) = centres.row(1);  // an exact tie: the lower index wins
+      Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms(k);
+      for (Eigen::Index c = 0; c < k; ++c) centre_norms(c) = portable.squared_norm(centres.row(c).data(), d);
+      const T largest_norm = centre_norms.maxCoeff();
+      DirectScorer<T> scorer;
+      scorer.set(centres, centre_norms);
+      // 2W rows, some at a centre, some halfway between two, some a hair off a centre.
+      const Eigen::Index n = 2 * W;
+      auto data = random_values<T>(static_cast<std::size_t>(n * d), 77 + static_cast<unsigned>(d));
+      std::uniform_int_distribution<Eigen::Index> pick(0, k - 1);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        T* row = data.data() + i * d;
+        const Eigen::Index a = pick(engine), b = pick(engine);
+        for (Eigen::Index j = 0; j < d; ++j) {
+          if (i % 4 == 1) row[j] = centres(a, j);
+          if (i % 4 == 2) row[j] = (centres(a, j) + centres(b, j)) / T(2);
+          if (i % 4 == 3) row[j] = std::nextafter(centres(a, j), T(1));
+        }
+      }
+      std::vector<T> norms(static_cast<std::size_t>(n));
+      for (Eigen::Index i = 0; i < n; ++i) norms[static_cast<std::size_t>(i)] = portable.squared_norm(data.data() + i * d, d);
+      for (int count = 1; count <= W; ++count) {
+        // Rows scattered: row r of the group is data row (5r + count) mod n.
+        std::int32_t offset[W];
+        T group_norms[W];
+        std::int32_t centre[W];
+        for (int r = 0; r < count; ++r) {
+          const Eigen::Index i = (5 * r + count) % n;
+          offset[r] = static_cast<std::int32_t>(i * d);
+          group_norms[r] = norms[static_cast<std::size_t>(i)];
+          centre[r] = static_cast<std::int32_t>(pick(engine));
+        }
+        struct Result {
+          std::vector<Nearest> nearest;
+          std::vector<T> second;
+          std::vector<double> distance;
+        };
+        auto run_at = [&](Level at) {
+          simd::use(at);
+          Result result{std::vector<Nearest>(static_cast<std::size_t>(count)), std::vector<T>(static_cast<std::size_t>(count)),
+                        std::vector<double>(static_cast<std::size_t>(count))};
+          Assigner<T>::nearest_direct_rows(scorer, data.data(), offset, count, centres, largest_norm, group_norms,
+                                           result.nearest.data(), result.second.data());
+          Assigner<T>::distances_direct(scorer, data.data(), offset, count, centre, result.distance.data());
+          return result;
+        };
+        const Result expected = run_at(Level::Portable);
+        for (const Level level : other_levels()) {
+          const Result got = run_at(level);
+          for (int r = 0; r < count; ++r) {
+            const auto at = static_cast<std::size_t>(r);
+            EXPECT_EQ(got.nearest[at].centre, expected.nearest[at].centre)
+                << simd::to_string(level) << " d=" << d << " k=" << k << " count=" << count << " row " << r;
+            EXPECT_TRUE(same_bits(got.nearest[at].distance, expected.nearest[at].distance))
+                << simd::to_string(level) << " d=" << d << " k=" << k << " count=" << count << " row " << r;
+            EXPECT_TRUE(same_bits(got.second[at], expected.second[at]))
+                << simd::to_string(level) << " d=" << d << " k=" << k << " count=" << count << " row " << r;
+            EXPECT_TRUE(same_bits(got.distance[at], expected.distance[at]))
+                << simd::to_string(level) << " distances_direct d=" << d << " k=" << k << " count=" << count;
+          }
+        }
+        // The decision is the argmin of squared_distance (ties: the lower index).
+        for (int r = 0; r < count; ++r) {
+          const T* row = data.data() + offset[r];
+          EXPECT_EQ(expected.nearest[static_cast<std::size_t>(r)].centre,
+                    Assigner<T>::nearest_by_distance(row, centres).centre);
+        }
+      }
+    }
+  simd::use(simd::widest_supported());
+}
+
+TEST(SimdLevels, RowScansSameAtEveryLevel) {
+  expect_row_scans_agree<float>();
+  expect_row_scans_agree<double>();
+}
+TEST(SimdLevels, DirectGroupDecisionsSameBitsAtEveryLevel) {
+  expect_direct_groups_agree<float>();
+  expect_direct_groups_agree<double>();
 }
 
 TEST(SimdLevels, PortableAlwaysSupportedAndChosenLevelSupported) {

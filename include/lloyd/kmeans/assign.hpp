@@ -10,7 +10,6 @@
 #include "lloyd/core/distance.hpp"
 #include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/score_tiles.hpp"
-#include "lloyd/kmeans/simd.hpp"
 #include "lloyd/simd/kernels.hpp"
 #include "lloyd/shard.hpp"
 
@@ -258,7 +257,8 @@ class Assigner {
                                 T largest_norm, T norm, T* second = nullptr);
   /// nearest_direct for up to kDirectRows rows at once: row r at base + offset[r] (offsets
   /// in values), its squared_norm in norms[r], its result in nearest[r] (and second[r]).
-  /// With AVX-512 the rows sit one per register lane (transposed in registers), so the
+  /// With AVX-512 (simd::Kernels::direct_group_nearest; other levels decide row by row, the
+  /// same bits) the rows sit one per register lane (transposed in registers), so the
   /// scores of a group take one fused multiply-add per feature and centre for all of them
   /// and the running minima need no reduction across lanes; every score has the same bits
   /// as for the row alone (measured on P2, 2M × 8, k = 16, one core: 12.7 ns per row with
@@ -268,7 +268,8 @@ class Assigner {
                                   int count, const RowMatrix<T>& centroids, T largest_norm, const T* norms,
                                   Nearest* nearest, T* second = nullptr);
   /// squared_distance of up to kDirectRows rows (as for nearest_direct_rows) to the centres
-  /// of `scorer` numbered centre[r], into distance[r]: the same bits, rows one per lane.
+  /// of `scorer` numbered centre[r], into distance[r]: the same bits, rows one per lane
+  /// (simd::Kernels::direct_group_distances) or, at levels without it, row by row.
   static void distances_direct(const DirectScorer<T>& scorer, const T* base, const std::int32_t* offset,
                                int count, const std::int32_t* centre, double* distance);
   /// squared_norm of every row of `shard`, for the assignments of that shard that follow

@@ -31,6 +31,15 @@ struct HamerlyShifts {
   float fastest_shift;    ///< … but the second largest for the rows of `fastest`
 };
 
+/// The most features Kernels::direct_group_nearest / direct_group_distances take
+/// (DirectScorer::kMaxFeatures).
+inline constexpr std::ptrdiff_t kDirectGroupMaxFeatures = 16;
+/// Kernels::first_minimum's answer.
+struct FirstMinimum {
+  std::ptrdiff_t best;   ///< the first index holding the minimum (−1: none)
+  std::ptrdiff_t close;  ///< scores <= the threshold (the minimum included)
+};
+
 template <class T>
 struct Kernels {
   /// Σ_j (x_j − c_j)² in double: feature j fused-multiply-added into lane j mod 8, the lanes
@@ -77,6 +86,38 @@ struct Kernels {
   /// min(lowest_bit[j], lowest_bit_of(x_j) in T's layout) (float_bits.hpp).
   void (*feature_range_rows)(const T* rows, std::ptrdiff_t count, std::ptrdiff_t features, double* max_abs,
                              std::int64_t* lowest_bit);
+  // --- Assignment decisions (Assigner, kmeans/assign.cpp; src/simd/assign_*.hpp) ---
+  /// The smallest of score[0..padded) (padded a multiple of 64 / sizeof(T); padding +inf).
+  /// Exact in any order for scores that are not NaN.
+  T (*row_minimum)(const T* score, std::ptrdiff_t padded);
+  /// Of score[0..padded): the first index holding `lowest` (−1 if none, e.g. NaN scores) and
+  /// how many scores are <= threshold.
+  FirstMinimum (*first_minimum)(const T* score, std::ptrdiff_t padded, T lowest, T threshold);
+  /// Assigner::nearest_direct_rows' decisions for up to kWidth = 64 / sizeof(T) rows (row r
+  /// at base + offset[r], `features` ≤ kDirectGroupMaxFeatures of them, its squared_norm in
+  /// row_norms[r]) against `centres` centres laid out as DirectScorer (scaled = −2cᵀ and
+  /// transpose = cᵀ, features × columns; norms[columns]), one row per lane. Per row: the
+  /// first centre reaching the smallest score (lowest) best[r], the smallest score of the
+  /// other centres (counted with multiplicity) second[r], and the squared_distance to best
+  /// distance[r]. Scores by the arithmetic of direct_scores, distances by that of
+  /// squared_distance: the same bits as row by row. Returns the rows (bit r) the scores
+  /// cannot decide: second[r] <= T(fma(slack, double(row_norms[r]) + double(largest_norm),
+  /// double(lowest))), one rounding as std::fma (there the caller decides on stored scores).
+  /// second, best and distance hold kWidth values. nullptr where the level has no such
+  /// kernel (avx2, portable): the caller decides row by row (direct_scores, then the row
+  /// scans above).
+  std::uint32_t (*direct_group_nearest)(const T* scaled, const T* norms, const T* transpose,
+                                        std::ptrdiff_t columns, std::ptrdiff_t centres, std::ptrdiff_t features,
+                                        const T* base, const std::int32_t* offset, int count, const T* row_norms,
+                                        T largest_norm, double slack, T* second, std::int32_t* best,
+                                        double* distance);
+  /// squared_distance of up to kWidth rows (as above) to the centres numbered centre[r] of
+  /// `transpose` (cᵀ, features × columns), into distance[0..count): the same bits as row by
+  /// row. nullptr where the level has no such kernel (avx2, portable): the caller computes
+  /// squared_distance row by row.
+  void (*direct_group_distances)(const T* transpose, std::ptrdiff_t columns, std::ptrdiff_t features,
+                                 const T* base, const std::int32_t* offset, int count, const std::int32_t* centre,
+                                 double* distance);
 };
 
 /// The kernels of `level` (which this CPU must support).

@@ -1,0 +1,218 @@
+#pragma once
+// The assignment decisions of Kernels (row_minimum, first_minimum, direct_group_nearest,
+// direct_group_distances) with AVX-512: included only by kernels_avx512.cpp, so everything
+// here lives in lloyd::simd::avx512 (tests/simd/portable_instructions.sh checks).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "avx512_ops.hpp"
+#include "lloyd/simd/kernels.hpp"
+
+namespace lloyd::simd::avx512 {
+
+// GCC 12 reports its own _mm512_reduce_min_* and the unpack/shuffle intrinsics as reading an
+// uninitialised value (a known false positive of the intrinsics' undefined-vector idiom).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// Row scans over whole registers of scores: a chunk compared in one instruction, the first
+// match read from the bit mask.
+inline float row_minimum(const float* score, std::ptrdiff_t padded) {
+  __m512 lowest = _mm512_loadu_ps(score);
+  for (std::ptrdiff_t c = 16; c < padded; c += 16) lowest = _mm512_min_ps(lowest, _mm512_loadu_ps(score + c));
+  return _mm512_reduce_min_ps(lowest);
+}
+inline double row_minimum(const double* score, std::ptrdiff_t padded) {
+  __m512d lowest = _mm512_loadu_pd(score);
+  for (std::ptrdiff_t c = 8; c < padded; c += 8) lowest = _mm512_min_pd(lowest, _mm512_loadu_pd(score + c));
+  return _mm512_reduce_min_pd(lowest);
+}
+
+inline FirstMinimum first_minimum(const float* score, std::ptrdiff_t padded, float lowest, float threshold) {
+  const __m512 low = _mm512_set1_ps(lowest), limit = _mm512_set1_ps(threshold);
+  std::ptrdiff_t best = -1, close = 0;
+  for (std::ptrdiff_t c = 0; c < padded; c += 16) {
+    const __m512 chunk = _mm512_loadu_ps(score + c);
+    const __mmask16 equal = _mm512_cmp_ps_mask(chunk, low, _CMP_EQ_OQ);
+    if (best < 0 && equal) best = c + __builtin_ctz(equal);
+    close += __builtin_popcount(_mm512_cmp_ps_mask(chunk, limit, _CMP_LE_OQ));
+  }
+  return {best, close};
+}
+inline FirstMinimum first_minimum(const double* score, std::ptrdiff_t padded, double lowest, double threshold) {
+  const __m512d low = _mm512_set1_pd(lowest), limit = _mm512_set1_pd(threshold);
+  std::ptrdiff_t best = -1, close = 0;
+  for (std::ptrdiff_t c = 0; c < padded; c += 8) {
+    const __m512d chunk = _mm512_loadu_pd(score + c);
+    const __mmask8 equal = _mm512_cmp_pd_mask(chunk, low, _CMP_EQ_OQ);
+    if (best < 0 && equal) best = c + __builtin_ctz(equal);
+    close += __builtin_popcount(_mm512_cmp_pd_mask(chunk, limit, _CMP_LE_OQ));
+  }
+  return {best, close};
+}
+
+// The D features of up to kWidth rows (row r at base + offset[r]), one row per register
+// lane: x[j] holds feature j of every row. Floats are transposed in registers (gathers
+// measured 7x slower here); doubles through a small buffer.
+template <int D>
+void rows_in_lanes(const float* base, const std::int32_t* offset, int count, __m512 (&x)[D]) {
+  auto row = [&](int r) { return base + offset[r]; };
+  if constexpr (D <= 8) {
+    // Register m holds rows m and m + 4 (m < 4), rows 8 + m and 12 + m (m ≥ 4): the lanes
+    // come out in row order.
+    const auto features = static_cast<__mmask8>((1u << D) - 1);
+    auto half = [&](int r) { return r < count ? _mm256_maskz_loadu_ps(features, row(r)) : _mm256_setzero_ps(); };
+    __m512 pair[8], column[8];
+    for (int m = 0; m < 4; ++m) {
+      pair[m] = _mm512_insertf32x8(_mm512_castps256_ps512(half(m)), half(m + 4), 1);
+      pair[4 + m] = _mm512_insertf32x8(_mm512_castps256_ps512(half(8 + m)), half(12 + m), 1);
+    }
+    transpose_lanes(pair, column);
+    transpose_lanes(pair + 4, column + 4);
+    for (int q = 0; q < 4; ++q) {
+      if (q < D) x[q] = _mm512_shuffle_f32x4(column[q], column[4 + q], 0x88);
+      if (q + 4 < D) x[q + 4] = _mm512_shuffle_f32x4(column[q], column[4 + q], 0xdd);
+    }
+  } else {
+    const auto features = static_cast<__mmask16>((1u << D) - 1);
+    __m512 rows[16];
+    for (int r = 0; r < 16; ++r) rows[r] = r < count ? _mm512_maskz_loadu_ps(features, row(r)) : _mm512_setzero_ps();
+    transpose16(rows, x, D);
+  }
+}
+
+template <int D>
+void rows_in_lanes(const double* base, const std::int32_t* offset, int count, __m512d (&x)[D]) {
+  alignas(64) double lanes[D][8] = {};
+  for (int r = 0; r < count; ++r)
+    for (int j = 0; j < D; ++j) lanes[j][r] = base[offset[r] + j];
+  for (int j = 0; j < D; ++j) x[j] = _mm512_load_pd(lanes[j]);
+}
+
+// squared_distance of the rows in x (one per lane) to centre[lane], by its arithmetic
+// (feature j into lane j mod 8, fused, then the fixed tree): the same bits as row by row. The
+// centres' features are picked per lane from cᵀ (features × columns), a register of centres
+// at a time. Writes all kWidth lanes.
+template <class T, int D, class Register, class Index>
+void group_distances(const T* transpose, std::ptrdiff_t columns, const Register (&x)[D], Index centre,
+                     double* distance) {
+  using Ops = Zmm<T>;
+  constexpr int W = Ops::kWidth;
+  __m512d lane[Ops::kHalves][8];
+  for (auto& half : lane)
+    for (auto& l : half) l = _mm512_setzero_pd();
+#pragma GCC unroll 16
+  for (int j = 0; j < D; ++j) {
+    Register coordinate = Ops::zero();
+    for (std::ptrdiff_t c = 0; c < columns; c += W)
+      coordinate = Ops::pick(coordinate, Ops::index_within(centre, static_cast<int>(c)), centre,
+                             Ops::load(transpose + j * columns + c));
+    for (int h = 0; h < Ops::kHalves; ++h) {
+      const __m512d diff = _mm512_sub_pd(Ops::half_as_doubles(x[j], h), Ops::half_as_doubles(coordinate, h));
+      lane[h][j % 8] = _mm512_fmadd_pd(diff, diff, lane[h][j % 8]);
+    }
+  }
+  for (int h = 0; h < Ops::kHalves; ++h) {
+    const __m512d* l = lane[h];
+    _mm512_storeu_pd(distance + 8 * h, _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(l[0], l[4]), _mm512_add_pd(l[2], l[6])),
+                                                     _mm512_add_pd(_mm512_add_pd(l[1], l[5]), _mm512_add_pd(l[3], l[7]))));
+  }
+}
+
+// The rows whose second-best score lies within the rounding margin of their best:
+// second[r] <= T(fma(slack, double(row_norms[r]) + double(largest_norm), double(lowest[r]))),
+// one rounding for the fused operation (as std::fma) and one to T, lanes below count only.
+inline std::uint32_t ambiguous_lanes(__m512 lowest, __m512 second, const float* row_norms, float largest_norm,
+                                     double slack, int count) {
+  using Ops = Zmm<float>;
+  const auto lanes = Ops::first_lanes(count);
+  __m256 threshold[2];
+  for (int h = 0; h < 2; ++h) {
+    const __m512d norm = load_doubles(row_norms + 8 * h, static_cast<__mmask8>(lanes >> (8 * h)));
+    const __m512d margin_base = _mm512_add_pd(norm, _mm512_set1_pd(static_cast<double>(largest_norm)));
+    threshold[h] = _mm512_cvtpd_ps(_mm512_fmadd_pd(_mm512_set1_pd(slack), margin_base, Ops::half_as_doubles(lowest, h)));
+  }
+  const __m512 limit = _mm512_insertf32x8(_mm512_castps256_ps512(threshold[0]), threshold[1], 1);
+  return _mm512_mask_cmp_ps_mask(lanes, second, limit, _CMP_LE_OQ);
+}
+inline std::uint32_t ambiguous_lanes(__m512d lowest, __m512d second, const double* row_norms, double largest_norm,
+                                     double slack, int count) {
+  const auto lanes = Zmm<double>::first_lanes(count);
+  const __m512d margin_base = _mm512_add_pd(_mm512_maskz_loadu_pd(lanes, row_norms), _mm512_set1_pd(largest_norm));
+  const __m512d limit = _mm512_fmadd_pd(_mm512_set1_pd(slack), margin_base, lowest);
+  return _mm512_mask_cmp_pd_mask(lanes, second, limit, _CMP_LE_OQ);
+}
+
+// Kernels::direct_group_nearest for D features (a template argument, so that the rows'
+// features stay in registers). Every score is computed by the arithmetic of direct_scores
+// (norm, then feature j into accumulator j mod 4, summed as (a0 + a1) + (a2 + a3)).
+template <class T, int D>
+std::uint32_t group_nearest(const T* scaled, const T* norms, const T* transpose, std::ptrdiff_t columns,
+                            std::ptrdiff_t centres, const T* base, const std::int32_t* offset, int count,
+                            const T* row_norms, T largest_norm, double slack, T* second_out, std::int32_t* best_out,
+                            double* distance) {
+  using Ops = Zmm<T>;
+  using Register = typename Ops::Reg;
+  Register x[D];
+  rows_in_lanes<D>(base, offset, count, x);
+  Register lowest = Ops::broadcast(std::numeric_limits<T>::infinity()), second = lowest;
+  auto best = Ops::index_zero();
+  for (int c = 0; c < static_cast<int>(centres); ++c) {
+    Register a[4] = {Ops::broadcast(norms[c]), Ops::zero(), Ops::zero(), Ops::zero()};
+#pragma GCC unroll 16
+    for (int j = 0; j < D; ++j) a[j % 4] = Ops::fma(x[j], Ops::broadcast(scaled[j * columns + c]), a[j % 4]);
+    const Register score = Ops::add(Ops::add(a[0], a[1]), Ops::add(a[2], a[3]));
+    best = Ops::set_index(best, Ops::less(score, lowest), c);  // strictly: ties keep the lower index
+    second = Ops::min(second, Ops::max(lowest, score));
+    lowest = Ops::min(lowest, score);
+  }
+  Ops::store(second_out, second);
+  Ops::store_index(best_out, best);
+  group_distances<T, D>(transpose, columns, x, best, distance);
+  return ambiguous_lanes(lowest, second, row_norms, largest_norm, slack, count);
+}
+
+// Calls call(std::integral_constant<int, d>) for d in 1 … kDirectGroupMaxFeatures.
+template <int... D, class Call>
+void with_features(std::integer_sequence<int, D...>, std::ptrdiff_t d, Call&& call) {
+  ((d == D + 1 ? call(std::integral_constant<int, D + 1>{}) : void()), ...);
+}
+template <class Call>
+void with_features(std::ptrdiff_t d, Call&& call) {
+  with_features(std::make_integer_sequence<int, static_cast<int>(kDirectGroupMaxFeatures)>{}, d, std::forward<Call>(call));
+}
+
+template <class T>
+std::uint32_t direct_group_nearest(const T* scaled, const T* norms, const T* transpose, std::ptrdiff_t columns,
+                                   std::ptrdiff_t centres, std::ptrdiff_t features, const T* base,
+                                   const std::int32_t* offset, int count, const T* row_norms, T largest_norm,
+                                   double slack, T* second, std::int32_t* best, double* distance) {
+  std::uint32_t ambiguous = 0;
+  with_features(features, [&](auto D) {
+    ambiguous = group_nearest<T, D>(scaled, norms, transpose, columns, centres, base, offset, count, row_norms,
+                                    largest_norm, slack, second, best, distance);
+  });
+  return ambiguous;
+}
+
+template <class T>
+void direct_group_distances(const T* transpose, std::ptrdiff_t columns, std::ptrdiff_t features, const T* base,
+                            const std::int32_t* offset, int count, const std::int32_t* centre, double* distance) {
+  using Ops = Zmm<T>;
+  alignas(64) double lanes[Ops::kWidth];
+  with_features(features, [&](auto D) {
+    typename Ops::Reg x[D];
+    rows_in_lanes<D>(base, offset, count, x);
+    group_distances<T, D>(transpose, columns, x, Ops::load_index(centre, Ops::first_lanes(count)), lanes);
+  });
+  std::copy_n(lanes, count, distance);
+}
+
+#pragma GCC diagnostic pop
+}  // namespace lloyd::simd::avx512
