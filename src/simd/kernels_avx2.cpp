@@ -3,6 +3,7 @@
 
 #define LLOYD_SIMD_LEVEL_NAMESPACE avx2
 #include "kernels_impl.hpp"
+#include "seeding_impl.hpp"
 
 namespace lloyd::simd {
 namespace avx2 {
@@ -62,6 +63,11 @@ const Kernels<T> table{
     .direct_scores = &direct_scores<Ymm<T>, T>,
     .tile_scores = &tile_scores<Ymm<T>, 2, 6, T>,
     .add_fixed_rows = &add_fixed_rows<ScalarRowSums, T>,
+    // seeding
+    .seed_fold_row = &seeding::fold_row<T>,
+    .seed_rows_as_columns = &seeding::rows_as_columns<T>,
+    .seed_columns_as_rows = &seeding::columns_as_rows<T>,
+    .seed_fold_lanes = nullptr,  // rows in lanes only at avx512: the caller goes row by row
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #define LLOYD_SIMD_LEVEL_NAMESPACE avx512
 #include "kernels_impl.hpp"
+#include "seeding_avx512.hpp"
 
 namespace lloyd::simd {
 namespace avx512 {
@@ -77,6 +78,11 @@ const Kernels<T> table{
     .direct_scores = &direct_scores<Zmm<T>, T>,
     .tile_scores = &tile_scores<Zmm<T>, 2, 12, T>,
     .add_fixed_rows = &add_fixed_rows<LaneRowSums, T>,
+    // seeding
+    .seed_fold_row = &seeding::fold_row<T>,
+    .seed_rows_as_columns = &seeding::rows_as_columns<T>,
+    .seed_columns_as_rows = &seeding::columns_as_rows<T>,
+    .seed_fold_lanes = &seeding::fold_lanes_block<T>,
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // here, which uses the FMA instruction where the CPU has one): the same bits, more slowly.
 #define LLOYD_SIMD_LEVEL_NAMESPACE portable
 #include "kernels_impl.hpp"
+#include "seeding_impl.hpp"
 
 namespace lloyd::simd {
 namespace portable {
@@ -35,6 +36,11 @@ const Kernels<T> table{
     .direct_scores = &direct_scores<Scalar<T>, T>,
     .tile_scores = &tile_scores<Scalar<T>, 4, 3, T>,
     .add_fixed_rows = &add_fixed_rows<ScalarRowSums, T>,
+    // seeding
+    .seed_fold_row = &seeding::fold_row<T>,
+    .seed_rows_as_columns = &seeding::rows_as_columns<T>,
+    .seed_columns_as_rows = &seeding::columns_as_rows<T>,
+    .seed_fold_lanes = nullptr,  // rows in lanes only at avx512: the caller goes row by row
 };
 
 }  // namespace
