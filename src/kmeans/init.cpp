@@ -65,21 +65,16 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
     throw AgreedError("k-means++: a squared distance overflowed (values beyond the accepted range?)");
   const double bound[1] = {largest};
   const FixedPoint scale(bound);
-  auto fixed = [&](W weight) {
-    const auto value = static_cast<double>(weight);
-    return scale.to_fixed(value > 0 ? (value < largest ? value : largest) : 0.0, 0);
-  };
-  // The weights summed per block of rows first (a loop the compiler vectorises; kBlock
-  // terms below 2^52 fit an int64), so that finding a draw scans one block, not every row
-  // before it (measured: the two scalar passes were a third of a k-means++ step).
+  const double factor = 1.0 / scale.to_double(1, 0);  // 2^shift: exact
+  const simd::Kernels<W>& kernels = simd::kernels<W>();
+  // The weights summed per block of rows first (Kernels::seed_weight_sums, vectorised where
+  // the level has a packed double → int64 conversion; kBlock terms below 2^52 fit an int64),
+  // so that finding a draw scans one block, not every row before it (measured: the two
+  // scalar passes were a third of a k-means++ step).
   constexpr std::size_t kBlock = 1024;
   std::vector<std::int64_t> block_sums((weights.size() + kBlock - 1) / kBlock, 0);
-  for (std::size_t b = 0; b < block_sums.size(); ++b) {
-    std::int64_t sum = 0;
-    const std::size_t end = std::min(weights.size(), (b + 1) * kBlock);
-    for (std::size_t i = b * kBlock; i < end; ++i) sum += fixed(weights[i]);
-    block_sums[b] = sum;
-  }
+  kernels.seed_weight_sums(weights.data(), static_cast<std::ptrdiff_t>(weights.size()), largest, factor,
+                           static_cast<std::ptrdiff_t>(kBlock), block_sums.data());
   Int128 local = 0;
   for (const std::int64_t sum : block_sums) local += sum;
   // The ranks' totals, as two 64-bit halves each (an Int128 has no MPI type of its own).
@@ -111,7 +106,9 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
     }
     const std::size_t end = std::min(weights.size(), (b + 1) * kBlock);
     for (std::size_t i = b * kBlock; i < end && next < owned.size(); ++i) {
-      cumulative += fixed(weights[i]);
+      std::int64_t term = 0;  // the weight's term of seed_weight_sums
+      kernels.seed_weight_sums(&weights[i], 1, largest, factor, 1, &term);
+      cumulative += term;
       while (next < owned.size() && owned[next].first < cumulative)
         chosen[static_cast<std::size_t>(owned[next++].second)] = first_row + i;
     }

@@ -68,6 +68,7 @@ const Kernels<T> table{
     .seed_rows_as_columns = &seeding::rows_as_columns<T>,
     .seed_columns_as_rows = &seeding::columns_as_rows<T>,
     .seed_fold_lanes = nullptr,  // rows in lanes only at avx512: the caller goes row by row
+    .seed_weight_sums = &seeding::weight_sums<T>,
 };
 
 }  // namespace

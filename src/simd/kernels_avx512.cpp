@@ -83,6 +83,7 @@ const Kernels<T> table{
     .seed_rows_as_columns = &seeding::rows_as_columns<T>,
     .seed_columns_as_rows = &seeding::columns_as_rows<T>,
     .seed_fold_lanes = &seeding::fold_lanes_block<T>,
+    .seed_weight_sums = &seeding::weight_sums<T>,
 };
 
 }  // namespace

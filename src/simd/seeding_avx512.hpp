@@ -58,6 +58,26 @@ bool fold_row(const T* distance, T current, double factor, int trials, std::ptrd
   return nearer != 0;
 }
 
+// Kernels::seed_weight_sums, eight weights per register: the clamp as the generic
+// fixed_weight (min_pd(w, largest) is w < largest ? w : largest; NaN fails w > 0), the same
+// rounding, and the block's integer lanes summed exactly.
+template <class T>
+void weight_sums(const T* weights, std::ptrdiff_t count, double largest, double factor, std::ptrdiff_t block,
+                 std::int64_t* sums) {
+  const __m512d top = _mm512_set1_pd(largest), scale = _mm512_set1_pd(factor), zero = _mm512_setzero_pd();
+  for (std::ptrdiff_t first = 0, b = 0; first < count; first += block, ++b) {
+    const std::ptrdiff_t end = std::min(count, first + block);
+    __m512i lanes = _mm512_setzero_si512();
+    for (std::ptrdiff_t i = first; i < end; i += 8) {
+      const auto mask = static_cast<__mmask8>(end - i >= 8 ? 0xff : (1u << (end - i)) - 1);
+      const __m512d value = load_doubles(weights + i, mask);
+      const __m512d kept = _mm512_maskz_min_pd(_mm512_cmp_pd_mask(value, zero, _CMP_GT_OQ), value, top);
+      lanes = _mm512_add_epi64(lanes, to_fixed_lanes(kept, scale));
+    }
+    sums[b] = _mm512_reduce_add_epi64(lanes);
+  }
+}
+
 // Kernels::seed_rows_as_columns / seed_columns_as_rows: avx512_ops.hpp's (a 16 × 16
 // transpose in registers for float).
 template <class T>
@@ -72,8 +92,10 @@ void columns_as_rows(const T* columns, std::ptrdiff_t features, T* first) {
 // Distances of the rows in `columns` (one per lane) to candidates [t, t + C), into
 // distance[t + c]: max(‖x‖² + score, 0) with direct_scores' arithmetic for the score (the
 // candidate's norm, feature j into accumulator j mod 4, then (a0 + a1) + (a2 + a3)).
+// (Inlined into fold_lanes_block, as it was when both were one function: its accumulators
+// stay in registers across the candidates' calls.)
 template <int C, class T>
-void candidate_distances(const SeedBlock<T>& block, const T* columns, int t, typename Zmm<T>::Reg norm,
+[[gnu::always_inline]] inline void candidate_distances(const SeedBlock<T>& block, const T* columns, int t, typename Zmm<T>::Reg norm,
                          T (*distance)[SeedBlock<T>::kGroupRows]) {
   using Ops = Zmm<T>;
   using Register = typename Ops::Reg;

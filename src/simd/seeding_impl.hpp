@@ -29,6 +29,24 @@ bool fold_row(const T* distance, T current, double factor, int trials, std::ptrd
   return nearer;
 }
 
+// One weight of Kernels::seed_weight_sums: FixedPoint::to_fixed of the clamped weight.
+template <class T>
+std::int64_t fixed_weight(T weight, double largest, double factor) {
+  const auto value = static_cast<double>(weight);
+  return static_cast<std::int64_t>(std::nearbyint((value > 0 ? (value < largest ? value : largest) : 0.0) * factor));
+}
+// Kernels::seed_weight_sums, weight by weight.
+template <class T>
+void weight_sums(const T* weights, std::ptrdiff_t count, double largest, double factor, std::ptrdiff_t block,
+                 std::int64_t* sums) {
+  for (std::ptrdiff_t first = 0, b = 0; first < count; first += block, ++b) {
+    std::int64_t sum = 0;
+    const std::ptrdiff_t end = std::min(count, first + block);
+    for (std::ptrdiff_t i = first; i < end; ++i) sum += fixed_weight(weights[i], largest, factor);
+    sums[b] = sum;
+  }
+}
+
 // Kernels::seed_rows_as_columns and seed_columns_as_rows, value by value.
 template <class T>
 void rows_as_columns(const T* first, int count, std::ptrdiff_t features, T* columns) {

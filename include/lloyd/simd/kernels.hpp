@@ -88,6 +88,12 @@ struct Kernels {
   /// version with the rows in lanes (portable, avx2): the caller then goes row by row, which
   /// gives the same bits.
   std::ptrdiff_t (*seed_fold_lanes)(const SeedBlock<T>& block);
+  /// The D² weights of k-means++'s sampling in fixed point, summed per block: for each block
+  /// b of `block` weights (the last one partial), sums[b] = Σ nearbyint(w · factor) with w
+  /// = weights[i] clamped to [0, largest] (NaN: 0), ties to even; each term below 2^52 and
+  /// block ≤ 2048, so no sum overflows.
+  void (*seed_weight_sums)(const T* weights, std::ptrdiff_t count, double largest, double factor,
+                           std::ptrdiff_t block, std::int64_t* sums);
 };
 
 /// The kernels of `level` (which this CPU must support).
