@@ -95,16 +95,16 @@ void columns_as_rows(const T* columns, std::ptrdiff_t features, T* first) {
 // (Inlined into fold_lanes_block, as it was when both were one function: its accumulators
 // stay in registers across the candidates' calls.)
 template <int C, class T>
-[[gnu::always_inline]] inline void candidate_distances(const SeedBlock<T>& block, const T* columns, int t, typename Zmm<T>::Reg norm,
-                         T (*distance)[SeedBlock<T>::kGroupRows]) {
+[[gnu::always_inline]] inline void candidate_distances(const T* all_scaled, const T* norms, std::ptrdiff_t d,
+                                                      const T* columns, int t, typename Zmm<T>::Reg norm,
+                                                      T (*distance)[SeedBlock<T>::kGroupRows]) {
   using Ops = Zmm<T>;
   using Register = typename Ops::Reg;
   constexpr int W = SeedBlock<T>::kGroupRows;
-  const std::ptrdiff_t d = block.features;
-  const T* scaled = block.scaled + t;  // d × W: candidate t + c at column c
+  const T* scaled = all_scaled + t;  // d × W: candidate t + c at column c
   Register a[C][4];
   for (int c = 0; c < C; ++c) {
-    a[c][0] = Ops::broadcast(block.norms[t + c]);
+    a[c][0] = Ops::broadcast(norms[t + c]);
     a[c][1] = a[c][2] = a[c][3] = Ops::zero();
   }
   std::ptrdiff_t j = 0;
@@ -136,8 +136,14 @@ std::ptrdiff_t fold_lanes_block(const SeedBlock<T>& block) {
   using Register = typename Ops::Reg;
   constexpr int W = SeedBlock<T>::kGroupRows;
   constexpr int kHalves = Ops::kHalves;
-  const std::ptrdiff_t d = block.features, end = block.count;
+  // The block's fields in locals: the stores below (kept rows) could alias them otherwise.
+  const std::ptrdiff_t d = block.features, end = block.count, grouped_rows = block.grouped;
   const int trials = block.trials;
+  const T *const rows = block.rows, *const scaled = block.scaled, *const norms = block.norms;
+  const T *const row_norms = block.row_norms, *const closest = block.closest;
+  T* const scratch = block.scratch;
+  std::ptrdiff_t* const kept_rows = block.kept;
+  T* const kept_distances = block.kept_distances;
   // Σ min(D², d²) = Σ D² − Σ over the rows a candidate comes closer to of (D² − d²), each
   // term in fixed point: the same integers as fold_row's, but the work per row and
   // candidate is a comparison, and only the closer rows (a few percent) are converted.
@@ -158,27 +164,27 @@ std::ptrdiff_t fold_lanes_block(const SeedBlock<T>& block) {
     // The rows two groups ahead (a group's work is long enough for the out-of-order core to
     // stop running ahead into the next group's loads: measured 2x slower without).
     if (i + (kAhead + 1) * W <= end) {
-      const char* ahead = reinterpret_cast<const char*>(block.rows + (i + kAhead * W) * d);
+      const char* ahead = reinterpret_cast<const char*>(rows + (i + kAhead * W) * d);
       for (std::size_t byte = 0; byte < static_cast<std::size_t>(W * d) * sizeof(T); byte += 64)
         __builtin_prefetch(ahead + byte);
     }
-    const bool grouped = i + W <= block.grouped;
-    if (!grouped) avx512::rows_as_columns(block.rows + i * d, count, d, block.scratch);
-    const T* columns = grouped ? block.rows + i * d : block.scratch;
-    const Register norm = Ops::masked_load(block.row_norms + i, lanes);
+    const bool grouped = i + W <= grouped_rows;
+    if (!grouped) avx512::rows_as_columns(rows + i * d, count, d, scratch);
+    const T* columns = grouped ? rows + i * d : scratch;
+    const Register norm = Ops::masked_load(row_norms + i, lanes);
     for (int t = 0; t < trials; t += 6) {
       switch (std::min(6, trials - t)) {
-        case 1: candidate_distances<1>(block, columns, t, norm, distance); break;
-        case 2: candidate_distances<2>(block, columns, t, norm, distance); break;
-        case 3: candidate_distances<3>(block, columns, t, norm, distance); break;
-        case 4: candidate_distances<4>(block, columns, t, norm, distance); break;
-        case 5: candidate_distances<5>(block, columns, t, norm, distance); break;
-        default: candidate_distances<6>(block, columns, t, norm, distance); break;
+        case 1: candidate_distances<1>(scaled, norms, d, columns, t, norm, distance); break;
+        case 2: candidate_distances<2>(scaled, norms, d, columns, t, norm, distance); break;
+        case 3: candidate_distances<3>(scaled, norms, d, columns, t, norm, distance); break;
+        case 4: candidate_distances<4>(scaled, norms, d, columns, t, norm, distance); break;
+        case 5: candidate_distances<5>(scaled, norms, d, columns, t, norm, distance); break;
+        default: candidate_distances<6>(scaled, norms, d, columns, t, norm, distance); break;
       }
     }
     // Padding candidates: ‖x‖², as direct scores give them.
     for (int t = trials; t < 8; ++t) Ops::store(distance[t], Ops::max(norm, Ops::zero()));
-    const Register current = Ops::masked_load(block.closest + i, lanes);  // 0 beyond count
+    const Register current = Ops::masked_load(closest + i, lanes);  // 0 beyond count
     __m512i current_fixed[kHalves];
     for (int h = 0; h < kHalves; ++h) {
       current_fixed[h] = to_fixed(current, h);
@@ -199,8 +205,8 @@ std::ptrdiff_t fold_lanes_block(const SeedBlock<T>& block) {
     }
     for (auto rows = static_cast<unsigned>(nearer); rows != 0; rows &= rows - 1) {
       const int r = __builtin_ctz(rows);
-      block.kept[kept] = i + r;
-      for (int t = 0; t < 8; ++t) block.kept_distances[kept * 8 + t] = distance[t][r];
+      kept_rows[kept] = i + r;
+      for (int t = 0; t < 8; ++t) kept_distances[kept * 8 + t] = distance[t][r];
       ++kept;
     }
   }
