@@ -7,10 +7,10 @@
 #include <type_traits>
 
 #include "lloyd/kmeans/assign.hpp"
-#include "lloyd/kmeans/simd.hpp"  // until this file's AVX-512 blocks move to src/simd (issue 16)
 #include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/rng.hpp"
+#include "lloyd/simd/kernels.hpp"
 
 namespace lloyd {
 
@@ -65,21 +65,16 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
     throw AgreedError("k-means++: a squared distance overflowed (values beyond the accepted range?)");
   const double bound[1] = {largest};
   const FixedPoint scale(bound);
-  auto fixed = [&](W weight) {
-    const auto value = static_cast<double>(weight);
-    return scale.to_fixed(value > 0 ? (value < largest ? value : largest) : 0.0, 0);
-  };
-  // The weights summed per block of rows first (a loop the compiler vectorises; kBlock
-  // terms below 2^52 fit an int64), so that finding a draw scans one block, not every row
-  // before it (measured: the two scalar passes were a third of a k-means++ step).
+  const double factor = 1.0 / scale.to_double(1, 0);  // 2^shift: exact
+  const simd::Kernels<W>& kernels = simd::kernels<W>();
+  // The weights summed per block of rows first (Kernels::seed_weight_sums, vectorised where
+  // the level has a packed double → int64 conversion; kBlock terms below 2^52 fit an int64),
+  // so that finding a draw scans one block, not every row before it (measured: the two
+  // scalar passes were a third of a k-means++ step).
   constexpr std::size_t kBlock = 1024;
   std::vector<std::int64_t> block_sums((weights.size() + kBlock - 1) / kBlock, 0);
-  for (std::size_t b = 0; b < block_sums.size(); ++b) {
-    std::int64_t sum = 0;
-    const std::size_t end = std::min(weights.size(), (b + 1) * kBlock);
-    for (std::size_t i = b * kBlock; i < end; ++i) sum += fixed(weights[i]);
-    block_sums[b] = sum;
-  }
+  kernels.seed_weight_sums(weights.data(), static_cast<std::ptrdiff_t>(weights.size()), largest, factor,
+                           static_cast<std::ptrdiff_t>(kBlock), block_sums.data());
   Int128 local = 0;
   for (const std::int64_t sum : block_sums) local += sum;
   // The ranks' totals, as two 64-bit halves each (an Int128 has no MPI type of its own).
@@ -111,69 +106,15 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
     }
     const std::size_t end = std::min(weights.size(), (b + 1) * kBlock);
     for (std::size_t i = b * kBlock; i < end && next < owned.size(); ++i) {
-      cumulative += fixed(weights[i]);
+      std::int64_t term = 0;  // the weight's term of seed_weight_sums
+      kernels.seed_weight_sums(&weights[i], 1, largest, factor, 1, &term);
+      cumulative += term;
       while (next < owned.size() && owned[next].first < cumulative)
         chosen[static_cast<std::size_t>(owned[next++].second)] = first_row + i;
     }
   }
   comm.allreduce(std::span<std::uint64_t>(chosen), MPI_MIN);
   return chosen;
-}
-
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-// Eight candidates' distances of one row against its D² (`current`): words += min(D², d²) in
-// fixed point (× factor, to nearest as FixedPoint::to_fixed), largest = max(largest, min).
-inline void fold_lanes(__m512d distance, __m512d current, __m512d factor, __m512i& words,
-                       __m512d& largest) {
-  const __m512d kept = _mm512_min_pd(distance, current);
-  words = _mm512_add_epi64(words, to_fixed_lanes(kept, factor));
-  largest = _mm512_max_pd(largest, kept);
-}
-
-// The lanes of candidates [t, t + 8) that are real (below `trials`).
-inline __mmask8 real_lanes(int trials, Eigen::Index t) {
-  const Eigen::Index real = std::clamp<Eigen::Index>(trials - t, 0, 8);
-  return static_cast<__mmask8>((1u << real) - 1);
-}
-
-// fold_row below, eight candidates per register.
-template <class T>
-bool fold_row_avx512(const T* distance, T current, double factor, int trials, Eigen::Index stride,
-                     std::int64_t* words, double* largest) {
-  __mmask8 nearer = 0;
-  const __m512d against = _mm512_set1_pd(current);
-  for (Eigen::Index t = 0; t < stride; t += 8) {
-    const __m512d lanes = detail::load_doubles(distance + t);  // exact: the comparison is T's
-    nearer |= _mm512_mask_cmp_pd_mask(real_lanes(trials, t), lanes, against, _CMP_LT_OQ);
-    __m512i sum = _mm512_loadu_si512(words + t);
-    __m512d top = _mm512_loadu_pd(largest + t);
-    fold_lanes(lanes, against, _mm512_set1_pd(factor), sum, top);
-    _mm512_storeu_si512(words + t, sum);
-    _mm512_storeu_pd(largest + t, top);
-  }
-  return nearer != 0;
-}
-
-#endif
-
-// One row's share of a k-means++ step, candidates eight at a time: words[t] += min(D², d_t²)
-// in fixed point (× factor, to nearest as FixedPoint::to_fixed), largest[t] = max(largest[t],
-// min(D², d_t²)). Returns whether one of the first `trials` candidates is nearer than D².
-template <class T>
-bool fold_row(const T* distance, T current, double factor, int trials, Eigen::Index stride,
-              std::int64_t* words, double* largest) {
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-  return fold_row_avx512(distance, current, factor, trials, stride, words, largest);
-#else
-  bool nearer = false;
-  for (Eigen::Index t = 0; t < stride; ++t) {
-    const double kept = std::min(static_cast<double>(distance[t]), static_cast<double>(current));
-    words[t] += static_cast<std::int64_t>(std::rint(kept * factor));
-    largest[t] = std::max(largest[t], kept);
-    nearer = nearer || (t < trials && distance[t] < current);
-  }
-  return nearer;
-#endif
 }
 
 // One thread's part of a k-means++ step: per candidate, its potential and the largest
@@ -185,6 +126,8 @@ struct Closer {
   std::vector<Eigen::Index> rows;
   std::vector<T> distances;
   std::vector<T> columns;  ///< scratch: a register's worth of rows as columns
+  std::vector<std::ptrdiff_t> kept_rows;  ///< scratch: Kernels::seed_fold_lanes' kept rows
+  std::vector<T> kept_distances;          ///< scratch: and their distances
 
   void start(std::size_t stride) {
     potential.assign(stride, 0);
@@ -201,7 +144,6 @@ struct Closer {
   }
 };
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
 // The local rows rearranged in place for the k-means++ steps: every whole group of W
 // consecutive rows (W: one register of T) stored feature by feature, W values per feature,
 // so that a step reads one register per feature and group and transposes nothing (measured
@@ -212,13 +154,14 @@ struct Closer {
 template <class T>
 class ColumnGroups {
  public:
-  static constexpr int W = DirectScorer<T>::kWidth;
-  explicit ColumnGroups(const DenseShard<T>& shard)
-      : data_(const_cast<T*>(shard.rows.data())), d_(shard.features()), groups_(shard.local_rows() / W) {
-    rearrange([this](const T* rows, T* group) { detail::rows_as_columns(rows, W, d_, group); });
+  static constexpr int W = simd::SeedBlock<T>::kGroupRows;
+  ColumnGroups(const DenseShard<T>& shard, const simd::Kernels<T>& kernels)
+      : data_(const_cast<T*>(shard.rows.data())), d_(shard.features()), groups_(shard.local_rows() / W),
+        kernels_(kernels) {
+    rearrange([this](const T* rows, T* group) { kernels_.seed_rows_as_columns(rows, W, d_, group); });
   }
   ~ColumnGroups() {
-    rearrange([this](const T* columns, T* group) { detail::columns_as_rows(columns, d_, group); });
+    rearrange([this](const T* columns, T* group) { kernels_.seed_columns_as_rows(columns, d_, group); });
   }
   ColumnGroups(const ColumnGroups&) = delete;
   ColumnGroups& operator=(const ColumnGroups&) = delete;
@@ -257,8 +200,8 @@ class ColumnGroups {
   }
   T* data_;
   Eigen::Index d_, groups_;
+  const simd::Kernels<T>& kernels_;
 };
-#endif
 
 // The squared distances of every local row to a few centres (the candidates of a k-means++
 // step), in the GEMM form ‖x‖² + (‖c‖² − 2x·c) with the scores of DirectScorer: row by row
@@ -267,7 +210,8 @@ class ColumnGroups {
 template <class T>
 class CandidateDistances {
  public:
-  explicit CandidateDistances(const DenseShard<T>& shard) : shard_(shard), row_norms_(row_norms(shard)) {}
+  explicit CandidateDistances(const DenseShard<T>& shard)
+      : shard_(shard), kernels_(simd::kernels<T>()), row_norms_(row_norms(shard)) {}
   void set(const RowMatrix<T>& centres) {
     Eigen::Matrix<T, Eigen::Dynamic, 1> norms(centres.rows());
     for (Eigen::Index c = 0; c < centres.rows(); ++c) norms(c) = squared_norm(centres.row(c).data(), centres.cols());
@@ -275,12 +219,12 @@ class CandidateDistances {
     centres_ = centres.rows();
   }
   Eigen::Index padded() const { return DirectScorer<T>::padded(centres_); }
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-  /// Whether a step with `trials` candidates runs with the rows in register lanes (then the
-  /// rows may be given as ColumnGroups).
-  static bool in_lanes(int trials) { return trials <= 8; }
+  /// Whether a step with `trials` candidates runs with the rows in register lanes
+  /// (Kernels::seed_fold_lanes, where this SIMD level has it; then the rows may be given as
+  /// ColumnGroups).
+  bool in_lanes(int trials) const { return kernels_.seed_fold_lanes && trials <= 8; }
   void use(const ColumnGroups<T>* groups) { groups_ = groups; }
-#endif
+  const simd::Kernels<T>& kernels() const { return kernels_; }
   /// out[0, padded()) for local row i, clamped at 0 (padding columns: ‖x‖²).
   void row(Eigen::Index i, T* out) const {
     scorer_.scores(shard_.row(i), out);
@@ -296,155 +240,60 @@ class CandidateDistances {
   void fold(Eigen::Index begin, Eigen::Index end, const T* closest, double factor, int trials,
             Closer<T>& part) const {
     const std::size_t stride = part.potential.size();
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
     if (in_lanes(trials) && stride == 8) return fold_rows_in_lanes(begin, end, closest, factor, trials, part);
-#endif
     std::vector<T> distance(static_cast<std::size_t>(padded()));
     std::vector<std::int64_t> words(stride, 0);
     for (Eigen::Index i = begin; i < end; ++i) {
       row(i, distance.data());
-      if (fold_row(distance.data(), closest[i], factor, trials, static_cast<Eigen::Index>(stride), words.data(),
-                   part.largest.data()))
+      if (kernels_.seed_fold_row(distance.data(), closest[i], factor, trials, static_cast<std::ptrdiff_t>(stride),
+                                 words.data(), part.largest.data()))
         part.keep(i, distance.data(), stride);
     }
     for (std::size_t t = 0; t < stride; ++t) part.potential[t] += words[t];
   }
 
  private:
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-  // fold for up to eight candidates with the rows in register lanes: a register's worth of
-  // rows at a time as columns (ColumnGroups, or transposed here for a last partial group),
-  // so each feature costs one load for all those rows and one fused multiply-add per
-  // candidate — no lanes spent on padding candidates and no reduction across lanes per row
-  // (measured on P1, 6 candidates, 2 ranks: the seeding, compute-bound, went from 0.46 to
-  // 0.31 s). Every distance is computed by chunk_scores' arithmetic (norm, feature j into
-  // accumulator j mod 4, then (a0 + a1) + (a2 + a3)) and folded to the same integers as
-  // fold_row's: the same bits as row by row.
+  // fold for up to eight candidates with the rows in register lanes (Kernels::seed_fold_lanes:
+  // the same bits as row by row), the rows of whole groups as ColumnGroups where given.
   void fold_rows_in_lanes(Eigen::Index begin, Eigen::Index end, const T* closest, double factor, int trials,
                           Closer<T>& part) const {
-    using Ops = detail::Zmm<T>;
-    using Register = decltype(Ops::zero());
-    constexpr int W = DirectScorer<T>::kWidth;
-    constexpr int kHalves = Ops::kHalves;
-    const Eigen::Index d = shard_.features();
+    constexpr int W = simd::SeedBlock<T>::kGroupRows;
+    const Eigen::Index d = shard_.features(), count = end - begin;
     part.columns.resize(static_cast<std::size_t>(d * W + W));
-    T* scratch = part.columns.data() + (W - (reinterpret_cast<std::uintptr_t>(part.columns.data()) / sizeof(T)) % W) % W;
-    // Σ min(D², d²) = Σ D² − Σ over the rows a candidate comes closer to of (D² − d²), each
-    // term in fixed point: the same integers as fold_row's, but the work per row and
-    // candidate is a comparison, and only the closer rows (a few percent) are converted.
-    __m512i base = _mm512_setzero_si512(), reduction[8];
-    Register largest[8];
-    for (int t = 0; t < 8; ++t) {
-      reduction[t] = _mm512_setzero_si512();
-      largest[t] = Ops::zero();
-    }
-    const __m512d scale = _mm512_set1_pd(factor);
-    auto to_fixed = [&](Register value, int h) { return to_fixed_lanes(Ops::half_as_doubles(value, h), scale); };
-    alignas(64) T distance[8][W];
-    constexpr Eigen::Index kAhead = 2;
-    for (Eigen::Index i = begin; i < end; i += W) {
-      const int count = static_cast<int>(std::min<Eigen::Index>(W, end - i));
-      const auto lanes = Ops::first_lanes(count);
-      // The rows two groups ahead (a group's work is long enough for the out-of-order core to
-      // stop running ahead into the next group's loads: measured 2x slower without).
-      if (i + (kAhead + 1) * W <= end) prefetch(shard_.row(i + kAhead * W), static_cast<std::size_t>(W * d) * sizeof(T));
-      const bool grouped = groups_ && i + W <= groups_->grouped_rows();
-      if (!grouped) detail::rows_as_columns(shard_.row(i), count, d, scratch);
-      const T* columns = grouped ? groups_->group(i) : scratch;
-      const Register norm = Ops::masked_load(row_norms_.data() + i, lanes);
-      for (int t = 0; t < trials; t += 6) {
-        switch (std::min(6, trials - t)) {
-          case 1: candidate_distances<1>(columns, t, norm, distance); break;
-          case 2: candidate_distances<2>(columns, t, norm, distance); break;
-          case 3: candidate_distances<3>(columns, t, norm, distance); break;
-          case 4: candidate_distances<4>(columns, t, norm, distance); break;
-          case 5: candidate_distances<5>(columns, t, norm, distance); break;
-          default: candidate_distances<6>(columns, t, norm, distance); break;
-        }
-      }
-      // Padding candidates: ‖x‖², as row() gives them.
-      for (int t = trials; t < 8; ++t) Ops::store(distance[t], Ops::max(norm, Ops::zero()));
-      const Register current = Ops::masked_load(closest + i, lanes);  // 0 beyond count
-      __m512i current_fixed[kHalves];
-      for (int h = 0; h < kHalves; ++h) {
-        current_fixed[h] = to_fixed(current, h);
-        base = _mm512_add_epi64(base, current_fixed[h]);
-      }
-      typename Ops::Mask nearer = 0;
-      for (int t = 0; t < trials; ++t) {
-        const Register value = Ops::load(distance[t]);
-        const auto closer = static_cast<typename Ops::Mask>(Ops::less(value, current) & lanes);
-        largest[t] = Ops::max(largest[t], Ops::min(value, current));
-        if (!closer) continue;
-        nearer |= closer;
-        for (int h = 0; h < kHalves; ++h) {
-          const auto in_half = static_cast<__mmask8>(static_cast<unsigned>(closer) >> (8 * h));
-          reduction[t] = _mm512_mask_add_epi64(reduction[t], in_half, reduction[t],
-                                               _mm512_sub_epi64(current_fixed[h], to_fixed(value, h)));
-        }
-      }
-      for (auto rows = static_cast<unsigned>(nearer); rows != 0; rows &= rows - 1) {
-        const int r = __builtin_ctz(rows);
-        T values[8];
-        for (int t = 0; t < 8; ++t) values[t] = distance[t][r];
-        part.keep(i + r, values, 8);
-      }
-    }
-    alignas(64) std::int64_t lanes_of[8];
-    _mm512_store_si512(lanes_of, base);
-    Int128 total = 0;
-    for (const std::int64_t value : lanes_of) total += value;
-    for (int t = 0; t < trials; ++t) {
-      _mm512_store_si512(lanes_of, reduction[t]);
-      Int128 reduced = 0;
-      for (const std::int64_t value : lanes_of) reduced += value;
-      part.potential[static_cast<std::size_t>(t)] += total - reduced;
-      alignas(64) T top[W];
-      Ops::store(top, largest[t]);
-      for (const T value : top)
-        part.largest[static_cast<std::size_t>(t)] = std::max(part.largest[static_cast<std::size_t>(t)], static_cast<double>(value));
-    }
+    part.kept_rows.resize(static_cast<std::size_t>(count));
+    part.kept_distances.resize(static_cast<std::size_t>(count * 8));
+    std::int64_t potential[8];
+    const Eigen::Index grouped = groups_ ? std::clamp<Eigen::Index>(groups_->grouped_rows() - begin, 0, count) : 0;
+    const simd::SeedBlock<T> block{
+        .rows = shard_.row(begin),
+        .grouped = grouped,
+        .count = count,
+        .features = d,
+        .row_norms = row_norms_.data() + begin,
+        .closest = closest + begin,
+        .scaled = scorer_.scaled_transpose.data(),
+        .norms = scorer_.norms.data(),
+        .trials = trials,
+        .factor = factor,
+        // aligned to a register for the loads of a partial group's columns
+        .scratch = part.columns.data() + (W - (reinterpret_cast<std::uintptr_t>(part.columns.data()) / sizeof(T)) % W) % W,
+        .potential = potential,
+        .largest = part.largest.data(),
+        .kept = part.kept_rows.data(),
+        .kept_distances = part.kept_distances.data(),
+    };
+    const std::ptrdiff_t kept = kernels_.seed_fold_lanes(block);
+    for (std::ptrdiff_t r = 0; r < kept; ++r)
+      part.keep(begin + part.kept_rows[static_cast<std::size_t>(r)], part.kept_distances.data() + r * 8, 8);
+    for (int t = 0; t < trials; ++t) part.potential[static_cast<std::size_t>(t)] += potential[t];
   }
-
-  // Distances of the rows in `columns` (one per lane) to candidates [t, t + C), into
-  // distance[t + c]: max(‖x‖² + score, 0) with chunk_scores' arithmetic for the score.
-  template <int C, class Register>
-  void candidate_distances(const T* columns, int t, Register norm, T (*distance)[DirectScorer<T>::kWidth]) const {
-    using Ops = detail::Zmm<T>;
-    constexpr int W = DirectScorer<T>::kWidth;
-    const Eigen::Index d = shard_.features();
-    const T* scaled = scorer_.scaled_transpose.data() + t;  // d × W: candidate t + c at column c
-    Register a[C][4];
-    for (int c = 0; c < C; ++c) {
-      a[c][0] = Ops::broadcast(scorer_.norms[static_cast<std::size_t>(t + c)]);
-      a[c][1] = a[c][2] = a[c][3] = Ops::zero();
-    }
-    Eigen::Index j = 0;
-    for (; j + 4 <= d; j += 4) {
-#pragma GCC unroll 4
-      for (int u = 0; u < 4; ++u) {
-        const Register x = Ops::load(columns + (j + u) * W);
-#pragma GCC unroll 6
-        for (int c = 0; c < C; ++c) a[c][u] = Ops::fma(x, Ops::broadcast(scaled[(j + u) * W + c]), a[c][u]);
-      }
-    }
-    for (int u = 0; j + u < d; ++u) {
-      const Register x = Ops::load(columns + (j + u) * W);
-      for (int c = 0; c < C; ++c) a[c][u] = Ops::fma(x, Ops::broadcast(scaled[(j + u) * W + c]), a[c][u]);
-    }
-    for (int c = 0; c < C; ++c)
-      Ops::store(distance[t + c], Ops::max(Ops::add(norm, Ops::add(Ops::add(a[c][0], a[c][1]), Ops::add(a[c][2], a[c][3]))),
-                                           Ops::zero()));
-  }
-#endif
 
   const DenseShard<T>& shard_;
+  const simd::Kernels<T>& kernels_;  ///< one level for the whole seeding
   std::vector<T> row_norms_;
   DirectScorer<T> scorer_;
   Eigen::Index centres_ = 0;
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
   const ColumnGroups<T>* groups_ = nullptr;
-#endif
 };
 
 // k-means++ with greedy trials, as scikit-learn: 2 + ⌊ln k⌋ candidates drawn by D² sampling
@@ -493,10 +342,9 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
   const auto width = static_cast<std::size_t>(stride);
   std::vector<Closer<T>> closer(static_cast<std::size_t>(threads()));
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
   std::optional<ColumnGroups<T>> groups;
-  if (CandidateDistances<T>::in_lanes(trials) && k > 1) {
-    groups.emplace(shard);
+  if (kernel.in_lanes(trials) && k > 1) {
+    groups.emplace(shard, kernel.kernels());
     kernel.use(&*groups);
   }
   auto fetch_candidates = [&](const std::vector<std::uint64_t>& candidates) -> RowMatrix<T> {
@@ -507,11 +355,6 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
                                                    });
     return Eigen::Map<const RowMatrix<T>>(values.data(), static_cast<Eigen::Index>(candidates.size()), d);
   };
-#else
-  auto fetch_candidates = [&](const std::vector<std::uint64_t>& candidates) {
-    return rows_as_matrix(comm, shard, candidates);
-  };
-#endif
   for (int c = 1; c < k; ++c) {
     const std::uint64_t stream =
         stream_id(Stream::SquaredDistance, restart, static_cast<std::uint64_t>(c) * 64);

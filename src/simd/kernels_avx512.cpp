@@ -6,6 +6,7 @@
 #define LLOYD_SIMD_LEVEL_NAMESPACE avx512
 #include "kernels_impl.hpp"
 #include "bounds_avx512.hpp"
+#include "seeding_avx512.hpp"
 
 namespace lloyd::simd {
 namespace avx512 {
@@ -88,6 +89,12 @@ const Kernels<T> table{
     .first_minimum = static_cast<FirstMinimum (*)(const T*, std::ptrdiff_t, T, T)>(&first_minimum),
     .direct_group_nearest = &direct_group_nearest<T>,
     .direct_group_distances = &direct_group_distances<T>,
+    // seeding
+    .seed_fold_row = &seeding::fold_row<T>,
+    .seed_rows_as_columns = &seeding::rows_as_columns<T>,
+    .seed_columns_as_rows = &seeding::columns_as_rows<T>,
+    .seed_fold_lanes = &seeding::fold_lanes_block<T>,
+    .seed_weight_sums = &seeding::weight_sums<T>,
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "kernels_impl.hpp"
 #include "bounds_impl.hpp"
 #include "assign_impl.hpp"
+#include "seeding_impl.hpp"
 
 namespace lloyd::simd {
 namespace portable {
@@ -46,6 +47,12 @@ const Kernels<T> table{
     .first_minimum = &first_minimum<T>,
     .direct_group_nearest = nullptr,
     .direct_group_distances = nullptr,
+    // seeding
+    .seed_fold_row = &seeding::fold_row<T>,
+    .seed_rows_as_columns = &seeding::rows_as_columns<T>,
+    .seed_columns_as_rows = &seeding::columns_as_rows<T>,
+    .seed_fold_lanes = nullptr,  // rows in lanes only at avx512: the caller goes row by row
+    .seed_weight_sums = &seeding::weight_sums<T>,
 };
 
 }  // namespace

@@ -40,6 +40,29 @@ struct FirstMinimum {
   std::ptrdiff_t close;  ///< scores <= the threshold (the minimum included)
 };
 
+/// One block of rows of a k-means++ step with at most eight candidates, the rows in register
+/// lanes (Kernels::seed_fold_lanes; kmeans/init.cpp documents the step). Raw views of the
+/// caller's data; kGroupRows rows make one column group (one 64-byte register of T).
+template <class T>
+struct SeedBlock {
+  static constexpr int kGroupRows = 64 / static_cast<int>(sizeof(T));
+  const T* rows;             ///< rows [0, count), `features` values each, consecutive; the first
+                             ///< `grouped` (a multiple of kGroupRows) stored as column groups
+                             ///< (seed_rows_as_columns of each kGroupRows rows, in place)
+  std::ptrdiff_t grouped, count, features;  ///< count ≤ 1024: the int64 potentials cannot overflow
+  const T* row_norms;        ///< ‖x‖² of each row
+  const T* closest;          ///< D² of each row (its distance to the nearest chosen centre)
+  const T* scaled;           ///< features × kGroupRows: −2 · candidate t in column t (zero padding)
+  const T* norms;            ///< kGroupRows values: ‖candidate t‖² (padding: 0)
+  int trials;                ///< candidates, 1 to 8
+  double factor;             ///< the fixed-point scale of the weights (a power of two)
+  T* scratch;                ///< features × kGroupRows values, for a partial group's columns
+  std::int64_t* potential;   ///< out, 8: for t < trials, Σ_rows round(min(D², d_t²) · factor)
+  double* largest;           ///< in/out, 8: for t < trials raised to max min(D², d_t²)
+  std::ptrdiff_t* kept;      ///< out: the rows some candidate comes closer to than D² (≤ count)
+  T* kept_distances;         ///< out: their distances to candidates 0 … 7, 8 values per kept row
+};
+
 template <class T>
 struct Kernels {
   /// Σ_j (x_j − c_j)² in double: feature j fused-multiply-added into lane j mod 8, the lanes
@@ -118,6 +141,32 @@ struct Kernels {
   void (*direct_group_distances)(const T* transpose, std::ptrdiff_t columns, std::ptrdiff_t features,
                                  const T* base, const std::int32_t* offset, int count, const std::int32_t* centre,
                                  double* distance);
+  // seeding (kmeans/init.cpp: the steps of k-means++)
+  /// One row's share of a k-means++ step against `stride` candidates (a multiple of 8): for
+  /// t < stride, with kept = min(distance[t], current) in double, words[t] += kept · factor
+  /// rounded to the nearest integer (ties to even; FixedPoint::to_fixed's arithmetic) and
+  /// largest[t] = max(largest[t], kept). Returns whether distance[t] < current for some
+  /// t < trials.
+  bool (*seed_fold_row)(const T* distance, T current, double factor, int trials, std::ptrdiff_t stride,
+                        std::int64_t* words, double* largest);
+  /// Rows first[0, count) (count ≤ SeedBlock::kGroupRows, `features` values each) as one
+  /// column group: columns[j · kGroupRows + r] = row r's feature j, rows beyond count 0.
+  void (*seed_rows_as_columns)(const T* first, int count, std::ptrdiff_t features, T* columns);
+  /// The inverse for a whole group: seed_rows_as_columns' output back to kGroupRows rows.
+  void (*seed_columns_as_rows)(const T* columns, std::ptrdiff_t features, T* first);
+  /// One SeedBlock of a k-means++ step; returns the number of kept rows. The distances are
+  /// max(‖x‖² + s, 0) with s as direct_scores computes it, folded as seed_fold_row: the same
+  /// potentials, largest values, kept rows and distances as direct_scores and seed_fold_row
+  /// row by row (padding candidates' distances: ‖x‖²). nullptr at the levels without a
+  /// version with the rows in lanes (portable, avx2): the caller then goes row by row, which
+  /// gives the same bits.
+  std::ptrdiff_t (*seed_fold_lanes)(const SeedBlock<T>& block);
+  /// The D² weights of k-means++'s sampling in fixed point, summed per block: for each block
+  /// b of `block` weights (the last one partial), sums[b] = Σ nearbyint(w · factor) with w
+  /// = weights[i] clamped to [0, largest] (NaN: 0), ties to even; each term below 2^52 and
+  /// block ≤ 2048, so no sum overflows.
+  void (*seed_weight_sums)(const T* weights, std::ptrdiff_t count, double largest, double factor,
+                           std::ptrdiff_t block, std::int64_t* sums);
 };
 
 /// The kernels of `level` (which this CPU must support).
