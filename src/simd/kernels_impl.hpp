@@ -29,8 +29,8 @@ T squared_norm(const T* x, std::ptrdiff_t features) {
 
 // The scalar form of squared_distance's lanes: the tail of the vector levels, all of the
 // portable one.
-template <class T>
-void add_squared_differences(const T* x, const T* c, std::ptrdiff_t j, std::ptrdiff_t features, double* lane) {
+template <class T, class U>
+void add_squared_differences(const T* x, const U* c, std::ptrdiff_t j, std::ptrdiff_t features, double* lane) {
   for (; j + 8 <= features; j += 8)
     for (int l = 0; l < 8; ++l) {
       const double diff = static_cast<double>(x[j + l]) - static_cast<double>(c[j + l]);
@@ -43,6 +43,15 @@ void add_squared_differences(const T* x, const T* c, std::ptrdiff_t j, std::ptrd
 }
 inline double lane_tree(const double* lane) {
   return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
+// Kernels::squared_distance_to_double: the scalar lanes (the compiler vectorises them where
+// the level allows; each term one fused multiply-add either way).
+template <class T>
+double squared_distance_to_double(const T* x, const double* c, std::ptrdiff_t features) {
+  double lane[8] = {};
+  add_squared_differences(x, c, 0, features, lane);
+  return lane_tree(lane);
 }
 
 // Kernels::add_fixed_row for features [j, features), one at a time.

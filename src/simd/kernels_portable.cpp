@@ -34,6 +34,7 @@ double squared_distance(const T* x, const T* c, std::ptrdiff_t features) {
 template <class T>
 const Kernels<T> table{
     .squared_distance = &squared_distance<T>,
+    .squared_distance_to_double = &squared_distance_to_double<T>,
     .squared_norm = &squared_norm<T>,
     .direct_scores = &direct_scores<Scalar<T>, T>,
     .tile_scores = &tile_scores<Scalar<T>, 4, 3, T>,

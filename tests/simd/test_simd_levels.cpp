@@ -60,6 +60,16 @@ void expect_distance_kernels_agree() {
           << simd::to_string(level) << " squared_distance d=" << d;
       EXPECT_TRUE(same_bits(kernels.squared_norm(x.data(), d), reference.squared_norm(x.data(), d)))
           << simd::to_string(level) << " squared_norm d=" << d;
+      // To a point in double (the summary's mean): the same lanes, so for a point that holds
+      // T values exactly the same bits as squared_distance.
+      const auto point = random_values<double>(static_cast<std::size_t>(d), 2000 + static_cast<unsigned>(d));
+      EXPECT_TRUE(same_bits(kernels.squared_distance_to_double(x.data(), point.data(), d),
+                            reference.squared_distance_to_double(x.data(), point.data(), d)))
+          << simd::to_string(level) << " squared_distance_to_double d=" << d;
+      const std::vector<double> exact(c.begin(), c.end());
+      EXPECT_TRUE(same_bits(kernels.squared_distance_to_double(x.data(), exact.data(), d),
+                            reference.squared_distance(x.data(), c.data(), d)))
+          << simd::to_string(level) << " squared_distance_to_double (exact point) d=" << d;
     }
   }
 }

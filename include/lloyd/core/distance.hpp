@@ -41,6 +41,8 @@ template <class T, class U>
 double squared_distance(const T* x, const U* c, Eigen::Index features) {
   if constexpr (std::is_same_v<T, U>) {
     return simd::kernels<T>().squared_distance(x, c, features);
+  } else if constexpr (std::is_same_v<U, double>) {
+    return simd::kernels<T>().squared_distance_to_double(x, c, features);
   } else {
     constexpr int kLanes = 8;
     double lane[kLanes] = {};

@@ -68,6 +68,9 @@ struct Kernels {
   /// Σ_j (x_j − c_j)² in double: feature j fused-multiply-added into lane j mod 8, the lanes
   /// summed as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
   double (*squared_distance)(const T* x, const T* c, std::ptrdiff_t features);
+  /// The same sum for a row of T and a point in double (the data summary's spread about the
+  /// mean).
+  double (*squared_distance_to_double)(const T* x, const double* c, std::ptrdiff_t features);
   /// Σ_j x_j² in T with the same lanes and tree.
   T (*squared_norm)(const T* x, std::ptrdiff_t features);
   /// score[c] = norms[c] + Σ_j x_j · scaled[j · columns + c] for c < columns (a multiple of
