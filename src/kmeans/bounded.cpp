@@ -10,27 +10,7 @@
 #include "lloyd/simd/float_bits.hpp"
 #include "lloyd/simd/kernels.hpp"
 
-
 namespace lloyd {
-
-Algorithm parse_algorithm(const std::string& name) {
-  if (name == "lloyd") return Algorithm::Lloyd;
-  if (name == "hamerly") return Algorithm::Hamerly;
-  if (name == "yinyang") return Algorithm::Yinyang;
-  if (name == "auto") return Algorithm::Auto;
-  throw std::invalid_argument("unknown algorithm '" + name +
-                              "': expected lloyd, hamerly, yinyang or auto");
-}
-
-const char* to_string(Algorithm algorithm) {
-  switch (algorithm) {
-    case Algorithm::Lloyd: return "lloyd";
-    case Algorithm::Hamerly: return "hamerly";
-    case Algorithm::Yinyang: return "yinyang";
-    case Algorithm::Auto: return "auto";
-  }
-  return "?";
-}
 
 Algorithm choose_algorithm(Algorithm requested, Eigen::Index k, Eigen::Index d) {
   if (requested != Algorithm::Auto) return requested;

@@ -14,25 +14,6 @@
 
 namespace lloyd {
 
-InitMethod parse_init_method(const std::string& name) {
-  if (name == "k-means++") return InitMethod::KMeansPlusPlus;
-  if (name == "k-means||") return InitMethod::KMeansParallel;
-  if (name == "forgy" || name == "random") return InitMethod::Forgy;
-  if (name == "random-partition") return InitMethod::RandomPartition;
-  return InitMethod::Explicit;
-}
-
-const char* to_string(InitMethod method) {
-  switch (method) {
-    case InitMethod::KMeansPlusPlus: return "k-means++";
-    case InitMethod::Forgy: return "forgy";
-    case InitMethod::RandomPartition: return "random-partition";
-    case InitMethod::Explicit: return "explicit";
-    case InitMethod::KMeansParallel: return "k-means||";
-  }
-  return "?";
-}
-
 namespace {
 
 // GEMM-form distances can come out slightly negative through cancellation.

@@ -16,16 +16,6 @@
 
 namespace lloyd {
 
-MedoidMethod parse_medoid_method(const std::string& name) {
-  if (name == "alternate") return MedoidMethod::Alternate;
-  if (name == "pam") return MedoidMethod::Pam;
-  throw Error("unknown medoid method '" + name + "': expected alternate or pam");
-}
-
-const char* to_string(MedoidMethod method) {
-  return method == MedoidMethod::Alternate ? "alternate" : "pam";
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
