@@ -23,36 +23,24 @@ namespace lloyd::simd::avx512 {
 
 // Row scans over whole registers of scores: a chunk compared in one instruction, the first
 // match read from the bit mask.
-inline float row_minimum(const float* score, std::ptrdiff_t padded) {
-  __m512 lowest = _mm512_loadu_ps(score);
-  for (std::ptrdiff_t c = 16; c < padded; c += 16) lowest = _mm512_min_ps(lowest, _mm512_loadu_ps(score + c));
-  return _mm512_reduce_min_ps(lowest);
-}
-inline double row_minimum(const double* score, std::ptrdiff_t padded) {
-  __m512d lowest = _mm512_loadu_pd(score);
-  for (std::ptrdiff_t c = 8; c < padded; c += 8) lowest = _mm512_min_pd(lowest, _mm512_loadu_pd(score + c));
-  return _mm512_reduce_min_pd(lowest);
+template <class T>
+T row_minimum(const T* score, std::ptrdiff_t padded) {
+  using Ops = Zmm<T>;
+  auto lowest = Ops::load(score);
+  for (std::ptrdiff_t c = Ops::kWidth; c < padded; c += Ops::kWidth) lowest = Ops::min(lowest, Ops::load(score + c));
+  return Ops::reduce_min(lowest);
 }
 
-inline FirstMinimum first_minimum(const float* score, std::ptrdiff_t padded, float lowest, float threshold) {
-  const __m512 low = _mm512_set1_ps(lowest), limit = _mm512_set1_ps(threshold);
+template <class T>
+FirstMinimum first_minimum(const T* score, std::ptrdiff_t padded, T lowest, T threshold) {
+  using Ops = Zmm<T>;
+  const auto low = Ops::broadcast(lowest), limit = Ops::broadcast(threshold);
   std::ptrdiff_t best = -1, close = 0;
-  for (std::ptrdiff_t c = 0; c < padded; c += 16) {
-    const __m512 chunk = _mm512_loadu_ps(score + c);
-    const __mmask16 equal = _mm512_cmp_ps_mask(chunk, low, _CMP_EQ_OQ);
+  for (std::ptrdiff_t c = 0; c < padded; c += Ops::kWidth) {
+    const auto chunk = Ops::load(score + c);
+    const unsigned equal = Ops::equal(chunk, low);
     if (best < 0 && equal) best = c + __builtin_ctz(equal);
-    close += __builtin_popcount(_mm512_cmp_ps_mask(chunk, limit, _CMP_LE_OQ));
-  }
-  return {best, close};
-}
-inline FirstMinimum first_minimum(const double* score, std::ptrdiff_t padded, double lowest, double threshold) {
-  const __m512d low = _mm512_set1_pd(lowest), limit = _mm512_set1_pd(threshold);
-  std::ptrdiff_t best = -1, close = 0;
-  for (std::ptrdiff_t c = 0; c < padded; c += 8) {
-    const __m512d chunk = _mm512_loadu_pd(score + c);
-    const __mmask8 equal = _mm512_cmp_pd_mask(chunk, low, _CMP_EQ_OQ);
-    if (best < 0 && equal) best = c + __builtin_ctz(equal);
-    close += __builtin_popcount(_mm512_cmp_pd_mask(chunk, limit, _CMP_LE_OQ));
+    close += __builtin_popcount(static_cast<unsigned>(Ops::less_equal(chunk, limit)));
   }
   return {best, close};
 }

@@ -45,6 +45,9 @@ struct Zmm<float> {
   static __m512 max(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
   static __m512 masked_load(const float* p, Mask lanes) { return _mm512_maskz_loadu_ps(lanes, p); }
   static Mask less(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static Mask equal(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  static Mask less_equal(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+  static float reduce_min(__m512 v) { return _mm512_reduce_min_ps(v); }
   static Index load_index(const std::int32_t* p, Mask lanes) { return _mm512_maskz_loadu_epi32(lanes, p); }
   static __m512 gather(const float* base, Index offset, Mask lanes) {
     return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, offset, base, 4);
@@ -81,6 +84,9 @@ struct Zmm<double> {
   static __m512d max(__m512d a, __m512d b) { return _mm512_max_pd(a, b); }
   static __m512d masked_load(const double* p, Mask lanes) { return _mm512_maskz_loadu_pd(lanes, p); }
   static Mask less(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+  static Mask equal(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+  static Mask less_equal(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
+  static double reduce_min(__m512d v) { return _mm512_reduce_min_pd(v); }
   static Index load_index(const std::int32_t* p, Mask lanes) { return _mm256_maskz_loadu_epi32(lanes, p); }
   static __m512d gather(const double* base, Index offset, Mask lanes) {
     return _mm512_mask_i32gather_pd(_mm512_setzero_pd(), lanes, offset, base, 8);

@@ -86,8 +86,8 @@ const Kernels<T> table{
     .hamerly_sweep = &hamerly_sweep_lanes,
     .feature_range_rows = &feature_range_lanes<T>,
     // Assignment decisions (assign_avx512.hpp).
-    .row_minimum = static_cast<T (*)(const T*, std::ptrdiff_t)>(&row_minimum),
-    .first_minimum = static_cast<FirstMinimum (*)(const T*, std::ptrdiff_t, T, T)>(&first_minimum),
+    .row_minimum = &row_minimum<T>,
+    .first_minimum = &first_minimum<T>,
     .direct_group_nearest = &direct_group_nearest<T>,
     .direct_group_distances = &direct_group_distances<T>,
     // seeding

@@ -6,6 +6,7 @@
 #include "bounds_impl.hpp"
 #include "assign_impl.hpp"
 #include "seeding_impl.hpp"
+#include "generic_table.hpp"
 
 namespace lloyd::simd {
 namespace portable {
@@ -32,29 +33,7 @@ double squared_distance(const T* x, const T* c, std::ptrdiff_t features) {
 }
 
 template <class T>
-const Kernels<T> table{
-    .squared_distance = &squared_distance<T>,
-    .squared_distance_to_double = &squared_distance_to_double<T>,
-    .squared_norm = &squared_norm<T>,
-    .direct_scores = &direct_scores<Scalar<T>, T>,
-    .tile_scores = &tile_scores<Scalar<T>, 4, 3, T>,
-    .add_fixed_rows = &add_fixed_rows<ScalarRowSums, T>,
-    // Bounds and the data range (bounds_impl.hpp).
-    .round_bounds = &round_bounds,
-    .hamerly_sweep = &hamerly_sweep,
-    .feature_range_rows = &feature_range_rows<T>,
-    // Assignment decisions (assign_impl.hpp); no grouped decisions at this level.
-    .row_minimum = &row_minimum<T>,
-    .first_minimum = &first_minimum<T>,
-    .direct_group_nearest = nullptr,
-    .direct_group_distances = nullptr,
-    // seeding
-    .seed_fold_row = &seeding::fold_row<T>,
-    .seed_rows_as_columns = &seeding::rows_as_columns<T>,
-    .seed_columns_as_rows = &seeding::columns_as_rows<T>,
-    .seed_fold_lanes = nullptr,  // rows in lanes only at avx512: the caller goes row by row
-    .seed_weight_sums = &seeding::weight_sums<T>,
-};
+const Kernels<T> table = generic_table<Scalar<T>, 4, 3, T>(&squared_distance<T>);
 
 }  // namespace
 }  // namespace portable
