@@ -204,7 +204,7 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
   const Eigen::Index score_columns = ScoreTiles<T>::padded(k);
   while (static_cast<int>(spaces_.size()) < thread_count)
     spaces_.push_back({RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
-                       ClusterSums(k, d), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}});
+                       ClusterSums(k, d), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}});
   // Each thread takes a contiguous range of rows and gathers the rows its bounds cannot
   // settle into full batches, so that the products stay large.
 #ifdef _OPENMP
@@ -243,6 +243,7 @@ void BoundedAssigner<T>::assign_range(const Pass& pass, Space& space, Eigen::Ind
   space.pending.resize(static_cast<std::size_t>(kBatch));
   space.listed.resize(static_cast<std::size_t>(2 * kBatch));  // two blocks: one swept, one tightened
   space.own.resize(static_cast<std::size_t>(kBatch));
+  space.tightened.resize(static_cast<std::size_t>(kBatch));
   space.nearest_distance.resize(static_cast<std::size_t>(kBatch));
   space.other.resize(static_cast<std::size_t>(kBatch));
   space.chosen.resize(static_cast<std::size_t>(kBatch));
@@ -343,15 +344,11 @@ void BoundedAssigner<T>::tighten(const Pass& pass, Space& space, const Swept& bl
   const std::int32_t* listed_rows = space.listed.data() + block.slot;
   const float* settled = space.settled.data() + block.slot;
   if (listed < block.count) space.every_row = false;
-  // 2a. Each listed row's distance to its own centre and its tightened upper bound, with
-  //     no branch on the outcome: that is data, and a mispredicted branch per row cost
-  //     more than the distance (measured at d = 8). 2b. The rows still unsettled join the
-  //     batch.
+  // 2a. Each listed row's distance to its own centre, then all their tightened upper bounds
+  //     at once (the kernel's square roots in vector registers), with no branch on the
+  //     outcome: that is data, and a mispredicted branch per row cost more than the
+  //     distance (measured at d = 8). 2b. The rows still unsettled join the batch.
   double* own = space.own.data();
-  auto tighten_row = [&](Eigen::Index p) {
-    upper[listed_rows[p]] = round_up(std::sqrt(own[p]) * (1 + pass.margin));
-    ++space.computed;
-  };
   constexpr int kGroup = Assigner<T>::kDirectRows;
   Eigen::Index p = 0;
   // Small d: the distances of a group of listed rows at once (one row per register
@@ -365,25 +362,28 @@ void BoundedAssigner<T>::tighten(const Pass& pass, Space& space, const Swept& bl
         centre[r] = label[rows[r]];
       }
       Assigner<T>::distances_direct(direct_, pass.shard.row(first + rows[0]), offset, kGroup, centre, own + p);
-      for (int r = 0; r < kGroup; ++r) tighten_row(p + r);
     }
   }
   for (; p < listed; ++p) {
     const Eigen::Index q = listed_rows[p];
-    if (label[q] >= 0) {  // false only in the first assignment: predictable
-      own[p] = squared_distance(pass.shard.row(first + q), centres_.row(label[q]).data(), d);
-      tighten_row(p);
-    }
+    // Unlabelled (only in the first assignment: predictable): no distance, a value to round.
+    own[p] = label[q] >= 0 ? squared_distance(pass.shard.row(first + q), centres_.row(label[q]).data(), d) : 0.0;
   }
+  const float* tightened = space.tightened.data();
+  simd::kernels<T>().round_bounds(own, own, listed, pass.margin, false, space.tightened.data(), nullptr);
   for (Eigen::Index p = 0; p < listed; ++p) {
     const Eigen::Index q = listed_rows[p];
     const Eigen::Index i = first + q;
     const bool labelled = label[q] >= 0;
-    if (labelled) pass.distances[static_cast<std::size_t>(i)] = own[p];  // the batch rewrites its rows'
+    if (labelled) {  // the batch rewrites its rows' distances and bounds
+      pass.distances[static_cast<std::size_t>(i)] = own[p];
+      upper[q] = tightened[p];
+      ++space.computed;
+    }
     space.pending[static_cast<std::size_t>(space.pending_count)] = i;
-    const bool tightened = labelled && upper[q] < settled[p];
-    space.pending_count += !tightened;
-    if (pass.fresh_sums && tightened) space.moves.add(label[q], pass.shard.row(i), *pass.options.fixed);
+    const bool settles = labelled && upper[q] < settled[p];
+    space.pending_count += !settles;
+    if (pass.fresh_sums && settles) space.moves.add(label[q], pass.shard.row(i), *pass.options.fixed);
     if (space.pending_count == kBatch) {
       assign_batch(pass, space, space.pending_count);
       space.pending_count = 0;

@@ -90,6 +90,7 @@ class BoundedAssigner {
     std::vector<Eigen::Index> pending;
     std::vector<std::int32_t> listed;  ///< rows of the block to tighten
     std::vector<double> own;           ///< their distances to their own centres
+    std::vector<float> tightened;      ///< and those rounded up: their new upper bounds
     // Per row of a batch: its nearest centre, the squared distance to it, the squared lower
     // bound to the others (Hamerly), and the new bounds.
     std::vector<double> nearest_distance, other;
