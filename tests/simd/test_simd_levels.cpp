@@ -216,7 +216,8 @@ void expect_fixed_rows_agree() {
 
 template <class T>
 bool same_array_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+  // (memcmp may not be given the null data() of an empty vector, even for 0 bytes.)
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 // Squared distances that stress the rounding to float: exact squares of floats (the root is
