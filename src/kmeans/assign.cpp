@@ -219,7 +219,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
   if (direct) direct_.set(centroids, centre_norms);
   if (tiled) tiles_.set(centroids, centre_norms);
   while (static_cast<int>(threads_.size()) < thread_count) {
-    ThreadSpace space{{}, {}, {}, Eigen::Matrix<T, 1, Eigen::Dynamic>::Constant(padded_k, std::numeric_limits<T>::infinity()),
+    ThreadSpace space{{}, {}, Eigen::Matrix<T, 1, Eigen::Dynamic>::Constant(padded_k, std::numeric_limits<T>::infinity()),
                       ClusterSums(k, d)};
     threads_.push_back(std::move(space));
   }
@@ -243,7 +243,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
     for (Eigen::Index b = 0; b < blocks; ++b) {
       // The score of centre c is ‖c‖² − 2x·c, the GEMM-form distance without the row's own
       // constant ‖x‖², so the same argmin.
-      const auto rows = distances_.block(shard, b, space.products);
+      const auto rows = distances_.block(shard, b);
       constexpr int kGroup = kDirectRows;
       Nearest group[kGroup];  // direct: the decisions of a group of consecutive rows
       std::int32_t tile_centre[kTileRows];  // tiles: the tile's labels so far, for its sums

@@ -500,6 +500,58 @@ class WeightedReduction {
   int restart_;
 };
 
+// The scores ‖c‖² − 2x·c of local rows against the candidates of a k-means|| round (one
+// to about ℓ of them, any d), by assignment's kernels (score_kernel: DirectScorer for
+// d ≤ 16, ScoreTiles above): every score is one fixed chain of fused multiply-adds per row,
+// so the same bits at every SIMD level, in every build, and wherever the row lives (any
+// rank layout, position in a tile, thread count). Rows are scored kRows at a time (a tile).
+template <class T>
+class RoundScores {
+ public:
+  static constexpr int kRows = ScoreTiles<T>::kRows;
+  /// Scratch of one thread: the scores of a tile of rows (row r at r · stride()).
+  struct Workspace {
+    std::vector<T> scores, tile;
+  };
+
+  explicit RoundScores(const RowMatrix<T>& candidates)
+      : kernel_(score_kernel<T>(candidates.cols())), candidates_(candidates.rows()) {
+    Eigen::Matrix<T, Eigen::Dynamic, 1> norms(candidates.rows());
+    for (Eigen::Index c = 0; c < candidates.rows(); ++c)
+      norms(c) = squared_norm(candidates.row(c).data(), candidates.cols());
+    if (kernel_ == ScoreKernel::Direct) {
+      direct_.set(candidates, norms);  // padding: +inf
+      stride_ = DirectScorer<T>::padded(candidates.rows());
+    } else {
+      tiles_.set(candidates, norms);  // padding: +inf
+      stride_ = tiles_.padded_centres();
+    }
+  }
+  /// Scores per row: the candidates padded with +inf to a multiple of Assigner::kChunk.
+  Eigen::Index stride() const { return stride_; }
+  Eigen::Index candidates() const { return candidates_; }
+  Workspace workspace() const {
+    return {std::vector<T>(static_cast<std::size_t>(kRows * stride_)),
+            kernel_ == ScoreKernel::Tiles ? tiles_.workspace() : std::vector<T>()};
+  }
+  /// The scores of local rows [first, first + count) (count ≤ kRows) into space.scores.
+  void score(const DenseShard<T>& shard, Eigen::Index first, int count, Workspace& space) const {
+    if (kernel_ == ScoreKernel::Direct) {
+      for (int r = 0; r < count; ++r) direct_.scores(shard.row(first + r), space.scores.data() + r * stride_);
+      return;
+    }
+    const T* rows[kRows];
+    for (int r = 0; r < count; ++r) rows[r] = shard.row(first + r);
+    tiles_.compute(rows, count, space.scores.data(), stride_, space.tile);
+  }
+
+ private:
+  ScoreKernel kernel_;
+  Eigen::Index candidates_, stride_ = 0;
+  DirectScorer<T> direct_;
+  ScoreTiles<T> tiles_;
+};
+
 // Weighted Lloyd iterations on the candidates after the weighted k-means++ (the paper's
 // "recluster" step); the candidate set is small, so this costs little.
 constexpr int kReductionIterations = 10;
@@ -515,20 +567,44 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
   std::vector<double> closest(n_local, std::numeric_limits<double>::infinity());
   std::vector<std::int32_t> nearest(n_local, 0);
   // Adds `fresh` (candidates numbered from `offset`) and returns the new ψ = Σ D², an exact
-  // sum. A candidate replaces the nearest one only when strictly closer: ties stay with the
-  // lower candidate number.
+  // sum. D² = max(‖x‖² + score, 0) in T (cancellation can make it slightly negative); a
+  // candidate replaces the nearest one only when strictly closer: ties stay with the lower
+  // candidate number. Every row is decided alone, so the rows are shared among the threads.
+  const simd::Kernels<T>& kernels = simd::kernels<T>();
   auto absorb = [&](const RowMatrix<T>& fresh, Eigen::Index offset) {
-    BlockDistances<T> kernel(d, fresh.rows());
-    kernel.for_each_row(shard, fresh, [&](Eigen::Index i, T, const T* dist) {
-      const auto ii = static_cast<std::size_t>(i);
-      for (Eigen::Index c = 0; c < fresh.rows(); ++c) {
-        const double distance = clamped(dist[c]);
-        if (distance < closest[ii]) {
-          closest[ii] = distance;
-          nearest[ii] = static_cast<std::int32_t>(offset + c);
+    const RoundScores<T> round(fresh);
+    constexpr int kRows = RoundScores<T>::kRows;
+    const Eigen::Index n = shard.local_rows(), stride = round.stride(), m = round.candidates();
+    const Eigen::Index tiles = (n + kRows - 1) / kRows;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads()) if (threads() > 1)
+#endif
+    {
+      typename RoundScores<T>::Workspace space = round.workspace();
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (Eigen::Index tile = 0; tile < tiles; ++tile) {
+        const Eigen::Index first = tile * kRows;
+        const int count = static_cast<int>(std::min<Eigen::Index>(kRows, n - first));
+        round.score(shard, first, count, space);
+        for (int r = 0; r < count; ++r) {
+          const auto i = static_cast<std::size_t>(first + r);
+          const T* score = space.scores.data() + r * stride;
+          const T norm = squared_norm(shard.row(first + r), d);
+          // Adding ‖x‖² and clamping are monotone: the smallest score gives the smallest D²;
+          // only a row that comes closer looks for the first candidate reaching it.
+          const T best = std::max(T(0), norm + kernels.row_minimum(score, stride));
+          if (!(static_cast<double>(best) < closest[i])) continue;
+          for (Eigen::Index c = 0; c < m; ++c)
+            if (std::max(T(0), norm + score[c]) == best) {
+              closest[i] = clamped(best);
+              nearest[i] = static_cast<std::int32_t>(offset + c);
+              break;
+            }
         }
       }
-    });
+    }
     ExactSum psi;
     for (const double distance : closest) psi.add(distance);
     psi.allreduce(comm);

@@ -15,7 +15,8 @@ namespace {
 // (d > 16), and the batches of Hamerly's and Yinyang's bounds (the first assignment scores
 // every row in batches, the later ones only the rows their bounds leave open).
 template <class T>
-void expect_identical_for_every_thread_count(Eigen::Index features, Algorithm algorithm, int k) {
+void expect_identical_for_every_thread_count(Eigen::Index features, Algorithm algorithm, int k,
+                                             InitMethod init = KMeansOptions{}.init) {
   Comm comm(MPI_COMM_WORLD);
   BlobOptions blobs;
   blobs.samples = 5003;  // many blocks, an uneven last one
@@ -30,6 +31,7 @@ void expect_identical_for_every_thread_count(Eigen::Index features, Algorithm al
   options.tol = 0;
   options.max_iter = 8;  // the bounds in use from the second assignment on
   options.algorithm = algorithm;
+  options.init = init;
   set_threads(1);
   const auto single = fit_kmeans(comm, data.data, options);
   ASSERT_GT(single.n_iter, 2);
@@ -54,6 +56,11 @@ TEST(Threads, Float32ResultsIdenticalForAnyThreadCount) {
 TEST(Threads, TileKernelIdenticalForAnyThreadCount) {
   expect_identical_for_every_thread_count<float>(40, Algorithm::Lloyd, 9);
   expect_identical_for_every_thread_count<double>(17, Algorithm::Lloyd, 9);
+}
+// k-means|| shares its rows among the threads too (direct scores and tiles).
+TEST(Threads, KMeansParallelSeedingIdenticalForAnyThreadCount) {
+  expect_identical_for_every_thread_count<float>(6, Algorithm::Lloyd, 9, InitMethod::KMeansParallel);
+  expect_identical_for_every_thread_count<double>(40, Algorithm::Lloyd, 9, InitMethod::KMeansParallel);
 }
 TEST(Threads, HamerlyBatchesIdenticalForAnyThreadCount) {
   expect_identical_for_every_thread_count<float>(6, Algorithm::Hamerly, 9);

@@ -753,7 +753,8 @@ void expect_seed_fold_lanes_agree() {
 }
 
 // Whole seedings (k-means++ with few and with more than eight candidates, which take
-// different kernels, and k-means||) choose the same centres, bit for bit, at every level;
+// different kernels, and k-means|| with direct scores, d ≤ 16, and tiles, d > 16, over
+// several panels of candidates) choose the same centres, bit for bit, at every level;
 // data with duplicate rows (ties in D², rows on a centre) and row counts that leave partial
 // column groups and blocks.
 template <class T>
@@ -767,7 +768,8 @@ void expect_seedings_agree() {
   for (const Case& c : {Case{2500, 3, 21, InitMethod::KMeansPlusPlus}, Case{777, 8, 21, InitMethod::KMeansPlusPlus},
                         Case{1100, 17, 7, InitMethod::KMeansPlusPlus}, Case{1031, 40, 64, InitMethod::KMeansPlusPlus},
                         Case{1300, 3, 1100, InitMethod::KMeansPlusPlus},
-                        Case{2500, 8, 21, InitMethod::KMeansParallel}, Case{900, 17, 12, InitMethod::KMeansParallel}}) {
+                        Case{2500, 8, 21, InitMethod::KMeansParallel}, Case{900, 17, 12, InitMethod::KMeansParallel},
+                        Case{1031, 40, 30, InitMethod::KMeansParallel}, Case{1300, 3, 70, InitMethod::KMeansParallel}}) {
     const auto values = random_values<T>(static_cast<std::size_t>(c.n * c.d), 41 + static_cast<unsigned>(c.d));
     DenseShard<T> shard;
     shard.rows = Eigen::Map<const RowMatrix<T>>(values.data(), c.n, c.d);

@@ -24,18 +24,16 @@ std::vector<T> row_norms(const DenseShard<T>& shard) {
   return norms;
 }
 
-/// Squared distances of a shard's rows to a few centres, in the GEMM form
-/// ‖x‖² − 2x·c + ‖c‖² in T precision, over blocks of block_rows() rows aligned to *global*
-/// row indices: every row lands at the same position of an equally sized block whatever
-/// the rank layout, so its computed distances are the same bits for any number of ranks.
+/// The blocks of block_rows() rows, aligned to *global* row indices, that assignment shares
+/// among its threads, and the norms ‖c‖² of the centres it scores them against (the
+/// scores themselves come from DirectScorer or ScoreTiles, row by row: the same bits
+/// whatever the block layout).
 template <class T>
 class BlockDistances {
  public:
   /// Rows per block: as many as keep a block of rows (or of products) near kBlockBytes,
   /// between kMinBlockRows and kMaxBlockRows (a power of two). A function of d and k only,
-  /// so the same on every rank. Measured: Eigen's product of 256 × 256 blocks runs at 107
-  /// GFLOP/s on one core here, of 2048 × 256 blocks at 171 (it packs the centres once per
-  /// block).
+  /// so the same on every rank.
   static constexpr Eigen::Index kMinBlockRows = 256, kMaxBlockRows = 2048;
   static constexpr std::size_t kBlockBytes = std::size_t{2} << 20;
   static Eigen::Index rows_per_block(Eigen::Index features, Eigen::Index centres) {
@@ -45,26 +43,15 @@ class BlockDistances {
     return rows;
   }
 
-  /// Scratch of one thread: the padded copy of an edge block and the products.
-  struct Workspace {
-    RowMatrix<T> block;     ///< block_rows() × d copy of the rows of a block cut by the shard
-    RowMatrix<T> products;  ///< block_rows() × centres: x·c
-    Eigen::Index offset = 0;  ///< row of `products` holding the block's first local row
-  };
   /// A block of the shard: local rows [first, first + count).
   struct Rows {
     Eigen::Index first = 0, count = 0;
   };
 
   BlockDistances(Eigen::Index features, Eigen::Index centres)
-      : features_(features), block_rows_(rows_per_block(features, centres)),
-        serial_(workspace(centres)), centre_norms_(centres) {}
+      : features_(features), block_rows_(rows_per_block(features, centres)), centre_norms_(centres) {}
 
   Eigen::Index block_rows() const { return block_rows_; }
-
-  Workspace workspace(Eigen::Index centres) const {
-    return {RowMatrix<T>::Zero(block_rows_, features_), RowMatrix<T>(block_rows_, centres), 0};
-  }
 
   /// Takes the centres of the next blocks: their norms ‖c‖² (and the largest).
   void set_centres(const RowMatrix<T>& centres) {
@@ -84,55 +71,13 @@ class BlockDistances {
     return static_cast<Eigen::Index>(last / B - shard.first_row / B + 1);
   }
 
-  /// The products x·c of the rows of block `index` into `space` (thread-safe with one
-  /// workspace per thread). Whole blocks are multiplied in place: GEMM packs its operands
-  /// into its own buffers, so where the rows live does not change the computed bits. A
-  /// block cut by the shard's edge keeps its rows' in-block positions in a zero-padded
-  /// copy, so every product has the same shape.
-  Rows compute(const DenseShard<T>& shard, const RowMatrix<T>& centres, Eigen::Index index,
-               Workspace& space) const {
-    const Rows rows = block(shard, index, space);
-    if (rows.count == block_rows_) {
-      const Eigen::Map<const RowMatrix<T>> whole(shard.row(rows.first), block_rows_, features_);
-      space.products.noalias() = whole * centres.transpose();
-    } else {
-      for (Eigen::Index q = 0; q < rows.count; ++q)
-        std::copy_n(shard.row(rows.first + q), features_,
-                    space.block.data() + (space.offset + q) * features_);
-      space.products.noalias() = space.block * centres.transpose();
-    }
-    return rows;
-  }
-
-  /// The local rows of block `index` (and, in `space.offset`, the in-block position of the
-  /// first of them), without computing anything.
-  Rows block(const DenseShard<T>& shard, Eigen::Index index, Workspace& space) const {
+  /// The local rows of block `index`.
+  Rows block(const DenseShard<T>& shard, Eigen::Index index) const {
     const auto B = static_cast<std::uint64_t>(block_rows_);
     const std::uint64_t first = shard.first_row, end = first + shard.local_rows();
     const std::uint64_t block_start = (first / B + static_cast<std::uint64_t>(index)) * B;
     const std::uint64_t lo = std::max(block_start, first), hi = std::min(block_start + B, end);
-    space.offset = static_cast<Eigen::Index>(lo - block_start);
     return {static_cast<Eigen::Index>(lo - first), static_cast<Eigen::Index>(hi - lo)};
-  }
-
-  /// Calls visit(local_row, row_norm, distances) for every local row, in order, where
-  /// distances[c] is the GEMM-form squared distance to centre c (it may be slightly
-  /// negative through cancellation when x is very close to c).
-  template <class Visit>
-  void for_each_row(const DenseShard<T>& shard, const RowMatrix<T>& centres, Visit&& visit) {
-    set_centres(centres);
-    const Eigen::Index k = centres.rows();
-    std::vector<T> distances(static_cast<std::size_t>(k));
-    for (Eigen::Index b = 0; b < block_count(shard); ++b) {
-      const Rows rows = compute(shard, centres, b, serial_);
-      for (Eigen::Index q = 0; q < rows.count; ++q) {
-        const T row_norm = squared_norm(shard.row(rows.first + q), features_);
-        for (Eigen::Index c = 0; c < k; ++c)
-          distances[static_cast<std::size_t>(c)] =
-              std::fma(T(-2), serial_.products(serial_.offset + q, c), row_norm) + centre_norms_(c);
-        visit(rows.first + q, row_norm, distances.data());
-      }
-    }
   }
 
   const Eigen::Matrix<T, Eigen::Dynamic, 1>& centre_norms() const { return centre_norms_; }
@@ -141,7 +86,6 @@ class BlockDistances {
 
  private:
   Eigen::Index features_, block_rows_;
-  Workspace serial_;
   Eigen::Matrix<T, Eigen::Dynamic, 1> centre_norms_;
   T largest_norm_ = 0;
 };
@@ -279,8 +223,7 @@ class Assigner {
  private:
   // Scratch of one thread.
   struct ThreadSpace {
-    typename BlockDistances<T>::Workspace products;  ///< Eigen's product (no AVX-512)
-    std::vector<T> tile, tile_scores;                 ///< ScoreTiles (AVX-512)
+    std::vector<T> tile, tile_scores;  ///< ScoreTiles
     /// ‖c‖² − 2x·c of one row (the distance less the row's constant ‖x‖²), with columns
     /// padded to a multiple of kChunk with +inf: made from the row's products just before
     /// its decision, while they are in cache.
