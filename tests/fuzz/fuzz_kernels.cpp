@@ -1,5 +1,5 @@
 // libFuzzer target (issue 21): raw values — NaN, ±Inf, ±DBL_MAX, denormals, anything the bytes
-// spell — straight into the assignment kernels (direct d <= 16, tiles or Eigen's product for
+// spell — straight into the assignment kernels (direct d <= 16, tiles for
 // larger d; Lloyd, Hamerly, Yinyang) and the fixed-point sums, bypassing the readers' checks.
 // Whatever the values, every label must be in [0, k) and no kernel may touch memory outside
 // its buffers (ASan) or overflow a conversion (UBSan).
