@@ -15,7 +15,7 @@ template <class V, int kTileRegs, int kTileGroup, class T>
 constexpr Kernels<T> generic_table(double (*distance)(const T*, const T*, std::ptrdiff_t)) {
   return {
       .squared_distance = distance,
-      .squared_distance_to_double = &squared_distance_to_double<T>,
+      .squared_distance_to_double = &lane_squared_distance<T, double>,
       .squared_norm = &squared_norm<T>,
       .direct_scores = &direct_scores<V, T>,
       .tile_scores = &tile_scores<V, kTileRegs, kTileGroup, T>,

@@ -76,7 +76,7 @@ struct LaneRowSums {
 template <class T>
 const Kernels<T> table{
     .squared_distance = &squared_distance<T>,
-    .squared_distance_to_double = &squared_distance_to_double<T>,
+    .squared_distance_to_double = &lane_squared_distance<T, double>,
     .squared_norm = &squared_norm<T>,
     .direct_scores = &direct_scores<Zmm<T>, T>,
     .tile_scores = &tile_scores<Zmm<T>, 2, 12, T>,

@@ -45,10 +45,11 @@ inline double lane_tree(const double* lane) {
   return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 }
 
-// Kernels::squared_distance_to_double: the scalar lanes (the compiler vectorises them where
-// the level allows; each term one fused multiply-add either way).
-template <class T>
-double squared_distance_to_double(const T* x, const double* c, std::ptrdiff_t features) {
+// Kernels::squared_distance (the portable level's) and squared_distance_to_double (every
+// level's): the scalar lanes (the compiler vectorises them where the level allows; each term
+// one fused multiply-add either way).
+template <class T, class U>
+double lane_squared_distance(const T* x, const U* c, std::ptrdiff_t features) {
   double lane[8] = {};
   add_squared_differences(x, c, 0, features, lane);
   return lane_tree(lane);

@@ -26,14 +26,7 @@ struct Scalar {
 };
 
 template <class T>
-double squared_distance(const T* x, const T* c, std::ptrdiff_t features) {
-  double lane[8] = {};
-  add_squared_differences(x, c, 0, features, lane);
-  return lane_tree(lane);
-}
-
-template <class T>
-const Kernels<T> table = generic_table<Scalar<T>, 4, 3, T>(&squared_distance<T>);
+const Kernels<T> table = generic_table<Scalar<T>, 4, 3, T>(&lane_squared_distance<T, T>);
 
 }  // namespace
 }  // namespace portable
