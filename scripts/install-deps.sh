@@ -2,7 +2,7 @@
 # Installs the Debian packages lloyd needs, only when some are missing.
 #   scripts/install-deps.sh            what the build needs
 #   scripts/install-deps.sh --test     also what the tests need: a local Slurm (slurm-wlm,
-#                                      munge), matplotlib for the scaling job's plots, and
+#                                      munge), matplotlib and h5py for the plot scripts, and
 #                                      clang with libFuzzer and OpenMP for the fuzz targets
 #   scripts/install-deps.sh --blas     also a BLAS to build with (cmake -DLLOYD_BLAS=ON: OpenBLAS)
 #   scripts/install-deps.sh --python   also scikit-learn, h5py, matplotlib and OpenBLAS
@@ -15,7 +15,7 @@ packages=(build-essential cmake pkg-config
           libeigen3-dev libboost-program-options-dev googletest libgtest-dev)
 for group in "$@"; do
   case "$group" in
-    --test) packages+=(slurm-wlm munge python3-numpy python3-matplotlib
+    --test) packages+=(slurm-wlm munge python3-numpy python3-matplotlib python3-h5py
                        clang libfuzzer-14-dev libomp-dev) ;;
     --blas) packages+=(libblas-dev libopenblas0-pthread) ;;
     --python) packages+=(python3-numpy python3-h5py python3-sklearn python3-matplotlib

@@ -4,9 +4,9 @@ breakdown per rank count, one figure per mode (strong.png, weak.png).
 
     /usr/bin/python3 scripts/plot/plot_scaling.py scaling-summary.csv OUT_DIR
 """
+import argparse
 import csv
 import os
-import sys
 
 import matplotlib
 
@@ -17,9 +17,11 @@ PHASES = ["assign", "reduce", "update"]
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    with open(sys.argv[1]) as f:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("summary", help="scaling-summary.csv written by scripts/scaling.py")
+    parser.add_argument("out_dir", help="directory for strong.png and weak.png")
+    args = parser.parse_args()
+    with open(args.summary) as f:
         rows = list(csv.DictReader(f))
     for mode in sorted({r["mode"] for r in rows}):
         data = [r for r in rows if r["mode"] == mode]
@@ -50,7 +52,7 @@ def main():
         rows_text = data[0]["rows"] if mode == "strong" else f"{int(data[0]['rows'])} per rank"
         fig.suptitle(f"lloyd fit, {mode} scaling ({rows_text} rows)")
         fig.tight_layout()
-        out = os.path.join(sys.argv[2], f"{mode}.png")
+        out = os.path.join(args.out_dir, f"{mode}.png")
         fig.savefig(out, dpi=110)
         print(out)
 

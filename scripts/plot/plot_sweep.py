@@ -6,7 +6,7 @@ the gap statistic (with its s_k error bars); each panel marks its recommended K.
 
 Needs python3-h5py and python3-matplotlib (scripts/install-deps.sh --python).
 """
-import sys
+import argparse
 
 import h5py
 import matplotlib
@@ -23,10 +23,12 @@ def mark(ax, k, label):
 
 
 def main():
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    sweep = sys.argv[1]
-    out = sys.argv[2] if len(sys.argv) > 2 else sweep.rsplit(".", 1)[0] + ".png"
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sweep", help="a sweep file written by 'lloyd choose-k --output'")
+    parser.add_argument("out", nargs="?", help="PNG to write (default: SWEEP.png)")
+    args = parser.parse_args()
+    sweep = args.sweep
+    out = args.out or sweep.rsplit(".", 1)[0] + ".png"
     with h5py.File(sweep, "r") as f:
         data = {name: f[name][...] for name in f if isinstance(f[name], h5py.Dataset)}
         attrs = dict(f.attrs)

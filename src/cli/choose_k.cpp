@@ -1,5 +1,6 @@
 // lloyd choose-k: a K-Means fit per K and the criteria that recommend a K (elbow,
 // silhouette, Calinski–Harabasz, Davies–Bouldin, gap statistic), written to a sweep file.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -71,6 +72,29 @@ void write_sweep(const Comm& comm, const ChooseRequest& request, const SweepResu
   file.commit();
 }
 
+// A K at either end of the range may only be the best of those tried: say so (on stderr).
+void note_edge_recommendations(const SweepOptions& o, const SweepResult& result) {
+  if (o.k_max == o.k_min) return;
+  const std::pair<const char*, int> picks[] = {{"elbow", result.elbow_k},
+                                               {"silhouette", result.silhouette_k},
+                                               {"calinski_harabasz", result.calinski_harabasz_k},
+                                               {"davies_bouldin", result.davies_bouldin_k},
+                                               {"gap", result.gap_k}};
+  // The internal criteria start at K = 2: K = 2 is the lower end for them when --k-min is 1.
+  for (const auto& [name, k] : picks) {
+    const bool needs_two = std::string(name) != "elbow" && std::string(name) != "gap";
+    const int lowest = needs_two ? std::max(o.k_min, 2) : o.k_min;
+    if (k == o.k_max)
+      std::fprintf(stderr,
+                   "lloyd choose-k: note: %s recommends K = %d, the largest K tried; a larger K may be "
+                   "better (raise --k-max)\n", name, k);
+    else if (k > 0 && k == lowest && lowest > 1)
+      std::fprintf(stderr,
+                   "lloyd choose-k: note: %s recommends K = %d, the smallest K tried; a smaller K may be "
+                   "better (lower --k-min)\n", name, k);
+  }
+}
+
 template <class T>
 int choose_typed(const Comm& comm, const ChooseRequest& request, const MatrixShape& shape,
                  double start) {
@@ -87,6 +111,7 @@ int choose_typed(const Comm& comm, const ChooseRequest& request, const MatrixSha
   };
   const SweepResult result = choose_k(comm, shard, request.options, observer);
   if (!request.output.empty()) write_sweep(comm, request, result, shape);
+  if (comm.rank() == 0) note_edge_recommendations(request.options, result);
   const double seconds = elapsed_max(comm, start);
   if (comm.rank() != 0) return 0;
   if (request.json) {
@@ -149,8 +174,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
       "silhouette-sample-size", po::value<std::uint64_t>()->default_value(20000),
       "rows of the sampled silhouette (reported with its standard error)")(
       "init", po::value<std::string>()->default_value("k-means++"),
-      "k-means++, k-means||, forgy or random-partition")("n-init", po::value<int>()->default_value(1),
-                                              "seeded restarts per fit")(
+      "k-means++, k-means||, forgy or random-partition")(
       "max-iter", po::value<int>()->default_value(300), "iterations per restart")(
       "tol", po::value<double>()->default_value(1e-4), "relative tolerance (as lloyd fit)")(
       "seed", po::value<std::uint64_t>()->default_value(0),
@@ -160,6 +184,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
       "json", po::bool_switch(), "print one JSON object with the recommendations on rank 0")(
       "quiet", po::bool_switch(), "no progress line per finished fit")(
       "force", po::bool_switch(), "overwrite --output if it exists");
+  add_n_init_option(description, "seeded restarts per fit");
   add_algorithm_option(description);
   add_threads_option(description);
   const auto vm =
@@ -214,12 +239,14 @@ int run_choose_k(const Comm& comm, const Args& args) {
                      request.init_text + "')");
   o.fit.algorithm = parse_algorithm_option(*vm, "choose-k");
   apply_threads(comm, *vm);
-  o.fit.n_init = (*vm)["n-init"].as<int>();
+  o.fit.n_init = parse_n_init_option(*vm, "choose-k", o.fit.init);
+  refuse_unless(*vm, "choose-k", {"gap-refs", "gap-reference"}, o.gap, "--criteria with gap");
+  refuse_unless(*vm, "choose-k", {"silhouette-max-exact", "silhouette-sample-size"}, o.silhouette,
+                "--criteria with silhouette");
   o.fit.max_iter = (*vm)["max-iter"].as<int>();
   o.fit.tol = non_negative_option(*vm, "choose-k", "tol");
   o.fit.seed = (*vm)["seed"].as<std::uint64_t>();
-  if (o.fit.n_init < 1 || o.fit.max_iter < 1)
-    throw UsageError("lloyd choose-k: --n-init and --max-iter must be at least 1");
+  if (o.fit.max_iter < 1) throw UsageError("lloyd choose-k: --max-iter must be at least 1");
   request.json = (*vm)["json"].as<bool>();
   request.quiet = (*vm)["quiet"].as<bool>();
   request.output = required<std::string>(*vm, "choose-k", "output");

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 
 #include "lloyd/io/model.hpp"
@@ -55,6 +56,31 @@ std::optional<po::variables_map> parse(const Comm& comm, const std::string& comm
     throw UsageError("lloyd " + command + ": " + e.what() + " (see 'lloyd " + command + " --help')");
   }
   return vm;
+}
+
+void refuse_unless(const po::variables_map& vm, const std::string& command,
+                   std::initializer_list<const char*> names, bool applies, const std::string& where) {
+  if (applies) return;
+  for (const char* name : names)
+    if (vm.count(name) && !vm[name].defaulted())
+      throw UsageError("lloyd " + command + ": --" + name + " applies only with " + where);
+}
+
+void add_n_init_option(po::options_description& options, const std::string& help) {
+  options.add_options()("n-init", po::value<std::string>()->default_value("1"),
+                        (help + "; auto: 1 with k-means++, k-means|| or given centres, 10 with forgy "
+                                "or random-partition (scikit-learn's n_init='auto')").c_str());
+}
+
+int parse_n_init_option(const po::variables_map& vm, const std::string& command, InitMethod init) {
+  const std::string text = vm["n-init"].as<std::string>();
+  if (text == "auto")
+    return init == InitMethod::Forgy || init == InitMethod::RandomPartition ? 10 : 1;
+  int restarts = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), restarts);
+  if (error != std::errc() || end != text.data() + text.size() || restarts < 1)
+    throw UsageError("lloyd " + command + ": --n-init must be an integer >= 1 or auto (got '" + text + "')");
+  return restarts;
 }
 
 double non_negative_option(const po::variables_map& vm, const std::string& command, const std::string& name) {
@@ -122,7 +148,7 @@ JsonObject& JsonObject::add(const std::string& key, const JsonObject& nested) {
 
 void add_algorithm_option(po::options_description& options) {
   options.add_options()("algorithm", po::value<std::string>()->default_value("auto"),
-                        "lloyd | hamerly | yinyang | auto: how rows are assigned (same result, different speed)");
+                        "lloyd | hamerly | yinyang | elkan (= hamerly) | auto: how rows are assigned (same result, different speed)");
 }
 
 Algorithm parse_algorithm_option(const po::variables_map& vm, const std::string& command) {

@@ -1,6 +1,7 @@
 #pragma once
 // Shared plumbing of the subcommands: option parsing with one-line errors, help, JSON.
 #include <boost/program_options.hpp>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -73,6 +74,18 @@ class JsonObject {
   std::ostringstream body_;
   bool empty_ = true;
 };
+
+/// Options the user gave (not defaults) that do not apply to what runs are a UsageError
+/// naming the first one: "lloyd COMMAND: --NAME applies only to WHERE". Ignoring them silently
+/// would let the user believe they took effect.
+void refuse_unless(const po::variables_map& vm, const std::string& command,
+                   std::initializer_list<const char*> names, bool applies, const std::string& where);
+
+/// --n-init N | auto, default 1 (auto: scikit-learn 1.4's rule).
+void add_n_init_option(po::options_description& options, const std::string& help);
+/// The restarts asked for: N >= 1, or for "auto" 1 with k-means++, k-means|| or given centres
+/// and 10 with the random inits (forgy, random-partition), as scikit-learn's n_init="auto".
+int parse_n_init_option(const po::variables_map& vm, const std::string& command, InitMethod init);
 
 /// The --threads option (shared by the commands that run the assignment kernel).
 void add_threads_option(po::options_description& options);

@@ -153,6 +153,8 @@ int run_evaluate(const Comm& comm, const Args& args) {
                      "silhouette, ch, db; 'none' with --truth for the external scores alone)");
   if (metric_list == "none" && !request.truth)
     throw UsageError("lloyd evaluate: --metrics none leaves nothing to compute without --truth");
+  refuse_unless(*vm, "evaluate", {"sample-size", "seed"}, request.silhouette, "--metrics with silhouette");
+  refuse_unless(*vm, "evaluate", {"force"}, vm->count("output") > 0, "--output");
   request.sample_size = (*vm)["sample-size"].as<std::uint64_t>();
   if (request.sample_size == 1)
     throw UsageError("lloyd evaluate: --sample-size must be 0 (the exact silhouette) or at least 2");

@@ -1,8 +1,11 @@
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <numeric>
+#include <span>
 
 #include "fit.hpp"
 #include "lloyd/io/csr.hpp"
@@ -209,6 +212,37 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
   std::cout << json.str() << std::endl;
 }
 
+// scikit-learn warns when fewer distinct clusters than k were found (duplicate rows: fewer
+// distinct rows than k). Its test: the labels in use; a fit whose labels went to the file as
+// they were computed (mini-batch) is judged by its distinct centres. Collective over comm.
+template <class T>
+void warn_if_fewer_clusters(const Comm& comm, const Model<T>& model, std::uint64_t rows) {
+  const RowMatrix<T>& centroids = model.centroids;
+  const Eigen::Index k = centroids.rows();
+  std::vector<std::int64_t> used(static_cast<std::size_t>(k), 0);
+  for (const std::int32_t label : model.labels)
+    if (label >= 0 && label < k) used[static_cast<std::size_t>(label)] = 1;
+  comm.allreduce(std::span<std::int64_t>(used), MPI_MAX);
+  const auto labelled = comm.allreduce(static_cast<std::uint64_t>(model.labels.size()), MPI_SUM);
+  std::int64_t clusters = std::accumulate(used.begin(), used.end(), std::int64_t{0});
+  if (labelled != rows) {
+    const auto row = [&](Eigen::Index c) { return std::span<const T>(centroids.row(c).data(), centroids.cols()); };
+    std::vector<Eigen::Index> order(static_cast<std::size_t>(k));
+    std::iota(order.begin(), order.end(), Eigen::Index{0});
+    std::sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) {
+      return std::ranges::lexicographical_compare(row(a), row(b));
+    });
+    clusters = std::unique(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) {
+                 return std::ranges::equal(row(a), row(b));
+               }) - order.begin();
+  }
+  if (clusters < k && comm.rank() == 0)
+    std::fprintf(stderr,
+                 "lloyd fit: warning: only %lld distinct clusters found for k = %lld (the data may have "
+                 "fewer than k distinct rows)\n",
+                 static_cast<long long>(clusters), static_cast<long long>(k));
+}
+
 // Fits in the requested mode, writes the model (when asked) and reports. Collective over comm.
 template <class T>
 int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& shape, double start) {
@@ -220,6 +254,13 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
     writer.emplace(comm, request.output, request.force, shape.rows);
     sink = [&](std::uint64_t first, std::span<const std::int32_t> labels) { writer->write_labels(first, labels); };
   }
+  // Documents (CSR input) have more terms than documents as a rule: no warning there.
+  if (shape.cols > shape.rows && !shape.sparse && comm.rank() == 0)
+    std::fprintf(stderr,
+                 "lloyd fit: warning: more features than rows (n = %llu rows, d = %llu features): the "
+                 "rows of %s are the samples; is the data set transposed?\n",
+                 static_cast<unsigned long long>(shape.rows), static_cast<unsigned long long>(shape.cols),
+                 request.input.text().c_str());
   FitOutcome<T> fit = is_variant(request.mode) ? fit_variant<T>(comm, request, shape, sink)
                       : request.cosine         ? fit_cosine_mode<T>(comm, request, shape)
                                                : fit_dense_mode<T>(comm, request, shape);
@@ -232,6 +273,7 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
                    request.checkpoint.path.c_str(), kExitInterrupted);
     return kExitInterrupted;
   }
+  warn_if_fewer_clusters(comm, fit.model, shape.rows);
   if (!request.output.empty()) {
     const double write_start = MPI_Wtime();
     if (!writer) writer.emplace(comm, request.output, request.force, shape.rows);
@@ -242,6 +284,23 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
   // Only now that the model is committed: the checkpoint this fit wrote is no longer needed.
   if (fit.own_checkpoint && comm.rank() == 0) remove_if_unchanged(request.checkpoint.path, *fit.own_checkpoint);
   return 0;
+}
+
+// Every option that shapes only some modes, refused (naming it) when given to another one.
+void refuse_inapplicable_fit_options(const po::variables_map& vm, const FitRequest& request) {
+  const ModelAlgorithm mode = request.mode;
+  refuse_unless(vm, "fit", {"batch-size", "max-no-improvement", "reassignment-ratio", "init-size", "stream"},
+                mode == ModelAlgorithm::MiniBatch, "--mode minibatch");
+  refuse_unless(vm, "fit", {"medoid-method", "sample", "distance"}, mode == ModelAlgorithm::KMedoids,
+                "--mode kmedoids");
+  refuse_unless(vm, "fit", {"bisecting-strategy"}, mode == ModelAlgorithm::Bisecting, "--mode bisecting");
+  refuse_unless(vm, "fit", {"oversampling", "init-rounds"}, request.options.init == InitMethod::KMeansParallel,
+                "--init k-means||");
+  refuse_unless(vm, "fit", {"force"}, !request.output.empty(), "--output");
+  // Only the Euclidean Lloyd loop (also each split of bisecting) has assignment algorithms.
+  refuse_unless(vm, "fit", {"algorithm"},
+                (mode == ModelAlgorithm::Lloyd || mode == ModelAlgorithm::Bisecting) && !request.cosine,
+                "--mode lloyd or bisecting with --metric euclidean");
 }
 
 }  // namespace
@@ -318,7 +377,6 @@ int run_fit(const Comm& comm, const Args& args) {
        "minibatch | kmedians | kmedoids")
       ("bisecting-strategy", po::value<std::string>()->default_value("biggest-inertia"),
        "bisecting: split the leaf with the biggest-inertia or the largest-cluster")
-      ("n-init", po::value<int>()->default_value(1), "seeded restarts; the lowest inertia wins")
       ("max-iter", po::value<int>()->default_value(300), "maximum Lloyd iterations per restart")
       ("tol", po::value<double>()->default_value(1e-4),
        "stop when the summed squared centre shift <= tol x mean feature variance")
@@ -332,6 +390,7 @@ int run_fit(const Comm& comm, const Args& args) {
        "also save the checkpoint every N iterations (0: only when stopped)")
       ("resume", po::bool_switch(),
        "continue from --checkpoint if it exists (the result is bit-identical to an uninterrupted run)");
+  add_n_init_option(description, "seeded restarts; the lowest inertia wins");
   add_algorithm_option(description);
   add_variant_options(description);
   add_threads_option(description);
@@ -353,20 +412,22 @@ int run_fit(const Comm& comm, const Args& args) {
   request.init_text = (*vm)["init"].as<std::string>();
   request.options.init = parse_init_method(request.init_text);
   if (request.options.init == InitMethod::Explicit) {
-    if (request.init_text.find(":/") == std::string::npos)
+    // FILE.h5:/dataset, or a model file alone: its /centroids (scikit-learn's init=model.cluster_centers_).
+    if (request.init_text.find(":/") == std::string::npos &&
+        !std::filesystem::exists(std::filesystem::path(request.init_text)))
       throw UsageError("lloyd fit: unknown --init '" + request.init_text +
-                       "': expected k-means++, k-means||, forgy, random, random-partition or FILE.h5:/dataset");
-    request.init_file = parse_dataset_ref(request.init_text);
+                       "': expected k-means++, k-means||, forgy, random, random-partition, "
+                       "FILE.h5:/dataset or a model MODEL.h5 (its /centroids)");
+    request.init_file = parse_dataset_ref(request.init_text, "/centroids");
   }
   request.k_given = vm->count("k") > 0;
   if (!request.k_given && !request.init_file)
     throw UsageError("lloyd fit: --k is required (unless --init names a file of centres)");
   if (request.k_given) request.options.k = (*vm)["k"].as<int>();
-  request.options.n_init = (*vm)["n-init"].as<int>();
+  request.options.n_init = parse_n_init_option(*vm, "fit", request.options.init);
   request.options.max_iter = (*vm)["max-iter"].as<int>();
   request.options.tol = non_negative_option(*vm, "fit", "tol");
   request.options.seed = (*vm)["seed"].as<std::uint64_t>();
-  if (request.options.n_init < 1) throw UsageError("lloyd fit: --n-init must be at least 1");
   request.options.oversampling = (*vm)["oversampling"].as<double>();
   request.options.init_rounds = (*vm)["init-rounds"].as<int>();
   if (!(request.options.oversampling >= 0) || !std::isfinite(request.options.oversampling))
@@ -426,6 +487,7 @@ int run_fit(const Comm& comm, const Args& args) {
                          request.options.init == InitMethod::KMeansParallel ||
                          request.options.init == InitMethod::RandomPartition))
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
+  refuse_inapplicable_fit_options(*vm, request);
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
   const MatrixShape shape = inspect_matrix(comm, request.input);
   return shape.type == ElementType::Float32 ? fit_typed<float>(comm, request, shape, start)

@@ -91,8 +91,6 @@ void parse_variant_options(const po::variables_map& vm, FitRequest& request) {
   } catch (const Error& e) {
     throw UsageError(std::string("lloyd fit: ") + e.what());
   }
-  if (settings.stream && request.mode != ModelAlgorithm::MiniBatch)
-    throw UsageError("lloyd fit: --stream needs --mode minibatch");
   if (request.mode == ModelAlgorithm::MiniBatch && request.init_file)
     throw UsageError("lloyd fit: --mode minibatch seeds from a sample of rows: --init must be a method");
   if (request.mode == ModelAlgorithm::KMedoids && !vm["init"].defaulted())

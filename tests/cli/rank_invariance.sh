@@ -128,7 +128,7 @@ for input in f64 d40; do
   done
 done
 
-expect_error fit.algorithm.unknown 2 "$TMP/never.h5" "algorithm" "elkan" -- \
-  fit --input "$TMP/f64.h5:/X" --k 3 --algorithm elkan --output "$TMP/never.h5"
+expect_error fit.algorithm.unknown 2 "$TMP/never.h5" "algorithm" "kmeans2" -- \
+  fit --input "$TMP/f64.h5:/X" --k 3 --algorithm kmeans2 --output "$TMP/never.h5"
 
 finish

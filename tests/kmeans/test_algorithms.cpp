@@ -172,6 +172,7 @@ TEST(PrunedAlgorithms, CentreGroupsCoverEveryCentreOnce) {
 TEST(PrunedAlgorithms, NamesAndAutomaticChoice) {
   EXPECT_EQ(parse_algorithm("hamerly"), Algorithm::Hamerly);
   EXPECT_EQ(parse_algorithm("yinyang"), Algorithm::Yinyang);
+  EXPECT_EQ(parse_algorithm("elkan"), Algorithm::Hamerly);  // scikit-learn's name of the pruned exact algorithm
   EXPECT_THROW(parse_algorithm("elkan "), std::invalid_argument);
   EXPECT_EQ(choose_algorithm(Algorithm::Lloyd, 100, 10), Algorithm::Lloyd);
   EXPECT_NE(choose_algorithm(Algorithm::Auto, 64, 32), Algorithm::Auto);
