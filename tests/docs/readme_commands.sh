@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The README cannot drift from the program: every fenced `sh` block of README.md runs, in
+# order, in a scratch directory holding small stand-ins for the files it names; the
+# `/usr/bin/python3 scripts/...` commands quoted inline and the `python` block run too; and
+# every `json` block must have exactly the keys that its command prints now.
+#
+#     bash tests/docs/readme_commands.sh /path/to/lloyd
+#
+# What is adapted, and only this: `mpirun -n N` runs on at most 2 ranks through the test
+# launcher; `build/lloyd` is the lloyd under test; `scripts/` and `data/` are the repository's;
+# blobs.h5 (made by the README's `generate` line), big.h5, new.h5, data.h5 (3000 rows) and
+# corpus.txt exist beforehand (small); what a block writes with --output is removed before it
+# runs, as for a reader who runs that example alone. Not run here: `scripts/test.sh` (that is the test
+# suite; CI runs it) and `sbatch` lines (tests/slurm/test_jobs.sh submits every job script
+# to a real Slurm).
+set -u
+source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
+lib_init "$@"
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+README=$ROOT/README.md
+LIMIT=300
+WORK=$TMP/work
+mkdir -p "$WORK"
+
+# ---------------------------------------------------------------- the README's pieces
+
+# Blocks are written to $TMP/blocks/NNN.sh (NNN: the README line of the fence), the json
+# examples to $TMP/json/NNN.json.
+mkdir -p "$TMP/blocks" "$TMP/json"
+awk -v dir="$TMP" '
+  /^```sh$/   { kind = "blocks"; file = sprintf("%s/blocks/%04d.sh", dir, NR); next }
+  /^```json$/ { kind = "json"; file = sprintf("%s/json/%04d.json", dir, NR); next }
+  /^```python$/ { kind = "python"; file = sprintf("%s/blocks/%04d.py", dir, NR); next }
+  /^```/      { kind = ""; next }
+  kind != ""  { print > file }
+' "$README"
+# Inline commands: `/usr/bin/python3 scripts/...` spans, each a one-line block at its line.
+grep -n -o '`/usr/bin/python3 scripts/[^`]*`' "$README" | while IFS=: read -r line span; do
+  printf '%s\n' "${span//\`/}" >"$TMP/blocks/$(printf '%04d' "$line")i.sh"
+done
+
+# ---------------------------------------------------------------- the stand-ins
+
+# The README's data set (its `lloyd generate` line) for the commands whose output the README
+# prints (the block before a json example); the same blobs with 3000 rows for the others, which
+# then run in seconds. blobs.h5, big.h5, new.h5 and data.h5 are put back before every block.
+generate_args=$(grep -A1 'build/lloyd generate --output blobs.h5' "$README" | tr -d '\\\n' | sed 's/.*generate --output blobs.h5//')
+# shellcheck disable=SC2086
+mpi setup.readme_blobs 2 "$LIMIT" generate --output "$TMP/readme_blobs.h5" $generate_args
+check_ran_ok setup.readme_blobs
+# shellcheck disable=SC2086
+mpi setup.small_blobs 2 "$LIMIT" generate --output "$TMP/small_blobs.h5" $(sed -E 's/--samples [0-9]+/--samples 3000/' <<<"$generate_args")
+check_ran_ok setup.small_blobs
+printed_examples=$(for example in "$TMP"/json/*.json; do
+  [ -e "$example" ] || continue
+  line=$(basename "$example" .json)
+  ls "$TMP"/blocks/*.sh | sed 's#.*/##; s/[^0-9].*//' | awk -v l="$line" '$1 < l' | tail -n 1
+done)
+stand_ins() {  # stand_ins LINE
+  local name
+  for name in blobs big new data; do ln -f "$TMP/small_blobs.h5" "$WORK/$name.h5"; done
+  if grep -qx "$1" <<<"$printed_examples"; then ln -f "$TMP/readme_blobs.h5" "$WORK/blobs.h5"; fi
+}
+cp "$ROOT/tests/data/tfidf_corpus.txt" "$WORK/corpus.txt"
+
+# adapt FILE: the block as this test runs it.
+adapt() {
+  sed -E \
+    -e 's#^([[:space:]]*)mpirun -n [0-9]+ #\1$LLOYD_MPIRUN -n 2 #' \
+    -e 's#(^|[[:space:]])build/lloyd #\1"$LLOYD" #g' \
+    -e 's#(^|[[:space:]])scripts/#\1"$ROOT"/scripts/#g' \
+    "$1"
+}
+
+# ---------------------------------------------------------------- run every block in order
+
+mkdir -p "$TMP/printed"   # LINE.jsonl: the JSON lines the block at that README line printed
+for block in "$TMP"/blocks/*; do
+  name=readme.line$(basename "$block" | sed -E 's/^0*//; s/\..*$//')
+  case $block in
+    *.py)
+      run "$name" "$LIMIT" bash -c 'cd "$1" && /usr/bin/python3 "$2"' _ "$WORK" "$block"
+      check_ran_ok "$name.python"
+      continue ;;
+  esac
+  if grep -q '^scripts/test.sh' "$block"; then echo "SKIP $name: scripts/test.sh is the suite itself (CI runs it)"; continue; fi
+  grep -v '^[[:space:]]*sbatch\|^[[:space:]]*--export' "$block" | grep -q '[^[:space:]]' || {
+    echo "SKIP $name: sbatch (tests/slurm/test_jobs.sh submits the job scripts)"; continue; }
+  line=$(basename "$block" | sed 's/[^0-9].*//')
+  stand_ins "$line"
+  adapt "$block" | grep -v '^[[:space:]]*sbatch\|^[[:space:]]*--export' >"$TMP/$name.run.sh"
+  # Each example stands alone for its reader: what it writes (--output) is not there yet.
+  for output in $(grep -o -- '--output [^ ]*' "$TMP/$name.run.sh" | sed 's/^--output //; s/:\/.*//'); do
+    rm -f -- "$WORK/$output"
+  done
+  run "$name" "$LIMIT" env LLOYD="$LLOYD" ROOT="$ROOT" LLOYD_MPIRUN="$LLOYD_MPIRUN" LLOYD_BUILD="$(dirname "$LLOYD")" \
+    LLOYD_CLI_TEST_TAG="$TAG" bash -c 'cd "$1" && set -e && source "$2"' _ "$WORK" "$TMP/$name.run.sh"
+  if timed_out; then kill_strays; fi
+  check_ran_ok "$name"
+  grep -a '^{"command"' "$OUT_FILE" >"$TMP/printed/$line.jsonl" || true
+done
+
+# ---------------------------------------------------------------- the JSON examples
+
+keys() { grep -o '"[A-Za-z_]*":' | tr -d '":' | sort -u; }
+for example in "$TMP"/json/*.json; do
+  [ -e "$example" ] || continue
+  name=readme.json.line$(basename "$example" .json | sed -E 's/^0*//')
+  command=$(json_get "$(cat "$example")" command)
+  line=$(basename "$example" .json)
+  printed=$(for out in $(ls "$TMP"/printed/ | sort -n | awk -v l="${line#0}" '$1 + 0 < l + 0' | tail -n 1); do
+    grep -a "^{\"command\":\"$command\"" "$TMP/printed/$out"; done | tail -n 1)
+  if [ -z "$printed" ]; then
+    fail "$name" "the README block before it printed no '$command' JSON line to compare with"
+    continue
+  fi
+  missing=$(comm -23 <(keys <"$example") <(printf '%s\n' "$printed" | keys) | tr '\n' ' ')
+  extra=$(comm -13 <(keys <"$example") <(printf '%s\n' "$printed" | keys) | tr '\n' ' ')
+  if [ -z "$missing$extra" ]; then pass "$name.same_keys"
+  else fail "$name.same_keys" "README shows keys lloyd does not print: [${missing}]; lloyd prints keys the README lacks: [${extra}]"; fi
+  # The results, not the timings or the machine: every top-level value but these must match.
+  volatile='^"(seconds|peak_rss_mb|n_ranks|threads|simd|bounds_mb|output)":'
+  values() { sed 's/"phases":{[^}]*}//' | grep -o '"[A-Za-z_]*":[^,{}]*' | grep -Ev "$volatile" | sort; }
+  differ=$(diff <(values <"$example") <(printf '%s\n' "$printed" | values) | grep '^[<>]' | tr '\n' ' ')
+  if [ -z "$differ" ]; then pass "$name.same_results"
+  else fail "$name.same_results" "README (<) and lloyd now (>) differ: $differ"; fi
+done
+
+finish
