@@ -34,6 +34,16 @@ RowMatrix<double> example_centres() {
   return centres;
 }
 
+// This rank's rows of the example and their nearest of the example centres.
+struct Labelled {
+  Blobs<double> blobs;
+  RowMatrix<double> centres = example_centres();
+  std::vector<std::int32_t> labels;
+  explicit Labelled(const Comm& comm) : blobs(example_blobs(comm)) {
+    predict_labels(comm, blobs.data, centres, labels);
+  }
+};
+
 // The serial reference: every row's distance, in global order.
 std::vector<Outlier> sorted_outliers(const std::vector<double>& distances, const std::vector<std::int32_t>& labels,
                                      std::uint64_t count) {
@@ -48,10 +58,8 @@ std::vector<Outlier> sorted_outliers(const std::vector<double>& distances, const
 
 TEST(RowDistances, DistanceIsTransformAtLabelAndSqrtOfSquaredDistance) {
   Comm comm(MPI_COMM_WORLD);
-  const auto blobs = example_blobs(comm);
-  const RowMatrix<double> centres = example_centres();
-  std::vector<std::int32_t> labels;
-  predict_labels(comm, blobs.data, centres, labels);
+  const Labelled example(comm);
+  const auto& [blobs, centres, labels] = example;
   for (const Distance distance : {Distance::Euclidean, Distance::Manhattan, Distance::Cosine}) {
     std::vector<double> to_label(labels.size());
     distances_to_labels(blobs.data, centres, distance, labels, to_label);
@@ -71,17 +79,13 @@ TEST(RowDistances, DistanceIsTransformAtLabelAndSqrtOfSquaredDistance) {
 
 TEST(RowDistances, SameBitsForEveryRankAndThreadCount) {
   Comm comm(MPI_COMM_WORLD);
-  const auto blobs = example_blobs(comm);
-  const RowMatrix<double> centres = example_centres();
-  std::vector<std::int32_t> labels;
-  predict_labels(comm, blobs.data, centres, labels);
+  const Labelled example(comm);
+  const auto& [blobs, centres, labels] = example;
   // The serial values: every rank computes all rows itself (a one-rank communicator).
   Comm self(MPI_COMM_SELF);
-  const auto whole = example_blobs(self);
-  std::vector<std::int32_t> whole_labels;
-  predict_labels(self, whole.data, centres, whole_labels);
-  std::vector<double> serial(whole_labels.size());
-  distances_to_labels(whole.data, centres, Distance::Euclidean, whole_labels, serial);
+  const Labelled whole(self);
+  std::vector<double> serial(whole.labels.size());
+  distances_to_labels(whole.blobs.data, centres, Distance::Euclidean, whole.labels, serial);
   for (const int threads : {1, 3}) {
     set_threads(threads);
     std::vector<double> local(labels.size());
