@@ -149,9 +149,37 @@ for mode in lloyd bisecting minibatch stream kmedians kmedoids cosine; do
   check_h5_identical "fitd.$mode.distance_as_predict" "$TMP/fitd.$mode.h5" "$TMP/fitd.$mode.predict.h5" /distance /distance
 done
 check_h5_identical fitd.lloyd.labels_as_predict "$TMP/fitd.lloyd.h5" "$TMP/fitd.lloyd.predict.h5" /labels /labels
+# Standardized fits of the other modes: predict scales the rows as the fit did (same distances).
+for mode in bisecting stream kmedians kmedoids; do
+  # shellcheck disable=SC2086
+  mpi "fitds.$mode" 3 "$LIMIT" fit --input "$X" --k 4 ${MODE[$mode]} --standardize --distances --output "$TMP/fitds.$mode.h5"
+  check_ran_ok "fitds.$mode.exit0"
+  mpi "fitds.$mode.predict" 4 "$LIMIT" predict --model "$TMP/fitds.$mode.h5" --input "$X" --distances \
+    --output "$TMP/fitds.$mode.predict.h5"
+  check_ran_ok "fitds.$mode.predict.exit0"
+  check_h5_identical "fitds.$mode.distance_as_predict" "$TMP/fitds.$mode.h5" "$TMP/fitds.$mode.predict.h5" /distance /distance
+  check_h5_identical "fitds.$mode.labels_as_predict" "$TMP/fitds.$mode.h5" "$TMP/fitds.$mode.predict.h5" /labels /labels
+done
+
+# Sparse rows (CSR) with a cosine model: 1 - cos from the stored values; any rank count.
+CSR="$DATA/tfidf_reference.h5:/sets/default/X"
+mpi csr.fit 2 "$LIMIT" fit --input "$CSR" --k 3 --metric cosine --distances --output "$TMP/csr.h5"
+check_ran_ok csr.fit.exit0
+for np in 1 3; do
+  mpi "csr.predict.np$np" "$np" "$LIMIT" predict --model "$TMP/csr.h5" --input "$CSR" --distances --transform \
+    --top-outliers 5 --output "$TMP/csr.np$np.h5"
+  check_ran_ok "csr.predict.np$np.exit0"
+done
+check_h5_identical csr.distance_as_fit "$TMP/csr.h5" "$TMP/csr.np1.h5" /distance /distance
+check_h5_identical csr.np3.same_as_np1 "$TMP/csr.np1.h5" "$TMP/csr.np3.h5"
+
+# Threads: the same bits.
+mpi threads 2 "$LIMIT" predict --model "${MODEL[euclidean]}" --input "$X" --output "$TMP/threads.h5" \
+  --distances --transform --top-outliers 10 --threads 3
+check_ran_ok threads.exit0
+check_h5_identical threads.same_as_one_thread "$TMP/euclidean.np2.h5" "$TMP/threads.h5"
 
 # ---------------------------------------------------------------- bad options
-CSR="$DATA/tfidf_reference.h5:/sets/default/X"
 expect_error bad.top_negative 2 "$TMP/bad/a.h5" "top-outliers" -- \
   predict --model "${MODEL[euclidean]}" --input "$X" --output "$TMP/bad/a.h5" --top-outliers -1
 expect_error bad.predict_distances_no_output 2 "" "--distances" "--output" -- \
