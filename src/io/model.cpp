@@ -301,6 +301,8 @@ Model<T> read_model_file(const SmallFile& in, const DatasetRef& ref, std::option
     model.cosine = *metric == "cosine";
     if (model.cosine && model.algorithm != ModelAlgorithm::Lloyd)
       throw in.problem("attribute metric is 'cosine', which only a Lloyd model (algorithm 'lloyd') can have");
+    if (model.cosine && model.scaling)
+      throw in.problem("has /scaling, but a cosine model (attribute metric 'cosine') is not standardized");
   }
   model.distance = read_distance(in, model.algorithm);
   if (const auto assignment = in.text_if_present("assignment")) {

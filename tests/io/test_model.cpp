@@ -275,5 +275,23 @@ TEST(ModelFile, ScalingAndDistances) {
   }
 }
 
+// A cosine model scales rows to unit norm: a /scaling on it is refused (predict would scale
+// rows it never holds densely).
+TEST(ModelFile, ScalingOnACosineModelIsRefused) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string path = test::scratch_path(comm, "model-cosine-scaling");
+  Model<double> written = example_model<double>(comm, ModelAlgorithm::Lloyd, /*cosine=*/true);
+  written.scaling = Scaling{std::vector<double>(kFeatures, 0.0), std::vector<double>(kFeatures, 1.0)};
+  write_model(comm, path, false, written);
+  try {
+    read_model<double>(comm, {path, "/centroids"});
+    ADD_FAILURE() << "a cosine model with /scaling was accepted";
+  } catch (const AgreedError& e) {
+    EXPECT_NE(std::string(e.what()).find("has /scaling, but a cosine model"), std::string::npos) << e.what();
+  }
+  comm.barrier();
+  if (comm.rank() == 0) std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace lloyd
