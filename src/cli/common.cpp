@@ -146,6 +146,19 @@ JsonObject& JsonObject::add(const std::string& key, const JsonObject& nested) {
   return *this;
 }
 
+JsonObject& JsonObject::add(const std::string& key, const std::vector<std::int64_t>& values) {
+  std::ostringstream& out = next(key);
+  out << "[";
+  for (std::size_t i = 0; i < values.size(); ++i) out << (i ? "," : "") << values[i];
+  out << "]";
+  return *this;
+}
+
+JsonObject& JsonObject::add_json(const std::string& key, const std::string& json) {
+  next(key) << json;
+  return *this;
+}
+
 void add_algorithm_option(po::options_description& options) {
   options.add_options()("algorithm", po::value<std::string>()->default_value("auto"),
                         "lloyd | hamerly | yinyang | elkan (= hamerly) | auto: how rows are assigned (same result, different speed)");

@@ -62,6 +62,10 @@ class JsonObject {
   }
   JsonObject& add(const std::string& key, bool value);
   JsonObject& add(const std::string& key, const JsonObject& nested);
+  /// An array of integers.
+  JsonObject& add(const std::string& key, const std::vector<std::int64_t>& values);
+  /// A value that is already JSON text (e.g. an array of objects).
+  JsonObject& add_json(const std::string& key, const std::string& json);
   std::string str() const {
     std::string text(1, '{');
     text += body_.str();

@@ -143,6 +143,7 @@ FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const
       fit_spherical(comm, rows, options, initial ? &*initial : nullptr, progress, checkpoint.control());
   result.phases.io = io_seconds;
   FitOutcome<T> fit = outcome_of(std::move(result), request, shape, rows.first_row, options);
+  attach_distances(request, rows, fit.model);
   fit.own_checkpoint = checkpoint.own();
   return fit;
 }
@@ -151,15 +152,18 @@ FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const
 template <class T>
 FitOutcome<T> fit_dense_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape) {
   KMeansOptions options = request.options;
-  const std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
+  std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
   check_cluster_count(options.k, shape.rows, request.input.text());
   const double read_start = MPI_Wtime();
-  const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
+  DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
+  const std::optional<Scaling> scaling = standardize_shard(comm, request, shard, initial);
   const double io_seconds = MPI_Wtime() - read_start;
   FitOutcome<T> fit = request.mode == ModelAlgorithm::Bisecting
                           ? fit_bisecting_mode(comm, request, shape, shard, options)
                           : fit_lloyd_mode(comm, request, shape, shard, options, initial);
   fit.model.timings.phases.io = io_seconds;
+  fit.model.scaling = scaling;
+  attach_distances(request, shard, fit.model);
   return fit;
 }
 
@@ -250,9 +254,13 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
   // exists (as a partial file) during that fit.
   std::optional<ModelWriter<T>> writer;
   LabelSink sink = [](std::uint64_t, std::span<const std::int32_t>) {};
+  DistanceSink distance_sink;
   if (request.mode == ModelAlgorithm::MiniBatch && !request.output.empty()) {
     writer.emplace(comm, request.output, request.force, shape.rows);
     sink = [&](std::uint64_t first, std::span<const std::int32_t> labels) { writer->write_labels(first, labels); };
+    distance_sink = [&](std::uint64_t first, std::span<const double> distances) {
+      writer->write_distances(first, distances);
+    };
   }
   // Documents (CSR input) have more terms than documents as a rule: no warning there.
   if (shape.cols > shape.rows && !shape.sparse && comm.rank() == 0)
@@ -261,7 +269,7 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
                  "rows of %s are the samples; is the data set transposed?\n",
                  static_cast<unsigned long long>(shape.rows), static_cast<unsigned long long>(shape.cols),
                  request.input.text().c_str());
-  FitOutcome<T> fit = is_variant(request.mode) ? fit_variant<T>(comm, request, shape, sink)
+  FitOutcome<T> fit = is_variant(request.mode) ? fit_variant<T>(comm, request, shape, sink, distance_sink)
                       : request.cosine         ? fit_cosine_mode<T>(comm, request, shape)
                                                : fit_dense_mode<T>(comm, request, shape);
   if (fit.interrupted) {
@@ -296,7 +304,7 @@ void refuse_inapplicable_fit_options(const po::variables_map& vm, const FitReque
   refuse_unless(vm, "fit", {"bisecting-strategy"}, mode == ModelAlgorithm::Bisecting, "--mode bisecting");
   refuse_unless(vm, "fit", {"oversampling", "init-rounds"}, request.options.init == InitMethod::KMeansParallel,
                 "--init k-means||");
-  refuse_unless(vm, "fit", {"force"}, !request.output.empty(), "--output");
+  refuse_unless(vm, "fit", {"force", "distances"}, !request.output.empty(), "--output MODEL.h5");
   // Only the Euclidean Lloyd loop (also each split of bisecting) has assignment algorithms.
   refuse_unless(vm, "fit", {"algorithm"},
                 (mode == ModelAlgorithm::Lloyd || mode == ModelAlgorithm::Bisecting) && !request.cosine,
@@ -339,6 +347,20 @@ FitCheckpoint<T>::FitCheckpoint(const Comm& comm, const FitRequest& request, con
 
 template class FitCheckpoint<float>;
 template class FitCheckpoint<double>;
+
+template <class T>
+std::optional<Scaling> standardize_shard(const Comm& comm, const FitRequest& request, DenseShard<T>& shard,
+                                         std::optional<RowMatrix<T>>& initial) {
+  if (!request.standardize) return std::nullopt;
+  Scaling scaling = fit_standard_scaling(comm, shard);
+  standardize(scaling, shard.rows);
+  if (initial) standardize(scaling, *initial);
+  return scaling;
+}
+template std::optional<Scaling> standardize_shard(const Comm&, const FitRequest&, DenseShard<float>&,
+                                                  std::optional<RowMatrix<float>>&);
+template std::optional<Scaling> standardize_shard(const Comm&, const FitRequest&, DenseShard<double>&,
+                                                  std::optional<RowMatrix<double>>&);
 
 template <class T>
 std::optional<RowMatrix<T>> load_initial_centres(const Comm& comm, const FitRequest& request,
@@ -389,7 +411,12 @@ int run_fit(const Comm& comm, const Args& args) {
       ("checkpoint-every", po::value<int>()->default_value(0),
        "also save the checkpoint every N iterations (0: only when stopped)")
       ("resume", po::bool_switch(),
-       "continue from --checkpoint if it exists (the result is bit-identical to an uninterrupted run)");
+       "continue from --checkpoint if it exists (the result is bit-identical to an uninterrupted run)")
+      ("distances", po::bool_switch(),
+       "store /distance in the model: each row's distance to its centre (anomaly scores; needs --output)")
+      ("standardize", po::bool_switch(),
+       "fit on z-scores (exact distributed mean and population std, as StandardScaler); the model keeps "
+       "the scaling and predict applies it");
   add_n_init_option(description, "seeded restarts; the lowest inertia wins");
   add_algorithm_option(description);
   add_variant_options(description);
@@ -489,7 +516,14 @@ int run_fit(const Comm& comm, const Args& args) {
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
   refuse_inapplicable_fit_options(*vm, request);
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
+  request.distances = (*vm)["distances"].as<bool>();
+  request.standardize = (*vm)["standardize"].as<bool>();
+  if (request.standardize && request.cosine)
+    throw UsageError("lloyd fit: --standardize does not apply to --metric cosine (rows are scaled to unit norm)");
   const MatrixShape shape = inspect_matrix(comm, request.input);
+  if (request.standardize && shape.sparse)
+    throw UsageError("lloyd fit: --standardize cannot centre sparse input " + request.input.text() +
+                     " (as scikit-learn's StandardScaler refuses); densify it first");
   return shape.type == ElementType::Float32 ? fit_typed<float>(comm, request, shape, start)
                                             : fit_typed<double>(comm, request, shape, start);
 }

@@ -17,6 +17,8 @@
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/kmedoids.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
+#include "lloyd/kmeans/row_distances.hpp"
+#include "lloyd/core/scaling.hpp"
 #include "lloyd/core/options.hpp"
 
 namespace lloyd::cli {
@@ -51,6 +53,8 @@ struct FitRequest {
   int threads = 1;      ///< --threads as applied
   bool cosine = false;  ///< --metric cosine: spherical K-Means (kmeans/spherical.hpp)
   VariantSettings variant;
+  bool distances = false;    ///< --distances: the model gets /distance (needs --output)
+  bool standardize = false;  ///< --standardize: z-scores of the features, kept in the model
 };
 
 /// ℓ of k-means|| as used: --oversampling, or 2k by default.
@@ -128,10 +132,28 @@ void parse_variant_options(const po::variables_map& vm, FitRequest& request);
 
 /// Collective over comm: the fit of --mode minibatch, kmedians or kmedoids. Mini-batch hands
 /// its labels block by block to `sink` (with --stream they are never all in memory; the
-/// model's labels stay empty); the others leave them in the model.
+/// model's labels stay empty), and with --distances its distances to `distance_sink`; the
+/// others leave both in the model.
 template <class T>
 FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
-                          const LabelSink& sink);
+                          const LabelSink& sink, const DistanceSink& distance_sink = {});
+
+/// Collective over comm, --standardize: the scaling of the in-memory shard, applied to it and
+/// to explicit initial centres (given in data units); nothing without --standardize.
+template <class T>
+std::optional<Scaling> standardize_shard(const Comm& comm, const FitRequest& request, DenseShard<T>& shard,
+                                         std::optional<RowMatrix<T>>& initial);
+
+/// --distances: each of the shard's rows' distance to its centre in the model (the model's
+/// distance, its labels), kept in the model for the writer. Nothing without --distances.
+template <class T, class Shard>
+void attach_distances(const FitRequest& request, const Shard& shard, Model<T>& model) {
+  if (!request.distances) return;
+  model.has_distances = true;
+  model.distances.resize(model.labels.size());
+  distances_to_labels(shard, model.centroids, model.cosine ? Distance::Cosine : model.distance, model.labels,
+                      model.distances);
+}
 
 /// The checkpoint of one fit, for every mode: the library's FitControl (stop on
 /// SIGTERM/SIGUSR1, save every N iterations, resume from the file), and which file this fit

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "fit.hpp"
+#include "lloyd/io/scaled_source.hpp"
 #include "lloyd/kmeans/kmedians.hpp"
 
 namespace lloyd::cli {
@@ -103,7 +104,7 @@ void parse_variant_options(const po::variables_map& vm, FitRequest& request) {
 
 template <class T>
 FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
-                          const LabelSink& sink) {
+                          const LabelSink& sink, const DistanceSink& distance_sink) {
   const VariantSettings& settings = request.variant;
   const bool all_rows = !settings.medoids.sample || settings.medoids.sample >= shape.rows;
   if (request.mode == ModelAlgorithm::KMedoids && all_rows && shape.rows > kLargeMedoidFit && comm.rank() == 0)
@@ -112,17 +113,28 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
                  "evaluations per pass; consider --sample M\n",
                  static_cast<unsigned long long>(shape.rows));
   KMeansOptions options = request.options;
-  const std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
+  std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
   check_cluster_count(options.k, shape.rows, request.input.text());
   const double read_start = MPI_Wtime();
   DenseShard<T> shard;
-  if (!settings.stream) shard = read_shard<T>(comm, request.input, shape);
+  std::optional<Scaling> scaling;
+  if (!settings.stream) {
+    shard = read_shard<T>(comm, request.input, shape);
+    scaling = standardize_shard(comm, request, shard, initial);
+  }
   const double io_seconds = MPI_Wtime() - read_start;
 
   const IterationObserver observer = progress(request, comm);
   std::unique_ptr<RowSource<T>> source;
   if (request.mode == ModelAlgorithm::MiniBatch)
     source = settings.stream ? streamed_source<T>(comm, request.input, shape) : shard_source(shard);
+  if (settings.stream && request.standardize) {
+    // Out of core: the scaling from two passes over the file, then every block read is scaled.
+    scaling = fit_standard_scaling<T>(
+        comm, [&](const auto& visit) { source->for_each_block(visit); }, shape.rows,
+        static_cast<Eigen::Index>(shape.cols));
+    source = std::make_unique<ScaledRowSource<T>>(std::move(source), *scaling);
+  }
   const FitCheckpoint<T> checkpoint(comm, request, options, shape, method_identity(request), [&] {
     if (!source) return data_fingerprint(comm, shard);
     std::uint64_t sum = 0;  // mod 2^64, block by block
@@ -166,12 +178,22 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
     default:
       throw Error("fit_variant: not a variant mode");  // not reached: run_fit dispatches
   }
+  fit.model.scaling = scaling;
+  if (request.mode == ModelAlgorithm::MiniBatch && request.distances) {
+    // Its labels went block by block to the writer: the distances follow the same way.
+    fit.model.has_distances = true;
+    nearest_distances_by_block(*source, fit.model.centroids, distance_sink);
+  } else {
+    attach_distances(request, shard, fit.model);
+  }
   fit.model.timings.phases.io += io_seconds;
   fit.own_checkpoint = checkpoint.own();
   return fit;
 }
 
-template FitOutcome<float> fit_variant(const Comm&, const FitRequest&, const MatrixShape&, const LabelSink&);
-template FitOutcome<double> fit_variant(const Comm&, const FitRequest&, const MatrixShape&, const LabelSink&);
+template FitOutcome<float> fit_variant(const Comm&, const FitRequest&, const MatrixShape&, const LabelSink&,
+                                       const DistanceSink&);
+template FitOutcome<double> fit_variant(const Comm&, const FitRequest&, const MatrixShape&, const LabelSink&,
+                                        const DistanceSink&);
 
 }  // namespace lloyd::cli

@@ -748,6 +748,8 @@ template void OutputFile::write_replicated(const std::string&, const std::int64_
 template void OutputFile::write_distributed(const std::string&, const float*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 template void OutputFile::create_distributed<std::int32_t>(const std::string&, std::uint64_t, std::uint64_t);
 template void OutputFile::write_part(const std::string&, const std::int32_t*, std::uint64_t, std::uint64_t, std::uint64_t);
+template void OutputFile::create_distributed<double>(const std::string&, std::uint64_t, std::uint64_t);
+template void OutputFile::write_part(const std::string&, const double*, std::uint64_t, std::uint64_t, std::uint64_t);
 template void OutputFile::write_distributed(const std::string&, const double*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 template void OutputFile::write_distributed(const std::string&, const std::int32_t*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 template void OutputFile::write_distributed(const std::string&, const std::int64_t*, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);

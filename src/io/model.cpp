@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
 #include <limits>
@@ -241,6 +242,26 @@ void read_timings(const SmallFile& in, ModelTimings& timings) {
     if (in.has_attribute(name, "/timings")) *value = in.real(name, "/timings");
 }
 
+// fit --standardize: the features' mean and scale, and the centres of the scaled space that
+// label rows (the model's /centroids are in data units).
+template <class T>
+void read_scaling(const SmallFile& in, Model<T>& model) {
+  const auto k = static_cast<std::uint64_t>(model.centroids.rows());
+  const auto d = static_cast<std::uint64_t>(model.centroids.cols());
+  Scaling scaling;
+  scaling.mean = in.vector<double>("/scaling/mean", d);
+  scaling.scale = in.vector<double>("/scaling/scale", d);
+  for (std::size_t j = 0; j < d; ++j) {
+    if (!std::isfinite(scaling.mean[j]))
+      throw in.problem("/scaling/mean element " + std::to_string(j) + " is not finite");
+    if (!(scaling.scale[j] > 0) || !std::isfinite(scaling.scale[j]))
+      throw in.problem("/scaling/scale element " + std::to_string(j) + " is not a finite number > 0");
+  }
+  if (!in.has("/scaled_centroids")) throw in.problem("has /scaling but no /scaled_centroids");
+  model.centroids = in.matrix<T>("/scaled_centroids", k, d);
+  model.scaling = std::move(scaling);
+}
+
 template <class T>
 Model<T> read_model_file(const SmallFile& in, const DatasetRef& ref, std::optional<std::uint64_t> features) {
   Model<T> model;
@@ -261,9 +282,9 @@ Model<T> read_model_file(const SmallFile& in, const DatasetRef& ref, std::option
 
   if (in.has_attribute("format_version")) {
     const std::int64_t version = in.integer("format_version");
-    if (version > kModelFormatVersion)
+    if (version > kNewestModelFormatVersion)
       throw in.problem("format_version " + std::to_string(version) + " is newer than this lloyd reads (" +
-                       std::to_string(kModelFormatVersion) + "); use a newer lloyd");
+                       std::to_string(kNewestModelFormatVersion) + "); use a newer lloyd");
     if (version < 1) throw in.problem("format_version " + std::to_string(version) + " is not a version (>= 1)");
   }
   if (in.has_attribute("k") && in.integer("k") != static_cast<std::int64_t>(k))
@@ -272,6 +293,7 @@ Model<T> read_model_file(const SmallFile& in, const DatasetRef& ref, std::option
   if (in.has_attribute("n_features") && in.integer("n_features") != static_cast<std::int64_t>(d))
     throw in.problem("attribute n_features = " + std::to_string(in.integer("n_features")) +
                      " but /centroids has " + std::to_string(d) + " columns");
+  if (in.has("/scaling")) read_scaling(in, model);
   const bool has_tree = in.has("/tree");
   model.algorithm = read_algorithm(in, has_tree);
   if (const auto metric = in.text_if_present("metric")) {
@@ -279,6 +301,8 @@ Model<T> read_model_file(const SmallFile& in, const DatasetRef& ref, std::option
     model.cosine = *metric == "cosine";
     if (model.cosine && model.algorithm != ModelAlgorithm::Lloyd)
       throw in.problem("attribute metric is 'cosine', which only a Lloyd model (algorithm 'lloyd') can have");
+    if (model.cosine && model.scaling)
+      throw in.problem("has /scaling, but a cosine model (attribute metric 'cosine') is not standardized");
   }
   model.distance = read_distance(in, model.algorithm);
   if (const auto assignment = in.text_if_present("assignment")) {
@@ -347,7 +371,7 @@ template <class T>
 void write_root_attributes(hid_t root, const Model<T>& model, const ModelLayout& layout) {
   const FitRecord& r = model.record;
   const auto int64 = [](auto value) { return static_cast<std::int64_t>(value); };
-  write_attribute(root, "format_version", kModelFormatVersion);
+  write_attribute(root, "format_version", model.scaling ? kScaledModelFormatVersion : kModelFormatVersion);
   write_attribute(root, "inertia", r.inertia);
   write_attribute(root, "init_inertia", r.init_inertia);
   write_attribute(root, "n_iter", r.n_iter);
@@ -413,7 +437,7 @@ void write_vector(OutputFile& file, const std::string& name, const std::vector<d
 template <class T>
 ModelWriter<T>::ModelWriter(const Comm& comm, const std::filesystem::path& path, bool replace_existing,
                             std::uint64_t label_rows)
-    : comm_(comm), file_(comm, path, replace_existing) {
+    : comm_(comm), file_(comm, path, replace_existing), label_rows_(label_rows) {
   const AddSeconds timer(seconds_);
   file_.create_distributed<std::int32_t>("/labels", label_rows, 0);
 }
@@ -426,13 +450,36 @@ void ModelWriter<T>::write_labels(std::uint64_t first_row, std::span<const std::
 }
 
 template <class T>
+void ModelWriter<T>::write_distances(std::uint64_t first_row, std::span<const double> distances) {
+  const AddSeconds timer(seconds_);
+  if (!distances_streamed_) file_.create_distributed<double>("/distance", label_rows_, 0);
+  file_.write_part("/distance", distances.data(), distances.size(), first_row, 0);
+  distances_streamed_ = true;
+}
+
+template <class T>
 void ModelWriter<T>::commit(const Model<T>& model) {
   const ModelLayout layout = layout_of(model.algorithm);
   const double start = MPI_Wtime();
   // Every rank calls write_labels equally often, so every rank takes the same branch.
   if (!labels_streamed_) file_.write_part("/labels", model.labels.data(), model.labels.size(), model.first_row, 0);
-  file_.write_replicated("/centroids", model.centroids.data(), static_cast<std::uint64_t>(model.centroids.rows()),
-                         static_cast<std::uint64_t>(model.centroids.cols()));
+  const auto k = static_cast<std::uint64_t>(model.centroids.rows());
+  const auto d = static_cast<std::uint64_t>(model.centroids.cols());
+  if (model.scaling) {
+    // /centroids in data units for every other reader; the scaled space's centres label rows.
+    const RowMatrix<T> data_units = unstandardize(*model.scaling, model.centroids);
+    file_.write_replicated("/centroids", data_units.data(), k, d);
+    file_.write_replicated("/scaled_centroids", model.centroids.data(), k, d);
+    file_.create_group("/scaling");
+    file_.write_replicated("/scaling/mean", model.scaling->mean.data(), d, 0);
+    file_.write_replicated("/scaling/scale", model.scaling->scale.data(), d, 0);
+  } else {
+    file_.write_replicated("/centroids", model.centroids.data(), k, d);
+  }
+  if (model.has_distances && !distances_streamed_) {
+    file_.create_distributed<double>("/distance", model.label_rows, 0);
+    file_.write_part("/distance", model.distances.data(), model.distances.size(), model.first_row, 0);
+  }
   file_.create_group("/history");
   write_vector(file_, "/history/inertia", model.history.inertia);
   if (layout.center_shift) write_vector(file_, "/history/center_shift", model.history.center_shift);

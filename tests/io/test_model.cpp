@@ -100,6 +100,7 @@ void expect_equal_models(const Comm& comm, const Model<T>& written, const Model<
   EXPECT_EQ(read.history, written.history);
   EXPECT_EQ(read.counts, written.counts);
   EXPECT_EQ(read.medoid_indices, written.medoid_indices);
+  EXPECT_EQ(read.scaling, written.scaling);
   ASSERT_EQ(read.tree.has_value(), written.tree.has_value());
   if (written.tree) {
     EXPECT_EQ(read.tree->parent, written.tree->parent);
@@ -218,13 +219,75 @@ TEST(ModelFile, FormatVersions) {
   set_format_version(comm, path, -1);
   expect_equal_models(comm, written, read_model<double>(comm, {path, "/centroids"}), path);
   // Newer than this lloyd reads: one line, on every rank.
-  set_format_version(comm, path, kModelFormatVersion + 1);
+  set_format_version(comm, path, kNewestModelFormatVersion + 1);
   try {
     read_model<double>(comm, {path, "/centroids"});
     ADD_FAILURE() << "a newer format_version was accepted";
   } catch (const AgreedError& e) {
-    EXPECT_NE(std::string(e.what()).find("format_version 2 is newer than this lloyd reads (1)"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("format_version 3 is newer than this lloyd reads (2)"), std::string::npos)
         << e.what();
+  }
+  comm.barrier();
+  if (comm.rank() == 0) std::filesystem::remove(path);
+}
+
+// fit --standardize and --distances: /centroids in data units, /scaled_centroids and /scaling
+// read back as the model's centres and scaling (format_version 2, so that a version-1 reader
+// refuses it); /distance written per rank like /labels, streamed or at commit alike.
+TEST(ModelFile, ScalingAndDistances) {
+  Comm comm(MPI_COMM_WORLD);
+  for (const bool streamed : {false, true}) {
+    const std::string path = test::scratch_path(comm, "model-scaling");
+    Model<double> written = example_model<double>(comm, ModelAlgorithm::Bisecting);
+    Scaling scaling;
+    for (std::size_t j = 0; j < kFeatures; ++j) {
+      scaling.mean.push_back(100.0 + static_cast<double>(j));
+      scaling.scale.push_back(j == 1 ? 1.0 : 0.25 * static_cast<double>(j + 1));
+    }
+    written.scaling = scaling;
+    written.has_distances = true;
+    for (std::size_t i = 0; i < written.labels.size(); ++i)
+      written.distances.push_back(0.5 * static_cast<double>(written.first_row + i));
+    {
+      ModelWriter<double> writer(comm, path, false, written.label_rows);
+      if (streamed) writer.write_distances(written.first_row, written.distances);
+      writer.commit(written);
+    }
+    const Model<double> read = read_model<double>(comm, {path, "/centroids"});
+    expect_equal_models(comm, written, read, path);
+    // Other readers see the centres in data units.
+    const RowMatrix<double> data_units = read_matrix<double>(comm, {path, "/centroids"});
+    for (Eigen::Index c = 0; c < data_units.rows(); ++c)
+      for (Eigen::Index j = 0; j < data_units.cols(); ++j) {
+        const auto f = static_cast<std::size_t>(j);
+        EXPECT_DOUBLE_EQ(data_units(c, j), written.centroids(c, j) * scaling.scale[f] + scaling.mean[f]);
+      }
+    if (comm.rank() == 0) {
+      Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+      EXPECT_EQ(read_attribute_int(file.get(), "format_version"), kScaledModelFormatVersion);
+      Hid dataset(H5Dopen2(file.get(), "/distance", H5P_DEFAULT), H5Dclose);
+      std::vector<double> distances(kRows);
+      H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, distances.data());
+      for (std::size_t row = 0; row < kRows; ++row) EXPECT_EQ(distances[row], 0.5 * static_cast<double>(row));
+    }
+    comm.barrier();
+    if (comm.rank() == 0) std::filesystem::remove(path);
+  }
+}
+
+// A cosine model scales rows to unit norm: a /scaling on it is refused (predict would scale
+// rows it never holds densely).
+TEST(ModelFile, ScalingOnACosineModelIsRefused) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string path = test::scratch_path(comm, "model-cosine-scaling");
+  Model<double> written = example_model<double>(comm, ModelAlgorithm::Lloyd, /*cosine=*/true);
+  written.scaling = Scaling{std::vector<double>(kFeatures, 0.0), std::vector<double>(kFeatures, 1.0)};
+  write_model(comm, path, false, written);
+  try {
+    read_model<double>(comm, {path, "/centroids"});
+    ADD_FAILURE() << "a cosine model with /scaling was accepted";
+  } catch (const AgreedError& e) {
+    EXPECT_NE(std::string(e.what()).find("has /scaling, but a cosine model"), std::string::npos) << e.what();
   }
   comm.barrier();
   if (comm.rank() == 0) std::filesystem::remove(path);

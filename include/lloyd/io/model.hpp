@@ -16,6 +16,7 @@
 #include "lloyd/core/tree.hpp"
 #include "lloyd/core/options.hpp"
 #include "lloyd/core/distance.hpp"
+#include "lloyd/core/scaling.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {
@@ -25,6 +26,12 @@ namespace lloyd {
 /// version is refused. Raise it when a field changes meaning or a reader of this version would
 /// misread a new file; document the change in docs/model-format.md.
 constexpr std::int64_t kModelFormatVersion = 1;
+/// The version of a model fitted with --standardize (/scaling): a version-1 reader would
+/// label raw rows with the centres of the scaled space, so it must refuse such a model.
+/// Models without scaling keep version 1.
+constexpr std::int64_t kScaledModelFormatVersion = 2;
+/// The newest version read_model accepts.
+constexpr std::int64_t kNewestModelFormatVersion = kScaledModelFormatVersion;
 
 /// How the model was fitted (`lloyd fit --mode`), which decides its fields and how it labels
 /// rows.
@@ -123,6 +130,15 @@ struct Model {
   ModelHistory history;
   std::vector<std::int64_t> counts;          ///< minibatch: rows each centre absorbed
   std::vector<std::int64_t> medoid_indices;  ///< kmedoids: global row of each medoid
+  /// fit --standardize: the features' scaling (/scaling/mean, /scaling/scale). `centroids`
+  /// (and a tree's centres) are then in the scaled space, where rows are labelled; the file's
+  /// /centroids holds them in data units and /scaled_centroids as they are here.
+  std::optional<Scaling> scaling;
+  /// fit --distances: the model has /distance (n float64, each row's distance to its centre).
+  /// On write, this rank's values, rows from first_row (empty when they were streamed through
+  /// ModelWriter::write_distances). read_model leaves them empty.
+  bool has_distances = false;
+  std::vector<double> distances;
   /// On write, this rank's phases (the writer adds `write` and takes the maxima over ranks);
   /// on read, the file's.
   ModelTimings timings;
@@ -130,7 +146,9 @@ struct Model {
 
 /// Collective over comm: reads the model `ref` on every rank (a small file, read whole by each
 /// rank on its own). `ref.path == "/centroids"`: a model written by `lloyd fit` — a
-/// `format_version` newer than kModelFormatVersion is refused; its root attributes
+/// `format_version` newer than kNewestModelFormatVersion is refused; a model with /scaling
+/// (fit --standardize) is read with its scaling and its /scaled_centroids as `centroids`
+/// (d finite means, d finite positive scales, k × d finite centres); its root attributes
 /// `algorithm`, `mode`, `metric`, `distance`, `assignment`, `bisecting_strategy`,
 /// `medoid_method` must hold known values that fit together (absent ones take the values of a
 /// plain Lloyd model), `k` and `n_features` must match /centroids, every other field present
@@ -157,6 +175,9 @@ class ModelWriter {
   /// Rows [first_row, first_row + labels.size()) of /labels; every rank calls equally often
   /// (with no labels when it has none left).
   void write_labels(std::uint64_t first_row, std::span<const std::int32_t> labels);
+  /// Rows [first_row, first_row + distances.size()) of /distance (created at the first call);
+  /// every rank calls equally often.
+  void write_distances(std::uint64_t first_row, std::span<const double> distances);
   /// Writes every other field of `model` (its labels too, when it holds them), /timings last,
   /// and moves the file to its name.
   void commit(const Model<T>& model);
@@ -165,8 +186,10 @@ class ModelWriter {
  private:
   const Comm& comm_;
   OutputFile file_;
+  std::uint64_t label_rows_ = 0;  ///< rows of /labels and /distance
   double seconds_ = 0;            ///< spent writing so far (this rank)
   bool labels_streamed_ = false;  ///< write_labels was called (on every rank alike)
+  bool distances_streamed_ = false;  ///< write_distances was called (on every rank alike)
 };
 
 /// Collective over comm: writes `model` (with this rank's labels) to `path` in one go.
