@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto invalid = first_invalid_utf8(text);
   if (invalid && (*invalid >= size || first_invalid_utf8(text.substr(0, *invalid)))) std::abort();
   TfidfOptions options;
-  options.ngram = 2;
+  options.ngram_max = 2;
   options.stop_words = {"and", "the"};
   for (const std::string& term : document_terms(text, options)) {
     if (first_invalid_utf8(term) || term.size() < 2) std::abort();
