@@ -266,6 +266,37 @@ TEST(Tfidf, TransformOfTheFittedCorpusIsTheFitsMatrix) {
   }
 }
 
+// A vocabulary written before the options were stored (only `ngram`, `sublinear_tf` and
+// `stop_words`) reads as the options lloyd tfidf had then.
+TEST(Tfidf, OptionsOfAnOlderVocabularyFileAreThoseOfThen) {
+  Comm comm(MPI_COMM_WORLD);
+  TfidfOptions options;
+  options.sublinear_tf = true;
+  const std::string vocabulary = fitted_vocabulary(comm, "tfidf_new.txt", options, "older");
+  if (comm.rank() == 0) {
+    Hid file(H5Fopen(vocabulary.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    for (const char* added : {"analyzer", "ngram_min", "ngram_max", "lowercase", "strip_accents", "binary", "use_idf",
+                              "smooth_idf", "norm"})
+      ASSERT_GE(H5Adelete(file.get(), added), 0) << added;
+    write_attribute(file.get(), "ngram", std::int64_t{2});
+    write_attribute(file.get(), "stop_words", std::string("english"));
+  }
+  comm.barrier();
+  const TfidfOptions older = read_fitted_options(vocabulary);
+  EXPECT_EQ(older.analyzer, Analyzer::Word);
+  EXPECT_EQ(older.ngram_min, 1);
+  EXPECT_EQ(older.ngram_max, 2);
+  EXPECT_TRUE(older.lowercase);
+  EXPECT_EQ(older.strip_accents, StripAccents::None);
+  EXPECT_FALSE(older.binary);
+  EXPECT_TRUE(older.sublinear_tf);
+  EXPECT_TRUE(older.use_idf);
+  EXPECT_TRUE(older.smooth_idf);
+  EXPECT_EQ(older.norm, Norm::L2);
+  EXPECT_EQ(older.stop_words, english_stop_words());
+  remove_scratch(comm, vocabulary);
+}
+
 TEST(Tfidf, TransformRefusesAFileThatIsNotAVocabulary) {
   Comm comm(MPI_COMM_WORLD);
   EXPECT_THROW(read_fitted_options(data_path("lloyd_blobs_f64.h5")), Error);
