@@ -97,6 +97,13 @@ std::string fitted_vocabulary(const Comm& comm, const std::string& corpus_file, 
   return path;
 }
 
+// The vocabulary size of scikit-learn's vectorizer for a fixture group (its attribute n_terms).
+std::uint64_t reference_terms(const std::string& fixture, const std::string& group) {
+  Hid file = open_file(data_path(fixture));
+  Hid object(H5Gopen2(file.get(), group.c_str(), H5P_DEFAULT), H5Gclose);
+  return static_cast<std::uint64_t>(read_attribute_int(object.get(), "n_terms"));
+}
+
 void remove_scratch(const Comm& comm, const std::string& path) {
   comm.barrier();
   if (comm.rank() == 0) std::filesystem::remove_all(path);
@@ -110,7 +117,7 @@ void expect_same_matrix(const TermMatrix& ours, const TermMatrix& reference) {
     ASSERT_NE(it, ours.end()) << "row " << key.first << " lacks term '" << key.second << "'";
     worst = std::max(worst, std::abs(it->second - value));
   }
-  EXPECT_LE(worst, 1e-6);
+  EXPECT_LE(worst, 1e-12);
 }
 
 TEST(Tfidf, DefaultOptionsEqualScikitLearn) {
@@ -198,7 +205,9 @@ TEST(Tfidf, OptionSetsEqualScikitLearn) {
   };
   for (const Set& set : sets) {
     SCOPED_TRACE(set.name);
-    expect_same_matrix(lloyd_matrix(comm, set.options, nullptr, set.corpus), reference_matrix(comm, set.name, kOptions));
+    std::uint64_t columns = 0;
+    expect_same_matrix(lloyd_matrix(comm, set.options, &columns, set.corpus), reference_matrix(comm, set.name, kOptions));
+    EXPECT_EQ(columns, reference_terms(kOptions, std::string("/sets/") + set.name));
   }
 }
 
@@ -233,6 +242,7 @@ TEST(Tfidf, TransformOfNewDocumentsEqualsScikitLearn) {
     const Corpus fresh = read_corpus(comm, data_path("tfidf_new.txt"));
     const TfidfResult<double> result = tfidf_transform<double>(comm, fresh, vocabulary, fitted);
     expect_same_matrix(gathered_matrix(comm, result), reference_matrix(comm, name, kTransform, "/transform/"));
+    EXPECT_EQ(result.columns, reference_terms(kTransform, std::string("/transform/") + name));
     remove_scratch(comm, vocabulary);
   }
 }
