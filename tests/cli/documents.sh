@@ -154,6 +154,9 @@ expect_error fit.unknown_metric 2 "$TMP/e6/out.h5" "unknown --metric" -- \
   fit --input "$TMP/tfidf.p1.h5:/X" --k 2 --metric manhattan --output "$TMP/e6/out.h5"
 expect_error tfidf.fitted_option_with_vocabulary 2 "$TMP/e7/out.h5" "--min-df does not apply with --vocabulary" -- \
   tfidf --input "$CORPUS" --vocabulary "$TMP/tfidf.p1.h5" --output "$TMP/e7/out.h5" --min-df 2
+cp "$TMP/tfidf.p1.h5" "$TMP/vocabulary_copy.h5"
+expect_error tfidf.output_is_vocabulary 2 "$TMP/vocabulary_copy.h5" "also an input" -- \
+  tfidf --input "$CORPUS" --vocabulary "$TMP/vocabulary_copy.h5" --output "$TMP/vocabulary_copy.h5" --force
 expect_error tfidf.not_a_vocabulary 3 "$TMP/e8/out.h5" "no /vocabulary and /idf" -- \
   tfidf --input "$CORPUS" --vocabulary "$DATA/lloyd_blobs_f64.h5" --output "$TMP/e8/out.h5"
 expect_error tfidf.bad_ngram 2 "$TMP/e9/out.h5" "--ngram '3,2'" -- \
