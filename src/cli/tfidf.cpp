@@ -135,6 +135,7 @@ int tfidf_typed(const Comm& comm, const TfidfRequest& request, double start) {
           .add("nonzeros", nonzeros).add("skipped_binary_files", corpus.skipped_binary).add("dtype", request.float32 ? "float32" : "float64")
           .add("n_ranks", comm.size()).add("seconds", seconds).add("phases", times)
           .add("peak_rss_mb", peak_rss_mb).add("output", request.output);
+      if (!request.vocabulary.empty()) json.add("vocabulary", request.vocabulary);
       std::cout << json.str() << std::endl;
     } else {
       std::printf("lloyd tfidf: %llu documents x %llu terms, %llu nonzeros  ranks=%d  %.3f s  -> %s\n",
@@ -173,7 +174,7 @@ int run_tfidf(const Comm& comm, const Args& args) {
       ("json", po::bool_switch(), "print one JSON object with the result on rank 0")
       ("verbose", po::bool_switch(), "print progress on rank 0 (stderr)")
       ("force", po::bool_switch(), "overwrite --output if it exists");
-  const auto vm = parse(comm, "tfidf", "--input CORPUS --output CORPUS.h5 [options]", description, args);
+  const auto vm = parse(comm, "tfidf", "--input CORPUS --output CORPUS.h5 [--vocabulary FITTED.h5] [options]", description, args);
   if (!vm) return 0;
   TfidfRequest request;
   request.input = required<std::string>(*vm, "tfidf", "input");
@@ -200,8 +201,8 @@ int run_tfidf(const Comm& comm, const Args& args) {
     run_agreed(comm, [&] {
       check_output_path(request.output, request.force, inputs);
       request.options = read_fitted_options(request.vocabulary);
+      request.stop_words = read_attribute_string(open_file(request.vocabulary, "vocabulary").get(), "stop_words", "none");
     });
-    request.stop_words = request.options.stop_words.empty() ? "none" : "from the vocabulary";
     return request.float32 ? tfidf_typed<float>(comm, request, start) : tfidf_typed<double>(comm, request, start);
   }
   request.min_df_text = (*vm)["min-df"].as<std::string>();
