@@ -12,7 +12,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-          libeigen3-dev libboost-program-options-dev googletest libgtest-dev)
+          libeigen3-dev libboost-program-options-dev libicu-dev googletest libgtest-dev)
 for group in "$@"; do
   case "$group" in
     --test) packages+=(slurm-wlm munge python3-numpy python3-matplotlib python3-h5py

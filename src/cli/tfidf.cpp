@@ -1,5 +1,6 @@
 // lloyd tfidf: a corpus (one document per line, or a directory of files) to a TF-IDF CSR
-// matrix in HDF5, computed by all ranks together (text/tfidf.hpp).
+// matrix in HDF5, computed by all ranks together (text/tfidf.hpp); with --vocabulary, new
+// documents in the columns of a fitted one (scikit-learn's transform).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -50,10 +51,32 @@ std::vector<std::string> read_stop_words(const Comm& comm, const std::string& sp
   return words;
 }
 
+// --ngram N (n-grams of 1..N, as before MIN,MAX existed) or MIN,MAX (scikit-learn's ngram_range).
+std::pair<int, int> parse_ngram(const std::string& text) {
+  const auto comma = text.find(',');
+  auto number = [&](const std::string& part) {
+    std::size_t used = 0;
+    int value = 0;
+    try {
+      value = std::stoi(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != part.size()) value = 0;
+    return value;
+  };
+  const int min_n = comma == std::string::npos ? 1 : number(text.substr(0, comma));
+  const int max_n = number(comma == std::string::npos ? text : text.substr(comma + 1));
+  if (min_n < 1 || max_n < min_n)
+    throw UsageError("lloyd tfidf: --ngram '" + text + "': expected N (n-grams of 1 to N) or MIN,MAX with 1 <= MIN <= MAX");
+  return {min_n, max_n};
+}
+
 struct TfidfRequest {
-  std::string input, output, stop_words;
+  std::string input, output, stop_words, vocabulary;
   std::string min_df_text, max_df_text;
   TfidfOptions options;
+  FileFilter filter;
   bool float32 = false, json = false, verbose = false, force = false;
 };
 
@@ -64,35 +87,36 @@ int tfidf_typed(const Comm& comm, const TfidfRequest& request, double start) {
       std::fprintf(stderr, "lloyd tfidf: %s (rank 0)  %.2f s\n", line.c_str(), MPI_Wtime() - start);
   };
   double phase = MPI_Wtime();
-  const Corpus corpus = read_corpus(comm, request.input);
+  const Corpus corpus = read_corpus(comm, request.input, request.filter);
   const double read_seconds = MPI_Wtime() - phase;
+  if (corpus.skipped_binary > 0 && comm.rank() == 0)
+    std::fprintf(stderr, "lloyd tfidf: skipped %llu binary file%s (a NUL byte or invalid UTF-8) in '%s'\n",
+                 static_cast<unsigned long long>(corpus.skipped_binary), corpus.skipped_binary == 1 ? "" : "s",
+                 request.input.c_str());
   progress("read " + std::to_string(corpus.total) + " documents");
   phase = MPI_Wtime();
-  const TfidfResult<T> result = tfidf<T>(comm, corpus, request.options, progress);
+  const TfidfResult<T> result = request.vocabulary.empty()
+                                    ? tfidf<T>(comm, corpus, request.options, progress)
+                                    : tfidf_transform<T>(comm, corpus, request.vocabulary, request.options, progress);
   const double tfidf_seconds = MPI_Wtime() - phase;
 
   phase = MPI_Wtime();
   OutputFile file(comm, request.output, request.force);
-  write_csr(comm, file, "/X", result.matrix);
-  const auto owned = static_cast<std::uint64_t>(result.terms.size());
-  write_strings(comm, file, "/vocabulary", result.terms, result.first_column, result.columns);
-  file.write_distributed("/idf", result.idf.data(), owned, result.first_column, result.columns, 0);
-  file.write_distributed("/document_frequency", result.document_frequency.data(), owned, result.first_column,
-                         result.columns, 0);
+  write_tfidf(comm, file, result, request.options);
   if (corpus.from_directory) write_strings(comm, file, "/document_names", corpus.names, corpus.first, corpus.total);
   file.collective_step([&] {  // a failure on any rank stops every rank
     const hid_t root = file.root();
     write_attribute(root, "input", request.input);
     write_attribute(root, "n_documents", static_cast<std::int64_t>(corpus.total));
     write_attribute(root, "n_terms", static_cast<std::int64_t>(result.columns));
-    write_attribute(root, "min_df", request.min_df_text);
-    write_attribute(root, "max_df", request.max_df_text);
-    write_attribute(root, "max_features", std::int64_t{request.options.max_features});
+    if (request.vocabulary.empty()) {
+      write_attribute(root, "min_df", request.min_df_text);
+      write_attribute(root, "max_df", request.max_df_text);
+      write_attribute(root, "max_features", std::int64_t{request.options.max_features});
+    } else {
+      write_attribute(root, "vocabulary", request.vocabulary);
+    }
     write_attribute(root, "stop_words", request.stop_words.empty() ? std::string("none") : request.stop_words);
-    write_attribute(root, "ngram", std::int64_t{request.options.ngram});
-    write_attribute(root, "sublinear_tf", std::int64_t{request.options.sublinear_tf});
-    write_attribute(root, "weights", std::string("tf x idf, idf = ln((1 + n) / (1 + df)) + 1, rows L2-normalised"));
-    write_attribute(root, "column_order", std::string("FNV-1a hash bucket of the term (mod 4096), then the term"));
   });
   file.commit();
   const double write_seconds = MPI_Wtime() - phase;
@@ -108,9 +132,10 @@ int tfidf_typed(const Comm& comm, const TfidfRequest& request, double start) {
       times.add("read", phases[0]).add("tfidf", phases[1]).add("write", phases[2]);
       JsonObject json;
       json.add("command", "tfidf").add("n_documents", corpus.total).add("n_terms", result.columns)
-          .add("nonzeros", nonzeros).add("dtype", request.float32 ? "float32" : "float64")
+          .add("nonzeros", nonzeros).add("skipped_binary_files", corpus.skipped_binary).add("dtype", request.float32 ? "float32" : "float64")
           .add("n_ranks", comm.size()).add("seconds", seconds).add("phases", times)
           .add("peak_rss_mb", peak_rss_mb).add("output", request.output);
+      if (!request.vocabulary.empty()) json.add("vocabulary", request.vocabulary);
       std::cout << json.str() << std::endl;
     } else {
       std::printf("lloyd tfidf: %llu documents x %llu terms, %llu nonzeros  ranks=%d  %.3f s  -> %s\n",
@@ -129,41 +154,87 @@ int run_tfidf(const Comm& comm, const Args& args) {
   description.add_options()
       ("input", po::value<std::string>(), "corpus: a text file with one document per line, or a directory of text files (one document each, sorted by path)")
       ("output", po::value<std::string>(), "HDF5 file to write: CSR group /X, /vocabulary, /idf, /document_frequency, /document_names")
+      ("vocabulary", po::value<std::string>(), "a file written by 'lloyd tfidf': transform --input with its vocabulary, idf and options (scikit-learn's transform); the options below that shape the vocabulary are then not given")
+      ("include", po::value<std::vector<std::string>>(), "directory input: only files whose path under it matches GLOB (fnmatch; repeatable)")
+      ("exclude", po::value<std::vector<std::string>>(), "directory input: leave out files whose path under it matches GLOB (repeatable)")
       ("min-df", po::value<std::string>()->default_value("1"), "keep terms in at least N documents (integer) or a fraction F of them")
       ("max-df", po::value<std::string>()->default_value("1.0"), "keep terms in at most a fraction F of the documents (or N of them)")
       ("max-features", po::value<std::int64_t>()->default_value(0), "keep the M terms with the largest total count (0: all)")
-      ("stop-words", po::value<std::string>()->default_value(""), "english (scikit-learn's list) or FILE (one word a line)")
-      ("ngram", po::value<int>()->default_value(1), "1: words; 2: words and pairs of consecutive words")
+      ("stop-words", po::value<std::string>()->default_value(""), "english (scikit-learn's list) or FILE (one word a line); word analyzer only")
+      ("analyzer", po::value<std::string>()->default_value("word"), "word, char (character n-grams) or char_wb (character n-grams within words)")
+      ("ngram", po::value<std::string>()->default_value("1"), "MIN,MAX: n-grams of MIN to MAX words (characters); N: 1,N")
+      ("no-lowercase", po::bool_switch(), "keep the case (scikit-learn's lowercase=False)")
+      ("strip-accents", po::value<std::string>()->default_value("none"), "unicode or ascii: NFKD, then drop combining marks (unicode) or every non-ASCII character (ascii)")
+      ("binary", po::bool_switch(), "tf = 1 for every term present")
       ("sublinear-tf", po::bool_switch(), "tf = 1 + ln(count)")
+      ("no-idf", po::bool_switch(), "weights tf alone (use_idf=False)")
+      ("no-smooth-idf", po::bool_switch(), "idf = ln(n / df) + 1 (smooth_idf=False)")
+      ("norm", po::value<std::string>()->default_value("l2"), "l2, l1 or none: how each row is scaled")
       ("dtype", po::value<std::string>()->default_value("float64"), "float64 (as scikit-learn) or float32 (half the memory)")
       ("json", po::bool_switch(), "print one JSON object with the result on rank 0")
       ("verbose", po::bool_switch(), "print progress on rank 0 (stderr)")
       ("force", po::bool_switch(), "overwrite --output if it exists");
-  const auto vm = parse(comm, "tfidf", "--input CORPUS --output CORPUS.h5 [options]", description, args);
+  const auto vm = parse(comm, "tfidf", "--input CORPUS --output CORPUS.h5 [--vocabulary FITTED.h5] [options]", description, args);
   if (!vm) return 0;
   TfidfRequest request;
   request.input = required<std::string>(*vm, "tfidf", "input");
   request.output = required<std::string>(*vm, "tfidf", "output");
-  request.min_df_text = (*vm)["min-df"].as<std::string>();
-  request.max_df_text = (*vm)["max-df"].as<std::string>();
-  request.options.min_df = parse_bound("min-df", request.min_df_text);
-  request.options.max_df = parse_bound("max-df", request.max_df_text);
-  request.options.max_features = (*vm)["max-features"].as<std::int64_t>();
-  if (request.options.max_features < 0) throw UsageError("lloyd tfidf: --max-features must be >= 0 (0: all)");
-  request.options.ngram = (*vm)["ngram"].as<int>();
-  if (request.options.ngram != 1 && request.options.ngram != 2) throw UsageError("lloyd tfidf: --ngram must be 1 or 2");
-  request.options.sublinear_tf = (*vm)["sublinear-tf"].as<bool>();
+  if (vm->count("vocabulary")) request.vocabulary = (*vm)["vocabulary"].as<std::string>();
+  if (vm->count("include")) request.filter.include = (*vm)["include"].as<std::vector<std::string>>();
+  if (vm->count("exclude")) request.filter.exclude = (*vm)["exclude"].as<std::vector<std::string>>();
   const std::string dtype = (*vm)["dtype"].as<std::string>();
   if (dtype != "float64" && dtype != "float32")
     throw UsageError("lloyd tfidf: --dtype must be float64 or float32");
   request.float32 = dtype == "float32";
   request.json = (*vm)["json"].as<bool>();
   request.verbose = (*vm)["verbose"].as<bool>();
-  request.stop_words = (*vm)["stop-words"].as<std::string>();
   request.force = (*vm)["force"].as<bool>();
+  std::vector<std::string> inputs{request.input};
+  if (!request.vocabulary.empty()) {
+    // A transform takes every option that shapes a row from the vocabulary file.
+    for (const char* fitted : {"min-df", "max-df", "max-features", "stop-words", "analyzer", "ngram", "no-lowercase",
+                               "strip-accents", "binary", "sublinear-tf", "no-idf", "no-smooth-idf", "norm"})
+      if (!(*vm)[fitted].defaulted())
+        throw UsageError(std::string("lloyd tfidf: --") + fitted + " does not apply with --vocabulary: the vocabulary file '" +
+                         request.vocabulary + "' holds the options it was fitted with");
+    inputs.push_back(request.vocabulary);
+    run_agreed(comm, [&] {
+      check_output_path(request.output, request.force, inputs);
+      request.options = read_fitted_options(request.vocabulary);
+      request.stop_words = read_attribute_string(open_file(request.vocabulary, "vocabulary").get(), "stop_words", "none");
+    });
+    return request.float32 ? tfidf_typed<float>(comm, request, start) : tfidf_typed<double>(comm, request, start);
+  }
+  request.min_df_text = (*vm)["min-df"].as<std::string>();
+  request.max_df_text = (*vm)["max-df"].as<std::string>();
+  request.options.min_df = parse_bound("min-df", request.min_df_text);
+  request.options.max_df = parse_bound("max-df", request.max_df_text);
+  request.options.max_features = (*vm)["max-features"].as<std::int64_t>();
+  if (request.options.max_features < 0) throw UsageError("lloyd tfidf: --max-features must be >= 0 (0: all)");
+  const std::string analyzer = (*vm)["analyzer"].as<std::string>();
+  if (!parse_analyzer(analyzer)) throw UsageError("lloyd tfidf: --analyzer '" + analyzer + "': expected word, char or char_wb");
+  request.options.analyzer = *parse_analyzer(analyzer);
+  std::tie(request.options.ngram_min, request.options.ngram_max) = parse_ngram((*vm)["ngram"].as<std::string>());
+  request.options.lowercase = !(*vm)["no-lowercase"].as<bool>();
+  const std::string strip = (*vm)["strip-accents"].as<std::string>();
+  if (!parse_strip_accents(strip))
+    throw UsageError("lloyd tfidf: --strip-accents '" + strip + "': expected unicode, ascii or none");
+  request.options.strip_accents = *parse_strip_accents(strip);
+  request.options.binary = (*vm)["binary"].as<bool>();
+  request.options.sublinear_tf = (*vm)["sublinear-tf"].as<bool>();
+  request.options.use_idf = !(*vm)["no-idf"].as<bool>();
+  request.options.smooth_idf = !(*vm)["no-smooth-idf"].as<bool>();
+  if (!request.options.use_idf && (*vm)["no-smooth-idf"].as<bool>())
+    throw UsageError("lloyd tfidf: --no-smooth-idf does not apply with --no-idf (no idf is computed)");
+  const std::string norm = (*vm)["norm"].as<std::string>();
+  if (!parse_norm(norm)) throw UsageError("lloyd tfidf: --norm '" + norm + "': expected l2, l1 or none");
+  request.options.norm = *parse_norm(norm);
+  request.stop_words = (*vm)["stop-words"].as<std::string>();
+  if (request.options.analyzer != Analyzer::Word && !request.stop_words.empty() && request.stop_words != "none")
+    throw UsageError("lloyd tfidf: --stop-words applies to --analyzer word only (scikit-learn ignores it for " +
+                     analyzer + ")");
   // Every file tfidf reads is protected: the corpus (a file, or every file of a directory)
   // and a stop-word file.
-  std::vector<std::string> inputs{request.input};
   if (request.stop_words != "english" && request.stop_words != "none") inputs.push_back(request.stop_words);
   run_agreed(comm, [&] { check_output_path(request.output, request.force, inputs); });
   request.options.stop_words = read_stop_words(comm, request.stop_words);

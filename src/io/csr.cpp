@@ -260,36 +260,53 @@ void write_strings(const Comm& comm, OutputFile& file, const std::string& name,
   });
 }
 
-std::vector<std::string> read_strings(const std::string& file_name, const std::string& name) {
-  Hid file = open_file(file_name, "file");
-  if (H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) <= 0)
+StringDataset::StringDataset(const std::string& file_name, const std::string& name)
+    : file_name_(file_name), name_(name), file_(open_file(file_name, "file")) {
+  if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) <= 0)
     throw Error("'" + file_name + "' has no dataset '" + name + "'");
-  Hid dataset(checked(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), "open " + name), H5Dclose);
-  Hid type(checked(H5Dget_type(dataset.get()), "H5Dget_type"), H5Tclose);
-  Hid space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_ndims(space.get()) != 1)
+  dataset_ = Hid(checked(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), "open " + name), H5Dclose);
+  type_ = Hid(checked(H5Dget_type(dataset_.get()), "H5Dget_type"), H5Tclose);
+  Hid space(checked(H5Dget_space(dataset_.get()), "H5Dget_space"), H5Sclose);
+  if (H5Tget_class(type_.get()) != H5T_STRING || H5Sget_simple_extent_ndims(space.get()) != 1)
     throw Error(file_name + ":" + name + " is not a 1-D string dataset");
-  const auto count = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
+  size_ = static_cast<std::uint64_t>(H5Sget_simple_extent_npoints(space.get()));
+}
+
+std::vector<std::string> StringDataset::read(std::uint64_t first, std::uint64_t count) const {
   std::vector<std::string> strings;
+  if (count == 0) return strings;
   strings.reserve(count);
-  if (H5Tis_variable_str(type.get()) > 0) {
+  Hid space(checked(H5Dget_space(dataset_.get()), "H5Dget_space"), H5Sclose);
+  const hsize_t start = first, length = count;
+  checked_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, &start, nullptr, &length, nullptr),
+                 "select " + name_);
+  Hid memory_space(checked(H5Screate_simple(1, &length, nullptr), "H5Screate_simple"), H5Sclose);
+  if (H5Tis_variable_str(type_.get()) > 0) {
     Hid memory_type(checked(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
     checked_status(H5Tset_size(memory_type.get(), H5T_VARIABLE), "H5Tset_size");
     std::vector<char*> pointers(count, nullptr);
-    checked_status(H5Dread(dataset.get(), memory_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()),
-                   "read " + name);
+    checked_status(H5Dread(dataset_.get(), memory_type.get(), memory_space.get(), space.get(), H5P_DEFAULT,
+                           pointers.data()),
+                   "read " + name_);
     for (char* text : pointers) strings.emplace_back(text ? text : "");
-    checked_status(H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, pointers.data()), "H5Dvlen_reclaim");
+    checked_status(H5Dvlen_reclaim(memory_type.get(), memory_space.get(), H5P_DEFAULT, pointers.data()),
+                   "H5Dvlen_reclaim");
   } else {
-    const std::size_t width = H5Tget_size(type.get());
+    const std::size_t width = H5Tget_size(type_.get());
     std::vector<char> buffer(count * width);
-    checked_status(H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), "read " + name);
+    checked_status(H5Dread(dataset_.get(), type_.get(), memory_space.get(), space.get(), H5P_DEFAULT, buffer.data()),
+                   "read " + name_);
     for (std::size_t i = 0; i < count; ++i) {
       const char* text = buffer.data() + i * width;
       strings.emplace_back(text, strnlen(text, width));
     }
   }
   return strings;
+}
+
+std::vector<std::string> read_strings(const std::string& file_name, const std::string& name) {
+  const StringDataset strings(file_name, name);
+  return strings.read(0, strings.size());
 }
 
 template CsrShard<float> read_csr_shard(const Comm&, const DatasetRef&, const MatrixShape&);

@@ -3,7 +3,8 @@
 # 3 ranks: an unreadable file is "permission denied", not "not an HDF5 file"; --tol nan/inf
 # is "a finite number >= 0"; a negative value of an unsigned option (--sample-size -5,
 # --seed -1) and an empty --metrics/--criteria are refused, not taken silently; a corpus that
-# is not UTF-8 text is refused naming the file and the byte offset.
+# is not UTF-8 text is refused naming the file and the byte offset (a directory's such file is
+# skipped and counted).
 #
 #     bash tests/cli/bad_messages.sh /path/to/lloyd
 set -u
@@ -59,9 +60,12 @@ for np in 1 3; do
   expect_error "np$np.tfidf_lines_not_utf8" "$np" "$TMP/np$np/lines.h5" \
     "corpus '' is not UTF-8 text: invalid byte sequence at byte offset 41" -- \
     tfidf --input "$TMP/binary_lines.txt" --output "$TMP/np$np/lines.h5"
-  expect_error "np$np.tfidf_directory_not_utf8" "$np" "$TMP/np$np/dir.h5" \
-    "corpus file 'c.bin' is not UTF-8 text: invalid byte sequence at byte offset 13" -- \
-    tfidf --input "$TMP/corpus/" --output "$TMP/np$np/dir.h5"
+  # A file of a directory that is not UTF-8 text is left out, counted once on stderr.
+  mpi "np$np.tfidf_directory_not_utf8" "$np" 60 tfidf --input "$TMP/corpus/" --output "$TMP/np$np/dir.h5"
+  check_ran_ok "np$np.tfidf_directory_not_utf8.runs"
+  check_eq "np$np.tfidf_directory_not_utf8.skipped" \
+    "$(grep -c "^lloyd tfidf: skipped 1 binary file (a NUL byte or invalid UTF-8) in '$TMP/corpus/'" "$ERR_FILE")" 1
+  check_eq "np$np.tfidf_directory_not_utf8.documents" "$(h5_attr "$TMP/np$np/dir.h5" /n_documents)" 3
 done
 
 # ---- unreadable files: "permission denied", not "not an HDF5 file". Root reads everything, so

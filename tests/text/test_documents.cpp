@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "lloyd/io/csr.hpp"
@@ -18,17 +20,20 @@ using test::data_path;
 using test::gather_all;
 
 const std::string kReference = "tfidf_reference.h5";
+const std::string kOptions = "tfidf_options.h5";      // option sets
+const std::string kTransform = "tfidf_transform.h5";  // fit(corpus).transform(new documents)
 
 // One TF-IDF matrix with named columns, as (row, term) -> value.
 using TermMatrix = std::map<std::pair<std::uint64_t, std::string>, double>;
 
-// A CSR matrix of the reference file with its vocabulary, read whole by this rank.
-TermMatrix reference_matrix(const Comm& comm, const std::string& set) {
-  const std::string file = data_path(kReference);
-  const DatasetRef ref{file, "/sets/" + set + "/X"};
+// A CSR matrix of a reference file (group: X and vocabulary) with its vocabulary, gathered.
+TermMatrix reference_matrix(const Comm& comm, const std::string& set, const std::string& fixture = kReference,
+                            const std::string& group = "/sets/") {
+  const std::string file = data_path(fixture);
+  const DatasetRef ref{file, group + set + "/X"};
   const MatrixShape shape = inspect_matrix(comm, ref);
   CsrShard<double> shard = read_csr_shard<double>(comm, ref, shape);
-  const std::vector<std::string> vocabulary = read_strings(file, "/sets/" + set + "/vocabulary");
+  const std::vector<std::string> vocabulary = read_strings(file, group + set + "/vocabulary");
   TermMatrix matrix;
   // Gathered: every row of the small fixture on every rank.
   const auto indices = gather_all(comm, shard.indices);
@@ -47,11 +52,8 @@ TermMatrix reference_matrix(const Comm& comm, const std::string& set) {
   return matrix;
 }
 
-// lloyd's TF-IDF of the fixture corpus, gathered as (row, term) -> value.
-TermMatrix lloyd_matrix(const Comm& comm, const TfidfOptions& options, std::uint64_t* columns = nullptr) {
-  const Corpus corpus = read_corpus(comm, data_path("tfidf_corpus.txt"));
-  const TfidfResult<double> result = tfidf<double>(comm, corpus, options);
-  if (columns) *columns = result.columns;
+// A TF-IDF result gathered as (row, term) -> value.
+TermMatrix gathered_matrix(const Comm& comm, const TfidfResult<double>& result) {
   std::vector<char> packed;
   for (const auto& term : result.terms) packed.insert(packed.end(), term.c_str(), term.c_str() + term.size() + 1);
   const std::vector<char> all = comm.allgatherv(std::span<const char>(packed));
@@ -75,6 +77,38 @@ TermMatrix lloyd_matrix(const Comm& comm, const TfidfOptions& options, std::uint
   return matrix;
 }
 
+// lloyd's TF-IDF of a fixture corpus, gathered as (row, term) -> value.
+TermMatrix lloyd_matrix(const Comm& comm, const TfidfOptions& options, std::uint64_t* columns = nullptr,
+                        const std::string& corpus_file = "tfidf_corpus.txt") {
+  const Corpus corpus = read_corpus(comm, data_path(corpus_file));
+  const TfidfResult<double> result = tfidf<double>(comm, corpus, options);
+  if (columns) *columns = result.columns;
+  return gathered_matrix(comm, result);
+}
+
+// Fits `options` on a corpus and writes the result as tfidf does; returns the file's path.
+std::string fitted_vocabulary(const Comm& comm, const std::string& corpus_file, const TfidfOptions& options,
+                              const std::string& stem) {
+  const std::string path = test::scratch_path(comm, stem);
+  const TfidfResult<double> fit = tfidf<double>(comm, read_corpus(comm, data_path(corpus_file)), options);
+  OutputFile file(comm, path, /*replace_existing=*/false);
+  write_tfidf(comm, file, fit, options);
+  file.commit();
+  return path;
+}
+
+// The vocabulary size of scikit-learn's vectorizer for a fixture group (its attribute n_terms).
+std::uint64_t reference_terms(const std::string& fixture, const std::string& group) {
+  Hid file = open_file(data_path(fixture));
+  Hid object(H5Gopen2(file.get(), group.c_str(), H5P_DEFAULT), H5Gclose);
+  return static_cast<std::uint64_t>(read_attribute_int(object.get(), "n_terms"));
+}
+
+void remove_scratch(const Comm& comm, const std::string& path) {
+  comm.barrier();
+  if (comm.rank() == 0) std::filesystem::remove_all(path);
+}
+
 void expect_same_matrix(const TermMatrix& ours, const TermMatrix& reference) {
   ASSERT_EQ(ours.size(), reference.size());
   double worst = 0;
@@ -83,7 +117,7 @@ void expect_same_matrix(const TermMatrix& ours, const TermMatrix& reference) {
     ASSERT_NE(it, ours.end()) << "row " << key.first << " lacks term '" << key.second << "'";
     worst = std::max(worst, std::abs(it->second - value));
   }
-  EXPECT_LE(worst, 1e-6);
+  EXPECT_LE(worst, 1e-12);
 }
 
 TEST(Tfidf, DefaultOptionsEqualScikitLearn) {
@@ -104,7 +138,7 @@ TEST(Tfidf, StopWordsDfBoundsSublinearEqualScikitLearn) {
 TEST(Tfidf, BigramsAndMaxFeaturesEqualScikitLearn) {
   Comm comm(MPI_COMM_WORLD);
   TfidfOptions options;
-  options.ngram = 2;
+  options.ngram_max = 2;
   options.min_df = {2, false};
   options.max_features = 388;  // the limit recorded in the fixture's flags
   std::uint64_t columns = 0;
@@ -120,6 +154,216 @@ TEST(Tfidf, FractionalDfBoundsEqualScikitLearn) {
   expect_same_matrix(lloyd_matrix(comm, options), reference_matrix(comm, "fractions"));
 }
 
+// scikit-learn's TfidfVectorizer options, one fixture set each (tfidf_options.h5).
+TEST(Tfidf, OptionSetsEqualScikitLearn) {
+  Comm comm(MPI_COMM_WORLD);
+  struct Set {
+    const char* name;
+    const char* corpus;
+    TfidfOptions options;
+  };
+  auto with = [](auto change) {
+    TfidfOptions options;
+    change(options);
+    return options;
+  };
+  const Set sets[] = {
+      {"norm_l1_no_smooth_idf", "tfidf_new.txt", with([](TfidfOptions& o) {
+         o.norm = Norm::L1;
+         o.smooth_idf = false;
+         o.min_df = {2, false};
+       })},
+      {"norm_none_binary_sublinear", "tfidf_new.txt", with([](TfidfOptions& o) {
+         o.norm = Norm::None;
+         o.binary = true;
+         o.sublinear_tf = true;
+         o.min_df = {2, false};
+       })},
+      {"no_idf", "tfidf_new.txt", with([](TfidfOptions& o) {
+         o.use_idf = false;
+         o.min_df = {2, false};
+       })},
+      {"word_2_3", "tfidf_corpus.txt", with([](TfidfOptions& o) {
+         o.ngram_min = 2;
+         o.ngram_max = 3;
+         o.min_df = {3, false};
+       })},
+      {"ml_default", "tfidf_multilingual.txt", {}},
+      {"ml_strip_unicode", "tfidf_multilingual.txt", with([](TfidfOptions& o) { o.strip_accents = StripAccents::Unicode; })},
+      {"ml_strip_ascii", "tfidf_multilingual.txt", with([](TfidfOptions& o) { o.strip_accents = StripAccents::Ascii; })},
+      {"ml_no_lowercase", "tfidf_multilingual.txt", with([](TfidfOptions& o) { o.lowercase = false; })},
+      {"ml_char_1_3", "tfidf_multilingual.txt", with([](TfidfOptions& o) {
+         o.analyzer = Analyzer::Char;
+         o.ngram_max = 3;
+       })},
+      {"ml_char_wb_2_4", "tfidf_multilingual.txt", with([](TfidfOptions& o) {
+         o.analyzer = Analyzer::CharWb;
+         o.ngram_min = 2;
+         o.ngram_max = 4;
+         o.strip_accents = StripAccents::Unicode;
+       })},
+  };
+  for (const Set& set : sets) {
+    SCOPED_TRACE(set.name);
+    std::uint64_t columns = 0;
+    expect_same_matrix(lloyd_matrix(comm, set.options, &columns, set.corpus), reference_matrix(comm, set.name, kOptions));
+    EXPECT_EQ(columns, reference_terms(kOptions, std::string("/sets/") + set.name));
+  }
+}
+
+// scikit-learn's TfidfVectorizer(...).fit(corpus).transform(new): lloyd fits, writes the
+// vocabulary file, reads its options back and transforms the new documents.
+TEST(Tfidf, TransformOfNewDocumentsEqualsScikitLearn) {
+  Comm comm(MPI_COMM_WORLD);
+  TfidfOptions bigrams;
+  bigrams.ngram_max = 2;
+  bigrams.stop_words = english_stop_words();
+  bigrams.min_df = {2, false};
+  bigrams.max_df = {0.5, true};
+  bigrams.sublinear_tf = true;
+  TfidfOptions char_wb;
+  char_wb.analyzer = Analyzer::CharWb;
+  char_wb.ngram_min = char_wb.ngram_max = 3;
+  char_wb.min_df = {5, false};
+  char_wb.norm = Norm::L1;
+  char_wb.binary = true;
+  const std::pair<const char*, TfidfOptions> sets[] = {{"default", {}}, {"bigrams_stop_words", bigrams}, {"char_wb_l1", char_wb}};
+  for (const auto& [name, options] : sets) {
+    SCOPED_TRACE(name);
+    const std::string vocabulary = fitted_vocabulary(comm, "tfidf_corpus.txt", options, "vocabulary");
+    const TfidfOptions fitted = read_fitted_options(vocabulary);
+    EXPECT_EQ(fitted.analyzer, options.analyzer);
+    EXPECT_EQ(fitted.ngram_min, options.ngram_min);
+    EXPECT_EQ(fitted.ngram_max, options.ngram_max);
+    EXPECT_EQ(fitted.norm, options.norm);
+    EXPECT_EQ(fitted.binary, options.binary);
+    EXPECT_EQ(fitted.sublinear_tf, options.sublinear_tf);
+    EXPECT_EQ(fitted.stop_words, options.stop_words);
+    const Corpus fresh = read_corpus(comm, data_path("tfidf_new.txt"));
+    const TfidfResult<double> result = tfidf_transform<double>(comm, fresh, vocabulary, fitted);
+    expect_same_matrix(gathered_matrix(comm, result), reference_matrix(comm, name, kTransform, "/transform/"));
+    EXPECT_EQ(result.columns, reference_terms(kTransform, std::string("/transform/") + name));
+    remove_scratch(comm, vocabulary);
+  }
+}
+
+// Transforming the training corpus gives the fit's own matrix, bit for bit (the same terms,
+// idf and arithmetic), whatever the options.
+TEST(Tfidf, TransformOfTheFittedCorpusIsTheFitsMatrix) {
+  Comm comm(MPI_COMM_WORLD);
+  TfidfOptions options;
+  options.ngram_max = 2;
+  options.min_df = {2, false};
+  options.max_features = 300;
+  options.stop_words = english_stop_words();
+  options.norm = Norm::L1;
+  for (const auto& corpus_file : {"tfidf_corpus.txt", "tfidf_multilingual.txt"}) {
+    SCOPED_TRACE(corpus_file);
+    const Corpus corpus = read_corpus(comm, data_path(corpus_file));
+    const TfidfResult<double> fit = tfidf<double>(comm, corpus, options);
+    const std::string vocabulary = fitted_vocabulary(comm, corpus_file, options, "refit");
+    const TfidfResult<double> again = tfidf_transform<double>(comm, corpus, vocabulary, read_fitted_options(vocabulary));
+    EXPECT_EQ(again.matrix.indptr, fit.matrix.indptr);
+    EXPECT_EQ(again.matrix.indices, fit.matrix.indices);
+    EXPECT_EQ(again.matrix.values, fit.matrix.values);
+    EXPECT_EQ(again.columns, fit.columns);
+    EXPECT_EQ(again.first_column, fit.first_column);
+    EXPECT_EQ(again.terms, fit.terms);
+    EXPECT_EQ(again.idf, fit.idf);
+    EXPECT_EQ(again.document_frequency, fit.document_frequency);
+    remove_scratch(comm, vocabulary);
+    options = {};  // then the defaults on the multilingual corpus
+  }
+}
+
+// A vocabulary written before the options were stored (only `ngram`, `sublinear_tf` and
+// `stop_words`) reads as the options lloyd tfidf had then.
+TEST(Tfidf, OptionsOfAnOlderVocabularyFileAreThoseOfThen) {
+  Comm comm(MPI_COMM_WORLD);
+  TfidfOptions options;
+  options.sublinear_tf = true;
+  const std::string vocabulary = fitted_vocabulary(comm, "tfidf_new.txt", options, "older");
+  if (comm.rank() == 0) {
+    Hid file(H5Fopen(vocabulary.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    for (const char* added : {"analyzer", "ngram_min", "ngram_max", "lowercase", "strip_accents", "binary", "use_idf",
+                              "smooth_idf", "norm"})
+      ASSERT_GE(H5Adelete(file.get(), added), 0) << added;
+    write_attribute(file.get(), "ngram", std::int64_t{2});
+    write_attribute(file.get(), "stop_words", std::string("english"));
+  }
+  comm.barrier();
+  const TfidfOptions older = read_fitted_options(vocabulary);
+  EXPECT_EQ(older.analyzer, Analyzer::Word);
+  EXPECT_EQ(older.ngram_min, 1);
+  EXPECT_EQ(older.ngram_max, 2);
+  EXPECT_TRUE(older.lowercase);
+  EXPECT_EQ(older.strip_accents, StripAccents::None);
+  EXPECT_FALSE(older.binary);
+  EXPECT_TRUE(older.sublinear_tf);
+  EXPECT_TRUE(older.use_idf);
+  EXPECT_TRUE(older.smooth_idf);
+  EXPECT_EQ(older.norm, Norm::L2);
+  EXPECT_EQ(older.stop_words, english_stop_words());
+  remove_scratch(comm, vocabulary);
+}
+
+TEST(Tfidf, TransformRefusesAFileThatIsNotAVocabulary) {
+  Comm comm(MPI_COMM_WORLD);
+  EXPECT_THROW(read_fitted_options(data_path("lloyd_blobs_f64.h5")), Error);
+  const Corpus corpus = read_corpus(comm, data_path("tfidf_new.txt"));
+  try {
+    tfidf_transform<double>(comm, corpus, data_path("lloyd_blobs_f64.h5"), {});
+    ADD_FAILURE() << "no error";
+  } catch (const AgreedError& e) {
+    EXPECT_NE(std::string(e.what()).find("was not written by lloyd tfidf"), std::string::npos) << e.what();
+  }
+}
+
+// A directory corpus: binary files skipped and counted, --include/--exclude globs on the path
+// under the directory, a symbolic link named by its own name.
+TEST(Corpus, DirectorySkipsBinaryFilesFiltersAndKeepsLinkNames) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::filesystem::path dir = test::scratch_path(comm, "corpus");
+  if (comm.rank() == 0) {
+    std::filesystem::create_directories(dir / "sub");
+    std::filesystem::create_directories(dir.string() + "-outside");
+    auto write = [](const std::filesystem::path& path, std::string_view bytes) {
+      std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    };
+    write(dir / "a.txt", "alpha text");
+    write(dir / "sub/b.txt", "beta text");
+    write(dir / "sub/c.md", "gamma notes");
+    write(dir / "nul.txt", std::string_view("has a \0 byte", 12));
+    write(dir / "latin1.txt", "caf\xe9");
+    write(dir.string() + "-outside/target.txt", "linked text");
+    std::filesystem::create_symlink(dir.string() + "-outside/target.txt", dir / "link.txt");
+    std::filesystem::create_symlink(dir / "nowhere", dir / "dangling.txt");
+  }
+  comm.barrier();
+  auto names = [&](const Corpus& corpus) { 
+    std::vector<char> packed;
+    for (const auto& name : corpus.names) packed.insert(packed.end(), name.c_str(), name.c_str() + name.size() + 1);
+    const std::vector<char> all = comm.allgatherv(std::span<const char>(packed));
+    std::vector<std::string> out;
+    for (std::size_t at = 0; at < all.size(); at += out.back().size() + 1) out.emplace_back(all.data() + at);
+    return out;
+  };
+  const Corpus all = read_corpus(comm, dir.string() + "/");
+  EXPECT_EQ(names(all), (std::vector<std::string>{"a.txt", "link.txt", "sub/b.txt", "sub/c.md"}));
+  EXPECT_EQ(all.skipped_binary, 2u);
+  EXPECT_EQ(all.total, 4u);
+  const Corpus texts = read_corpus(comm, dir.string(), {{"*.txt"}, {"link*", "nul.txt"}});
+  EXPECT_EQ(names(texts), (std::vector<std::string>{"a.txt", "sub/b.txt"}));
+  EXPECT_EQ(texts.skipped_binary, 1u);  // latin1.txt
+  EXPECT_EQ(texts.total, 2u);
+  const Corpus markdown = read_corpus(comm, dir.string(), {{"sub/*.md", "*.none"}, {}});
+  EXPECT_EQ(names(markdown), (std::vector<std::string>{"sub/c.md"}));
+  EXPECT_THROW(read_corpus(comm, dir.string(), {{"*.none"}, {}}), AgreedError);
+  EXPECT_THROW(read_corpus(comm, dir.string(), {{"nul.txt", "latin1.txt"}, {}}), AgreedError);
+  remove_scratch(comm, dir.string());
+  remove_scratch(comm, dir.string() + "-outside");
+}
+
 TEST(Tfidf, NoTermLeftIsAnAgreedError) {
   Comm comm(MPI_COMM_WORLD);
   TfidfOptions options;
@@ -129,11 +373,41 @@ TEST(Tfidf, NoTermLeftIsAnAgreedError) {
 
 TEST(Tokenizer, FollowsScikitLearnsDefaultPattern) {
   EXPECT_EQ(tokenize("A b, CD-ef_1 x2 née"), (std::vector<std::string>{"cd", "ef_1", "x2", "née"}));
+  // str.lower(): Cyrillic, Greek with its final sigma, 'İ' to "i" + U+0307 (a combining mark,
+  // so not a word character: "İstanbul" gives "stanbul"), German ß kept.
+  EXPECT_EQ(tokenize("ПРИВЕТ Мир ΟΔΟΣ ΣΟΦΙΑ İstanbul STRAẞE"),
+            (std::vector<std::string>{"привет", "мир", "οδο\u03c2", "σοφια", "stanbul", "straße"}));
+  // Word characters are Python's: letters and numerics of every script and '_'; symbols and
+  // marks separate words.
+  EXPECT_EQ(tokenize("Brand™x ©2024 x² ½½ ١٢ हिन्दी ab😀cd"),
+            (std::vector<std::string>{"brand", "2024", "x²", "½½", "١٢", "ab", "cd"}));
+  for (const char32_t c : {U'a', U'_', U'Ж', U'ǅ', U'٣', U'Ⅻ', U'²', U'東'}) EXPECT_TRUE(is_word_character(c)) << static_cast<int>(c);
+  for (const char32_t c : {U'-', U'™', U'®', U'©', U'\u0301', U'\u093F', U'\U0001F600', U'\u00A0'})
+    EXPECT_FALSE(is_word_character(c)) << static_cast<int>(c);
+  for (const char32_t c : {U' ', U'\t', U'\x1f', U'\u00A0', U'\u2003', U'\u2028', U'\u0085'})
+    EXPECT_TRUE(is_space_character(c)) << static_cast<int>(c);
+  EXPECT_FALSE(is_space_character(U'\u200B'));
   EXPECT_EQ(tokenize("\xe2\x80\x9cquoted\xe2\x80\x9d ÉTÉ"), (std::vector<std::string>{"quoted", "été"}));
   TfidfOptions options;
-  options.ngram = 2;
+  options.ngram_max = 2;
   options.stop_words = {"the"};
   EXPECT_EQ(document_terms("the cat the hat", options), (std::vector<std::string>{"cat", "hat", "cat hat"}));
+}
+
+TEST(Tokenizer, AnalyzersAndAccentsFollowScikitLearn) {
+  TfidfOptions options;
+  options.strip_accents = StripAccents::Unicode;
+  EXPECT_EQ(document_terms("Café NAÏVE ﬁne", options), (std::vector<std::string>{"cafe", "naive", "fine"}));
+  options.strip_accents = StripAccents::Ascii;
+  EXPECT_EQ(document_terms("Café Ærø мир", options), (std::vector<std::string>{"cafe"}));
+  options = {};
+  options.analyzer = Analyzer::Char;
+  options.ngram_min = 2;
+  options.ngram_max = 3;
+  EXPECT_EQ(document_terms("Ab  c", options), (std::vector<std::string>{"ab", "b ", " c", "ab ", "b c"}));
+  options.analyzer = Analyzer::CharWb;
+  EXPECT_EQ(document_terms("ab c", options),
+            (std::vector<std::string>{" a", "ab", "b ", " ab", "ab ", " c", "c ", " c "}));
 }
 
 // Valid UTF-8 (RFC 3629) and where it stops being valid; the tokenizer never turns invalid

@@ -39,6 +39,22 @@ void write_csr(const Comm& comm, OutputFile& file, const std::string& group, con
 void write_strings(const Comm& comm, OutputFile& file, const std::string& name,
                    const std::vector<std::string>& local, std::uint64_t first, std::uint64_t total);
 
+/// A 1-D string dataset (fixed-length or variable-length) read in slices by this rank alone,
+/// e.g. the slice of a vocabulary a rank owns. Throws Error when it is missing or not a 1-D
+/// string dataset.
+class StringDataset {
+ public:
+  StringDataset(const std::string& file, const std::string& name);
+  std::uint64_t size() const { return size_; }
+  /// Entries [first, first + count) (within size()).
+  std::vector<std::string> read(std::uint64_t first, std::uint64_t count) const;
+
+ private:
+  std::string file_name_, name_;
+  Hid file_, dataset_, type_;
+  std::uint64_t size_ = 0;
+};
+
 /// Reads a whole 1-D string dataset (fixed-length or variable-length) on this rank alone.
 /// Throws Error when it is missing or not a string dataset.
 std::vector<std::string> read_strings(const std::string& file, const std::string& name);
