@@ -8,8 +8,8 @@
 #
 # What is adapted, and only this: `mpirun -n N` runs on at most 2 ranks through the test
 # launcher; `build/lloyd` is the lloyd under test; `scripts/` and `data/` are the repository's;
-# blobs.h5 (made by the README's `generate` line), big.h5, new.h5, data.h5 (3000 rows) and
-# corpus.txt exist beforehand (small); what a block writes with --output is removed before it
+# blobs.h5 (made by the README's `generate` line), big.h5, new.h5, data.h5 (3000 rows),
+# corpus.txt and new.txt exist beforehand (small); what a block writes with --output is removed before it
 # runs, as for a reader who runs that example alone. Not run here: `scripts/test.sh` (that is the test
 # suite; CI runs it) and `sbatch` lines (tests/slurm/test_jobs.sh submits every job script
 # to a real Slurm).
@@ -63,6 +63,7 @@ stand_ins() {  # stand_ins LINE
   if grep -qx "$1" <<<"$printed_examples"; then ln -f "$TMP/readme_blobs.h5" "$WORK/blobs.h5"; fi
 }
 cp "$ROOT/tests/data/tfidf_corpus.txt" "$WORK/corpus.txt"
+cp "$ROOT/tests/data/tfidf_new.txt" "$WORK/new.txt"
 
 # adapt FILE: the block as this test runs it.
 adapt() {
