@@ -64,6 +64,10 @@ double fixed_point_scale(const Comm& comm, const DenseShard<T>& shard, Distance 
   const double diameter = distance == Distance::Euclidean   ? std::sqrt(diameter2)
                           : distance == Distance::Manhattan ? l1_diameter
                                                             : 2.0;
+  return fixed_point_scale(diameter);
+}
+
+double fixed_point_scale(double diameter) {
   // Computed distances may exceed the true diameter by rounding: leave a margin.
   const double bound = std::fma(diameter, 1 + 1e-6, std::numeric_limits<double>::min());
   int exponent = 0;
@@ -143,11 +147,37 @@ void quantised_distances(Distance distance, const TileRows& lhs, const TileRows&
     for (Eigen::Index r = 0; r < kTile; ++r) out(r, r) = 0;
 }
 
+template <class T>
+void quantised_unit_cosines(const SparseTileRows<T>& lhs, const SparseTileRows<T>& rhs, double scale,
+                            std::vector<double>& spread, Tile& out) {
+  constexpr double kRound = 0x1.8p52;  // as in quantised_distances
+  out.setZero();
+  for (std::uint64_t g = lhs.range.begin; g < lhs.range.end; ++g) {
+    const std::int64_t x_begin = lhs.indptr[g - lhs.first], x_end = lhs.indptr[g - lhs.first + 1];
+    for (std::int64_t e = x_begin; e < x_end; ++e)
+      spread[static_cast<std::size_t>(lhs.indices[e])] = static_cast<double>(lhs.values[e]);
+    double* row = out.row(static_cast<Eigen::Index>(g - lhs.start)).data();
+    for (std::uint64_t h = rhs.range.begin; h < rhs.range.end; ++h) {
+      // Only the columns both rows store add a nonzero term, in column order either way
+      // round; the others add ±0, which leaves the sum as it is.
+      double dot = 0;
+      for (std::int64_t e = rhs.indptr[h - rhs.first]; e < rhs.indptr[h - rhs.first + 1]; ++e)
+        dot += spread[static_cast<std::size_t>(rhs.indices[e])] * static_cast<double>(rhs.values[e]);
+      row[h - rhs.start] = (std::clamp(1.0 - dot, 0.0, 2.0) * scale + kRound) - kRound;
+    }
+    for (std::int64_t e = x_begin; e < x_end; ++e) spread[static_cast<std::size_t>(lhs.indices[e])] = 0;
+  }
+  if (lhs.start == rhs.start)  // a row's distance to itself is 0 (scikit-learn's too)
+    for (Eigen::Index r = 0; r < kTile; ++r) out(r, r) = 0;
+}
+
 #define LLOYD_INSTANTIATE(T)                                                                  \
   template std::vector<double> row_norms(Distance, const T*, std::uint64_t, Eigen::Index);  \
   template double fixed_point_scale(const Comm&, const DenseShard<T>&, Distance);            \
   template void TileRows::load(const T*, std::uint64_t, std::uint64_t,                       \
-                               const std::vector<double>&, std::uint64_t);
+                               const std::vector<double>&, std::uint64_t);                  \
+  template void quantised_unit_cosines(const SparseTileRows<T>&, const SparseTileRows<T>&, double, \
+                                       std::vector<double>&, Tile&);
 LLOYD_INSTANTIATE(float)
 LLOYD_INSTANTIATE(double)
 

@@ -117,6 +117,10 @@ std::vector<double> row_norms(Distance distance, const T* rows, std::uint64_t co
 template <class T>
 double fixed_point_scale(const Comm& comm, const DenseShard<T>& shard, Distance distance);
 
+/// The power of two `scale` for distances of at most `diameter` (see fixed_point_scale).
+/// Not collective: cosine distances, for one, are at most 2 whatever the data.
+double fixed_point_scale(double diameter);
+
 /// Passes a buffer to the next rank of the ring and receives the previous rank's, in
 /// pieces of at most 16 MiB, so that MPI's temporary copy stays small. Collective over comm.
 void shift_bytes(const Comm& comm, void* data, std::uint64_t bytes, int tag);
@@ -139,6 +143,38 @@ struct TileRows {
   std::uint64_t start = 0;
   Eigen::Index features = 0;
 };
+
+/// The CSR rows of a block [first, first + count) that fall in global tile `tile_start`, as
+/// views of the block's arrays (`indptr` has count + 1 offsets from the block's first value):
+/// sparse rows stay sparse, only one row at a time is spread out (quantised_unit_cosines).
+template <class T>
+struct SparseTileRows {
+  void load(const std::int64_t* block_indptr, const std::int32_t* block_indices, const T* block_values,
+            std::uint64_t block_first, std::uint64_t block_count, std::uint64_t tile_start) {
+    indptr = block_indptr;
+    indices = block_indices;
+    values = block_values;
+    first = block_first;
+    start = tile_start;
+    range = {std::max(tile_start, block_first), std::min(tile_start + kTile, block_first + block_count)};
+  }
+  const std::int64_t* indptr = nullptr;
+  const std::int32_t* indices = nullptr;
+  const T* values = nullptr;
+  std::uint64_t first = 0, start = 0;
+  RowRange range;
+};
+
+/// Quantised cosine distances of lhs's rows (rows of `out`) to rhs's rows (columns), the rows
+/// already scaled to unit norm (normalize_rows): round(clip(1 − x·y, 0, 2) × scale), as
+/// scikit-learn's cosine_distances on the normalised rows — a zero row is at distance 1 from
+/// every other row — and 0 on the diagonal of a tile with itself and in the padding. x·y is
+/// summed in double in column order over the columns both rows store, so (x, y) and (y, x)
+/// give the same bits wherever the rows live. `spread`: d zeros (left zero), scratch for one
+/// lhs row spread out. Work O(nonzeros of rhs's rows) per lhs row.
+template <class T>
+void quantised_unit_cosines(const SparseTileRows<T>& lhs, const SparseTileRows<T>& rhs, double scale,
+                            std::vector<double>& spread, Tile& out);
 
 /// Quantised distances of lhs's rows (rows of `out`) to rhs's rows (columns): integers
 /// round(distance × scale) held in doubles; 0 on the diagonal of a tile with itself.
