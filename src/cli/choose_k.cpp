@@ -91,8 +91,7 @@ int choose_typed(const Comm& comm, const ChooseRequest& request, const MatrixSha
   const SweepResult result = [&] {
     if (!request.cosine) return choose_k(comm, read_shard<T>(comm, request.input, shape), request.options, observer);
     // The rows fit --metric cosine clusters: unit norm, sparse input kept sparse.
-    CsrShard<T> unit_rows = shape.sparse ? read_csr_shard<T>(comm, request.input, shape)
-                                         : to_csr(read_shard<T>(comm, request.input, shape));
+    CsrShard<T> unit_rows = read_rows_as_csr<T>(comm, request.input, shape);
     normalize_rows(unit_rows);
     return choose_k_cosine(comm, unit_rows, request.options, observer);
   }();

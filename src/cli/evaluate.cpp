@@ -37,8 +37,7 @@ int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const Matri
   DenseShard<T> shard;
   CsrShard<T> unit_rows;
   if (request.cosine) {
-    unit_rows = shape.sparse ? read_csr_shard<T>(comm, request.input, shape)
-                             : to_csr(read_shard<T>(comm, request.input, shape));
+    unit_rows = read_rows_as_csr<T>(comm, request.input, shape);
     normalize_rows(unit_rows);
   } else {
     shard = read_shard<T>(comm, request.input, shape);
