@@ -69,7 +69,7 @@ class DenseRing {
 };
 
 /// Unit CSR rows on the ring, cosine distances: the blocks travel as their three CSR arrays,
-/// and only one row at a time is spread out (quantised_unit_cosines).
+/// and only the tile on the right is rearranged, by column (quantised_unit_cosines).
 template <class T>
 class SparseRing {
  public:
@@ -77,7 +77,7 @@ class SparseRing {
     Side(std::int32_t k) : one_hot(kTile, k) {}
     Tile one_hot;
   };
-  explicit SparseRing(const CsrShard<T>& shard) : shard_(shard), spread_(shard.columns, 0.0) {}
+  explicit SparseRing(const CsrShard<T>& shard) : shard_(shard), by_column_(shard.columns) {}
   Side side(std::int32_t k) const { return Side(k); }
   std::uint64_t rows() const { return static_cast<std::uint64_t>(shard_.local_rows()); }
   std::uint64_t stored() const { return shard_.nonzeros(); }
@@ -103,7 +103,7 @@ class SparseRing {
     load_one_hot(side.one_hot, side.range, tile_start, labels, first);
   }
   void distances(const Side& lhs, const Side& rhs, double scale, Tile& out) const {
-    pairwise::quantised_unit_cosines(lhs, rhs, scale, spread_, out);
+    pairwise::quantised_unit_cosines(lhs, rhs, scale, by_column_, out);
   }
 
  private:
@@ -111,7 +111,7 @@ class SparseRing {
   std::vector<std::int64_t> indptr_;
   std::vector<std::int32_t> indices_;
   std::vector<T> values_;
-  mutable std::vector<double> spread_;
+  mutable pairwise::SparseColumnScratch by_column_;
 };
 
 /// Adds the per-cluster sums of `partial` (kTile × k, exact integers in doubles) to the

@@ -146,7 +146,7 @@ struct TileRows {
 
 /// The CSR rows of a block [first, first + count) that fall in global tile `tile_start`, as
 /// views of the block's arrays (`indptr` has count + 1 offsets from the block's first value):
-/// sparse rows stay sparse, only one row at a time is spread out (quantised_unit_cosines).
+/// sparse rows stay sparse (quantised_unit_cosines).
 template <class T>
 struct SparseTileRows {
   void load(const std::int64_t* block_indptr, const std::int32_t* block_indices, const T* block_values,
@@ -165,16 +165,34 @@ struct SparseTileRows {
   RowRange range;
 };
 
+/// Scratch of quantised_unit_cosines: rhs's tile by column (its rows' values under each
+/// column they store), built per call in O(rhs's nonzeros) — never O(d) after construction.
+class SparseColumnScratch {
+ public:
+  explicit SparseColumnScratch(std::uint64_t columns) : slot_(columns, 0) {}
+
+ private:
+  template <class T>
+  friend void quantised_unit_cosines(const SparseTileRows<T>&, const SparseTileRows<T>&, double,
+                                     SparseColumnScratch&, Tile&);
+  std::vector<std::int32_t> slot_;     ///< per column: 1 + its place in touched_, 0 if unused
+  std::vector<std::int32_t> touched_;  ///< the columns rhs stores
+  std::vector<std::int64_t> begin_;    ///< touched column t's entries: [begin_[t], begin_[t+1])
+  std::vector<std::int32_t> rows_;     ///< entries: rhs row (in tile), ascending per column
+  std::vector<double> values_;
+};
+
 /// Quantised cosine distances of lhs's rows (rows of `out`) to rhs's rows (columns), the rows
 /// already scaled to unit norm (normalize_rows): round(clip(1 − x·y, 0, 2) × scale), as
 /// scikit-learn's cosine_distances on the normalised rows — a zero row is at distance 1 from
 /// every other row — and 0 on the diagonal of a tile with itself and in the padding. x·y is
-/// summed in double in column order over the columns both rows store, so (x, y) and (y, x)
-/// give the same bits wherever the rows live. `spread`: d zeros (left zero), scratch for one
-/// lhs row spread out. Work O(nonzeros of rhs's rows) per lhs row.
+/// summed in double, in ascending column order, over the columns both rows store (no other
+/// term), so (x, y) and (y, x) give the same bits wherever the rows live. Work: rhs's
+/// nonzeros plus the products that are not zero (each lhs value meets only the rhs rows that
+/// store its column).
 template <class T>
 void quantised_unit_cosines(const SparseTileRows<T>& lhs, const SparseTileRows<T>& rhs, double scale,
-                            std::vector<double>& spread, Tile& out);
+                            SparseColumnScratch& scratch, Tile& out);
 
 /// Quantised distances of lhs's rows (rows of `out`) to rhs's rows (columns): integers
 /// round(distance × scale) held in doubles; 0 on the diagonal of a tile with itself.
