@@ -156,7 +156,8 @@ int run_evaluate(const Comm& comm, const Args& args) {
   }
   const std::string metric = (*vm)["metric"].as<std::string>();
   if (metric != "euclidean" && metric != "cosine")
-    throw UsageError("lloyd evaluate: unknown --metric '" + metric + "': expected euclidean or cosine");
+    throw UsageError("lloyd evaluate: unknown --metric '" + metric +
+                     "': expected euclidean or cosine (the distance; the scores to compute are --metrics)");
   request.cosine = metric == "cosine";
   request.silhouette = request.calinski_harabasz = request.davies_bouldin = false;
   // Calinski-Harabasz and Davies-Bouldin are defined by Euclidean means (scikit-learn has no
