@@ -6,7 +6,9 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "lloyd/io/csr.hpp"
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/select/sweep.hpp"
 
 namespace lloyd::cli {
@@ -19,6 +21,7 @@ struct ChooseRequest {
   SweepOptions options;
   std::string init_text;
   bool json = false, quiet = false, force = false;
+  bool cosine = false;  ///< --metric cosine: spherical fits, cosine silhouette
 };
 
 void write_sweep(const Comm& comm, const ChooseRequest& request, const SweepResult& result,
@@ -64,6 +67,7 @@ void write_sweep(const Comm& comm, const ChooseRequest& request, const SweepResu
   write_attribute(root, "n_samples", static_cast<std::int64_t>(shape.rows));
   write_attribute(root, "n_features", static_cast<std::int64_t>(shape.cols));
   write_attribute(root, "input", request.input.text());
+  write_attribute(root, "metric", std::string(request.cosine ? "cosine" : "euclidean"));
   write_attribute(root, "elbow_rule",
                   std::string("kneedle on log(inertia): K maximising (1 - y) - x, x = (K - "
                               "Kmin)/(Kmax - Kmin), y = log W normalised to [0,1]"));
@@ -98,7 +102,6 @@ void note_edge_recommendations(const SweepOptions& o, const SweepResult& result)
 template <class T>
 int choose_typed(const Comm& comm, const ChooseRequest& request, const MatrixShape& shape,
                  double start) {
-  const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
   const auto observer = [&](const SweepProgress& p) {
     if (comm.rank() != 0 || request.quiet) return;
     if (p.reference < 0)
@@ -109,7 +112,13 @@ int choose_typed(const Comm& comm, const ChooseRequest& request, const MatrixSha
           stderr, "lloyd choose-k: [%d/%d] k=%d gap reference %d inertia=%.10g n_iter=%d  %.2f s\n",
           p.done, p.total, p.k, p.reference, p.inertia, p.n_iter, p.seconds);
   };
-  const SweepResult result = choose_k(comm, shard, request.options, observer);
+  const SweepResult result = [&] {
+    if (!request.cosine) return choose_k(comm, read_shard<T>(comm, request.input, shape), request.options, observer);
+    // The rows fit --metric cosine clusters: unit norm, sparse input kept sparse.
+    CsrShard<T> unit_rows = read_rows_as_csr<T>(comm, request.input, shape);
+    normalize_rows(unit_rows);
+    return choose_k_cosine(comm, unit_rows, request.options, observer);
+  }();
   if (!request.output.empty()) write_sweep(comm, request, result, shape);
   if (comm.rank() == 0) note_edge_recommendations(request.options, result);
   const double seconds = elapsed_max(comm, start);
@@ -129,6 +138,7 @@ int choose_typed(const Comm& comm, const ChooseRequest& request, const MatrixSha
     object.add("n_samples", shape.rows)
         .add("n_features", shape.cols)
         .add("n_ranks", comm.size())
+        .add("metric", request.cosine ? "cosine" : "euclidean")
         .add("seconds", seconds)
         .add("seed", static_cast<std::int64_t>(request.options.fit.seed))
         .add("silhouette_sampled", result.silhouette_sampled);
@@ -164,7 +174,11 @@ int run_choose_k(const Comm& comm, const Args& args) {
       "smallest K (1 is allowed; silhouette, CH and DB need K >= 2)")(
       "k-max", po::value<int>()->default_value(10), "largest K")(
       "criteria", po::value<std::string>()->default_value("elbow,silhouette,ch,db,gap"),
-      "comma-separated subset of elbow, silhouette, ch, db, gap (the elbow is always reported)")(
+      "comma-separated subset of elbow, silhouette, ch, db, gap (the elbow is always reported; "
+      "default with --metric cosine: elbow,silhouette)")(
+      "metric", po::value<std::string>()->default_value("euclidean"),
+      "euclidean, or cosine: spherical K-Means fits (as fit --metric cosine; dense or CSR input, "
+      "kept sparse), their inertia for the elbow, the cosine silhouette")(
       "gap-refs", po::value<int>()->default_value(10),
       "reference data sets B of the gap statistic")(
       "gap-reference", po::value<std::string>()->default_value("uniform"),
@@ -206,8 +220,16 @@ int run_choose_k(const Comm& comm, const Args& args) {
   if (o.k_min < 1 || o.k_max < o.k_min)
     throw UsageError("lloyd choose-k: need 1 <= --k-min <= --k-max (got " +
                      std::to_string(o.k_min) + ".." + std::to_string(o.k_max) + ")");
+  const std::string metric = (*vm)["metric"].as<std::string>();
+  if (metric != "euclidean" && metric != "cosine")
+    throw UsageError("lloyd choose-k: unknown --metric '" + metric + "': expected euclidean or cosine");
+  request.cosine = metric == "cosine";
   o.silhouette = o.calinski_harabasz = o.davies_bouldin = o.gap = false;
-  std::stringstream criteria((*vm)["criteria"].as<std::string>());
+  // CH and DB are built on Euclidean means, the gap statistic on a box-uniform null: with
+  // cosine the default criteria are the elbow and the silhouette.
+  std::stringstream criteria(request.cosine && (*vm)["criteria"].defaulted()
+                                 ? std::string("elbow,silhouette")
+                                 : (*vm)["criteria"].as<std::string>());
   bool named = false;
   for (std::string name; std::getline(criteria, name, ',');) {
     if (name == "silhouette")
@@ -226,6 +248,9 @@ int run_choose_k(const Comm& comm, const Args& args) {
   if (!named)
     throw UsageError("lloyd choose-k: --criteria names no criterion (expected a comma-separated list of "
                      "elbow, silhouette, ch, db, gap; 'elbow' for the elbow alone)");
+  if (request.cosine && (o.calinski_harabasz || o.davies_bouldin || o.gap))
+    throw UsageError("lloyd choose-k: with --metric cosine the criteria are elbow and silhouette "
+                     "(ch, db and gap are Euclidean constructions)");
   o.gap_refs = (*vm)["gap-refs"].as<int>();
   if (o.gap && o.gap_refs < 1) throw UsageError("lloyd choose-k: --gap-refs must be at least 1");
   o.silhouette_max_exact = (*vm)["silhouette-max-exact"].as<std::uint64_t>();
@@ -237,10 +262,14 @@ int run_choose_k(const Comm& comm, const Args& args) {
   if (o.fit.init == InitMethod::Explicit)
     throw UsageError("lloyd choose-k: --init must be k-means++, k-means||, forgy or random-partition (got '" +
                      request.init_text + "')");
+  if (request.cosine && o.fit.init != InitMethod::KMeansPlusPlus && o.fit.init != InitMethod::Forgy)
+    throw UsageError("lloyd choose-k: --metric cosine supports --init k-means++ or forgy (got '" +
+                     request.init_text + "')");
   o.fit.algorithm = parse_algorithm_option(*vm, "choose-k");
   apply_threads(comm, *vm);
   o.fit.n_init = parse_n_init_option(*vm, "choose-k", o.fit.init);
   refuse_unless(*vm, "choose-k", {"gap-refs", "gap-reference"}, o.gap, "--criteria with gap");
+  refuse_unless(*vm, "choose-k", {"algorithm"}, !request.cosine, "--metric euclidean (spherical fits have one loop)");
   refuse_unless(*vm, "choose-k", {"silhouette-max-exact", "silhouette-sample-size"}, o.silhouette,
                 "--criteria with silhouette");
   o.fit.max_iter = (*vm)["max-iter"].as<int>();

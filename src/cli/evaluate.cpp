@@ -7,7 +7,9 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "lloyd/io/csr.hpp"
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/metrics/external.hpp"
 #include "lloyd/metrics/internal.hpp"
 #include "lloyd/metrics/labels.hpp"
@@ -24,12 +26,23 @@ struct EvaluateRequest {
   bool silhouette = true, calinski_harabasz = true, davies_bouldin = true;
   std::uint64_t sample_size = 0, seed = 0;
   bool json = false, force = false;
+  bool cosine = false;  ///< --metric cosine: the silhouette of the unit rows, CSR kept sparse
 };
 
 template <class T>
 int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const MatrixShape& shape,
                    double start) {
-  const DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
+  // Cosine: the rows fit --metric cosine clusters (unit norm, sparse stays sparse); the
+  // dense shard is then not read at all.
+  DenseShard<T> shard;
+  CsrShard<T> unit_rows;
+  if (request.cosine) {
+    unit_rows = read_rows_as_csr<T>(comm, request.input, shape);
+    normalize_rows(unit_rows);
+  } else {
+    shard = read_shard<T>(comm, request.input, shape);
+  }
+  const std::uint64_t first_row = request.cosine ? unit_rows.first_row : shard.first_row;
   // Any integer labels, as scikit-learn's: each distinct value is a cluster (or class), so
   // what the metrics allocate follows the number of distinct values, not the largest one.
   const std::vector<std::int32_t> labels =
@@ -47,9 +60,14 @@ int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const Matri
   };
   SilhouetteResult s;
   if (request.silhouette) {
-    s = request.sample_size
-            ? sampled_silhouette(comm, shard, labels, request.sample_size, request.seed)
-            : silhouette(comm, shard, labels);
+    if (request.cosine)
+      s = request.sample_size
+              ? sampled_cosine_silhouette(comm, unit_rows, labels, request.sample_size, request.seed)
+              : cosine_silhouette(comm, unit_rows, labels);
+    else
+      s = request.sample_size
+              ? sampled_silhouette(comm, shard, labels, request.sample_size, request.seed)
+              : silhouette(comm, shard, labels);
     report("silhouette", s.mean);
     if (s.sampled) report("silhouette_stderr", s.standard_error);
     object.add("silhouette_rows", s.rows);
@@ -67,9 +85,10 @@ int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const Matri
   }
   if (!request.output.empty()) {
     OutputFile file(comm, request.output, request.force);
-    file.write_distributed("/silhouette", s.values.data(), s.values.size(), shard.first_row,
-                           shard.global_rows, 0);
+    file.write_distributed("/silhouette", s.values.data(), s.values.size(), first_row,
+                           shape.rows, 0);
     write_attribute(file.root(), "silhouette", s.mean);
+    write_attribute(file.root(), "metric", std::string(request.cosine ? "cosine" : "euclidean"));
     write_attribute(file.root(), "input", request.input.text());
     write_attribute(file.root(), "labels", request.labels.text());
     file.commit();
@@ -80,15 +99,17 @@ int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const Matri
       object.add("n_samples", shape.rows)
           .add("n_features", shape.cols)
           .add("n_ranks", comm.size())
+          .add("metric", request.cosine ? "cosine" : "euclidean")
           .add("seconds", seconds)
           .add("input", request.input.text())
           .add("labels", request.labels.text());
       if (!request.output.empty()) object.add("output", request.output);
       std::cout << object.str() << std::endl;
     } else {
-      std::printf("lloyd evaluate: n=%llu d=%llu ranks=%d  %.3f s\n",
+      std::printf("lloyd evaluate: n=%llu d=%llu ranks=%d%s  %.3f s\n",
                   static_cast<unsigned long long>(shape.rows),
-                  static_cast<unsigned long long>(shape.cols), comm.size(), seconds);
+                  static_cast<unsigned long long>(shape.cols), comm.size(),
+                  request.cosine ? " metric=cosine" : "", seconds);
       std::cout << text.str() << std::flush;
     }
   }
@@ -106,7 +127,10 @@ int run_evaluate(const Comm& comm, const Args& args) {
       "cluster labels: MODEL.h5 (reads /labels) or FILE.h5:/dataset (n integers; each value a cluster)")(
       "metrics", po::value<std::string>()->default_value("silhouette,ch,db"),
       "comma-separated: silhouette, ch (Calinski-Harabasz), db (Davies-Bouldin), or none; "
-      "external scores come with --truth")(
+      "external scores come with --truth (default with --metric cosine: silhouette)")(
+      "metric", po::value<std::string>()->default_value("euclidean"),
+      "distance of the silhouette: euclidean, or cosine (scikit-learn's metric=\"cosine\"; dense "
+      "or CSR input, kept sparse)")(
       "sample-size", po::value<std::uint64_t>()->default_value(0),
       "silhouette of a random sample of N rows, with its standard error (0: exact, all rows)")(
       "seed", po::value<std::uint64_t>()->default_value(0), "random seed of the silhouette sample")(
@@ -130,8 +154,17 @@ int run_evaluate(const Comm& comm, const Args& args) {
   } catch (const Error& e) {
     throw UsageError(std::string("lloyd evaluate: ") + e.what());
   }
+  const std::string metric = (*vm)["metric"].as<std::string>();
+  if (metric != "euclidean" && metric != "cosine")
+    throw UsageError("lloyd evaluate: unknown --metric '" + metric +
+                     "': expected euclidean or cosine (the distance; the scores to compute are --metrics)");
+  request.cosine = metric == "cosine";
   request.silhouette = request.calinski_harabasz = request.davies_bouldin = false;
-  const std::string metric_list = (*vm)["metrics"].as<std::string>();
+  // Calinski-Harabasz and Davies-Bouldin are defined by Euclidean means (scikit-learn has no
+  // metric for them): with cosine the default list is the silhouette alone.
+  const std::string metric_list = request.cosine && (*vm)["metrics"].defaulted()
+                                      ? std::string("silhouette")
+                                      : (*vm)["metrics"].as<std::string>();
   std::stringstream metrics(metric_list);
   bool named = false;
   for (std::string name; std::getline(metrics, name, ',');) {
@@ -151,6 +184,9 @@ int run_evaluate(const Comm& comm, const Args& args) {
   if (!named)
     throw UsageError("lloyd evaluate: --metrics names no metric (expected a comma-separated list of "
                      "silhouette, ch, db; 'none' with --truth for the external scores alone)");
+  if (request.cosine && (request.calinski_harabasz || request.davies_bouldin))
+    throw UsageError("lloyd evaluate: --metrics ch and db are Euclidean (scikit-learn has no cosine "
+                     "form of them): with --metric cosine only the silhouette is computed");
   if (metric_list == "none" && !request.truth)
     throw UsageError("lloyd evaluate: --metrics none leaves nothing to compute without --truth");
   refuse_unless(*vm, "evaluate", {"sample-size", "seed"}, request.silhouette, "--metrics with silhouette");

@@ -132,8 +132,7 @@ FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const
   const std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
   check_cluster_count(options.k, shape.rows, request.input.text());
   const double read_start = MPI_Wtime();
-  CsrShard<T> rows = shape.sparse ? read_csr_shard<T>(comm, request.input, shape)
-                                  : to_csr(read_shard<T>(comm, request.input, shape));
+  CsrShard<T> rows = read_rows_as_csr<T>(comm, request.input, shape);
   normalize_rows(rows);
   const double io_seconds = MPI_Wtime() - read_start;
   IterationObserver progress;
@@ -308,7 +307,7 @@ void refuse_inapplicable_fit_options(const po::variables_map& vm, const FitReque
   // Only the Euclidean Lloyd loop (also each split of bisecting) has assignment algorithms.
   refuse_unless(vm, "fit", {"algorithm"},
                 (mode == ModelAlgorithm::Lloyd || mode == ModelAlgorithm::Bisecting) && !request.cosine,
-                "--mode lloyd or bisecting with --metric euclidean");
+                "--mode lloyd or bisecting with --metric euclidean (spherical fits have one loop)");
 }
 
 }  // namespace

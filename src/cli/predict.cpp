@@ -51,7 +51,7 @@ int predict_typed(const Comm& comm, const PredictRequest& request, const MatrixS
   // A cosine model labels the unit rows by their largest dot product; sparse rows stay sparse.
   CsrShard<T> unit_rows;
   if (fitted.cosine) {
-    unit_rows = shape.sparse ? read_csr_shard<T>(comm, input, shape) : to_csr(read_shard<T>(comm, input, shape));
+    unit_rows = read_rows_as_csr<T>(comm, input, shape);
     normalize_rows(unit_rows);
   }
   DenseShard<T> shard = fitted.cosine ? DenseShard<T>{unit_rows.global_rows, unit_rows.first_row,

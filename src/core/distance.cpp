@@ -64,6 +64,10 @@ double fixed_point_scale(const Comm& comm, const DenseShard<T>& shard, Distance 
   const double diameter = distance == Distance::Euclidean   ? std::sqrt(diameter2)
                           : distance == Distance::Manhattan ? l1_diameter
                                                             : 2.0;
+  return fixed_point_scale(diameter);
+}
+
+double fixed_point_scale(double diameter) {
   // Computed distances may exceed the true diameter by rounding: leave a margin.
   const double bound = std::fma(diameter, 1 + 1e-6, std::numeric_limits<double>::min());
   int exponent = 0;
@@ -143,11 +147,62 @@ void quantised_distances(Distance distance, const TileRows& lhs, const TileRows&
     for (Eigen::Index r = 0; r < kTile; ++r) out(r, r) = 0;
 }
 
+template <class T>
+void quantised_unit_cosines(const SparseTileRows<T>& lhs, const SparseTileRows<T>& rhs, double scale,
+                            SparseColumnScratch& scratch, Tile& out) {
+  constexpr double kRound = 0x1.8p52;  // as in quantised_distances
+  auto& [slot, touched, begin, rows, values] = scratch;
+  // rhs by column, each column's rows ascending: a counting sort over the columns it stores.
+  touched.clear();
+  begin.assign(1, 0);
+  for (std::int64_t e = rhs.indptr[rhs.range.begin - rhs.first]; e < rhs.indptr[rhs.range.end - rhs.first]; ++e) {
+    const auto column = static_cast<std::size_t>(rhs.indices[e]);
+    if (slot[column] == 0) {
+      touched.push_back(static_cast<std::int32_t>(column));
+      slot[column] = static_cast<std::int32_t>(touched.size());
+      begin.push_back(0);
+    }
+    ++begin[static_cast<std::size_t>(slot[column])];
+  }
+  for (std::size_t t = 1; t < begin.size(); ++t) begin[t] += begin[t - 1];
+  rows.resize(static_cast<std::size_t>(begin.back()));
+  values.resize(rows.size());
+  std::vector<std::int64_t> cursor(begin.begin(), begin.end() - 1);
+  for (std::uint64_t h = rhs.range.begin; h < rhs.range.end; ++h)
+    for (std::int64_t e = rhs.indptr[h - rhs.first]; e < rhs.indptr[h - rhs.first + 1]; ++e) {
+      const auto at = static_cast<std::size_t>(cursor[static_cast<std::size_t>(slot[static_cast<std::size_t>(rhs.indices[e])] - 1)]++);
+      rows[at] = static_cast<std::int32_t>(h - rhs.start);
+      values[at] = static_cast<double>(rhs.values[e]);
+    }
+
+  out.setZero();
+  double dots[kTile];
+  for (std::uint64_t g = lhs.range.begin; g < lhs.range.end; ++g) {
+    std::fill(dots, dots + kTile, 0.0);
+    // lhs's columns ascending: every dot gathers its terms in ascending column order.
+    for (std::int64_t e = lhs.indptr[g - lhs.first]; e < lhs.indptr[g - lhs.first + 1]; ++e) {
+      const std::int32_t t = slot[static_cast<std::size_t>(lhs.indices[e])];
+      if (t == 0) continue;
+      const double x = static_cast<double>(lhs.values[e]);
+      for (std::int64_t p = begin[static_cast<std::size_t>(t) - 1]; p < begin[static_cast<std::size_t>(t)]; ++p)
+        dots[rows[static_cast<std::size_t>(p)]] += x * values[static_cast<std::size_t>(p)];
+    }
+    double* row = out.row(static_cast<Eigen::Index>(g - lhs.start)).data();
+    for (std::uint64_t h = rhs.range.begin; h < rhs.range.end; ++h)
+      row[h - rhs.start] = (std::clamp(1.0 - dots[h - rhs.start], 0.0, 2.0) * scale + kRound) - kRound;
+  }
+  for (const std::int32_t column : touched) slot[static_cast<std::size_t>(column)] = 0;
+  if (lhs.start == rhs.start)  // a row's distance to itself is 0 (scikit-learn's too)
+    for (Eigen::Index r = 0; r < kTile; ++r) out(r, r) = 0;
+}
+
 #define LLOYD_INSTANTIATE(T)                                                                  \
   template std::vector<double> row_norms(Distance, const T*, std::uint64_t, Eigen::Index);  \
   template double fixed_point_scale(const Comm&, const DenseShard<T>&, Distance);            \
   template void TileRows::load(const T*, std::uint64_t, std::uint64_t,                       \
-                               const std::vector<double>&, std::uint64_t);
+                               const std::vector<double>&, std::uint64_t);                  \
+  template void quantised_unit_cosines(const SparseTileRows<T>&, const SparseTileRows<T>&, double, \
+                                       SparseColumnScratch&, Tile&);
 LLOYD_INSTANTIATE(float)
 LLOYD_INSTANTIATE(double)
 

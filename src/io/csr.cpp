@@ -309,6 +309,13 @@ std::vector<std::string> read_strings(const std::string& file_name, const std::s
   return strings.read(0, strings.size());
 }
 
+template <class T>
+CsrShard<T> read_rows_as_csr(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape) {
+  return shape.sparse ? read_csr_shard<T>(comm, ref, shape) : to_csr(read_shard<T>(comm, ref, shape));
+}
+
+template CsrShard<float> read_rows_as_csr(const Comm&, const DatasetRef&, const MatrixShape&);
+template CsrShard<double> read_rows_as_csr(const Comm&, const DatasetRef&, const MatrixShape&);
 template CsrShard<float> read_csr_shard(const Comm&, const DatasetRef&, const MatrixShape&);
 template CsrShard<double> read_csr_shard(const Comm&, const DatasetRef&, const MatrixShape&);
 template void write_csr(const Comm&, OutputFile&, const std::string&, const CsrShard<float>&);

@@ -9,6 +9,7 @@
 #include "lloyd/error.hpp"
 #include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/driver.hpp"
+#include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/metrics/internal.hpp"
 #include "lloyd/metrics/silhouette.hpp"
 #include "lloyd/rng.hpp"
@@ -99,59 +100,112 @@ DenseShard<T> GapReferenceSampler<T>::sample(int b) const {
   return reference;
 }
 
-template <class T>
-SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOptions& options,
-                     const SweepObserver& observer) {
+namespace {
+
+void check_sweep_options(const SweepOptions& options, std::uint64_t rows) {
   if (options.k_min < 1 || options.k_max < options.k_min)
     throw AgreedError("need 1 <= k-min <= k-max (got " + std::to_string(options.k_min) + ".." +
                       std::to_string(options.k_max) + ")");
-  if (static_cast<std::uint64_t>(options.k_max) > shard.global_rows)
+  if (static_cast<std::uint64_t>(options.k_max) > rows)
     throw AgreedError("k-max " + std::to_string(options.k_max) + " exceeds the " +
-                      std::to_string(shard.global_rows) + " rows of the data");
+                      std::to_string(rows) + " rows of the data");
   if (options.gap && options.gap_refs < 1)
     throw AgreedError("the gap statistic needs at least 1 reference set");
-  const double start = MPI_Wtime();
+}
+
+/// Counts the finished fits and tells the observer.
+class SweepReporter {
+ public:
+  SweepReporter(const SweepOptions& options, const SweepObserver& observer)
+      : observer_(observer), start_(MPI_Wtime()) {
+    progress_.total = (options.k_max - options.k_min + 1) * (1 + (options.gap ? options.gap_refs : 0));
+  }
+  void operator()(int k, int reference, double inertia, int n_iter) {
+    ++progress_.done;
+    progress_.k = k;
+    progress_.reference = reference;
+    progress_.inertia = inertia;
+    progress_.n_iter = n_iter;
+    progress_.seconds = MPI_Wtime() - start_;
+    if (observer_) observer_(progress_);
+  }
+
+ private:
+  const SweepObserver& observer_;
+  double start_;
+  SweepProgress progress_;
+};
+
+/// The recommended K of every criterion computed.
+void recommend(const SweepOptions& options, SweepResult& result) {
+  // On log W, as the gap statistic: the first large drops do not flatten the rest.
+  result.elbow_k = kneedle_elbow(result.ks, result.log_w);
+  if (options.silhouette) result.silhouette_k = best_k(result.ks, result.silhouette, true);
+  if (options.calinski_harabasz)
+    result.calinski_harabasz_k = best_k(result.ks, result.calinski_harabasz, true);
+  if (options.davies_bouldin)
+    result.davies_bouldin_k = best_k(result.ks, result.davies_bouldin, false);
+  if (options.gap) result.gap_k = gap_choice(result.ks, result.gap, result.gap_s);
+}
+
+/// The silhouette of a fit's labels, sampled beyond silhouette_max_exact rows: Euclidean on
+/// dense rows, cosine on unit CSR rows.
+template <class T>
+SilhouetteResult sweep_silhouette(const Comm& comm, const DenseShard<T>& shard, std::span<const std::int32_t> labels,
+                                  const SweepOptions& options, bool sampled) {
+  return sampled ? sampled_silhouette(comm, shard, labels, options.silhouette_sample_size, options.fit.seed)
+                 : silhouette(comm, shard, labels);
+}
+template <class T>
+SilhouetteResult sweep_silhouette(const Comm& comm, const CsrShard<T>& unit_rows, std::span<const std::int32_t> labels,
+                                  const SweepOptions& options, bool sampled) {
+  return sampled ? sampled_cosine_silhouette(comm, unit_rows, labels, options.silhouette_sample_size,
+                                             options.fit.seed)
+                 : cosine_silhouette(comm, unit_rows, labels);
+}
+
+/// Collective over comm: records the data fit of one K (K, iterations, inertia, progress) and
+/// its silhouette with the standard error (NaN when not asked for or undefined).
+template <class Shard, class T>
+void record_fit(const Comm& comm, const Shard& shard, int k, const KMeansResult<T>& model,
+                const SweepOptions& options, SweepReporter& report, SweepResult& result) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const int count = options.k_max - options.k_min + 1;
+  result.ks.push_back(k);
+  result.n_iter.push_back(model.n_iter);
+  result.inertia.push_back(model.inertia);
+  report(k, -1, model.inertia, model.n_iter);
+  // Metrics need at least two clusters in use; K-Means never leaves a cluster empty.
+  const bool defined = k >= 2 && static_cast<std::uint64_t>(k) < shard.global_rows;
+  double score = nan, error = nan;
+  if (options.silhouette && defined) {
+    const SilhouetteResult s = sweep_silhouette(comm, shard, model.labels, options, result.silhouette_sampled);
+    score = s.mean;
+    error = s.standard_error;
+  }
+  result.silhouette.push_back(score);
+  result.silhouette_stderr.push_back(error);
+}
+
+}  // namespace
+
+template <class T>
+SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOptions& options,
+                     const SweepObserver& observer) {
+  check_sweep_options(options, shard.global_rows);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
   const int references = options.gap ? options.gap_refs : 0;
-  SweepProgress progress;
-  progress.total = count * (1 + references);
-  const auto report = [&](int k, int reference, double inertia, int n_iter) {
-    ++progress.done;
-    progress.k = k;
-    progress.reference = reference;
-    progress.inertia = inertia;
-    progress.n_iter = n_iter;
-    progress.seconds = MPI_Wtime() - start;
-    if (observer) observer(progress);
-  };
-  const bool sampled = shard.global_rows > options.silhouette_max_exact;
+  SweepReporter report(options, observer);
   std::optional<GapReferenceSampler<T>> sampler;
   if (options.gap) sampler.emplace(comm, shard, options.gap_reference, options.fit.seed);
 
   SweepResult result;
-  result.silhouette_sampled = options.silhouette && sampled;
+  result.silhouette_sampled = options.silhouette && shard.global_rows > options.silhouette_max_exact;
   for (int k = options.k_min; k <= options.k_max; ++k) {
     KMeansOptions fit = options.fit;
     fit.k = k;
     const KMeansResult<T> model = fit_kmeans(comm, shard, fit);
-    result.ks.push_back(k);
-    result.n_iter.push_back(model.n_iter);
-    result.inertia.push_back(model.inertia);
-    report(k, -1, model.inertia, model.n_iter);
-    // Metrics need at least two clusters in use; K-Means never leaves a cluster empty.
+    record_fit(comm, shard, k, model, options, report, result);
     const bool defined = k >= 2 && static_cast<std::uint64_t>(k) < shard.global_rows;
-    double score = nan, error = nan;
-    if (options.silhouette && defined) {
-      const SilhouetteResult s =
-          sampled ? sampled_silhouette(comm, shard, model.labels, options.silhouette_sample_size,
-                                       options.fit.seed)
-                  : silhouette(comm, shard, model.labels);
-      score = s.mean;
-      error = s.standard_error;
-    }
-    result.silhouette.push_back(score);
-    result.silhouette_stderr.push_back(error);
     result.calinski_harabasz.push_back(
         options.calinski_harabasz && defined ? calinski_harabasz(comm, shard, model.labels) : nan);
     result.davies_bouldin.push_back(
@@ -172,14 +226,32 @@ SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOp
     result.log_w.push_back(gap.log_w);
     result.reference_log_w.push_back(gap.reference_mean);
   }
-  // On log W, as the gap statistic: the first large drops do not flatten the rest.
-  result.elbow_k = kneedle_elbow(result.ks, result.log_w);
-  if (options.silhouette) result.silhouette_k = best_k(result.ks, result.silhouette, true);
-  if (options.calinski_harabasz)
-    result.calinski_harabasz_k = best_k(result.ks, result.calinski_harabasz, true);
-  if (options.davies_bouldin)
-    result.davies_bouldin_k = best_k(result.ks, result.davies_bouldin, false);
-  if (options.gap) result.gap_k = gap_choice(result.ks, result.gap, result.gap_s);
+  recommend(options, result);
+  return result;
+}
+
+template <class T>
+SweepResult choose_k_cosine(const Comm& comm, const CsrShard<T>& unit_rows, const SweepOptions& options,
+                            const SweepObserver& observer) {
+  check_sweep_options(options, unit_rows.global_rows);
+  if (options.calinski_harabasz || options.davies_bouldin || options.gap)
+    throw AgreedError("with the cosine metric choose-k computes the elbow and the silhouette only "
+                      "(Calinski-Harabasz, Davies-Bouldin and the gap statistic are Euclidean)");
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  SweepReporter report(options, observer);
+  SweepResult result;
+  result.silhouette_sampled = options.silhouette && unit_rows.global_rows > options.silhouette_max_exact;
+  for (int k = options.k_min; k <= options.k_max; ++k) {
+    KMeansOptions fit = options.fit;
+    fit.k = k;
+    fit.tol_absolute = fit.tol;  // as fit --metric cosine: unit centres need no data scale
+    record_fit(comm, unit_rows, k, fit_spherical(comm, unit_rows, fit), options, report, result);
+    for (std::vector<double>* unused : {&result.calinski_harabasz, &result.davies_bouldin, &result.gap,
+                                        &result.gap_s, &result.reference_log_w})
+      unused->push_back(nan);
+    result.log_w.push_back(std::log(result.inertia.back()));
+  }
+  recommend(options, result);
   return result;
 }
 
@@ -189,5 +261,9 @@ template SweepResult choose_k(const Comm&, const DenseShard<float>&, const Sweep
                               const SweepObserver&);
 template SweepResult choose_k(const Comm&, const DenseShard<double>&, const SweepOptions&,
                               const SweepObserver&);
+template SweepResult choose_k_cosine(const Comm&, const CsrShard<float>&, const SweepOptions&,
+                                     const SweepObserver&);
+template SweepResult choose_k_cosine(const Comm&, const CsrShard<double>&, const SweepOptions&,
+                                     const SweepObserver&);
 
 }  // namespace lloyd

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of `lloyd evaluate` and `lloyd choose-k`: scores equal scikit-learn's
 # (fixture attributes), the same at 1 and 4 ranks; per-sample output; choose-k recommends 5
-# on five separated blobs at 1 and 4 ranks with identical sweep files; bad input fails well.
+# on five separated blobs at 1 and 4 ranks with identical sweep files; --metric cosine on
+# dense and CSR input equals scikit-learn's silhouette_score(metric="cosine") at 1-4 ranks,
+# choose-k --metric cosine finds four topics; bad input fails well.
 #
 #     bash tests/cli/evaluate.sh /path/to/lloyd
 set -u
@@ -11,9 +13,9 @@ lib_init "$@"
 LIMIT=120
 FIX=$DATA/metrics_blobs_f64.h5
 
-# close NAME ACTUAL EXPECTED: |a - e| <= 1e-9 |e|
+# close NAME ACTUAL EXPECTED [TOLERANCE]: |a - e| <= TOLERANCE |e| (default 1e-9)
 close() {
-  if awk -v a="$2" -v e="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; m = e < 0 ? -e : e; exit !(a != "" && d <= 1e-9 * m) }'; then
+  if awk -v a="$2" -v e="$3" -v t="${4:-1e-9}" 'BEGIN { d = a - e; if (d < 0) d = -d; m = e < 0 ? -e : e; exit !(a != "" && d <= t * m) }'; then
     pass "$1 ($2)"
   else
     fail "$1" "got '$2', scikit-learn '$3'"
@@ -97,6 +99,82 @@ for np in 1 3; do
 done
 check_eq choose_parallel.k "$(json_get "$(cat "$OUT_FILE")" recommended_k_silhouette)" 5
 check_h5_identical choose_parallel.same_sweep_at_1_and_3 "$TMP/sweep_parallel1.h5" "$TMP/sweep_parallel3.h5"
+
+# ---------------------------------------------------------------- cosine
+# evaluate --metric cosine on dense rows (a zero row among them) and on a TF-IDF CSR group
+# (an empty document among them, kept sparse): scikit-learn's silhouette_score(metric="cosine")
+# to 1e-12, the same bits at 1-4 ranks; by default the silhouette alone.
+for case in dense sparse; do
+  COS=$DATA/cosine_$case.h5
+  for np in 1 2 3 4; do
+    mpi "cos_eval_${case}_np$np" "$np" 30 evaluate --metric cosine --input "$COS:/X" --labels "$COS:/labels" --json
+    check_ran_ok "cos_eval_${case}_np$np.exit0"
+    json=$(cat "$OUT_FILE")
+    [ "$np" -eq 1 ] && first=$(json_get "$json" silhouette)
+    check_eq "cos_eval_${case}_np$np.same_as_np1" "$(json_get "$json" silhouette)" "$first"
+  done
+  close "cos_eval_$case.scikit_learn" "$first" \
+    "$(h5dump -m %.17g -a /expected/silhouette "$COS" | sed -n 's/^ *(0): *//p')" 1e-12
+  check_eq "cos_eval_$case.metric" "$(json_get "$json" metric)" cosine
+  check_eq "cos_eval_$case.silhouette_only" "$(json_get "$json" calinski_harabasz)$(json_get "$json" davies_bouldin)" ""
+done
+COS=$DATA/cosine_sparse.h5
+mpi cos_eval_output 3 30 evaluate --metric cosine --input "$COS:/X" --labels "$COS:/labels" --output "$TMP/cos_samples.h5"
+check_ran_ok cos_eval_output.exit0
+check_eq cos_eval_output.dims "$(h5_dims "$TMP/cos_samples.h5" /silhouette)" "523"
+check_eq cos_eval_output.metric "$(h5_attr "$TMP/cos_samples.h5" /metric)" cosine
+for np in 2 3; do
+  mpi "cos_eval_sampled_np$np" "$np" 30 evaluate --metric cosine --input "$COS:/X" --labels "$COS:/labels" \
+    --sample-size 200 --seed 4 --json
+  check_ran_ok "cos_eval_sampled_np$np.exit0"
+  cp "$OUT_FILE" "$TMP/cos_sampled_np$np.json"
+done
+for key in silhouette silhouette_stderr silhouette_rows; do
+  check_eq "cos_eval_sampled.$key.same_at_2_and_3" "$(json_get "$(cat "$TMP/cos_sampled_np2.json")" $key)" \
+    "$(json_get "$(cat "$TMP/cos_sampled_np3.json")" $key)"
+done
+
+# choose-k --metric cosine: spherical fits; on four separated topics the elbow and the
+# silhouette recommend 4, and K = 4's inertia and silhouette are the fixture's; the sweep is
+# the same at 1 and 3 ranks and with 2 threads; each K's silhouette is evaluate's on the model
+# fit --metric cosine writes with the same settings.
+TOPICS=$DATA/cosine_topics.h5
+for run in "1 1" "3 1" "2 2"; do
+  set -- $run
+  mpi "cos_choose_np$1_t$2" "$1" 60 choose-k --metric cosine --input "$TOPICS:/X" --k-min 2 --k-max 7 \
+    --n-init 4 --threads "$2" --output "$TMP/cos_sweep_$1_$2.h5" --json --quiet
+  check_ran_ok "cos_choose_np$1_t$2.exit0"
+done
+set --
+json=$(cat "$OUT_FILE")
+check_eq cos_choose.k_silhouette "$(json_get "$json" recommended_k_silhouette)" 4
+check_eq cos_choose.k_elbow "$(json_get "$json" recommended_k_elbow)" 4
+check_eq cos_choose.no_gap "$(json_get "$json" recommended_k_gap)" ""
+check_h5_identical cos_choose.same_sweep_at_1_and_3 "$TMP/cos_sweep_1_1.h5" "$TMP/cos_sweep_3_1.h5"
+check_h5_identical cos_choose.same_sweep_with_2_threads "$TMP/cos_sweep_1_1.h5" "$TMP/cos_sweep_2_2.h5"
+check_eq cos_choose.metric "$(h5_attr "$TMP/cos_sweep_1_1.h5" /metric)" cosine
+# sweep_value FILE DATASET I: element I (from 0) with 17 digits
+sweep_value() { h5dump -m %.17g -d "$2" "$1" | sed -n "s/^ *($3): *\([^,]*\).*/\1/p"; }
+close cos_choose.inertia_k4 "$(sweep_value "$TMP/cos_sweep_1_1.h5" /inertia 2)" \
+  "$(h5dump -m %.17g -a /expected/spherical_inertia "$TOPICS" | sed -n 's/^ *(0): *//p')" 1e-12
+close cos_choose.silhouette_k4 "$(sweep_value "$TMP/cos_sweep_1_1.h5" /silhouette 2)" \
+  "$(h5dump -m %.17g -a /expected/silhouette "$TOPICS" | sed -n 's/^ *(0): *//p')" 1e-12
+mpi cos_fit_k5 2 30 fit --metric cosine --input "$TOPICS:/X" --k 5 --n-init 4 --output "$TMP/cos_k5.h5"
+check_ran_ok cos_fit_k5.exit0
+mpi cos_eval_k5 3 30 evaluate --metric cosine --input "$TOPICS:/X" --labels "$TMP/cos_k5.h5" --json
+check_ran_ok cos_eval_k5.exit0
+check_eq cos_choose.silhouette_k5_is_evaluate "$(sweep_value "$TMP/cos_sweep_1_1.h5" /silhouette 3)" \
+  "$(json_get "$(cat "$OUT_FILE")" silhouette)"
+
+# Refused with one line: Euclidean-only scores and criteria, a seeding the cosine fit lacks.
+expect_error cos_eval_ch 2 "" "ch and db are Euclidean" -- \
+  evaluate --metric cosine --input "$COS:/X" --labels "$COS:/labels" --metrics silhouette,ch
+expect_error cos_eval_unknown_metric 2 "" "unknown --metric 'manhattan'" -- \
+  evaluate --metric manhattan --input "$COS:/X" --labels "$COS:/labels"
+expect_error cos_choose_gap 2 "$TMP/err/cos_sweep.h5" "criteria are elbow and silhouette" -- \
+  choose-k --metric cosine --input "$TOPICS:/X" --criteria elbow,gap --output "$TMP/err/cos_sweep.h5"
+expect_error cos_choose_kmeans_parallel 2 "$TMP/err/cos_sweep.h5" "supports --init k-means\+\+ or forgy" -- \
+  choose-k --metric cosine --input "$TOPICS:/X" --init 'k-means||' --output "$TMP/err/cos_sweep.h5"
 
 # ---------------------------------------------------------------- bad input
 mkdir -p "$TMP/err"

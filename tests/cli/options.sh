@@ -32,6 +32,8 @@ refused oversampling_kmeanspp "--oversampling" fit --input "$BLOBS:/X" --k 3 --o
 refused init_rounds_forgy "--init-rounds" fit --input "$BLOBS:/X" --k 3 --init forgy --init-rounds 2
 refused algorithm_minibatch "--algorithm" fit --input "$BLOBS:/X" --k 3 --mode minibatch --algorithm hamerly
 refused algorithm_cosine "--algorithm" fit --input "$BLOBS:/X" --k 3 --metric cosine --algorithm yinyang
+refused algorithm_choose_k_cosine "--algorithm" choose-k --metric cosine --input "$BLOBS:/X" --k-max 3 \
+  --algorithm hamerly --output "$TMP/sweep_refused3.h5"
 refused force_without_output "--force" fit --input "$BLOBS:/X" --k 3 --force
 refused gap_refs_without_gap "--gap-refs" choose-k --input "$BLOBS:/X" --k-max 3 --criteria elbow,silhouette \
   --gap-refs 3 --output "$TMP/sweep_refused.h5"

@@ -9,7 +9,7 @@
 # What is adapted, and only this: `mpirun -n N` runs on at most 2 ranks through the test
 # launcher; `build/lloyd` is the lloyd under test; `scripts/` and `data/` are the repository's;
 # blobs.h5 (made by the README's `generate` line), big.h5, new.h5, data.h5 (3000 rows),
-# corpus.txt and new.txt exist beforehand (small); what a block writes with --output is removed before it
+# corpus.txt, new.txt and their TF-IDF corpus.h5 and cosine model topics.h5 exist beforehand (small); what a block writes with --output is removed before it
 # runs, as for a reader who runs that example alone. Not run here: `scripts/test.sh` (that is the test
 # suite; CI runs it) and `sbatch` lines (tests/slurm/test_jobs.sh submits every job script
 # to a real Slurm).
@@ -64,6 +64,11 @@ stand_ins() {  # stand_ins LINE
 }
 cp "$ROOT/tests/data/tfidf_corpus.txt" "$WORK/corpus.txt"
 cp "$ROOT/tests/data/tfidf_new.txt" "$WORK/new.txt"
+# The documents of the README's Documents section, for the commands before it that use them.
+mpi setup.corpus 2 "$LIMIT" tfidf --input "$WORK/corpus.txt" --output "$WORK/corpus.h5"
+check_ran_ok setup.corpus
+mpi setup.topics 2 "$LIMIT" fit --metric cosine --input "$WORK/corpus.h5:/X" --k 5 --output "$WORK/topics.h5"
+check_ran_ok setup.topics
 
 # adapt FILE: the block as this test runs it.
 adapt() {

@@ -1,5 +1,5 @@
-// Cluster metrics against scikit-learn (fixtures from scripts/fixtures/make_metric_fixtures.py)
-// and their rank-count invariance.
+// Cluster metrics against scikit-learn (fixtures from scripts/fixtures/make_metric_fixtures.py
+// and make_cosine_fixtures.py) and their rank-count invariance.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,6 +7,8 @@
 #include <limits>
 
 #include "../test_support.hpp"
+#include "lloyd/io/csr.hpp"
+#include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/metrics/external.hpp"
 #include "lloyd/metrics/internal.hpp"
 #include "lloyd/metrics/labels.hpp"
@@ -238,6 +240,77 @@ TEST(ExternalScores, SparseCellsEqualTheDenseTable) {
   EXPECT_EQ(sparse.homogeneity, dense.homogeneity);
   EXPECT_EQ(sparse.completeness, dense.completeness);
   EXPECT_EQ(sparse.v_measure, dense.v_measure);
+}
+
+/// A cosine fixture's /X (dense or CSR) as the unit CSR rows evaluate --metric cosine scores.
+CsrShard<double> unit_rows(const Comm& comm, const std::string& file) {
+  const DatasetRef x{file, "/X"};
+  CsrShard<double> rows = read_rows_as_csr<double>(comm, x, inspect_matrix(comm, x));
+  normalize_rows(rows);
+  return rows;
+}
+
+class CosineSilhouette : public testing::TestWithParam<const char*> {};
+
+// scikit-learn's silhouette_samples/silhouette_score(metric="cosine"), zero rows included.
+TEST_P(CosineSilhouette, EqualsScikitLearn) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string file = test::data_path(std::string("cosine_") + GetParam() + ".h5");
+  const CsrShard<double> rows = unit_rows(comm, file);
+  const std::vector<std::int32_t> labels = read_labels(comm, {file, "/labels"}, rows.global_rows);
+  const SilhouetteResult s = cosine_silhouette(comm, rows, labels);
+  expect_relative(s.mean, expected_attribute(file, "silhouette"), 1e-12, "silhouette");
+  const std::vector<double> samples = expected_vector(file, "/expected/silhouette_samples");
+  ASSERT_EQ(s.values.size(), static_cast<std::size_t>(rows.local_rows()));
+  for (Eigen::Index i = 0; i < rows.local_rows(); ++i) {
+    const double expected = samples[rows.global_index(i)];
+    ASSERT_NEAR(s.values[i], expected, 1e-12 * std::max(std::abs(expected), 1e-2)) << "row " << rows.global_index(i);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CosineSilhouette, testing::Values("dense", "sparse", "topics"),
+                         [](const auto& info) { return std::string(info.param); });
+
+// Exact and sampled cosine silhouettes: the same bits when rank 0 alone holds all rows.
+TEST(CosineSilhouette, SameBitsOnOneRank) {
+  Comm world(MPI_COMM_WORLD);
+  const std::string file = test::data_path("cosine_sparse.h5");
+  const CsrShard<double> rows = unit_rows(world, file);
+  const std::vector<std::int32_t> labels = read_labels(world, {file, "/labels"}, rows.global_rows);
+  const SilhouetteResult exact = cosine_silhouette(world, rows, labels);
+  const std::vector<double> values = test::gather_all(world, exact.values);
+  const SilhouetteResult sampled = sampled_cosine_silhouette(world, rows, labels, 200, 5);
+  std::vector<double> single(3 + values.size(), 0.0);
+  if (auto alone = world.subset(world.rank() == 0)) {
+    const CsrShard<double> all = unit_rows(*alone, file);
+    const std::vector<std::int32_t> all_labels = read_labels(*alone, {file, "/labels"}, all.global_rows);
+    const SilhouetteResult one = cosine_silhouette(*alone, all, all_labels);
+    const SilhouetteResult r = sampled_cosine_silhouette(*alone, all, all_labels, 200, 5);
+    single[0] = one.mean;
+    single[1] = r.mean;
+    single[2] = r.standard_error;
+    std::copy(one.values.begin(), one.values.end(), single.begin() + 3);
+  }
+  world.bcast(std::span<double>(single), 0);
+  EXPECT_EQ(exact.mean, single[0]);
+  EXPECT_EQ(sampled.mean, single[1]);
+  EXPECT_EQ(sampled.standard_error, single[2]);
+  for (std::size_t i = 0; i < values.size(); ++i) ASSERT_EQ(values[i], single[3 + i]) << "row " << i;
+}
+
+TEST(CosineSilhouette, SampleOfAllRowsIsExactAndASampleIsClose) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string file = test::data_path("cosine_dense.h5");
+  const CsrShard<double> rows = unit_rows(comm, file);
+  const std::vector<std::int32_t> labels = read_labels(comm, {file, "/labels"}, rows.global_rows);
+  const double exact = cosine_silhouette(comm, rows, labels).mean;
+  EXPECT_EQ(sampled_cosine_silhouette(comm, rows, labels, rows.global_rows, 3).mean, exact);
+  const SilhouetteResult sampled = sampled_cosine_silhouette(comm, rows, labels, 300, 3);
+  EXPECT_TRUE(sampled.sampled);
+  EXPECT_EQ(sampled.rows, 300u);
+  EXPECT_GT(sampled.standard_error, 0);
+  EXPECT_NEAR(sampled.mean, exact, 5 * sampled.standard_error);
+  EXPECT_THROW(sampled_cosine_silhouette(comm, rows, labels, 1, 3), AgreedError);
 }
 
 }  // namespace

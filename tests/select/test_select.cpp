@@ -7,6 +7,9 @@
 
 #include "../test_support.hpp"
 #include "lloyd/generate.hpp"
+#include "lloyd/io/csr.hpp"
+#include "lloyd/kmeans/spherical.hpp"
+#include "lloyd/metrics/silhouette.hpp"
 #include "lloyd/select/criteria.hpp"
 #include "lloyd/select/sweep.hpp"
 
@@ -171,6 +174,93 @@ TEST(ChooseK, BadRangeIsAnAgreedError) {
   EXPECT_THROW(choose_k(comm, shard, options), AgreedError);
   options.k_max = 100000;
   EXPECT_THROW(choose_k(comm, shard, options), AgreedError);
+}
+
+/// cosine_topics.h5 (make_cosine_fixtures.py): 240 TF-IDF rows of four separated topics, as
+/// unit CSR rows.
+CsrShard<double> topic_rows(const Comm& comm) {
+  const DatasetRef x{test::data_path("cosine_topics.h5"), "/X"};
+  CsrShard<double> rows = read_rows_as_csr<double>(comm, x, inspect_matrix(comm, x));
+  normalize_rows(rows);
+  return rows;
+}
+
+double topics_expected(const char* name) {
+  const std::string file = test::data_path("cosine_topics.h5");
+  Hid handle(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  Hid group(H5Gopen2(handle.get(), "/expected", H5P_DEFAULT), H5Gclose);
+  return read_attribute_double(group.get(), name);
+}
+
+SweepOptions cosine_sweep_options() {
+  SweepOptions options;
+  options.k_min = 2;
+  options.k_max = 7;
+  options.calinski_harabasz = options.davies_bouldin = options.gap = false;
+  options.fit.n_init = 4;
+  return options;
+}
+
+// The four topics: at K = 4 the spherical fit finds them, so its objective and the cosine
+// silhouette of its labels are the fixture's (numpy's spherical steps, scikit-learn's
+// silhouette_score(metric="cosine")); both criteria recommend 4. Every K equals fit + evaluate.
+TEST(ChooseKCosine, FourTopicsAsScikitLearn) {
+  Comm comm(MPI_COMM_WORLD);
+  const CsrShard<double> rows = topic_rows(comm);
+  const SweepOptions options = cosine_sweep_options();
+  const SweepResult result = choose_k_cosine(comm, rows, options);
+  ASSERT_EQ(result.ks.size(), 6u);
+  EXPECT_EQ(result.silhouette_k, 4);
+  EXPECT_EQ(result.elbow_k, 4);
+  EXPECT_EQ(result.calinski_harabasz_k + result.davies_bouldin_k + result.gap_k, 0);
+  const double inertia = topics_expected("spherical_inertia"), score = topics_expected("silhouette");
+  EXPECT_NEAR(result.inertia[2], inertia, 1e-12 * inertia);
+  EXPECT_NEAR(result.silhouette[2], score, 1e-12 * score);
+  EXPECT_TRUE(std::isnan(result.calinski_harabasz[2]) && std::isnan(result.gap[2]));
+  for (std::size_t i = 0; i < result.ks.size(); ++i) {
+    KMeansOptions fit = options.fit;
+    fit.k = result.ks[i];
+    fit.tol_absolute = fit.tol;
+    const KMeansResult<double> model = fit_spherical(comm, rows, fit);
+    EXPECT_EQ(result.inertia[i], model.inertia) << "k=" << fit.k;
+    EXPECT_EQ(result.silhouette[i], cosine_silhouette(comm, rows, model.labels).mean) << "k=" << fit.k;
+  }
+}
+
+// The sweep, sampled silhouette included, is the same bits when rank 0 alone holds the rows.
+TEST(ChooseKCosine, SameBitsOnOneRank) {
+  Comm world(MPI_COMM_WORLD);
+  SweepOptions options = cosine_sweep_options();
+  options.silhouette_max_exact = 100;
+  options.silhouette_sample_size = 150;
+  const SweepResult result = choose_k_cosine(world, topic_rows(world), options);
+  EXPECT_TRUE(result.silhouette_sampled);
+  std::vector<double> single(3 * result.ks.size(), 0.0);
+  if (auto alone = world.subset(world.rank() == 0)) {
+    const SweepResult one = choose_k_cosine(*alone, topic_rows(*alone), options);
+    for (std::size_t i = 0; i < one.ks.size(); ++i) {
+      single[3 * i] = one.inertia[i];
+      single[3 * i + 1] = one.silhouette[i];
+      single[3 * i + 2] = one.silhouette_stderr[i];
+    }
+  }
+  world.bcast(std::span<double>(single), 0);
+  for (std::size_t i = 0; i < result.ks.size(); ++i) {
+    EXPECT_EQ(result.inertia[i], single[3 * i]);
+    EXPECT_EQ(result.silhouette[i], single[3 * i + 1]);
+    EXPECT_EQ(result.silhouette_stderr[i], single[3 * i + 2]);
+  }
+}
+
+TEST(ChooseKCosine, EuclideanCriteriaAreAnAgreedError) {
+  Comm comm(MPI_COMM_WORLD);
+  const CsrShard<double> rows = topic_rows(comm);
+  for (bool SweepOptions::*criterion : {&SweepOptions::gap, &SweepOptions::calinski_harabasz,
+                                        &SweepOptions::davies_bouldin}) {
+    SweepOptions options = cosine_sweep_options();
+    options.*criterion = true;
+    EXPECT_THROW(choose_k_cosine(comm, rows, options), AgreedError);
+  }
 }
 
 }  // namespace

@@ -117,6 +117,10 @@ std::vector<double> row_norms(Distance distance, const T* rows, std::uint64_t co
 template <class T>
 double fixed_point_scale(const Comm& comm, const DenseShard<T>& shard, Distance distance);
 
+/// The power of two `scale` for distances of at most `diameter` (see fixed_point_scale).
+/// Not collective: cosine distances, for one, are at most 2 whatever the data.
+double fixed_point_scale(double diameter);
+
 /// Passes a buffer to the next rank of the ring and receives the previous rank's, in
 /// pieces of at most 16 MiB, so that MPI's temporary copy stays small. Collective over comm.
 void shift_bytes(const Comm& comm, void* data, std::uint64_t bytes, int tag);
@@ -139,6 +143,56 @@ struct TileRows {
   std::uint64_t start = 0;
   Eigen::Index features = 0;
 };
+
+/// The CSR rows of a block [first, first + count) that fall in global tile `tile_start`, as
+/// views of the block's arrays (`indptr` has count + 1 offsets from the block's first value):
+/// sparse rows stay sparse (quantised_unit_cosines).
+template <class T>
+struct SparseTileRows {
+  void load(const std::int64_t* block_indptr, const std::int32_t* block_indices, const T* block_values,
+            std::uint64_t block_first, std::uint64_t block_count, std::uint64_t tile_start) {
+    indptr = block_indptr;
+    indices = block_indices;
+    values = block_values;
+    first = block_first;
+    start = tile_start;
+    range = {std::max(tile_start, block_first), std::min(tile_start + kTile, block_first + block_count)};
+  }
+  const std::int64_t* indptr = nullptr;
+  const std::int32_t* indices = nullptr;
+  const T* values = nullptr;
+  std::uint64_t first = 0, start = 0;
+  RowRange range;
+};
+
+/// Scratch of quantised_unit_cosines: rhs's tile by column (its rows' values under each
+/// column they store), built per call in O(rhs's nonzeros) — never O(d) after construction.
+class SparseColumnScratch {
+ public:
+  explicit SparseColumnScratch(std::uint64_t columns) : slot_(columns, 0) {}
+
+ private:
+  template <class T>
+  friend void quantised_unit_cosines(const SparseTileRows<T>&, const SparseTileRows<T>&, double,
+                                     SparseColumnScratch&, Tile&);
+  std::vector<std::int32_t> slot_;     ///< per column: 1 + its place in touched_, 0 if unused
+  std::vector<std::int32_t> touched_;  ///< the columns rhs stores
+  std::vector<std::int64_t> begin_;    ///< touched column t's entries: [begin_[t], begin_[t+1])
+  std::vector<std::int32_t> rows_;     ///< entries: rhs row (in tile), ascending per column
+  std::vector<double> values_;
+};
+
+/// Quantised cosine distances of lhs's rows (rows of `out`) to rhs's rows (columns), the rows
+/// already scaled to unit norm (normalize_rows): round(clip(1 − x·y, 0, 2) × scale), as
+/// scikit-learn's cosine_distances on the normalised rows — a zero row is at distance 1 from
+/// every other row — and 0 on the diagonal of a tile with itself and in the padding. x·y is
+/// summed in double, in ascending column order, over the columns both rows store (no other
+/// term), so (x, y) and (y, x) give the same bits wherever the rows live. Work: rhs's
+/// nonzeros plus the products that are not zero (each lhs value meets only the rhs rows that
+/// store its column).
+template <class T>
+void quantised_unit_cosines(const SparseTileRows<T>& lhs, const SparseTileRows<T>& rhs, double scale,
+                            SparseColumnScratch& scratch, Tile& out);
 
 /// Quantised distances of lhs's rows (rows of `out`) to rhs's rows (columns): integers
 /// round(distance × scale) held in doubles; 0 on the diagonal of a tile with itself.

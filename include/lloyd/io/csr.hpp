@@ -29,6 +29,12 @@ MatrixShape inspect_csr(hid_t file, const DatasetRef& ref);
 template <class T>
 CsrShard<T> read_csr_shard(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape);
 
+/// Collective over comm: this rank's block of rows of any matrix input as CSR: a CSR group
+/// as read_csr_shard reads it, a dense dataset read by read_shard and its nonzeros kept
+/// (to_csr), so the cosine paths read both alike.
+template <class T>
+CsrShard<T> read_rows_as_csr(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape);
+
 /// Collective over comm: writes `shard` (rows in global order, each rank its own contiguous
 /// rows) as the CSR group `group` of `file`, every array in one collective transfer per rank.
 template <class T>

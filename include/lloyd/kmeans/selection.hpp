@@ -61,9 +61,10 @@ std::vector<T> fetch_rows(const Comm& comm, std::uint64_t first_row, const T* da
   });
 }
 
-/// The `count` local rows with the smallest key(row), as candidates for Comm::smallest.
-template <class T, class KeyOf>
-std::vector<KeyIndex> local_smallest(const DenseShard<T>& shard, std::size_t count, KeyOf key_of) {
+/// The `count` local rows with the smallest key(row), as candidates for Comm::smallest
+/// (of a DenseShard or a CsrShard).
+template <class Shard, class KeyOf>
+std::vector<KeyIndex> local_smallest(const Shard& shard, std::size_t count, KeyOf key_of) {
   std::vector<KeyIndex> keys;
   keys.reserve(static_cast<std::size_t>(shard.local_rows()));
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
@@ -87,8 +88,8 @@ RowMatrix<T> rows_as_matrix(const Comm& comm, const DenseShard<T>& shard,
 }
 
 /// Collective over comm: k distinct rows: the k smallest uniform keys of `stream` win.
-template <class T>
-std::vector<std::uint64_t> distinct_random_rows(const Comm& comm, const DenseShard<T>& shard,
+template <class Shard>
+std::vector<std::uint64_t> distinct_random_rows(const Comm& comm, const Shard& shard,
                                                 std::size_t count, const CounterRng& rng,
                                                 std::uint64_t stream) {
   const auto keys = local_smallest(shard, count, [&](Eigen::Index i) {
@@ -99,15 +100,11 @@ std::vector<std::uint64_t> distinct_random_rows(const Comm& comm, const DenseSha
   return indices;
 }
 
-/// Collective over comm: the rows with the given distinct global indices (as every rank
-/// has them, e.g. from distinct_random_rows), as a shard of their own numbered 0..m-1 in
-/// global row order: every rank keeps the chosen rows it holds (nothing moves), so the
-/// result is a contiguous partition in rank order again. `kept` receives the local
-/// positions of the kept rows in the original shard, in order.
-template <class T>
-DenseShard<T> subset_shard(const Comm& comm, const DenseShard<T>& shard,
-                           std::vector<std::uint64_t> chosen, std::vector<Eigen::Index>& kept) {
-  const std::uint64_t total = chosen.size();
+/// Collective over comm: for subset_shard, the local positions of the chosen rows this rank
+/// holds, ascending, in `kept`; returns the subset's first_row (the rows kept by lower ranks).
+template <class Shard>
+std::uint64_t keep_local_rows(const Comm& comm, const Shard& shard, std::vector<std::uint64_t> chosen,
+                              std::vector<Eigen::Index>& kept) {
   std::erase_if(chosen, [&](std::uint64_t g) {
     return g < shard.first_row ||
            g >= shard.first_row + static_cast<std::uint64_t>(shard.local_rows());
@@ -116,14 +113,44 @@ DenseShard<T> subset_shard(const Comm& comm, const DenseShard<T>& shard,
   const std::uint64_t count = chosen.size();
   const std::vector<std::uint64_t> counts =
       comm.allgatherv(std::span<const std::uint64_t>(&count, 1));
-  DenseShard<T> subset;
-  subset.global_rows = total;
-  for (int r = 0; r < comm.rank(); ++r) subset.first_row += counts[r];
-  subset.rows.resize(static_cast<Eigen::Index>(count), shard.features());
   kept.resize(count);
-  for (std::uint64_t q = 0; q < count; ++q) {
-    kept[q] = static_cast<Eigen::Index>(chosen[q] - shard.first_row);
+  for (std::uint64_t q = 0; q < count; ++q) kept[q] = static_cast<Eigen::Index>(chosen[q] - shard.first_row);
+  std::uint64_t first_row = 0;
+  for (int r = 0; r < comm.rank(); ++r) first_row += counts[r];
+  return first_row;
+}
+
+/// Collective over comm: the rows with the given distinct global indices (as every rank
+/// has them, e.g. from distinct_random_rows), as a shard of their own numbered 0..m-1 in
+/// global row order: every rank keeps the chosen rows it holds (nothing moves), so the
+/// result is a contiguous partition in rank order again. `kept` receives the local
+/// positions of the kept rows in the original shard, in order.
+template <class T>
+DenseShard<T> subset_shard(const Comm& comm, const DenseShard<T>& shard,
+                           std::vector<std::uint64_t> chosen, std::vector<Eigen::Index>& kept) {
+  DenseShard<T> subset;
+  subset.global_rows = chosen.size();
+  subset.first_row = keep_local_rows(comm, shard, chosen, kept);
+  subset.rows.resize(static_cast<Eigen::Index>(kept.size()), shard.features());
+  for (std::size_t q = 0; q < kept.size(); ++q)
     subset.rows.row(static_cast<Eigen::Index>(q)) = shard.rows.row(kept[q]);
+  return subset;
+}
+
+/// subset_shard of a CSR shard: the kept rows keep their stored values as they are.
+template <class T>
+CsrShard<T> subset_shard(const Comm& comm, const CsrShard<T>& shard, std::vector<std::uint64_t> chosen,
+                         std::vector<Eigen::Index>& kept) {
+  CsrShard<T> subset;
+  subset.global_rows = chosen.size();
+  subset.columns = shard.columns;
+  subset.first_row = keep_local_rows(comm, shard, chosen, kept);
+  for (const Eigen::Index i : kept) {
+    const auto begin = static_cast<std::ptrdiff_t>(shard.row_begin(i));
+    const auto end = static_cast<std::ptrdiff_t>(shard.row_end(i));
+    subset.indices.insert(subset.indices.end(), shard.indices.begin() + begin, shard.indices.begin() + end);
+    subset.values.insert(subset.values.end(), shard.values.begin() + begin, shard.values.begin() + end);
+    subset.indptr.push_back(static_cast<std::int64_t>(subset.values.size()));
   }
   return subset;
 }

@@ -44,4 +44,24 @@ SilhouetteResult sampled_silhouette(const Comm& comm, const DenseShard<T>& shard
                                     std::span<const std::int32_t> labels, std::uint64_t sample_size,
                                     std::uint64_t seed);
 
+/// Collective over comm: the silhouette with cosine distances, as scikit-learn's
+/// silhouette_samples / silhouette_score(metric="cosine"), of rows already scaled to unit norm
+/// by normalize_rows (kmeans/spherical.hpp), the rows `fit --metric cosine` clusters: the
+/// distance is 1 − x·y clipped to [0, 2] (scikit-learn's cosine_distances, which normalises
+/// the same way), so an all-zero row is at distance 1 from every other row and 0 from itself.
+/// Distributed as silhouette(): the CSR blocks travel around the half ring as they are
+/// (values, columns, offsets; never densified), each pair's distance summed in double over
+/// the columns both rows store, quantised (unit 2^-43) and summed in integers: bit-identical
+/// for any number of ranks and threads. Work O(n · nonzeros / p) per rank.
+template <class T>
+SilhouetteResult cosine_silhouette(const Comm& comm, const CsrShard<T>& unit_rows,
+                                   std::span<const std::int32_t> labels);
+
+/// Collective over comm: cosine_silhouette of the sample sampled_silhouette would draw (the
+/// same rows for the same seed and n), with its standard error.
+template <class T>
+SilhouetteResult sampled_cosine_silhouette(const Comm& comm, const CsrShard<T>& unit_rows,
+                                           std::span<const std::int32_t> labels, std::uint64_t sample_size,
+                                           std::uint64_t seed);
+
 }  // namespace lloyd

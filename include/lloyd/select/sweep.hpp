@@ -61,6 +61,17 @@ template <class T>
 SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOptions& options,
                      const SweepObserver& observer = {});
 
+/// Collective over comm: the sweep with the cosine metric, on rows already scaled to unit
+/// norm (normalize_rows): per K the spherical K-Means fit of `fit --metric cosine`
+/// (fit_spherical, tol absolute), its objective Σ (1 − cos) as the inertia of the elbow, and
+/// the cosine silhouette (cosine_silhouette; sampled beyond silhouette_max_exact rows).
+/// Calinski–Harabasz, Davies–Bouldin and the gap statistic are Euclidean constructions
+/// (means, a box-uniform null): asking for them is an AgreedError; they are NaN in the result.
+/// Bit-identical for any number of ranks and threads.
+template <class T>
+SweepResult choose_k_cosine(const Comm& comm, const CsrShard<T>& unit_rows, const SweepOptions& options,
+                            const SweepObserver& observer = {});
+
 /// Collective over comm: reference data set `b` of the gap statistic, with the rows of
 /// `shard`'s layout (each rank generates its own rows).
 template <class T>
