@@ -174,9 +174,11 @@ TEST(CsvText, ErrorsNameTheGlobalLineAndColumn) {
 // Out of core: rows read by offset (C and Fortran order, converted dtypes) equal the shard's.
 TEST(NpyRows, RowReaderReadsBlocksAndSelectedRows) {
   Comm comm(MPI_COMM_WORLD);
-  const RowMatrix<double> all = read_matrix<double>(comm, {input("float.h5"), "/X"});
+  const RowMatrix<double> floats = read_matrix<double>(comm, {input("float.h5"), "/X"});
+  const RowMatrix<double> integers = read_matrix<double>(comm, {input("int.h5"), "/X"});
   const std::vector<std::uint64_t> sorted = {0, 3, 3, 4, 5, 17, 35, 36, 36};
-  for (const char* name : {"float_c.npy", "float_f.npy", "float_be.npy"}) {
+  for (const char* name : {"float_c.npy", "float_f.npy", "float_be.npy", "int_be_i4.npy", "int_u8_f.npy"}) {
+    const RowMatrix<double>& all = std::string(name).starts_with("int") ? integers : floats;
     const DatasetRef ref = resolve_input(comm, parse_input_ref(input(name)));
     const MatrixShape shape = inspect_matrix(comm, ref);
     RowReader<double> reader(ref, shape);
