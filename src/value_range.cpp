@@ -28,18 +28,28 @@ std::string refused_value_message(const std::string& where, std::uint64_t row, s
   if (std::isnan(value) || std::isinf(value))
     return where + ": row " + std::to_string(row) + " contains " + (std::isnan(value) ? "NaN" : "Inf") +
            " (column " + std::to_string(column) + ")";
+  return where + ": row " + std::to_string(row) + " column " + std::to_string(column) + " holds " +
+         refused_value_reason(value, features);
+}
+
+template <class T>
+std::string refused_value_reason(T value, std::uint64_t features) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return "Inf";
   char text[200];
   std::snprintf(text, sizeof text,
-                "holds %g: beyond %.3g, the largest magnitude whose squared distances lloyd can sum "
+                "%g: beyond %.3g, the largest magnitude whose squared distances lloyd can sum "
                 "without overflow in float%d data of %llu feature%s",
                 static_cast<double>(value), largest_accepted_magnitude<T>(features), static_cast<int>(8 * sizeof(T)),
                 static_cast<unsigned long long>(features), features == 1 ? "" : "s");
-  return where + ": row " + std::to_string(row) + " column " + std::to_string(column) + " " + text;
+  return text;
 }
 
 template std::size_t first_refused_value(const float*, std::size_t, double);
 template std::size_t first_refused_value(const double*, std::size_t, double);
 template std::string refused_value_message(const std::string&, std::uint64_t, std::uint64_t, float, std::uint64_t);
 template std::string refused_value_message(const std::string&, std::uint64_t, std::uint64_t, double, std::uint64_t);
+template std::string refused_value_reason(float, std::uint64_t);
+template std::string refused_value_reason(double, std::uint64_t);
 
 }  // namespace lloyd

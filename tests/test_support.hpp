@@ -2,10 +2,15 @@
 // Helpers shared by the tests: fixture paths and a gathered view of distributed results
 // (gathering is fine in tests; the library itself never gathers the data).
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "lloyd/comm.hpp"
+#include "lloyd/error.hpp"
 
 namespace lloyd::test {
 
@@ -30,6 +35,37 @@ inline std::string scratch_path(const Comm& comm, const std::string& stem) {
   return std::string(tmp ? tmp : "/tmp") + "/lloyd-test-" + stem + "-" + std::to_string(stamp) +
          ".h5";
 }
+
+/// Expects `read` to throw an AgreedError whose message contains `expected`.
+inline void expect_agreed_error(const std::function<void()>& read, const std::string& expected) {
+  try {
+    read();
+    ADD_FAILURE() << "accepted; expected an error with: " << expected;
+  } catch (const AgreedError& e) {
+    EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+  }
+}
+
+/// A scratch file written by rank 0 (`make(path)`), seen by every rank, removed at the end.
+class ScratchPath {
+ public:
+  ScratchPath(const Comm& comm, std::string path, const std::function<void(const std::string&)>& make)
+      : comm_(comm), path_(std::move(path)) {
+    if (comm.rank() == 0) make(path_);
+    comm.barrier();
+  }
+  ~ScratchPath() {
+    comm_.barrier();
+    if (comm_.rank() == 0) std::filesystem::remove(path_);
+  }
+  ScratchPath(const ScratchPath&) = delete;
+  ScratchPath& operator=(const ScratchPath&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  const Comm& comm_;
+  std::string path_;
+};
 
 }  // namespace lloyd::test
 

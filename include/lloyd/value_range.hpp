@@ -56,4 +56,10 @@ template <class T>
 std::string refused_value_message(const std::string& where, std::uint64_t row, std::uint64_t column,
                                   T value, std::uint64_t features);
 
+/// Why lloyd refuses `value` in data of `features` columns: "NaN", "Inf", or "V: beyond L, the
+/// largest magnitude whose squared distances lloyd can sum without overflow in floatN data of
+/// d features" (the tail of refused_value_message).
+template <class T>
+std::string refused_value_reason(T value, std::uint64_t features);
+
 }  // namespace lloyd

@@ -169,7 +169,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
   const double start = MPI_Wtime();
   po::options_description description("options");
   description.add_options()("input", po::value<std::string>(),
-                            "data set FILE.h5:/dataset (n x d float32/float64)")(
+                            kInputHelp)(
       "k-min", po::value<int>()->default_value(2),
       "smallest K (1 is allowed; silhouette, CH and DB need K >= 2)")(
       "k-max", po::value<int>()->default_value(10), "largest K")(
@@ -201,6 +201,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
   add_n_init_option(description, "seeded restarts per fit");
   add_algorithm_option(description);
   add_threads_option(description);
+  add_input_options(description);
   const auto vm =
       parse(comm, "choose-k", "--input FILE.h5:/X --k-min A --k-max B --output SWEEP.h5",
             description, args);
@@ -208,7 +209,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
   ChooseRequest request;
   SweepOptions& o = request.options;
   try {
-    request.input = parse_dataset_ref(required<std::string>(*vm, "choose-k", "input"));
+    request.input = input_option(comm, *vm, "choose-k");
     o.gap_reference = parse_gap_reference((*vm)["gap-reference"].as<std::string>());
   } catch (const UsageError&) {
     throw;

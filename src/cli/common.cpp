@@ -220,6 +220,29 @@ int apply_threads(const Comm& comm, const po::variables_map& vm) {
   return threads;
 }
 
+void add_input_options(po::options_description& options) {
+  options.add_options()
+      ("csv-header", po::value<std::string>()->default_value("auto"),
+       "CSV input: auto (a header when the first line has a field that is not a number) | yes | no")
+      ("columns", po::value<std::string>(),
+       "CSV input: the columns to read, header names or 0-based indices, comma separated (default: all)");
+}
+
+DatasetRef input_option(const Comm& comm, const po::variables_map& vm, const std::string& command) {
+  CsvOptions csv;
+  const std::string header = vm["csv-header"].as<std::string>();
+  if (header == "yes") csv.header = CsvOptions::Header::Yes;
+  else if (header == "no") csv.header = CsvOptions::Header::No;
+  else if (header != "auto")
+    throw UsageError("lloyd " + command + ": --csv-header must be auto, yes or no (got '" + header + "')");
+  if (vm.count("columns")) {
+    csv.columns = vm["columns"].as<std::string>();
+    if (csv.columns.find_first_not_of(" ,") == std::string::npos)
+      throw UsageError("lloyd " + command + ": --columns '" + csv.columns + "' names no column");
+  }
+  return resolve_input(comm, parse_input_ref(required<std::string>(vm, command, "input"), csv));
+}
+
 double peak_memory_mb(const Comm& comm) { return gather_timings(comm, PhaseTimes{}).peak_rss_mb; }
 
 double elapsed_max(const Comm& comm, double start) {

@@ -30,6 +30,18 @@ int run_evaluate(const Comm& comm, const Args& args);
 int run_choose_k(const Comm& comm, const Args& args);
 int run_tfidf(const Comm& comm, const Args& args);
 int run_top_terms(const Comm& comm, const Args& args);
+int run_convert(const Comm& comm, const Args& args);
+
+/// What --input of a command that reads a data matrix accepts (for its help text).
+inline constexpr const char* kInputHelp =
+    "data set: FILE.h5:/dataset, FILE.h5 (its /X), FILE.npy, or CSV/TSV text FILE.csv|.tsv|.txt "
+    "(n rows x d features; float32, float64 or integers)";
+/// --csv-header and --columns: how CSV/TSV --input is read.
+void add_input_options(po::options_description& options);
+/// The --input of `command`, its format and dataset resolved (resolve_input), with the CSV
+/// options; a bad --csv-header value is a UsageError, a file lloyd cannot read an AgreedError.
+/// Collective over comm.
+DatasetRef input_option(const Comm& comm, const po::variables_map& vm, const std::string& command);
 
 /// Parses `args` against `options`; unknown options, missing values, bad numbers and negative
 /// values of unsigned options become a UsageError naming the command. Returns std::nullopt after printing help (on rank 0)

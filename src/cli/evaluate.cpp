@@ -122,7 +122,7 @@ int run_evaluate(const Comm& comm, const Args& args) {
   const double start = MPI_Wtime();
   po::options_description description("options");
   description.add_options()("input", po::value<std::string>(),
-                            "data set FILE.h5:/dataset (n x d float32/float64)")(
+                            kInputHelp)(
       "labels", po::value<std::string>(),
       "cluster labels: MODEL.h5 (reads /labels) or FILE.h5:/dataset (n integers; each value a cluster)")(
       "metrics", po::value<std::string>()->default_value("silhouette,ch,db"),
@@ -140,13 +140,14 @@ int run_evaluate(const Comm& comm, const Args& args) {
       "write the per-sample silhouettes (/silhouette) to this HDF5 file")(
       "json", po::bool_switch(), "print one JSON object with the scores on rank 0")(
       "force", po::bool_switch(), "overwrite --output if it exists");
+  add_input_options(description);
   const auto vm =
       parse(comm, "evaluate", "--input FILE.h5:/X --labels MODEL.h5[:/labels] [--truth FILE.h5:/y]",
             description, args);
   if (!vm) return 0;
   EvaluateRequest request;
   try {
-    request.input = parse_dataset_ref(required<std::string>(*vm, "evaluate", "input"));
+    request.input = input_option(comm, *vm, "evaluate");
     request.labels = parse_dataset_ref(required<std::string>(*vm, "evaluate", "labels"), "/labels");
     if (vm->count("truth")) request.truth = parse_dataset_ref((*vm)["truth"].as<std::string>());
   } catch (const UsageError&) {

@@ -383,7 +383,7 @@ int run_fit(const Comm& comm, const Args& args) {
   const double start = MPI_Wtime();
   po::options_description description("options");
   description.add_options()
-      ("input", po::value<std::string>(), "data set FILE.h5:/dataset (n rows x d features, float32/float64)")
+      ("input", po::value<std::string>(), kInputHelp)
       ("k", po::value<int>(), "number of clusters (default: the rows of an --init file)")
       ("output", po::value<std::string>(), "model file to write (HDF5); omit to only report")
       ("init", po::value<std::string>()->default_value("k-means++"),
@@ -418,6 +418,7 @@ int run_fit(const Comm& comm, const Args& args) {
        "the scaling and predict applies it");
   add_n_init_option(description, "seeded restarts; the lowest inertia wins");
   add_algorithm_option(description);
+  add_input_options(description);
   add_variant_options(description);
   add_threads_option(description);
   const auto vm = parse(comm, "fit", "--input FILE.h5:/X --k K [--output MODEL.h5] [options]",
@@ -427,7 +428,7 @@ int run_fit(const Comm& comm, const Args& args) {
   FitRequest request;
   request.input = [&] {
     try {
-      return parse_dataset_ref(required<std::string>(*vm, "fit", "input"));
+      return input_option(comm, *vm, "fit");
     } catch (const UsageError&) {
       throw;
     } catch (const Error& e) {

@@ -27,6 +27,7 @@ constexpr const char* kUsage =
     "  choose-k   fit K = A..B and recommend K (elbow, silhouette, CH, DB, gap statistic)\n"
     "  tfidf      turn a text corpus into a TF-IDF sparse matrix (CSR in HDF5), in parallel\n"
     "  top-terms  the highest-weight terms and the size of each cluster of a text model\n"
+    "  convert    write a .npy, CSV/TSV or HDF5 data set as an HDF5 dataset, once, in parallel\n"
     "\n"
     "'lloyd <command> --help' lists the options of a command with their defaults.\n"
     "Run under MPI, e.g.: mpirun -n 4 lloyd fit --input data.h5:/X --k 8 --output model.h5\n";
@@ -49,6 +50,7 @@ int dispatch(const lloyd::Comm& comm, int argc, char** argv) {
   if (command == "choose-k") return run_choose_k(comm, args);
   if (command == "tfidf") return run_tfidf(comm, args);
   if (command == "top-terms") return run_top_terms(comm, args);
+  if (command == "convert") return run_convert(comm, args);
   throw UsageError("lloyd: unknown command '" + command + "' (see 'lloyd --help')");
 }
 

@@ -153,7 +153,7 @@ int run_predict(const Comm& comm, const Args& args) {
   po::options_description description("options");
   description.add_options()
       ("model", po::value<std::string>(), "model written by 'lloyd fit' (MODEL.h5, or FILE.h5:/centroids)")
-      ("input", po::value<std::string>(), "data set FILE.h5:/dataset with the model's number of features")
+      ("input", po::value<std::string>(), "data set with the model's number of features (as fit's --input)")
       ("output", po::value<std::string>(), "labels file to write (HDF5, dataset /labels); omit to only report")
       ("distances", po::bool_switch(), "also write /distance: each row's distance to its centre (needs --output)")
       ("transform", po::bool_switch(), "also write /transform: n x k distances to every centre (needs --output)")
@@ -162,13 +162,14 @@ int run_predict(const Comm& comm, const Args& args) {
       ("json", po::bool_switch(), "print one JSON object with the result on rank 0")
       ("force", po::bool_switch(), "overwrite --output if it exists");
   add_threads_option(description);
+  add_input_options(description);
   const auto vm = parse(comm, "predict", "--model MODEL.h5 --input FILE.h5:/X [--output LABELS.h5] [options]",
                         description, args);
   if (!vm) return 0;
   PredictRequest request;
   try {
     request.model = parse_dataset_ref(required<std::string>(*vm, "predict", "model"), "/centroids");
-    request.input = parse_dataset_ref(required<std::string>(*vm, "predict", "input"));
+    request.input = input_option(comm, *vm, "predict");
   } catch (const UsageError&) {
     throw;
   } catch (const Error& e) {

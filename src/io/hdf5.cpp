@@ -1,5 +1,7 @@
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/io/csr.hpp"
+#include "lloyd/io/csv.hpp"
+#include "lloyd/io/npy.hpp"
 #include "lloyd/out_of_memory.hpp"
 #include "lloyd/value_range.hpp"
 
@@ -205,16 +207,35 @@ DatasetRef parse_dataset_ref(const std::string& spec, const std::string& default
   throw Error("'" + spec + "' does not name a dataset: expected FILE.h5:/path/to/dataset");
 }
 
+DatasetRef parse_input_ref(const std::string& spec, const CsvOptions& csv) {
+  const auto colon = spec.rfind(":/");
+  if (colon != std::string::npos && colon > 0) return {spec.substr(0, colon), spec.substr(colon + 1), InputFormat::Hdf5, csv};
+  return {spec, "", InputFormat::Detect, csv};
+}
+
+const char* to_string(InputFormat format) {
+  switch (format) {
+    case InputFormat::Hdf5: return "HDF5";
+    case InputFormat::Npy: return "NumPy .npy";
+    case InputFormat::Csv: return "CSV text";
+    default: return "unknown";
+  }
+}
+
 const char* to_string(ElementType type) {
   return type == ElementType::Float32 ? "float32" : "float64";
 }
 
-std::optional<std::string> why_not_readable_hdf5(const std::string& file, const std::string& what) {
+namespace {
+// Why `file` cannot be read as a regular file (missing, a directory, a FIFO, no permission);
+// std::nullopt when it can. `kind` names what a directory is not ("an HDF5 file").
+std::optional<std::string> why_not_readable_file(const std::string& file, const std::string& what,
+                                                 const std::string& kind) {
   std::error_code ec;
   const auto status = std::filesystem::status(file, ec);
   if (!std::filesystem::exists(status)) return what + " '" + file + "' does not exist";
   if (std::filesystem::is_directory(status))
-    return what + " '" + file + "' is a directory, not an HDF5 file";
+    return what + " '" + file + "' is a directory, not " + kind;
   // A FIFO or a device would block or stream forever where HDF5 expects a file.
   if (!std::filesystem::is_regular_file(status))
     return what + " '" + file + "' is not a regular file";
@@ -224,6 +245,13 @@ std::optional<std::string> why_not_readable_hdf5(const std::string& file, const 
     return "cannot read " + what + " '" + file + "': " +
            (error == EACCES ? std::string("permission denied") : std::strerror(error));
   }
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string> why_not_readable_hdf5(const std::string& file, const std::string& what) {
+  if (auto problem = why_not_readable_file(file, what, "an HDF5 file")) return problem;
+  std::error_code ec;
   if (std::filesystem::file_size(file, ec) == 0 && !ec) return what + " '" + file + "' is empty, not an HDF5 file";
   if (H5Fis_hdf5(file.c_str()) <= 0) return what + " '" + file + "' is not an HDF5 file";
   return std::nullopt;
@@ -243,6 +271,120 @@ Hid open_file_parallel(const Comm& comm, const std::string& file) {
   comm.agree(id < 0 ? std::optional<std::string>("cannot open HDF5 file '" + file + "'" + h5::error_stack_detail())
                     : std::nullopt);
   return Hid(id, H5Fclose);
+}
+
+namespace {
+
+// The dataset a file named alone stands for (scikit-learn's and lloyd's X).
+constexpr const char* kDefaultDataset = "/X";
+
+// The 2-D datasets at the top level of an HDF5 file, as "FILE:/name" (for the message that
+// asks to name one).
+std::string top_level_matrices(hid_t file, const std::string& name) {
+  std::vector<std::string> names;
+  H5Literate(
+      file, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t group, const char* link, const H5L_info_t*, void* data) -> herr_t {
+        H5O_info_t info;
+        if (H5Oget_info_by_name(group, link, &info, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_DATASET)
+          return 0;
+        const hid_t dataset = H5Dopen2(group, link, H5P_DEFAULT);
+        if (dataset < 0) return 0;
+        const hid_t space = H5Dget_space(dataset);
+        if (space >= 0 && H5Sget_simple_extent_ndims(space) == 2) static_cast<std::vector<std::string>*>(data)->push_back(link);
+        if (space >= 0) H5Sclose(space);
+        H5Dclose(dataset);
+        return 0;
+      },
+      &names);
+  if (names.empty()) return "it holds no 2-D dataset at its top level";
+  std::string list;
+  for (const std::string& dataset : names) list += (list.empty() ? "" : ", ") + name + ":/" + dataset;
+  return "it holds " + list + "; name one as FILE.h5:/dataset";
+}
+
+bool has_extension(const std::string& file, std::initializer_list<const char*> extensions) {
+  std::string extension = std::filesystem::path(file).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+  return std::any_of(extensions.begin(), extensions.end(), [&](const char* e) { return extension == e; });
+}
+
+// The format of `ref.file` from its content, then its name; for HDF5, the dataset. Rank 0.
+DatasetRef detect_input(const DatasetRef& ref) {
+  const std::string& file = ref.file;
+  if (auto problem = why_not_readable_file(file, "input file", "a data file")) throw Error(*problem);
+  char magic[6] = {};
+  {
+    const int descriptor = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (descriptor < 0) throw Error("cannot read input file '" + file + "': " + std::strerror(errno));
+    const ssize_t got = ::pread(descriptor, magic, sizeof magic, 0);
+    ::close(descriptor);
+    if (got < 0) throw Error("cannot read input file '" + file + "': " + std::strerror(errno));
+  }
+  const bool npy_content = std::memcmp(magic, "\x93NUMPY", sizeof magic) == 0;
+  const bool hdf5_content = !npy_content && H5Fis_hdf5(file.c_str()) > 0;
+  const bool text_name = has_extension(file, {".csv", ".tsv", ".txt"});
+  const bool npy_name = has_extension(file, {".npy"});
+  const bool hdf5_name = has_extension(file, {".h5", ".hdf5", ".he5", ".hdf"});
+  DatasetRef resolved = ref;
+  if (hdf5_content) {
+    if (text_name || npy_name)
+      throw Error("input file '" + file + "' is an HDF5 file, though its name says " + (npy_name ? ".npy" : "text") +
+                  ": rename it, or name a dataset as FILE:/dataset");
+    resolved.format = InputFormat::Hdf5;
+  } else if (npy_content) {
+    if (text_name || hdf5_name)
+      throw Error("input file '" + file + "' is a NumPy .npy file, though its name says " + (hdf5_name ? "HDF5" : "text") +
+                  ": rename it to .npy");
+    resolved.format = InputFormat::Npy;
+  } else if (npy_name) {
+    throw Error("input file '" + file + "' is not a NumPy .npy file (it does not start with \\x93NUMPY)");
+  } else if (hdf5_name) {
+    throw Error(why_not_readable_hdf5(file, "input file").value_or("input file '" + file + "' is not an HDF5 file"));
+  } else if (text_name) {
+    resolved.format = InputFormat::Csv;
+  } else {
+    throw Error("cannot tell the format of input file '" + file +
+                "': it is neither HDF5 nor NumPy .npy, and only .csv, .tsv and .txt files are read as text");
+  }
+  if (resolved.format != InputFormat::Csv && ref.csv.given())
+    throw Error("--csv-header and --columns apply to CSV input; '" + file + "' is " + to_string(resolved.format));
+  if (resolved.format == InputFormat::Hdf5) {
+    Hid handle = open_file(file, "input file");
+    if (!h5::path_exists(handle.get(), kDefaultDataset))
+      throw Error("input file '" + file + "' has no dataset " + kDefaultDataset + " (what a file named alone means): " +
+                  top_level_matrices(handle.get(), file));
+    resolved.path = kDefaultDataset;
+  }
+  return resolved;
+}
+
+}  // namespace
+
+DatasetRef resolve_input(const Comm& comm, const DatasetRef& ref) {
+  if (ref.format != InputFormat::Detect) {
+    // HDF5 named with its dataset: CSV options would be ignored, so they are refused.
+    if (ref.format != InputFormat::Csv && ref.csv.given())
+      run_agreed(comm, [&] {
+        throw Error("--csv-header and --columns apply to CSV input; '" + ref.text() + "' is " + to_string(ref.format));
+      });
+    return ref;
+  }
+  DatasetRef resolved = ref;
+  std::optional<std::string> problem;
+  if (comm.rank() == 0) {
+    try {
+      resolved = detect_input(ref);
+    } catch (const Error& e) {
+      problem = e.what();
+    }
+  }
+  comm.agree(problem);
+  std::int64_t format = static_cast<std::int64_t>(resolved.format);
+  comm.bcast(std::span<std::int64_t>(&format, 1), 0);
+  comm.bcast(resolved.path, 0);
+  resolved.format = static_cast<InputFormat>(format);
+  return resolved;
 }
 
 namespace {
@@ -267,16 +409,17 @@ MatrixShape open_matrix(hid_t file, const DatasetRef& ref, Hid& dataset) {
   checked_status(H5Sget_simple_extent_dims(space.get(), dims, nullptr), "H5Sget_simple_extent_dims");
   Hid type(checked(H5Dget_type(dataset.get()), "H5Dget_type"), H5Tclose);
   const H5T_class_t type_class = H5Tget_class(type.get());
-  if (type_class != H5T_FLOAT)
+  if (type_class != H5T_FLOAT && type_class != H5T_INTEGER)
     throw Error("dataset " + ref.text() + " has " + class_name(type_class) +
-                " elements; expected float32 or float64");
+                " elements; expected float32, float64 or integers");
   const std::size_t bytes = H5Tget_size(type.get());
-  if (bytes != 4 && bytes != 8)
+  // Integers of any width are read as float64, as scikit-learn converts them.
+  if (type_class == H5T_FLOAT && bytes != 4 && bytes != 8)
     throw Error("dataset " + ref.text() + " has " + std::to_string(8 * bytes) +
                 "-bit floats; expected float32 or float64");
   if (dims[0] == 0) throw Error("dataset " + ref.text() + " has no rows");
   if (dims[1] == 0) throw Error("dataset " + ref.text() + " has no features (0 columns)");
-  return {dims[0], dims[1], bytes == 4 ? ElementType::Float32 : ElementType::Float64};
+  return {dims[0], dims[1], type_class == H5T_FLOAT && bytes == 4 ? ElementType::Float32 : ElementType::Float64};
 }
 
 // The first value lloyd refuses (NaN, Inf, or beyond largest_accepted_magnitude: its
@@ -289,12 +432,23 @@ void check_values(const Matrix& rows, std::uint64_t first_row, const DatasetRef&
   const auto count = static_cast<std::size_t>(rows.size());
   const std::size_t at = first_refused_value(rows.data(), count, largest_accepted_magnitude<T>(d));
   if (at < count)
-    throw Error(refused_value_message("dataset " + ref.text(), first_row + at / d, at % d, rows.data()[at], d));
+    throw Error(refused_value_message(ref.format == InputFormat::Hdf5 ? "dataset " + ref.text() : "input '" + ref.file + "'",
+                                      first_row + at / d, at % d, rows.data()[at], d));
 }
 
 }  // namespace
 
-MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref) {
+MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& given) {
+  const DatasetRef ref = resolve_input(comm, given);
+  if (ref.format == InputFormat::Csv) return inspect_csv(comm, ref);
+  if (ref.format == InputFormat::Npy) {
+    MatrixShape shape;
+    run_agreed(comm, [&] {
+      const NpyLayout layout = read_npy_layout(ref.file);
+      shape = {layout.rows, layout.cols, npy_element_type(layout)};
+    });
+    return shape;
+  }
   Hid file = open_file_parallel(comm, ref.file);
   MatrixShape shape;
   run_agreed(comm, [&] {
@@ -309,7 +463,9 @@ MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref) {
 }
 
 template <class T>
-DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape) {
+DenseShard<T> read_shard(const Comm& comm, const DatasetRef& given, const MatrixShape& shape) {
+  const DatasetRef ref = resolve_input(comm, given);
+  if (ref.format == InputFormat::Csv) return read_csv_shard<T>(comm, ref, shape);
   if (shape.sparse) {
     const RowRange rows = block_rows(shape.rows, comm.size(), comm.rank());
     const double bytes = static_cast<double>(rows.size()) * static_cast<double>(shape.cols) * sizeof(T);
@@ -321,9 +477,11 @@ DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixSh
     });
     return to_dense(read_csr_shard<T>(comm, ref, shape));
   }
-  Hid file = open_file_parallel(comm, ref.file);
-  Hid dataset;
-  run_agreed(comm, [&] { open_matrix(file.get(), ref, dataset); });
+  Hid file, dataset;
+  if (ref.format == InputFormat::Hdf5) {
+    file = open_file_parallel(comm, ref.file);
+    run_agreed(comm, [&] { open_matrix(file.get(), ref, dataset); });
+  }
 
   const RowRange mine = block_rows(shape.rows, comm.size(), comm.rank());
   DenseShard<T> shard;
@@ -336,7 +494,10 @@ DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixSh
                });
   });
 
-  run_agreed(comm, [&] {
+  // A .npy file: each rank reads its own rows by byte offset.
+  if (ref.format == InputFormat::Npy)
+    run_agreed(comm, [&] { NpyFile(ref.file).read_rows(mine.begin, mine.size(), shard.rows.data()); });
+  else run_agreed(comm, [&] {
     Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
     const hsize_t start[2] = {mine.begin, 0}, count[2] = {mine.size(), shape.cols};
     const hsize_t memory_dims[2] = {std::max<hsize_t>(mine.size(), 1), shape.cols};
@@ -643,6 +804,13 @@ void OutputFile::write_part(const std::string& name, const T* local, std::uint64
 template <class T>
 RowReader<T>::RowReader(const DatasetRef& ref, const MatrixShape& shape)
     : ref_(ref), shape_(shape) {
+  if (ref.format == InputFormat::Csv)
+    throw Error("--stream reads rows by their offset in the file, which CSV text '" + ref.file +
+                "' does not have: convert it once (lloyd convert --input " + ref.file + " --output FILE.h5:/X)");
+  if (ref.format == InputFormat::Npy) {
+    npy_ = std::make_shared<const NpyFile>(ref.file);
+    return;
+  }
   file_ = Hid(checked(H5Fopen(ref.file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + ref.file),
               H5Fclose);
   dataset_ = Hid(checked(H5Dopen2(file_.get(), ref.path.c_str(), H5P_DEFAULT), "open " + ref.text()),
@@ -690,7 +858,9 @@ void RowReader<T>::read(hsize_t rows, T* out) {
 template <class T>
 void RowReader<T>::read_block(std::uint64_t first, std::uint64_t count, T* out) {
   if (count == 0) return;
-  if (descriptor_ >= 0) {
+  if (npy_) {
+    npy_->read_rows(first, count, out);
+  } else if (descriptor_ >= 0) {
     pread_rows(first, count, out);
   } else {
     const hsize_t start[2] = {first, 0}, size[2] = {count, shape_.cols};
@@ -706,6 +876,10 @@ void RowReader<T>::read_block(std::uint64_t first, std::uint64_t count, T* out) 
 template <class T>
 void RowReader<T>::read_rows(std::span<const std::uint64_t> sorted, T* out) {
   if (sorted.empty()) return;
+  if (npy_) {
+    npy_->read_selected(sorted, out);
+    return;
+  }
   if (descriptor_ >= 0) {
     const std::uint64_t d = shape_.cols;
     for (std::size_t q = 0; q < sorted.size(); ++q) {

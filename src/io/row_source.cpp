@@ -82,7 +82,7 @@ std::unique_ptr<RowSource<T>> shard_source(const DenseShard<T>& shard) {
 template <class T>
 std::unique_ptr<RowSource<T>> streamed_source(const Comm& comm, const DatasetRef& ref,
                                               const MatrixShape& shape) {
-  return std::make_unique<StreamedSource<T>>(comm, ref, shape);
+  return std::make_unique<StreamedSource<T>>(comm, resolve_input(comm, ref), shape);
 }
 
 #define LLOYD_INSTANTIATE(T)                                                                  \

@@ -1,4 +1,5 @@
 #include "lloyd/text/tfidf.hpp"
+#include "lloyd/io/text_lines.hpp"
 
 #include <fnmatch.h>
 #include <unicode/bytestream.h>
@@ -728,25 +729,11 @@ Corpus read_corpus(const Comm& comm, const std::string& path, const FileFilter& 
     });
     const RowRange bytes = block_rows(size, comm.size(), comm.rank());
     run_agreed(comm, [&] {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) throw Error("cannot read corpus '" + path + "'");
-      std::uint64_t start = bytes.begin;
-      if (start > 0) {  // a line starts here only if the previous byte ends one
-        in.seekg(static_cast<std::streamoff>(start - 1));
-        std::string rest;
-        std::getline(in, rest);
-        start += rest.size();  // the partial line belongs to the previous rank
-      } else {
-        in.seekg(0);
-      }
-      std::uint64_t at = start;
-      std::string line;
-      while (at < bytes.end && std::getline(in, line)) {
+      for_each_line_starting_in(path, bytes, "corpus", [&](std::string& line, std::uint64_t at) {
         if (const auto offset = first_invalid_utf8(line))
           throw Error(not_utf8("corpus '" + path + "'", at + *offset));
-        at += line.size() + 1;
         corpus.texts.push_back(std::move(line));
-      }
+      });
     });
   }
   const std::uint64_t local = corpus.texts.size();

@@ -33,7 +33,7 @@ fit_error missing_dataset   "no dataset"        -- --input "$GOOD:/nope" --k 3
 fit_error missing_group     "no dataset"        -- --input "$GOOD:/a/b/c" --k 3
 fit_error one_dimensional   "dimension"         -- --input "$BAD/oned.h5:/X" --k 3
 fit_error three_dimensional "dimension"         -- --input "$BAD/threed.h5:/X" --k 3
-fit_error integer_dtype     "integer"           -- --input "$BAD/int.h5:/X" --k 3
+fit_error enum_dtype        "enum"              -- --input "$DATA/inputs/bad_bool.h5:/X" --k 3
 fit_error string_dtype      "string"            -- --input "$BAD/string.h5:/X" --k 3
 fit_error zero_rows         "no rows"           -- --input "$BAD/zero_rows.h5:/X" --k 3
 fit_error nan_value         "row 37" "NaN"      -- --input "$BAD/nan.h5:/X" --k 3

@@ -70,8 +70,8 @@ expect_error tfidf.stop_words.directory 2 "$OUT" "stop-word" -- \
 # Datasets of the wrong kind where a command expects a matrix, labels or classes.
 expect_error predict.model_without_centroids 3 "$OUT" "centroids|no dataset" -- \
   predict --model "$GOOD" --input "$GOOD:/X" --output "$OUT"
-expect_error predict.input_integer 2 "$OUT" "integer" -- \
-  predict --model "$W/model.h5" --input "$BAD/int.h5:/X" --output "$OUT"
+expect_error predict.input_enum 2 "$OUT" "enum" -- \
+  predict --model "$W/model.h5" --input "$DATA/inputs/bad_bool.h5:/X" --output "$OUT"
 expect_error predict.input_nan 4 "$OUT" "NaN" -- \
   predict --model "$W/model.h5" --input "$BAD/nan.h5:/X" --output "$OUT"
 mpi setup.twenty_rows 2 60 generate --output "$W/twenty.h5" --samples 20 --features 3 --centers 2

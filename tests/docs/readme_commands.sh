@@ -9,7 +9,8 @@
 # What is adapted, and only this: `mpirun -n N` runs on at most 2 ranks through the test
 # launcher; `build/lloyd` is the lloyd under test; `scripts/` and `data/` are the repository's;
 # blobs.h5 (made by the README's `generate` line), big.h5, new.h5, data.h5 (3000 rows),
-# corpus.txt, new.txt and their TF-IDF corpus.h5 and cosine model topics.h5 exist beforehand (small); what a block writes with --output is removed before it
+# corpus.txt, new.txt and their TF-IDF corpus.h5 and cosine model topics.h5, pixels.npy,
+# survey.csv and data.csv exist beforehand (small); what a block writes with --output is removed before it
 # runs, as for a reader who runs that example alone. Not run here: `scripts/test.sh` (that is the test
 # suite; CI runs it) and `sbatch` lines (tests/slurm/test_jobs.sh submits every job script
 # to a real Slurm).
@@ -64,6 +65,17 @@ stand_ins() {  # stand_ins LINE
 }
 cp "$ROOT/tests/data/tfidf_corpus.txt" "$WORK/corpus.txt"
 cp "$ROOT/tests/data/tfidf_new.txt" "$WORK/new.txt"
+# Files of the kinds the Input formats section reads: a uint8 image-like .npy (300 x 12, C
+# order) and CSV tables with a header (survey.csv) and without one (data.csv).
+npy_header="{'descr': '|u1', 'fortran_order': False, 'shape': (300, 12), }"
+while (( (10 + ${#npy_header} + 1) % 64 != 0 )); do npy_header+=" "; done
+{ printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#npy_header} + 1) % 256 )))\\x$(printf %02x $(( (${#npy_header} + 1) / 256 )))";
+  printf '%s\n' "$npy_header"
+  LC_ALL=C awk 'BEGIN { for (i = 0; i < 3600; i++) printf "%c", 1 + (i * 7919 + int(i / 12) * 104729) % 255 }'
+} >"$WORK/pixels.npy"
+awk 'BEGIN { print "id,height,weight,age"
+             for (i = 0; i < 300; i++) printf "%d,%.1f,%.1f,%d\n", i, 150 + (i * 37) % 45, 50 + (i * 53) % 40, 20 + (i * 11) % 50 }' >"$WORK/survey.csv"
+tail -n +2 "$WORK/survey.csv" | cut -d, -f2- >"$WORK/data.csv"
 # The documents of the README's Documents section, for the commands before it that use them.
 mpi setup.corpus 2 "$LIMIT" tfidf --input "$WORK/corpus.txt" --output "$WORK/corpus.h5"
 check_ran_ok setup.corpus

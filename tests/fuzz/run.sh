@@ -33,11 +33,11 @@ export OMPI_MCA_opal_signal=""
 status=0
 raw=${LLOYD_FUZZ_RAW:-0}
 export LLOYD_FUZZ_RAW=$raw
-for target in csr model checkpoint tokenizer kernels; do
+for target in csr model checkpoint tokenizer kernels inputs; do
   binary=$build/tests/fuzz/fuzz_$target
   corpus=$build/fuzz-corpus/$target
   seeds=$here/corpus/$target
-  if [ "$raw" = 1 ] && [ "$target" != tokenizer ] && [ "$target" != kernels ]; then
+  if [ "$raw" = 1 ] && [ "$target" != tokenizer ] && [ "$target" != kernels ] && [ "$target" != inputs ]; then
     corpus=$build/fuzz-corpus-raw/$target
     seeds=$build/fuzz-seeds-raw/$target
     mkdir -p "$seeds"

@@ -16,25 +16,13 @@ namespace lloyd {
 namespace {
 
 // A file written by rank 0 with `make`, removed at the end of the test.
-class ScratchFile {
+class ScratchFile : public test::ScratchPath {
  public:
   ScratchFile(const Comm& comm, const std::function<void(hid_t)>& make)
-      : comm_(comm), path_(test::scratch_path(comm, "reader")) {
-    if (comm.rank() == 0) {
-      Hid file(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-      make(file.get());
-    }
-    comm.barrier();
-  }
-  ~ScratchFile() {
-    comm_.barrier();
-    if (comm_.rank() == 0) std::filesystem::remove(path_);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  const Comm& comm_;
-  std::string path_;
+      : ScratchPath(comm, test::scratch_path(comm, "reader"), [&](const std::string& path) {
+          Hid file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+          make(file.get());
+        }) {}
 };
 
 // A chunked dataset of `dims` that is never written: it claims its extent, stores nothing.
@@ -48,28 +36,19 @@ void unwritten(hid_t file, const char* name, std::vector<hsize_t> dims, hid_t ty
   Hid dataset(H5Dcreate2(file, name, type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT), H5Dclose);
 }
 
-void expect_agreed_error(const std::function<void()>& read, const std::string& expected) {
-  try {
-    read();
-    ADD_FAILURE() << "accepted; expected an error with: " << expected;
-  } catch (const AgreedError& e) {
-    EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
-  }
-}
-
 TEST(UntrustedReaders, CentroidsLargerThanAnyFile) {
   Comm comm(MPI_COMM_WORLD);
   // 2^33 x 2^33 elements: HDF5's own element count wraps around to 0 (the fuzz finding
   // tests/fuzz/regressions/model/centroids_2p33_squared_unwritten.bin: std::bad_alloc).
   const ScratchFile file(comm, [](hid_t f) { unwritten(f, "/centroids", {hsize_t{1} << 33, hsize_t{1} << 33}); });
-  expect_agreed_error([&] { read_model<double>(comm, {file.path(), "/centroids"}); },
+  test::expect_agreed_error([&] { read_model<double>(comm, {file.path(), "/centroids"}); },
                       "/centroids (8589934592 x 8589934592) is larger than any file");
 }
 
 TEST(UntrustedReaders, CentroidsNeverWritten) {
   Comm comm(MPI_COMM_WORLD);
   const ScratchFile file(comm, [](hid_t f) { unwritten(f, "/centroids", {hsize_t{1} << 30, 3}); });
-  expect_agreed_error([&] { read_model<float>(comm, {file.path(), "/centroids"}, 3); },
+  test::expect_agreed_error([&] { read_model<float>(comm, {file.path(), "/centroids"}, 3); },
                       "/centroids (1073741824 x 3) has no stored values");
 }
 
@@ -87,7 +66,7 @@ TEST(UntrustedReaders, CsrIndptrNeverWritten) {
     Hid attribute(H5Acreate2(group.get(), "shape", H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     H5Awrite(attribute.get(), H5T_NATIVE_INT64, shape);
   });
-  expect_agreed_error([&] { inspect_matrix(comm, {file.path(), "/X"}); }, "'data' (8 entries) has no stored values");
+  test::expect_agreed_error([&] { inspect_matrix(comm, {file.path(), "/X"}); }, "'data' (8 entries) has no stored values");
 }
 
 }  // namespace

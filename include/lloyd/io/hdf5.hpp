@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,16 +20,49 @@
 
 namespace lloyd {
 
-/// "FILE.h5:/path/to/dataset" split into its two parts.
+class NpyFile;  // io/npy.hpp
+
+/// How a data matrix is stored: an HDF5 dataset (or CSR group), a NumPy .npy file (io/npy.hpp)
+/// or CSV/TSV text (io/csv.hpp). Detect: not known yet (resolve_input finds it).
+enum class InputFormat { Hdf5, Npy, Csv, Detect };
+const char* to_string(InputFormat format);
+
+/// How CSV/TSV text is read (--csv-header, --columns).
+struct CsvOptions {
+  enum class Header { Detect, Yes, No };
+  Header header = Header::Detect;  ///< Detect: a header when the first line has a non-numeric field
+  std::string columns;             ///< names or 0-based indices, comma separated; "" = every column
+  bool given() const { return header != Header::Detect || !columns.empty(); }
+};
+
+/// "FILE.h5:/path/to/dataset" split into its two parts; for .npy and CSV input, the file alone
+/// (path empty) and how to read it.
 struct DatasetRef {
+  DatasetRef() = default;
+  DatasetRef(std::string file_name, std::string dataset_path, InputFormat input_format = InputFormat::Hdf5,
+             CsvOptions csv_options = {})
+      : file(std::move(file_name)), path(std::move(dataset_path)), format(input_format), csv(std::move(csv_options)) {}
   std::string file;
   std::string path;
-  std::string text() const { return file + ":" + path; }
+  InputFormat format = InputFormat::Hdf5;
+  CsvOptions csv;
+  std::string text() const { return path.empty() ? file : file + ":" + path; }
 };
 
 /// Parses FILE.h5:/dataset. When the spec has no ":/" part, `default_path` is used if it is
 /// given; otherwise the spec is an Error.
 DatasetRef parse_dataset_ref(const std::string& spec, const std::string& default_path = "");
+
+/// A data matrix given to --input: FILE.h5:/dataset (HDF5), or a file alone whose format
+/// resolve_input finds (format Detect). Not collective; never fails.
+DatasetRef parse_input_ref(const std::string& spec, const CsvOptions& csv = {});
+/// Collective over comm: `ref` with its format found and, for an HDF5 file named alone, its
+/// dataset: /X when the file has one (else an AgreedError listing the 2-D datasets it holds).
+/// The format comes from the file's content (HDF5's signature, NumPy's magic "\x93NUMPY"), else
+/// from its name (.csv, .tsv, .txt: CSV text); a file whose content does not match its name,
+/// CSV options given for a binary input, or a file lloyd cannot read are an AgreedError with
+/// one line. A resolved ref is returned unchanged (rank 0 reads the file's first bytes).
+DatasetRef resolve_input(const Comm& comm, const DatasetRef& ref);
 
 enum class ElementType { Float32, Float64 };
 const char* to_string(ElementType type);
@@ -96,9 +130,11 @@ Hid open_file_parallel(const Comm& comm, const std::string& file);
 /// role). Not collective.
 Hid open_file(const std::string& file, const std::string& what = "input file");
 
-/// Collective over comm: checks that `ref` names a non-empty 2-D float32/float64 dataset, or a
-/// CSR group (io/csr.hpp; then `sparse` is set), and returns its shape; otherwise every rank
-/// throws AgreedError with one clear line.
+/// Collective over comm: checks that `ref` names a non-empty 2-D float32/float64 or integer
+/// dataset (integers are read as float64, as scikit-learn converts them), or a CSR group
+/// (io/csr.hpp; then `sparse` is set), or a .npy file (io/npy.hpp) or CSV text (io/csv.hpp),
+/// and returns its shape; otherwise every rank throws AgreedError with one clear line. A ref
+/// that is not resolved yet (resolve_input) is resolved first.
 MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref);
 
 /// Collective over comm: reads this rank's block of rows (block_rows) with one collective
@@ -106,7 +142,8 @@ MatrixShape inspect_matrix(const Comm& comm, const DatasetRef& ref);
 /// refuses (NaN, Inf, or beyond largest_accepted_magnitude, value_range.hpp) is an
 /// AgreedError naming the first such row and column. A CSR input (shape.sparse) is read
 /// with read_csr_shard and its rows filled in with zeros; refused (AgreedError) when that
-/// dense copy of the rank's rows would exceed kMaxDensifiedBytes.
+/// dense copy of the rank's rows would exceed kMaxDensifiedBytes. A .npy file is read by byte
+/// offset (read_npy_rows), CSV text by byte ranges at line starts (read_csv_shard).
 constexpr std::uint64_t kMaxDensifiedBytes = std::uint64_t{4} << 30;
 template <class T>
 DenseShard<T> read_shard(const Comm& comm, const DatasetRef& ref, const MatrixShape& shape);
@@ -120,7 +157,8 @@ RowMatrix<T> read_matrix(const Comm& comm, const DatasetRef& ref);
 /// opens the file on its own (independent reads). A contiguous, uncompressed dataset of
 /// native T is read with pread at the rows' byte offsets; any other layout through HDF5. Refused values (as
 /// read_shard) are an Error naming the row and column in read_block (read_rows does not check: an out-of-core fit reads
-/// every row by blocks first). Not collective.
+/// every row by blocks first). A .npy file is read by byte offset, whatever its order and
+/// dtype; CSV text is refused (its rows have no offsets: convert it first). Not collective.
 template <class T>
 class RowReader {
  public:
@@ -143,6 +181,7 @@ class RowReader {
   std::vector<T> buffer_;
   int descriptor_ = -1;    ///< the file opened for pread, when the layout allows it
   std::uint64_t offset_ = 0;  ///< byte offset of the dataset's first element
+  std::shared_ptr<const NpyFile> npy_;  ///< the .npy file, for .npy input
 };
 
 /// Which attribute types the model file uses.
