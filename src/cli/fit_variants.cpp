@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "fit.hpp"
+#include "lloyd/io/sample_weights.hpp"
 #include "lloyd/kmeans/kmedians.hpp"
 
 namespace lloyd::cli {
@@ -119,12 +120,17 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
   const double read_start = MPI_Wtime();
   DenseShard<T> shard;
   if (!settings.stream) shard = read_shard<T>(comm, request.input, shape);
+  if (request.sample_weight && !settings.stream) attach_sample_weights(comm, *request.sample_weight, shard);
   const double io_seconds = MPI_Wtime() - read_start;
 
   const IterationObserver observer = progress(request, comm);
   std::unique_ptr<RowSource<T>> source;
   if (request.mode == ModelAlgorithm::MiniBatch)
     source = settings.stream ? streamed_source<T>(comm, request.input, shape) : shard_source(shard);
+  if (request.sample_weight && settings.stream) {  // streamed rows: the rank's weights in memory
+    std::vector<double> weights = read_sample_weights(comm, *request.sample_weight, shape.rows, source->local_range());
+    if (!every_weight_is_one(comm, weights)) source->set_weights(std::move(weights));
+  }
   const FitCheckpoint<T> checkpoint(comm, request, options, shape, method_identity(request), [&] {
     if (!source) return data_fingerprint(comm, shard);
     std::uint64_t sum = 0;  // mod 2^64, block by block

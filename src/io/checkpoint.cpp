@@ -246,6 +246,15 @@ std::uint64_t data_fingerprint(const Comm& comm, const DenseShard<T>& shard) {
   const auto row_bytes = static_cast<std::size_t>(shard.features()) * sizeof(T);
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
     sum += row_hash(shard.global_index(i), reinterpret_cast<const unsigned char*>(shard.row(i)), row_bytes);
+  // Sample weights are part of the data: a weighted fit resumes only with the same weights
+  // (and never from an unweighted checkpoint). The index is tagged so that a weight never
+  // hashes like a row of one value.
+  constexpr std::uint64_t kWeightTag = 0x5745494748545321;  // "WEIGHTS!"
+  if (shard.weighted())
+    for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+      sum += row_hash(shard.global_index(i) ^ kWeightTag,
+                      reinterpret_cast<const unsigned char*>(&shard.weights[static_cast<std::size_t>(i)]),
+                      sizeof(double));
   return comm.allreduce(sum, MPI_SUM);
 }
 

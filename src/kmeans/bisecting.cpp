@@ -325,8 +325,15 @@ double predict_tree(const Comm& comm, const DenseShard<T>& shard, const Bisectin
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
     const std::size_t leaf = tree.descend(shard.row(i));
     labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(tree.label[leaf]);
-    total.add(squared_distance(shard.row(i), tree.centres.row(static_cast<Eigen::Index>(leaf)).data(),
-                               shard.features()));
+    const double distance =
+        squared_distance(shard.row(i), tree.centres.row(static_cast<Eigen::Index>(leaf)).data(), shard.features());
+    if (!shard.weighted()) {
+      total.add(distance);
+      continue;
+    }
+    const WeightedProduct term = weighted_product(shard.weight(i), distance);  // sample weights
+    total.add(term.product);
+    total.add(term.error);
   }
   total.allreduce(comm);
   return total.value();
