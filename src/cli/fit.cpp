@@ -439,7 +439,8 @@ int run_fit(const Comm& comm, const Args& args) {
                          request.options.init == InitMethod::RandomPartition))
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
   if (request.sample_weight && (request.cosine || (request.mode != ModelAlgorithm::Lloyd &&
-                                                  request.mode != ModelAlgorithm::MiniBatch) ||
+                                                  request.mode != ModelAlgorithm::MiniBatch &&
+                                                  request.mode != ModelAlgorithm::Bisecting) ||
                                  request.options.init == InitMethod::KMeansParallel))
     throw UsageError("lloyd fit: --sample-weight is not supported with this --mode, --metric or --init yet");
   if (is_variant(request.mode)) parse_variant_options(*vm, request);

@@ -84,6 +84,10 @@ check_h5_identical minibatch.p1_vs_p3 "$TMP/minibatch.p1.h5" "$TMP/minibatch.p3.
 fit_ok minibatch.stream 2 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 5 --mode minibatch --batch-size 64 --seed 2 \
   --stream
 check_h5_identical minibatch.stream_identical "$TMP/minibatch.p1.h5" "$TMP/minibatch.stream.h5"
+# bisecting
+fit_ok bisecting.p1 1 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode bisecting --n-init 2
+fit_ok bisecting.p4 4 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode bisecting --n-init 2 --threads 2
+check_h5_identical bisecting.p1_vs_p4 "$TMP/bisecting.p1.h5" "$TMP/bisecting.p4.h5"
 fit_ok tiny.p1 1 --input "$BADW:/X_tiny" --sample-weight "$BADW:/w_tiny" --k 2
 fit_ok tiny.p4 4 --input "$BADW:/X_tiny" --sample-weight "$BADW:/w_tiny" --k 2
 check_h5_identical tiny.rank_without_rows "$TMP/tiny.p1.h5" "$TMP/tiny.p4.h5"

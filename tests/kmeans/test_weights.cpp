@@ -11,6 +11,7 @@
 #include "../test_support.hpp"
 #include "lloyd/io/checkpoint.hpp"
 #include "lloyd/io/sample_weights.hpp"
+#include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
 
@@ -251,6 +252,31 @@ TEST(SampleWeights, MiniBatchWeightedLikeScikitLearn) {
   EXPECT_TRUE(same_bits(out_of_core.centroids, fitted.centroids));
   EXPECT_EQ(out_of_core.inertia, fitted.inertia);
   EXPECT_EQ(out_of_core.n_steps, fitted.n_steps);
+}
+
+// Bisecting with weights (scikit-learn's BisectingKMeans(sample_weight)): splits chosen by
+// weighted inertia; as good as scikit-learn's; the leaves' inertia adds up to the weighted
+// inertia, which predict (descending the tree) reports too.
+TEST(SampleWeights, BisectingByWeightedInertia) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string file = test::data_path("weights_real.h5");
+  const DenseShard<double> shard = weighted_shard(comm, file, "/w");
+  Hid handle(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  for (const BisectingStrategy strategy : {BisectingStrategy::BiggestInertia, BisectingStrategy::LargestCluster}) {
+    const std::string name = strategy == BisectingStrategy::BiggestInertia ? "biggest_inertia" : "largest_cluster";
+    Hid group(H5Gopen2(handle.get(), ("/expected_bisecting_" + name).c_str(), H5P_DEFAULT), H5Gclose);
+    KMeansOptions options;
+    options.k = 4;
+    options.n_init = 3;
+    const BisectingResult<double> result = fit_bisecting(comm, shard, options, strategy);
+    EXPECT_LE(result.inertia / read_attribute_double(group.get(), "inertia") - 1, 0.02) << name;
+    std::vector<std::int32_t> labels;
+    EXPECT_NEAR(predict_tree(comm, shard, result.tree, labels), result.inertia, 1e-12 * result.inertia) << name;
+    EXPECT_EQ(labels, result.labels) << name;
+    double leaves = 0;
+    for (const std::size_t leaf : result.tree.leaves()) leaves += result.tree.inertia[leaf];
+    EXPECT_NEAR(leaves, result.inertia, 1e-9 * result.inertia) << name;
+  }
 }
 
 }  // namespace
