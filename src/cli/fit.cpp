@@ -440,8 +440,7 @@ int run_fit(const Comm& comm, const Args& args) {
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
   if (request.sample_weight && (request.cosine || (request.mode != ModelAlgorithm::Lloyd &&
                                                   request.mode != ModelAlgorithm::MiniBatch &&
-                                                  request.mode != ModelAlgorithm::Bisecting) ||
-                                 request.options.init == InitMethod::KMeansParallel))
+                                                  request.mode != ModelAlgorithm::Bisecting)))
     throw UsageError("lloyd fit: --sample-weight is not supported with this --mode, --metric or --init yet");
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
   const MatrixShape shape = inspect_matrix(comm, request.input);

@@ -688,14 +688,16 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
         }
       }
     }
-    ExactSum psi;
-    for (const double distance : closest) psi.add(distance);
+    ExactSum psi;  // with sample weights, Σ w·D²
+    if (shard.weighted()) psi.add(closest, shard.weights);
+    else
+      for (const double distance : closest) psi.add(distance);
     psi.allreduce(comm);
     return psi.value();
   };
 
   RowMatrix<T> candidates = rows_as_matrix(
-      comm, shard, distinct_random_rows(comm, shard, 1, rng, stream_id(Stream::FirstCentre, restart)));
+      comm, shard, weighted_random_rows(comm, shard, 1, rng, stream_id(Stream::FirstCentre, restart)));
   double psi = absorb(candidates, 0);
   for (int round = 0; round < parallel.rounds && psi > 0; ++round) {
     // Each row independently, with probability min(1, ℓ·D²/ψ): the same decision for a row
@@ -703,7 +705,10 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
     const std::uint64_t stream = stream_id(Stream::ParallelSample, restart, round);
     std::vector<T> picked;
     for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
-      const double p = oversampling * closest[static_cast<std::size_t>(i)] / psi;
+      // With sample weights, in proportion to w·D² (a row of weight 0 is never a candidate).
+      const double mass = shard.weighted() ? shard.weight(i) * closest[static_cast<std::size_t>(i)]
+                                           : closest[static_cast<std::size_t>(i)];
+      const double p = oversampling * mass / psi;
       if (p <= 0) continue;
       if (p >= 1 || rng.uniform(stream, shard.global_index(i)) < p)
         picked.insert(picked.end(), shard.row(i), shard.row(i) + d);
@@ -721,12 +726,21 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
   const Eigen::Index m = candidates.rows();
   if (m < k) return {};  // the caller falls back to k-means++
   if (m == k) return candidates;
-  // Weights: how many rows each candidate is nearest to (exact integer counts).
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(m), 0);
-  for (const std::int32_t c : nearest) ++counts[static_cast<std::size_t>(c)];
-  comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
-  const WeightedReduction reduction(candidates.template cast<double>(),
-                                    std::vector<double>(counts.begin(), counts.end()), rng, restart);
+  // Weights: how many rows each candidate is nearest to (exact integer counts); with sample
+  // weights, the summed weight of those rows (exact sums: the same on every rank layout).
+  std::vector<double> candidate_weights;
+  if (shard.weighted()) {
+    std::vector<ExactSum> sums(static_cast<std::size_t>(m));
+    for (std::size_t i = 0; i < nearest.size(); ++i) sums[static_cast<std::size_t>(nearest[i])].add(shard.weights[i]);
+    ExactSum::allreduce(sums, comm);
+    for (const ExactSum& sum : sums) candidate_weights.push_back(sum.value());
+  } else {
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(m), 0);
+    for (const std::int32_t c : nearest) ++counts[static_cast<std::size_t>(c)];
+    comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
+    candidate_weights.assign(counts.begin(), counts.end());
+  }
+  const WeightedReduction reduction(candidates.template cast<double>(), std::move(candidate_weights), rng, restart);
   RowMatrix<double> centres = reduction.seed(k);
   reduction.refine(centres, kReductionIterations);
   return centres.cast<T>();

@@ -56,7 +56,7 @@ check unit_weights.recorded "the model names its weights" h5_has_attr "$TMP/ones
 check plain.no_attribute "an unweighted model has no sample_weight" bash -c "! h5dump -a /sample_weight '$TMP/plain.h5' >/dev/null 2>&1"
 
 # ---------------------------------------------------------------- ranks and threads
-for init in k-means++ forgy random-partition; do
+for init in k-means++ forgy random-partition 'k-means||'; do
   fit_ok "ranks.$init.p1" 1 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 6 --init "$init" --n-init 2 --seed 7 \
     --algorithm hamerly
   ranks="3"
@@ -104,17 +104,17 @@ check predict.weighted_inertia "inertia $got, scikit-learn $expected" \
 
 # ---------------------------------------------------------------- bad weights
 for np in 1 3; do
-  expect_error "bad.short.p$np" "$np" "$TMP/bad.h5" 'sample weights' 'holds 9 values; expected 10' -- \
-    fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_short" --output "$TMP/bad.h5"
   expect_error "bad.negative.p$np" "$np" "$TMP/bad.h5" 'sample weights' 'row 3 is negative' -- \
     fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_negative" --output "$TMP/bad.h5"
-  expect_error "bad.nan.p$np" "$np" "$TMP/bad.h5" 'sample weights' 'row 5 is NaN' -- \
-    fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_nan" --output "$TMP/bad.h5"
-  expect_error "bad.inf.p$np" "$np" "$TMP/bad.h5" 'sample weights' 'row 7 is infinite' -- \
-    fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_inf" --output "$TMP/bad.h5"
-  expect_error "bad.zero.p$np" "$np" "$TMP/bad.h5" 'sample weights' 'every weight is 0' -- \
-    fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_zero" --output "$TMP/bad.h5"
 done
+expect_error bad.short 3 "$TMP/bad.h5" 'sample weights' 'holds 9 values; expected 10' -- \
+  fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_short" --output "$TMP/bad.h5"
+expect_error bad.nan 4 "$TMP/bad.h5" 'sample weights' 'row 5 is NaN' -- \
+  fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_nan" --output "$TMP/bad.h5"
+expect_error bad.inf 2 "$TMP/bad.h5" 'sample weights' 'row 7 is infinite' -- \
+  fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_inf" --output "$TMP/bad.h5" --mode minibatch --stream
+expect_error bad.zero 3 "$TMP/bad.h5" 'sample weights' 'every weight is 0' -- \
+  fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_zero" --output "$TMP/bad.h5" --mode bisecting
 expect_error bad.2d 2 "$TMP/bad.h5" 'sample weights' '2 dimensions; expected 1' -- \
   fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_2d" --output "$TMP/bad.h5"
 expect_error bad.text 2 "$TMP/bad.h5" 'sample weights' 'does not hold numbers' -- \
