@@ -438,10 +438,10 @@ int run_fit(const Comm& comm, const Args& args) {
                          request.options.init == InitMethod::KMeansParallel ||
                          request.options.init == InitMethod::RandomPartition))
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
-  if (request.sample_weight && (request.cosine || (request.mode != ModelAlgorithm::Lloyd &&
-                                                  request.mode != ModelAlgorithm::MiniBatch &&
-                                                  request.mode != ModelAlgorithm::Bisecting)))
-    throw UsageError("lloyd fit: --sample-weight is not supported with this --mode, --metric or --init yet");
+  if (request.sample_weight && request.mode == ModelAlgorithm::KMedoids)
+    throw UsageError("lloyd fit: --sample-weight is not supported with --mode kmedoids yet");
+  if (request.sample_weight && request.cosine)
+    throw UsageError("lloyd fit: --sample-weight is not supported with --metric cosine yet");
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
   const MatrixShape shape = inspect_matrix(comm, request.input);
   return shape.type == ElementType::Float32 ? fit_typed<float>(comm, request, shape, start)

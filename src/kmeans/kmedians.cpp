@@ -26,11 +26,88 @@ double from_key(std::uint64_t key) {
   return std::bit_cast<double>(key >> 63 ? key & ~(std::uint64_t{1} << 63) : ~key);
 }
 
+// cluster_medians with sample weights: the weighted median, numpy.median of the rows repeated
+// as often as their weight says. Each row occupies an interval of length w in the sorted
+// order of a (cluster, feature), of total W: the median is the value whose interval holds
+// W/2, or the mean of the two values that meet there. So the lower middle value is the
+// smallest v with 2·(weight of values ≤ v) ≥ W, the upper one the smallest with > W. The
+// weights are summed as integers (each rounded once to the grid of the largest weight,
+// exact for integer weights below 2^52: the same medians as repeated rows), so the bins'
+// totals and the medians are the same for every number of ranks. Collective over comm.
+template <class T>
+RowMatrix<T> weighted_cluster_medians(const Comm& comm, const DenseShard<T>& shard,
+                                      std::span<const std::int32_t> labels, const RowMatrix<T>& previous) {
+  const Eigen::Index k = previous.rows(), d = shard.features();
+  double largest = 0;
+  for (const double weight : shard.weights) largest = std::max(largest, weight);
+  const double bound[1] = {comm.allreduce(largest, MPI_MAX)};
+  const FixedPoint grid(bound);
+  std::vector<std::int64_t> units(static_cast<std::size_t>(shard.local_rows()));
+  std::vector<Int128> totals(static_cast<std::size_t>(k), 0);
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    units[i] = grid.to_fixed(shard.weights[i], 0);
+    totals[static_cast<std::size_t>(labels[i])] += units[i];
+  }
+  comm.allreduce_sum(totals);
+
+  // Per (cluster, feature, which middle value): the key bits found so far and twice the
+  // weight still to pass inside the bin being refined (2·W at the start).
+  constexpr int kBins = 256;
+  const auto slots = static_cast<std::size_t>(k * d * 2);
+  std::vector<std::uint64_t> prefix(slots, 0);
+  std::vector<Int128> remaining(slots, 0);
+  for (Eigen::Index c = 0; c < k; ++c)
+    for (Eigen::Index j = 0; j < d; ++j)
+      for (std::size_t t = 0; t < 2; ++t) remaining[static_cast<std::size_t>((c * d + j) * 2) + t] = totals[c];
+  std::vector<Int128> histogram(slots * kBins);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    std::fill(histogram.begin(), histogram.end(), Int128{0});
+    const std::uint64_t known_mask = shift == 56 ? 0 : ~std::uint64_t{0} << (shift + 8);
+    for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+      const std::int64_t unit = units[static_cast<std::size_t>(i)];
+      if (unit == 0) continue;
+      const auto c = static_cast<Eigen::Index>(labels[static_cast<std::size_t>(i)]);
+      const T* x = shard.row(i);
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const std::uint64_t key = ordered_key(static_cast<double>(x[j]));
+        const auto slot = static_cast<std::size_t>((c * d + j) * 2);
+        for (std::size_t t = 0; t < 2; ++t)
+          if ((key & known_mask) == prefix[slot + t]) histogram[(slot + t) * kBins + ((key >> shift) & (kBins - 1))] += unit;
+      }
+    }
+    comm.allreduce_sum(histogram);
+    for (std::size_t slot = 0; slot < slots; ++slot) {
+      const Int128* bins = &histogram[slot * kBins];
+      const bool upper = slot % 2 == 1;
+      Int128 passed = 0;  // twice the weight of the bins before
+      int bin = 0;
+      for (; bin < kBins - 1; ++bin) {
+        const Int128 through = passed + 2 * bins[bin];
+        if (upper ? through > remaining[slot] : through >= remaining[slot]) break;
+        passed = through;
+      }
+      prefix[slot] |= static_cast<std::uint64_t>(bin) << shift;
+      remaining[slot] -= passed;
+    }
+  }
+  RowMatrix<T> medians = previous;
+  for (Eigen::Index c = 0; c < k; ++c) {
+    if (totals[static_cast<std::size_t>(c)] == 0) continue;
+    for (Eigen::Index j = 0; j < d; ++j) {
+      const auto slot = static_cast<std::size_t>((c * d + j) * 2);
+      const double low = from_key(prefix[slot]), high = from_key(prefix[slot + 1]);
+      medians(c, j) = static_cast<T>(low == high ? low : (low + high) / 2);
+    }
+  }
+  return medians;
+}
+
 }  // namespace
 
 template <class T>
 RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
                              std::span<const std::int32_t> labels, const RowMatrix<T>& previous) {
+  if (shard.weighted()) return weighted_cluster_medians(comm, shard, labels, previous);
   const Eigen::Index k = previous.rows(), d = shard.features();
   std::vector<std::int64_t> counts(static_cast<std::size_t>(k), 0);
   for (const std::int32_t label : labels) ++counts[static_cast<std::size_t>(label)];
@@ -120,11 +197,14 @@ class MediansStep {
   }
   double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
     comm.allreduce(counters, MPI_SUM);
-    return exact_total(comm, distances_);
+    return exact_total(comm, distances_, shard_.weights);
   }
   void fill_empty_clusters(const Comm& comm, const RowMatrix<T>&) {
+    // The rows of each cluster (with sample weights, of positive weight: a cluster without
+    // weight is empty).
     std::vector<std::int64_t> counts(static_cast<std::size_t>(options_.k), 0);
-    for (const std::int32_t label : labels_) ++counts[static_cast<std::size_t>(label)];
+    for (std::size_t i = 0; i < labels_.size(); ++i)
+      counts[static_cast<std::size_t>(labels_[i])] += shard_.weight(static_cast<Eigen::Index>(i)) > 0;
     comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
     const auto n_local = static_cast<std::uint64_t>(labels_.size());
     for (const ClusterMove& move : plan_empty_cluster_moves(comm, shard_, labels_, distances_, counts))
@@ -144,7 +224,7 @@ class MediansStep {
   // the last ones).
   double finish(const Comm& comm, const RowMatrix<T>& centres, bool) {
     assign_nearest(shard_, centres, Distance::Manhattan, labels_, distances_);
-    return exact_total(comm, distances_);
+    return exact_total(comm, distances_, shard_.weights);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
 

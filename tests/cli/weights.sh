@@ -84,6 +84,10 @@ check_h5_identical minibatch.p1_vs_p3 "$TMP/minibatch.p1.h5" "$TMP/minibatch.p3.
 fit_ok minibatch.stream 2 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 5 --mode minibatch --batch-size 64 --seed 2 \
   --stream
 check_h5_identical minibatch.stream_identical "$TMP/minibatch.p1.h5" "$TMP/minibatch.stream.h5"
+# K-medians (weighted medians)
+fit_ok kmedians.p1 1 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode kmedians --n-init 2
+fit_ok kmedians.p3 3 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode kmedians --n-init 2
+check_h5_identical kmedians.p1_vs_p3 "$TMP/kmedians.p1.h5" "$TMP/kmedians.p3.h5"
 # bisecting
 fit_ok bisecting.p1 1 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode bisecting --n-init 2
 fit_ok bisecting.p4 4 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode bisecting --n-init 2 --threads 2
@@ -127,6 +131,10 @@ expect_error bad.k_beyond_weighted_rows 2 "$TMP/bad.h5" 'k = 3 exceeds the 2 row
   fit --input "$BADW:/X_tiny" --k 3 --sample-weight "$BADW:/w_tiny" --output "$TMP/bad.h5"
 expect_error bad.predict_short 2 "$TMP/bad.h5" 'sample weights' 'holds 9 values; expected 10' -- \
   predict --model "$TMP/int_weights_file.h5" --input "$BADW:/X" --sample-weight "$BADW:/w_short" --output "$TMP/bad.h5"
+expect_error unsupported.kmedoids 2 "$TMP/bad.h5" 'sample-weight' 'kmedoids' -- \
+  fit --input "$INT:/X" --k 2 --mode kmedoids --sample-weight "$INT:/w" --output "$TMP/bad.h5"
+expect_error unsupported.cosine 2 "$TMP/bad.h5" 'sample-weight' 'cosine' -- \
+  fit --input "$INT:/X" --k 2 --metric cosine --sample-weight "$INT:/w" --output "$TMP/bad.h5"
 expect_error evaluate.refused 2 "" 'evaluate' 'sample-weight' 'no sample weights' -- \
   evaluate --input "$INT:/X" --labels "$TMP/int.lloyd.h5" --sample-weight "$INT:/w"
 # The weights file is an input: never an output.

@@ -13,6 +13,7 @@
 #include "lloyd/io/sample_weights.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
+#include "lloyd/kmeans/kmedians.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
 
 namespace lloyd {
@@ -283,6 +284,35 @@ TEST(SampleWeights, BisectingByWeightedInertia) {
     for (const std::size_t leaf : result.tree.leaves()) leaves += result.tree.inertia[leaf];
     EXPECT_NEAR(leaves, result.inertia, 1e-9 * result.inertia) << name;
   }
+}
+
+// K-medians with weights: weighted medians per coordinate (numpy.median of the rows repeated
+// as their weights say; fixture by numpy), and integer weights give the model of repeated
+// rows bit for bit.
+TEST(SampleWeights, KMediansWeightedMedians) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string real = test::data_path("weights_real.h5");
+  const DenseShard<double> shard = weighted_shard(comm, real, "/w");
+  const RowMatrix<double> all_labels = read_matrix<double>(comm, {real, "/median_labels"});
+  std::vector<std::int32_t> labels;
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    labels.push_back(static_cast<std::int32_t>(all_labels(static_cast<Eigen::Index>(shard.global_index(i)), 0)));
+  const RowMatrix<double> expected = read_matrix<double>(comm, {real, "/expected_medians"});
+  const RowMatrix<double> medians = cluster_medians(comm, shard, labels, RowMatrix<double>::Zero(4, 4).eval());
+  EXPECT_TRUE(same_bits(medians, expected)) << medians << "\n" << expected;
+
+  const std::string file = test::data_path("weights_int.h5");
+  const DenseShard<double> weighted = weighted_shard(comm, file, "/w");
+  const DatasetRef repeated_ref{file, "/X_repeated"};
+  const DenseShard<double> repeated = read_shard<double>(comm, repeated_ref, inspect_matrix(comm, repeated_ref));
+  const RowMatrix<double> init = read_matrix<double>(comm, {file, "/init"});
+  const KMeansOptions options = explicit_options(5, 0, Algorithm::Lloyd);
+  const KMeansResult<double> a = fit_kmedians(comm, weighted, options, &init);
+  const KMeansResult<double> b = fit_kmedians(comm, repeated, options, &init);
+  EXPECT_TRUE(same_bits(a.centroids, b.centroids));
+  EXPECT_EQ(std::memcmp(&a.inertia, &b.inertia, sizeof(double)), 0) << a.inertia << " vs " << b.inertia;
+  EXPECT_EQ(a.n_iter, b.n_iter);
+  EXPECT_EQ(a.inertia_history, b.inertia_history);
 }
 
 }  // namespace
