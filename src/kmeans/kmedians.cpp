@@ -4,6 +4,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <type_traits>
 
 #include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
@@ -26,6 +27,60 @@ double from_key(std::uint64_t key) {
   return std::bit_cast<double>(key >> 63 ? key & ~(std::uint64_t{1} << 63) : ~key);
 }
 
+// The radix selection of both: for every (cluster, feature, which of the two middle values)
+// slot, 8 passes each fix 8 more bits of the key from a 256-bin histogram of the rows' units
+// (unit_of(i): 1 a row, or its weight in integer units; 0 leaves the row out), reduced over
+// the ranks; choose(bins, remaining) picks a slot's bin and updates what remains to pass
+// inside it. Returns the keys, two per (cluster, feature). Collective over comm.
+template <class T, class Count, class UnitOf, class Choose>
+std::vector<std::uint64_t> middle_keys(const Comm& comm, const DenseShard<T>& shard, std::span<const std::int32_t> labels,
+                                       Eigen::Index k, std::vector<Count> remaining, UnitOf unit_of, Choose choose) {
+  const Eigen::Index d = shard.features();
+  constexpr int kBins = 256;
+  const auto slots = static_cast<std::size_t>(k * d * 2);
+  std::vector<std::uint64_t> prefix(slots, 0);
+  std::vector<Count> histogram(slots * kBins);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    std::fill(histogram.begin(), histogram.end(), Count{0});
+    const std::uint64_t known_mask = shift == 56 ? 0 : ~std::uint64_t{0} << (shift + 8);
+    for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+      const Count unit = unit_of(i);
+      if (unit == 0) continue;
+      const auto c = static_cast<Eigen::Index>(labels[static_cast<std::size_t>(i)]);
+      const T* x = shard.row(i);
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const std::uint64_t key = ordered_key(static_cast<double>(x[j]));
+        const auto slot = static_cast<std::size_t>((c * d + j) * 2);
+        for (std::size_t t = 0; t < 2; ++t)
+          if ((key & known_mask) == prefix[slot + t])
+            histogram[(slot + t) * kBins + ((key >> shift) & (kBins - 1))] += unit;
+      }
+    }
+    if constexpr (std::is_same_v<Count, Int128>) comm.allreduce_sum(histogram);
+    else comm.allreduce(std::span<Count>(histogram), MPI_SUM);
+    for (std::size_t slot = 0; slot < slots; ++slot)
+      prefix[slot] |= static_cast<std::uint64_t>(choose(slot, &histogram[slot * kBins], kBins, remaining[slot])) << shift;
+  }
+  return prefix;
+}
+
+// The medians from the two middle keys of every (cluster, feature): their mean when they
+// differ; clusters without members (`members(c)` false) keep `previous`'s row.
+template <class T, class Members>
+RowMatrix<T> medians_of(const std::vector<std::uint64_t>& prefix, const RowMatrix<T>& previous, Members members) {
+  RowMatrix<T> medians = previous;
+  const Eigen::Index d = previous.cols();
+  for (Eigen::Index c = 0; c < previous.rows(); ++c) {
+    if (!members(c)) continue;
+    for (Eigen::Index j = 0; j < d; ++j) {
+      const auto slot = static_cast<std::size_t>((c * d + j) * 2);
+      const double low = from_key(prefix[slot]), high = from_key(prefix[slot + 1]);
+      medians(c, j) = static_cast<T>(low == high ? low : (low + high) / 2);
+    }
+  }
+  return medians;
+}
+
 // cluster_medians with sample weights: the weighted median, numpy.median of the rows repeated
 // as often as their weight says. Each row occupies an interval of length w in the sorted
 // order of a (cluster, feature), of total W: the median is the value whose interval holds
@@ -42,64 +97,31 @@ RowMatrix<T> weighted_cluster_medians(const Comm& comm, const DenseShard<T>& sha
   for (const double weight : shard.weights) largest = std::max(largest, weight);
   const double bound[1] = {comm.allreduce(largest, MPI_MAX)};
   const FixedPoint grid(bound);
-  std::vector<std::int64_t> units(static_cast<std::size_t>(shard.local_rows()));
+  std::vector<Int128> units(static_cast<std::size_t>(shard.local_rows()));
   std::vector<Int128> totals(static_cast<std::size_t>(k), 0);
   for (std::size_t i = 0; i < units.size(); ++i) {
     units[i] = grid.to_fixed(shard.weights[i], 0);
     totals[static_cast<std::size_t>(labels[i])] += units[i];
   }
   comm.allreduce_sum(totals);
-
-  // Per (cluster, feature, which middle value): the key bits found so far and twice the
-  // weight still to pass inside the bin being refined (2·W at the start).
-  constexpr int kBins = 256;
-  const auto slots = static_cast<std::size_t>(k * d * 2);
-  std::vector<std::uint64_t> prefix(slots, 0);
-  std::vector<Int128> remaining(slots, 0);
-  for (Eigen::Index c = 0; c < k; ++c)
-    for (Eigen::Index j = 0; j < d; ++j)
-      for (std::size_t t = 0; t < 2; ++t) remaining[static_cast<std::size_t>((c * d + j) * 2) + t] = totals[c];
-  std::vector<Int128> histogram(slots * kBins);
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    std::fill(histogram.begin(), histogram.end(), Int128{0});
-    const std::uint64_t known_mask = shift == 56 ? 0 : ~std::uint64_t{0} << (shift + 8);
-    for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
-      const std::int64_t unit = units[static_cast<std::size_t>(i)];
-      if (unit == 0) continue;
-      const auto c = static_cast<Eigen::Index>(labels[static_cast<std::size_t>(i)]);
-      const T* x = shard.row(i);
-      for (Eigen::Index j = 0; j < d; ++j) {
-        const std::uint64_t key = ordered_key(static_cast<double>(x[j]));
-        const auto slot = static_cast<std::size_t>((c * d + j) * 2);
-        for (std::size_t t = 0; t < 2; ++t)
-          if ((key & known_mask) == prefix[slot + t]) histogram[(slot + t) * kBins + ((key >> shift) & (kBins - 1))] += unit;
-      }
-    }
-    comm.allreduce_sum(histogram);
-    for (std::size_t slot = 0; slot < slots; ++slot) {
-      const Int128* bins = &histogram[slot * kBins];
-      const bool upper = slot % 2 == 1;
-      Int128 passed = 0;  // twice the weight of the bins before
-      int bin = 0;
-      for (; bin < kBins - 1; ++bin) {
-        const Int128 through = passed + 2 * bins[bin];
-        if (upper ? through > remaining[slot] : through >= remaining[slot]) break;
-        passed = through;
-      }
-      prefix[slot] |= static_cast<std::uint64_t>(bin) << shift;
-      remaining[slot] -= passed;
-    }
-  }
-  RowMatrix<T> medians = previous;
-  for (Eigen::Index c = 0; c < k; ++c) {
-    if (totals[static_cast<std::size_t>(c)] == 0) continue;
-    for (Eigen::Index j = 0; j < d; ++j) {
-      const auto slot = static_cast<std::size_t>((c * d + j) * 2);
-      const double low = from_key(prefix[slot]), high = from_key(prefix[slot + 1]);
-      medians(c, j) = static_cast<T>(low == high ? low : (low + high) / 2);
-    }
-  }
-  return medians;
+  // Per slot, twice the weight still to pass inside the bin being refined (W at the start).
+  std::vector<Int128> remaining(static_cast<std::size_t>(k * d * 2));
+  for (std::size_t slot = 0; slot < remaining.size(); ++slot) remaining[slot] = totals[slot / 2 / static_cast<std::size_t>(d)];
+  const std::vector<std::uint64_t> keys = middle_keys<T, Int128>(
+      comm, shard, labels, k, std::move(remaining), [&](Eigen::Index i) { return units[static_cast<std::size_t>(i)]; },
+      [](std::size_t slot, const Int128* bins, int count, Int128& rest) {
+        const bool upper = slot % 2 == 1;
+        Int128 passed = 0;  // twice the weight of the bins before
+        int bin = 0;
+        for (; bin < count - 1; ++bin) {
+          const Int128 through = passed + 2 * bins[bin];
+          if (upper ? through > rest : through >= rest) break;
+          passed = through;
+        }
+        rest -= passed;
+        return bin;
+      });
+  return medians_of(keys, previous, [&](Eigen::Index c) { return totals[static_cast<std::size_t>(c)] != 0; });
 }
 
 }  // namespace
@@ -112,54 +134,22 @@ RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
   std::vector<std::int64_t> counts(static_cast<std::size_t>(k), 0);
   for (const std::int32_t label : labels) ++counts[static_cast<std::size_t>(label)];
   comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
-
-  // For every (cluster, feature, which of the two middle values): the key bits found so far
-  // and how many smaller values remain to skip inside the bin being refined.
-  constexpr int kBins = 256;
-  const auto slots = static_cast<std::size_t>(k * d * 2);
-  std::vector<std::uint64_t> prefix(slots, 0);
-  std::vector<std::int64_t> remaining(slots, 0);
+  // Per slot, how many smaller values remain to skip inside the bin being refined.
+  std::vector<std::int64_t> remaining(static_cast<std::size_t>(k * d * 2), 0);
   for (Eigen::Index c = 0; c < k; ++c)
     for (Eigen::Index j = 0; j < d; ++j) {
       const std::int64_t n = counts[static_cast<std::size_t>(c)];
       remaining[static_cast<std::size_t>((c * d + j) * 2)] = (n - 1) / 2;
       remaining[static_cast<std::size_t>((c * d + j) * 2 + 1)] = n / 2;
     }
-  std::vector<std::int64_t> histogram(slots * kBins);
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    std::fill(histogram.begin(), histogram.end(), 0);
-    const std::uint64_t known_mask = shift == 56 ? 0 : ~std::uint64_t{0} << (shift + 8);
-    for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
-      const auto c = static_cast<Eigen::Index>(labels[static_cast<std::size_t>(i)]);
-      const T* x = shard.row(i);
-      for (Eigen::Index j = 0; j < d; ++j) {
-        const std::uint64_t key = ordered_key(static_cast<double>(x[j]));
-        const auto slot = static_cast<std::size_t>((c * d + j) * 2);
-        for (std::size_t t = 0; t < 2; ++t)
-          if ((key & known_mask) == prefix[slot + t])
-            ++histogram[(slot + t) * kBins + ((key >> shift) & (kBins - 1))];
-      }
-    }
-    comm.allreduce(std::span<std::int64_t>(histogram), MPI_SUM);
-    for (std::size_t slot = 0; slot < slots; ++slot) {
-      const std::int64_t* bins = &histogram[slot * kBins];
-      std::int64_t skip = remaining[slot];
-      int bin = 0;
-      while (bin < kBins - 1 && skip >= bins[bin]) skip -= bins[bin++];
-      prefix[slot] |= static_cast<std::uint64_t>(bin) << shift;
-      remaining[slot] = skip;
-    }
-  }
-  RowMatrix<T> medians = previous;
-  for (Eigen::Index c = 0; c < k; ++c) {
-    if (counts[static_cast<std::size_t>(c)] == 0) continue;
-    for (Eigen::Index j = 0; j < d; ++j) {
-      const auto slot = static_cast<std::size_t>((c * d + j) * 2);
-      const double low = from_key(prefix[slot]), high = from_key(prefix[slot + 1]);
-      medians(c, j) = static_cast<T>(low == high ? low : (low + high) / 2);
-    }
-  }
-  return medians;
+  const std::vector<std::uint64_t> keys = middle_keys<T, std::int64_t>(
+      comm, shard, labels, k, std::move(remaining), [](Eigen::Index) { return std::int64_t{1}; },
+      [](std::size_t, const std::int64_t* bins, int count, std::int64_t& skip) {
+        int bin = 0;
+        while (bin < count - 1 && skip >= bins[bin]) skip -= bins[bin++];
+        return bin;
+      });
+  return medians_of(keys, previous, [&](Eigen::Index c) { return counts[static_cast<std::size_t>(c)] != 0; });
 }
 
 namespace {
