@@ -69,8 +69,15 @@ struct CsrShard {
   std::vector<std::int64_t> indptr{0};  ///< local_rows + 1 offsets, from 0
   std::vector<std::int32_t> indices;    ///< column of each stored value
   std::vector<T> values;
+  /// Sample weights of the local rows, as DenseShard's (when has_weights).
+  std::vector<double> weights{};
+  bool has_weights = false;
 
   Eigen::Index local_rows() const { return static_cast<Eigen::Index>(indptr.size()) - 1; }
+  bool weighted() const { return has_weights; }
+  double weight(Eigen::Index local) const {
+    return has_weights ? weights[static_cast<std::size_t>(local)] : 1.0;
+  }
   Eigen::Index features() const { return static_cast<Eigen::Index>(columns); }
   std::uint64_t global_index(Eigen::Index local) const {
     return first_row + static_cast<std::uint64_t>(local);

@@ -133,6 +133,7 @@ FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const
   CsrShard<T> rows = shape.sparse ? read_csr_shard<T>(comm, request.input, shape)
                                   : to_csr(read_shard<T>(comm, request.input, shape));
   normalize_rows(rows);
+  if (request.sample_weight) attach_sample_weights(comm, *request.sample_weight, rows);
   const double io_seconds = MPI_Wtime() - read_start;
   IterationObserver progress;
   if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
@@ -440,8 +441,6 @@ int run_fit(const Comm& comm, const Args& args) {
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
   if (request.sample_weight && request.mode == ModelAlgorithm::KMedoids)
     throw UsageError("lloyd fit: --sample-weight is not supported with --mode kmedoids yet");
-  if (request.sample_weight && request.cosine)
-    throw UsageError("lloyd fit: --sample-weight is not supported with --metric cosine yet");
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
   const MatrixShape shape = inspect_matrix(comm, request.input);
   return shape.type == ElementType::Float32 ? fit_typed<float>(comm, request, shape, start)

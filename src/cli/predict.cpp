@@ -22,20 +22,19 @@ int predict_typed(const Comm& comm, const DatasetRef& model, const DatasetRef& i
                   const MatrixShape& shape, const std::string& output, bool force, bool json, double start,
                   const std::optional<DatasetRef>& sample_weight = std::nullopt) {
   const Model<T> fitted = read_model<T>(comm, model, shape.cols);
-  if (sample_weight && fitted.cosine)
-    throw AgreedError("lloyd predict: --sample-weight is not supported with a cosine model");
   const RowMatrix<T>& centroids = fitted.centroids;
   // A cosine model labels the unit rows by their largest dot product; sparse rows stay sparse.
   CsrShard<T> unit_rows;
   if (fitted.cosine) {
     unit_rows = shape.sparse ? read_csr_shard<T>(comm, input, shape) : to_csr(read_shard<T>(comm, input, shape));
     normalize_rows(unit_rows);
+    if (sample_weight) attach_sample_weights(comm, *sample_weight, unit_rows);
   }
   DenseShard<T> shard = fitted.cosine ? DenseShard<T>{unit_rows.global_rows, unit_rows.first_row,
                                                       RowMatrix<T>(unit_rows.local_rows(), 0)}
                                       : read_shard<T>(comm, input, shape);
   // The weighted inertia: scikit-learn's −KMeans.score(X, sample_weight=w).
-  if (sample_weight) attach_sample_weights(comm, *sample_weight, shard);
+  if (sample_weight && !fitted.cosine) attach_sample_weights(comm, *sample_weight, shard);
   std::vector<std::int32_t> labels;
   // A bisecting model labels by descending its tree, as scikit-learn's BisectingKMeans;
   // k-medians and k-medoids models by their own distance (L1, the medoid distance).

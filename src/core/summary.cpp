@@ -5,30 +5,17 @@
 
 namespace lloyd {
 
-namespace {
-
-// The grids of a weighted fit's exact sums: that of the products w·x (both halves of every
-// weighted_product of a row of positive weight) carrying that of the weights. Refused
-// (AgreedError) when a weighted sum could overflow: every product and the total weight times
-// the largest |x_j| must stay far below the largest double.
-template <class T>
-void weigh_summary(const Comm& comm, const BlockVisitor<T>& visit_blocks, Eigen::Index d, DataSummary& summary) {
+FixedPoint weighted_grid(const Comm& comm, Eigen::Index d, const WeightedValueVisitor& visit) {
   FeatureRange products(static_cast<std::size_t>(d)), weights(1), values(static_cast<std::size_t>(d));
   ExactSum total_weight;
-  visit_blocks([&](const DenseShard<T>& block) {
-    for (Eigen::Index i = 0; i < block.local_rows(); ++i) {
-      const double w = block.weight(i);
-      if (w == 0) continue;
-      weights.add(0, w);
-      total_weight.add(w);
-      for (Eigen::Index j = 0; j < d; ++j) {
-        const auto feature = static_cast<std::size_t>(j);
-        const WeightedProduct product = weighted_product(w, static_cast<double>(block.row(i)[j]));
-        products.add(feature, product.product);
-        products.add(feature, product.error);
-        values.add(feature, block.row(i)[j]);
-      }
-    }
+  visit([&](double w) {
+    weights.add(0, w);
+    total_weight.add(w);
+  }, [&](double w, std::size_t feature, double value) {
+    const WeightedProduct product = weighted_product(w, value);
+    products.add(feature, product.product);
+    products.add(feature, product.error);
+    values.add(feature, value);
   });
   products.allreduce(comm);
   weights.allreduce(comm);
@@ -43,11 +30,10 @@ void weigh_summary(const Comm& comm, const BlockVisitor<T>& visit_blocks, Eigen:
   }
   if (overflow)
     throw AgreedError("sample weights too large for these values: a weighted sum would overflow");
-  summary.fixed = FixedPoint(products);
-  summary.fixed.set_weight_grid(FixedPoint(weights));
+  FixedPoint grid(products);
+  grid.set_weight_grid(FixedPoint(weights));
+  return grid;
 }
-
-}  // namespace
 
 template <class T>
 DataSummary summarize_blocks(const Comm& comm, const BlockVisitor<T>& visit_blocks, std::uint64_t rows,
@@ -55,7 +41,17 @@ DataSummary summarize_blocks(const Comm& comm, const BlockVisitor<T>& visit_bloc
   DataSummary summary = summarize_blocks(comm, visit_blocks, rows, features, need_variance);
   // The mean and variance stay those of the rows (scikit-learn's tolerance ignores the
   // weights); only the grids of the sums change.
-  if (weighted) weigh_summary(comm, visit_blocks, features, summary);
+  if (weighted)
+    summary.fixed = weighted_grid(comm, features, [&](const auto& row_weight, const auto& value) {
+      visit_blocks([&](const DenseShard<T>& block) {
+        for (Eigen::Index i = 0; i < block.local_rows(); ++i) {
+          const double w = block.weight(i);
+          if (w == 0) continue;
+          row_weight(w);
+          for (Eigen::Index j = 0; j < features; ++j) value(w, static_cast<std::size_t>(j), static_cast<double>(block.row(i)[j]));
+        }
+      });
+    });
   return summary;
 }
 

@@ -89,10 +89,10 @@ std::vector<ClusterMove> plan_empty_cluster_moves(const Comm& comm, const DenseS
 template <class T>
 int refill_empty_clusters(const EmptyClusters& empty, std::span<const std::uint64_t> global_rows,
                           const RowMatrix<T>& rows, std::span<const std::int32_t> old_labels,
-                          const FixedPoint& fixed, ClusterSums& sums) {
+                          const FixedPoint& fixed, ClusterSums& sums, std::span<const double> weights) {
   std::vector<std::int64_t> counts = counts_of(sums);
   const std::vector<ClusterMove> moves = choose_cluster_moves(empty, global_rows, old_labels, counts);
-  apply_moves(moves, rows, fixed, sums);
+  apply_moves(moves, rows, fixed, sums, weights);
   return static_cast<int>(moves.size());
 }
 
@@ -122,7 +122,7 @@ int relocate_empty_clusters(const Comm& comm, const DenseShard<T>& shard,
       std::span<const double>, std::vector<std::int64_t>&);                                   \
   template int refill_empty_clusters(const EmptyClusters&, std::span<const std::uint64_t>,   \
                                      const RowMatrix<T>&, std::span<const std::int32_t>,       \
-                                     const FixedPoint&, ClusterSums&);                         \
+                                     const FixedPoint&, ClusterSums&, std::span<const double>); \
   template int relocate_empty_clusters(const Comm&, const DenseShard<T>&,                     \
                                        std::span<const std::int32_t>, std::span<const double>, \
                                        const FixedPoint&, ClusterSums&);

@@ -88,6 +88,15 @@ check_h5_identical minibatch.stream_identical "$TMP/minibatch.p1.h5" "$TMP/minib
 fit_ok kmedians.p1 1 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode kmedians --n-init 2
 fit_ok kmedians.p3 3 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode kmedians --n-init 2
 check_h5_identical kmedians.p1_vs_p3 "$TMP/kmedians.p1.h5" "$TMP/kmedians.p3.h5"
+# cosine (spherical K-Means), dense rows as CSR; predict reports Σ w·(1 − cos)
+fit_ok cosine.p1 1 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --metric cosine --n-init 2 --init forgy
+fit_ok cosine.p4 4 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --metric cosine --n-init 2 --init forgy \
+  --threads 2
+check_h5_identical cosine.p1_vs_p4 "$TMP/cosine.p1.h5" "$TMP/cosine.p4.h5"
+mpi cosine.predict 2 "$LIMIT" predict --json --model "$TMP/cosine.p1.h5" --input "$REAL:/X" --sample-weight "$REAL:/w" \
+  --output "$TMP/cosine.labels.h5"
+check_ran_ok cosine.predict
+check_eq cosine.predict.inertia "$(json_get "$(grep -a '^{' "$OUT_FILE")" inertia)" "$(json_get "$(json_of cosine.p1)" inertia)"
 # bisecting
 fit_ok bisecting.p1 1 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode bisecting --n-init 2
 fit_ok bisecting.p4 4 --input "$REAL:/X" --sample-weight "$REAL:/w" --k 4 --mode bisecting --n-init 2 --threads 2
@@ -133,8 +142,6 @@ expect_error bad.predict_short 2 "$TMP/bad.h5" 'sample weights' 'holds 9 values;
   predict --model "$TMP/int_weights_file.h5" --input "$BADW:/X" --sample-weight "$BADW:/w_short" --output "$TMP/bad.h5"
 expect_error unsupported.kmedoids 2 "$TMP/bad.h5" 'sample-weight' 'kmedoids' -- \
   fit --input "$INT:/X" --k 2 --mode kmedoids --sample-weight "$INT:/w" --output "$TMP/bad.h5"
-expect_error unsupported.cosine 2 "$TMP/bad.h5" 'sample-weight' 'cosine' -- \
-  fit --input "$INT:/X" --k 2 --metric cosine --sample-weight "$INT:/w" --output "$TMP/bad.h5"
 expect_error evaluate.refused 2 "" 'evaluate' 'sample-weight' 'no sample weights' -- \
   evaluate --input "$INT:/X" --labels "$TMP/int.lloyd.h5" --sample-weight "$INT:/w"
 # The weights file is an input: never an output.

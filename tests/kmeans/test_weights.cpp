@@ -15,6 +15,7 @@
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/kmedians.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
+#include "lloyd/kmeans/spherical.hpp"
 
 namespace lloyd {
 namespace {
@@ -40,6 +41,16 @@ KMeansOptions explicit_options(int k, double tol, Algorithm algorithm) {
 bool same_bits(const RowMatrix<double>& a, const RowMatrix<double>& b) {
   return a.rows() == b.rows() && a.cols() == b.cols() &&
          std::memcmp(a.data(), b.data(), sizeof(double) * static_cast<std::size_t>(a.size())) == 0;
+}
+
+// The same centroids, inertia and iterations bit for bit (and history, when `history`).
+void expect_same_fit(const KMeansResult<double>& a, const KMeansResult<double>& b, bool history) {
+  EXPECT_TRUE(same_bits(a.centroids, b.centroids));
+  EXPECT_EQ(std::memcmp(&a.inertia, &b.inertia, sizeof(double)), 0) << a.inertia << " vs " << b.inertia;
+  EXPECT_EQ(a.n_iter, b.n_iter);
+  if (history) {
+    EXPECT_EQ(a.inertia_history, b.inertia_history);
+  }
 }
 
 struct WeightCase {
@@ -102,12 +113,9 @@ TEST(SampleWeights, IntegerWeightsAreRepeatedRowsBitForBit) {
     const KMeansOptions options = explicit_options(5, 0, algorithm);
     const KMeansResult<double> a = fit_kmeans(comm, weighted, options, &init);
     const KMeansResult<double> b = fit_kmeans(comm, repeated, options, &init);
-    EXPECT_TRUE(same_bits(a.centroids, b.centroids));
-    EXPECT_EQ(std::memcmp(&a.inertia, &b.inertia, sizeof(double)), 0) << a.inertia << " vs " << b.inertia;
-    EXPECT_EQ(a.n_iter, b.n_iter);
-    if (algorithm == Algorithm::Lloyd) {
-      EXPECT_EQ(a.inertia_history, b.inertia_history);
-    }
+    // Hamerly and Yinyang: the weighted history is summed row by row, the repeated rows' from
+    // the cluster sums (the same to about 1e-13, not bit for bit).
+    expect_same_fit(a, b, algorithm == Algorithm::Lloyd);
     // Labels: every rank gathers both (small fixture).
     const std::vector<std::int32_t> la = comm.allgatherv(std::span<const std::int32_t>(a.labels));
     const std::vector<std::int32_t> lb = comm.allgatherv(std::span<const std::int32_t>(b.labels));
@@ -133,10 +141,8 @@ TEST(SampleWeights, UnitWeightsAreTheUnweightedFit) {
     const KMeansOptions options = explicit_options(5, 1e-4, algorithm);
     const KMeansResult<double> a = fit_kmeans(comm, unit, options, &init);
     const KMeansResult<double> b = fit_kmeans(comm, plain, options, &init);
-    EXPECT_TRUE(same_bits(a.centroids, b.centroids));
-    EXPECT_EQ(std::memcmp(&a.inertia, &b.inertia, sizeof(double)), 0);
+    expect_same_fit(a, b, algorithm == Algorithm::Lloyd);  // (Hamerly's history: as above)
     EXPECT_EQ(a.labels, b.labels);
-    EXPECT_EQ(a.n_iter, b.n_iter);
   }
 }
 
@@ -309,10 +315,30 @@ TEST(SampleWeights, KMediansWeightedMedians) {
   const KMeansOptions options = explicit_options(5, 0, Algorithm::Lloyd);
   const KMeansResult<double> a = fit_kmedians(comm, weighted, options, &init);
   const KMeansResult<double> b = fit_kmedians(comm, repeated, options, &init);
-  EXPECT_TRUE(same_bits(a.centroids, b.centroids));
-  EXPECT_EQ(std::memcmp(&a.inertia, &b.inertia, sizeof(double)), 0) << a.inertia << " vs " << b.inertia;
-  EXPECT_EQ(a.n_iter, b.n_iter);
-  EXPECT_EQ(a.inertia_history, b.inertia_history);
+  expect_same_fit(a, b, true);
+}
+
+// Cosine (spherical K-Means) with weights: weighted mean directions, weighted Σ w·(1 − cos);
+// integer weights give the model of repeated rows bit for bit.
+TEST(SampleWeights, CosineIntegerWeightsAreRepeatedRows) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string file = test::data_path("weights_int.h5");
+  const DenseShard<double> weighted = weighted_shard(comm, file, "/w");
+  const DatasetRef repeated_ref{file, "/X_repeated"};
+  CsrShard<double> a_rows = to_csr(weighted), b_rows = to_csr(read_shard<double>(comm, repeated_ref,
+                                                                                  inspect_matrix(comm, repeated_ref)));
+  a_rows.weights = weighted.weights;
+  a_rows.has_weights = true;
+  normalize_rows(a_rows);
+  normalize_rows(b_rows);
+  const RowMatrix<double> init = read_matrix<double>(comm, {file, "/init"});
+  KMeansOptions options = explicit_options(5, 0, Algorithm::Lloyd);
+  options.tol_absolute = 0;
+  const KMeansResult<double> a = fit_spherical(comm, a_rows, options, &init);
+  const KMeansResult<double> b = fit_spherical(comm, b_rows, options, &init);
+  expect_same_fit(a, b, true);
+  std::vector<std::int32_t> labels;
+  EXPECT_EQ(predict_spherical(comm, a_rows, a.centroids, labels), a.inertia);
 }
 
 }  // namespace

@@ -72,6 +72,22 @@ class ClusterSums {
                                   1);
     counts_[static_cast<std::size_t>(cluster)] += Sign;
   }
+  /// add_weighted for a sparse row (values at `columns`).
+  template <class T>
+  void add_sparse_weighted(std::int32_t cluster, const std::int32_t* columns, const T* values, std::int64_t count,
+                           double weight, const FixedPoint& fixed) {
+    check_layout(fixed);
+    if (weight == 0) return;
+    Int128* sum = &sums_[offset(cluster)];
+    for (std::int64_t e = 0; e < count; ++e) {
+      const auto j = static_cast<std::size_t>(columns[e]);
+      const WeightedProduct product = weighted_product(weight, static_cast<double>(values[e]));
+      fixed.add_limbs(product.product, j, sum + j, static_cast<std::size_t>(features_));
+      if (product.error != 0) fixed.add_limbs(product.error, j, sum + j, static_cast<std::size_t>(features_));
+    }
+    weight_grid_->add_limbs(weight, 0, &weight_sums_[static_cast<std::size_t>(cluster * weight_grid_->limbs())], 1);
+    ++counts_[static_cast<std::size_t>(cluster)];
+  }
   /// A cluster's total weight, rounded once (its count() without weights).
   double weight(Eigen::Index cluster) const {
     if (!weighted()) return static_cast<double>(count(cluster));

@@ -22,9 +22,10 @@ std::vector<double> read_sample_weights(const Comm& comm, const DatasetRef& ref,
 bool every_weight_is_one(const Comm& comm, const std::vector<double>& weights);
 
 /// Collective over comm: reads the weights of `shard`'s rows into it (has_weights), unless
-/// they are all 1 (then the shard stays unweighted: the same fit, on the faster path).
-template <class T>
-void attach_sample_weights(const Comm& comm, const DatasetRef& ref, DenseShard<T>& shard) {
+/// they are all 1 (then the shard stays unweighted: the same fit, on the faster path). A
+/// DenseShard or a CsrShard.
+template <class Shard>
+void attach_sample_weights(const Comm& comm, const DatasetRef& ref, Shard& shard) {
   const RowRange mine{shard.first_row, shard.first_row + static_cast<std::uint64_t>(shard.local_rows())};
   std::vector<double> weights = read_sample_weights(comm, ref, shard.global_rows, mine);
   if (every_weight_is_one(comm, weights)) return;

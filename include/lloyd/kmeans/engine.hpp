@@ -30,8 +30,8 @@ void check_cluster_count(std::int64_t k, std::uint64_t rows, const std::string& 
 
 /// Collective over comm (when the shard has sample weights): throws AgreedError unless at
 /// least k rows have positive weight (the others can neither seed nor hold a centre).
-template <class T>
-void check_weighted_rows(const Comm& comm, const DenseShard<T>& shard, std::int64_t k) {
+template <class Shard>
+void check_weighted_rows(const Comm& comm, const Shard& shard, std::int64_t k) {
   if (!shard.weighted()) return;
   std::int64_t positive = 0;
   for (const double weight : shard.weights) positive += weight > 0;
