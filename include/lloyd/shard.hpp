@@ -37,6 +37,12 @@ struct DenseShard {
   std::uint64_t global_rows = 0;  ///< n over all ranks
   std::uint64_t first_row = 0;    ///< global index of local row 0
   RowMatrix<T> rows;              ///< local_rows × d
+  /// Sample weights of the local rows (scikit-learn's sample_weight: finite, ≥ 0, not all 0
+  /// over all ranks) when `has_weights` (set on every rank alike, also on a rank without
+  /// rows); otherwise every row weighs 1 and the fit takes the unweighted path, which never
+  /// multiplies by a weight (the same bits and speed as before weights existed).
+  std::vector<double> weights{};
+  bool has_weights = false;
 
   Eigen::Index local_rows() const { return rows.rows(); }
   Eigen::Index features() const { return rows.cols(); }
@@ -44,6 +50,11 @@ struct DenseShard {
     return first_row + static_cast<std::uint64_t>(local);
   }
   const T* row(Eigen::Index local) const { return rows.data() + local * rows.cols(); }
+  bool weighted() const { return has_weights; }
+  /// Local row i's weight (1 without weights).
+  double weight(Eigen::Index local) const {
+    return has_weights ? weights[static_cast<std::size_t>(local)] : 1.0;
+  }
 };
 
 /// This rank's rows of a sparse n × d matrix in CSR form (compressed sparse rows): row i
@@ -58,8 +69,15 @@ struct CsrShard {
   std::vector<std::int64_t> indptr{0};  ///< local_rows + 1 offsets, from 0
   std::vector<std::int32_t> indices;    ///< column of each stored value
   std::vector<T> values;
+  /// Sample weights of the local rows, as DenseShard's (when has_weights).
+  std::vector<double> weights{};
+  bool has_weights = false;
 
   Eigen::Index local_rows() const { return static_cast<Eigen::Index>(indptr.size()) - 1; }
+  bool weighted() const { return has_weights; }
+  double weight(Eigen::Index local) const {
+    return has_weights ? weights[static_cast<std::size_t>(local)] : 1.0;
+  }
   Eigen::Index features() const { return static_cast<Eigen::Index>(columns); }
   std::uint64_t global_index(Eigen::Index local) const {
     return first_row + static_cast<std::uint64_t>(local);

@@ -139,12 +139,17 @@ int run_evaluate(const Comm& comm, const Args& args) {
       "output", po::value<std::string>(),
       "write the per-sample silhouettes (/silhouette) to this HDF5 file")(
       "json", po::bool_switch(), "print one JSON object with the scores on rank 0")(
-      "force", po::bool_switch(), "overwrite --output if it exists");
+      "force", po::bool_switch(), "overwrite --output if it exists")(
+      "sample-weight", po::value<std::string>(),
+      "refused: scikit-learn's silhouette, Calinski-Harabasz and Davies-Bouldin take no sample weights");
   add_input_options(description);
   const auto vm =
       parse(comm, "evaluate", "--input FILE.h5:/X --labels MODEL.h5[:/labels] [--truth FILE.h5:/y]",
             description, args);
   if (!vm) return 0;
+  if (vm->count("sample-weight"))
+    throw UsageError("lloyd evaluate: --sample-weight is not accepted: scikit-learn's silhouette, "
+                     "Calinski-Harabasz and Davies-Bouldin scores have no sample weights");
   EvaluateRequest request;
   try {
     request.input = input_option(comm, *vm, "evaluate");

@@ -10,6 +10,7 @@
 #include "fit.hpp"
 #include "lloyd/io/csr.hpp"
 #include "lloyd/io/checkpoint.hpp"
+#include "lloyd/io/sample_weights.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/simd/level.hpp"
@@ -134,6 +135,7 @@ FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const
   const double read_start = MPI_Wtime();
   CsrShard<T> rows = read_rows_as_csr<T>(comm, request.input, shape);
   normalize_rows(rows);
+  if (request.sample_weight) attach_sample_weights(comm, *request.sample_weight, rows);
   const double io_seconds = MPI_Wtime() - read_start;
   IterationObserver progress;
   if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
@@ -156,6 +158,7 @@ FitOutcome<T> fit_dense_mode(const Comm& comm, const FitRequest& request, const 
   const double read_start = MPI_Wtime();
   DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
   const std::optional<Scaling> scaling = standardize_shard(comm, request, shard, initial);
+  if (request.sample_weight) attach_sample_weights(comm, *request.sample_weight, shard);
   const double io_seconds = MPI_Wtime() - read_start;
   FitOutcome<T> fit = request.mode == ModelAlgorithm::Bisecting
                           ? fit_bisecting_mode(comm, request, shape, shard, options)
@@ -391,6 +394,8 @@ int run_fit(const Comm& comm, const Args& args) {
       ("oversampling", po::value<double>()->default_value(0),
        "k-means||: expected candidates per round (0: 2k)")
       ("init-rounds", po::value<int>()->default_value(5), "k-means||: sampling rounds")
+      ("sample-weight", po::value<std::string>(),
+       "FILE.h5:/w: one weight per row (>= 0, finite, not all 0), as scikit-learn's sample_weight")
       ("metric", po::value<std::string>()->default_value("euclidean"),
        "euclidean | cosine (spherical K-Means: unit rows and centres, largest dot product; dense or CSR input)")
       ("mode", po::value<std::string>()->default_value("lloyd"),
@@ -493,6 +498,14 @@ int run_fit(const Comm& comm, const Args& args) {
   // existing file there is only ever read (--resume), never silently replaced.
   std::vector<std::string> inputs = {request.input.file};
   if (request.init_file) inputs.push_back(request.init_file->file);
+  if (vm->count("sample-weight")) {
+    try {
+      request.sample_weight = parse_dataset_ref((*vm)["sample-weight"].as<std::string>());
+    } catch (const Error& e) {
+      throw UsageError(std::string("lloyd fit: --sample-weight: ") + e.what());
+    }
+    inputs.push_back(request.sample_weight->file);
+  }
   run_agreed(comm, [&] {
     check_distinct_outputs({request.output, request.checkpoint.path}, {"output", "--checkpoint"});
     if (!request.checkpoint.path.empty()) {
@@ -514,6 +527,8 @@ int run_fit(const Comm& comm, const Args& args) {
                          request.options.init == InitMethod::KMeansParallel ||
                          request.options.init == InitMethod::RandomPartition))
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
+  if (request.sample_weight && request.mode == ModelAlgorithm::KMedoids)
+    throw UsageError("lloyd fit: --sample-weight is not supported with --mode kmedoids yet");
   refuse_inapplicable_fit_options(*vm, request);
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
   request.distances = (*vm)["distances"].as<bool>();

@@ -47,6 +47,7 @@ struct FitRequest {
   bool k_given = false;  ///< else k is the rows of an --init file
   std::string init_text;
   std::optional<DatasetRef> init_file;
+  std::optional<DatasetRef> sample_weight;  ///< --sample-weight FILE.h5:/w
   bool json = false, verbose = false, force = false;
   CheckpointRequest checkpoint;
   BisectingStrategy strategy = BisectingStrategy::BiggestInertia;
@@ -110,6 +111,7 @@ FitOutcome<T> outcome_of(KMeansResult<T>&& result, const FitRequest& request, co
   r.tol_absolute = result.tol_absolute;
   r.n_samples = shape.rows;
   r.input = request.input.text();
+  if (request.sample_weight) r.sample_weight = request.sample_weight->text();
   r.best_restart = result.best_restart;
   r.assignment = result.algorithm;
   if (request.options.init == InitMethod::KMeansParallel) {

@@ -4,6 +4,7 @@
 
 #include "fit.hpp"
 #include "lloyd/io/scaled_source.hpp"
+#include "lloyd/io/sample_weights.hpp"
 #include "lloyd/kmeans/kmedians.hpp"
 
 namespace lloyd::cli {
@@ -122,6 +123,7 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
     shard = read_shard<T>(comm, request.input, shape);
     scaling = standardize_shard(comm, request, shard, initial);
   }
+  if (request.sample_weight && !settings.stream) attach_sample_weights(comm, *request.sample_weight, shard);
   const double io_seconds = MPI_Wtime() - read_start;
 
   const IterationObserver observer = progress(request, comm);
@@ -134,6 +136,12 @@ FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const Mat
         comm, [&](const auto& visit) { source->for_each_block(visit); }, shape.rows,
         static_cast<Eigen::Index>(shape.cols));
     source = std::make_unique<ScaledRowSource<T>>(std::move(source), *scaling);
+  }
+  // Streamed rows: the rank's weights in memory, on the source the fit reads (a scaled one
+  // attaches them to its blocks).
+  if (request.sample_weight && settings.stream) {
+    std::vector<double> weights = read_sample_weights(comm, *request.sample_weight, shape.rows, source->local_range());
+    if (!every_weight_is_one(comm, weights)) source->set_weights(std::move(weights));
   }
   const FitCheckpoint<T> checkpoint(comm, request, options, shape, method_identity(request), [&] {
     if (!source) return data_fingerprint(comm, shard);

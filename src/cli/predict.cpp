@@ -10,6 +10,7 @@
 #include "lloyd/io/csr.hpp"
 #include "lloyd/io/model.hpp"
 #include "lloyd/kmeans/row_distances.hpp"
+#include "lloyd/io/sample_weights.hpp"
 #include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/core/distance.hpp"
 
@@ -25,6 +26,7 @@ struct PredictRequest {
   bool distances = false;  ///< --distances: /distance
   bool transform = false;  ///< --transform: /transform
   std::uint64_t top_outliers = 0;  ///< --top-outliers N
+  std::optional<DatasetRef> sample_weight;  ///< --sample-weight: the inertia is weighted
 };
 
 // The outliers as one line each (plain report) or a JSON array.
@@ -53,6 +55,7 @@ int predict_typed(const Comm& comm, const PredictRequest& request, const MatrixS
   if (fitted.cosine) {
     unit_rows = read_rows_as_csr<T>(comm, input, shape);
     normalize_rows(unit_rows);
+    if (request.sample_weight) attach_sample_weights(comm, *request.sample_weight, unit_rows);
   }
   DenseShard<T> shard = fitted.cosine ? DenseShard<T>{unit_rows.global_rows, unit_rows.first_row,
                                                       RowMatrix<T>(unit_rows.local_rows(), 0)}
@@ -60,6 +63,8 @@ int predict_typed(const Comm& comm, const PredictRequest& request, const MatrixS
   // A standardized model labels in its scaled space, as scikit-learn's
   // Pipeline(StandardScaler(), KMeans()) does: distances are in that space too.
   if (fitted.scaling) standardize(*fitted.scaling, shard.rows);
+  // The weighted inertia: scikit-learn's −KMeans.score(X, sample_weight=w).
+  if (request.sample_weight && !fitted.cosine) attach_sample_weights(comm, *request.sample_weight, shard);
   std::vector<std::int32_t> labels;
   // A bisecting model labels by descending its tree, as scikit-learn's BisectingKMeans;
   // k-medians and k-medoids models by their own distance (L1, the medoid distance).
@@ -116,6 +121,7 @@ int predict_typed(const Comm& comm, const PredictRequest& request, const MatrixS
       write_attribute(file.root(), "model", model.text());
       write_attribute(file.root(), "input", input.text());
       write_attribute(file.root(), "distance", std::string(to_string(distance)));
+      if (request.sample_weight) write_attribute(file.root(), "sample_weight", request.sample_weight->text());
     });
     file.commit();
   }
@@ -160,7 +166,9 @@ int run_predict(const Comm& comm, const Args& args) {
       ("top-outliers", po::value<std::int64_t>()->default_value(0),
        "report the N rows farthest from their centre (row, label, distance); with --output also /outliers")
       ("json", po::bool_switch(), "print one JSON object with the result on rank 0")
-      ("force", po::bool_switch(), "overwrite --output if it exists");
+      ("force", po::bool_switch(), "overwrite --output if it exists")
+      ("sample-weight", po::value<std::string>(),
+       "FILE.h5:/w: one weight per row; the inertia is weighted (scikit-learn's -score(X, sample_weight))");
   add_threads_option(description);
   add_input_options(description);
   const auto vm = parse(comm, "predict", "--model MODEL.h5 --input FILE.h5:/X [--output LABELS.h5] [options]",
@@ -186,8 +194,19 @@ int run_predict(const Comm& comm, const Args& args) {
   refuse_unless(*vm, "predict", {"distances", "transform", "force"}, !request.output.empty(),
                 "--output FILE.h5 (they write to it)");
   apply_threads(comm, *vm);
+  if (vm->count("sample-weight")) {
+    try {
+      request.sample_weight = parse_dataset_ref((*vm)["sample-weight"].as<std::string>());
+    } catch (const Error& e) {
+      throw UsageError(std::string("lloyd predict: --sample-weight: ") + e.what());
+    }
+  }
   if (!request.output.empty())
-    run_agreed(comm, [&] { check_output_path(request.output, request.force, {request.model.file, request.input.file}); });
+    run_agreed(comm, [&] {
+      std::vector<std::string> inputs = {request.model.file, request.input.file};
+      if (request.sample_weight) inputs.push_back(request.sample_weight->file);
+      check_output_path(request.output, request.force, inputs);
+    });
   const MatrixShape shape = inspect_matrix(comm, request.input);
   return shape.type == ElementType::Float32 ? predict_typed<float>(comm, request, shape, start)
                                             : predict_typed<double>(comm, request, shape, start);

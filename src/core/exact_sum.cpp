@@ -258,4 +258,21 @@ double exact_total(const Comm& comm, std::span<const double> values) {
   return sum.value();
 }
 
+void ExactSum::add(std::span<const double> values, std::span<const double> weights) {
+  if (weights.empty()) return add(values);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const WeightedProduct term = weighted_product(weights[i], values[i]);
+    add(term.product);
+    add(term.error);
+  }
+}
+
+double exact_total(const Comm& comm, std::span<const double> values, std::span<const double> weights) {
+  if (weights.empty()) return exact_total(comm, values);
+  ExactSum sum;
+  sum.add(values, weights);
+  sum.allreduce(comm);
+  return sum.value();
+}
+
 }  // namespace lloyd

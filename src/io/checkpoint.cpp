@@ -240,13 +240,27 @@ void write_checkpoint(const Comm& comm, const std::string& path, const FitState<
   file.commit();
 }
 
+// Sample weights are part of the data: a weighted fit resumes only with the same weights (and
+// never from an unweighted checkpoint). The index is tagged so that a weight never hashes like
+// a row of one value. 0 without weights.
+template <class Shard>
+std::uint64_t weights_hash(const Shard& shard) {
+  constexpr std::uint64_t kWeightTag = 0x5745494748545321;  // "WEIGHTS!"
+  std::uint64_t sum = 0;
+  if (shard.weighted())
+    for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+      sum += row_hash(shard.global_index(i) ^ kWeightTag,
+                      reinterpret_cast<const unsigned char*>(&shard.weights[static_cast<std::size_t>(i)]), sizeof(double));
+  return sum;
+}
+
 template <class T>
 std::uint64_t data_fingerprint(const Comm& comm, const DenseShard<T>& shard) {
   std::uint64_t sum = 0;  // wraps: a sum mod 2^64, independent of the order of the rows
   const auto row_bytes = static_cast<std::size_t>(shard.features()) * sizeof(T);
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
     sum += row_hash(shard.global_index(i), reinterpret_cast<const unsigned char*>(shard.row(i)), row_bytes);
-  return comm.allreduce(sum, MPI_SUM);
+  return comm.allreduce(sum + weights_hash(shard), MPI_SUM);
 }
 
 template <class T>
@@ -264,7 +278,7 @@ std::uint64_t data_fingerprint(const Comm& comm, const CsrShard<T>& shard) {
     }
     sum += row_hash(shard.global_index(i), bytes.data(), bytes.size());
   }
-  return comm.allreduce(sum, MPI_SUM);
+  return comm.allreduce(sum + weights_hash(shard), MPI_SUM);
 }
 
 template <class T>

@@ -211,6 +211,7 @@ void read_record(const SmallFile& in, FitRecord& record) {
   if (samples < 0) throw in.problem("attribute n_samples is negative");
   record.n_samples = static_cast<std::uint64_t>(samples);
   text("input", record.input);
+  if (in.has_attribute("sample_weight")) record.sample_weight = in.text("sample_weight");
   integer("best_restart", record.best_restart);
   if (in.has_attribute("oversampling")) record.oversampling = in.real("oversampling");
   if (in.has_attribute("init_rounds")) record.init_rounds = in.integer("init_rounds");
@@ -386,6 +387,7 @@ void write_root_attributes(hid_t root, const Model<T>& model, const ModelLayout&
   write_attribute(root, "n_samples", int64(r.n_samples));
   write_attribute(root, "n_features", int64(model.centroids.cols()));
   write_attribute(root, "input", r.input);
+  if (!r.sample_weight.empty()) write_attribute(root, "sample_weight", r.sample_weight);
   write_attribute(root, "algorithm", std::string(to_string(model.algorithm)));
   if (layout.mode_attribute) write_attribute(root, "mode", std::string(to_string(model.algorithm)));
   if (layout.lloyd_attributes) {

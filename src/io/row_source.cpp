@@ -12,7 +12,9 @@ namespace {
 template <class T>
 class ShardSource final : public RowSource<T> {
  public:
-  explicit ShardSource(const DenseShard<T>& shard) : shard_(shard) {}
+  explicit ShardSource(const DenseShard<T>& shard) : shard_(shard) {
+    if (shard.weighted()) this->set_weights(shard.weights);
+  }
   std::uint64_t global_rows() const override { return shard_.global_rows; }
   RowRange local_range() const override {
     return {shard_.first_row, shard_.first_row + static_cast<std::uint64_t>(shard_.local_rows())};
@@ -55,6 +57,8 @@ class StreamedSource final : public RowSource<T> {
       block.first_row = count ? next : range_.end;
       block.rows.resize(static_cast<Eigen::Index>(count), features());
       run_agreed(*comm_, [&] { reader_->read_block(next, count, block.rows.data()); });
+      block.weights = this->weight_block(next, count);
+      block.has_weights = this->weighted();
       visit(block);
       next += count;
     }

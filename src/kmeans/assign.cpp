@@ -310,6 +310,7 @@ template class Assigner<double>;
 void ClusterSums::allreduce(const Comm& comm, std::span<std::int64_t> extra) {
   flush();
   comm.allreduce_sum(std::span<Int128>(sums_));
+  if (weighted()) comm.allreduce_sum(std::span<Int128>(weight_sums_));
   std::vector<std::int64_t> message(counts_);
   message.insert(message.end(), extra.begin(), extra.end());
   comm.allreduce(std::span<std::int64_t>(message), MPI_SUM);

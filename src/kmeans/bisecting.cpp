@@ -31,6 +31,9 @@ DenseShard<T> rows_of_node(const Comm& comm, const DenseShard<T>& shard,
   part.rows.resize(static_cast<Eigen::Index>(members.size()), shard.features());
   for (std::size_t m = 0; m < members.size(); ++m)
     part.rows.row(static_cast<Eigen::Index>(m)) = shard.rows.row(members[m]);
+  part.has_weights = shard.weighted();
+  if (shard.weighted())
+    for (const Eigen::Index member : members) part.weights.push_back(shard.weight(member));
   const std::int64_t mine = static_cast<std::int64_t>(members.size());
   const std::vector<std::int64_t> counts = comm.allgatherv(std::span<const std::int64_t>(&mine, 1));
   for (int r = 0; r < comm.size(); ++r) {
@@ -78,7 +81,9 @@ double leaf_inertia(const BisectingTree<T>& tree) {
 }
 
 // Per-group exact sums of the squared distance of every row to its group's centre, and
-// the group sizes; groups[i] < 0 leaves row i out. Collective over comm.
+// the group sizes; groups[i] < 0 leaves row i out. Collective over comm. With sample weights
+// the sums are weighted (scikit-learn's _inertia_per_cluster) and the sizes count the rows of
+// positive weight (a leaf of fewer than two of them cannot be split).
 template <class T>
 void group_totals(const Comm& comm, const DenseShard<T>& shard, std::span<const std::int32_t> groups,
                   const RowMatrix<T>& centres, std::vector<double>& inertia,
@@ -89,8 +94,17 @@ void group_totals(const Comm& comm, const DenseShard<T>& shard, std::span<const 
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
     const std::int32_t c = groups[static_cast<std::size_t>(i)];
     if (c < 0) continue;
-    sums[static_cast<std::size_t>(c)].add(
-        squared_distance(shard.row(i), centres.row(c).data(), shard.features()));
+    const double distance = squared_distance(shard.row(i), centres.row(c).data(), shard.features());
+    if (!shard.weighted()) {
+      sums[static_cast<std::size_t>(c)].add(distance);
+      ++sizes[static_cast<std::size_t>(c)];
+      continue;
+    }
+    const double weight = shard.weight(i);
+    if (weight == 0) continue;
+    const WeightedProduct term = weighted_product(weight, distance);
+    sums[static_cast<std::size_t>(c)].add(term.product);
+    sums[static_cast<std::size_t>(c)].add(term.error);
     ++sizes[static_cast<std::size_t>(c)];
   }
   ExactSum::allreduce(sums, comm);
@@ -154,6 +168,7 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
                                  const SplitObserver& observer, const FitControl<T>& control) {
   const auto start = Clock::now();
   check_cluster_count(options.k, shard.global_rows);
+  check_weighted_rows(comm, shard, options.k);
   if (options.init == InitMethod::Explicit)
     throw AgreedError("bisecting mode seeds each split itself: explicit initial centres do not apply");
   const Eigen::Index d = shard.features();
@@ -164,8 +179,11 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
   const DataSummary summary = summarize(comm, shard);
   result.tol_absolute = options.tol * summary.mean_variance;
   {
+    // (With sample weights the weighted mean: the one-cluster fit.)
     ClusterSums total(1, summary.fixed);
-    for (Eigen::Index i = 0; i < shard.local_rows(); ++i) total.add(0, shard.row(i), summary.fixed);
+    if (total.weighted()) add_weighted_rows(shard, std::vector<std::int32_t>(n_local, 0), summary.fixed, total);
+    else
+      for (Eigen::Index i = 0; i < shard.local_rows(); ++i) total.add(0, shard.row(i), summary.fixed);
     total.allreduce(comm);
     RowMatrix<T> mean = RowMatrix<T>::Zero(1, d);
     total.means(summary.fixed, mean);
@@ -211,7 +229,7 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
       predict_labels(comm, part, halves, labels);
       std::int64_t counts[2] = {0, 0};
       for (std::size_t m = 0; m < members.size(); ++m) {
-        ++counts[labels[m]];
+        if (part.weight(static_cast<Eigen::Index>(m)) > 0) ++counts[labels[m]];  // as group_totals
         node_of_row[static_cast<std::size_t>(members[m])] = static_cast<std::int64_t>(labels[m] == 0 ? left : right);
       }
       comm.allreduce(std::span<std::int64_t>(counts, 2), MPI_SUM);
@@ -325,8 +343,15 @@ double predict_tree(const Comm& comm, const DenseShard<T>& shard, const Bisectin
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
     const std::size_t leaf = tree.descend(shard.row(i));
     labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(tree.label[leaf]);
-    total.add(squared_distance(shard.row(i), tree.centres.row(static_cast<Eigen::Index>(leaf)).data(),
-                               shard.features()));
+    const double distance =
+        squared_distance(shard.row(i), tree.centres.row(static_cast<Eigen::Index>(leaf)).data(), shard.features());
+    if (!shard.weighted()) {
+      total.add(distance);
+      continue;
+    }
+    const WeightedProduct term = weighted_product(shard.weight(i), distance);  // sample weights
+    total.add(term.product);
+    total.add(term.error);
   }
   total.allreduce(comm);
   return total.value();

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <concepts>
 #include <functional>
+#include <optional>
 
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/kmeans/bounded.hpp"
@@ -72,7 +73,12 @@ class FullStep {
   }
   std::int64_t assign(const RowMatrix<T>& centres, ClusterSums& sums) {
     sums.reset();
-    assigner_.assign(shard_, centres, labels_, distances_, &sums, &summary_.fixed);
+    if (shard_.weighted()) {
+      assigner_.assign(shard_, centres, labels_, distances_);
+      add_weighted_rows(shard_, labels_, summary_.fixed, sums);
+    } else {
+      assigner_.assign(shard_, centres, labels_, distances_, &sums, &summary_.fixed);
+    }
     std::int64_t changed = 0;
     for (std::size_t i = 0; i < labels_.size(); ++i) changed += labels_[i] != previous_[i];
     std::swap(previous_, labels_);  // labels_ is refilled by the next assignment
@@ -81,7 +87,7 @@ class FullStep {
   }
   ClusterSums& reduced(ClusterSums& sums) { return sums; }
   double inertia(const Comm& comm, const RowMatrix<T>&, const ClusterSums&) {
-    return exact_total(comm, distances_);
+    return exact_total(comm, distances_, shard_.weights);
   }
   std::span<const double> distances(const RowMatrix<T>&) { return distances_; }
   void relocated() {}
@@ -90,7 +96,7 @@ class FullStep {
       assigner_.assign(shard_, centres, labels_, distances_);
       current_ = &labels_;
     }
-    return exact_total(comm, distances_);
+    return exact_total(comm, distances_, shard_.weights);
   }
   std::vector<std::int32_t>& labels() { return *current_; }
   std::size_t bound_bytes() const { return 0; }
@@ -179,9 +185,10 @@ class BoundedStep {
   BoundedStep(const Comm& comm, const DenseShard<T>& shard, Eigen::Index k, int groups,
               const DataSummary& summary)
       : shard_(shard), summary_(summary), k_(k), groups_(groups),
-        bounded_(shard.local_rows(), shard.features(), k, groups),
-        inertia_from_sums_(comm, shard, summary), totals_(k, summary.fixed),
-        distances_(static_cast<std::size_t>(shard.local_rows())) {}
+        bounded_(shard.local_rows(), shard.features(), k, groups), totals_(k, summary.fixed),
+        distances_(static_cast<std::size_t>(shard.local_rows())) {
+    if (!shard.weighted()) inertia_from_sums_.emplace(comm, shard, summary);
+  }
 
   void begin(const RowMatrix<T>* previous_centroids) {
     // Every run starts with new bounds (and Yinyang's groups from its own first centres).
@@ -199,12 +206,19 @@ class BoundedStep {
   }
   std::int64_t assign(const RowMatrix<T>& centres, ClusterSums& sums) {
     sums.reset();
+    if (shard_.weighted()) {  // the sums of every row, weighted, from the labels (no changes kept)
+      const std::int64_t changed = bounded_.assign(shard_, centres, labels_, distances_, {});
+      computed_ += bounded_.distances_computed();
+      add_weighted_rows(shard_, labels_, summary_.fixed, sums);
+      return changed;
+    }
     const std::int64_t changed = bounded_.assign(
         shard_, centres, labels_, distances_, {.sums = &sums, .fixed = &summary_.fixed, .fresh_sums = rebuild_});
     computed_ += bounded_.distances_computed();
     return changed;
   }
   ClusterSums& reduced(ClusterSums& sums) {
+    if (shard_.weighted()) return sums;  // whole sums every iteration
     if (rebuild_) totals_.reset();
     totals_.merge(sums);  // the changes (or, rebuilt, the whole sums)
     rebuild_ = false;
@@ -212,8 +226,10 @@ class BoundedStep {
   }
   // Always from the sums (never the row-by-row sum when it happens to be at hand), so that a
   // resumed run's history is the same bits as an uninterrupted one's.
-  double inertia(const Comm&, const RowMatrix<T>& centres, const ClusterSums& totals) {
-    return inertia_from_sums_(centres, totals);
+  // Weighted: row by row (the identity below has no weights), an exact sum.
+  double inertia(const Comm& comm, const RowMatrix<T>& centres, const ClusterSums& totals) {
+    if (shard_.weighted()) return exact_total(comm, distances(centres), shard_.weights);
+    return (*inertia_from_sums_)(centres, totals);
   }
   std::span<const double> distances(const RowMatrix<T>& centres) {
     if (!bounded_.computed_every_row())
@@ -232,7 +248,7 @@ class BoundedStep {
       bounded_.assign(shard_, centres, labels_, distances_, {.exact_distances = true});
       computed_ += bounded_.distances_computed();
     }
-    return exact_total(comm, distances_);
+    return exact_total(comm, distances_, shard_.weights);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
   std::size_t bound_bytes() const { return std::max(bytes_, bounded_.bound_bytes()); }
@@ -246,7 +262,7 @@ class BoundedStep {
   BoundedAssigner<T> bounded_;
   int runs_ = 0;
   std::size_t bytes_ = 0;
-  InertiaFromSums<T> inertia_from_sums_;
+  std::optional<InertiaFromSums<T>> inertia_from_sums_;  ///< unweighted fits only
   ClusterSums totals_;
   std::vector<std::int32_t> labels_;
   std::vector<double> distances_;
@@ -308,6 +324,7 @@ template <class T>
 LoopSettings prepare_dense_fit(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
                                const RowMatrix<T>* initial, DataSummary& summary, KMeansResult<T>& result) {
   check_cluster_count(options.k, shard.global_rows);
+  check_weighted_rows(comm, shard, options.k);
   if (initial) check_initial_centres(initial->rows(), initial->cols(), options.k, shard.features());
   {
     PhaseClock clock(result.phases.init);
@@ -361,7 +378,7 @@ double predict_labels(const Comm& comm, const DenseShard<T>& shard, const RowMat
   std::vector<double> distances(n_local);
   Assigner<T> assigner(shard.features(), centroids.rows());
   assigner.assign(shard, centroids, labels, distances);
-  return exact_total(comm, distances);
+  return exact_total(comm, distances, shard.weights);  // weighted: scikit-learn's −score(X, sample_weight)
 }
 
 #define LLOYD_INSTANTIATE(T)                                                                   \

@@ -1,6 +1,7 @@
 #include "lloyd/kmeans/empty_clusters.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "lloyd/kmeans/selection.hpp"
 
@@ -25,11 +26,18 @@ std::vector<std::int64_t> counts_of(const ClusterSums& sums) {
   return counts;
 }
 
+// `weights`: of the candidates (weighted sums only).
 template <class T>
 void apply_moves(const std::vector<ClusterMove>& moves, const RowMatrix<T>& rows,
-                 const FixedPoint& fixed, ClusterSums& sums) {
+                 const FixedPoint& fixed, ClusterSums& sums, std::span<const double> weights = {}) {
   for (const ClusterMove& move : moves) {
     const T* row = rows.row(static_cast<Eigen::Index>(move.candidate)).data();
+    if (sums.weighted()) {
+      const double weight = weights[move.candidate];
+      sums.add_weighted<-1>(move.from, row, weight, fixed);
+      sums.add_weighted(move.to, row, weight, fixed);
+      continue;
+    }
     sums.remove(move.from, row, fixed);
     sums.add(move.to, row, fixed);
   }
@@ -62,10 +70,17 @@ std::vector<ClusterMove> plan_empty_cluster_moves(const Comm& comm, const DenseS
                                                   std::vector<std::int64_t>& counts) {
   const EmptyClusters empty = find_empty_clusters(counts, shard.global_rows);
   if (empty.clusters.empty()) return {};
-  const auto local = local_smallest(shard, empty.candidates, [&](Eigen::Index i) { return -distances[i]; });
+  // Sample weights: the farthest rows by their (unweighted) distance, as scikit-learn's
+  // _relocate_empty_clusters; a row of weight 0 is never a candidate (it would bring no
+  // weight: `counts` count the rows of positive weight).
+  constexpr double kNoCandidate = std::numeric_limits<double>::infinity();
+  const auto local = local_smallest(shard, empty.candidates, [&](Eigen::Index i) {
+    return shard.weight(i) > 0 ? -distances[static_cast<std::size_t>(i)] : kNoCandidate;
+  });
   std::vector<std::uint64_t> farthest;
   for (const KeyIndex& candidate : comm.smallest(local, empty.candidates))
-    if (candidate.index != KeyIndex::none().index) farthest.push_back(candidate.index);
+    if (candidate.index != KeyIndex::none().index && candidate.key != kNoCandidate)
+      farthest.push_back(candidate.index);
   const std::vector<std::int32_t> old_labels =
       fetch_rows(comm, shard.first_row, labels.data(), 1, farthest);
   return choose_cluster_moves(empty, farthest, old_labels, counts);
@@ -74,10 +89,10 @@ std::vector<ClusterMove> plan_empty_cluster_moves(const Comm& comm, const DenseS
 template <class T>
 int refill_empty_clusters(const EmptyClusters& empty, std::span<const std::uint64_t> global_rows,
                           const RowMatrix<T>& rows, std::span<const std::int32_t> old_labels,
-                          const FixedPoint& fixed, ClusterSums& sums) {
+                          const FixedPoint& fixed, ClusterSums& sums, std::span<const double> weights) {
   std::vector<std::int64_t> counts = counts_of(sums);
   const std::vector<ClusterMove> moves = choose_cluster_moves(empty, global_rows, old_labels, counts);
-  apply_moves(moves, rows, fixed, sums);
+  apply_moves(moves, rows, fixed, sums, weights);
   return static_cast<int>(moves.size());
 }
 
@@ -95,7 +110,9 @@ int relocate_empty_clusters(const Comm& comm, const DenseShard<T>& shard,
     moved.push_back(moves[q].row);
     renumbered[q].candidate = q;
   }
-  apply_moves(renumbered, rows_as_matrix(comm, shard, moved), fixed, sums);
+  std::vector<double> weights;
+  if (sums.weighted()) weights = fetch_rows(comm, shard.first_row, shard.weights.data(), 1, moved);
+  apply_moves(renumbered, rows_as_matrix(comm, shard, moved), fixed, sums, weights);
   return static_cast<int>(moves.size());
 }
 
@@ -105,7 +122,7 @@ int relocate_empty_clusters(const Comm& comm, const DenseShard<T>& shard,
       std::span<const double>, std::vector<std::int64_t>&);                                   \
   template int refill_empty_clusters(const EmptyClusters&, std::span<const std::uint64_t>,   \
                                      const RowMatrix<T>&, std::span<const std::int32_t>,       \
-                                     const FixedPoint&, ClusterSums&);                         \
+                                     const FixedPoint&, ClusterSums&, std::span<const double>); \
   template int relocate_empty_clusters(const Comm&, const DenseShard<T>&,                     \
                                        std::span<const std::int32_t>, std::span<const double>, \
                                        const FixedPoint&, ClusterSums&);

@@ -277,6 +277,90 @@ class CandidateDistances {
   const ColumnGroups<T>* groups_ = nullptr;
 };
 
+// Collective over comm: the greedy choice of a k-means++ step, the trial whose potential
+// (the threads' parts summed over the ranks, exact integers) is lowest; ties: the first.
+template <class T>
+Eigen::Index lowest_potential(const Comm& comm, const std::vector<Closer<T>>& closer, std::size_t width, int trials) {
+  std::vector<Int128> potential(width, 0);
+  for (const Closer<T>& part : closer)
+    for (std::size_t t = 0; t < potential.size(); ++t) potential[t] += part.potential[t];
+  comm.allreduce_sum(potential);
+  return static_cast<Eigen::Index>(std::min_element(potential.begin(), potential.begin() + trials) -
+                                   potential.begin());
+}
+
+// The k-means++ steps with sample weights (centre 0 is chosen, `closest` holds every row's D²
+// to it), as scikit-learn's _kmeans_plusplus(sample_weight): candidates drawn in proportion to
+// w·D² (sample_by_weight of those products), the greedy choice by Σ w·min(D², d²) (fixed
+// point of the largest w·D², one rounding per term: the same integers on every rank and
+// thread). Row by row on the shard as it is (no column groups): only weighted fits pay for it.
+template <class T>
+void weighted_plus_plus_steps(const Comm& comm, const DenseShard<T>& shard, int k, const CounterRng& rng,
+                              int restart, int trials, CandidateDistances<T>& kernel, std::vector<T>& closest,
+                              RowMatrix<T>& centres) {
+  const Eigen::Index n_local = shard.local_rows();
+  const auto width = static_cast<std::size_t>((trials + 7) / 8 * 8);
+  std::vector<double> weighted(static_cast<std::size_t>(n_local));
+  std::vector<Closer<T>> closer(static_cast<std::size_t>(threads()));
+  constexpr Eigen::Index kCarryRows = 1024;  // terms below 2^52: 1024 of them fit an int64
+  for (int c = 1; c < k; ++c) {
+    double local_max = 0;
+    for (Eigen::Index i = 0; i < n_local; ++i) {
+      const auto r = static_cast<std::size_t>(i);
+      weighted[r] = shard.weight(i) * static_cast<double>(closest[r]);
+      local_max = std::max(local_max, weighted[r]);
+    }
+    const double largest = comm.allreduce(local_max, MPI_MAX);
+    const std::uint64_t stream = stream_id(Stream::SquaredDistance, restart, static_cast<std::uint64_t>(c) * 64);
+    std::vector<std::uint64_t> candidates = sample_by_weight(comm, shard.first_row, weighted, largest, trials, rng, stream);
+    for (int t = 0; t < trials; ++t)
+      if (candidates[static_cast<std::size_t>(t)] == KeyIndex::none().index)  // every weighed row on a centre
+        candidates[static_cast<std::size_t>(t)] =
+            weighted_random_rows(comm, shard, 1, rng, stream + 1 + static_cast<std::uint64_t>(t))[0];
+    const RowMatrix<T> candidate_rows = rows_as_matrix(comm, shard, candidates);
+    kernel.set(candidate_rows);
+    const double bound[1] = {largest};
+    const FixedPoint scale(bound);
+    const double factor = 1.0 / scale.to_double(1, 0);  // 2^shift: exact
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads()) if (threads() > 1)
+#endif
+    {
+      Closer<T>& mine = closer[static_cast<std::size_t>(thread_index())];
+      mine.start(width);
+      std::vector<T> distance(std::max(width, static_cast<std::size_t>(kernel.padded())));
+      std::vector<std::int64_t> words(width);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+      for (Eigen::Index block = 0; block < (n_local + kCarryRows - 1) / kCarryRows; ++block) {
+        std::fill(words.begin(), words.end(), 0);
+        for (Eigen::Index i = block * kCarryRows; i < std::min(n_local, (block + 1) * kCarryRows); ++i) {
+          kernel.row(i, distance.data());
+          const T current = closest[static_cast<std::size_t>(i)];
+          const double weight = shard.weight(i);
+          bool closer_row = false;
+          for (int t = 0; t < trials; ++t) {
+            const T nearer = std::min(current, distance[static_cast<std::size_t>(t)]);
+            closer_row = closer_row || distance[static_cast<std::size_t>(t)] < current;
+            words[static_cast<std::size_t>(t)] += static_cast<std::int64_t>(
+                std::nearbyint(std::min(weight * static_cast<double>(nearer), largest) * factor));
+          }
+          if (closer_row) mine.keep(i, distance.data(), width);
+        }
+        for (std::size_t t = 0; t < width; ++t) mine.potential[t] += words[t];
+      }
+    }
+    const Eigen::Index best = lowest_potential(comm, closer, width, trials);
+    centres.row(c) = candidate_rows.row(best);
+    for (const Closer<T>& part : closer)
+      for (std::size_t r = 0; r < part.rows.size(); ++r) {
+        T& current = closest[static_cast<std::size_t>(part.rows[r])];
+        current = std::min(current, part.distances[r * width + static_cast<std::size_t>(best)]);
+      }
+  }
+}
+
 // k-means++ with greedy trials, as scikit-learn: 2 + ⌊ln k⌋ candidates drawn by D² sampling
 // (sample_by_weight), the one lowering the potential most is kept. Distances come from
 // CandidateDistances (the same bits for any rank layout and thread count). Each step is one
@@ -293,7 +377,7 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
   CandidateDistances<T> kernel(shard);
 
   const std::vector<std::uint64_t> first =
-      distinct_random_rows(comm, shard, 1, rng, stream_id(Stream::FirstCentre, restart));
+      weighted_random_rows(comm, shard, 1, rng, stream_id(Stream::FirstCentre, restart));
   centres.row(0) = rows_as_matrix(comm, shard, first).row(0);
 
   // closest[i]: D²(x_i) to the nearest chosen centre; only ever decreases, so its global
@@ -316,6 +400,10 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
     }
   }
   double max_closest = comm.allreduce(local_max, MPI_MAX);
+  if (shard.weighted()) {
+    weighted_plus_plus_steps(comm, shard, k, rng, restart, trials, kernel, closest, centres);
+    return centres;
+  }
 
   // Candidates are handled eight at a time (the padding candidates' terms are computed and
   // ignored).
@@ -369,12 +457,7 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
         kernel.fold(block * kCarryRows, std::min(n_local, (block + 1) * kCarryRows), closest.data(),
                     factor, trials, mine);
     }
-    std::vector<Int128> potential(width, 0);
-    for (const Closer<T>& part : closer)
-      for (std::size_t t = 0; t < potential.size(); ++t) potential[t] += part.potential[t];
-    comm.allreduce_sum(potential);
-    const auto best = static_cast<Eigen::Index>(
-        std::min_element(potential.begin(), potential.begin() + trials) - potential.begin());
+    const Eigen::Index best = lowest_potential(comm, closer, width, trials);
     centres.row(c) = candidate_rows.row(best);
 
     local_max = 0;
@@ -605,14 +688,16 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
         }
       }
     }
-    ExactSum psi;
-    for (const double distance : closest) psi.add(distance);
+    ExactSum psi;  // with sample weights, Σ w·D²
+    if (shard.weighted()) psi.add(closest, shard.weights);
+    else
+      for (const double distance : closest) psi.add(distance);
     psi.allreduce(comm);
     return psi.value();
   };
 
   RowMatrix<T> candidates = rows_as_matrix(
-      comm, shard, distinct_random_rows(comm, shard, 1, rng, stream_id(Stream::FirstCentre, restart)));
+      comm, shard, weighted_random_rows(comm, shard, 1, rng, stream_id(Stream::FirstCentre, restart)));
   double psi = absorb(candidates, 0);
   for (int round = 0; round < parallel.rounds && psi > 0; ++round) {
     // Each row independently, with probability min(1, ℓ·D²/ψ): the same decision for a row
@@ -620,7 +705,10 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
     const std::uint64_t stream = stream_id(Stream::ParallelSample, restart, round);
     std::vector<T> picked;
     for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
-      const double p = oversampling * closest[static_cast<std::size_t>(i)] / psi;
+      // With sample weights, in proportion to w·D² (a row of weight 0 is never a candidate).
+      const double mass = shard.weighted() ? shard.weight(i) * closest[static_cast<std::size_t>(i)]
+                                           : closest[static_cast<std::size_t>(i)];
+      const double p = oversampling * mass / psi;
       if (p <= 0) continue;
       if (p >= 1 || rng.uniform(stream, shard.global_index(i)) < p)
         picked.insert(picked.end(), shard.row(i), shard.row(i) + d);
@@ -638,12 +726,21 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
   const Eigen::Index m = candidates.rows();
   if (m < k) return {};  // the caller falls back to k-means++
   if (m == k) return candidates;
-  // Weights: how many rows each candidate is nearest to (exact integer counts).
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(m), 0);
-  for (const std::int32_t c : nearest) ++counts[static_cast<std::size_t>(c)];
-  comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
-  const WeightedReduction reduction(candidates.template cast<double>(),
-                                    std::vector<double>(counts.begin(), counts.end()), rng, restart);
+  // Weights: how many rows each candidate is nearest to (exact integer counts); with sample
+  // weights, the summed weight of those rows (exact sums: the same on every rank layout).
+  std::vector<double> candidate_weights;
+  if (shard.weighted()) {
+    std::vector<ExactSum> sums(static_cast<std::size_t>(m));
+    for (std::size_t i = 0; i < nearest.size(); ++i) sums[static_cast<std::size_t>(nearest[i])].add(shard.weights[i]);
+    ExactSum::allreduce(sums, comm);
+    for (const ExactSum& sum : sums) candidate_weights.push_back(sum.value());
+  } else {
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(m), 0);
+    for (const std::int32_t c : nearest) ++counts[static_cast<std::size_t>(c)];
+    comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
+    candidate_weights.assign(counts.begin(), counts.end());
+  }
+  const WeightedReduction reduction(candidates.template cast<double>(), std::move(candidate_weights), rng, restart);
   RowMatrix<double> centres = reduction.seed(k);
   reduction.refine(centres, kReductionIterations);
   return centres.cast<T>();
@@ -656,7 +753,9 @@ RowMatrix<T> random_partition(const Comm& comm, const DenseShard<T>& shard, int 
   const std::uint64_t stream = stream_id(Stream::RandomPartition, restart);
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
     const double u = rng.uniform(stream, shard.global_index(i));
-    sums.add(std::min(static_cast<std::int32_t>(u * k), k - 1), shard.row(i), fixed);
+    const std::int32_t cluster = std::min(static_cast<std::int32_t>(u * k), k - 1);
+    if (sums.weighted()) sums.add_weighted(cluster, shard.row(i), shard.weight(i), fixed);
+    else sums.add(cluster, shard.row(i), fixed);
   }
   sums.allreduce(comm);
   RowMatrix<T> centres = RowMatrix<T>::Zero(k, shard.features());
@@ -668,7 +767,7 @@ RowMatrix<T> random_partition(const Comm& comm, const DenseShard<T>& shard, int 
   if (!empty.empty()) {
     const auto rows = rows_as_matrix(
         comm, shard,
-        distinct_random_rows(comm, shard, empty.size(), rng, stream_id(Stream::FillEmpty, restart)));
+        weighted_random_rows(comm, shard, empty.size(), rng, stream_id(Stream::FillEmpty, restart)));
     for (std::size_t e = 0; e < empty.size(); ++e)
       centres.row(empty[e]) = rows.row(static_cast<Eigen::Index>(e));
   }
@@ -691,7 +790,7 @@ RowMatrix<T> initial_centres(const Comm& comm, const DenseShard<T>& shard, InitM
       return centres.rows() == k ? centres : kmeans_plus_plus(comm, shard, k, rng, restart);
     }
     case InitMethod::Forgy: {
-      const auto rows = distinct_random_rows(comm, shard, static_cast<std::size_t>(k), rng,
+      const auto rows = weighted_random_rows(comm, shard, static_cast<std::size_t>(k), rng,
                                              stream_id(Stream::Forgy, restart));
       return rows_as_matrix(comm, shard, rows);
     }

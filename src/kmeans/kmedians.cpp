@@ -4,6 +4,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <type_traits>
 
 #include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
@@ -26,33 +27,25 @@ double from_key(std::uint64_t key) {
   return std::bit_cast<double>(key >> 63 ? key & ~(std::uint64_t{1} << 63) : ~key);
 }
 
-}  // namespace
-
-template <class T>
-RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
-                             std::span<const std::int32_t> labels, const RowMatrix<T>& previous) {
-  const Eigen::Index k = previous.rows(), d = shard.features();
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(k), 0);
-  for (const std::int32_t label : labels) ++counts[static_cast<std::size_t>(label)];
-  comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
-
-  // For every (cluster, feature, which of the two middle values): the key bits found so far
-  // and how many smaller values remain to skip inside the bin being refined.
+// The radix selection of both: for every (cluster, feature, which of the two middle values)
+// slot, 8 passes each fix 8 more bits of the key from a 256-bin histogram of the rows' units
+// (unit_of(i): 1 a row, or its weight in integer units; 0 leaves the row out), reduced over
+// the ranks; choose(bins, remaining) picks a slot's bin and updates what remains to pass
+// inside it. Returns the keys, two per (cluster, feature). Collective over comm.
+template <class T, class Count, class UnitOf, class Choose>
+std::vector<std::uint64_t> middle_keys(const Comm& comm, const DenseShard<T>& shard, std::span<const std::int32_t> labels,
+                                       Eigen::Index k, std::vector<Count> remaining, UnitOf unit_of, Choose choose) {
+  const Eigen::Index d = shard.features();
   constexpr int kBins = 256;
   const auto slots = static_cast<std::size_t>(k * d * 2);
   std::vector<std::uint64_t> prefix(slots, 0);
-  std::vector<std::int64_t> remaining(slots, 0);
-  for (Eigen::Index c = 0; c < k; ++c)
-    for (Eigen::Index j = 0; j < d; ++j) {
-      const std::int64_t n = counts[static_cast<std::size_t>(c)];
-      remaining[static_cast<std::size_t>((c * d + j) * 2)] = (n - 1) / 2;
-      remaining[static_cast<std::size_t>((c * d + j) * 2 + 1)] = n / 2;
-    }
-  std::vector<std::int64_t> histogram(slots * kBins);
+  std::vector<Count> histogram(slots * kBins);
   for (int shift = 56; shift >= 0; shift -= 8) {
-    std::fill(histogram.begin(), histogram.end(), 0);
+    std::fill(histogram.begin(), histogram.end(), Count{0});
     const std::uint64_t known_mask = shift == 56 ? 0 : ~std::uint64_t{0} << (shift + 8);
     for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+      const Count unit = unit_of(i);
+      if (unit == 0) continue;
       const auto c = static_cast<Eigen::Index>(labels[static_cast<std::size_t>(i)]);
       const T* x = shard.row(i);
       for (Eigen::Index j = 0; j < d; ++j) {
@@ -60,22 +53,25 @@ RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
         const auto slot = static_cast<std::size_t>((c * d + j) * 2);
         for (std::size_t t = 0; t < 2; ++t)
           if ((key & known_mask) == prefix[slot + t])
-            ++histogram[(slot + t) * kBins + ((key >> shift) & (kBins - 1))];
+            histogram[(slot + t) * kBins + ((key >> shift) & (kBins - 1))] += unit;
       }
     }
-    comm.allreduce(std::span<std::int64_t>(histogram), MPI_SUM);
-    for (std::size_t slot = 0; slot < slots; ++slot) {
-      const std::int64_t* bins = &histogram[slot * kBins];
-      std::int64_t skip = remaining[slot];
-      int bin = 0;
-      while (bin < kBins - 1 && skip >= bins[bin]) skip -= bins[bin++];
-      prefix[slot] |= static_cast<std::uint64_t>(bin) << shift;
-      remaining[slot] = skip;
-    }
+    if constexpr (std::is_same_v<Count, Int128>) comm.allreduce_sum(histogram);
+    else comm.allreduce(std::span<Count>(histogram), MPI_SUM);
+    for (std::size_t slot = 0; slot < slots; ++slot)
+      prefix[slot] |= static_cast<std::uint64_t>(choose(slot, &histogram[slot * kBins], kBins, remaining[slot])) << shift;
   }
+  return prefix;
+}
+
+// The medians from the two middle keys of every (cluster, feature): their mean when they
+// differ; clusters without members (`members(c)` false) keep `previous`'s row.
+template <class T, class Members>
+RowMatrix<T> medians_of(const std::vector<std::uint64_t>& prefix, const RowMatrix<T>& previous, Members members) {
   RowMatrix<T> medians = previous;
-  for (Eigen::Index c = 0; c < k; ++c) {
-    if (counts[static_cast<std::size_t>(c)] == 0) continue;
+  const Eigen::Index d = previous.cols();
+  for (Eigen::Index c = 0; c < previous.rows(); ++c) {
+    if (!members(c)) continue;
     for (Eigen::Index j = 0; j < d; ++j) {
       const auto slot = static_cast<std::size_t>((c * d + j) * 2);
       const double low = from_key(prefix[slot]), high = from_key(prefix[slot + 1]);
@@ -83,6 +79,77 @@ RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
     }
   }
   return medians;
+}
+
+// cluster_medians with sample weights: the weighted median, numpy.median of the rows repeated
+// as often as their weight says. Each row occupies an interval of length w in the sorted
+// order of a (cluster, feature), of total W: the median is the value whose interval holds
+// W/2, or the mean of the two values that meet there. So the lower middle value is the
+// smallest v with 2·(weight of values ≤ v) ≥ W, the upper one the smallest with > W. The
+// weights are summed as integers (each rounded once to the grid of the largest weight,
+// exact for integer weights below 2^52: the same medians as repeated rows), so the bins'
+// totals and the medians are the same for every number of ranks. Collective over comm.
+template <class T>
+RowMatrix<T> weighted_cluster_medians(const Comm& comm, const DenseShard<T>& shard,
+                                      std::span<const std::int32_t> labels, const RowMatrix<T>& previous) {
+  const Eigen::Index k = previous.rows(), d = shard.features();
+  double largest = 0;
+  for (const double weight : shard.weights) largest = std::max(largest, weight);
+  const double bound[1] = {comm.allreduce(largest, MPI_MAX)};
+  const FixedPoint grid(bound);
+  std::vector<Int128> units(static_cast<std::size_t>(shard.local_rows()));
+  std::vector<Int128> totals(static_cast<std::size_t>(k), 0);
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    units[i] = grid.to_fixed(shard.weights[i], 0);
+    totals[static_cast<std::size_t>(labels[i])] += units[i];
+  }
+  comm.allreduce_sum(totals);
+  // Per slot, twice the weight still to pass inside the bin being refined (W at the start).
+  std::vector<Int128> remaining(static_cast<std::size_t>(k * d * 2));
+  for (std::size_t slot = 0; slot < remaining.size(); ++slot) remaining[slot] = totals[slot / 2 / static_cast<std::size_t>(d)];
+  const std::vector<std::uint64_t> keys = middle_keys<T, Int128>(
+      comm, shard, labels, k, std::move(remaining), [&](Eigen::Index i) { return units[static_cast<std::size_t>(i)]; },
+      [](std::size_t slot, const Int128* bins, int count, Int128& rest) {
+        const bool upper = slot % 2 == 1;
+        Int128 passed = 0;  // twice the weight of the bins before
+        int bin = 0;
+        for (; bin < count - 1; ++bin) {
+          const Int128 through = passed + 2 * bins[bin];
+          if (upper ? through > rest : through >= rest) break;
+          passed = through;
+        }
+        rest -= passed;
+        return bin;
+      });
+  return medians_of(keys, previous, [&](Eigen::Index c) { return totals[static_cast<std::size_t>(c)] != 0; });
+}
+
+}  // namespace
+
+template <class T>
+RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
+                             std::span<const std::int32_t> labels, const RowMatrix<T>& previous) {
+  if (shard.weighted()) return weighted_cluster_medians(comm, shard, labels, previous);
+  const Eigen::Index k = previous.rows(), d = shard.features();
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(k), 0);
+  for (const std::int32_t label : labels) ++counts[static_cast<std::size_t>(label)];
+  comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
+  // Per slot, how many smaller values remain to skip inside the bin being refined.
+  std::vector<std::int64_t> remaining(static_cast<std::size_t>(k * d * 2), 0);
+  for (Eigen::Index c = 0; c < k; ++c)
+    for (Eigen::Index j = 0; j < d; ++j) {
+      const std::int64_t n = counts[static_cast<std::size_t>(c)];
+      remaining[static_cast<std::size_t>((c * d + j) * 2)] = (n - 1) / 2;
+      remaining[static_cast<std::size_t>((c * d + j) * 2 + 1)] = n / 2;
+    }
+  const std::vector<std::uint64_t> keys = middle_keys<T, std::int64_t>(
+      comm, shard, labels, k, std::move(remaining), [](Eigen::Index) { return std::int64_t{1}; },
+      [](std::size_t, const std::int64_t* bins, int count, std::int64_t& skip) {
+        int bin = 0;
+        while (bin < count - 1 && skip >= bins[bin]) skip -= bins[bin++];
+        return bin;
+      });
+  return medians_of(keys, previous, [&](Eigen::Index c) { return counts[static_cast<std::size_t>(c)] != 0; });
 }
 
 namespace {
@@ -120,11 +187,14 @@ class MediansStep {
   }
   double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
     comm.allreduce(counters, MPI_SUM);
-    return exact_total(comm, distances_);
+    return exact_total(comm, distances_, shard_.weights);
   }
   void fill_empty_clusters(const Comm& comm, const RowMatrix<T>&) {
+    // The rows of each cluster (with sample weights, of positive weight: a cluster without
+    // weight is empty).
     std::vector<std::int64_t> counts(static_cast<std::size_t>(options_.k), 0);
-    for (const std::int32_t label : labels_) ++counts[static_cast<std::size_t>(label)];
+    for (std::size_t i = 0; i < labels_.size(); ++i)
+      counts[static_cast<std::size_t>(labels_[i])] += shard_.weight(static_cast<Eigen::Index>(i)) > 0;
     comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
     const auto n_local = static_cast<std::uint64_t>(labels_.size());
     for (const ClusterMove& move : plan_empty_cluster_moves(comm, shard_, labels_, distances_, counts))
@@ -144,7 +214,7 @@ class MediansStep {
   // the last ones).
   double finish(const Comm& comm, const RowMatrix<T>& centres, bool) {
     assign_nearest(shard_, centres, Distance::Manhattan, labels_, distances_);
-    return exact_total(comm, distances_);
+    return exact_total(comm, distances_, shard_.weights);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
 

@@ -287,6 +287,8 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
                                const IterationObserver& observer, const FitControl<T>& control) {
   const auto start = Clock::now();
   check_cluster_count(options.k, shard.global_rows);
+  // Not yet: the ring's quantised sums would need each row's weight (the CLI refuses it too).
+  if (shard.weighted()) throw AgreedError("k-medoids does not take sample weights yet");
   const bool sampled = medoid_options.sample > 0 && medoid_options.sample < shard.global_rows;
   if (sampled && medoid_options.sample < static_cast<std::uint64_t>(options.k))
     throw AgreedError("the k-medoids sample (" + std::to_string(medoid_options.sample) +

@@ -1,6 +1,7 @@
 #include "lloyd/kmeans/minibatch.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <type_traits>
@@ -53,6 +54,8 @@ void load_draw(const Comm& comm, RowSource<T>& source, const Draw& draw, std::ui
                static_cast<double>(draw.rows.size()) * static_cast<double>(source.features()) * sizeof(T),
                [&] { out.rows.resize(static_cast<Eigen::Index>(draw.rows.size()), source.features()); });
     source.rows(draw.rows, out.rows.data());
+    if (source.weighted()) out.weights = source.weights(draw.rows);
+    out.has_weights = source.weighted();
   });
 }
 
@@ -60,11 +63,13 @@ void load_draw(const Comm& comm, RowSource<T>& source, const Draw& draw, std::ui
 // ratio × the largest (at most half a batch of them, smallest counts first; ties: lower
 // centre) move to distinct random rows of the batch; their counts become the smallest count
 // of the others. Returns the squared change of the moved centres. Collective over comm.
-template <class T>
+// With sample weights the counts are the absorbed weights and the rows are drawn uniformly
+// from the batch all the same, as scikit-learn does.
+template <class T, class Count>
 double reassign_small_centres(const Comm& comm, const DenseShard<T>& batch, double ratio,
                               const CounterRng& rng, std::uint64_t step, RowMatrix<T>& centres,
-                              std::vector<std::int64_t>& counts) {
-  const std::int64_t largest = *std::max_element(counts.begin(), counts.end());
+                              std::vector<Count>& counts) {
+  const Count largest = *std::max_element(counts.begin(), counts.end());
   std::vector<std::size_t> small;
   for (std::size_t c = 0; c < counts.size(); ++c)
     if (static_cast<double>(counts[c]) < ratio * static_cast<double>(largest)) small.push_back(c);
@@ -79,7 +84,7 @@ double reassign_small_centres(const Comm& comm, const DenseShard<T>& batch, doub
   const std::vector<std::uint64_t> positions = distinct_random_rows(
       comm, batch, small.size(), rng, stream_id(Stream::MiniBatchReassign, 0, step));
   const RowMatrix<T> rows = rows_as_matrix(comm, batch, positions);
-  std::int64_t smallest_kept = largest;
+  Count smallest_kept = largest;
   for (std::size_t c = 0; c < counts.size(); ++c)
     if (!std::binary_search(small.begin(), small.end(), c)) smallest_kept = std::min(smallest_kept, counts[c]);
   double change = 0;
@@ -122,6 +127,15 @@ class MiniBatchStep {
     DenseShard<T> sample;
     load_draw(comm_, source_, draw_rows(rng_, stream_id(Stream::MiniBatchInit), init_size_, n_, mine_),
               init_size_, sample);
+    if (sample.weighted()) {  // the seeding needs k rows of positive weight among the sample's
+      std::int64_t positive = 0;
+      for (const double weight : sample.weights) positive += weight > 0;
+      positive = comm_.allreduce(positive, MPI_SUM);
+      if (positive < options_.k)
+        throw AgreedError("mini-batch: the seeding sample of " + std::to_string(init_size_) + " rows holds " +
+                          std::to_string(positive) + " of positive sample weight, fewer than k = " +
+                          std::to_string(options_.k) + "; raise --init-size");
+    }
     RowMatrix<T> centres;
     double best = std::numeric_limits<double>::infinity();
     for (int trial = 0; trial < std::max(1, options_.n_init); ++trial) {
@@ -146,7 +160,7 @@ class MiniBatchStep {
       labels.resize(static_cast<std::size_t>(block.local_rows()));
       distances.resize(labels.size());
       assigner_.assign(block, centres, labels, distances);
-      for (const double v : distances) inertia.add(v);
+      inertia.add(distances, block.weights);
     });
     inertia.allreduce(comm);
     return inertia.value();
@@ -154,6 +168,7 @@ class MiniBatchStep {
   void begin(const RowMatrix<T>* previous) {
     if (previous) return;  // resumed: restore() set the state
     counts_.assign(static_cast<std::size_t>(options_.k), 0);
+    if (source_.weighted()) weight_counts_.assign(static_cast<std::size_t>(options_.k), 0.0);
     since_reassign_ = 0;
     ewa_ = 0;
     ewa_min_ = std::numeric_limits<double>::infinity();
@@ -168,13 +183,18 @@ class MiniBatchStep {
     labels_.resize(static_cast<std::size_t>(rows_.local_rows()));
     distances_.resize(labels_.size());
     sums_.reset();
+    if (rows_.weighted()) {
+      assigner_.assign(rows_, centres, labels_, distances_);
+      add_weighted_rows(rows_, labels_, summary_.fixed, sums_);
+      return 0;
+    }
     assigner_.assign(rows_, centres, labels_, distances_, &sums_, &summary_.fixed);
     return 0;
   }
   // The mean squared distance of the batch's rows.
   double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
     sums_.allreduce(comm, counters);
-    return exact_total(comm, distances_) / static_cast<double>(B_);
+    return exact_total(comm, distances_, rows_.weights) / static_cast<double>(B_);
   }
   // Centres without rows are handled by the random reassignment (update).
   void fill_empty_clusters(const Comm&, const RowMatrix<T>&) {}
@@ -182,8 +202,10 @@ class MiniBatchStep {
   double update(const RowMatrix<T>&, RowMatrix<T>& centres) {
     // scikit-learn's _random_reassign, decided before this step's update.
     since_reassign_ += B_;
+    const bool weighted = source_.weighted();
     const bool reassign = batch_.reassignment_ratio > 0 &&
-                          (std::find(counts_.begin(), counts_.end(), 0) != counts_.end() ||
+                          ((weighted ? std::find(weight_counts_.begin(), weight_counts_.end(), 0.0) != weight_counts_.end()
+                                     : std::find(counts_.begin(), counts_.end(), 0) != counts_.end()) ||
                            since_reassign_ >= 10 * static_cast<std::uint64_t>(options_.k));
     if (reassign) since_reassign_ = 0;
     double shift = 0;
@@ -192,8 +214,16 @@ class MiniBatchStep {
       const std::int64_t added = sums_.count(c);
       if (added == 0) continue;
       std::int64_t& absorbed = counts_[static_cast<std::size_t>(c)];
-      const double rate = static_cast<double>(added) / static_cast<double>(absorbed + added);
+      // With sample weights, scikit-learn's learning rate: the batch's weight of the centre
+      // over all the weight it has absorbed (its weight_sums).
+      double rate = static_cast<double>(added) / static_cast<double>(absorbed + added);
       absorbed += added;
+      if (weighted) {
+        double& absorbed_weight = weight_counts_[static_cast<std::size_t>(c)];
+        const double batch_weight = sums_.weight(c);
+        absorbed_weight += batch_weight;
+        rate = batch_weight / absorbed_weight;
+      }
       for (Eigen::Index j = 0; j < centres.cols(); ++j) {
         const double old = static_cast<double>(centres(c, j));
         const T updated = static_cast<T>(std::fma(means_(c, j) - old, rate, old));
@@ -205,7 +235,9 @@ class MiniBatchStep {
         centres(c, j) = updated;
       }
     }
-    if (reassign)
+    if (reassign && weighted)
+      shift += reassign_small_centres(comm_, rows_, batch_.reassignment_ratio, rng_, step_, centres, weight_counts_);
+    else if (reassign)
       shift += reassign_small_centres(comm_, rows_, batch_.reassignment_ratio, rng_, step_, centres, counts_);
     return shift;
   }
@@ -232,7 +264,7 @@ class MiniBatchStep {
       block_labels.resize(static_cast<std::size_t>(block.local_rows()));
       block_distances.resize(block_labels.size());
       assigner_.assign(block, centres, block_labels, block_distances);
-      for (const double v : block_distances) inertia.add(v);
+      inertia.add(block_distances, block.weights);
       if (sink_) sink_(block.first_row, block_labels);
       else final_labels_.insert(final_labels_.end(), block_labels.begin(), block_labels.end());
     });
@@ -245,6 +277,9 @@ class MiniBatchStep {
     state.step_integers.assign(counts_.begin(), counts_.end());
     state.step_integers.push_back(static_cast<std::int64_t>(since_reassign_));
     state.step_integers.push_back(best_trial_);
+    // Sample weights: the absorbed weights, as their bits (non-negative doubles: non-negative
+    // integers).
+    for (const double weight : weight_counts_) state.step_integers.push_back(std::bit_cast<std::int64_t>(weight));
   }
   void restore(const FitState<T>& state) {
     const auto k = static_cast<std::size_t>(options_.k);
@@ -256,6 +291,13 @@ class MiniBatchStep {
     counts_.assign(saved.begin(), saved.begin() + static_cast<std::ptrdiff_t>(k));
     since_reassign_ = static_cast<std::uint64_t>(saved[k]);
     best_trial_ = static_cast<int>(saved[k + 1]);
+    weight_counts_.clear();
+    if (source_.weighted())
+      for (std::size_t c = 0; c < k; ++c) {
+        const auto weight = std::bit_cast<double>(saved[k + 2 + c]);
+        if (!(std::isfinite(weight) && weight >= 0)) throw AgreedError("checkpoint: a mini-batch weight is out of range");
+        weight_counts_.push_back(weight);
+      }
     ewa_ = 0;
     ewa_min_ = std::numeric_limits<double>::infinity();
     no_improvement_ = 0;
@@ -271,7 +313,9 @@ class MiniBatchStep {
         }
       }
   }
-  static std::size_t state_size(int k) { return static_cast<std::size_t>(k) + 2; }
+  static std::size_t state_size(int k, bool weighted) {
+    return static_cast<std::size_t>(k) * (weighted ? 2 : 1) + 2;
+  }
 
   const std::vector<std::int64_t>& counts() const { return counts_; }
   const std::vector<double>& ewa_history() const { return ewa_history_; }
@@ -303,6 +347,7 @@ class MiniBatchStep {
   std::vector<std::int32_t> labels_, final_labels_;
   std::vector<double> distances_;
   std::vector<std::int64_t> counts_;
+  std::vector<double> weight_counts_;  ///< sample weights: the weight each centre absorbed (scikit-learn's weight_sums)
   std::uint64_t step_ = 0, since_reassign_ = 0;
   double ewa_ = 0, ewa_min_ = 0;
   int no_improvement_ = 0, best_trial_ = 0;
@@ -331,7 +376,7 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
     PhaseClock clock(result.phases.init);
     summary = summarize_blocks<T>(
         comm, [&](const auto& visit) { source.for_each_block(visit); }, source.global_rows(), source.features(),
-        options.tol > 0);
+        options.tol > 0, source.weighted());
   }
   result.tol_absolute = options.tol * summary.mean_variance;
   // Seeding on a sample, as scikit-learn's init_size.
@@ -345,7 +390,7 @@ MiniBatchResult<T> fit_minibatch(const Comm& comm, RowSource<T>& source,
       std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::max(options.max_iter, 0)) * n / B);
   const LoopSettings settings{1, static_cast<std::int64_t>(std::min<std::uint64_t>(max_steps, INT64_MAX)),
                               result.tol_absolute, k, source.features(),
-                              MiniBatchStep<T>::state_size(options.k)};
+                              MiniBatchStep<T>::state_size(options.k, source.weighted())};
   MiniBatchStep<T> step(comm, source, options, batch, summary, B, init_size, sink);
   run_loop<T>(comm, step, settings, observer, control, start, result);
   if (result.interrupted) return result;

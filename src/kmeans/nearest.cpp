@@ -33,7 +33,7 @@ double predict_nearest(const Comm& comm, const DenseShard<T>& shard, const RowMa
   labels.assign(static_cast<std::size_t>(shard.local_rows()), 0);
   std::vector<double> distances(labels.size());
   assign_nearest(shard, centres, distance, labels, distances);
-  return exact_total(comm, distances);
+  return exact_total(comm, distances, shard.weights);
 }
 
 #define LLOYD_INSTANTIATE_NEAREST(T)                                                          \

@@ -14,6 +14,7 @@
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/kmeans/selection.hpp"
+#include "lloyd/core/summary.hpp"
 #include "lloyd/rng.hpp"
 
 
@@ -84,11 +85,21 @@ template <class T>
 RowMatrix<T> seed_centres(const Comm& comm, const CsrShard<T>& shard, const KMeansOptions& options, int restart) {
   const CounterRng rng(options.seed);
   const auto k = static_cast<std::size_t>(options.k);
+  // With sample weights, draws in proportion to them (as weighted_random_rows): keys
+  // −log(1 − u)/w, rows of weight 0 never.
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+  auto weighted_key = [&](double u, Eigen::Index i) {
+    return shard.weight(i) > 0 ? -std::log1p(-u) / shard.weight(i) : kNever;
+  };
   if (options.init == InitMethod::Forgy) {
     const std::uint64_t stream = stream_id(Stream::Forgy, static_cast<std::uint64_t>(restart));
-    const auto keys = smallest_keys(shard, k, [&](Eigen::Index i) { return rng.uniform(stream, shard.global_index(i)); });
+    const auto keys = smallest_keys(shard, k, [&](Eigen::Index i) {
+      const double u = rng.uniform(stream, shard.global_index(i));
+      return shard.weighted() ? weighted_key(u, i) : u;
+    });
     std::vector<std::uint64_t> chosen;
-    for (const KeyIndex& winner : comm.smallest(keys, k)) chosen.push_back(winner.index);
+    for (const KeyIndex& winner : comm.smallest(keys, k))
+      if (winner.key != kNever) chosen.push_back(winner.index);
     return gather_rows(comm, shard, chosen);
   }
   // k-means++ on the sphere: weight 1 − cos to the nearest chosen centre (‖x − c‖²/2).
@@ -102,8 +113,9 @@ RowMatrix<T> seed_centres(const Comm& comm, const CsrShard<T>& shard, const KMea
     for (std::size_t i = 0; i < n_local; ++i) {
       const std::uint64_t g = shard.global_index(static_cast<Eigen::Index>(i));
       const double u = rng.uniform(stream, g);
-      const KeyIndex candidate{c == 0 ? u : (weight[i] > 0 ? -std::log(u) / weight[i]
-                                                            : std::numeric_limits<double>::infinity()),
+      const double mass = weight[i] * shard.weight(static_cast<Eigen::Index>(i));  // sample weight: w·(1 − cos)
+      const KeyIndex candidate{c == 0 ? (shard.weighted() ? weighted_key(u, static_cast<Eigen::Index>(i)) : u)
+                                      : (mass > 0 ? -std::log(u) / mass : std::numeric_limits<double>::infinity()),
                                g};
       best = std::min(best, candidate);
     }
@@ -176,11 +188,11 @@ class SphericalAssigner {
   std::vector<Space> spaces_;
 };
 
-// Σ (1 − similarity) over all ranks.
-double objective(const Comm& comm, std::span<const double> similarities) {
+// Σ (1 − similarity) over all ranks (with sample weights, Σ w·(1 − similarity)).
+double objective(const Comm& comm, std::span<const double> similarities, std::span<const double> weights = {}) {
   std::vector<double> distances(similarities.size());
   for (std::size_t i = 0; i < similarities.size(); ++i) distances[i] = 1.0 - similarities[i];
-  return exact_total(comm, distances);
+  return exact_total(comm, distances, weights);
 }
 
 // Collective over comm: refills empty clusters with the rows least similar to their centres,
@@ -190,13 +202,19 @@ void relocate_empty(const Comm& comm, const CsrShard<T>& shard, std::span<const 
                     std::span<const double> similarities, const FixedPoint& fixed, ClusterSums& sums) {
   const EmptyClusters empty = find_empty_clusters(sums, shard.global_rows);
   if (empty.clusters.empty()) return;
-  const auto local = smallest_keys(shard, empty.candidates, [&](Eigen::Index i) { return similarities[static_cast<std::size_t>(i)]; });
+  // (Rows of weight 0 are no candidates, as in relocate_empty_clusters.)
+  constexpr double kNoCandidate = std::numeric_limits<double>::infinity();
+  const auto local = smallest_keys(shard, empty.candidates, [&](Eigen::Index i) {
+    return shard.weight(i) > 0 ? similarities[static_cast<std::size_t>(i)] : kNoCandidate;
+  });
   std::vector<std::uint64_t> farthest;
   for (const KeyIndex& candidate : comm.smallest(local, empty.candidates))
-    if (candidate.index != KeyIndex::none().index) farthest.push_back(candidate.index);
+    if (candidate.index != KeyIndex::none().index && candidate.key != kNoCandidate) farthest.push_back(candidate.index);
   const RowMatrix<T> rows = gather_rows(comm, shard, farthest);
   const std::vector<std::int32_t> old_labels = fetch_rows(comm, shard.first_row, labels.data(), 1, farthest);
-  refill_empty_clusters(empty, farthest, rows, std::span<const std::int32_t>(old_labels), fixed, sums);
+  std::vector<double> weights;
+  if (sums.weighted()) weights = fetch_rows(comm, shard.first_row, shard.weights.data(), 1, farthest);
+  refill_empty_clusters(empty, farthest, rows, std::span<const std::int32_t>(old_labels), fixed, sums, weights);
 }
 
 // Spherical K-Means' step: the largest dot product, the members' exact sums reduced over
@@ -226,7 +244,15 @@ class SphericalStep {
   }
   std::int64_t assign(const RowMatrix<T>& centres) {
     sums_.reset();
-    assigner_.assign(shard_, centres, labels_, similarities_, &sums_, &fixed_);
+    if (shard_.weighted()) {  // the weighted sums from the labels
+      assigner_.assign(shard_, centres, labels_, similarities_);
+      for (Eigen::Index i = 0; i < shard_.local_rows(); ++i)
+        sums_.add_sparse_weighted(labels_[static_cast<std::size_t>(i)], shard_.indices.data() + shard_.row_begin(i),
+                                  shard_.values.data() + shard_.row_begin(i), shard_.row_end(i) - shard_.row_begin(i),
+                                  shard_.weight(i), fixed_);
+    } else {
+      assigner_.assign(shard_, centres, labels_, similarities_, &sums_, &fixed_);
+    }
     std::int64_t changed = 0;
     for (std::size_t i = 0; i < labels_.size(); ++i) changed += labels_[i] != previous_[i];
     std::swap(previous_, labels_);  // labels_ is refilled by the next assignment
@@ -235,7 +261,7 @@ class SphericalStep {
   }
   double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
     sums_.allreduce(comm, counters);
-    return objective(comm, similarities_);
+    return objective(comm, similarities_, shard_.weights);
   }
   void fill_empty_clusters(const Comm& comm, const RowMatrix<T>&) {
     relocate_empty(comm, shard_, *current_, similarities_, fixed_, sums_);
@@ -255,7 +281,7 @@ class SphericalStep {
       assigner_.assign(shard_, centres, labels_, similarities_);
       current_ = &labels_;
     }
-    return objective(comm, similarities_);
+    return objective(comm, similarities_, shard_.weights);
   }
   std::vector<std::int32_t>& labels() { return *current_; }
 
@@ -306,6 +332,7 @@ KMeansResult<T> fit_spherical(const Comm& comm, const CsrShard<T>& shard, const 
                               const FitControl<T>& control) {
   const auto start = Clock::now();
   check_cluster_count(options.k, shard.global_rows);
+  check_weighted_rows(comm, shard, options.k);
   if (initial) check_initial_centres(initial->rows(), initial->cols(), options.k, shard.features());
   if (!initial && options.init != InitMethod::KMeansPlusPlus && options.init != InitMethod::Forgy)
     throw AgreedError(std::string("--metric cosine seeds with k-means++, forgy or a file of centres, not ") +
@@ -321,6 +348,17 @@ KMeansResult<T> fit_spherical(const Comm& comm, const CsrShard<T>& shard, const 
       range.add(static_cast<std::size_t>(shard.indices[e]), shard.values[e]);
     range.allreduce(comm);
     fixed = FixedPoint(range);
+    if (shard.weighted())  // the grid of the weighted sums (summary.hpp)
+      fixed = weighted_grid(comm, d, [&](const auto& row_weight, const auto& value) {
+        for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+          const double w = shard.weight(i);
+          if (w == 0) continue;
+          row_weight(w);
+          for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e)
+            value(w, static_cast<std::size_t>(shard.indices[static_cast<std::size_t>(e)]),
+                  static_cast<double>(shard.values[static_cast<std::size_t>(e)]));
+        }
+      });
   }
   // Unit centres: the shift needs no data scale.
   result.tol_absolute = options.tol_absolute >= 0 ? options.tol_absolute : options.tol;
@@ -339,7 +377,7 @@ double predict_spherical(const Comm& comm, const CsrShard<T>& shard, const RowMa
   std::vector<double> similarities(n_local);
   SphericalAssigner<T> assigner(shard.features(), centroids.rows());
   assigner.assign(shard, centroids, labels, similarities);
-  return objective(comm, similarities);
+  return objective(comm, similarities, shard.weights);
 }
 
 #define LLOYD_INSTANTIATE(T)                                                                               \

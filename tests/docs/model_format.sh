@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # docs/model-format.md cannot drift from the files lloyd writes: for every kind of model
-# (Lloyd, with k-means|| seeding, cosine, bisecting, mini-batch, K-medians, K-medoids) the root
-# attributes and the datasets in the file are exactly those the document's tables list for
-# that algorithm (a row "with `--OPTION`" only when the fit was given that option).
+# (Lloyd, with k-means|| seeding, cosine, bisecting, mini-batch, K-medians, K-medoids; also
+# with --standardize, --distances, --sample-weight) the root attributes and the datasets in the
+# file are exactly those the document's tables list for that algorithm (a row "with
+# `--OPTION`" or "only when fitted with `--OPTION`" only when the fit was given that option).
 #
 #     bash tests/docs/model_format.sh /path/to/lloyd
 set -u
@@ -27,7 +28,9 @@ documented() {
       n = split(row, cell, "|")
       names = cell[2]
       columns = n - 2                        # cells between the outer bars
-      which = (columns >= 4) ? cell[4] : "all"  # 3 columns: every model
+      which = (columns >= 4) ? cell[4] : "all"  # 3 columns: every model ...
+      if (columns < 4 && match(cell[columns + 1], /only when fitted with `[^`]*`/))
+        which = "all, " substr(cell[columns + 1], RSTART + 17, RLENGTH - 17)  # ... or with an option
       applies = (which ~ /(^| )all([ ,]|$)/)
       split(which, words, /[ ,]+/)
       for (w in words) if (words[w] == algorithm) applies = 1
@@ -35,6 +38,7 @@ documented() {
       if (match(which, /with `[^`]*`/)) {
         condition = substr(which, RSTART + 6, RLENGTH - 7)
         gsub(/\001/, "|", condition)
+        sub(/^fit /, "", condition)
         if (index(options, condition) == 0) applies = 0
       }
       if (!applies) next
@@ -58,10 +62,10 @@ present() {
   fi
 }
 
-check_model() {  # check_model NAME ALGORITHM "FIT OPTIONS"
-  local name=$1 algorithm=$2 options=$3 kind missing extra
+check_model() {  # check_model NAME ALGORITHM "FIT OPTIONS" [DATA]
+  local name=$1 algorithm=$2 options=$3 data=${4:-$BLOBS} kind missing extra
   # shellcheck disable=SC2086
-  mpi "fit.$name" 2 "$LIMIT" fit --input "$BLOBS:/X" --k 4 --output "$TMP/$name.h5" $options
+  mpi "fit.$name" 2 "$LIMIT" fit --input "$data:/X" --k 4 --output "$TMP/$name.h5" $options
   check_ran_ok "fit.$name"
   for kind in attribute dataset; do
     missing=$(comm -23 <(documented $kind "$algorithm" "$options") <(present $kind "$TMP/$name.h5") | tr '\n' ' ')
@@ -78,5 +82,10 @@ check_model bisecting bisecting "--mode bisecting"
 check_model minibatch minibatch "--mode minibatch"
 check_model kmedians kmedians "--mode kmedians"
 check_model kmedoids kmedoids "--mode kmedoids"
+# The rows that apply only with an option.
+check_model standardized lloyd "--standardize --distances"
+check_model weighted lloyd "--sample-weight $DATA/weights_int.h5:/w" "$DATA/weights_int.h5"
+check_model weighted_bisecting bisecting "--mode bisecting --sample-weight $DATA/weights_int.h5:/w --standardize" "$DATA/weights_int.h5"
+check_model minibatch_distances minibatch "--mode minibatch --distances --sample-weight $DATA/weights_int.h5:/w" "$DATA/weights_int.h5"
 
 finish

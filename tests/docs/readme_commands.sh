@@ -53,6 +53,13 @@ check_ran_ok setup.readme_blobs
 # shellcheck disable=SC2086
 mpi setup.small_blobs 2 "$LIMIT" generate --output "$TMP/small_blobs.h5" $(sed -E 's/--samples [0-9]+/--samples 3000/' <<<"$generate_args")
 check_ran_ok setup.small_blobs
+# Integer sample weights 0..3 as /w beside /X (the README's --sample-weight data.h5:/w),
+# written with h5import (hdf5-tools), which adds a dataset to an existing file.
+small_rows=$(h5ls "$TMP/small_blobs.h5/X" | sed -n 's/.*Dataset {\([0-9]*\),.*/\1/p')
+awk -v n="$small_rows" 'BEGIN { for (i = 1; i <= n; i++) print i % 4 }' >"$TMP/w.txt"
+printf 'PATH w\nINPUT-CLASS TEXTIN\nRANK 1\nDIMENSION-SIZES %s\nOUTPUT-CLASS IN\nOUTPUT-SIZE 32\n' "$small_rows" >"$TMP/w.conf"
+run setup.weights "$LIMIT" h5import "$TMP/w.txt" -c "$TMP/w.conf" -o "$TMP/small_blobs.h5"
+check_ran_ok setup.weights
 printed_examples=$(for example in "$TMP"/json/*.json; do
   [ -e "$example" ] || continue
   line=$(basename "$example" .json)

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -30,6 +31,9 @@ class ExactSum {
   /// Adds many finite values: the same sum as adding them one by one, in about a third of
   /// the operations (values of one binary exponent are summed as integers first).
   void add(std::span<const double> values);
+  /// Adds Σ weights[i] · values[i] exactly (each term as weighted_product); add(values) when
+  /// `weights` is empty (no sample weights).
+  void add(std::span<const double> values, std::span<const double> weights);
   /// Collective over comm: replaces the local sum with the sum over all ranks.
   void allreduce(const Comm& comm);
   /// Collective over comm: the same for many accumulators in one message.
@@ -52,6 +56,10 @@ class ExactSum {
 /// Collective over comm: the sum of every rank's `values`, exactly, rounded once: the same
 /// bits for any number of ranks and any order.
 double exact_total(const Comm& comm, std::span<const double> values);
+/// Collective over comm: Σ weights[i] · values[i] over every rank's rows, exactly (each term
+/// as weighted_product), rounded once; exact_total(values) when `weights` is empty on every
+/// rank (no sample weights: rank-agreed, as DenseShard::has_weights).
+double exact_total(const Comm& comm, std::span<const double> values, std::span<const double> weights);
 
 /// Per feature, what an exact fixed-point sum of its values must hold: the largest
 /// magnitude (its binary exponent sets the scale) and the lowest set bit of any value (how
@@ -185,6 +193,14 @@ class FixedPoint {
   double centred_to_double(const Int128* limbs, std::size_t stride, std::size_t feature,
                            std::int64_t count, double offset) const;
 
+  /// Sample weights: a FixedPoint of a weighted fit is the grid of the products w·x (both
+  /// halves of each, see weighted_product) and carries the grid of the weights themselves
+  /// (one feature), so that every ClusterSums laid out for it sums Σ w·x and Σ w exactly.
+  void set_weight_grid(const FixedPoint& weights) { weight_grid_ = std::make_shared<const FixedPoint>(weights); }
+  /// The weights' grid, or null: an unweighted fit.
+  const FixedPoint* weight_grid() const { return weight_grid_.get(); }
+  const std::shared_ptr<const FixedPoint>& shared_weight_grid() const { return weight_grid_; }
+
  private:
   // value · 2^shift = value · scale_ · second_scale_ (second_scale_ is 1 unless 2^shift is
   // not a double); top_[j] = e_j, limb l of feature j counts units of 2^(e_j − 52(l + 1)).
@@ -193,6 +209,18 @@ class FixedPoint {
   int limbs_ = 1;
   bool two_step_ = false;  ///< some second_scale_ is not 1
   bool general_ = false;   ///< more than one limb, or two-step scales
+  std::shared_ptr<const FixedPoint> weight_grid_;
 };
+
+/// w·x as the rounded product and its exact error, p + e = w·x exactly (a fused
+/// multiply-add): both halves are summed exactly, so Σ w·x is exact and integer weights give
+/// the sums of repeated rows.
+struct WeightedProduct {
+  double product, error;
+};
+inline WeightedProduct weighted_product(double weight, double value) {
+  const double product = weight * value;
+  return {product, std::fma(weight, value, -product)};
+}
 
 }  // namespace lloyd

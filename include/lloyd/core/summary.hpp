@@ -13,7 +13,7 @@ namespace lloyd {
 
 /// What every fit on a shard needs to know about the whole data set.
 struct DataSummary {
-  FixedPoint fixed;            ///< fixed-point scales from the global max |x_j|
+  FixedPoint fixed;            ///< fixed-point scales from the global max |x_j| (weighted: of w·x)
   double mean_variance = 0;    ///< mean over features of the (population) variance
   std::vector<double> mean;    ///< the mean row (from exact sums)
 };
@@ -30,7 +30,24 @@ template <class T>
 DataSummary summarize_blocks(const Comm& comm, const BlockVisitor<T>& visit_blocks, std::uint64_t rows,
                              Eigen::Index features, bool need_variance);
 
-/// Collective over comm: summarize_blocks of the in-memory shard (one block).
+/// Collective over comm: the grid of a weighted fit's exact sums (FixedPoint::set_weight_grid):
+/// that of the products w·x (both halves of every weighted_product) carrying that of the
+/// weights. `visit(row_weight, value)` calls row_weight(w) for every row of positive weight and
+/// value(w, feature, x) for each of its (stored) values. AgreedError when a weighted sum could
+/// overflow (a product, or the total weight times the largest |x_j|, near the largest double).
+using WeightedValueVisitor = std::function<void(const std::function<void(double)>&,
+                                                const std::function<void(double, std::size_t, double)>&)>;
+FixedPoint weighted_grid(const Comm& comm, Eigen::Index d, const WeightedValueVisitor& visit);
+
+/// summarize_blocks of sample-weighted rows (each block's weights): the mean and variance of
+/// the rows as above (scikit-learn's tolerance ignores the weights), and `fixed` the grid of
+/// the weighted sums (FixedPoint::set_weight_grid; AgreedError when they could overflow).
+template <class T>
+DataSummary summarize_blocks(const Comm& comm, const BlockVisitor<T>& visit_blocks, std::uint64_t rows,
+                             Eigen::Index features, bool need_variance, bool weighted);
+
+/// Collective over comm: summarize_blocks of the in-memory shard (one block; weighted when
+/// the shard is).
 template <class T>
 DataSummary summarize(const Comm& comm, const DenseShard<T>& shard);
 

@@ -69,7 +69,8 @@ struct CheckpointIdentity {
 
 /// Collective over comm: a 64-bit fingerprint of the data's content: the sum (mod 2^64) over
 /// rows of a hash of (global row index, the row's bytes), so it is the same for any number of
-/// ranks and changes with any value, the order of the rows or the dtype.
+/// ranks and changes with any value, the order of the rows or the dtype (and, for a shard with
+/// sample weights, with any weight).
 template <class T>
 std::uint64_t data_fingerprint(const Comm& comm, const DenseShard<T>& shard);
 /// The same for sparse rows (a row's hash covers its columns and values).

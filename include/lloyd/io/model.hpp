@@ -75,6 +75,7 @@ struct FitRecord {
   double tol = 0, tol_absolute = 0;
   std::uint64_t n_samples = 0;
   std::string input;  ///< the data, FILE.h5:/dataset
+  std::string sample_weight;  ///< fit --sample-weight FILE.h5:/dataset, or "" (unweighted)
   // layout.lloyd_attributes
   std::int64_t best_restart = 0;
   Algorithm assignment = Algorithm::Lloyd;  ///< what ran (never Auto)

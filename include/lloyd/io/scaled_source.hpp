@@ -28,6 +28,9 @@ class ScaledRowSource final : public RowSource<T> {
       scaled_.first_row = block.first_row;
       scaled_.rows = block.rows;
       standardize(scaling_, scaled_.rows);
+      // Weights set on this source (fit --sample-weight --stream) go with its blocks.
+      scaled_.weights = this->weight_block(block.first_row, static_cast<std::uint64_t>(block.local_rows()));
+      scaled_.has_weights = this->weighted();
       visit(scaled_);
     });
   }

@@ -47,11 +47,12 @@ std::vector<ClusterMove> plan_empty_cluster_moves(const Comm& comm, const DenseS
                                                   std::vector<std::int64_t>& counts);
 
 /// The same rule applied to reduced `sums` for candidates already fetched (`rows` holds
-/// their values, e.g. of a sparse shard). Returns the clusters refilled.
+/// their values, e.g. of a sparse shard; `weights` their sample weights when the sums are
+/// weighted). Returns the clusters refilled.
 template <class T>
 int refill_empty_clusters(const EmptyClusters& empty, std::span<const std::uint64_t> global_rows,
                           const RowMatrix<T>& rows, std::span<const std::int32_t> old_labels,
-                          const FixedPoint& fixed, ClusterSums& sums);
+                          const FixedPoint& fixed, ClusterSums& sums, std::span<const double> weights = {});
 
 template <class T>
 int relocate_empty_clusters(const Comm& comm, const DenseShard<T>& shard,

@@ -28,6 +28,19 @@ namespace lloyd {
 /// rows in the message ("the data", or the input file).
 void check_cluster_count(std::int64_t k, std::uint64_t rows, const std::string& data = "the data");
 
+/// Collective over comm (when the shard has sample weights): throws AgreedError unless at
+/// least k rows have positive weight (the others can neither seed nor hold a centre).
+template <class Shard>
+void check_weighted_rows(const Comm& comm, const Shard& shard, std::int64_t k) {
+  if (!shard.weighted()) return;
+  std::int64_t positive = 0;
+  for (const double weight : shard.weights) positive += weight > 0;
+  positive = comm.allreduce(positive, MPI_SUM);
+  if (positive < k)
+    throw AgreedError("k = " + std::to_string(k) + " exceeds the " + std::to_string(positive) +
+                      " rows of positive sample weight");
+}
+
 /// Throws AgreedError unless `centres` are k × d: the one check of explicit initial centres.
 /// `name` names them in the message ("initial centres", or the file).
 void check_initial_centres(Eigen::Index rows, Eigen::Index cols, std::int64_t k, Eigen::Index d,

@@ -25,6 +25,11 @@ namespace lloyd {
 ///   candidates are reduced to k centres by weighted k-means++ with greedy trials and a few
 ///   weighted Lloyd iterations — computed redundantly, identically, on every rank. With fewer
 ///   than k candidates (tiny or degenerate data) it falls back to k-means++.
+/// With sample weights (shard.weighted(), scikit-learn's sample_weight): every draw is in
+/// proportion to the weight — the first centre ∝ w, k-means++ and k-means|| ∝ w·D² (the greedy
+/// trials compare Σ w·min(D², d²), k-means|| weighs a candidate by the weight of its rows),
+/// forgy k rows ∝ w without replacement, random-partition weighted means — and a row of weight
+/// 0 is never drawn.
 struct ParallelSeeding {
   double oversampling = 0;  ///< ℓ, expected candidates per round; 0 means 2k
   int rounds = 5;

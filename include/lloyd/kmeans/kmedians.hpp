@@ -20,7 +20,10 @@ namespace lloyd {
 /// Exact selection: values map to 64-bit keys whose unsigned order is the order of the
 /// doubles; 8 passes each fix 8 more bits of the two middle keys of every (cluster,
 /// feature) from a 256-bin histogram of count reductions (k·d·2·256 int64 per pass).
-/// Counts are integers, so the result is identical for every number of ranks.
+/// Counts are integers, so the result is identical for every number of ranks. With sample
+/// weights (shard.weighted()), the weighted median: numpy.median of the rows repeated as their
+/// weights say (integer weights give exactly that; see weighted_cluster_medians in
+/// kmedians.cpp), a cluster without weight keeping `previous`'s row.
 template <class T>
 RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
                              std::span<const std::int32_t> labels, const RowMatrix<T>& previous);

@@ -3,6 +3,8 @@
 // reduction picks the global winners, and the winners' rows are fetched from their owners.
 // Nothing depends on which rank holds which row.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -97,6 +99,26 @@ std::vector<std::uint64_t> distinct_random_rows(const Comm& comm, const Shard& s
   });
   std::vector<std::uint64_t> indices;
   for (const KeyIndex& winner : comm.smallest(keys, count)) indices.push_back(winner.index);
+  return indices;
+}
+
+/// Collective over comm: distinct_random_rows drawn in proportion to the sample weights
+/// (without replacement, numpy's choice(n, count, replace=False, p=w/Σw), as scikit-learn
+/// ≥ 1.3 draws forgy centres): a race of keys −log(1 − u)/w (Efraimidis–Spirakis), the
+/// smallest win, rows of weight 0 never (fewer than `count` rows when fewer weigh anything).
+/// Without weights, distinct_random_rows itself (the same draws as before weights existed).
+template <class T>
+std::vector<std::uint64_t> weighted_random_rows(const Comm& comm, const DenseShard<T>& shard,
+                                                std::size_t count, const CounterRng& rng, std::uint64_t stream) {
+  if (!shard.weighted()) return distinct_random_rows(comm, shard, count, rng, stream);
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+  const auto keys = local_smallest(shard, count, [&](Eigen::Index i) {
+    const double weight = shard.weight(i);
+    return weight > 0 ? -std::log1p(-rng.uniform(stream, shard.global_index(i))) / weight : kNever;
+  });
+  std::vector<std::uint64_t> indices;
+  for (const KeyIndex& winner : comm.smallest(keys, count))
+    if (winner.key != kNever) indices.push_back(winner.index);
   return indices;
 }
 
