@@ -527,8 +527,6 @@ int run_fit(const Comm& comm, const Args& args) {
                          request.options.init == InitMethod::KMeansParallel ||
                          request.options.init == InitMethod::RandomPartition))
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
-  if (request.sample_weight && request.mode == ModelAlgorithm::KMedoids)
-    throw UsageError("lloyd fit: --sample-weight is not supported with --mode kmedoids yet");
   refuse_inapplicable_fit_options(*vm, request);
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
   request.distances = (*vm)["distances"].as<bool>();

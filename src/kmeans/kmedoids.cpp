@@ -29,6 +29,23 @@ struct Nearest {
 
 constexpr double kFar = 0x1p60;  // "no second medoid" (k = 1): beyond every quantised distance
 
+/// With sample weights, what a row carries around the ring: its Nearest and its weight in
+/// integer units (see MedoidSearch::weight_units).
+struct WeightedNearest {
+  Nearest nearest;
+  std::int64_t units = 0;
+};
+
+/// The weight of a row without sample weights: every term is taken once, as before weights
+/// existed (no multiplication, the same code and speed).
+struct UnitWeight {};
+
+/// A quantised distance (an integer held in a double) times a row's weight, as an exact integer.
+inline Int128 weighted(double quantised, UnitWeight) { return static_cast<std::int64_t>(quantised); }
+inline Int128 weighted(double quantised, std::int64_t units) {
+  return static_cast<Int128>(static_cast<std::int64_t>(quantised)) * units;
+}
+
 /// The state of a fit on a shard: medoids and every local row's nearest ones.
 template <class T>
 class MedoidSearch {
@@ -36,19 +53,37 @@ class MedoidSearch {
   MedoidSearch(const Comm& comm, const DenseShard<T>& shard, Distance distance)
       : comm_(comm), shard_(shard), distance_(distance),
         scale_(pairwise::fixed_point_scale(comm, shard, distance)),
-        nearest_(static_cast<std::size_t>(shard.local_rows())) {}
+        nearest_(static_cast<std::size_t>(shard.local_rows())), units_(weight_units(comm, shard)) {}
 
-  /// Collective: for every local row, `width` exact sums Σ_g term(i, q(i, g), payload_g)
-  /// over all rows g, where term adds into the row's accumulators.
+  /// Collective: for every local row, `width` exact sums Σ_g term(i, q(i, g), payload_g, w_g)
+  /// over all rows g, where term adds into the row's accumulators and w_g is g's weight
+  /// (UnitWeight without sample weights, else its integer units): weighted(q, w_g) is then
+  /// w_g · q exactly, so the sums stay exact integers, the same for every layout.
   template <class Term>
   std::vector<Int128> ring_sums(std::size_t width, Term&& term) const {
     std::vector<Int128> sums(static_cast<std::size_t>(shard_.local_rows()) * width, Int128{0});
-    pairwise::for_each_pair(comm_, shard_, std::span<const Nearest>(nearest_), distance_, scale_,
-                            [&](Eigen::Index i, std::uint64_t g, double q, const Nearest& other) {
-                              term(&sums[static_cast<std::size_t>(i) * width], i, g, q, other);
+    if (!shard_.weighted()) {
+      pairwise::for_each_pair(comm_, shard_, std::span<const Nearest>(nearest_), distance_, scale_,
+                              [&](Eigen::Index i, std::uint64_t g, double q, const Nearest& other) {
+                                term(&sums[static_cast<std::size_t>(i) * width], i, g, q, other, UnitWeight{});
+                              });
+      return sums;
+    }
+    // The weights travel with their rows around the ring.
+    std::vector<WeightedNearest> payload(nearest_.size());
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = {nearest_[i], units_[i]};
+    pairwise::for_each_pair(comm_, shard_, std::span<const WeightedNearest>(payload), distance_, scale_,
+                            [&](Eigen::Index i, std::uint64_t g, double q, const WeightedNearest& other) {
+                              term(&sums[static_cast<std::size_t>(i) * width], i, g, q, other.nearest,
+                                   other.units);
                             });
     return sums;
   }
+
+  /// Whether local row i may become a medoid: every row without sample weights, else the
+  /// rows of positive weight (a row of weight 0 adds nothing to any cost: scikit-learn
+  /// would never see it).
+  bool eligible(Eigen::Index i) const { return !shard_.weighted() || shard_.weights[static_cast<std::size_t>(i)] > 0; }
 
   /// Collective: the winner of minimum (key, global row) over local candidates.
   KeyIndex global_min(KeyIndex local) const {
@@ -61,7 +96,7 @@ class MedoidSearch {
   double set_medoids(const std::vector<std::uint64_t>& medoids) {
     medoids_ = medoids;
     rows_ = rows_as_matrix(comm_, shard_, medoids_);
-    ExactSum inertia;
+    std::vector<double> distances(nearest_.size());
     const Eigen::Index d = shard_.features();
     for (Eigen::Index i = 0; i < shard_.local_rows(); ++i) {
       Nearest best{kFar, kFar, 0, 0};
@@ -79,13 +114,12 @@ class MedoidSearch {
         }
       }
       nearest_[static_cast<std::size_t>(i)] = best;
-      inertia.add(best_distance);
+      distances[static_cast<std::size_t>(i)] = best_distance;
     }
-    inertia.allreduce(comm_);
-    inertia_ = inertia.value();
+    inertia_ = exact_total(comm_, distances, shard_.weights);
     return inertia_;
   }
-  /// Σ distances of the rows to their nearest medoid (exact sum), for the medoids last set.
+  /// Σ w · distance of the rows to their nearest medoid (exact sum), for the medoids last set.
   double inertia() const { return inertia_; }
 
   double quantise(double distance) const {
@@ -109,6 +143,24 @@ class MedoidSearch {
   std::vector<std::uint64_t> medoids_;
   RowMatrix<T> rows_;
   double inertia_ = 0;
+  std::vector<std::int64_t> units_;  ///< with sample weights: each local row's weight units
+
+  /// Collective: with sample weights, each row's weight rounded once to the fixed-point grid
+  /// of the largest weight (FixedPoint: units below 2^52), as weighted K-medians does:
+  /// integer weights below 2^52 are exact, so sums are 2^shift times those of the rows
+  /// repeated, and every choice (compared as the same power of two times the same value) is
+  /// that of the repeated rows. Units times quantised distances (below 2^44) stay below
+  /// 2^96: Int128 sums hold 2^31 rows. Empty without weights.
+  static std::vector<std::int64_t> weight_units(const Comm& comm, const DenseShard<T>& shard) {
+    if (!shard.weighted()) return {};
+    double largest = 0;
+    for (const double weight : shard.weights) largest = std::max(largest, weight);
+    const double bound[1] = {comm.allreduce(largest, MPI_MAX)};
+    const FixedPoint grid(bound);
+    std::vector<std::int64_t> units(shard.weights.size());
+    for (std::size_t i = 0; i < units.size(); ++i) units[i] = grid.to_fixed(shard.weights[i], 0);
+    return units;
+  }
 };
 
 KeyIndex candidate(double key, std::uint64_t index) { return {key, index}; }
@@ -119,17 +171,18 @@ void build(MedoidSearch<T>& search, int k) {
   const DenseShard<T>& shard = search.shard();
   std::vector<std::uint64_t> medoids;
   for (int chosen = 0; chosen < k; ++chosen) {
-    // First medoid: the smallest Σ_g q(i, g); later ones: the largest Σ_g max(0, D_g − q(i, g)).
+    // First medoid: the smallest Σ_g w_g q(i, g); later ones: the largest
+    // Σ_g w_g max(0, D_g − q(i, g)).
     const bool first = chosen == 0;
     const std::vector<Int128> sums = search.ring_sums(1, [&](Int128* sum, Eigen::Index, std::uint64_t,
-                                                            double q, const Nearest& other) {
-      if (first) *sum += static_cast<std::int64_t>(q);
-      else if (other.first > q) *sum += static_cast<std::int64_t>(other.first - q);
+                                                            double q, const Nearest& other, auto weight) {
+      if (first) *sum += weighted(q, weight);
+      else if (other.first > q) *sum += weighted(other.first - q, weight);
     });
     KeyIndex best = KeyIndex::none();
     for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
       const std::uint64_t g = shard.global_index(i);
-      if (!first && search.is_medoid(g)) continue;
+      if ((!first && search.is_medoid(g)) || !search.eligible(i)) continue;
       const double value = static_cast<double>(sums[static_cast<std::size_t>(i)]);
       best = std::min(best, candidate(first ? value : -value, g));
     }
@@ -145,8 +198,8 @@ bool alternate_step(MedoidSearch<T>& search) {
   const DenseShard<T>& shard = search.shard();
   const std::vector<Nearest>& nearest = search.nearest();
   const std::vector<Int128> sums = search.ring_sums(1, [&](Int128* sum, Eigen::Index i, std::uint64_t,
-                                                          double q, const Nearest& other) {
-    if (other.medoid == nearest[static_cast<std::size_t>(i)].medoid) *sum += static_cast<std::int64_t>(q);
+                                                          double q, const Nearest& other, auto weight) {
+    if (other.medoid == nearest[static_cast<std::size_t>(i)].medoid) *sum += weighted(q, weight);
   });
   const std::size_t k = search.medoids().size();
   // Per cluster: the best member, and the current medoid's own sum (when it is a member).
@@ -154,7 +207,7 @@ bool alternate_step(MedoidSearch<T>& search) {
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
     const auto c = static_cast<std::size_t>(nearest[static_cast<std::size_t>(i)].medoid);
     const KeyIndex mine{static_cast<double>(sums[static_cast<std::size_t>(i)]), shard.global_index(i)};
-    best[c] = std::min(best[c], mine);
+    if (search.eligible(i)) best[c] = std::min(best[c], mine);
     if (mine.index == search.medoids()[c]) best[k + c] = mine;
   }
   // Keys are the Int128 sums as doubles: exact below 2^53 units, and in any case the same
@@ -182,16 +235,15 @@ bool pam_step(MedoidSearch<T>& search) {
   // Per candidate h: [0] Σ_j min(q, D_j) − D_j (adding h), [1 + m] Σ_{j nearest m}
   // min(q, E_j) − min(q, D_j) (removing m): Δ(m, h) = [0] + [1 + m].
   const std::vector<Int128> sums = search.ring_sums(k + 1, [&](Int128* sum, Eigen::Index, std::uint64_t,
-                                                              double q, const Nearest& other) {
+                                                              double q, const Nearest& other, auto weight) {
     const double kept = std::min(q, other.first);
-    sum[0] += static_cast<std::int64_t>(kept - other.first);
-    sum[1 + static_cast<std::size_t>(other.medoid)] +=
-        static_cast<std::int64_t>(std::min(q, other.second) - kept);
+    sum[0] += weighted(kept - other.first, weight);
+    sum[1 + static_cast<std::size_t>(other.medoid)] += weighted(std::min(q, other.second) - kept, weight);
   });
   KeyIndex best = KeyIndex::none();
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
     const std::uint64_t h = shard.global_index(i);
-    if (search.is_medoid(h)) continue;
+    if (search.is_medoid(h) || !search.eligible(i)) continue;
     const Int128* row = &sums[static_cast<std::size_t>(i) * (k + 1)];
     for (std::size_t m = 0; m < k; ++m) {
       const Int128 change = row[0] + row[1 + m];
@@ -279,6 +331,20 @@ class MedoidsStep {
   std::vector<std::int32_t> labels_;
 };
 
+// Collective: refuses (AgreedError) medoids chosen among fewer than k rows of positive weight,
+// the only rows that may become medoids.
+template <class T>
+void check_positive_weight_rows(const Comm& comm, const DenseShard<T>& rows, int k, bool sampled) {
+  std::uint64_t positive = 0;
+  for (const double weight : rows.weights) positive += weight > 0 ? 1 : 0;
+  positive = comm.allreduce(positive, MPI_SUM);
+  if (positive < static_cast<std::uint64_t>(k))
+    throw AgreedError(std::string("k-medoids: ") + (sampled ? "the sample holds " : "the data hold ") +
+                      std::to_string(positive) + " rows of positive sample weight, fewer than k = " +
+                      std::to_string(k) + " (rows of weight 0 never become medoids)" +
+                      (sampled ? ": take a larger --sample" : ""));
+}
+
 }  // namespace
 
 template <class T>
@@ -287,8 +353,6 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
                                const IterationObserver& observer, const FitControl<T>& control) {
   const auto start = Clock::now();
   check_cluster_count(options.k, shard.global_rows);
-  // Not yet: the ring's quantised sums would need each row's weight (the CLI refuses it too).
-  if (shard.weighted()) throw AgreedError("k-medoids does not take sample weights yet");
   const bool sampled = medoid_options.sample > 0 && medoid_options.sample < shard.global_rows;
   if (sampled && medoid_options.sample < static_cast<std::uint64_t>(options.k))
     throw AgreedError("the k-medoids sample (" + std::to_string(medoid_options.sample) +
@@ -300,7 +364,12 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
                           distinct_random_rows(comm, shard, medoid_options.sample, CounterRng(options.seed),
                                                stream_id(Stream::MedoidSample)),
                           kept);
+  if (sampled && shard.weighted()) {  // the sample's rows carry their weights
+    sample.has_weights = true;
+    for (const Eigen::Index i : kept) sample.weights.push_back(shard.weight(i));
+  }
   const DenseShard<T>& rows = sampled ? sample : shard;
+  if (rows.weighted()) check_positive_weight_rows(comm, rows, options.k, sampled);
 
   KMedoidsResult<T> result;
   result.fitted_rows = rows.global_rows;

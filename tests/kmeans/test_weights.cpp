@@ -14,6 +14,8 @@
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/kmedians.hpp"
+#include "lloyd/kmeans/kmedoids.hpp"
+#include "lloyd/kmeans/nearest.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
 #include "lloyd/kmeans/spherical.hpp"
 
@@ -27,6 +29,20 @@ DenseShard<double> weighted_shard(const Comm& comm, const std::string& file, con
   shard.weights = read_sample_weights(comm, {file, weights}, shard.global_rows, mine);
   shard.has_weights = true;
   return shard;
+}
+
+// weights_int.h5: X with integer weights w (some 0), X_repeated = np.repeat(X, w, axis=0),
+// and repeat_of (each repeated row's original row).
+struct RepeatedRows {
+  DenseShard<double> weighted, repeated;
+  RowMatrix<double> repeat_of;
+};
+
+RepeatedRows repeated_rows(const Comm& comm) {
+  const std::string file = test::data_path("weights_int.h5");
+  const DatasetRef repeated_ref{file, "/X_repeated"};
+  return {weighted_shard(comm, file, "/w"), read_shard<double>(comm, repeated_ref, inspect_matrix(comm, repeated_ref)),
+          read_matrix<double>(comm, {file, "/repeat_of"})};
 }
 
 KMeansOptions explicit_options(int k, double tol, Algorithm algorithm) {
@@ -102,12 +118,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, WeightedSklearn,
 // scikit-learn's tolerance is of the unweighted variance, which repetition changes).
 TEST(SampleWeights, IntegerWeightsAreRepeatedRowsBitForBit) {
   Comm comm(MPI_COMM_WORLD);
-  const std::string file = test::data_path("weights_int.h5");
-  const DenseShard<double> weighted = weighted_shard(comm, file, "/w");
-  const DatasetRef repeated_ref{file, "/X_repeated"};
-  const DenseShard<double> repeated = read_shard<double>(comm, repeated_ref, inspect_matrix(comm, repeated_ref));
-  const RowMatrix<double> init = read_matrix<double>(comm, {file, "/init"});
-  const RowMatrix<double> repeat_of = read_matrix<double>(comm, {file, "/repeat_of"});
+  const auto [weighted, repeated, repeat_of] = repeated_rows(comm);
+  const RowMatrix<double> init = read_matrix<double>(comm, {test::data_path("weights_int.h5"), "/init"});
   for (const Algorithm algorithm : {Algorithm::Lloyd, Algorithm::Hamerly, Algorithm::Yinyang}) {
     SCOPED_TRACE(to_string(algorithm));
     const KMeansOptions options = explicit_options(5, 0, algorithm);
@@ -339,6 +351,121 @@ TEST(SampleWeights, CosineIntegerWeightsAreRepeatedRows) {
   expect_same_fit(a, b, true);
   std::vector<std::int32_t> labels;
   EXPECT_EQ(predict_spherical(comm, a_rows, a.centroids, labels), a.inertia);
+}
+
+// K-medoids options: the method, the distance and the CLARA sample (0: all rows).
+KMedoidsOptions medoid_options(MedoidMethod method, Distance distance, std::uint64_t sample = 0) {
+  KMedoidsOptions medoids;
+  medoids.method = method;
+  medoids.distance = distance;
+  medoids.sample = sample;
+  return medoids;
+}
+
+KMeansOptions medoid_fit_options(int k) {
+  KMeansOptions options;
+  options.k = k;
+  options.max_iter = 50;
+  options.seed = 4;
+  return options;
+}
+
+// Every rank's labels, in global row order.
+std::vector<std::int32_t> all_labels(const Comm& comm, const std::vector<std::int32_t>& mine) {
+  return comm.allgatherv(std::span<const std::int32_t>(mine));
+}
+
+// Integer weights choose the medoids of the rows repeated as often (np.repeat(X, w)), with
+// every method and distance: medoid_indices name the weighted row, i.e. the first copy of
+// it in the repeated data; the same medoid rows, inertia (bit for bit), history, BUILD's
+// inertia and labels of the rows; 64 of the 240 rows have weight 0 (never medoids).
+TEST(SampleWeights, KMedoidsIntegerWeightsAreRepeatedRows) {
+  Comm comm(MPI_COMM_WORLD);
+  const auto [weighted, repeated, repeat_of] = repeated_rows(comm);
+  std::vector<std::uint64_t> first_copy(static_cast<std::size_t>(weighted.global_rows), 0);
+  for (Eigen::Index j = repeat_of.rows() - 1; j >= 0; --j)
+    first_copy[static_cast<std::size_t>(repeat_of(j, 0))] = static_cast<std::uint64_t>(j);
+  for (const MedoidMethod method : {MedoidMethod::Alternate, MedoidMethod::Pam})
+    for (const Distance distance : {Distance::Euclidean, Distance::Manhattan, Distance::Cosine}) {
+      SCOPED_TRACE(std::string(to_string(method)) + " " + to_string(distance));
+      const KMeansOptions options = medoid_fit_options(5);
+      const KMedoidsOptions medoids = medoid_options(method, distance);
+      const KMedoidsResult<double> a = fit_kmedoids(comm, weighted, options, medoids);
+      const KMedoidsResult<double> b = fit_kmedoids(comm, repeated, options, medoids);
+      expect_same_fit(a, b, true);
+      EXPECT_EQ(std::memcmp(&a.init_inertia, &b.init_inertia, sizeof(double)), 0);
+      ASSERT_EQ(a.medoid_indices.size(), b.medoid_indices.size());
+      for (std::size_t c = 0; c < a.medoid_indices.size(); ++c)
+        EXPECT_EQ(first_copy[a.medoid_indices[c]], b.medoid_indices[c]) << "medoid " << c;
+      const std::vector<std::int32_t> a_labels = all_labels(comm, a.labels), b_labels = all_labels(comm, b.labels);
+      for (Eigen::Index j = 0; j < repeat_of.rows(); ++j)
+        EXPECT_EQ(a_labels[static_cast<std::size_t>(repeat_of(j, 0))], b_labels[static_cast<std::size_t>(j)]) << "row " << j;
+    }
+}
+
+// Unit weights are the unweighted fit bit for bit: medoids, inertia, history, labels, with
+// every method and with a CLARA sample (the same sample: it is drawn without the weights).
+TEST(SampleWeights, KMedoidsUnitWeightsAreTheUnweightedFit) {
+  Comm comm(MPI_COMM_WORLD);
+  DenseShard<double> unit = weighted_shard(comm, test::data_path("weights_real.h5"), "/w");
+  std::fill(unit.weights.begin(), unit.weights.end(), 1.0);
+  DenseShard<double> plain = unit;
+  plain.weights.clear();
+  plain.has_weights = false;
+  for (const MedoidMethod method : {MedoidMethod::Alternate, MedoidMethod::Pam})
+    for (const std::uint64_t sample : {std::uint64_t{0}, std::uint64_t{90}}) {
+      SCOPED_TRACE(std::string(to_string(method)) + " sample " + std::to_string(sample));
+      const KMeansOptions options = medoid_fit_options(5);
+      const KMedoidsOptions medoids = medoid_options(method, Distance::Manhattan, sample);
+      const KMedoidsResult<double> a = fit_kmedoids(comm, unit, options, medoids);
+      const KMedoidsResult<double> b = fit_kmedoids(comm, plain, options, medoids);
+      expect_same_fit(a, b, true);
+      EXPECT_EQ(a.medoid_indices, b.medoid_indices);
+      EXPECT_EQ(a.labels, b.labels);
+      EXPECT_EQ(std::memcmp(&a.init_inertia, &b.init_inertia, sizeof(double)), 0);
+    }
+}
+
+// Rows of weight 0 never become medoids (BUILD, alternate, PAM, on all rows or a sample):
+// with exactly k rows of positive weight they are the medoids; fewer than k rows of
+// positive weight (in the data or the sample) are refused on every rank. Real weights: the
+// inertia is Σ w · distance to the medoid (predict_nearest's, exactly).
+TEST(SampleWeights, KMedoidsZeroWeightRowsAreNeverMedoids) {
+  Comm comm(MPI_COMM_WORLD);
+  DenseShard<double> shard = weighted_shard(comm, test::data_path("weights_real.h5"), "/w");
+  const std::set<std::uint64_t> positive = {7, 50, 51, 120, 200, 239};
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    shard.weights[static_cast<std::size_t>(i)] = positive.count(shard.global_index(i)) ? 0.5 + i % 3 : 0.0;
+  for (const MedoidMethod method : {MedoidMethod::Alternate, MedoidMethod::Pam})
+    for (const int k : {3, 6}) {
+      SCOPED_TRACE(std::string(to_string(method)) + " k " + std::to_string(k));
+      const KMedoidsResult<double> result =
+          fit_kmedoids(comm, shard, medoid_fit_options(k), medoid_options(method, Distance::Euclidean));
+      const std::set<std::uint64_t> chosen(result.medoid_indices.begin(), result.medoid_indices.end());
+      EXPECT_EQ(chosen.size(), static_cast<std::size_t>(k));
+      for (const std::uint64_t g : chosen) EXPECT_TRUE(positive.count(g)) << "medoid row " << g;
+      if (k == 6) {
+        EXPECT_EQ(chosen, positive);
+      }
+      std::vector<std::int32_t> labels;
+      const double inertia = predict_nearest(comm, shard, result.centroids, Distance::Euclidean, labels);
+      EXPECT_EQ(std::memcmp(&inertia, &result.inertia, sizeof(double)), 0);
+      EXPECT_EQ(labels, result.labels);
+    }
+  EXPECT_THROW(fit_kmedoids(comm, shard, medoid_fit_options(7), medoid_options(MedoidMethod::Pam, Distance::Euclidean)),
+               AgreedError);
+  // A sample of 20 of the 240 rows holds at most 6 of positive weight: k = 7 is refused.
+  EXPECT_THROW(fit_kmedoids(comm, shard, medoid_fit_options(7),
+                            medoid_options(MedoidMethod::Alternate, Distance::Euclidean, 20)),
+               AgreedError);
+  // With half the rows of positive weight, a sample's medoids are rows of positive weight.
+  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+    shard.weights[static_cast<std::size_t>(i)] = shard.global_index(i) % 2 == 0 ? 1.0 + static_cast<double>(i % 5) : 0.0;
+  for (const MedoidMethod method : {MedoidMethod::Alternate, MedoidMethod::Pam}) {
+    const KMedoidsResult<double> result =
+        fit_kmedoids(comm, shard, medoid_fit_options(4), medoid_options(method, Distance::Manhattan, 60));
+    for (const std::uint64_t g : result.medoid_indices) EXPECT_EQ(g % 2, 0u) << "medoid row " << g;
+  }
 }
 
 }  // namespace

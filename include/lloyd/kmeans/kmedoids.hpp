@@ -50,6 +50,14 @@ struct KMedoidsResult : KMeansResult<T> {
 /// and after every iteration (or swap), on the rows fitted; init_inertia is BUILD's inertia
 /// on all rows (one pass more when the medoids are chosen on a sample). One iteration of
 /// the loop (engine.hpp) is one pass or swap: checkpoints save the medoids after one.
+/// With sample weights (shard.weighted(); with a sample, its rows keep their weights) every
+/// cost is Σ_j w_j · d(j, ·): BUILD's sums and decreases, the alternate in-cluster sums, the
+/// PAM swap changes and the inertia. The weights travel with their rows around the ring,
+/// each rounded once to integer units of the largest weight's grid (exact for integer
+/// weights below 2^52), so integer weights choose the medoids of the rows repeated as often
+/// (medoid_indices then name the row itself, i.e. the first copy) and unit weights those of
+/// no weights. Rows of weight 0 never become medoids; fewer than k rows of positive weight
+/// among the rows fitted are refused (AgreedError).
 template <class T>
 KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
                                const KMeansOptions& options, const KMedoidsOptions& medoids,
