@@ -331,20 +331,6 @@ class MedoidsStep {
   std::vector<std::int32_t> labels_;
 };
 
-// Collective: refuses (AgreedError) medoids chosen among fewer than k rows of positive weight,
-// the only rows that may become medoids.
-template <class T>
-void check_positive_weight_rows(const Comm& comm, const DenseShard<T>& rows, int k, bool sampled) {
-  std::uint64_t positive = 0;
-  for (const double weight : rows.weights) positive += weight > 0 ? 1 : 0;
-  positive = comm.allreduce(positive, MPI_SUM);
-  if (positive < static_cast<std::uint64_t>(k))
-    throw AgreedError(std::string("k-medoids: ") + (sampled ? "the sample holds " : "the data hold ") +
-                      std::to_string(positive) + " rows of positive sample weight, fewer than k = " +
-                      std::to_string(k) + " (rows of weight 0 never become medoids)" +
-                      (sampled ? ": take a larger --sample" : ""));
-}
-
 }  // namespace
 
 template <class T>
@@ -369,7 +355,16 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
     for (const Eigen::Index i : kept) sample.weights.push_back(shard.weight(i));
   }
   const DenseShard<T>& rows = sampled ? sample : shard;
-  if (rows.weighted()) check_positive_weight_rows(comm, rows, options.k, sampled);
+  // Only rows of positive weight may become medoids: k of them, in the data and the sample.
+  check_weighted_rows(comm, shard, options.k);
+  if (sampled) {
+    try {
+      check_weighted_rows(comm, sample, options.k);
+    } catch (const AgreedError& error) {
+      throw AgreedError(std::string("the k-medoids sample (") + std::to_string(medoid_options.sample) +
+                        " rows): " + error.what() + "; take a larger --sample");
+    }
+  }
 
   KMedoidsResult<T> result;
   result.fitted_rows = rows.global_rows;

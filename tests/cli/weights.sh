@@ -10,6 +10,8 @@
 #     rank that holds no rows;
 #   - the model records the weights (attribute sample_weight); predict --sample-weight gives
 #     scikit-learn's weighted inertia (-score);
+#   - K-medoids with weights (alternate, pam, --sample): identical at 1 and 3 ranks, integer
+#     weights give the repeated rows' medoids; predict gives its weighted inertia and labels;
 #   - bad weight files and unsupported commands: one line, every rank exits non-zero.
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -105,6 +107,29 @@ fit_ok tiny.p1 1 --input "$BADW:/X_tiny" --sample-weight "$BADW:/w_tiny" --k 2
 fit_ok tiny.p4 4 --input "$BADW:/X_tiny" --sample-weight "$BADW:/w_tiny" --k 2
 check_h5_identical tiny.rank_without_rows "$TMP/tiny.p1.h5" "$TMP/tiny.p4.h5"
 fit_ok int_weights_file 2 --input "$BADW:/X" --sample-weight "$BADW:/w_int" --k 2
+# K-medoids (Σ w·d in BUILD, alternate, PAM; a --sample keeps its rows' weights): the same
+# model at 1 and 3 ranks; integer weights choose the repeated rows' medoid rows and inertia;
+# predict --sample-weight reports the fit's weighted inertia.
+for method in alternate pam; do
+  for sample in 0 150; do
+    name=kmedoids.$method.s$sample
+    fit_ok "$name.p1" 1 --input "$INT:/X" --sample-weight "$INT:/w" --k 5 --mode kmedoids --medoid-method "$method" \
+      --sample "$sample" --seed 3
+    fit_ok "$name.p3" 3 --input "$INT:/X" --sample-weight "$INT:/w" --k 5 --mode kmedoids --medoid-method "$method" \
+      --sample "$sample" --seed 3 --threads 2
+    check_h5_identical "$name.p1_vs_p3" "$TMP/$name.p1.h5" "$TMP/$name.p3.h5"
+  done
+  fit_ok "kmedoids.$method.rep" 2 --input "$INT:/X_repeated" --k 5 --mode kmedoids --medoid-method "$method"
+  same_objects "kmedoids.$method.repeated_rows" "$TMP/kmedoids.$method.s0.p1.h5" "$TMP/kmedoids.$method.rep.h5" /centroids
+  check_eq "kmedoids.$method.repeated_rows.inertia" "$(json_get "$(json_of "kmedoids.$method.s0.p1")" inertia)" \
+    "$(json_get "$(json_of "kmedoids.$method.rep")" inertia)"
+done
+mpi kmedoids.predict 2 "$LIMIT" predict --json --model "$TMP/kmedoids.pam.s0.p1.h5" --input "$INT:/X" \
+  --sample-weight "$INT:/w" --output "$TMP/kmedoids.labels.h5"
+check_ran_ok kmedoids.predict
+check_eq kmedoids.predict.inertia "$(json_get "$(grep -a '^{' "$OUT_FILE")" inertia)" \
+  "$(json_get "$(json_of kmedoids.pam.s0.p1)" inertia)"
+same_objects kmedoids.predict.labels "$TMP/kmedoids.pam.s0.p1.h5" "$TMP/kmedoids.labels.h5" /labels
 
 # ---------------------------------------------------------------- predict: scikit-learn's -score
 expected=$(h5dump -m '%.17g' -a /expected/score_inertia "$REAL" | grep -o '(0): [0-9][0-9.e+-]*' | sed 's/(0): //')
@@ -140,8 +165,10 @@ expect_error bad.k_beyond_weighted_rows 2 "$TMP/bad.h5" 'k = 3 exceeds the 2 row
   fit --input "$BADW:/X_tiny" --k 3 --sample-weight "$BADW:/w_tiny" --output "$TMP/bad.h5"
 expect_error bad.predict_short 2 "$TMP/bad.h5" 'sample weights' 'holds 9 values; expected 10' -- \
   predict --model "$TMP/int_weights_file.h5" --input "$BADW:/X" --sample-weight "$BADW:/w_short" --output "$TMP/bad.h5"
-expect_error unsupported.kmedoids 2 "$TMP/bad.h5" 'sample-weight' 'kmedoids' -- \
-  fit --input "$INT:/X" --k 2 --mode kmedoids --sample-weight "$INT:/w" --output "$TMP/bad.h5"
+# (64 of the 240 rows weigh 0: this sample of 5 holds 3 of positive weight)
+expect_error bad.kmedoids_sample_weightless 2 "$TMP/bad.h5" 'k-medoids sample [(]5 rows[)]' \
+  'exceeds the 3 rows of positive sample weight' 'larger --sample' -- \
+  fit --input "$INT:/X" --k 5 --mode kmedoids --sample 5 --seed 1 --sample-weight "$INT:/w" --output "$TMP/bad.h5"
 expect_error evaluate.refused 2 "" 'evaluate' 'sample-weight' 'no sample weights' -- \
   evaluate --input "$INT:/X" --labels "$TMP/int.lloyd.h5" --sample-weight "$INT:/w"
 # The weights file is an input: never an output.
