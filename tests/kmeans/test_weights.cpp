@@ -468,5 +468,35 @@ TEST(SampleWeights, KMedoidsZeroWeightRowsAreNeverMedoids) {
   }
 }
 
+// Weighted K-medoids equals the brute-force numpy reference (make_weight_fixtures.py's
+// kmedoids_reference, on the full distance matrix; every 5th row weighs 0): the same medoid
+// rows, labels and iterations, the inertia to 1e-12 (numpy's sum is not exact).
+TEST(SampleWeights, KMedoidsMatchTheBruteForceReference) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string file = test::data_path("weights_real.h5");
+  const DenseShard<double> shard = weighted_shard(comm, file, "/w_kmedoids");
+  for (const MedoidMethod method : {MedoidMethod::Alternate, MedoidMethod::Pam})
+    for (const Distance distance : {Distance::Euclidean, Distance::Manhattan}) {
+      const std::string group = std::string("/expected_kmedoids_") + to_string(method) + "_" + to_string(distance);
+      SCOPED_TRACE(group);
+      KMeansOptions options = medoid_fit_options(4);
+      options.max_iter = 300;
+      const KMedoidsResult<double> result = fit_kmedoids(comm, shard, options, medoid_options(method, distance));
+      const RowMatrix<double> medoids = read_matrix<double>(comm, {file, group + "/medoid_indices"});
+      ASSERT_EQ(medoids.size(), 4);
+      for (Eigen::Index c = 0; c < 4; ++c)
+        EXPECT_EQ(result.medoid_indices[static_cast<std::size_t>(c)], static_cast<std::uint64_t>(medoids.data()[c]));
+      const RowMatrix<double> labels = read_matrix<double>(comm, {file, group + "/labels"});
+      const std::vector<std::int32_t> mine = all_labels(comm, result.labels);
+      for (std::size_t r = 0; r < mine.size(); ++r)
+        EXPECT_EQ(mine[r], static_cast<std::int32_t>(labels.data()[r])) << "row " << r;
+      Hid handle(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+      Hid attributes(H5Gopen2(handle.get(), group.c_str(), H5P_DEFAULT), H5Gclose);
+      const double inertia = read_attribute_double(attributes.get(), "inertia");
+      EXPECT_NEAR(result.inertia, inertia, 1e-12 * inertia);
+      EXPECT_EQ(result.n_iter, read_attribute_int(attributes.get(), "n_iter"));
+    }
+}
+
 }  // namespace
 }  // namespace lloyd
