@@ -87,5 +87,6 @@ check_model standardized lloyd "--standardize --distances"
 check_model weighted lloyd "--sample-weight $DATA/weights_int.h5:/w" "$DATA/weights_int.h5"
 check_model weighted_bisecting bisecting "--mode bisecting --sample-weight $DATA/weights_int.h5:/w --standardize" "$DATA/weights_int.h5"
 check_model minibatch_distances minibatch "--mode minibatch --distances --sample-weight $DATA/weights_int.h5:/w" "$DATA/weights_int.h5"
+check_model weighted_kmedoids kmedoids "--mode kmedoids --medoid-method pam --sample 150 --sample-weight $DATA/weights_int.h5:/w" "$DATA/weights_int.h5"
 
 finish

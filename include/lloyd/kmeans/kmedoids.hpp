@@ -56,8 +56,9 @@ struct KMedoidsResult : KMeansResult<T> {
 /// each rounded once to integer units of the largest weight's grid (exact for integer
 /// weights below 2^52), so integer weights choose the medoids of the rows repeated as often
 /// (medoid_indices then name the row itself, i.e. the first copy) and unit weights those of
-/// no weights. Rows of weight 0 never become medoids; fewer than k rows of positive weight
-/// among the rows fitted are refused (AgreedError).
+/// no weights (rows of weight 0 still widen the data's range, which sets the distances'
+/// grid, fixed_point_scale). Rows of weight 0 never become medoids; fewer than k rows of
+/// positive weight in the data or the sample are refused (AgreedError).
 template <class T>
 KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
                                const KMeansOptions& options, const KMedoidsOptions& medoids,
