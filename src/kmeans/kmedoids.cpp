@@ -355,6 +355,10 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
     for (const Eigen::Index i : kept) sample.weights.push_back(shard.weight(i));
   }
   const DenseShard<T>& rows = sampled ? sample : shard;
+  // Weighted sums of up to 2^96 units a term (MedoidSearch::weight_units) stay exact in
+  // Int128 over fewer than 2^31 rows; an all-rows fit that large could never finish anyway.
+  if (rows.weighted() && rows.global_rows >= (std::uint64_t{1} << 31))
+    throw AgreedError("k-medoids with sample weights chooses medoids among at most 2^31 rows; take a --sample");
   // Only rows of positive weight may become medoids: k of them, in the data and the sample.
   check_weighted_rows(comm, shard, options.k);
   if (sampled) {
