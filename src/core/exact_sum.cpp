@@ -275,4 +275,14 @@ double exact_total(const Comm& comm, std::span<const double> values, std::span<c
   return sum.value();
 }
 
+std::vector<std::int64_t> fixed_point_weights(const Comm& comm, std::span<const double> weights) {
+  double largest = 0;
+  for (const double weight : weights) largest = std::max(largest, weight);
+  const double bound[1] = {comm.allreduce(largest, MPI_MAX)};
+  const FixedPoint grid(bound);
+  std::vector<std::int64_t> units(weights.size());
+  for (std::size_t i = 0; i < units.size(); ++i) units[i] = grid.to_fixed(weights[i], 0);
+  return units;
+}
+
 }  // namespace lloyd

@@ -93,16 +93,10 @@ template <class T>
 RowMatrix<T> weighted_cluster_medians(const Comm& comm, const DenseShard<T>& shard,
                                       std::span<const std::int32_t> labels, const RowMatrix<T>& previous) {
   const Eigen::Index k = previous.rows(), d = shard.features();
-  double largest = 0;
-  for (const double weight : shard.weights) largest = std::max(largest, weight);
-  const double bound[1] = {comm.allreduce(largest, MPI_MAX)};
-  const FixedPoint grid(bound);
-  std::vector<Int128> units(static_cast<std::size_t>(shard.local_rows()));
+  const std::vector<std::int64_t> weight_units = fixed_point_weights(comm, shard.weights);
+  const std::vector<Int128> units(weight_units.begin(), weight_units.end());
   std::vector<Int128> totals(static_cast<std::size_t>(k), 0);
-  for (std::size_t i = 0; i < units.size(); ++i) {
-    units[i] = grid.to_fixed(shard.weights[i], 0);
-    totals[static_cast<std::size_t>(labels[i])] += units[i];
-  }
+  for (std::size_t i = 0; i < units.size(); ++i) totals[static_cast<std::size_t>(labels[i])] += units[i];
   comm.allreduce_sum(totals);
   // Per slot, twice the weight still to pass inside the bin being refined (W at the start).
   std::vector<Int128> remaining(static_cast<std::size_t>(k * d * 2));

@@ -30,7 +30,7 @@ struct Nearest {
 constexpr double kFar = 0x1p60;  // "no second medoid" (k = 1): beyond every quantised distance
 
 /// With sample weights, what a row carries around the ring: its Nearest and its weight in
-/// integer units (see MedoidSearch::weight_units).
+/// integer units (MedoidSearch::units_).
 struct WeightedNearest {
   Nearest nearest;
   std::int64_t units = 0;
@@ -53,7 +53,8 @@ class MedoidSearch {
   MedoidSearch(const Comm& comm, const DenseShard<T>& shard, Distance distance)
       : comm_(comm), shard_(shard), distance_(distance),
         scale_(pairwise::fixed_point_scale(comm, shard, distance)),
-        nearest_(static_cast<std::size_t>(shard.local_rows())), units_(weight_units(comm, shard)) {}
+        nearest_(static_cast<std::size_t>(shard.local_rows())),
+        units_(shard.weighted() ? fixed_point_weights(comm, shard.weights) : std::vector<std::int64_t>{}) {}
 
   /// Collective: for every local row, `width` exact sums Σ_g term(i, q(i, g), payload_g, w_g)
   /// over all rows g, where term adds into the row's accumulators and w_g is g's weight
@@ -83,7 +84,9 @@ class MedoidSearch {
   /// Whether local row i may become a medoid: every row without sample weights, else the
   /// rows of positive weight (a row of weight 0 adds nothing to any cost: scikit-learn
   /// would never see it).
-  bool eligible(Eigen::Index i) const { return !shard_.weighted() || shard_.weights[static_cast<std::size_t>(i)] > 0; }
+  bool eligible(Eigen::Index i) const {
+    return !shard_.weighted() || shard_.weights[static_cast<std::size_t>(i)] > 0;
+  }
 
   /// Collective: the winner of minimum (key, global row) over local candidates.
   KeyIndex global_min(KeyIndex local) const {
@@ -143,24 +146,11 @@ class MedoidSearch {
   std::vector<std::uint64_t> medoids_;
   RowMatrix<T> rows_;
   double inertia_ = 0;
-  std::vector<std::int64_t> units_;  ///< with sample weights: each local row's weight units
-
-  /// Collective: with sample weights, each row's weight rounded once to the fixed-point grid
-  /// of the largest weight (FixedPoint: units below 2^52), as weighted K-medians does:
-  /// integer weights below 2^52 are exact, so sums are 2^shift times those of the rows
-  /// repeated, and every choice (compared as the same power of two times the same value) is
-  /// that of the repeated rows. Units times quantised distances (below 2^44) stay below
-  /// 2^96: Int128 sums hold 2^31 rows. Empty without weights.
-  static std::vector<std::int64_t> weight_units(const Comm& comm, const DenseShard<T>& shard) {
-    if (!shard.weighted()) return {};
-    double largest = 0;
-    for (const double weight : shard.weights) largest = std::max(largest, weight);
-    const double bound[1] = {comm.allreduce(largest, MPI_MAX)};
-    const FixedPoint grid(bound);
-    std::vector<std::int64_t> units(shard.weights.size());
-    for (std::size_t i = 0; i < units.size(); ++i) units[i] = grid.to_fixed(shard.weights[i], 0);
-    return units;
-  }
+  /// With sample weights, each local row's weight in integer units (fixed_point_weights:
+  /// integer weights give sums 2^shift times those of the rows repeated, hence the same
+  /// choices). Units times quantised distances (below 2^44) stay below 2^96: Int128 sums
+  /// hold 2^31 rows. Empty without weights.
+  std::vector<std::int64_t> units_;
 };
 
 KeyIndex candidate(double key, std::uint64_t index) { return {key, index}; }
@@ -355,7 +345,7 @@ KMedoidsResult<T> fit_kmedoids(const Comm& comm, const DenseShard<T>& shard,
     for (const Eigen::Index i : kept) sample.weights.push_back(shard.weight(i));
   }
   const DenseShard<T>& rows = sampled ? sample : shard;
-  // Weighted sums of up to 2^96 units a term (MedoidSearch::weight_units) stay exact in
+  // Weighted sums of up to 2^96 units a term (MedoidSearch::units_) stay exact in
   // Int128 over fewer than 2^31 rows; an all-rows fit that large could never finish anyway.
   if (rows.weighted() && rows.global_rows >= (std::uint64_t{1} << 31))
     throw AgreedError("k-medoids with sample weights chooses medoids among at most 2^31 rows; take a --sample");

@@ -212,6 +212,13 @@ class FixedPoint {
   std::shared_ptr<const FixedPoint> weight_grid_;
 };
 
+/// Collective over comm: sample weights as integers, each rounded once to the one-limb grid
+/// of the largest weight over all ranks (FixedPoint from max_abs: units below 2^52), so sums
+/// of weights (or of weights times integers) are exact and layout-independent; integer
+/// weights below 2^52 become the same power of two times themselves, so every comparison of
+/// such sums is that of the rows repeated as often (weighted K-medians and K-medoids).
+std::vector<std::int64_t> fixed_point_weights(const Comm& comm, std::span<const double> weights);
+
 /// w·x as the rounded product and its exact error, p + e = w·x exactly (a fused
 /// multiply-add): both halves are summed exactly, so Σ w·x is exact and integer weights give
 /// the sums of repeated rows.
