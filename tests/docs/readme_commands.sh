@@ -12,7 +12,8 @@
 # corpus.txt, new.txt and their TF-IDF corpus.h5 and cosine model topics.h5, pixels.npy,
 # survey.csv and data.csv exist beforehand (small); what a block writes with --output is removed before it
 # runs, as for a reader who runs that example alone. Not run here: `scripts/test.sh` (that is the test
-# suite; CI runs it) and `sbatch` lines (tests/slurm/test_jobs.sh submits every job script
+# suite; CI runs it), `scripts/demo.sh` unless the lloyd under test is build/lloyd (it builds
+# build/ first) and `sbatch` lines (tests/slurm/test_jobs.sh submits every job script
 # to a real Slurm).
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
@@ -110,6 +111,11 @@ for block in "$TMP"/blocks/*; do
       continue ;;
   esac
   if grep -q '^scripts/test.sh' "$block"; then echo "SKIP $name: scripts/test.sh is the suite itself (CI runs it)"; continue; fi
+  # scripts/demo.sh builds build/ (Release) first: run it only when that is the lloyd under
+  # test, where the build is already done; a sanitizer build would be rebuilt as Release.
+  if grep -q '^scripts/demo.sh' "$block" && [ "$(dirname "$LLOYD")" != "$ROOT/build" ]; then
+    echo "SKIP $name: scripts/demo.sh builds build/, not $(dirname "$LLOYD")"; continue
+  fi
   grep -v '^[[:space:]]*sbatch\|^[[:space:]]*--export' "$block" | grep -q '[^[:space:]]' || {
     echo "SKIP $name: sbatch (tests/slurm/test_jobs.sh submits the job scripts)"; continue; }
   line=$(basename "$block" | sed 's/[^0-9].*//')
