@@ -221,10 +221,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
   if (o.k_min < 1 || o.k_max < o.k_min)
     throw UsageError("lloyd choose-k: need 1 <= --k-min <= --k-max (got " +
                      std::to_string(o.k_min) + ".." + std::to_string(o.k_max) + ")");
-  const std::string metric = (*vm)["metric"].as<std::string>();
-  if (metric != "euclidean" && metric != "cosine")
-    throw UsageError("lloyd choose-k: unknown --metric '" + metric + "': expected euclidean or cosine");
-  request.cosine = metric == "cosine";
+  request.cosine = parse_cosine_metric(*vm, "choose-k");
   o.silhouette = o.calinski_harabasz = o.davies_bouldin = o.gap = false;
   // CH and DB are built on Euclidean means, the gap statistic on a box-uniform null: with
   // cosine the default criteria are the elbow and the silhouette.

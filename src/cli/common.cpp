@@ -66,6 +66,23 @@ void refuse_unless(const po::variables_map& vm, const std::string& command,
       throw UsageError("lloyd " + command + ": --" + name + " applies only with " + where);
 }
 
+bool parse_cosine_metric(const po::variables_map& vm, const std::string& command, const std::string& hint) {
+  const std::string metric = vm["metric"].as<std::string>();
+  if (metric != "euclidean" && metric != "cosine")
+    throw UsageError("lloyd " + command + ": unknown --metric '" + metric + "': expected euclidean or cosine" + hint);
+  return metric == "cosine";
+}
+
+std::optional<DatasetRef> optional_dataset_option(const po::variables_map& vm, const std::string& command,
+                                                  const std::string& name) {
+  if (!vm.count(name)) return std::nullopt;
+  try {
+    return parse_dataset_ref(vm[name].as<std::string>());
+  } catch (const Error& e) {
+    throw UsageError("lloyd " + command + ": --" + name + ": " + e.what());
+  }
+}
+
 void add_n_init_option(po::options_description& options, const std::string& help) {
   options.add_options()("n-init", po::value<std::string>()->default_value("1"),
                         (help + "; auto: 1 with k-means++, k-means|| or given centres, 10 with forgy "

@@ -2,6 +2,7 @@
 // Shared plumbing of the subcommands: option parsing with one-line errors, help, JSON.
 #include <boost/program_options.hpp>
 #include <initializer_list>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -96,6 +97,15 @@ class JsonObject {
 /// would let the user believe they took effect.
 void refuse_unless(const po::variables_map& vm, const std::string& command,
                    std::initializer_list<const char*> names, bool applies, const std::string& where);
+
+/// --metric euclidean | cosine: whether it is cosine; another name is a UsageError naming
+/// `command` (`hint` appended to it).
+bool parse_cosine_metric(const po::variables_map& vm, const std::string& command, const std::string& hint = "");
+
+/// An optional FILE.h5:/dataset option (e.g. --sample-weight): std::nullopt when not given; a
+/// malformed reference is a UsageError naming `command` and the option.
+std::optional<DatasetRef> optional_dataset_option(const po::variables_map& vm, const std::string& command,
+                                                  const std::string& name);
 
 /// --n-init N | auto, default 1 (auto: scikit-learn 1.4's rule).
 void add_n_init_option(po::options_description& options, const std::string& help);

@@ -160,11 +160,7 @@ int run_evaluate(const Comm& comm, const Args& args) {
   } catch (const Error& e) {
     throw UsageError(std::string("lloyd evaluate: ") + e.what());
   }
-  const std::string metric = (*vm)["metric"].as<std::string>();
-  if (metric != "euclidean" && metric != "cosine")
-    throw UsageError("lloyd evaluate: unknown --metric '" + metric +
-                     "': expected euclidean or cosine (the distance; the scores to compute are --metrics)");
-  request.cosine = metric == "cosine";
+  request.cosine = parse_cosine_metric(*vm, "evaluate", " (the distance; the scores to compute are --metrics)");
   request.silhouette = request.calinski_harabasz = request.davies_bouldin = false;
   // Calinski-Harabasz and Davies-Bouldin are defined by Euclidean means (scikit-learn has no
   // metric for them): with cosine the default list is the silhouette alone.

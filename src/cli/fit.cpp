@@ -498,14 +498,8 @@ int run_fit(const Comm& comm, const Args& args) {
   // existing file there is only ever read (--resume), never silently replaced.
   std::vector<std::string> inputs = {request.input.file};
   if (request.init_file) inputs.push_back(request.init_file->file);
-  if (vm->count("sample-weight")) {
-    try {
-      request.sample_weight = parse_dataset_ref((*vm)["sample-weight"].as<std::string>());
-    } catch (const Error& e) {
-      throw UsageError(std::string("lloyd fit: --sample-weight: ") + e.what());
-    }
-    inputs.push_back(request.sample_weight->file);
-  }
+  request.sample_weight = optional_dataset_option(*vm, "fit", "sample-weight");
+  if (request.sample_weight) inputs.push_back(request.sample_weight->file);
   run_agreed(comm, [&] {
     check_distinct_outputs({request.output, request.checkpoint.path}, {"output", "--checkpoint"});
     if (!request.checkpoint.path.empty()) {
@@ -519,10 +513,7 @@ int run_fit(const Comm& comm, const Args& args) {
     read.push_back(request.checkpoint.path);
     if (!request.output.empty()) check_output_path(request.output, request.force, read);
   });
-  const std::string metric = (*vm)["metric"].as<std::string>();
-  if (metric != "euclidean" && metric != "cosine")
-    throw UsageError("lloyd fit: unknown --metric '" + metric + "': expected euclidean or cosine");
-  request.cosine = metric == "cosine";
+  request.cosine = parse_cosine_metric(*vm, "fit");
   if (request.cosine && (request.mode != ModelAlgorithm::Lloyd ||
                          request.options.init == InitMethod::KMeansParallel ||
                          request.options.init == InitMethod::RandomPartition))

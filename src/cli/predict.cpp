@@ -194,13 +194,7 @@ int run_predict(const Comm& comm, const Args& args) {
   refuse_unless(*vm, "predict", {"distances", "transform", "force"}, !request.output.empty(),
                 "--output FILE.h5 (they write to it)");
   apply_threads(comm, *vm);
-  if (vm->count("sample-weight")) {
-    try {
-      request.sample_weight = parse_dataset_ref((*vm)["sample-weight"].as<std::string>());
-    } catch (const Error& e) {
-      throw UsageError(std::string("lloyd predict: --sample-weight: ") + e.what());
-    }
-  }
+  request.sample_weight = optional_dataset_option(*vm, "predict", "sample-weight");
   if (!request.output.empty())
     run_agreed(comm, [&] {
       std::vector<std::string> inputs = {request.model.file, request.input.file};
