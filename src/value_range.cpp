@@ -1,5 +1,7 @@
 #include "lloyd/value_range.hpp"
 
+#include "lloyd/error.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -45,6 +47,16 @@ std::string refused_value_reason(T value, std::uint64_t features) {
   return text;
 }
 
+template <class T>
+void check_accepted_values(const T* values, std::uint64_t rows, std::uint64_t features, std::uint64_t first_row,
+                           const std::string& where) {
+  const auto count = static_cast<std::size_t>(rows * features);
+  const std::size_t at = first_refused_value(values, count, largest_accepted_magnitude<T>(features));
+  if (at < count) throw Error(refused_value_message(where, first_row + at / features, at % features, values[at], features));
+}
+
+template void check_accepted_values(const float*, std::uint64_t, std::uint64_t, std::uint64_t, const std::string&);
+template void check_accepted_values(const double*, std::uint64_t, std::uint64_t, std::uint64_t, const std::string&);
 template std::size_t first_refused_value(const float*, std::size_t, double);
 template std::size_t first_refused_value(const double*, std::size_t, double);
 template std::string refused_value_message(const std::string&, std::uint64_t, std::uint64_t, float, std::uint64_t);

@@ -62,4 +62,12 @@ std::string refused_value_message(const std::string& where, std::uint64_t row, s
 template <class T>
 std::string refused_value_reason(T value, std::uint64_t features);
 
+/// Throws an Error (refused_value_message, `where` naming the data) at the first value lloyd
+/// refuses among `rows` row-major rows of `features` values, the first of them global row
+/// `first_row`. Every dense matrix lloyd reads or is handed passes here, so that no kernel
+/// sees such a value.
+template <class T>
+void check_accepted_values(const T* values, std::uint64_t rows, std::uint64_t features, std::uint64_t first_row,
+                           const std::string& where);
+
 }  // namespace lloyd

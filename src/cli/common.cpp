@@ -189,12 +189,6 @@ Algorithm parse_algorithm_option(const po::variables_map& vm, const std::string&
   }
 }
 
-namespace {
-// Threads per rank beyond this many per CPU of the node are refused: they cannot run at once,
-// and the OpenMP runtime dies of them (SIGSEGV at --threads 100000).
-constexpr long kThreadsPerCpu = 4;
-}  // namespace
-
 void add_threads_option(po::options_description& options) {
   options.add_options()("threads", po::value<int>()->default_value(0),
                         "threads per rank (0: OMP_NUM_THREADS, else the rank's CPUs / ranks on the "
@@ -202,39 +196,13 @@ void add_threads_option(po::options_description& options) {
 }
 
 int apply_threads(const Comm& comm, const po::variables_map& vm) {
-  int threads = vm["threads"].as<int>();
+  const int threads = vm["threads"].as<int>();
   if (threads < 0) throw UsageError("lloyd: --threads must be >= 0");
-  // Every rank splits, whatever it was given: the ranks may not all see the same environment.
-  MPI_Comm node;
-  MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node);
-  int ranks_on_node = 1;
-  MPI_Comm_size(node, &ranks_on_node);
-  MPI_Comm_free(&node);
-  std::string source = "--threads ";
-  if (threads == 0) {
-    if (const char* env = std::getenv("OMP_NUM_THREADS"); env && std::atoi(env) > 0) {
-      threads = std::atoi(env);
-      source = "OMP_NUM_THREADS=";
-    } else {
-      cpu_set_t cpus;
-      CPU_ZERO(&cpus);
-      const int available = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-      threads = std::max(1, available / ranks_on_node);
-    }
-  }
-  const long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  std::optional<std::string> problem;
-  if (threads > kThreadsPerCpu * cpus)
-    problem = "lloyd: " + source + std::to_string(threads) + " is more than " +
-              std::to_string(kThreadsPerCpu) + " x the " + std::to_string(cpus) +
-              " CPUs of the node (at most " + std::to_string(kThreadsPerCpu * cpus) + " threads per rank)";
   try {
-    comm.agree(problem);  // nodes may differ in CPUs: every rank stops if one must
+    return apply_thread_count(comm, threads, "--threads");
   } catch (const AgreedError& e) {
     throw UsageError(e.what());
   }
-  lloyd::set_threads(threads);
-  return threads;
 }
 
 void add_input_options(po::options_description& options) {

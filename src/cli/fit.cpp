@@ -11,6 +11,7 @@
 #include "lloyd/io/csr.hpp"
 #include "lloyd/io/checkpoint.hpp"
 #include "lloyd/io/sample_weights.hpp"
+#include "lloyd/io/scaled_source.hpp"
 #include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/simd/level.hpp"
@@ -70,58 +71,27 @@ class ProgressPrinter {
   std::vector<int> finished_iterations_;
 };
 
-// --mode bisecting: k − 1 splits by distributed 2-means; the model keeps the tree.
+// What the library's fit reports and how it checkpoints, for this request: rank 0's progress
+// lines (--verbose), and the checkpoint (--checkpoint), created in `checkpoint` once the fit
+// names its method, matching `options` (as run) and the data.
 template <class T>
-FitOutcome<T> fit_bisecting_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
-                                 const DenseShard<T>& shard, const KMeansOptions& options) {
-  SplitObserver progress;
-  if (request.verbose && comm.rank() == 0)
-    progress = [](const SplitStats& s) {
-      std::fprintf(stderr, "split %d  node %lld (%lld rows)  inertia %.10g  n_iter %d  %.3f s\n",
-                   s.split, static_cast<long long>(s.node), static_cast<long long>(s.size),
-                   s.inertia, s.n_iter, s.seconds);
+FitHooks<T> fit_hooks(const Comm& comm, const FitRequest& request, const KMeansOptions& options,
+                      const MatrixShape& shape, std::optional<FitCheckpoint<T>>& checkpoint) {
+  FitHooks<T> hooks;
+  if (request.verbose && comm.rank() == 0) {
+    if (is_variant(request.mode)) hooks.iteration = variant_progress(comm, request);
+    else hooks.iteration = ProgressPrinter();
+    hooks.split = [](const SplitStats& s) {
+      std::fprintf(stderr, "split %d  node %lld (%lld rows)  inertia %.10g  n_iter %d  %.3f s\n", s.split,
+                   static_cast<long long>(s.node), static_cast<long long>(s.size), s.inertia, s.n_iter, s.seconds);
     };
-  const FitCheckpoint<T> checkpoint(comm, request, options, shape, std::string("bisecting ") + to_string(request.strategy),
-                                    [&] { return data_fingerprint(comm, shard); });
-  BisectingResult<T> bisected =
-      fit_bisecting(comm, shard, options, request.strategy, progress, checkpoint.control());
-  if (bisected.interrupted) {
-    FitOutcome<T> stopped;
-    stopped.interrupted = true;
-    return stopped;
   }
-  // The model's usual fields: the leaves are the clusters, one "iteration" per split, and
-  // the history the total inertia before the first and after every split.
-  KMeansResult<T> result;
-  result.centroids = std::move(bisected.centroids);
-  result.labels = std::move(bisected.labels);
-  result.inertia = bisected.inertia;
-  result.init_inertia = bisected.inertia_history.front();  // one cluster: the starting point
-  result.n_iter = options.k - 1;
-  result.converged = true;
-  result.tol_absolute = bisected.tol_absolute;
-  result.inertia_history = bisected.inertia_history;
-  result.phases = bisected.phases;
-  FitOutcome<T> fit = outcome_of(std::move(result), request, shape, shard.first_row, options);
-  fit.model.tree = std::move(bisected.tree);
-  fit.own_checkpoint = checkpoint.own();
-  return fit;
-}
-
-// --mode lloyd (Euclidean), with checkpoints and restarts.
-template <class T>
-FitOutcome<T> fit_lloyd_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
-                             const DenseShard<T>& shard, const KMeansOptions& options,
-                             const std::optional<RowMatrix<T>>& initial) {
-  IterationObserver progress;
-  if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
-
-  const FitCheckpoint<T> checkpoint(comm, request, options, shape, "lloyd", [&] { return data_fingerprint(comm, shard); });
-  FitOutcome<T> fit =
-      outcome_of(fit_kmeans(comm, shard, options, initial ? &*initial : nullptr, progress, checkpoint.control()),
-                 request, shape, shard.first_row, options);
-  fit.own_checkpoint = checkpoint.own();
-  return fit;
+  hooks.control = [&comm, &request, options, shape, &checkpoint](const std::string& method,
+                                                                   const std::function<std::uint64_t()>& fingerprint) {
+    checkpoint.emplace(comm, request, options, shape, method, fingerprint);
+    return checkpoint->control();
+  };
+  return hooks;
 }
 
 // --metric cosine: spherical K-Means on the rows scaled to unit norm; sparse input stays
@@ -129,7 +99,6 @@ FitOutcome<T> fit_lloyd_mode(const Comm& comm, const FitRequest& request, const 
 template <class T>
 FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape) {
   KMeansOptions options = request.options;
-  options.tol_absolute = options.tol;  // unit centres: the shift needs no data scale
   const std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
   check_cluster_count(options.k, shape.rows, request.input.text());
   const double read_start = MPI_Wtime();
@@ -137,35 +106,67 @@ FitOutcome<T> fit_cosine_mode(const Comm& comm, const FitRequest& request, const
   normalize_rows(rows);
   if (request.sample_weight) attach_sample_weights(comm, *request.sample_weight, rows);
   const double io_seconds = MPI_Wtime() - read_start;
-  IterationObserver progress;
-  if (request.verbose && comm.rank() == 0) progress = ProgressPrinter();
-  const FitCheckpoint<T> checkpoint(comm, request, options, shape, "cosine", [&] { return data_fingerprint(comm, rows); });
-  KMeansResult<T> result =
-      fit_spherical(comm, rows, options, initial ? &*initial : nullptr, progress, checkpoint.control());
-  result.phases.io = io_seconds;
-  FitOutcome<T> fit = outcome_of(std::move(result), request, shape, rows.first_row, options);
+  std::optional<FitCheckpoint<T>> checkpoint;
+  FitOutcome<T> fit = fit_model(comm, request, rows, initial ? &*initial : nullptr,
+                                fit_hooks(comm, request, options, shape, checkpoint));
+  fit.model.timings.phases.io = io_seconds;
   attach_distances(request, rows, fit.model);
-  fit.own_checkpoint = checkpoint.own();
+  if (checkpoint) fit.own_checkpoint = checkpoint->own();
   return fit;
 }
 
-// The modes that fit an in-memory dense shard: read it, load the initial centres, check k.
+// Every other mode: the rows in memory (or, mini-batch --stream, read from the file batch by
+// batch), the initial centres loaded and k checked. Mini-batch hands its labels to `sink` (and
+// with --distances its distances to `distance_sink`) block by block. Collective over comm.
 template <class T>
-FitOutcome<T> fit_dense_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape) {
+FitOutcome<T> fit_dense_mode(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
+                             const LabelSink& sink, const DistanceSink& distance_sink) {
+  warn_if_costly_medoids(comm, request, shape);
   KMeansOptions options = request.options;
   std::optional<RowMatrix<T>> initial = load_initial_centres<T>(comm, request, shape.cols, options);
   check_cluster_count(options.k, shape.rows, request.input.text());
+  std::optional<FitCheckpoint<T>> checkpoint;
+  const FitHooks<T> hooks = fit_hooks(comm, request, options, shape, checkpoint);
+  const bool minibatch = request.mode == ModelAlgorithm::MiniBatch;
   const double read_start = MPI_Wtime();
-  DenseShard<T> shard = read_shard<T>(comm, request.input, shape);
-  const std::optional<Scaling> scaling = standardize_shard(comm, request, shard, initial);
-  if (request.sample_weight) attach_sample_weights(comm, *request.sample_weight, shard);
+  DenseShard<T> shard;
+  std::unique_ptr<RowSource<T>> source;
+  std::optional<Scaling> scaling;
+  if (request.stream) {
+    source = streamed_source<T>(comm, request.input, shape);
+    if (request.standardize) {
+      // Out of core: the scaling from two passes over the file, then every block read is scaled.
+      scaling = fit_standard_scaling<T>(
+          comm, [&](const auto& visit) { source->for_each_block(visit); }, shape.rows,
+          static_cast<Eigen::Index>(shape.cols));
+      source = std::make_unique<ScaledRowSource<T>>(std::move(source), *scaling);
+    }
+    // The rank's weights in memory, on the source the fit reads (a scaled one attaches them to
+    // its blocks).
+    if (request.sample_weight) {
+      std::vector<double> weights =
+          read_sample_weights(comm, *request.sample_weight, shape.rows, source->local_range());
+      if (!every_weight_is_one(comm, weights)) source->set_weights(std::move(weights));
+    }
+  } else {
+    shard = read_shard<T>(comm, request.input, shape);
+    scaling = standardize_shard(comm, request, shard, initial);
+    if (request.sample_weight) attach_sample_weights(comm, *request.sample_weight, shard);
+  }
   const double io_seconds = MPI_Wtime() - read_start;
-  FitOutcome<T> fit = request.mode == ModelAlgorithm::Bisecting
-                          ? fit_bisecting_mode(comm, request, shape, shard, options)
-                          : fit_lloyd_mode(comm, request, shape, shard, options, initial);
-  fit.model.timings.phases.io = io_seconds;
+  FitOutcome<T> fit = source ? fit_model(comm, request, *source, hooks, sink)
+                             : fit_model(comm, request, shard, initial ? &*initial : nullptr, hooks,
+                                         minibatch ? sink : LabelSink{});
+  fit.model.timings.phases.io += io_seconds;
   fit.model.scaling = scaling;
-  attach_distances(request, shard, fit.model);
+  if (minibatch && request.distances) {
+    // Its labels went block by block to the writer: the distances follow the same way.
+    fit.model.has_distances = true;
+    nearest_distances_by_block(source ? *source : *shard_source(shard), fit.model.centroids, distance_sink);
+  } else {
+    attach_distances(request, shard, fit.model);
+  }
+  if (checkpoint) fit.own_checkpoint = checkpoint->own();
   return fit;
 }
 
@@ -210,7 +211,7 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
   }
   if (layout.minibatch)
     json.add("batch_size", record.minibatch.batch_size).add("n_steps", record.minibatch.n_steps)
-        .add("stream", request.variant.stream);
+        .add("stream", request.stream);
   if (layout.medoids)
     json.add("medoid_method", to_string(record.medoid_method)).add("distance", to_string(model.distance))
         .add("fitted_rows", record.sample);
@@ -271,9 +272,10 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
                  "rows of %s are the samples; is the data set transposed?\n",
                  static_cast<unsigned long long>(shape.rows), static_cast<unsigned long long>(shape.cols),
                  request.input.text().c_str());
-  FitOutcome<T> fit = is_variant(request.mode) ? fit_variant<T>(comm, request, shape, sink, distance_sink)
-                      : request.cosine         ? fit_cosine_mode<T>(comm, request, shape)
-                                               : fit_dense_mode<T>(comm, request, shape);
+  FitOutcome<T> fit = request.cosine ? fit_cosine_mode<T>(comm, request, shape)
+                                     : fit_dense_mode<T>(comm, request, shape, sink, distance_sink);
+  fit.model.record.input = request.input.text();
+  if (request.sample_weight) fit.model.record.sample_weight = request.sample_weight->text();
   if (fit.interrupted) {
     if (comm.rank() == 0)
       std::fprintf(stderr,

@@ -1,8 +1,7 @@
 #pragma once
-// `lloyd fit`: the request every mode shares, and the mode-specific fits that turn it into a
-// model. fit.cpp parses the command line, runs the mode's fit and writes and reports the model
-// (one writer, io/model.hpp); fit_variants.cpp holds the mini-batch, K-medians and K-medoids
-// fits and their own options.
+// `lloyd fit`: the request every mode shares. fit.cpp parses the command line, reads the rows,
+// runs the library's fit (kmeans/fit_model.hpp) and writes and reports the model (one writer,
+// io/model.hpp); fit_variants.cpp holds the mini-batch, K-medians and K-medoids options.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -15,6 +14,7 @@
 #include "lloyd/kmeans/bisecting.hpp"
 #include "lloyd/io/checkpoint.hpp"
 #include "lloyd/kmeans/engine.hpp"
+#include "lloyd/kmeans/fit_model.hpp"
 #include "lloyd/kmeans/kmedoids.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
 #include "lloyd/kmeans/row_distances.hpp"
@@ -22,13 +22,6 @@
 #include "lloyd/core/options.hpp"
 
 namespace lloyd::cli {
-
-/// The options of --mode minibatch and kmedoids (ignored by the other modes).
-struct VariantSettings {
-  MiniBatchOptions batch;
-  bool stream = false;  ///< minibatch: rows read from the file batch by batch
-  KMedoidsOptions medoids;
-};
 
 /// --checkpoint FILE, --checkpoint-every N and --resume as parsed (the path is checked at
 /// the start of `fit`, before any work).
@@ -38,107 +31,33 @@ struct CheckpointRequest {
   bool resume = false;
 };
 
-/// What `lloyd fit` was asked, parsed and validated.
-struct FitRequest {
-  ModelAlgorithm mode = ModelAlgorithm::Lloyd;  ///< --mode
+/// What `lloyd fit` was asked, parsed and validated: the fit's settings (the library's, as
+/// kmeans/fit_model.hpp runs them) and where its data comes from and goes.
+struct FitRequest : FitSettings {
   DatasetRef input;
   std::string output;
-  KMeansOptions options;
   bool k_given = false;  ///< else k is the rows of an --init file
-  std::string init_text;
   std::optional<DatasetRef> init_file;
   std::optional<DatasetRef> sample_weight;  ///< --sample-weight FILE.h5:/w
   bool json = false, verbose = false, force = false;
   CheckpointRequest checkpoint;
-  BisectingStrategy strategy = BisectingStrategy::BiggestInertia;
-  int threads = 1;      ///< --threads as applied
-  bool cosine = false;  ///< --metric cosine: spherical K-Means (kmeans/spherical.hpp)
-  VariantSettings variant;
+  int threads = 1;           ///< --threads as applied
+  bool stream = false;       ///< minibatch: rows read from the file batch by batch
   bool distances = false;    ///< --distances: the model gets /distance (needs --output)
   bool standardize = false;  ///< --standardize: z-scores of the features, kept in the model
 };
 
-/// ℓ of k-means|| as used: --oversampling, or 2k by default.
-inline double effective_oversampling(const KMeansOptions& options) {
-  return options.oversampling > 0 ? options.oversampling : 2.0 * options.k;
-}
-
-inline bool is_variant(ModelAlgorithm mode) {
-  return mode == ModelAlgorithm::MiniBatch || mode == ModelAlgorithm::KMedians || mode == ModelAlgorithm::KMedoids;
-}
-
-/// What a fit produced: the model, and what the report prints besides it.
-template <class T>
-struct FitOutcome {
-  Model<T> model;
-  KMeansOptions options;  ///< as run: k from an --init file, one restart from explicit centres
-  std::size_t bound_bytes = 0;          ///< this rank's memory for the bounds (pruned algorithms)
-  std::int64_t distances_computed = 0;  ///< this rank's row-to-centre distances
-  bool interrupted = false;             ///< stopped on request after saving a checkpoint
-  /// The checkpoint file as this fit last wrote or resumed from it (rank 0): removed, if still
-  /// unchanged, once the model is committed.
-  std::optional<FileIdentity> own_checkpoint;
-};
-
-/// The outcome of a fit's result, run with `options` (this rank's labels: rows from
-/// `first_row`): the model's fields every mode has, from the result, the request and the data's
-/// shape; each mode adds its own.
-template <class T>
-FitOutcome<T> outcome_of(KMeansResult<T>&& result, const FitRequest& request, const MatrixShape& shape,
-                         std::uint64_t first_row, const KMeansOptions& options) {
-  FitOutcome<T> fit;
-  fit.options = options;
-  fit.interrupted = result.interrupted;
-  fit.bound_bytes = result.bound_bytes;
-  fit.distances_computed = result.distances_computed;
-  Model<T>& model = fit.model;
-  model.algorithm = request.mode;
-  model.cosine = request.cosine;
-  model.label_rows = shape.rows;
-  model.first_row = first_row;
-  model.centroids = std::move(result.centroids);
-  model.labels = std::move(result.labels);
-  FitRecord& r = model.record;
-  r.inertia = result.inertia;
-  r.init_inertia = result.init_inertia;
-  r.n_iter = result.n_iter;
-  r.converged = result.converged;
-  r.seed = request.options.seed;
-  r.init = request.init_text;
-  r.n_init = request.options.n_init;
-  r.max_iter = request.options.max_iter;
-  r.tol = request.options.tol;
-  r.tol_absolute = result.tol_absolute;
-  r.n_samples = shape.rows;
-  r.input = request.input.text();
-  if (request.sample_weight) r.sample_weight = request.sample_weight->text();
-  r.best_restart = result.best_restart;
-  r.assignment = result.algorithm;
-  if (request.options.init == InitMethod::KMeansParallel) {
-    r.oversampling = effective_oversampling(request.options);
-    r.init_rounds = request.options.init_rounds;
-  }
-  r.bisecting_strategy = request.strategy;
-  model.history.inertia = std::move(result.inertia_history);
-  model.history.center_shift = std::move(result.center_shift_history);
-  model.history.restart_inertia = std::move(result.restart_inertia);
-  model.timings.phases = result.phases;
-  return fit;
-}
-
 /// The variants' own options.
 void add_variant_options(po::options_description& description);
-/// Reads and checks the variants' options into request.variant (a UsageError naming the
-/// option), and applies their defaults to the shared ones (mini-batch: tol 0 unless given).
+/// Reads and checks the variants' options into request.batch, .medoids and .stream (a
+/// UsageError naming the option), and applies their defaults to the shared ones (mini-batch: tol 0 unless given).
 void parse_variant_options(const po::variables_map& vm, FitRequest& request);
 
-/// Collective over comm: the fit of --mode minibatch, kmedians or kmedoids. Mini-batch hands
-/// its labels block by block to `sink` (with --stream they are never all in memory; the
-/// model's labels stay empty), and with --distances its distances to `distance_sink`; the
-/// others leave both in the model.
-template <class T>
-FitOutcome<T> fit_variant(const Comm& comm, const FitRequest& request, const MatrixShape& shape,
-                          const LabelSink& sink, const DistanceSink& distance_sink = {});
+/// Rank 0's progress line of the variants (stderr): every iteration, or every 100th
+/// mini-batch step; nothing without --verbose.
+IterationObserver variant_progress(const Comm& comm, const FitRequest& request);
+/// Rank 0's warning before a k-medoids fit on so many rows that its quadratic cost shows.
+void warn_if_costly_medoids(const Comm& comm, const FitRequest& request, const MatrixShape& shape);
 
 /// Collective over comm, --standardize: the scaling of the in-memory shard, applied to it and
 /// to explicit initial centres (given in data units); nothing without --standardize.

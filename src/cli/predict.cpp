@@ -3,10 +3,8 @@
 #include <iostream>
 
 #include "common.hpp"
-#include "lloyd/kmeans/nearest.hpp"
 #include "lloyd/io/hdf5.hpp"
-#include "lloyd/kmeans/bisecting.hpp"
-#include "lloyd/kmeans/driver.hpp"
+#include "lloyd/kmeans/fit_model.hpp"
 #include "lloyd/io/csr.hpp"
 #include "lloyd/io/model.hpp"
 #include "lloyd/kmeans/row_distances.hpp"
@@ -66,18 +64,9 @@ int predict_typed(const Comm& comm, const PredictRequest& request, const MatrixS
   // The weighted inertia: scikit-learn's −KMeans.score(X, sample_weight=w).
   if (request.sample_weight && !fitted.cosine) attach_sample_weights(comm, *request.sample_weight, shard);
   std::vector<std::int32_t> labels;
-  // A bisecting model labels by descending its tree, as scikit-learn's BisectingKMeans;
-  // k-medians and k-medoids models by their own distance (L1, the medoid distance).
-  const double inertia =
-      fitted.cosine ? predict_spherical(comm, unit_rows, centroids, labels)
-      : fitted.tree ? predict_tree(comm, shard, *fitted.tree, labels)
-      : fitted.algorithm == ModelAlgorithm::KMedians || fitted.algorithm == ModelAlgorithm::KMedoids
-          ? predict_nearest(comm, shard, centroids, fitted.distance, labels)
-          : predict_labels(comm, shard, centroids, labels);
-
-  // The model's own distance: Euclidean, 1 − cos for a cosine model, L1 for k-medians, the
-  // medoid distance for k-medoids; a bisecting row's centre is the leaf it descended to.
-  const Distance distance = fitted.cosine ? Distance::Cosine : fitted.distance;
+  const double inertia = fitted.cosine ? predict_model(comm, fitted, unit_rows, labels)
+                                       : predict_model(comm, fitted, shard, labels);
+  const Distance distance = model_distance(fitted);
   std::vector<double> distances;
   if (request.distances || request.top_outliers > 0) {
     distances.resize(labels.size());

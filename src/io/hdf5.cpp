@@ -427,13 +427,8 @@ MatrixShape open_matrix(hid_t file, const DatasetRef& ref, Hid& dataset) {
 // Every dense matrix lloyd reads passes here, so no kernel sees such a value.
 template <class Matrix>
 void check_values(const Matrix& rows, std::uint64_t first_row, const DatasetRef& ref) {
-  using T = typename Matrix::Scalar;
-  const auto d = static_cast<std::uint64_t>(rows.cols());
-  const auto count = static_cast<std::size_t>(rows.size());
-  const std::size_t at = first_refused_value(rows.data(), count, largest_accepted_magnitude<T>(d));
-  if (at < count)
-    throw Error(refused_value_message(ref.format == InputFormat::Hdf5 ? "dataset " + ref.text() : "input '" + ref.file + "'",
-                                      first_row + at / d, at % d, rows.data()[at], d));
+  check_accepted_values(rows.data(), static_cast<std::uint64_t>(rows.rows()), static_cast<std::uint64_t>(rows.cols()),
+                        first_row, ref.format == InputFormat::Hdf5 ? "dataset " + ref.text() : "input '" + ref.file + "'");
 }
 
 }  // namespace

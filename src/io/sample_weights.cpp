@@ -60,13 +60,19 @@ std::vector<double> read_sample_weights(const Comm& comm, const DatasetRef& ref,
                                transfer.get(), mine.size() ? weights.data() : &placeholder),
                        "read " + ref.text());
   });
+  check_sample_weights(comm, weights, mine.begin, name);
+  return weights;
+}
+
+void check_sample_weights(const Comm& comm, std::span<const double> weights, std::uint64_t first_row,
+                          const std::string& name) {
   // The first bad value (the lowest failing rank's message wins: the first bad row).
   run_agreed(comm, [&] {
     for (std::size_t i = 0; i < weights.size(); ++i) {
       const double w = weights[i];
       if (std::isfinite(w) && w >= 0) continue;
       const std::string cause = std::isnan(w) ? "is NaN" : !std::isfinite(w) ? "is infinite" : "is negative";
-      throw Error(name + ": the weight of row " + std::to_string(mine.begin + i) + " " + cause +
+      throw Error(name + ": the weight of row " + std::to_string(first_row + i) + " " + cause +
                   "; weights must be finite and >= 0");
     }
   });
@@ -74,7 +80,6 @@ std::vector<double> read_sample_weights(const Comm& comm, const DatasetRef& ref,
   for (const double w : weights) any_positive = any_positive || w > 0;
   if (comm.allreduce(any_positive, MPI_MAX) == 0)
     throw AgreedError(name + ": every weight is 0; at least one row must have a positive weight");
-  return weights;
 }
 
 bool every_weight_is_one(const Comm& comm, const std::vector<double>& weights) {

@@ -1,5 +1,11 @@
 #include "lloyd/kmeans/assign.hpp"
 
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <optional>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -35,6 +41,40 @@ int configured_threads = 1;
 }  // namespace
 
 void set_threads(int threads) { configured_threads = std::max(threads, 1); }
+
+int apply_thread_count(const Comm& comm, int requested, const std::string& name) {
+  // Every rank splits, whatever it was given: the ranks may not all see the same environment.
+  MPI_Comm node;
+  MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node);
+  int ranks_on_node = 1;
+  MPI_Comm_size(node, &ranks_on_node);
+  MPI_Comm_free(&node);
+  int threads = std::max(requested, 0);
+  std::string source = name + " ";
+  if (threads == 0) {
+    if (const char* env = std::getenv("OMP_NUM_THREADS"); env && std::atoi(env) > 0) {
+      threads = std::atoi(env);
+      source = "OMP_NUM_THREADS=";
+    } else {
+      cpu_set_t cpus;
+      CPU_ZERO(&cpus);
+      const int available = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+      threads = std::max(1, available / ranks_on_node);
+    }
+  }
+  // Threads per rank beyond this many per CPU of the node are refused: they cannot run at once,
+  // and the OpenMP runtime dies of them (SIGSEGV at --threads 100000).
+  constexpr long kThreadsPerCpu = 4;
+  const long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  std::optional<std::string> problem;
+  if (threads > kThreadsPerCpu * cpus)
+    problem = "lloyd: " + source + std::to_string(threads) + " is more than " + std::to_string(kThreadsPerCpu) +
+              " x the " + std::to_string(cpus) + " CPUs of the node (at most " +
+              std::to_string(kThreadsPerCpu * cpus) + " threads per rank)";
+  comm.agree(problem);  // nodes may differ in CPUs: every rank stops if one must
+  set_threads(threads);
+  return threads;
+}
 
 int threads() {
 #ifdef _OPENMP

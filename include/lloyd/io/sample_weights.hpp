@@ -2,6 +2,8 @@
 // Sample weights (scikit-learn's sample_weight, Spark's weightCol): one value per row of the
 // data, read like the data — each rank reads only its own rows' weights.
 #include <cstdint>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "lloyd/comm.hpp"
@@ -16,6 +18,12 @@ namespace lloyd {
 /// `rows` values, each finite and ≥ 0, and not all are 0. Otherwise every rank throws
 /// AgreedError with one line naming the dataset and, for a bad value, its first row.
 std::vector<double> read_sample_weights(const Comm& comm, const DatasetRef& ref, std::uint64_t rows, RowRange mine);
+
+/// Collective over comm: throws AgreedError on every rank (one line: `name`, the first bad global
+/// row — local weight i is row first_row + i — and the cause) unless every weight is finite and
+/// ≥ 0 and some weight on some rank is positive.
+void check_sample_weights(const Comm& comm, std::span<const double> weights, std::uint64_t first_row,
+                          const std::string& name);
 
 /// Collective over comm: whether every weight on every rank is exactly 1 (then a fit is the
 /// unweighted one, bit for bit, and takes the unweighted path).

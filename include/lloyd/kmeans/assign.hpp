@@ -6,7 +6,9 @@
 #include <span>
 #include <type_traits>
 #include <vector>
+#include <string>
 
+#include "lloyd/comm.hpp"
 #include "lloyd/core/distance.hpp"
 #include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/score_tiles.hpp"
@@ -144,6 +146,10 @@ ScoreKernel score_kernel(Eigen::Index features) {
 /// without OpenMP).
 void set_threads(int threads);
 int threads();
+/// Collective over comm: sets `requested` threads per rank (0: OMP_NUM_THREADS, else the rank's
+/// CPUs divided by the ranks on its node) and returns the count set; an AgreedError naming the
+/// setting (`name`, e.g. "--threads") when some rank would run more than 4 × its node's CPUs.
+int apply_thread_count(const Comm& comm, int requested, const std::string& name);
 /// The calling thread's index inside a parallel region of those threads (0 outside one or
 /// without OpenMP): which per-thread scratch it owns.
 int thread_index();
