@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from . import _lloyd, _mpi
 
@@ -16,6 +16,21 @@ _INITS = ("k-means++", "k-means||", "forgy", "random", "random-partition")
 # one of lloyd's pruned exact algorithms (Hamerly's), "full" is scikit-learn's old "lloyd".
 _ALGORITHMS = {"auto": "auto", "lloyd": "lloyd", "full": "lloyd", "elkan": "hamerly",
                "hamerly": "hamerly", "yinyang": "yinyang"}
+
+
+def _sample_weight(sample_weight, rows):
+    """scikit-learn's sample_weight (None, a number, or one per row) as float64, also for a
+    rank without rows; the engine checks the values (finite, >= 0, not all 0) over all ranks."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.ndim == 0:
+        return np.full(rows.shape[0], float(weights))
+    if weights.ndim != 1:
+        raise ValueError("Sample weights must be 1D array or scalar")
+    if weights.shape[0] != rows.shape[0]:
+        raise ValueError(f"sample_weight.shape == {weights.shape}, expected {(rows.shape[0],)}!")
+    return np.ascontiguousarray(weights)
 
 
 class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -192,9 +207,7 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         def prepare():
             self._check_params()
             rows = self._validate_rows(X, reset=True)
-            weights = None if sample_weight is None else \
-                _check_sample_weight(sample_weight, rows, dtype=np.float64)
-            return rows, weights
+            return rows, _sample_weight(sample_weight, rows)
 
         rows, weights = _mpi.agreed(comm, prepare)
         self._seed_value = _mpi.same_on_every_rank(comm, self._seed())
@@ -239,6 +252,8 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
             self.n_steps_ = int(record["n_steps"])
             self.counts_ = state["counts"]
         self.inertia_history_ = state["history"]["inertia"]
+        # Seconds per phase of the fit on this rank (seeding "init", "assign", "reduce", "update").
+        self.phases_ = dict(state.get("phases", {}))
 
     # ------------------------------------------------------------------ use
 
@@ -252,8 +267,7 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def _predict(self, X, sample_weight=None, distances=False):
         rows = self._rows(X)
-        weights = None if sample_weight is None else \
-            _mpi.agreed(self.comm, lambda: _check_sample_weight(sample_weight, rows, dtype=np.float64))
+        weights = _mpi.agreed(self.comm, lambda: _sample_weight(sample_weight, rows))
         handle = _mpi.handle(self.comm)
         if sp.issparse(rows):
             return _lloyd.predict_sparse(self._state, rows.data, rows.indices.astype(np.int32, copy=False),

@@ -147,6 +147,9 @@ Dict model_to_dict(const Model<T>& m) {
   d["counts"] = to_numpy(m.counts);
   d["medoid_indices"] = to_numpy(m.medoid_indices);
   d["tree"] = m.tree ? py::object(tree_to_dict(*m.tree)) : py::none();
+  const PhaseTimes& t = m.timings.phases;  // this rank's seconds (not part of the model's state)
+  d["phases"] = Dict("io"_a = t.io, "init"_a = t.init, "assign"_a = t.assign, "reduce"_a = t.reduce,
+                     "update"_a = t.update, "checkpoint"_a = t.checkpoint, "write"_a = t.write);
   if (m.scaling) {
     Dict scaling;
     scaling["mean"] = to_numpy(m.scaling->mean);

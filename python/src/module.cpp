@@ -3,6 +3,8 @@
 // module initialised it; a call without a communicator runs on MPI_COMM_SELF, in process.
 #include <mpi.h>
 
+#include <cstdlib>
+
 #include "bridge.hpp"
 #include "lloyd/error.hpp"
 #include "lloyd/simd/level.hpp"
@@ -18,6 +20,15 @@ PYBIND11_MODULE(_lloyd, m) {
   int initialised = 0;
   MPI_Initialized(&initialised);
   if (!initialised) {
+    // Started without a launcher (a notebook, a plain `python script.py`): Open MPI starts as a
+    // singleton, one process. Its security plugin then waits seconds for an absent munged, and
+    // its network layer probes for fabrics it cannot use alone: the same settings as
+    // scripts/env.sh, only where the user set none and no launcher (mpirun, srun) set the job up.
+    const bool launched = std::getenv("PMIX_RANK") || std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_RANK");
+    if (!launched) {
+      setenv("PMIX_MCA_psec", "^munge", 0);
+      setenv("OMPI_MCA_pml", "ob1", 0);
+    }
     int provided = 0;
     // Python programs may call from several threads (a thread pool of fits): ask for all.
     MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);

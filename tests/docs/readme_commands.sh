@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # The README cannot drift from the program: every fenced `sh` block of README.md runs, in
 # order, in a scratch directory holding small stand-ins for the files it names; the
-# `/usr/bin/python3 scripts/...` commands quoted inline and the `python` block run too; and
+# `/usr/bin/python3 scripts/...` commands quoted inline and the `python` blocks run too; and
 # every `json` block must have exactly the keys that its command prints now.
 #
 #     bash tests/docs/readme_commands.sh /path/to/lloyd
 #
 # What is adapted, and only this: `mpirun -n N` runs on at most 2 ranks through the test
-# launcher; `build/lloyd` is the lloyd under test; `scripts/` and `data/` are the repository's;
+# launcher; `build/lloyd` is the lloyd under test (and `import lloyd` the package built beside
+# it); `scripts/` and `data/` are the repository's;
 # blobs.h5 (made by the README's `generate` line), big.h5, new.h5, data.h5 (3000 rows),
 # corpus.txt, new.txt and their TF-IDF corpus.h5 and cosine model topics.h5, pixels.npy,
 # survey.csv and data.csv exist beforehand (small); what a block writes with --output is removed before it
 # runs, as for a reader who runs that example alone. Not run here: `scripts/test.sh` (that is the test
 # suite; CI runs it), `scripts/demo.sh` unless the lloyd under test is build/lloyd (it builds
-# build/ first) and `sbatch` lines (tests/slurm/test_jobs.sh submits every job script
-# to a real Slurm).
+# build/ first), `sbatch` lines (tests/slurm/test_jobs.sh submits every job script
+# to a real Slurm) and the `pip install` block (tests/python/pip_install.sh runs it).
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
 lib_init "$@"
@@ -106,10 +107,17 @@ for block in "$TMP"/blocks/*; do
   name=readme.line$(basename "$block" | sed -E 's/^0*//; s/\..*$//')
   case $block in
     *.py)
-      run "$name" "$LIMIT" bash -c 'cd "$1" && /usr/bin/python3 "$2"' _ "$WORK" "$block"
+      # `import lloyd`: the package built beside the lloyd under test (build/python), absent
+      # from a sanitizer build (a Python interpreter does not load its runtime).
+      if grep -q '^import lloyd\|^from lloyd' "$block" && [ ! -d "$(dirname "$LLOYD")/python/lloyd" ]; then
+        echo "SKIP $name: no Python package beside $LLOYD"; continue
+      fi
+      run "$name" "$LIMIT" env PYTHONPATH="$(dirname "$LLOYD")/python" \
+        bash -c 'cd "$1" && /usr/bin/python3 "$2"' _ "$WORK" "$block"
       check_ran_ok "$name.python"
       continue ;;
   esac
+  if grep -q 'pip install' "$block"; then echo "SKIP $name: pip install (tests/python/pip_install.sh installs the package so)"; continue; fi
   if grep -q '^scripts/test.sh' "$block"; then echo "SKIP $name: scripts/test.sh is the suite itself (CI runs it)"; continue; fi
   # scripts/demo.sh builds build/ (Release) first: run it only when that is the lloyd under
   # test, where the build is already done; a sanitizer build would be rebuilt as Release.

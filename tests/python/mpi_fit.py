@@ -55,7 +55,7 @@ with h5py.File(model, "r") as f:
 np.testing.assert_array_equal(estimator.cluster_centers_, expected_centres)
 assert estimator.inertia_ == expected_inertia, (estimator.inertia_, expected_inertia)
 predicted = estimator.predict(X_local)
-score = estimator.score(X_local)
+score = estimator.score(X_local, sample_weight=weights)
 assert score == -expected_inertia or params.get("mode") in ("minibatch", "bisecting"), (score, expected_inertia)
 if rank == 0 and expected_labels is not None:
     np.testing.assert_array_equal(np.concatenate(labels), expected_labels)

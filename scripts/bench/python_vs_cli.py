@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""The Python package against the command line and scikit-learn: one Lloyd iteration on the
+same rows, the same cores, in the same run (issue 18's speed point).
+
+    PYTHONPATH=build/python /usr/bin/python3 scripts/bench/python_vs_cli.py [--lloyd build/lloyd]
+        [--samples 400000] [--features 16] [--centers 64] [--k 64] [--dtype float32]
+        [--iterations 20] [--repeats 3] [--threads 2]
+
+Makes blobs with `lloyd generate`, then fits k centres from the same initial centres for exactly
+--iterations iterations (tol 0) three ways: `lloyd fit` on one rank with --threads (the file),
+lloyd.KMeans(n_threads=...) on the NumPy array in this process, and scikit-learn's KMeans
+(algorithm="lloyd", its own threads). Per iteration: lloyd's own phases (assign + reduce +
+update; the seeding and the read are left out) for both lloyd paths, and the wall time of the
+whole fit over its iterations for scikit-learn. Also: whether the fit copied the array (the
+peak resident memory the fit added, against the array's size). Medians over --repeats.
+"""
+import json
+import os
+import statistics
+import tempfile
+import time
+
+# scikit-learn should use OpenBLAS's native kernels on this machine (see ARCHITECTURE.md).
+for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    os.environ.pop(variable, None)
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.cluster import KMeans as SklearnKMeans  # noqa: E402
+
+from bench_seeding import data_arguments, generate, mpirun  # noqa: E402
+
+
+def peak_rss_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss():
+    """Linux: the peak resident size starts again from the current one."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def per_iteration(phases, n_iter):
+    return (phases["assign"] + phases["reduce"] + phases["update"]) / n_iter
+
+
+def main():
+    parser = data_arguments(__doc__, samples=400000, features=16, centers=64)
+    parser.add_argument("--k", type=int, default=64)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    import lloyd  # noqa: E402  (PYTHONPATH=build/python)
+
+    print(f"load average before: {os.getloadavg()}")
+    with tempfile.TemporaryDirectory(prefix="lloyd-bench-python-") as scratch:
+        data = os.path.join(scratch, "blobs.h5")
+        args.ranks = 1
+        generate(args, data, "--dtype", args.dtype, "--seed", "5")
+        with h5py.File(data, "r") as f:
+            X = np.ascontiguousarray(f["X"][...])
+        rng = np.random.default_rng(0)
+        init = np.ascontiguousarray(X[rng.choice(len(X), args.k, replace=False)])
+        with h5py.File(os.path.join(scratch, "init.h5"), "w") as f:
+            f["C"] = init
+        print(f"{args.samples} x {args.features} {args.dtype}, k = {args.k}, {args.iterations} iterations, "
+              f"{args.threads} threads, array {X.nbytes / 2**20:.1f} MiB")
+
+        cli, python, sklearn, added = [], [], [], []
+        for _ in range(args.repeats):
+            result = json.loads(mpirun(
+                1, args.lloyd, "fit", "--input", data + ":/X", "--init", os.path.join(scratch, "init.h5") + ":/C",
+                "--tol", "0", "--max-iter", str(args.iterations), "--algorithm", "lloyd",
+                "--threads", str(args.threads), "--json").stdout.strip().splitlines()[-1])
+            cli.append(per_iteration(result["phases"], result["n_iter"]))
+
+            before = peak_rss_mb()
+            reset_peak_rss()
+            km = lloyd.KMeans(args.k, init=init, tol=0, max_iter=args.iterations, algorithm="lloyd",
+                              n_threads=args.threads).fit(X)
+            added.append(peak_rss_mb() - before)
+            python.append(per_iteration(km.phases_, km.n_iter_))
+            assert km.inertia_ == result["inertia"], "the Python fit must be the command line's bits"
+
+            start = time.perf_counter()
+            sk = SklearnKMeans(args.k, init=init, n_init=1, tol=0, max_iter=args.iterations,
+                               algorithm="lloyd").fit(X)
+            sklearn.append((time.perf_counter() - start) / sk.n_iter_)
+
+        cli_s, python_s, sklearn_s = (statistics.median(v) for v in (cli, python, sklearn))
+        print(f"per iteration: lloyd fit (CLI) {cli_s * 1e3:.2f} ms, lloyd.KMeans (Python) {python_s * 1e3:.2f} ms, "
+              f"scikit-learn {sklearn_s * 1e3:.2f} ms")
+        print(f"Python / CLI per iteration: {python_s / cli_s:.3f}")
+        print(f"scikit-learn / Python per iteration: {sklearn_s / python_s:.2f}x")
+        print(f"peak memory the Python fit added: {statistics.median(added):.1f} MiB "
+              f"(the array itself: {X.nbytes / 2**20:.1f} MiB)")
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
