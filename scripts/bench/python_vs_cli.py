@@ -17,6 +17,8 @@ peak resident memory the fit added, against the array's size). Medians over --re
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -31,18 +33,40 @@ from sklearn.cluster import KMeans as SklearnKMeans  # noqa: E402
 from bench_seeding import data_arguments, generate, mpirun  # noqa: E402
 
 
-def peak_rss_mb():
+def rss_mb(field):
+    """VmHWM (the peak resident size) or VmRSS (the current one) of this process, in MiB."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def reset_peak_rss():
-    """Linux: the peak resident size starts again from the current one."""
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
+# The memory a fit adds, measured in a fresh interpreter: in this one, memory freed by the
+# earlier fits stays resident and would hide a copy of the array.
+MEMORY_PROBE = """
+import sys
+import numpy as np
+import lloyd
+from python_vs_cli import rss_mb
+X, init = np.load(sys.argv[1]), np.load(sys.argv[2])
+lloyd.KMeans(len(init), init=init, tol=0, max_iter=2).fit(X[:1000])  # the engine's own start-up
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # Linux: the peak resident size starts again from the current one
+before = rss_mb("VmRSS")
+lloyd.KMeans(len(init), init=init, tol=0, max_iter=2, n_threads=int(sys.argv[3])).fit(X)
+print(rss_mb("VmHWM") - before)
+"""
+
+
+def memory_added_mb(scratch, X, init, threads):
+    np.save(os.path.join(scratch, "X.npy"), X)
+    np.save(os.path.join(scratch, "init.npy"), init)
+    probe = subprocess.run([sys.executable, "-c", MEMORY_PROBE, os.path.join(scratch, "X.npy"),
+                            os.path.join(scratch, "init.npy"), str(threads)],
+                           check=True, capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    return float(probe.stdout.strip().splitlines()[-1])
 
 
 def per_iteration(phases, n_iter):
@@ -73,19 +97,17 @@ def main():
         print(f"{args.samples} x {args.features} {args.dtype}, k = {args.k}, {args.iterations} iterations, "
               f"{args.threads} threads, array {X.nbytes / 2**20:.1f} MiB")
 
-        cli, python, sklearn, added = [], [], [], []
+        cli, python, sklearn = [], [], []
         for _ in range(args.repeats):
+            # --bind-to none: mpirun would bind the one rank to one core, and its threads with it.
             result = json.loads(mpirun(
-                1, args.lloyd, "fit", "--input", data + ":/X", "--init", os.path.join(scratch, "init.h5") + ":/C",
+                1, "--bind-to", "none", args.lloyd, "fit", "--input", data + ":/X", "--init", os.path.join(scratch, "init.h5") + ":/C",
                 "--tol", "0", "--max-iter", str(args.iterations), "--algorithm", "lloyd",
                 "--threads", str(args.threads), "--json").stdout.strip().splitlines()[-1])
             cli.append(per_iteration(result["phases"], result["n_iter"]))
 
-            before = peak_rss_mb()
-            reset_peak_rss()
             km = lloyd.KMeans(args.k, init=init, tol=0, max_iter=args.iterations, algorithm="lloyd",
                               n_threads=args.threads).fit(X)
-            added.append(peak_rss_mb() - before)
             python.append(per_iteration(km.phases_, km.n_iter_))
             assert km.inertia_ == result["inertia"], "the Python fit must be the command line's bits"
 
@@ -99,7 +121,9 @@ def main():
               f"scikit-learn {sklearn_s * 1e3:.2f} ms")
         print(f"Python / CLI per iteration: {python_s / cli_s:.3f}")
         print(f"scikit-learn / Python per iteration: {sklearn_s / python_s:.2f}x")
-        print(f"peak memory the Python fit added: {statistics.median(added):.1f} MiB "
+        added = memory_added_mb(scratch, X, init, args.threads)
+        fortran = memory_added_mb(scratch, np.asfortranarray(X), init, args.threads)
+        print(f"peak memory a fit adds to the process: C order {added:.1f} MiB, Fortran order {fortran:.1f} MiB "
               f"(the array itself: {X.nbytes / 2**20:.1f} MiB)")
     print(f"load average after: {os.getloadavg()}")
 
