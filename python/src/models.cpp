@@ -217,9 +217,21 @@ Model<T> model_from(const Dict& d, bool with_labels) {
 
 // ------------------------------------------------------------------ fit
 
+// Rank 0's progress lines (verbose), and Ctrl-C: the engine polls for a stop once per
+// iteration (any rank asking stops every rank after that iteration); here the poll runs Python's
+// signal handlers, so a KeyboardInterrupt in a notebook ends the fit cleanly (nothing is saved).
 template <class T>
-FitHooks<T> progress_hooks(const Comm& comm, bool verbose) {
+FitHooks<T> fit_hooks(const Comm& comm, bool verbose) {
   FitHooks<T> hooks;
+  hooks.control = [](const std::string&, const std::function<std::uint64_t()>&) {
+    FitControl<T> control;
+    control.stop_requested = [] {
+      py::gil_scoped_acquire locked;
+      return PyErr_CheckSignals() != 0;
+    };
+    control.save = [](const FitState<T>&) {};  // stopping needs a save; there is nothing to keep
+    return control;
+  };
   if (!verbose || comm.rank() != 0) return hooks;
   hooks.iteration = [](const IterationStats& s) {
     std::fprintf(stderr, "lloyd: restart %d/%d iter %4d  inertia %.10g  center_shift %.4g  %.3f s\n", s.restart + 1,
@@ -230,6 +242,14 @@ FitHooks<T> progress_hooks(const Comm& comm, bool verbose) {
                  static_cast<long long>(s.node), static_cast<long long>(s.size), s.inertia, s.seconds);
   };
   return hooks;
+}
+
+// A fit stopped by Ctrl-C raises KeyboardInterrupt (on every rank: the others did not see it).
+template <class T>
+void raise_if_interrupted(const FitOutcome<T>& fit) {
+  if (!fit.interrupted) return;
+  if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+  throw py::error_already_set();
 }
 
 template <class T>
@@ -258,14 +278,13 @@ Dict fit_dense(const py::array_t<T, py::array::c_style>& X, const Dict& settings
       unit_rows.weights = shard.weights;
       unit_rows.has_weights = shard.has_weights;
       normalize_rows(unit_rows);
-      fit = fit_model(comm, settings, unit_rows, centres ? &*centres : nullptr, progress_hooks<T>(comm, verbose));
+      fit = fit_model(comm, settings, unit_rows, centres ? &*centres : nullptr, fit_hooks<T>(comm, verbose));
     } else {
-      fit = fit_model(comm, settings, shard, centres ? &*centres : nullptr, progress_hooks<T>(comm, verbose));
+      fit = fit_model(comm, settings, shard, centres ? &*centres : nullptr, fit_hooks<T>(comm, verbose));
     }
   }
-  Dict model = model_to_dict(fit.model);
-  model["n_threads"] = threads;
-  return model;
+  raise_if_interrupted(fit);
+  return model_to_dict(fit.model);
 }
 
 template <class T>
@@ -284,8 +303,9 @@ Dict fit_sparse(const py::array_t<T, py::array::c_style>& data, const py::array_
     normalize_rows(unit_rows);
     const std::optional<RowMatrix<T>> centres = initial_centres<T>(init, settings, columns);
     check_cluster_count(centres ? centres->rows() : settings.options.k, unit_rows.global_rows, "X");
-    fit = fit_model(comm, settings, unit_rows, centres ? &*centres : nullptr, progress_hooks<T>(comm, verbose));
+    fit = fit_model(comm, settings, unit_rows, centres ? &*centres : nullptr, fit_hooks<T>(comm, verbose));
   }
+  raise_if_interrupted(fit);
   return model_to_dict(fit.model);
 }
 

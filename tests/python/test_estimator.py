@@ -117,3 +117,34 @@ def test_bad_settings_raise_value_errors(blobs):
     fitted = lloyd.KMeans(6, random_state=0).fit(X)
     with pytest.raises(ValueError, match="features"):
         fitted.predict(X[:, :3])
+
+
+def test_ctrl_c_stops_a_long_fit(tmp_path):
+    """A KeyboardInterrupt (SIGINT: Ctrl-C in a notebook) ends a fit within an iteration."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import LAUNCH_ENV
+
+    script = tmp_path / "long_fit.py"
+    script.write_text(
+        "import numpy as np, lloyd, sys\n"
+        "X = np.random.default_rng(0).normal(size=(200000, 8))\n"
+        "print('fitting', flush=True)\n"
+        "try:\n"
+        "    lloyd.KMeans(256, init='random', tol=0, max_iter=100000, n_threads=1).fit(X)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "    sys.exit(3)\n")
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                             env={**LAUNCH_ENV, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert child.stdout.readline().strip() == "fitting"
+    time.sleep(2)
+    started = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 3 and "interrupted" in out
+    assert time.monotonic() - started < 10
