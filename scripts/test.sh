@@ -5,7 +5,8 @@
 #      more than baseline x86-64 (tests/simd/portable_instructions.sh) — and the job scripts on
 #      a real local Slurm, which needs root), in build/;
 #   2. the unit, MPI and CLI tests again, built with AddressSanitizer + UndefinedBehaviorSanitizer
-#      (-DLLOYD_SANITIZE=ON, in build-asan/; the Slurm jobs are left out): any sanitizer report
+#      (-DLLOYD_SANITIZE=ON, in build-asan/; the Slurm jobs and the gallery examples are left
+#      out): any sanitizer report
 #      fails the stage, also one from a command that was expected to fail;
 #   3. every libFuzzer target (tests/fuzz: the CSR reader, the model and checkpoint readers, the
 #      tokenizer, and the assignment kernels and fixed-point sums fed raw values) for
@@ -45,7 +46,7 @@ sanitize() {
     export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:allocator_may_return_null=1:log_path=$reports/asan"
     export LSAN_OPTIONS="suppressions=$LLOYD_ROOT/tests/sanitizers/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
-    cd "$build" && ctest --output-on-failure -E '^slurm\.' "$@"
+    cd "$build" && ctest --output-on-failure -E '^(slurm|examples)\.' "$@"
   ) || status=$?
   local report
   for report in "$reports"/*; do
