@@ -64,10 +64,10 @@ class ChooseKResult:
         ax : None (a new figure, panels side by side), or one Axes per criterion (a single Axes
             when there is one criterion). matplotlib is imported here only.
         """
-        import matplotlib.pyplot as plt
-
         names = list(self.best)
         if ax is None:
+            import matplotlib.pyplot as plt
+
             _, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
             axes = axes[0]
         else:

@@ -53,8 +53,8 @@ def _local_labels(labels, rows):
 
 def _integer_labels(labels):
     """Whether the engine encodes the labels itself (integers that fit int64)."""
-    if labels.dtype.kind == "i" or labels.dtype == np.bool_:
-        return True
+    if labels.dtype.kind == "i" or labels.dtype == np.bool_ or labels.size == 0:
+        return True  # an empty block (a rank without rows) takes the other ranks' path
     if labels.dtype.kind == "u":
         return labels.size == 0 or int(labels.max()) <= np.iinfo(np.int64).max
     return False

@@ -66,6 +66,8 @@ def main(kind):
                 m.silhouette_score(X, labels, metric="cosine")
             np.testing.assert_array_equal(m.silhouette_samples(X[own], labels[own], comm=comm),
                                           m.silhouette_samples(X, labels)[own])
+            # Labels as a plain list: a rank without rows passes [] (float64 to NumPy).
+            assert m.silhouette_score(X[own], [int(v) for v in labels[own]], comm=comm) == m.silhouette_score(X, labels)
             names = np.array([f"cluster {v}" for v in labels])
             assert m.silhouette_score(X[own], names[own], comm=comm) == m.silhouette_score(X, labels)
         X, labels = read("cosine_sparse.h5", "/X"), read("cosine_sparse.h5", "/labels")

@@ -102,6 +102,9 @@ def test_cosine_same_bits_as_lloyd_evaluate(cli):
     path, X, labels, _, _ = fixture("cosine_sparse.h5")
     scores = evaluate_json(cli, path, "--metric", "cosine")
     assert lloyd.metrics.silhouette_score(X, labels, metric="cosine") == scores["silhouette"]
+    sampled = evaluate_json(cli, path, "--metric", "cosine", "--sample-size", 100, "--seed", 9)
+    assert lloyd.metrics.silhouette_score(X, labels, metric="cosine", sample_size=100, random_state=9) == \
+        sampled["silhouette"]
 
 
 def test_a_sample_as_large_as_the_data_is_the_exact_score():
