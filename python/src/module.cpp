@@ -11,6 +11,8 @@
 
 namespace lloyd::python {
 void register_models(py::module_& m);
+void register_analysis(py::module_& m);
+void register_text(py::module_& m);
 }  // namespace lloyd::python
 
 namespace py = pybind11;
@@ -42,4 +44,6 @@ PYBIND11_MODULE(_lloyd, m) {
   py::register_exception<lloyd::Error>(m, "LloydError", PyExc_ValueError);
   m.def("simd_level", [] { return std::string(lloyd::simd::to_string(lloyd::simd::level())); });
   lloyd::python::register_models(m);
+  lloyd::python::register_analysis(m);
+  lloyd::python::register_text(m);
 }

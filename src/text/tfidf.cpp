@@ -513,15 +513,25 @@ std::vector<V> read_range(hid_t file, const std::string& file_name, const std::s
   return values;
 }
 
+// A slice's terms in lloyd's column order, each in `buckets`, with a positive idf: what a
+// transform relies on to find a term's column (`what` names the vocabulary in the message).
+void check_vocabulary_slice(const VocabularySlice& slice, const RowRange& buckets, const std::string& what) {
+  for (std::size_t i = 0; i < slice.terms.size(); ++i) {
+    const std::uint64_t bucket = term_bucket(slice.terms[i]);
+    if (bucket < buckets.begin || bucket >= buckets.end ||
+        (i > 0 && std::make_pair(term_bucket(slice.terms[i - 1]), slice.terms[i - 1]) >=
+                      std::make_pair(bucket, slice.terms[i])))
+      throw Error(what + ": /vocabulary is not in lloyd's column order at column " +
+                  std::to_string(slice.first + i) + " ('" + slice.terms[i] + "')");
+  }
+  for (std::size_t i = 0; i < slice.idf.size(); ++i)
+    if (!std::isfinite(slice.idf[i]) || slice.idf[i] <= 0)
+      throw Error(what + ": /idf[" + std::to_string(slice.first + i) + "] is " + std::to_string(slice.idf[i]) +
+                  ", not a positive number");
+}
+
 // The columns of this rank's buckets in a vocabulary file: found by bisection on the bucket
 // of the terms (columns are in (bucket, term) order), so that the rank reads only its slice.
-struct VocabularySlice {
-  std::uint64_t first = 0, columns = 0;
-  std::vector<std::string> terms;
-  std::vector<double> idf;
-  std::vector<std::int64_t> document_frequency;
-};
-
 VocabularySlice read_vocabulary_slice(const Comm& comm, const std::string& file_name) {
   VocabularySlice slice;
   run_agreed(comm, [&] {
@@ -545,21 +555,10 @@ VocabularySlice read_vocabulary_slice(const Comm& comm, const std::string& file_
     slice.first = first_column_of_bucket(buckets.begin);
     const std::uint64_t end = first_column_of_bucket(buckets.end);
     slice.terms = vocabulary.read(slice.first, end - slice.first);
-    for (std::size_t i = 0; i < slice.terms.size(); ++i) {
-      const std::uint64_t bucket = term_bucket(slice.terms[i]);
-      if (bucket < buckets.begin || bucket >= buckets.end ||
-          (i > 0 && std::make_pair(term_bucket(slice.terms[i - 1]), slice.terms[i - 1]) >=
-                        std::make_pair(bucket, slice.terms[i])))
-        throw Error("vocabulary '" + file_name + "': /vocabulary is not in lloyd's column order at column " +
-                    std::to_string(slice.first + i) + " ('" + slice.terms[i] + "')");
-    }
     slice.idf = read_range<double>(file.get(), file_name, "/idf", slice.first, slice.terms.size(), slice.columns);
     slice.document_frequency = read_range<std::int64_t>(file.get(), file_name, "/document_frequency", slice.first,
                                                         slice.terms.size(), slice.columns);
-    for (std::size_t i = 0; i < slice.idf.size(); ++i)
-      if (!std::isfinite(slice.idf[i]) || slice.idf[i] <= 0)
-        throw Error("vocabulary '" + file_name + "': /idf[" + std::to_string(slice.first + i) + "] is " +
-                    std::to_string(slice.idf[i]) + ", not a positive number");
+    check_vocabulary_slice(slice, buckets, "vocabulary '" + file_name + "'");
   });
   return slice;
 }
@@ -828,17 +827,53 @@ TfidfResult<T> tfidf(const Comm& comm, const Corpus& corpus, const TfidfOptions&
   return result;
 }
 
+VocabularySlice owned_vocabulary(const Comm& comm, std::vector<std::string> terms, std::vector<double> idf,
+                                 std::vector<std::int64_t> document_frequency, const std::string& what) {
+  VocabularySlice all;
+  all.columns = terms.size();
+  if (idf.size() != terms.size() || document_frequency.size() != terms.size())
+    throw Error(what + ": " + std::to_string(terms.size()) + " terms but " + std::to_string(idf.size()) +
+                " idf values and " + std::to_string(document_frequency.size()) + " document frequencies");
+  all.terms = std::move(terms);
+  all.idf = std::move(idf);
+  all.document_frequency = std::move(document_frequency);
+  check_vocabulary_slice(all, RowRange{0, kTermBuckets}, what);
+  const RowRange buckets = block_rows(kTermBuckets, comm.size(), comm.rank());
+  const auto first_of_bucket = [&](std::uint64_t bucket) {
+    return static_cast<std::size_t>(
+        std::partition_point(all.terms.begin(), all.terms.end(),
+                             [&](const std::string& term) { return term_bucket(term) < bucket; }) -
+        all.terms.begin());
+  };
+  const std::size_t begin = first_of_bucket(buckets.begin), end = first_of_bucket(buckets.end);
+  VocabularySlice slice;
+  slice.first = begin;
+  slice.columns = all.columns;
+  slice.terms.assign(std::make_move_iterator(all.terms.begin() + static_cast<std::ptrdiff_t>(begin)),
+                     std::make_move_iterator(all.terms.begin() + static_cast<std::ptrdiff_t>(end)));
+  slice.idf.assign(all.idf.begin() + static_cast<std::ptrdiff_t>(begin), all.idf.begin() + static_cast<std::ptrdiff_t>(end));
+  slice.document_frequency.assign(all.document_frequency.begin() + static_cast<std::ptrdiff_t>(begin),
+                                  all.document_frequency.begin() + static_cast<std::ptrdiff_t>(end));
+  return slice;
+}
+
 template <class T>
 TfidfResult<T> tfidf_transform(const Comm& comm, const Corpus& corpus, const std::string& vocabulary_file,
+                               const TfidfOptions& options,
+                               const std::function<void(const std::string&)>& progress) {
+  // The vocabulary is model-sized, yet each rank reads only the columns of its own buckets
+  // and answers for them, as in the fit: memory per rank stays V/p however large V is, and
+  // one all-to-all of the new documents' distinct terms replaces every rank reading all V.
+  return tfidf_transform<T>(comm, corpus, read_vocabulary_slice(comm, vocabulary_file), options, progress);
+}
+
+template <class T>
+TfidfResult<T> tfidf_transform(const Comm& comm, const Corpus& corpus, VocabularySlice slice,
                                const TfidfOptions& options,
                                const std::function<void(const std::string&)>& progress) {
   auto say = [&](const std::string& line) {
     if (progress) progress(line);
   };
-  // The vocabulary is model-sized, yet each rank reads only the columns of its own buckets
-  // and answers for them, as in the fit: memory per rank stays V/p however large V is, and
-  // one all-to-all of the new documents' distinct terms replaces every rank reading all V.
-  VocabularySlice slice = read_vocabulary_slice(comm, vocabulary_file);
   say("vocabulary: " + std::to_string(slice.columns) + " terms, " + std::to_string(slice.terms.size()) +
       " owned by this rank");
   LocalTerms local = count_terms(corpus, with_sorted_stop_words(options));
@@ -966,6 +1001,11 @@ template void write_tfidf(const Comm&, OutputFile&, const TfidfResult<double>&, 
 template TfidfResult<float> tfidf_transform(const Comm&, const Corpus&, const std::string&, const TfidfOptions&,
                                             const std::function<void(const std::string&)>&);
 template TfidfResult<double> tfidf_transform(const Comm&, const Corpus&, const std::string&, const TfidfOptions&,
+                                             const std::function<void(const std::string&)>&);
+
+template TfidfResult<float> tfidf_transform(const Comm&, const Corpus&, VocabularySlice, const TfidfOptions&,
+                                            const std::function<void(const std::string&)>&);
+template TfidfResult<double> tfidf_transform(const Comm&, const Corpus&, VocabularySlice, const TfidfOptions&,
                                              const std::function<void(const std::string&)>&);
 
 }  // namespace lloyd

@@ -2,6 +2,7 @@
 // K-Means against a scripted reference (scripts/fixtures/make_text_fixtures.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -274,6 +275,45 @@ TEST(Tfidf, TransformOfTheFittedCorpusIsTheFitsMatrix) {
     remove_scratch(comm, vocabulary);
     options = {};  // then the defaults on the multilingual corpus
   }
+}
+
+// The vocabulary held in memory (the Python package's fitted Tfidf: every column on every rank)
+// transforms as the file does: owned_vocabulary picks each rank's buckets, and transforming the
+// training corpus gives the fit's matrix bit for bit. Terms out of lloyd's order are refused.
+TEST(Tfidf, TransformWithTheVocabularyInMemoryIsTheFitsMatrix) {
+  Comm comm(MPI_COMM_WORLD);
+  TfidfOptions options;
+  options.ngram_max = 2;
+  options.sublinear_tf = true;
+  const Corpus corpus = read_corpus(comm, data_path("tfidf_corpus.txt"));
+  const TfidfResult<double> fit = tfidf<double>(comm, corpus, options);
+  std::vector<char> packed;
+  for (const auto& term : fit.terms) packed.insert(packed.end(), term.c_str(), term.c_str() + term.size() + 1);
+  const std::vector<char> all = comm.allgatherv(std::span<const char>(packed));
+  std::vector<std::string> terms;
+  for (auto at = all.begin(); at != all.end(); at = std::find(at, all.end(), '\0') + 1) terms.emplace_back(&*at);
+  const std::vector<double> idf = gather_all(comm, fit.idf);
+  const std::vector<std::int64_t> frequency = gather_all(comm, fit.document_frequency);
+  ASSERT_EQ(terms.size(), fit.columns);
+  VocabularySlice slice = owned_vocabulary(comm, terms, idf, frequency, "in memory");
+  EXPECT_EQ(slice.first, fit.first_column);
+  EXPECT_EQ(slice.terms, fit.terms);
+  const TfidfResult<double> again = tfidf_transform<double>(comm, corpus, std::move(slice), options);
+  EXPECT_EQ(again.matrix.indptr, fit.matrix.indptr);
+  EXPECT_EQ(again.matrix.indices, fit.matrix.indices);
+  EXPECT_EQ(again.matrix.values, fit.matrix.values);
+  EXPECT_EQ(again.idf, fit.idf);
+
+  std::swap(terms[3], terms[4]);
+  try {
+    owned_vocabulary(comm, terms, idf, frequency, "in memory");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("in memory: /vocabulary is not in lloyd's column order at column 4"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(owned_vocabulary(comm, {"a"}, {1.0, 2.0}, {1}, "in memory"), Error);
 }
 
 // A vocabulary written before the options were stored (only `ngram`, `sublinear_tf` and

@@ -176,4 +176,27 @@ TfidfResult<T> tfidf_transform(const Comm& comm, const Corpus& corpus, const std
                                const TfidfOptions& options,
                                const std::function<void(const std::string&)>& progress = {});
 
+/// The columns of a fitted vocabulary that one rank owns (the terms of its hash buckets):
+/// columns [first, first + terms.size()) of `columns`, with their idf and document frequency.
+struct VocabularySlice {
+  std::uint64_t first = 0, columns = 0;
+  std::vector<std::string> terms;
+  std::vector<double> idf;
+  std::vector<std::int64_t> document_frequency;
+};
+
+/// This rank's slice of a whole fitted vocabulary held in memory (every column of a fit, in
+/// its order): the columns of the rank's buckets. Not collective; an Error starting with
+/// `what` when the terms are not in lloyd's column order, an idf is not a positive number or
+/// the lengths differ.
+VocabularySlice owned_vocabulary(const Comm& comm, std::vector<std::string> terms, std::vector<double> idf,
+                                 std::vector<std::int64_t> document_frequency, const std::string& what);
+
+/// Collective over comm: tfidf_transform with this rank's slice of the vocabulary given
+/// (owned_vocabulary) instead of read from a file — the same rows.
+template <class T>
+TfidfResult<T> tfidf_transform(const Comm& comm, const Corpus& corpus, VocabularySlice slice,
+                               const TfidfOptions& options,
+                               const std::function<void(const std::string&)>& progress = {});
+
 }  // namespace lloyd
