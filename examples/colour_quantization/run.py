@@ -10,7 +10,8 @@ pixels quantized with one shared palette, on 4 ranks (or --ranks).
 The pixels go to lloyd as they are (uint8 HDF5; lloyd reads integers and computes in float64).
 Every K starts from the same K distinct colours of the photo, drawn by numpy with a fixed seed,
 passed to lloyd (`--init FILE.h5:/centres`) and to scikit-learn (`KMeans(init=centres,
-n_init=1)`): both run the same Lloyd iterations, so their inertias must agree to 1e-6.
+n_init=1)`): both run the same Lloyd iterations, so their inertias agree but for float64
+rounding (measured: 1e-14 relative; checked: within AGREEMENT).
 Pictures: colour_quantization.png (the photo and its three quantized versions) and
 colour_quantization_palettes.png (each palette, every colour as wide as its share of pixels,
 and inertia / PSNR per K).
@@ -31,6 +32,9 @@ from sklearn.datasets import load_sample_image  # noqa: E402
 
 COLOURS = (4, 16, 64)
 SEED = 19
+# lloyd's inertia / scikit-learn's from the same centres differs from 1 by float64 rounding
+# alone (about 1e-14 here, summation order); the check keeps a wide margin for other machines.
+AGREEMENT = 1e-9
 
 
 def photos(large):
@@ -101,8 +105,8 @@ def main():
                           counts=counts, quantized=quantized, ratio=ratio)
         print(f"{k:>3} {fit['n_iter']:>4} {fit['inertia']:>15.6e} {sk.inertia_:>15.6e} "
               f"{ratio - 1:>10.1e} {results[k]['psnr']:>8.2f} {fit['seconds']:>8.2f}")
-        checks.expect(abs(ratio - 1) <= 1e-6,
-                      f"K={k}: lloyd's inertia / scikit-learn's = 1 {ratio - 1:+.1e} (within 1e-6 of 1)")
+        checks.expect(abs(ratio - 1) <= AGREEMENT,
+                      f"K={k}: lloyd's inertia / scikit-learn's = 1 {ratio - 1:+.1e} (within {AGREEMENT:.0e} of 1)")
         # The PSNR drawn is the one lloyd's inertia implies (mean squared error = inertia / 3n).
         checks.expect(np.isclose(mse, fit["inertia"] / (3 * n), rtol=1e-9),
                       f"K={k}: the quantized photo's error is lloyd's inertia / 3n")
@@ -173,10 +177,8 @@ def draw_palettes(args, results, n, suffix):
     twin = plot.twinx()
     twin.plot(ks, [results[k]["psnr"] for k in ks], "s--", color="tab:red")
     twin.set_ylabel("PSNR (dB)", color="tab:red")
-    plot.set_title("inertia and PSNR per K", fontsize=9)
-    worst = max(abs(results[k]["ratio"] - 1) for k in ks)
-    plot.text(0.03, 0.03, f"lloyd / scikit-learn\ninertia: 1 \u00b1 {max(worst, 1e-16):.0e}",
-              transform=plot.transAxes, fontsize=8)
+    plot.set_title(f"inertia and PSNR per K\n(inertia / scikit-learn's: 1 \u00b1 {AGREEMENT:.0e})",
+                   fontsize=9)
     save(figure, args, "colour_quantization_palettes" + suffix)
     plt.close(figure)
 
