@@ -31,7 +31,7 @@ def arguments(description, **defaults):
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="a size that shows the distributed run")
-    parser.add_argument("--ranks", type=int, default=2, help="MPI ranks for lloyd (default 2)")
+    parser.add_argument("--ranks", type=int, default=None, help="MPI ranks for lloyd (default 2; 4 with --large)")
     parser.add_argument("--out", type=Path, default=GALLERY, help="where the pictures go (docs/gallery)")
     parser.add_argument("--lloyd", default=os.environ.get("LLOYD_BINARY", str(ROOT / "build" / "lloyd")),
                         help="the lloyd executable (build/lloyd)")
@@ -40,6 +40,8 @@ def arguments(description, **defaults):
     for name, value in defaults.items():
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
     args = parser.parse_args()
+    if args.ranks is None:
+        args.ranks = 4 if args.large else 2
     args.out.mkdir(parents=True, exist_ok=True)
     # Intermediate files (data sets, models) live in a scratch directory removed at exit.
     args.work = Path(tempfile.mkdtemp(prefix="lloyd-example-"))
@@ -77,8 +79,9 @@ class Checks:
 
 
 def save(figure, args, name):
-    """Writes the figure as args.out/NAME.png and says so."""
-    path = args.out / f"{name}.png"
+    """Writes the figure as args.out/NAME.png (NAME_large.png with --large: the committed
+    pictures are the default size's) and says so."""
+    path = args.out / f"{name}{'_large' if args.large else ''}.png"
     figure.savefig(path, dpi=110, bbox_inches="tight")
     print(f"picture: {path}")
     return path

@@ -53,7 +53,7 @@ def make_data(args):
 def main():
     args = arguments(__doc__, samples=20_000, outliers=100)
     if args.large:
-        args.samples, args.outliers, args.ranks = 2_000_000, 10_000, max(args.ranks, 4)
+        args.samples, args.outliers = 2_000_000, 10_000
     checks = Checks(args)
     data, X, is_outlier = make_data(args)
     n_flag = args.outliers

@@ -66,8 +66,6 @@ def labels_of(model):
 
 def main():
     args = arguments(__doc__)
-    if args.large and args.ranks == 2:
-        args.ranks = 4
     check = Checks(args)
     recommended = choose_k(args)
     for name, k in recommended.items():

@@ -65,9 +65,6 @@ def psnr(mse):
 
 def main():
     args = arguments(__doc__)
-    if args.large and args.ranks == 2:
-        args.ranks = 4
-    suffix = "_large" if args.large else ""
     started = time.perf_counter()
     images = photos(args.large)
     pixels = np.concatenate([image.reshape(-1, 3) for image in images])
@@ -115,13 +112,13 @@ def main():
                   f"each 4x more colours gains > 2 dB PSNR ({', '.join(f'{g:.1f}' for g in gains)} dB)")
     checks.expect(results[64]["psnr"] > 30, f"64 colours: PSNR {results[64]['psnr']:.1f} dB > 30 dB")
 
-    draw_photos(args, images, results, suffix)
-    draw_palettes(args, results, n, suffix)
+    draw_photos(args, images, results)
+    draw_palettes(args, results, n)
     print(f"total {time.perf_counter() - started:.1f} s")
     checks.finish()
 
 
-def draw_photos(args, images, results, suffix):
+def draw_photos(args, images, results):
     """Each photo, original and quantized, in a 2 x 2 block (photos one under the other)."""
     figure, axes = plt.subplots(2 * len(images), 2, figsize=(5.9, 4.1 * len(images) + 0.2),
                                 squeeze=False)
@@ -141,11 +138,11 @@ def draw_photos(args, images, results, suffix):
     figure.suptitle("Colour quantization: lloyd fit (K-Means on the RGB pixels) on "
                     f"{args.ranks} ranks", fontsize=10)
     figure.tight_layout()
-    save(figure, args, "colour_quantization" + suffix)
+    save(figure, args, "colour_quantization")
     plt.close(figure)
 
 
-def draw_palettes(args, results, n, suffix):
+def draw_palettes(args, results, n):
     """Each palette (colours sorted by brightness, each as wide as its share of the pixels),
     and inertia / PSNR per K."""
     figure = plt.figure(figsize=(9, 3.2))
@@ -179,7 +176,7 @@ def draw_palettes(args, results, n, suffix):
     twin.set_ylabel("PSNR (dB)", color="tab:red")
     plot.set_title(f"inertia and PSNR per K\n(inertia / scikit-learn's: 1 \u00b1 {AGREEMENT:.0e})",
                    fontsize=9)
-    save(figure, args, "colour_quantization_palettes" + suffix)
+    save(figure, args, "colour_quantization_palettes")
     plt.close(figure)
 
 

@@ -93,7 +93,7 @@ def profile_table(ax, rows, row_names, row_segments, colour_mean, colour_scale, 
 def main():
     args = arguments(__doc__, customers=20_000)
     if args.large:
-        args.customers, args.ranks = 2_000_000, max(args.ranks, 4)
+        args.customers = 2_000_000
     checks = Checks(args)
     X, segment = make_customers(args.customers)
     data = args.work / "customers.h5"

@@ -46,9 +46,6 @@ def data(large):
 
 def main():
     args = arguments(__doc__)
-    if args.large and args.ranks == 2:
-        args.ranks = 4
-    suffix = "_large" if args.large else ""
     started = time.perf_counter()
     X, y = data(args.large)
     path = args.work / "digits.h5"
@@ -105,8 +102,8 @@ def main():
         checks.expect(np.isclose(per_row.mean(), scores["silhouette"], rtol=1e-12),
                       "the silhouette plot's mean is lloyd's score")
 
-    draw_centroids(args, centroids, confusion, majority, suffix)
-    draw_scores(args, confusion, majority, per_row, plot_labels, scores, sampled, suffix)
+    draw_centroids(args, centroids, confusion, majority)
+    draw_scores(args, confusion, majority, per_row, plot_labels, scores, sampled)
     print(f"total {time.perf_counter() - started:.1f} s")
     checks.finish()
 
@@ -117,7 +114,7 @@ def cluster_order(majority, confusion):
     return sorted(range(K), key=lambda c: (majority[c], -confusion[c].sum()))
 
 
-def draw_centroids(args, centroids, confusion, majority, suffix):
+def draw_centroids(args, centroids, confusion, majority):
     """The 10 centroids as 8 x 8 images, each titled with its cluster's majority digit."""
     figure, axes = plt.subplots(2, 5, figsize=(6.4, 3.9))
     for axis, c in zip(axes.ravel(), cluster_order(majority, confusion)):
@@ -128,11 +125,11 @@ def draw_centroids(args, centroids, confusion, majority, suffix):
     figure.suptitle(f"The {K} centroids of lloyd fit on the digits (mean image of each cluster)",
                     fontsize=10)
     figure.tight_layout()
-    save(figure, args, "digits" + suffix)
+    save(figure, args, "digits")
     plt.close(figure)
 
 
-def draw_scores(args, confusion, majority, per_row, plot_labels, scores, sampled, suffix):
+def draw_scores(args, confusion, majority, per_row, plot_labels, scores, sampled):
     """Left: the confusion matrix, clusters against digits. Right: the silhouette plot, each
     cluster's per-sample silhouettes sorted, the mean as a dashed line."""
     order = cluster_order(majority, confusion)
@@ -169,7 +166,7 @@ def draw_scores(args, confusion, majority, per_row, plot_labels, scores, sampled
     right.set_title(f"silhouette per cluster: mean {scores['silhouette']:.3f} (dashed){note}", fontsize=9)
     right.set_xlim(per_row.min() - 0.02, per_row.max() + 0.05)
     figure.tight_layout()
-    save(figure, args, "digits_scores" + suffix)
+    save(figure, args, "digits_scores")
     plt.close(figure)
 
 

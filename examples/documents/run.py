@@ -51,8 +51,6 @@ def perturbed_copies(documents, copies, drop, seed=0):
 
 def main():
     args = arguments(__doc__)
-    if args.large and args.ranks == 2:
-        args.ranks = 4
     documents = (ROOT / "data" / "docstrings.txt").read_text().splitlines()
     topics = np.array((ROOT / "data" / "docstrings_topics.txt").read_text().split())
     names = sorted(set(topics))

@@ -15,7 +15,8 @@
 # runs, as for a reader who runs that example alone. Not run here: `scripts/test.sh` (that is the test
 # suite; CI runs it), `scripts/demo.sh` unless the lloyd under test is build/lloyd (it builds
 # build/ first), `sbatch` lines (tests/slurm/test_jobs.sh submits every job script
-# to a real Slurm) and the `pip install` block (tests/python/pip_install.sh runs it).
+# to a real Slurm), the `pip install` block (tests/python/pip_install.sh runs it) and the
+# gallery's `examples/NAME/run.py` lines (ctest examples.NAME runs each with --check).
 set -u
 source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
 lib_init "$@"
@@ -117,6 +118,10 @@ for block in "$TMP"/blocks/*; do
       check_ran_ok "$name.python"
       continue ;;
   esac
+  # The gallery's examples run in the tests with --check (ctest examples.NAME).
+  if ! grep -v '^/usr/bin/python3 examples/[a-z_]*/run.py$' "$block" | grep -q '[^[:space:]]'; then
+    echo "SKIP $name: gallery example (ctest examples.* runs it with --check)"; continue
+  fi
   if grep -q 'pip install' "$block"; then echo "SKIP $name: pip install (tests/python/pip_install.sh installs the package so)"; continue; fi
   if grep -q '^scripts/test.sh' "$block"; then echo "SKIP $name: scripts/test.sh is the suite itself (CI runs it)"; continue; fi
   # scripts/demo.sh builds build/ (Release) first: run it only when that is the lloyd under
