@@ -59,7 +59,9 @@ class RowBlock {
   RowBlock(Matrix values) : owned_(std::move(values)) { refresh(); }  // NOLINT: as a RowMatrix
   template <class Derived>
   RowBlock(const Eigen::DenseBase<Derived>& values) : owned_(values) { refresh(); }  // NOLINT
-  RowBlock(const RowBlock& other) : owned_(other.owned_), view_(other.view_) { take_view_of(other); }
+  RowBlock(const RowBlock& other) : owned_(other.view_ ? Matrix() : other.owned_), view_(other.view_) {
+    take_view_of(other);
+  }
   RowBlock(RowBlock&& other) noexcept : owned_(std::move(other.owned_)), view_(other.view_) {
     take_view_of(other);
     other.refresh();
