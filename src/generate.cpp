@@ -37,6 +37,7 @@ Blobs<T> make_blobs(const Comm& comm, const BlobOptions& options) {
   const std::uint64_t base = options.samples / clusters, extra = options.samples % clusters;
   const std::uint64_t big_rows = extra * (base + 1);
   const Permutation shuffle(options.samples, options.seed);
+  auto rows = blobs.data.rows.mutable_matrix();
   const std::uint64_t pairs_per_row = static_cast<std::uint64_t>(d + 1) / 2;
   for (std::uint64_t g = mine.begin; g < mine.end; ++g) {
     const std::uint64_t position = shuffle(g);
@@ -48,7 +49,7 @@ Blobs<T> make_blobs(const Comm& comm, const BlobOptions& options) {
       const auto noise = rng.normal_pair(stream_id(Stream::GenerateNoise),
                                          g * pairs_per_row + static_cast<std::uint64_t>(j / 2));
       for (Eigen::Index h = 0; h < 2 && j + h < d; ++h)
-        blobs.data.rows(i, j + h) = static_cast<T>(
+        rows(i, j + h) = static_cast<T>(
             std::fma(options.cluster_std, noise[h], blobs.centers(static_cast<Eigen::Index>(cluster), j + h)));
     }
   }

@@ -2,6 +2,7 @@
 // Helpers shared by the tests: fixture paths and a gathered view of distributed results
 // (gathering is fine in tests; the library itself never gathers the data).
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "lloyd/comm.hpp"
+#include "lloyd/core/options.hpp"
 #include "lloyd/error.hpp"
 
 namespace lloyd::test {
@@ -34,6 +36,31 @@ inline std::string scratch_path(const Comm& comm, const std::string& stem) {
   const char* tmp = std::getenv("TMPDIR");
   return std::string(tmp ? tmp : "/tmp") + "/lloyd-test-" + stem + "-" + std::to_string(stamp) +
          ".h5";
+}
+
+/// Whether two values are the same bits (-0 differs from 0; a NaN equals the same NaN).
+template <class V>
+bool same_bits(const V& a, const V& b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+/// Expects two fits to have ended bit-identical: centres (bit for bit), labels, inertias,
+/// iterations, restarts and histories.
+template <class T>
+void expect_same_fit(const KMeansResult<T>& a, const KMeansResult<T>& b, const std::string& what) {
+  EXPECT_TRUE(a.centroids.rows() == b.centroids.rows() && a.centroids.cols() == b.centroids.cols() &&
+              std::memcmp(a.centroids.data(), b.centroids.data(),
+                          static_cast<std::size_t>(a.centroids.size()) * sizeof(T)) == 0)
+      << what;
+  EXPECT_EQ(a.labels, b.labels) << what;
+  EXPECT_TRUE(same_bits(a.inertia, b.inertia)) << what;
+  EXPECT_TRUE(same_bits(a.init_inertia, b.init_inertia)) << what;
+  EXPECT_EQ(a.n_iter, b.n_iter) << what;
+  EXPECT_EQ(a.converged, b.converged) << what;
+  EXPECT_EQ(a.best_restart, b.best_restart) << what;
+  EXPECT_EQ(a.restart_inertia, b.restart_inertia) << what;
+  EXPECT_EQ(a.inertia_history, b.inertia_history) << what;
+  EXPECT_EQ(a.center_shift_history, b.center_shift_history) << what;
 }
 
 /// Expects `read` to throw an AgreedError whose message contains `expected`.

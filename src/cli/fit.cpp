@@ -357,7 +357,7 @@ std::optional<Scaling> standardize_shard(const Comm& comm, const FitRequest& req
                                          std::optional<RowMatrix<T>>& initial) {
   if (!request.standardize) return std::nullopt;
   Scaling scaling = fit_standard_scaling(comm, shard);
-  standardize(scaling, shard.rows);
+  standardize(scaling, shard);
   if (initial) standardize(scaling, *initial);
   return scaling;
 }

@@ -60,7 +60,7 @@ int predict_typed(const Comm& comm, const PredictRequest& request, const MatrixS
                                       : read_shard<T>(comm, input, shape);
   // A standardized model labels in its scaled space, as scikit-learn's
   // Pipeline(StandardScaler(), KMeans()) does: distances are in that space too.
-  if (fitted.scaling) standardize(*fitted.scaling, shard.rows);
+  if (fitted.scaling) standardize(*fitted.scaling, shard);
   // The weighted inertia: scikit-learn's −KMeans.score(X, sample_weight=w).
   if (request.sample_weight && !fitted.cosine) attach_sample_weights(comm, *request.sample_weight, shard);
   std::vector<std::int32_t> labels;

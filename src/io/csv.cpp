@@ -302,7 +302,7 @@ DenseShard<T> read_csv_shard(const Comm& comm, const DatasetRef& ref, const Matr
   check_mpi(MPI_Type_commit(&row_type), "MPI_Type_commit");
   T placeholder{};
   const int status = MPI_Alltoallv(send ? send : &placeholder, send_counts.data(), send_offsets.data(), row_type,
-                                   block.size() ? shard.rows.data() : &placeholder, receive_counts.data(),
+                                   block.size() ? shard.rows.mutable_data() : &placeholder, receive_counts.data(),
                                    receive_offsets.data(), row_type, comm.get());
   MPI_Type_free(&row_type);
   check_mpi(status, "MPI_Alltoallv");

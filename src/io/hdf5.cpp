@@ -491,7 +491,7 @@ DenseShard<T> read_shard(const Comm& comm, const DatasetRef& given, const Matrix
 
   // A .npy file: each rank reads its own rows by byte offset.
   if (ref.format == InputFormat::Npy)
-    run_agreed(comm, [&] { NpyFile(ref.file).read_rows(mine.begin, mine.size(), shard.rows.data()); });
+    run_agreed(comm, [&] { NpyFile(ref.file).read_rows(mine.begin, mine.size(), shard.rows.mutable_data()); });
   else run_agreed(comm, [&] {
     Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
     const hsize_t start[2] = {mine.begin, 0}, count[2] = {mine.size(), shape.cols};
@@ -509,7 +509,7 @@ DenseShard<T> read_shard(const Comm& comm, const DatasetRef& given, const Matrix
     Hid dxpl = collective_transfer();
     T placeholder{};
     checked_status(H5Dread(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
-                           dxpl.get(), mine.size() ? shard.rows.data() : &placeholder),
+                           dxpl.get(), mine.size() ? shard.rows.mutable_data() : &placeholder),
                    "read " + ref.text());
   });
   run_agreed(comm, [&] { check_values(shard.rows, shard.first_row, ref); });

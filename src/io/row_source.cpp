@@ -56,7 +56,7 @@ class StreamedSource final : public RowSource<T> {
       const std::uint64_t count = next < range_.end ? end - next : 0;
       block.first_row = count ? next : range_.end;
       block.rows.resize(static_cast<Eigen::Index>(count), features());
-      run_agreed(*comm_, [&] { reader_->read_block(next, count, block.rows.data()); });
+      run_agreed(*comm_, [&] { reader_->read_block(next, count, block.rows.mutable_data()); });
       block.weights = this->weight_block(next, count);
       block.has_weights = this->weighted();
       visit(block);

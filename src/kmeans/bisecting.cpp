@@ -29,8 +29,8 @@ DenseShard<T> rows_of_node(const Comm& comm, const DenseShard<T>& shard,
     if (node_of_row[static_cast<std::size_t>(i)] == node) members.push_back(i);
   DenseShard<T> part;
   part.rows.resize(static_cast<Eigen::Index>(members.size()), shard.features());
-  for (std::size_t m = 0; m < members.size(); ++m)
-    part.rows.row(static_cast<Eigen::Index>(m)) = shard.rows.row(members[m]);
+  auto rows = part.rows.mutable_matrix();
+  for (std::size_t m = 0; m < members.size(); ++m) rows.row(static_cast<Eigen::Index>(m)) = shard.rows.row(members[m]);
   part.has_weights = shard.weighted();
   if (shard.weighted())
     for (const Eigen::Index member : members) part.weights.push_back(shard.weight(member));

@@ -132,6 +132,7 @@ struct Closer {
 // last, partial group stay as they are. The shard is const to the caller, and is again the
 // same bits when this object goes (also when an exception leaves the seeding); nothing else
 // reads it meanwhile, and no extra copy of it is made (memory per rank stays its shard).
+// Never made for a shard that is a view (DenseShard::view_of): that memory is not lloyd's.
 template <class T>
 class ColumnGroups {
  public:
@@ -411,8 +412,11 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
   const auto width = static_cast<std::size_t>(stride);
   std::vector<Closer<T>> closer(static_cast<std::size_t>(threads()));
 
+  // ColumnGroups rearranges the rows in place: never in memory the shard only views (the
+  // caller's, which may be read-only or read meanwhile). A view's steps then read the rows
+  // as they are, transposing them in each step: the same bits, a slower seeding.
   std::optional<ColumnGroups<T>> groups;
-  if (kernel.in_lanes(trials) && k > 1) {
+  if (kernel.in_lanes(trials) && k > 1 && !shard.is_view()) {
     groups.emplace(shard, kernel.kernels());
     kernel.use(&*groups);
   }

@@ -53,7 +53,7 @@ void load_draw(const Comm& comm, RowSource<T>& source, const Draw& draw, std::ui
     allocating("the rank's " + std::to_string(draw.rows.size()) + " rows of a mini-batch",
                static_cast<double>(draw.rows.size()) * static_cast<double>(source.features()) * sizeof(T),
                [&] { out.rows.resize(static_cast<Eigen::Index>(draw.rows.size()), source.features()); });
-    source.rows(draw.rows, out.rows.data());
+    source.rows(draw.rows, out.rows.mutable_data());
     if (source.weighted()) out.weights = source.weights(draw.rows);
     out.has_weights = source.weighted();
   });

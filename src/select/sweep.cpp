@@ -84,6 +84,7 @@ DenseShard<T> GapReferenceSampler<T>::sample(int b) const {
   reference.global_rows = shard_.global_rows;
   reference.first_row = shard_.first_row;
   reference.rows.resize(shard_.local_rows(), d);
+  auto rows = reference.rows.mutable_matrix();
   Eigen::VectorXd z(d);
   for (Eigen::Index i = 0; i < shard_.local_rows(); ++i) {
     const std::uint64_t g = shard_.global_index(i);
@@ -92,9 +93,9 @@ DenseShard<T> GapReferenceSampler<T>::sample(int b) const {
                       hi_(j) - lo_(j), lo_(j));
     if (rotated_) {
       const Eigen::VectorXd x = rotation_ * z + mean_;
-      for (Eigen::Index j = 0; j < d; ++j) reference.rows(i, j) = static_cast<T>(x(j));
+      for (Eigen::Index j = 0; j < d; ++j) rows(i, j) = static_cast<T>(x(j));
     } else {
-      for (Eigen::Index j = 0; j < d; ++j) reference.rows(i, j) = static_cast<T>(z(j));
+      for (Eigen::Index j = 0; j < d; ++j) rows(i, j) = static_cast<T>(z(j));
     }
   }
   return reference;

@@ -21,10 +21,10 @@ DenseShard<double> example_rows(std::uint64_t n, RowRange range) {
   for (std::uint64_t row = range.begin; row < range.end; ++row) {
     const auto i = static_cast<Eigen::Index>(row - range.begin);
     const double x = static_cast<double>(row);
-    shard.rows(i, 0) = std::sin(x) * 1000.0;
-    shard.rows(i, 1) = 1e9 + std::cos(x * 0.7);
-    shard.rows(i, 2) = 0.1;
-    shard.rows(i, 3) = row % 7 == 0 ? 1e6 : 1e-6 * x;
+    shard.rows.mutable_matrix()(i, 0) = std::sin(x) * 1000.0;
+    shard.rows.mutable_matrix()(i, 1) = 1e9 + std::cos(x * 0.7);
+    shard.rows.mutable_matrix()(i, 2) = 0.1;
+    shard.rows.mutable_matrix()(i, 3) = row % 7 == 0 ? 1e6 : 1e-6 * x;
   }
   return shard;
 }
@@ -67,7 +67,7 @@ TEST(Scaling, ConstantFeaturesBecomeZeroAndCentresGoBackToDataUnits) {
   const Scaling scaling = fit_standard_scaling(comm, shard);
   EXPECT_EQ(scaling.mean[2], 0.1);  // exactly the value, not Σ/n rounded twice
   EXPECT_EQ(scaling.scale[2], 1.0);
-  standardize(scaling, shard.rows);
+  standardize(scaling, shard);
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) EXPECT_EQ(shard.rows(i, 2), 0.0);
   // z-scores: mean 0, population variance 1 (over all ranks).
   std::vector<double> sums(8, 0.0);

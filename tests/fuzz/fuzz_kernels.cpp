@@ -25,8 +25,8 @@ void run_kernels(const std::uint8_t* data, std::size_t size, Eigen::Index d, Eig
   DenseShard<T> shard;
   shard.global_rows = static_cast<std::uint64_t>(n);
   shard.rows.resize(n, d);
-  std::memcpy(shard.rows.data(), data, static_cast<std::size_t>(n * d) * sizeof(T));
-  const RowMatrix<T> centres = shard.rows.topRows(k);
+  std::memcpy(shard.rows.mutable_data(), data, static_cast<std::size_t>(n * d) * sizeof(T));
+  const RowMatrix<T> centres = shard.rows.matrix().topRows(k);
   // The widest scale: every finite value converts without overflow.
   const std::vector<double> max_abs(static_cast<std::size_t>(d), static_cast<double>(std::numeric_limits<T>::max()));
   const FixedPoint fixed(max_abs);

@@ -135,12 +135,12 @@ TEST(Checkpoint, TheFingerprintIsTheSameForAnyNumberOfRanksAndFollowsTheContent)
     alone_value = data_fingerprint(*alone, all_rows.data);
     // One value changed by one ulp, two rows swapped, the same values as float32: all differ.
     DenseShard<double> changed = all_rows.data;
-    changed.rows(1234, 3) = std::nextafter(changed.rows(1234, 3), 1e300);
+    changed.rows.mutable_matrix()(1234, 3) = std::nextafter(changed.rows(1234, 3), 1e300);
     EXPECT_NE(data_fingerprint(*alone, changed), alone_value);
     DenseShard<double> swapped = all_rows.data;
-    swapped.rows.row(5).swap(swapped.rows.row(6));
+    swapped.rows.mutable_matrix().row(5).swap(swapped.rows.mutable_matrix().row(6));
     EXPECT_NE(data_fingerprint(*alone, swapped), alone_value);
-    DenseShard<float> narrow{all_rows.data.global_rows, 0, all_rows.data.rows.cast<float>()};
+    DenseShard<float> narrow{all_rows.data.global_rows, 0, all_rows.data.rows.matrix().cast<float>()};
     EXPECT_NE(data_fingerprint(*alone, narrow), alone_value);
   }
   world.bcast(std::span<std::uint64_t>(&alone_value, 1), 0);

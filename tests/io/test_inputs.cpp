@@ -31,7 +31,7 @@ void expect_same_rows(const DenseShard<T>& actual, const DenseShard<T>& expected
   EXPECT_EQ(actual.first_row, expected.first_row) << what;
   ASSERT_EQ(actual.rows.rows(), expected.rows.rows()) << what;
   ASSERT_EQ(actual.rows.cols(), expected.rows.cols()) << what;
-  EXPECT_TRUE(actual.rows == expected.rows) << what;  // bit for bit
+  EXPECT_TRUE(actual.rows.matrix() == expected.rows.matrix()) << what;  // bit for bit
 }
 
 // A text file written by rank 0, removed at the end of the test.

@@ -37,7 +37,7 @@ DenseShard<T> rows_around(const Comm& comm, const RowMatrix<double>& centres, st
       const auto column = static_cast<std::size_t>(j);
       const double value =
           (centres(static_cast<Eigen::Index>(global) % k, j) + normal(generator)) * scale[column] + offset[column];
-      shard.rows(i, j) = static_cast<T>(global == 0 && !outlier.empty() ? outlier[static_cast<std::size_t>(j)] : value);
+      shard.rows.mutable_matrix()(i, j) = static_cast<T>(global == 0 && !outlier.empty() ? outlier[static_cast<std::size_t>(j)] : value);
     }
   }
   return shard;

@@ -128,8 +128,8 @@ DenseShard<T> issue21_rows(Eigen::Index n, Eigen::Index d) {
   shard.global_rows = static_cast<std::uint64_t>(n);
   shard.rows = RowMatrix<T>::Zero(n, d);
   for (Eigen::Index i = 0; i < n; ++i) {
-    shard.rows(i, 0) = i % 2 ? -std::numeric_limits<T>::max() : std::numeric_limits<T>::max();
-    if (i % 3 == 0) shard.rows(i, d - 1) = static_cast<T>(i);
+    shard.rows.mutable_matrix()(i, 0) = i % 2 ? -std::numeric_limits<T>::max() : std::numeric_limits<T>::max();
+    if (i % 3 == 0) shard.rows.mutable_matrix()(i, d - 1) = static_cast<T>(i);
   }
   return shard;
 }
@@ -140,7 +140,7 @@ void expect_kernels_stay_in_bounds() {
     for (const Eigen::Index k : {Eigen::Index{2}, Eigen::Index{4}, Eigen::Index{40}}) {
       const Eigen::Index n = 600;
       const DenseShard<T> shard = issue21_rows<T>(n, d);
-      const RowMatrix<T> centres = shard.rows.topRows(k);
+      const RowMatrix<T> centres = shard.rows.matrix().topRows(k);
       const std::vector<double> max_abs(static_cast<std::size_t>(d), static_cast<double>(std::numeric_limits<T>::max()));
       const FixedPoint fixed(max_abs);
       std::vector<std::int32_t> labels(static_cast<std::size_t>(n), -1);

@@ -36,7 +36,7 @@ DenseShard<T> cast_shard(const DenseShard<double>& shard) {
   DenseShard<T> out;
   out.global_rows = shard.global_rows;
   out.first_row = shard.first_row;
-  out.rows = shard.rows.cast<T>();
+  out.rows = shard.rows.matrix().cast<T>();
   return out;
 }
 
@@ -56,7 +56,7 @@ DenseShard<double> uniform(const Comm& comm) {
   shard.rows.resize(static_cast<Eigen::Index>(mine.size()), d);
   const CounterRng rng(3);
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
-    for (Eigen::Index j = 0; j < d; ++j) shard.rows(i, j) = rng.uniform(0, shard.global_index(i) * d + j);
+    for (Eigen::Index j = 0; j < d; ++j) shard.rows.mutable_matrix()(i, j) = rng.uniform(0, shard.global_index(i) * d + j);
   return shard;
 }
 

@@ -78,10 +78,10 @@ void expect_kmeans_plus_plus_leaves_the_shard_as_it_was(const Comm& comm) {
   options.centers = 5;
   options.seed = 3;
   const auto blobs = make_blobs<T>(comm, options);
-  const RowMatrix<T> before = blobs.data.rows;
+  const RowMatrix<T> before = blobs.data.rows.matrix();
   const DataSummary summary = summarize(comm, blobs.data);
   const auto centres = initial_centres(comm, blobs.data, InitMethod::KMeansPlusPlus, 9, 4, 0, summary.fixed);
-  EXPECT_TRUE((blobs.data.rows.array() == before.array()).all());
+  EXPECT_TRUE((blobs.data.rows.matrix().array() == before.array()).all());
   std::vector<T> local(before.data(), before.data() + before.size());
   const auto rows = test::gather_all(comm, local);
   for (Eigen::Index c = 0; c < centres.rows(); ++c) {

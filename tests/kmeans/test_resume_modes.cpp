@@ -30,20 +30,11 @@ DenseShard<double> blobs(const Comm& comm, std::uint64_t samples, double cluster
   return make_blobs<double>(comm, options).data;
 }
 
-bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+using test::same_bits;
 
 void expect_same(const KMeansResult<double>& resumed, const KMeansResult<double>& full, const std::string& what) {
   EXPECT_FALSE(resumed.interrupted) << what;
-  EXPECT_TRUE(resumed.centroids == full.centroids) << what;
-  EXPECT_EQ(resumed.labels, full.labels) << what;
-  EXPECT_TRUE(same_bits(resumed.inertia, full.inertia)) << what;
-  EXPECT_TRUE(same_bits(resumed.init_inertia, full.init_inertia)) << what;
-  EXPECT_EQ(resumed.n_iter, full.n_iter) << what;
-  EXPECT_EQ(resumed.converged, full.converged) << what;
-  EXPECT_EQ(resumed.best_restart, full.best_restart) << what;
-  EXPECT_EQ(resumed.restart_inertia, full.restart_inertia) << what;
-  EXPECT_EQ(resumed.inertia_history, full.inertia_history) << what;
-  EXPECT_EQ(resumed.center_shift_history, full.center_shift_history) << what;
+  test::expect_same_fit(resumed, full, what);
 }
 
 // Runs `fit` stopped after `stop_after` polls of every rank, with each state written to a

@@ -20,7 +20,7 @@ DenseShard<double> block_shard(const Comm& comm, std::uint64_t n) {
   shard.rows.resize(static_cast<Eigen::Index>(range.size()), 3);
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
     const double g = static_cast<double>(shard.global_index(i));
-    shard.rows.row(i) << g, 10 * g + 1, -g;
+    shard.rows.mutable_matrix().row(i) << g, 10 * g + 1, -g;
   }
   return shard;
 }

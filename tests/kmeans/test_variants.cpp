@@ -50,8 +50,8 @@ TEST(KMedians, MediansAreNumpyMediansForOddAndEvenCounts) {
   shard.rows.resize(static_cast<Eigen::Index>(mine.size()), 2);
   std::vector<std::int32_t> labels;
   for (std::uint64_t g = mine.begin; g < mine.end; ++g) {
-    shard.rows(static_cast<Eigen::Index>(g - mine.begin), 0) = values[g][0];
-    shard.rows(static_cast<Eigen::Index>(g - mine.begin), 1) = values[g][1];
+    shard.rows.mutable_matrix()(static_cast<Eigen::Index>(g - mine.begin), 0) = values[g][0];
+    shard.rows.mutable_matrix()(static_cast<Eigen::Index>(g - mine.begin), 1) = values[g][1];
     labels.push_back(static_cast<std::int32_t>(g % 2));
   }
   RowMatrix<double> previous = RowMatrix<double>::Constant(3, 2, 42.0);

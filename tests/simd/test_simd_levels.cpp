@@ -140,7 +140,7 @@ void expect_assignments_agree() {
     DenseShard<T> shard;
     shard.rows = Eigen::Map<const RowMatrix<T>>(random_values<T>(static_cast<std::size_t>(n * d), 5).data(), n, d);
     shard.global_rows = static_cast<std::uint64_t>(n);
-    const RowMatrix<T> centres = shard.rows.topRows(k) * T(0.5);
+    const RowMatrix<T> centres = shard.rows.matrix().topRows(k) * T(0.5);
     auto assign_at = [&](Level at) {
       simd::use(at);
       std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
@@ -407,7 +407,7 @@ void expect_bounded_assignments_agree() {
         std::vector<std::int64_t> changed;
         std::vector<Int128> sums;
         BoundedAssigner<T> bounded(n, d, k, groups);
-        RowMatrix<T> centres = shard.rows.topRows(k);
+        RowMatrix<T> centres = shard.rows.matrix().topRows(k);
         for (int iteration = 0; iteration < 5; ++iteration) {
           ClusterSums moves(k, fixed);
           const bool fresh = iteration % 2 == 0;
@@ -415,7 +415,7 @@ void expect_bounded_assignments_agree() {
                                            {.exact_distances = iteration == 4, .sums = &moves, .fixed = &fixed,
                                             .fresh_sums = fresh}));
           sums.insert(sums.end(), moves.sums().begin(), moves.sums().end());
-          centres = centres * T(0.9) + shard.rows.middleRows(k * (iteration + 1), k) * T(0.1);
+          centres = centres * T(0.9) + shard.rows.matrix().middleRows(k * (iteration + 1), k) * T(0.1);
         }
         return std::make_tuple(labels, distances, changed, sums);
       };
@@ -773,9 +773,9 @@ void expect_seedings_agree() {
     const auto values = random_values<T>(static_cast<std::size_t>(c.n * c.d), 41 + static_cast<unsigned>(c.d));
     DenseShard<T> shard;
     shard.rows = Eigen::Map<const RowMatrix<T>>(values.data(), c.n, c.d);
-    for (Eigen::Index i = 0; i < c.n; i += 9) shard.rows.row(i) = shard.rows.row(i / 9);  // duplicates
+    for (Eigen::Index i = 0; i < c.n; i += 9) shard.rows.mutable_matrix().row(i) = shard.rows.matrix().row(i / 9);  // duplicates
     shard.global_rows = static_cast<std::uint64_t>(c.n);
-    const RowMatrix<T> before = shard.rows;
+    const RowMatrix<T> before = shard.rows.matrix();
     FeatureRange range(static_cast<std::size_t>(c.d));
     range.add_rows(shard.rows.data(), static_cast<std::size_t>(c.n));
     const FixedPoint fixed(range);

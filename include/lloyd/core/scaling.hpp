@@ -46,6 +46,15 @@ void standardize(const Scaling& scaling, RowMatrix<T>& rows) {
   standardize_rows(scaling, rows.data(), static_cast<std::size_t>(rows.rows()));
 }
 
+/// Scales every row of the shard in place (standardize_rows). The rows of a view
+/// (DenseShard::view_of) are first copied into memory the shard owns (make_owned): the
+/// caller's memory is never written. Not collective.
+template <class T>
+void standardize(const Scaling& scaling, DenseShard<T>& shard) {
+  shard.make_owned();
+  standardize_rows(scaling, shard.rows.mutable_data(), static_cast<std::size_t>(shard.local_rows()));
+}
+
 /// Centres of the scaled space in data units: c · scale + mean in double, rounded once to T.
 template <class T>
 RowMatrix<T> unstandardize(const Scaling& scaling, const RowMatrix<T>& centres);

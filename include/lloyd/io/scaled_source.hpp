@@ -26,8 +26,8 @@ class ScaledRowSource final : public RowSource<T> {
     raw_->for_each_block([&](const DenseShard<T>& block) {
       scaled_.global_rows = block.global_rows;
       scaled_.first_row = block.first_row;
-      scaled_.rows = block.rows;
-      standardize(scaling_, scaled_.rows);
+      scaled_.rows = block.rows.matrix();  // a copy (its buffer reused), also of a view
+      standardize(scaling_, scaled_);
       // Weights set on this source (fit --sample-weight --stream) go with its blocks.
       scaled_.weights = this->weight_block(block.first_row, static_cast<std::uint64_t>(block.local_rows()));
       scaled_.has_weights = this->weighted();

@@ -154,8 +154,8 @@ DenseShard<T> subset_shard(const Comm& comm, const DenseShard<T>& shard,
   subset.global_rows = chosen.size();
   subset.first_row = keep_local_rows(comm, shard, chosen, kept);
   subset.rows.resize(static_cast<Eigen::Index>(kept.size()), shard.features());
-  for (std::size_t q = 0; q < kept.size(); ++q)
-    subset.rows.row(static_cast<Eigen::Index>(q)) = shard.rows.row(kept[q]);
+  auto rows = subset.rows.mutable_matrix();
+  for (std::size_t q = 0; q < kept.size(); ++q) rows.row(static_cast<Eigen::Index>(q)) = shard.rows.row(kept[q]);
   return subset;
 }
 
