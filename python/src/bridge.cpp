@@ -59,10 +59,9 @@ template <class T>
 DenseShard<T> dense_shard(const Comm& comm, const Rows<T>& X, const std::optional<py::array_t<double>>& weights) {
   if (X.ndim() != 2) throw AgreedError("X must be two-dimensional (rows x features)");
   const RowBlock block = distribute_rows(comm, X.shape(0), X.shape(1));
-  DenseShard<T> shard;
-  shard.global_rows = block.global_rows;
-  shard.first_row = block.first_row;
-  shard.rows = Eigen::Map<const RowMatrix<T>>(X.data(), X.shape(0), X.shape(1));
+  // The array's own memory (C order, the engine's dtype: the Python layer made it so): no copy.
+  // The caller's array outlives the call; nothing writes into it (a view's rows are const).
+  DenseShard<T> shard = DenseShard<T>::view_of(X.data(), X.shape(0), X.shape(1), block.global_rows, block.first_row);
   run_agreed(comm, [&] {
     check_accepted_values(X.data(), static_cast<std::uint64_t>(X.shape(0)), static_cast<std::uint64_t>(X.shape(1)),
                           shard.first_row, "X");

@@ -35,8 +35,9 @@ struct RowBlock {
 };
 RowBlock distribute_rows(const Comm& comm, std::int64_t rows, std::int64_t features);
 
-/// Collective over comm: this rank's rows of X (n_local × d) as a dense shard — a view of the
-/// array's memory where the engine allows it, else a copy — with every value checked as the
+/// Collective over comm: this rank's rows of X (n_local × d) as a dense shard viewing the
+/// array's memory (DenseShard::view_of: no copy; the array must outlive the shard), with every
+/// value checked as the
 /// file readers check theirs (NaN, Inf, overflowing magnitudes: an AgreedError naming the
 /// global row and column) and, when `weights` is given, its sample weights.
 template <class T>

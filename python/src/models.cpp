@@ -322,7 +322,7 @@ DenseShard<T> scaled_rows(const Comm& comm, const Model<T>& model, const Rows<T>
                           const std::optional<py::array_t<double>>& sample_weight) {
   DenseShard<T> shard = dense_shard(comm, X, sample_weight);
   check_width(model.centroids.cols(), shard.features());
-  if (model.scaling) standardize(*model.scaling, shard.rows);
+  if (model.scaling) standardize(*model.scaling, shard);  // on a copy: the array is the user's
   return shard;
 }
 

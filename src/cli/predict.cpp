@@ -33,7 +33,8 @@ std::string outliers_json(const std::vector<Outlier>& outliers) {
   for (const Outlier& o : outliers) {
     JsonObject item;
     item.add("row", o.row).add("label", o.label).add("distance", o.distance);
-    text += (text.size() > 1 ? "," : "") + item.str();
+    if (text.size() > 1) text += ",";
+    text += item.str();
   }
   return text + "]";
 }
