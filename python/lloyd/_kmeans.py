@@ -1,6 +1,7 @@
 """lloyd.KMeans: the engine as a scikit-learn estimator."""
 
 import numbers
+import os
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,6 +49,15 @@ def _take_common_dtype(comm, rows):
     if dtypes and rows.dtype.name != dtypes[0]:
         return rows.astype(dtypes[0]) if sp.issparse(rows) else np.ascontiguousarray(rows, dtype=dtypes[0])
     return rows
+
+
+def _path(path):
+    """A file path as the engine takes it: str, pathlib.Path or bytes (os.fspath), no NUL byte
+    (the C library would stop there and use another file than the one named)."""
+    path = os.fsdecode(os.fspath(path))
+    if "\0" in path:
+        raise ValueError(f"path {path!r} contains a NUL byte")
+    return path
 
 
 def _digest(array):
@@ -371,7 +381,7 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     def save(self, path, force=False):
         """Writes the model file `lloyd predict` and the other commands read (collective)."""
         check_is_fitted(self, "_state")
-        _lloyd.save_model(self._state, str(path), bool(force), _mpi.handle(self.comm))
+        _lloyd.save_model(self._state, _path(path), bool(force), _mpi.handle(self.comm))
 
     def to_sklearn(self):
         """A fitted sklearn.cluster.KMeans with the same centres (and labels, inertia, n_iter).
@@ -415,7 +425,7 @@ def load(path, comm=None, labels=True):
     Every mode the command line writes loads (a bisecting model keeps its tree, a standardized
     one its scaling). With comm, each rank gets its block of the model's labels as labels_.
     """
-    state = _lloyd.load_model(str(path), bool(labels), _mpi.handle(comm))
+    state = _lloyd.load_model(_path(path), bool(labels), _mpi.handle(comm))
     record = state["record"]
     algorithm = state["algorithm"]
     metric = "cosine" if state["cosine"] else state["distance"] if algorithm == "kmedoids" else "euclidean"

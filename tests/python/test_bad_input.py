@@ -228,3 +228,78 @@ def test_ranks_that_call_differently_raise_on_every_rank(ranks):
     for case in ["n_clusters", "mode", "init", "init_values", "dtype", "sparse", "sample_weight",
                  "predict_sample_weight", "empty_rank_dtype"]:
         assert done.stdout.count(f"[{case} ok]") == ranks, (case, done.stdout)
+
+
+# ---------------------------------------------------------------- files
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return lloyd.KMeans(3, random_state=0).fit(X)
+
+
+def test_a_path_with_a_nul_byte_writes_nothing(fitted, tmp_path):
+    # The C library stops at the NUL: "a\0b.h5" created (and left, 1 MiB reserved) a file "a".
+    with pytest.raises(ValueError, match="NUL byte"):
+        fitted.save(str(tmp_path / "a\0b.h5"))
+    with pytest.raises(ValueError, match="NUL byte"):
+        lloyd.load(str(tmp_path / "a\0b.h5"))
+    with pytest.raises(ValueError, match="NUL byte"):  # the engine itself refuses it too
+        lloyd._lloyd.save_model(fitted._state, str(tmp_path / "a\0b.h5"), False, None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bytes_and_pathlib_paths(fitted, tmp_path):
+    # Before, str(b"...") named a file "b'...'" in the working directory.
+    fitted.save(bytes(tmp_path / "model.h5"))
+    np.testing.assert_array_equal(lloyd.load(bytes(tmp_path / "model.h5")).cluster_centers_, fitted.cluster_centers_)
+    np.testing.assert_array_equal(lloyd.load(tmp_path / "model.h5").cluster_centers_, fitted.cluster_centers_)
+
+
+def test_existing_files_and_links_are_never_replaced(fitted, tmp_path):
+    mine = tmp_path / "mine.h5"
+    mine.write_text("the user's")
+    with pytest.raises(ValueError, match="exists; pass --force"):
+        fitted.save(mine)
+    target = tmp_path / "target.txt"
+    target.write_text("precious")
+    link = tmp_path / "link.h5"
+    link.symlink_to(target)
+    with pytest.raises(ValueError, match="symbolic link"):
+        fitted.save(link, force=True)
+    assert mine.read_text() == "the user's" and target.read_text() == "precious" and link.is_symlink()
+
+
+def test_a_full_disk_leaves_no_partial_file(tmp_path):
+    # RLIMIT_FSIZE stands in for a full disk (EFBIG where ENOSPC would be): a clean error,
+    # nothing left in the directory.
+    done = isolated(f"""
+        import os, resource
+        model = lloyd.KMeans(3, random_state=0).fit(X)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+        try:
+            model.save({str(tmp_path / "model.h5")!r})
+            print("no error")
+        except Exception as e:
+            print(type(e).__name__, e)
+    """)
+    assert raised(done).startswith("LloydError cannot write"), done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", ["text", "truncated", "nan_centroid"])
+def test_loading_a_file_that_is_not_a_model_raises(fitted, tmp_path, content):
+    path = tmp_path / "model.h5"
+    if content == "text":
+        path.write_text("not hdf5\n" * 100)
+    else:
+        fitted.save(path)
+        if content == "truncated":
+            path.write_bytes(path.read_bytes()[:6000])
+        else:
+            import h5py
+            with h5py.File(path, "r+") as f:
+                f["/centroids"][0, 0] = np.nan
+    expected = {"text": "is not an HDF5 file", "truncated": "truncated file", "nan_centroid": "contains NaN"}[content]
+    with pytest.raises(ValueError, match=expected):
+        lloyd.load(path)
