@@ -1,6 +1,7 @@
 """lloyd.KMeans: the engine as a scikit-learn estimator."""
 
 import numbers
+import os
 
 import numpy as np
 import scipy.sparse as sp
@@ -10,6 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _lloyd, _mpi
 
+_INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
 _MODES = ("lloyd", "bisecting", "minibatch", "kmedians", "kmedoids")
 _INITS = ("k-means++", "k-means||", "forgy", "random", "random-partition")
 # scikit-learn's names for the assignment algorithms, as lloyd runs them: Elkan's bounds are
@@ -31,6 +34,36 @@ def _sample_weight(sample_weight, rows):
     if weights.shape[0] != rows.shape[0]:
         raise ValueError(f"sample_weight.shape == {weights.shape}, expected {(rows.shape[0],)}!")
     return np.ascontiguousarray(weights)
+
+
+def _call_facts(rows, weights):
+    """What every rank's call must share for the engine's collectives to match."""
+    return {"X's dtype": rows.dtype.name if rows.shape[0] > 0 else None,
+            "X's format (sparse or dense)": "sparse" if sp.issparse(rows) else "dense",
+            "sample_weight (given or None)": weights is not None}
+
+
+def _take_common_dtype(comm, rows):
+    """A rank without rows (np.zeros((0, d)) is float64) takes the dtype of the ranks with rows."""
+    dtypes = [d for d in comm.allgather(rows.dtype.name if rows.shape[0] > 0 else None) if d is not None]
+    if dtypes and rows.dtype.name != dtypes[0]:
+        return rows.astype(dtypes[0]) if sp.issparse(rows) else np.ascontiguousarray(rows, dtype=dtypes[0])
+    return rows
+
+
+def _path(path):
+    """A file path as the engine takes it: str, pathlib.Path or bytes (os.fspath), no NUL byte
+    (the C library would stop there and use another file than the one named)."""
+    path = os.fsdecode(os.fspath(path))
+    if "\0" in path:
+        raise ValueError(f"path {path!r} contains a NUL byte")
+    return path
+
+
+def _digest(array):
+    """An array's shape, dtype and bytes, shortly (to compare the ranks' initial centres)."""
+    import hashlib
+    return (array.shape, array.dtype.name, hashlib.sha256(array.tobytes()).hexdigest()[:16])
 
 
 class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -109,9 +142,11 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
 
     def _check_params(self):
-        def positive_int(name, value, minimum=1):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        # The engine's counts are C++ int (k, iterations, restarts, rounds, threads) or int64
+        # (rows): a larger Python int is refused here, not left to fail a cast in the binding.
+        def positive_int(name, value, minimum=1, maximum=_INT32_MAX):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not minimum <= value <= maximum:
+                raise ValueError(f"{name} must be an integer between {minimum} and {maximum}, got {value!r}")
 
         positive_int("n_clusters", self.n_clusters)
         positive_int("max_iter", self.max_iter)
@@ -132,17 +167,17 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         if isinstance(self.init, str) and self.init not in _INITS:
             raise ValueError(f"init must be one of {', '.join(_INITS)}, an array or a callable, "
                              f"got {self.init!r}")
-        if not isinstance(self.init, str) and not callable(self.init) and not hasattr(self.init, "__array__"):
+        if not isinstance(self.init, (str, list, tuple)) and not callable(self.init) and not hasattr(self.init, "__array__"):
             raise TypeError(f"init must be a string, an array or a callable, not {type(self.init).__name__}")
         if self.mode in ("bisecting", "minibatch", "kmedoids") and not isinstance(self.init, str):
             raise ValueError(f"mode={self.mode!r} seeds itself: init must be a method name")
-        positive_int("batch_size", self.batch_size)
+        positive_int("batch_size", self.batch_size, maximum=_INT64_MAX)
         positive_int("max_no_improvement", self.max_no_improvement, 0)
         positive_int("init_rounds", self.init_rounds)
         if self.init_size is not None:
-            positive_int("init_size", self.init_size)
+            positive_int("init_size", self.init_size, maximum=_INT64_MAX)
         if self.sample is not None:
-            positive_int("sample", self.sample)
+            positive_int("sample", self.sample, maximum=_INT64_MAX)
         if not isinstance(self.reassignment_ratio, numbers.Real) or not 0 <= self.reassignment_ratio <= 1:
             raise ValueError(f"reassignment_ratio must be between 0 and 1, got {self.reassignment_ratio!r}")
         if self.oversampling is not None and not (isinstance(self.oversampling, numbers.Real)
@@ -162,6 +197,13 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         X = self._validate_data(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
                                 reset=reset, accept_large_sparse=False,
                                 ensure_min_samples=0 if distributed else 1)
+        if sp.issparse(X):
+            # scipy keeps what it is handed: column indices beyond the width, offsets out of
+            # order. toarray() and the engine would read and write by them out of bounds.
+            try:
+                X.check_format(full_check=True)
+            except (ValueError, IndexError) as error:
+                raise ValueError(f"X is not a valid CSR matrix: {error}") from None
         if sp.issparse(X) and not self._sparse_metric():
             # Euclidean modes work on dense rows, as `lloyd fit` densifies a CSR input.
             X = np.ascontiguousarray(X.toarray())
@@ -172,8 +214,8 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def _seed(self):
         if isinstance(self.random_state, numbers.Integral) and not isinstance(self.random_state, bool):
-            if self.random_state < 0:
-                raise ValueError(f"random_state must be >= 0, got {self.random_state}")
+            if not 0 <= self.random_state < 2**64:  # lloyd's --seed is a 64-bit unsigned integer
+                raise ValueError(f"random_state must be between 0 and 2**64 - 1, got {self.random_state}")
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
@@ -210,14 +252,24 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
             return rows, _sample_weight(sample_weight, rows)
 
         rows, weights = _mpi.agreed(comm, prepare)
+        rows = self._same_call_on_every_rank(rows, weights)
         self._seed_value = _mpi.same_on_every_rank(comm, self._seed())
         init, init_name, n_init = self.init, self.init, self.n_init
         if isinstance(n_init, str):  # "auto", as scikit-learn 1.4: one run of the greedy seedings
             n_init = 1 if init in ("k-means++", "k-means||") else 10
-        if callable(init):
-            init = init(rows, self.n_clusters, check_random_state(self._seed_value))
+
+        def initial_centres():
+            centres = init
+            if callable(centres):
+                centres = centres(rows, self.n_clusters, check_random_state(self._seed_value))
+                if isinstance(centres, str) or centres is None or sp.issparse(centres):
+                    raise TypeError("init, a callable, must return an array of shape (n_clusters, n_features), "
+                                    f"not {type(centres).__name__}")
+            return np.ascontiguousarray(centres, dtype=rows.dtype)
+
         if not isinstance(init, str):
-            init = _mpi.agreed(comm, lambda: np.ascontiguousarray(init, dtype=rows.dtype))
+            init = _mpi.agreed(comm, initial_centres)
+            _mpi.same_everywhere(comm, {"init": _digest(init)})
             init_name, n_init = "array", 1
         centres = None if isinstance(init, str) else init
         settings = self._settings(init_name, n_init)
@@ -230,6 +282,21 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
             state = _lloyd.fit_dense(rows, settings, centres, weights, handle, threads, bool(self.verbose))
         self._set_state(state)
         return self
+
+    # Parameters that may differ between ranks: rank 0's seed is every rank's, threads are per
+    # rank, only rank 0 prints, and a callable init is compared by the centres it returns.
+    _PER_RANK_PARAMS = ("comm", "random_state", "n_threads", "verbose", "init")
+
+    def _same_call_on_every_rank(self, rows, weights):
+        """Refuses, on every rank, a fit whose ranks differ in parameters, dtype, sparse or dense
+        rows, or sample weights; a rank without rows takes the others' dtype."""
+        if self.comm is None:
+            return rows
+        params = {name: value for name, value in self.get_params(deep=False).items()
+                  if name not in self._PER_RANK_PARAMS}
+        params["init"] = self.init if isinstance(self.init, str) else "a callable" if callable(self.init) else "an array"
+        _mpi.same_everywhere(self.comm, {**params, **_call_facts(rows, weights)})
+        return _take_common_dtype(self.comm, rows)
 
     def _set_state(self, state):
         """The fitted attributes from the engine's model (a fit or a model file)."""
@@ -260,14 +327,17 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     def _rows(self, X):
         check_is_fitted(self, "_state")
         rows = _mpi.agreed(self.comm, lambda: self._validate_rows(X, reset=False))
-        # The engine labels rows in the model's precision, as `lloyd predict` reads them.
-        if sp.issparse(rows) and rows.dtype != self._state["centroids"].dtype:
-            rows = rows.astype(self._state["centroids"].dtype)
+        # The engine labels rows in the model's precision, as `lloyd predict` reads them
+        # (float32 rows and a float64 model included: the engine takes one dtype per call).
+        model_dtype = np.asarray(self._state["centroids"]).dtype
+        if rows.dtype != model_dtype and model_dtype in (np.float32, np.float64):
+            rows = rows.astype(model_dtype) if sp.issparse(rows) else np.ascontiguousarray(rows, dtype=model_dtype)
         return rows
 
     def _predict(self, X, sample_weight=None, distances=False):
         rows = self._rows(X)
         weights = _mpi.agreed(self.comm, lambda: _sample_weight(sample_weight, rows))
+        _mpi.same_everywhere(self.comm, _call_facts(rows, weights))
         handle = _mpi.handle(self.comm)
         if sp.issparse(rows):
             return _lloyd.predict_sparse(self._state, rows.data, rows.indices.astype(np.int32, copy=False),
@@ -289,14 +359,16 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def transform(self, X):
         """Distances of each row to every centre (n_samples, n_clusters), in X's precision."""
+        dtype = np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
         rows = self._rows(X)
+        _mpi.same_everywhere(self.comm, _call_facts(rows, None))
         handle = _mpi.handle(self.comm)
         if sp.issparse(rows):
             out = _lloyd.transform_sparse(self._state, rows.data, rows.indices.astype(np.int32, copy=False),
                                           rows.indptr.astype(np.int64, copy=False), rows.shape[1], handle)
         else:
             out = _lloyd.transform_dense(self._state, rows, handle)
-        return out.astype(rows.dtype, copy=False)
+        return out.astype(dtype, copy=False)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         return self.fit(X, sample_weight=sample_weight).transform(X)
@@ -309,7 +381,7 @@ class KMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     def save(self, path, force=False):
         """Writes the model file `lloyd predict` and the other commands read (collective)."""
         check_is_fitted(self, "_state")
-        _lloyd.save_model(self._state, str(path), bool(force), _mpi.handle(self.comm))
+        _lloyd.save_model(self._state, _path(path), bool(force), _mpi.handle(self.comm))
 
     def to_sklearn(self):
         """A fitted sklearn.cluster.KMeans with the same centres (and labels, inertia, n_iter).
@@ -353,7 +425,7 @@ def load(path, comm=None, labels=True):
     Every mode the command line writes loads (a bisecting model keeps its tree, a standardized
     one its scaling). With comm, each rank gets its block of the model's labels as labels_.
     """
-    state = _lloyd.load_model(str(path), bool(labels), _mpi.handle(comm))
+    state = _lloyd.load_model(_path(path), bool(labels), _mpi.handle(comm))
     record = state["record"]
     algorithm = state["algorithm"]
     metric = "cosine" if state["cosine"] else state["distance"] if algorithm == "kmedoids" else "euclidean"

@@ -43,6 +43,34 @@ def agreed(comm, check):
     return result
 
 
+def same_everywhere(comm, facts):
+    """Raises on every rank when a rank's facts (parameters, dtype, ...) differ from rank 0's.
+
+    The engine's collectives follow from these facts: a rank fitting float32 rows, another k,
+    mode, or sample weights where the others pass none would call other collectives, or the
+    same ones with other sizes, and every rank would wait forever (or MPI would abort).
+    `facts` maps a name to a picklable value; None means "this rank does not say" (a rank
+    without rows has no dtype of its own) and matches anything.
+    """
+    if comm is None:
+        return
+    every = comm.allgather(facts)
+    for name in facts:
+        values = [(rank, f.get(name)) for rank, f in enumerate(every) if f.get(name) is not None]
+        for rank, value in values[1:]:
+            first_rank, first = values[0]
+            if not _equal(value, first):
+                raise ValueError(f"{name} is {first!r} on rank {first_rank} but {value!r} on rank {rank}: "
+                                 f"every rank of comm must pass the same {name}")
+
+
+def _equal(a, b):
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - values that do not compare are not the same
+        return False
+
+
 def same_on_every_rank(comm, value):
     """Rank 0's value on every rank (a seed drawn at random, say)."""
     return value if comm is None else comm.bcast(value, root=0)

@@ -75,6 +75,18 @@ CsrShard<T> csr_shard(const Comm& comm, const py::array_t<T, py::array::c_style>
                       const py::array_t<std::int32_t, py::array::c_style>& indices,
                       const py::array_t<std::int64_t, py::array::c_style>& indptr, std::int64_t columns,
                       const std::optional<py::array_t<double>>& weights) {
+  // indptr must be non-decreasing and within data: scipy does not check what it is handed, and
+  // every later pass reads rows by these offsets (a wrong one reads or writes out of bounds).
+  std::optional<std::string> malformed;
+  const std::int64_t* offsets = indptr.data();
+  if (indptr.size() < 1 || indices.size() != data.size()) {
+    malformed = "X is not a valid CSR matrix (indptr, indices and data do not fit together)";
+  } else {
+    for (py::ssize_t i = 0; i + 1 < indptr.size() && !malformed; ++i)
+      if (offsets[i] < 0 || offsets[i + 1] < offsets[i] || offsets[i + 1] > data.size())
+        malformed = "X is not a valid CSR matrix (row " + std::to_string(i) + ": indptr out of order or beyond the data)";
+  }
+  comm.agree(malformed);
   const std::int64_t rows = indptr.size() - 1;
   const RowBlock block = distribute_rows(comm, rows, columns);
   CsrShard<T> shard;

@@ -23,11 +23,20 @@ namespace {
 
 using Dict = py::dict;
 
+// A field of a settings or model-state dict: a state edited by hand (or unpickled from
+// elsewhere) gets lloyd's one line, not pybind11's "Unable to cast Python instance".
 template <class V>
 V get(const Dict& d, const char* key) {
   if (!d.contains(key)) throw Error(std::string("model state has no '") + key + "'");
-  return d[key].cast<V>();
+  try {
+    return d[key].cast<V>();
+  } catch (const py::cast_error&) {
+    throw Error(std::string("'") + key + "' is " + std::string(py::repr(d[key])) +
+                ", not a value of the expected type and range (a model state edited by hand?)");
+  }
 }
+
+Error state_problem(const std::string& what) { return Error("model state: " + what); }
 
 // ------------------------------------------------------------------ settings
 
@@ -89,14 +98,6 @@ BisectingTree<T> tree_from(const Dict& d) {
   tree.label = vector_from<std::int64_t>(d["label"]);
   tree.inertia = vector_from<double>(d["inertia"]);
   tree.centres = matrix_from<T>(d["centres"].cast<Rows<T>>(), "tree centres");
-  const std::size_t nodes = tree.parent.size();
-  if (tree.left.size() != nodes || tree.right.size() != nodes || tree.size.size() != nodes ||
-      tree.label.size() != nodes || tree.inertia.size() != nodes || static_cast<std::size_t>(tree.centres.rows()) != nodes)
-    throw Error("model state: the bisecting tree's arrays differ in length");
-  for (std::size_t node = 0; node < nodes; ++node)
-    for (const std::int64_t child : {tree.left[node], tree.right[node]})
-      if (child >= static_cast<std::int64_t>(nodes) || (child >= 0 && child <= static_cast<std::int64_t>(node)))
-        throw Error("model state: the bisecting tree is not a tree");
   return tree;
 }
 
@@ -165,15 +166,24 @@ template <class T>
 Model<T> model_from(const Dict& d, bool with_labels) {
   Model<T> m;
   m.centroids = matrix_from<T>(d["centroids"].cast<Rows<T>>(), "cluster centres");
+  // The same checks as a model file's (read_model): every later call indexes by them.
+  if (m.centroids.rows() == 0 || m.centroids.cols() == 0)
+    throw state_problem("no cluster centres (" + std::to_string(m.centroids.rows()) + " x " +
+                        std::to_string(m.centroids.cols()) + ")");
   const auto algorithm = parse_model_algorithm(get<std::string>(d, "algorithm"));
   if (!algorithm) throw Error("model state: unknown algorithm");
   m.algorithm = *algorithm;
   m.cosine = get<bool>(d, "cosine");
   m.distance = parse_distance(get<std::string>(d, "distance"));
-  if (!d["tree"].is_none()) m.tree = tree_from<T>(d["tree"].cast<Dict>());
+  if (!d["tree"].is_none()) {
+    m.tree = tree_from<T>(d["tree"].cast<Dict>());
+    check_bisecting_tree(*m.tree, m.centroids, state_problem);
+  }
+  if (m.algorithm == ModelAlgorithm::Bisecting && !m.tree) throw state_problem("a bisecting model needs its tree");
   if (!d["scaling"].is_none()) {
     const Dict scaling = d["scaling"].cast<Dict>();
     m.scaling = Scaling{vector_from<double>(scaling["mean"]), vector_from<double>(scaling["scale"])};
+    check_scaling(*m.scaling, static_cast<std::uint64_t>(m.centroids.cols()), state_problem);
   }
   const Dict r = d["record"].cast<Dict>();
   FitRecord& record = m.record;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <initializer_list>
 #include <limits>
 
@@ -113,24 +114,24 @@ Distance read_distance(const SmallFile& in, ModelAlgorithm algorithm) {
   return implied;
 }
 
-// A bisecting model's /tree: a binary tree of 2k − 1 nodes whose leaves are the k centroids.
-template <class T>
-BisectingTree<T> read_tree(const SmallFile& in, const RowMatrix<T>& centroids) {
-  const auto k = static_cast<std::uint64_t>(centroids.rows()), d = static_cast<std::uint64_t>(centroids.cols());
-  const std::uint64_t m = 2 * k - 1;  // k − 1 splits, two children each
-  BisectingTree<T> tree;
-  tree.centres = in.matrix<T>("/tree/centers", m, d);
-  tree.parent = in.vector<std::int64_t>("/tree/parent", m);
-  tree.size = in.vector<std::int64_t>("/tree/size", m);
-  tree.label = in.vector<std::int64_t>("/tree/label", m);
-  tree.inertia = in.vector<double>("/tree/inertia", m);
-  const RowMatrix<std::int64_t> children = in.matrix<std::int64_t>("/tree/children", m, 2);
-  tree.left.assign(children.col(0).begin(), children.col(0).end());
-  tree.right.assign(children.col(1).begin(), children.col(1).end());
+}  // namespace
 
+// The tree's shape and labels, checked wherever a tree comes from (a model file, a Python
+// estimator's state): predict descends it without bounds checks, so a child outside the tree
+// or a leaf labelled outside [0, k) would read or write out of bounds.
+template <class T>
+void check_bisecting_tree(const BisectingTree<T>& tree, const RowMatrix<T>& centroids,
+                          const std::function<Error(const std::string&)>& problem) {
+  const auto k = static_cast<std::uint64_t>(centroids.rows()), d = static_cast<std::uint64_t>(centroids.cols());
+  const std::uint64_t m = 2 * k - 1;
+  if (tree.parent.size() != m || tree.left.size() != m || tree.right.size() != m || tree.size.size() != m ||
+      tree.label.size() != m || tree.inertia.size() != m || static_cast<std::uint64_t>(tree.centres.rows()) != m ||
+      static_cast<std::uint64_t>(tree.centres.cols()) != d)
+    throw problem("/tree does not have 2k - 1 = " + std::to_string(m) + " nodes of " + std::to_string(d) +
+                  " features in every field");
   const auto nodes = static_cast<std::int64_t>(m);
   auto node_problem = [&](std::int64_t node, const std::string& what) {
-    return in.problem("/tree node " + std::to_string(node) + " " + what);
+    return problem("/tree node " + std::to_string(node) + " " + what);
   };
   if (tree.parent[0] != -1) throw node_problem(0, "(the root) has parent " + std::to_string(tree.parent[0]) + "; expected -1");
   for (std::int64_t node = 0; node < nodes; ++node) {
@@ -178,6 +179,44 @@ BisectingTree<T> read_tree(const SmallFile& in, const RowMatrix<T>& centroids) {
       throw node_problem(leaf, "(cluster " + std::to_string(c) + ") has another centre than /centroids row " +
                                    std::to_string(c));
   }
+}
+template void check_bisecting_tree(const BisectingTree<float>&, const RowMatrix<float>&,
+                                   const std::function<Error(const std::string&)>&);
+template void check_bisecting_tree(const BisectingTree<double>&, const RowMatrix<double>&,
+                                   const std::function<Error(const std::string&)>&);
+
+// The standardization of a --standardize model: d finite means, d finite scales > 0 (also
+// checked for a Python estimator's state: standardize reads d of each).
+void check_scaling(const Scaling& scaling, std::uint64_t features, const std::function<Error(const std::string&)>& problem) {
+  if (scaling.mean.size() != features || scaling.scale.size() != features)
+    throw problem("/scaling has " + std::to_string(scaling.mean.size()) + " means and " +
+                  std::to_string(scaling.scale.size()) + " scales for " + std::to_string(features) + " features");
+  for (std::size_t j = 0; j < features; ++j) {
+    if (!std::isfinite(scaling.mean[j]))
+      throw problem("/scaling/mean element " + std::to_string(j) + " is not finite");
+    if (!(scaling.scale[j] > 0) || !std::isfinite(scaling.scale[j]))
+      throw problem("/scaling/scale element " + std::to_string(j) + " is not a finite number > 0");
+  }
+}
+
+namespace {
+
+// A bisecting model's /tree: a binary tree of 2k − 1 nodes whose leaves are the k centroids.
+template <class T>
+BisectingTree<T> read_tree(const SmallFile& in, const RowMatrix<T>& centroids) {
+  const auto k = static_cast<std::uint64_t>(centroids.rows()), d = static_cast<std::uint64_t>(centroids.cols());
+  const std::uint64_t m = 2 * k - 1;  // k − 1 splits, two children each
+  BisectingTree<T> tree;
+  tree.centres = in.matrix<T>("/tree/centers", m, d);
+  tree.parent = in.vector<std::int64_t>("/tree/parent", m);
+  tree.size = in.vector<std::int64_t>("/tree/size", m);
+  tree.label = in.vector<std::int64_t>("/tree/label", m);
+  tree.inertia = in.vector<double>("/tree/inertia", m);
+  const RowMatrix<std::int64_t> children = in.matrix<std::int64_t>("/tree/children", m, 2);
+  tree.left.assign(children.col(0).begin(), children.col(0).end());
+  tree.right.assign(children.col(1).begin(), children.col(1).end());
+
+  check_bisecting_tree(tree, centroids, [&](const std::string& what) { return in.problem(what); });
   return tree;
 }
 
@@ -252,12 +291,7 @@ void read_scaling(const SmallFile& in, Model<T>& model) {
   Scaling scaling;
   scaling.mean = in.vector<double>("/scaling/mean", d);
   scaling.scale = in.vector<double>("/scaling/scale", d);
-  for (std::size_t j = 0; j < d; ++j) {
-    if (!std::isfinite(scaling.mean[j]))
-      throw in.problem("/scaling/mean element " + std::to_string(j) + " is not finite");
-    if (!(scaling.scale[j] > 0) || !std::isfinite(scaling.scale[j]))
-      throw in.problem("/scaling/scale element " + std::to_string(j) + " is not a finite number > 0");
-  }
+  check_scaling(scaling, d, [&](const std::string& what) { return in.problem(what); });
   if (!in.has("/scaled_centroids")) throw in.problem("has /scaling but no /scaled_centroids");
   model.centroids = in.matrix<T>("/scaled_centroids", k, d);
   model.scaling = std::move(scaling);

@@ -56,6 +56,10 @@ std::optional<FileIdentity> identify(const fs::path& path) {
 
 void check_output_path(const fs::path& path, bool replace_existing, const std::vector<std::string>& inputs,
                        const std::string& role) {
+  // The system calls below stop at a NUL byte (possible from Python, not from a command line):
+  // "a\0b.h5" would check and create "a", another file than the one named.
+  if (path.native().find('\0') != std::string::npos)
+    throw Error(role + " path contains a NUL byte");
   const std::string quoted = role + " '" + path.string() + "'";
   const fs::path where = normalised(path);
   const std::optional<FileIdentity> existing = identify(path);

@@ -1,6 +1,7 @@
 #include "lloyd/io/sample_weights.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "lloyd/error.hpp"
@@ -64,13 +65,27 @@ std::vector<double> read_sample_weights(const Comm& comm, const DatasetRef& ref,
   return weights;
 }
 
+namespace {
+constexpr double kSmallestPositiveWeight = 1e-300;  // 37 / 1e-300 (the largest race key) is far from overflow
+}  // namespace
+
 void check_sample_weights(const Comm& comm, std::span<const double> weights, std::uint64_t first_row,
                           const std::string& name) {
   // The first bad value (the lowest failing rank's message wins: the first bad row).
   run_agreed(comm, [&] {
     for (std::size_t i = 0; i < weights.size(); ++i) {
       const double w = weights[i];
-      if (std::isfinite(w) && w >= 0) continue;
+      if (std::isfinite(w) && (w == 0 || w >= kSmallestPositiveWeight)) continue;
+      if (std::isfinite(w) && w > 0) {
+        // The weighted draws key rows by -log(u) / w and the sums scale by w: a weight this
+        // small overflows the key (the row is never drawn, leaving no row for a centre) or
+        // vanishes from the sums. Weights are relative: scale them all up.
+        char text[64];
+        std::snprintf(text, sizeof text, "%.3g", w);
+        throw Error(name + ": the weight of row " + std::to_string(first_row + i) + " is " + text +
+                    ", below " + "1e-300, the smallest positive weight lloyd accepts (only the ratios of "
+                    "weights matter: scale them all up)");
+      }
       const std::string cause = std::isnan(w) ? "is NaN" : !std::isfinite(w) ? "is infinite" : "is negative";
       throw Error(name + ": the weight of row " + std::to_string(first_row + i) + " " + cause +
                   "; weights must be finite and >= 0");

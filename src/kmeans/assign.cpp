@@ -36,8 +36,10 @@ const bool blas_pinned_to_one_thread = [] {
 
 namespace {
 // One thread unless asked: a library must not spread over cores its caller gave to other
-// ranks (OpenMP's own default is every CPU of the process).
-int configured_threads = 1;
+// ranks (OpenMP's own default is every CPU of the process). Per calling thread: two fits run at
+// once from two Python threads with different n_threads, and a count changed by the other
+// between sizing per-thread buffers and opening the parallel region would index past them.
+thread_local int configured_threads = 1;
 }  // namespace
 
 void set_threads(int threads) { configured_threads = std::max(threads, 1); }

@@ -153,6 +153,9 @@ expect_error bad.inf 2 "$TMP/bad.h5" 'sample weights' 'row 7 is infinite' -- \
   fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_inf" --output "$TMP/bad.h5" --mode minibatch --stream
 expect_error bad.zero 3 "$TMP/bad.h5" 'sample weights' 'every weight is 0' -- \
   fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_zero" --output "$TMP/bad.h5" --mode bisecting
+# (5e-324: the weighted draws' keys -log(u)/w overflowed, no row was drawn: a segfault)
+expect_error bad.subnormal 2 "$TMP/bad.h5" 'sample weights' 'row 0 is 4.94e-324, below 1e-300' -- \
+  fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_subnormal" --output "$TMP/bad.h5"
 expect_error bad.2d 2 "$TMP/bad.h5" 'sample weights' '2 dimensions; expected 1' -- \
   fit --input "$BADW:/X" --k 2 --sample-weight "$BADW:/w_2d" --output "$TMP/bad.h5"
 expect_error bad.text 2 "$TMP/bad.h5" 'sample weights' 'does not hold numbers' -- \

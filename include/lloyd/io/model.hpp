@@ -6,12 +6,14 @@
 // rows wrongly.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "lloyd/comm.hpp"
+#include "lloyd/error.hpp"
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/core/tree.hpp"
 #include "lloyd/core/options.hpp"
@@ -160,6 +162,15 @@ struct Model {
 /// adding up). Any other path: a bare k × d dataset of centres, labelled by the nearest
 /// centre. Centres are finite and, when `features` is given, d = features wide. Every problem
 /// is an AgreedError of one line naming the model and the field.
+/// The checks read_model makes of a bisecting tree (2k - 1 nodes, children after their parent
+/// and pointing back to it, leaves labelled 0..k-1 depth-first with the centroids' centres,
+/// sizes adding up) and of a standardization (d finite means, d finite scales > 0), for models
+/// that come from elsewhere (a Python estimator's state); `problem` makes the error to throw.
+template <class T>
+void check_bisecting_tree(const BisectingTree<T>& tree, const RowMatrix<T>& centroids,
+                          const std::function<Error(const std::string&)>& problem);
+void check_scaling(const Scaling& scaling, std::uint64_t features, const std::function<Error(const std::string&)>& problem);
+
 template <class T>
 Model<T> read_model(const Comm& comm, const DatasetRef& ref,
                     std::optional<std::uint64_t> features = std::nullopt);

@@ -15,13 +15,14 @@ namespace lloyd {
 /// Collective over comm: the weights of global rows `mine` from the 1-D dataset `ref` (any
 /// float or integer type, read as double; one collective hyperslab read), checked as
 /// scikit-learn's _check_sample_weight plus its "all zero" refusal: the dataset holds exactly
-/// `rows` values, each finite and ≥ 0, and not all are 0. Otherwise every rank throws
+/// `rows` values, each finite and 0 or ≥ 1e-300, and not all are 0. Otherwise every rank throws
 /// AgreedError with one line naming the dataset and, for a bad value, its first row.
 std::vector<double> read_sample_weights(const Comm& comm, const DatasetRef& ref, std::uint64_t rows, RowRange mine);
 
 /// Collective over comm: throws AgreedError on every rank (one line: `name`, the first bad global
 /// row — local weight i is row first_row + i — and the cause) unless every weight is finite and
-/// ≥ 0 and some weight on some rank is positive.
+/// either 0 or at least 1e-300 (a smaller one overflows the weighted draws' keys), and some
+/// weight on some rank is positive.
 void check_sample_weights(const Comm& comm, std::span<const double> weights, std::uint64_t first_row,
                           const std::string& name);
 
