@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <limits>
 
 #include "lloyd/io/model.hpp"
 #include "lloyd/kmeans/assign.hpp"
@@ -243,6 +244,81 @@ JsonObject phase_json(const PhaseTimes& p) {
   json.add("io", p.io).add("init", p.init).add("assign", p.assign).add("reduce", p.reduce)
       .add("update", p.update).add("checkpoint", p.checkpoint).add("write", p.write);
   return json;
+}
+
+}  // namespace lloyd::cli
+
+namespace lloyd::cli {
+
+void add_memory_options(po::options_description& options) {
+  options.add_options()
+      ("max-memory-per-rank", po::value<std::string>(),
+       "refuse before reading the data when the estimated peak memory per rank exceeds SIZE (2G, 512M, "
+       "1.5GiB; powers of 1024) | none (default: the cgroup's memory limit / ranks on the node, where set)")
+      ("estimate-only", po::bool_switch(),
+       "print the estimated memory per rank (and the ranks needed under the limit) and exit without reading the data");
+}
+
+std::optional<double> memory_limit_option(const Comm& comm, const po::variables_map& vm, const std::string& command) {
+  if (vm.count("max-memory-per-rank")) {
+    const std::string text = vm["max-memory-per-rank"].as<std::string>();
+    if (text == "none") return std::nullopt;
+    const std::optional<double> bytes = parse_memory_size(text);
+    if (!bytes || *bytes <= 0)
+      throw UsageError("lloyd " + command + ": --max-memory-per-rank must be a size such as 2G, 512M or 1.5GiB, "
+                       "or none (got '" + text + "')");
+    return bytes;
+  }
+  // Slurm (and containers) confine a job's memory with a cgroup; ranks on one node share it.
+  const int sharing = comm.ranks_on_node();
+  const std::optional<double> node_limit = cgroup_memory_limit();
+  const double mine = node_limit ? *node_limit / sharing : std::numeric_limits<double>::infinity();
+  const double limit = comm.allreduce(mine, MPI_MIN);
+  if (!std::isfinite(limit)) return std::nullopt;
+  return limit;
+}
+
+JsonObject memory_json(const MemoryEstimate& estimate, std::optional<double> limit, std::optional<int> needed) {
+  constexpr double kMiB = 1024.0 * 1024.0;
+  JsonObject parts;
+  for (const MemoryPart& part : estimate.parts) parts.add(part.name, part.bytes / kMiB);
+  JsonObject json;
+  json.add("total", estimate.total() / kMiB).add("ranks", estimate.ranks).add("parts", parts);
+  if (limit) json.add("limit", *limit / kMiB);
+  if (needed) json.add("ranks_needed", *needed);
+  return json;
+}
+
+void print_memory_estimate(const Comm& comm, const std::string& command, const MemoryEstimate& estimate,
+                           std::optional<double> limit) {
+  if (comm.rank() != 0) return;
+  std::string line = "lloyd " + command + ": memory per rank ~" + format_memory_size(estimate.total()) + " at " +
+                     std::to_string(estimate.ranks) + (estimate.ranks == 1 ? " rank" : " ranks") + " (limit " +
+                     (limit ? format_memory_size(*limit) : std::string("none")) + "):";
+  for (const MemoryPart& part : estimate.parts)
+    line += " " + part.name + " " + format_memory_size(part.bytes) +
+            (part.phase == MemoryPhase::Always ? "" : std::string(" [") + to_string(part.phase) + "]") + ",";
+  line.pop_back();
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+std::optional<int> ranks_needed(std::optional<double> limit, const std::function<MemoryEstimate(int)>& estimate_for) {
+  if (!limit) return std::nullopt;
+  constexpr int kMostRanks = 1 << 20;
+  return fewest_ranks_within(*limit, kMostRanks, estimate_for);
+}
+
+void refuse_beyond_memory(const std::string& command, const MemoryEstimate& estimate, std::optional<double> limit,
+                          std::optional<int> needed) {
+  if (!limit || estimate.total() <= *limit) return;
+  const int ranks = estimate.ranks;
+  throw AgreedError(command + " needs ~" + format_memory_size(estimate.total()) + " per rank at " +
+                    std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks") + " (shard " +
+                    format_memory_size(estimate.bytes_of("shard") + estimate.bytes_of("shard (CSR)")) +
+                    "); the limit is " + format_memory_size(*limit) + " (--max-memory-per-rank): " +
+                    (needed ? "use at least " + std::to_string(*needed) + " ranks"
+                            : std::string("no rank count fits; raise the limit")) +
+                    " (nothing was read or written)");
 }
 
 }  // namespace lloyd::cli
