@@ -5,7 +5,7 @@ computed from the file's shape before a row is read: kmeans/memory_model.hpp) an
 peak_rss_mb (getrusage, the largest rank); this prints them and their ratio.
 
     /usr/bin/python3 scripts/bench/bench_memory.py [--lloyd build/lloyd] [--samples 200000,1000000]
-        [--features 8,32] [--k 16,64] [--ranks 1,2] [--algorithms lloyd,hamerly,yinyang]
+        [--features 8,32] [--k 16,64] [--ranks 1,2,4] [--algorithms lloyd,hamerly,yinyang]
         [--inits k-means++,k-means||] [--max-iter 20] [--data-dir DIR] [--tolerance 0.15]
 
 Makes float32 blobs (64 centres) with `lloyd generate` (in --data-dir, kept and reused, or a
@@ -39,7 +39,7 @@ def main():
     parser.add_argument("--samples", type=integers, default=[200000, 1000000])
     parser.add_argument("--features", type=integers, default=[8, 32])
     parser.add_argument("--k", type=integers, default=[16, 64])
-    parser.add_argument("--ranks", type=integers, default=[1, 2])
+    parser.add_argument("--ranks", type=integers, default=[1, 2, 4])
     parser.add_argument("--algorithms", type=names, default=["lloyd", "hamerly", "yinyang"])
     parser.add_argument("--inits", type=names, default=["k-means++", "k-means||"])
     parser.add_argument("--max-iter", type=int, default=20)

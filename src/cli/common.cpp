@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -289,17 +290,27 @@ JsonObject memory_json(const MemoryEstimate& estimate, std::optional<double> lim
   return json;
 }
 
+namespace {
+std::string spaced(std::string name) {
+  std::replace(name.begin(), name.end(), '_', ' ');
+  return name;
+}
+}  // namespace
+
 void print_memory_estimate(const Comm& comm, const std::string& command, const MemoryEstimate& estimate,
                            std::optional<double> limit) {
   if (comm.rank() != 0) return;
-  std::string line = "lloyd " + command + ": memory per rank ~" + format_memory_size(estimate.total()) + " at " +
-                     std::to_string(estimate.ranks) + (estimate.ranks == 1 ? " rank" : " ranks") + " (limit " +
-                     (limit ? format_memory_size(*limit) : std::string("none")) + "):";
-  for (const MemoryPart& part : estimate.parts)
-    line += " " + part.name + " " + format_memory_size(part.bytes) +
-            (part.phase == MemoryPhase::Always ? "" : std::string(" [") + to_string(part.phase) + "]") + ",";
-  line.pop_back();
-  std::fprintf(stderr, "%s\n", line.c_str());
+  std::ostringstream line;
+  line << "lloyd " << command << ": memory per rank ~" << format_memory_size(estimate.total()) << " at "
+       << estimate.ranks << (estimate.ranks == 1 ? " rank" : " ranks") << " (limit "
+       << (limit ? format_memory_size(*limit) : std::string("none")) << "):";
+  const char* separator = " ";
+  for (const MemoryPart& part : estimate.parts) {
+    line << separator << spaced(part.name) << " " << format_memory_size(part.bytes);
+    if (part.phase != MemoryPhase::Always) line << " [" << to_string(part.phase) << "]";
+    separator = ", ";
+  }
+  std::fprintf(stderr, "%s\n", line.str().c_str());
 }
 
 std::optional<int> ranks_needed(std::optional<double> limit, const std::function<MemoryEstimate(int)>& estimate_for) {
@@ -314,7 +325,7 @@ void refuse_beyond_memory(const std::string& command, const MemoryEstimate& esti
   const int ranks = estimate.ranks;
   throw AgreedError(command + " needs ~" + format_memory_size(estimate.total()) + " per rank at " +
                     std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks") + " (shard " +
-                    format_memory_size(estimate.bytes_of("shard") + estimate.bytes_of("shard (CSR)")) +
+                    format_memory_size(estimate.bytes_of("shard") + estimate.bytes_of("shard_csr")) +
                     "); the limit is " + format_memory_size(*limit) + " (--max-memory-per-rank): " +
                     (needed ? "use at least " + std::to_string(*needed) + " ranks"
                             : std::string("no rank count fits; raise the limit")) +

@@ -317,7 +317,9 @@ bool plan_fit_memory(const Comm& comm, FitRequest& request, const MatrixShape& s
   const auto estimate_for = [&](int ranks) {
     FitSettings settings = request;
     settings.options.k = k;
-    return estimate_fit_memory(shape, ranks, request.threads, settings, request.distances, request.stream);
+    return estimate_fit_memory(shape, ranks, request.threads, settings,
+                               {.distances = request.distances, .stream = request.stream,
+                                .collective_read = request.input.format == InputFormat::Hdf5});
   };
   request.memory = estimate_for(comm.size());
   request.ranks_needed = ranks_needed(request.memory_limit, estimate_for);

@@ -70,8 +70,8 @@ class Builder {
 void plus_plus_seeding(Builder& b, int k) {
   const int trials = 2 + static_cast<int>(std::log(std::max(k, 1)));
   const double stride = std::ceil(trials / 8.0) * 8.0;
-  b.rows("seeding norms and nearest", MemoryPhase::Seeding, 2 * b.t());
-  b.rows("seeding candidate distances", MemoryPhase::Seeding, 1.5 * (8 + stride * b.t()));
+  b.rows("seeding_norms_and_nearest", MemoryPhase::Seeding, 2 * b.t());
+  b.rows("seeding_candidate_distances", MemoryPhase::Seeding, 1.5 * (8 + stride * b.t()));
 }
 
 // The seeding of a dense fit (init.cpp): the first centre (and forgy's k) is drawn by the
@@ -82,10 +82,10 @@ void dense_seeding(Builder& b, InitMethod init, int k) {
     case InitMethod::KMeansPlusPlus: plus_plus_seeding(b, k); break;
     case InitMethod::KMeansParallel:
       // closest (double) and nearest candidate (int32) per row, and the first draw's keys
-      b.rows("seeding nearest candidate", MemoryPhase::Seeding, 8 + 4);
-      b.rows("seeding draw keys", MemoryPhase::Seeding, 16);
+      b.rows("seeding_nearest_candidate", MemoryPhase::Seeding, 8 + 4);
+      b.rows("seeding_draw_keys", MemoryPhase::Seeding, 16);
       break;
-    case InitMethod::Forgy: b.rows("seeding draw keys", MemoryPhase::Seeding, 16); break;
+    case InitMethod::Forgy: b.rows("seeding_draw_keys", MemoryPhase::Seeding, 16); break;
     case InitMethod::RandomPartition:
     case InitMethod::Explicit: break;
   }
@@ -94,7 +94,7 @@ void dense_seeding(Builder& b, InitMethod init, int k) {
 // k·d structures: centres (current, previous, best), the exact cluster sums (16-byte fixed
 // point per value, one per thread and the reduced total), Yinyang's per-thread batch scores.
 void centre_structures(Builder& b, double k, double d, int threads) {
-  b.add("centres and cluster sums", MemoryPhase::Always, k * d * (3 * b.t() + 16.0 * (threads + 2)));
+  b.add("centres_and_cluster_sums", MemoryPhase::Always, k * d * (3 * b.t() + 16.0 * (threads + 2)));
 }
 
 // The Euclidean Lloyd loop of a dense shard (driver.cpp FullStep / BoundedStep): what lives
@@ -105,19 +105,19 @@ void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads)
   const Algorithm algorithm = choose_algorithm(options.algorithm, k, static_cast<Eigen::Index>(d));
   b.rows("distances", MemoryPhase::Always, 8);  // each row's squared distance to its centre
   if (algorithm == Algorithm::Lloyd) {
-    b.rows("row norms", MemoryPhase::Always, b.t());       // Assigner::remember_norms
+    b.rows("row_norms", MemoryPhase::Always, b.t());       // Assigner::remember_norms
     b.rows("labels", MemoryPhase::Loop, 4 + 4);            // this and the previous iteration's
   } else {
     // Hamerly: one lower bound per row; Yinyang: one per group of about ten centres. The
     // upper bound exists from the step's construction, the rest from the first assignment.
     const int groups = algorithm == Algorithm::Yinyang ? std::max(k / 10, 1) : 1;
-    b.rows("upper bounds", MemoryPhase::Always, 4);
-    b.rows("lower bounds", MemoryPhase::Loop, 4.0 * groups);
-    b.rows("row norms", MemoryPhase::Loop, b.t());  // BoundedAssigner's, made at its first assign
+    b.rows("upper_bounds", MemoryPhase::Always, 4);
+    b.rows("lower_bounds", MemoryPhase::Loop, 4.0 * groups);
+    b.rows("row_norms", MemoryPhase::Loop, b.t());  // BoundedAssigner's, made at its first assign
     b.rows("labels", MemoryPhase::Loop, 4);
   }
   // More than one restart: the best restart's labels are kept while the next one runs.
-  if (options.n_init > 1 && options.init != InitMethod::Explicit) b.rows("best labels", MemoryPhase::Loop, 4);
+  if (options.n_init > 1 && options.init != InitMethod::Explicit) b.rows("best_labels", MemoryPhase::Loop, 4);
   dense_seeding(b, options.init, k);
   centre_structures(b, k, d, threads);
 }
@@ -125,7 +125,8 @@ void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads)
 }  // namespace
 
 MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int threads, const FitSettings& settings,
-                                   bool distances, bool stream) {
+                                   const FitMemoryOptions& how) {
+  const bool stream = how.stream && settings.mode == ModelAlgorithm::MiniBatch;
   ranks = std::max(ranks, 1);
   threads = std::max(threads, 1);
   const double n = static_cast<double>(shape.rows), d = static_cast<double>(shape.cols);
@@ -133,7 +134,7 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
   const double t = shape.type == ElementType::Float32 ? 4.0 : 8.0;
   const int k = std::max(settings.options.k, 1);
   Builder b(r, t);
-  b.add("process baseline", MemoryPhase::Always, kProcessBaselineBytes);
+  b.add("process_baseline", MemoryPhase::Always, kProcessBaselineBytes);
   // The rank's share of the stored values of a CSR input (dense input read as CSR: all of them).
   const double nonzeros = shape.sparse ? std::ceil(static_cast<double>(shape.nonzeros) / ranks) : r * d;
   const double csr_bytes = (r + 1) * 8 + nonzeros * (4 + t);  // indptr int64, indices int32, values
@@ -141,16 +142,16 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
   if (settings.cosine) {
     // Spherical K-Means (spherical.cpp): the rows stay CSR; labels, previous labels and each
     // row's similarity; the seeding keeps each row's nearest similarity and its draw keys.
-    b.add("shard (CSR)", MemoryPhase::Always, csr_bytes);
+    b.add("shard_csr", MemoryPhase::Always, csr_bytes);
     b.rows("similarities", MemoryPhase::Always, 8);
     b.rows("labels", MemoryPhase::Loop, 4 + 4);
-    if (settings.options.init != InitMethod::Explicit) b.rows("seeding nearest and draw keys", MemoryPhase::Seeding, 8 + 16);
+    if (settings.options.init != InitMethod::Explicit) b.rows("seeding_nearest_and_draw_keys", MemoryPhase::Seeding, 8 + 16);
     centre_structures(b, k, d, threads);
   } else {
     const bool in_memory = !(settings.mode == ModelAlgorithm::MiniBatch && stream);
     if (in_memory) b.rows("shard", MemoryPhase::Always, d * t);
     // A CSR input of a dense fit is densified: the CSR shard is held while the dense one is made.
-    if (shape.sparse && in_memory) b.add("CSR read buffer", MemoryPhase::Read, csr_bytes);
+    if (shape.sparse && in_memory) b.add("csr_read_buffer", MemoryPhase::Read, csr_bytes);
     switch (settings.mode) {
       case ModelAlgorithm::Lloyd: dense_lloyd(b, settings, d, threads); break;
       case ModelAlgorithm::Bisecting: {
@@ -158,8 +159,8 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         // a split of a node other than the root copies its rows (at most half the shard
         // after the first split, when the larger child is split: modelled as half), then runs
         // 2-means (Lloyd, k = 2) on it.
-        b.rows("leaf of each row and split members", MemoryPhase::Always, 8 + 8);
-        b.add("split node copy", MemoryPhase::Loop, r / 2 * d * t);
+        b.rows("leaf_and_split_members", MemoryPhase::Always, 8 + 8);
+        b.add("split_node_copy", MemoryPhase::Loop, r / 2 * d * t);
         FitSettings split = settings;
         split.options.k = 2;
         split.options.algorithm = Algorithm::Lloyd;
@@ -172,7 +173,7 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         // cluster's values of one feature at a time (t per row).
         b.rows("distances", MemoryPhase::Always, 8);
         b.rows("labels", MemoryPhase::Loop, 4 + 4);
-        b.rows("median scratch", MemoryPhase::Loop, t + 8);
+        b.rows("median_scratch", MemoryPhase::Loop, t + 8);
         dense_seeding(b, settings.options.init, k);
         centre_structures(b, k, d, threads);
         break;
@@ -181,10 +182,10 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         // medoid (24 bytes), the ring's exact sums (2 × 16 bytes) and the other ranks' rows
         // passing around the ring (one block of the same size as the rank's, t·d per row).
         const double fitted = settings.medoids.sample ? std::min(r, std::ceil(static_cast<double>(settings.medoids.sample) / ranks)) : r;
-        b.add("nearest medoids", MemoryPhase::Loop, fitted * 24);
-        b.add("ring sums", MemoryPhase::Loop, fitted * 32);
-        b.add("ring buffer", MemoryPhase::Loop, fitted * d * t);
-        b.rows("labels and distances", MemoryPhase::Always, 4 + 8);
+        b.add("nearest_medoids", MemoryPhase::Loop, fitted * 24);
+        b.add("ring_sums", MemoryPhase::Loop, fitted * 32);
+        b.add("ring_buffer", MemoryPhase::Loop, fitted * d * t);
+        b.rows("labels_and_distances", MemoryPhase::Always, 4 + 8);
         break;
       }
       case ModelAlgorithm::MiniBatch: {
@@ -192,16 +193,20 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         // distances; streamed: blocks of RowSource::kStreamBlock rows instead of the shard.
         const double batch = static_cast<double>(std::max<std::uint64_t>(settings.batch.batch_size, 1));
         const double init_rows = settings.batch.init_size ? static_cast<double>(settings.batch.init_size) : 3 * batch;
-        if (stream) b.add("stream blocks", MemoryPhase::Always, 2.0 * static_cast<double>(RowSource<float>::kStreamBlock) * (d * t + 12));
+        if (stream) b.add("stream_blocks", MemoryPhase::Always, 2.0 * static_cast<double>(RowSource<float>::kStreamBlock) * (d * t + 12));
         else b.rows("labels", MemoryPhase::Loop, 4);
         b.add("batch", MemoryPhase::Loop, batch * (d * t + 16));
-        b.add("seeding sample", MemoryPhase::Seeding, init_rows * (d * t + 24));
+        b.add("seeding_sample", MemoryPhase::Seeding, init_rows * (d * t + 24));
         centre_structures(b, k, d, threads);
         break;
       }
     }
   }
-  if (distances) b.rows("output distances", MemoryPhase::Always, 8);
+  if (how.distances) b.rows("output_distances", MemoryPhase::Always, 8);
+  // The collective read's staging on an aggregator rank (the estimate is the largest rank's).
+  const double file_bytes = shape.sparse ? static_cast<double>(shape.nonzeros) * (4 + t) : n * d * t;
+  if (how.collective_read && !stream && ranks >= kCollectiveReadAggregatorRanks)
+    b.add("read_aggregator_buffer", MemoryPhase::Read, std::min(file_bytes, kCollectiveReadBufferBytes));
   b.estimate.ranks = ranks;
   return b.estimate;
 }

@@ -25,7 +25,7 @@ mpi json 2 "$LIMIT" fit --input "$ROWS:/X" --k 4 --json --max-memory-per-rank no
 check_ran_ok json.ran
 JSON=$(tail -n 1 "$OUT_FILE")
 check json.estimate "no memory_estimate_mb with a total, the shard and the ranks in: $JSON" \
-  grep -Eq '"memory_estimate_mb":\{"total":[0-9.]+,"ranks":2,"parts":\{"process baseline":26,"shard":3\.05' <<<"$JSON"
+  grep -Eq '"memory_estimate_mb":\{"total":[0-9.]+,"ranks":2,"parts":\{"process_baseline":26,"shard":3\.05' <<<"$JSON"
 check json.no_limit "a limit reported with --max-memory-per-rank none: $JSON" \
   bash -c '! grep -q "\"limit\"" <<<"$1"' _ "$JSON"
 

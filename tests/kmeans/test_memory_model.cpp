@@ -44,13 +44,13 @@ TEST(MemoryModel, PerRowStructuresOfEachAlgorithm) {
   const MemoryEstimate lloyd = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Lloyd, InitMethod::Forgy));
   EXPECT_DOUBLE_EQ(lloyd.bytes_of("labels"), 8.0 * n);  // this and the previous iteration's
   EXPECT_DOUBLE_EQ(lloyd.bytes_of("distances"), 8.0 * n);
-  EXPECT_DOUBLE_EQ(lloyd.bytes_of("row norms"), 4.0 * n);
-  EXPECT_DOUBLE_EQ(lloyd.bytes_of("lower bounds"), 0);
+  EXPECT_DOUBLE_EQ(lloyd.bytes_of("row_norms"), 4.0 * n);
+  EXPECT_DOUBLE_EQ(lloyd.bytes_of("lower_bounds"), 0);
   const MemoryEstimate hamerly = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Hamerly, InitMethod::Forgy));
-  EXPECT_DOUBLE_EQ(hamerly.bytes_of("upper bounds") + hamerly.bytes_of("lower bounds"), 8.0 * n);
+  EXPECT_DOUBLE_EQ(hamerly.bytes_of("upper_bounds") + hamerly.bytes_of("lower_bounds"), 8.0 * n);
   // Yinyang: one lower bound per group of ten centres (k / 10 = 6 groups).
   const MemoryEstimate yinyang = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Yinyang, InitMethod::Forgy));
-  EXPECT_DOUBLE_EQ(yinyang.bytes_of("lower bounds"), 6 * 4.0 * n);
+  EXPECT_DOUBLE_EQ(yinyang.bytes_of("lower_bounds"), 6 * 4.0 * n);
   // auto is what choose_algorithm runs: Hamerly for k > 2.
   const MemoryEstimate automatic = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Auto, InitMethod::Forgy));
   EXPECT_DOUBLE_EQ(automatic.total(), hamerly.total());
@@ -68,7 +68,7 @@ TEST(MemoryModel, PeakIsAlwaysHeldPlusTheLargestPhase) {
   }
   EXPECT_GT(seeding, loop);  // k-means++ keeps candidates' distances: its seeding is the peak
   EXPECT_DOUBLE_EQ(estimate.total(), always + std::max(seeding, loop));
-  EXPECT_GE(estimate.bytes_of("process baseline"), kProcessBaselineBytes);
+  EXPECT_GE(estimate.bytes_of("process_baseline"), kProcessBaselineBytes);
 }
 
 TEST(MemoryModel, KMeansParallelSeedingHoldsNearestCandidateAndDrawKeys) {
@@ -110,7 +110,7 @@ TEST(MemoryModel, SparseCosineKeepsTheCsrShard) {
   settings.cosine = true;
   const MemoryEstimate estimate = estimate_fit_memory(shape, 2, 1, settings);
   // indptr (int64) per row + 1, index (int32) and value (float) per stored value, half of them.
-  EXPECT_DOUBLE_EQ(estimate.bytes_of("shard (CSR)"), 5001.0 * 8 + 200000.0 * (4 + 4));
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("shard_csr"), 5001.0 * 8 + 200000.0 * (4 + 4));
   EXPECT_DOUBLE_EQ(estimate.bytes_of("shard"), 0);
 }
 
@@ -118,8 +118,17 @@ TEST(MemoryModel, StreamedMiniBatchHoldsNoShard) {
   FitSettings settings = lloyd_fit(8, Algorithm::Lloyd, InitMethod::KMeansPlusPlus);
   settings.mode = ModelAlgorithm::MiniBatch;
   const MatrixShape shape = dense(10000000, 16);
-  EXPECT_DOUBLE_EQ(estimate_fit_memory(shape, 1, 1, settings, false, /*stream=*/true).bytes_of("shard"), 0);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(shape, 1, 1, settings, {.stream = true}).bytes_of("shard"), 0);
   EXPECT_GT(estimate_fit_memory(shape, 1, 1, settings).bytes_of("shard"), 0);
+}
+
+TEST(MemoryModel, CollectiveReadStagesUpTo32MiBFromThreeRanks) {
+  const FitSettings settings = lloyd_fit(8, Algorithm::Lloyd, InitMethod::KMeansParallel);
+  const MatrixShape small = dense(200000, 32), large = dense(1000000, 32);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(small, 2, 1, settings).bytes_of("read_aggregator_buffer"), 0);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(small, 3, 1, settings).bytes_of("read_aggregator_buffer"), 200000.0 * 32 * 4);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(large, 4, 1, settings).bytes_of("read_aggregator_buffer"), 32 * kMiB);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(large, 4, 1, settings, {.collective_read = false}).bytes_of("read_aggregator_buffer"), 0);
 }
 
 TEST(MemorySize, ParsesSizesAsPowersOf1024) {

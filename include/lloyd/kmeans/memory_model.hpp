@@ -4,6 +4,7 @@
 // d, k (and the stored values for CSR). One model for the CLI (--verbose, --json,
 // --max-memory-per-rank) and the documentation (docs/performance.md, "Memory per rank"), which
 // compares it with the measured peak RSS (scripts/bench/bench_memory.py).
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,18 +45,34 @@ struct MemoryEstimate {
 /// 26.2 at 1 rank and 26.5 at 2 ranks (Open MPI 4.1, HDF5 1.10, x86-64).
 inline constexpr double kProcessBaselineBytes = 26.0 * 1024 * 1024;
 
+/// Open MPI's collective reads (OMPIO) with 3 ranks or more: an aggregator rank stages up to
+/// io_ompio_bytes_per_agg (32 MiB by default) of the file while the shards are read. Measured:
+/// 200k × 32 float32 (24.4 MiB) at 3 and 4 ranks, one rank's peak 22–23 MiB above the others'.
+inline constexpr double kCollectiveReadBufferBytes = 32.0 * 1024 * 1024;
+inline constexpr int kCollectiveReadAggregatorRanks = 3;
+
+/// How a fit runs besides its settings.
+struct FitMemoryOptions {
+  bool distances = false;       ///< the model keeps each row's distance (--distances)
+  bool stream = false;          ///< mini-batch reads its rows block by block (no shard in memory)
+  bool collective_read = true;  ///< the rows come from HDF5 by a collective read (not .npy or CSV)
+};
+
 /// The estimate of `lloyd fit` with `settings` on data of `shape` over `ranks` ranks, each
-/// running `threads` threads. `distances`: the model keeps each row's distance (--distances).
-/// `stream`: mini-batch reads its rows block by block (no shard in memory).
+/// running `threads` threads.
 MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int threads, const FitSettings& settings,
-                                   bool distances = false, bool stream = false);
+                                   const FitMemoryOptions& how = {});
 
 /// The fewest ranks (≤ `most`) whose estimate fits `limit` bytes per rank, by the same model
 /// (`estimate_for(p)`); std::nullopt when even `most` ranks do not fit.
 template <class EstimateFor>
 std::optional<int> fewest_ranks_within(double limit, int most, EstimateFor&& estimate_for) {
-  if (estimate_for(most).total() > limit) return std::nullopt;
-  int low = 1, high = most;  // estimate(high) fits; the total decreases as ranks grow
+  // Below kCollectiveReadAggregatorRanks the read stages nothing: each count is tried; from
+  // there on the total decreases as the ranks grow, and a bisection finds the fewest.
+  for (int ranks = 1; ranks < std::min(kCollectiveReadAggregatorRanks, most + 1); ++ranks)
+    if (estimate_for(ranks).total() <= limit) return ranks;
+  if (most < kCollectiveReadAggregatorRanks || estimate_for(most).total() > limit) return std::nullopt;
+  int low = kCollectiveReadAggregatorRanks, high = most;  // estimate(high) fits
   while (low < high) {
     const int middle = low + (high - low) / 2;
     if (estimate_for(middle).total() <= limit) high = middle;
