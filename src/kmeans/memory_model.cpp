@@ -116,8 +116,11 @@ void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads)
     b.rows("row_norms", MemoryPhase::Loop, b.t());  // BoundedAssigner's, made at its first assign
     b.rows("labels", MemoryPhase::Loop, 4);
   }
-  // More than one restart: the best restart's labels are kept while the next one runs.
-  if (options.n_init > 1 && options.init != InitMethod::Explicit) b.rows("best_labels", MemoryPhase::Loop, 4);
+  // More than one restart: the best restart's labels are kept while the next one runs, and the
+  // bounds (Hamerly, Yinyang) are made anew while the last restart's are still held
+  // (driver.cpp BoundedStep::begin; measured: 15–16 bytes per row more with --n-init 3).
+  if (options.n_init > 1 && options.init != InitMethod::Explicit)
+    b.rows("restarts", MemoryPhase::Loop, algorithm == Algorithm::Lloyd ? 4 : 4 + 4 + 4 + b.t());
   dense_seeding(b, options.init, k);
   centre_structures(b, k, d, threads);
 }
@@ -143,6 +146,8 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
     // Spherical K-Means (spherical.cpp): the rows stay CSR; labels, previous labels and each
     // row's similarity; the seeding keeps each row's nearest similarity and its draw keys.
     b.add("shard_csr", MemoryPhase::Always, csr_bytes);
+    // Dense input is read as dense rows, then made CSR (io/csr.hpp read_rows_as_csr).
+    if (!shape.sparse) b.rows("dense_read_buffer", MemoryPhase::Read, d * t);
     b.rows("similarities", MemoryPhase::Always, 8);
     b.rows("labels", MemoryPhase::Loop, 4 + 4);
     if (settings.options.init != InitMethod::Explicit) b.rows("seeding_nearest_and_draw_keys", MemoryPhase::Seeding, 8 + 16);
@@ -190,10 +195,10 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
       }
       case ModelAlgorithm::MiniBatch: {
         // minibatch.cpp: each row's label (in memory: until written), a batch and its
-        // distances; streamed: blocks of RowSource::kStreamBlock rows instead of the shard.
+        // distances; streamed: one block of RowSource::kStreamBlock rows instead of the shard.
         const double batch = static_cast<double>(std::max<std::uint64_t>(settings.batch.batch_size, 1));
         const double init_rows = settings.batch.init_size ? static_cast<double>(settings.batch.init_size) : 3 * batch;
-        if (stream) b.add("stream_blocks", MemoryPhase::Always, 2.0 * static_cast<double>(RowSource<float>::kStreamBlock) * (d * t + 12));
+        if (stream) b.add("stream_block", MemoryPhase::Always, static_cast<double>(RowSource<float>::kStreamBlock) * (d * t + 12));
         else b.rows("labels", MemoryPhase::Loop, 4);
         b.add("batch", MemoryPhase::Loop, batch * (d * t + 16));
         b.add("seeding_sample", MemoryPhase::Seeding, init_rows * (d * t + 24));
@@ -202,11 +207,14 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
       }
     }
   }
-  if (how.distances) b.rows("output_distances", MemoryPhase::Always, 8);
+  // --distances: computed once the fit is done, when the loop's structures are gone.
+  if (how.distances) b.rows("output_distances", MemoryPhase::Loop, 8);
   // The collective read's staging on an aggregator rank (the estimate is the largest rank's).
   const double file_bytes = shape.sparse ? static_cast<double>(shape.nonzeros) * (4 + t) : n * d * t;
-  if (how.collective_read && !stream && ranks >= kCollectiveReadAggregatorRanks)
-    b.add("read_aggregator_buffer", MemoryPhase::Read, std::min(file_bytes, kCollectiveReadBufferBytes));
+  // Listed (as 0) below 3 ranks too, so that --json has the same parts at every rank count.
+  if (how.collective_read && !stream)
+    b.estimate.parts.push_back({"read_aggregator_buffer", MemoryPhase::Read,
+                                ranks >= kCollectiveReadAggregatorRanks ? std::min(file_bytes, kCollectiveReadBufferBytes) : 0});
   b.estimate.ranks = ranks;
   return b.estimate;
 }

@@ -61,7 +61,9 @@ TEST(MemoryModel, PeakIsAlwaysHeldPlusTheLargestPhase) {
       estimate_fit_memory(dense(200000, 8), 1, 2, lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansPlusPlus));
   double always = 0, seeding = 0, loop = 0;
   for (const MemoryPart& part : estimate.parts) {
-    EXPECT_GT(part.bytes, 0) << part.name;
+    if (part.name != "read_aggregator_buffer") {
+      EXPECT_GT(part.bytes, 0) << part.name;
+    }
     if (part.phase == MemoryPhase::Always) always += part.bytes;
     if (part.phase == MemoryPhase::Seeding) seeding += part.bytes;
     if (part.phase == MemoryPhase::Loop) loop += part.bytes;
