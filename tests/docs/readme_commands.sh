@@ -98,6 +98,7 @@ adapt() {
     -e 's#^([[:space:]]*)mpirun -n [0-9]+ #\1$LLOYD_MPIRUN -n 2 #' \
     -e 's#(^|[[:space:]])build/lloyd #\1"$LLOYD" #g' \
     -e 's#(^|[[:space:]])scripts/#\1"$ROOT"/scripts/#g' \
+    -e 's#(^|[[:space:]])data/#\1"$ROOT"/data/#g' \
     "$1"
 }
 
