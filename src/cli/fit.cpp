@@ -327,7 +327,7 @@ bool plan_fit_memory(const Comm& comm, FitRequest& request, const MatrixShape& s
     print_memory_estimate(comm, "fit", request.memory, request.memory_limit);
   if (request.estimate_only) {
     if (request.json && comm.rank() == 0) {
-      const bool fits = !request.memory_limit || request.memory.total() <= *request.memory_limit;
+      const bool fits = !request.memory_limit || request.memory.total() <= request.memory_limit->bytes;
       JsonObject json;
       json.add("command", "fit").add("estimate_only", true).add("mode", to_string(request.mode))
           .add("k", k).add("n_samples", shape.rows).add("n_features", shape.cols)

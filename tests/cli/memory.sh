@@ -67,6 +67,23 @@ run every_rank "$LIMIT" env "LLOYD_CLI_TEST_TAG=$TAG" $LLOYD_MPIRUN -n 3 bash -c
   _ "$LLOYD" "$ROWS:/X" "$TMP/status"
 check_eq every_rank.status "$(cat "$TMP"/status.* 2>/dev/null | sort | tr '\n' ' ')" "1 1 1 "
 
+# By default the limit is the cgroup's (here a made-up cgroup v2 hierarchy, 100 MiB) divided by
+# the ranks on the node: 100 MiB at 1 rank, 33.3 MiB each at 3 — refused, naming where it came from
+# (7 ranks of 33.3 MiB would do: on more nodes, or with more memory).
+mkdir -p "$TMP/cgroup"
+echo 104857600 >"$TMP/cgroup/memory.max"
+export LLOYD_CGROUP_ROOT=$TMP/cgroup
+mpi cgroup.np1 1 "$LIMIT" fit --input "$ROWS:/X" --k 4 --json
+check_ran_ok cgroup.np1
+check_eq cgroup.np1.limit "$(grep -o '"limit":[0-9.]*' "$OUT_FILE")" '"limit":100'
+expect_error cgroup.np3 3 "$TMP/cgroup3.h5" "needs ~34.9 MiB per rank at 3 ranks" "the limit is 33.3 MiB" \
+  "cgroup's memory limit / 3 ranks on the node" "use at least 7 ranks with 33.3 MiB each" -- \
+  fit --input "$ROWS:/X" --k 4 --output "$TMP/cgroup3.h5"
+echo max >"$TMP/cgroup/memory.max"  # no limit
+mpi cgroup.max 3 "$LIMIT" fit --input "$ROWS:/X" --k 4 --json
+check_ran_ok cgroup.max
+unset LLOYD_CGROUP_ROOT
+
 # A limit the estimate fits: the fit runs.
 mpi within 3 "$LIMIT" fit --input "$ROWS:/X" --k 4 --max-memory-per-rank 1.5GiB
 check_ran_ok within
