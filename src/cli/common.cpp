@@ -292,8 +292,12 @@ JsonObject memory_json(const MemoryEstimate& estimate, const std::optional<Memor
   for (const MemoryPart& part : estimate.parts) parts.add(part.name, part.bytes / kMiB);
   JsonObject json;
   json.add("total", estimate.total() / kMiB).add("ranks", estimate.ranks).add("parts", parts);
+  // Always both keys (null without a limit, or when no rank count fits), so that the object has
+  // the same keys wherever it runs.
   if (limit) json.add("limit", limit->bytes / kMiB);
+  else json.add_json("limit", "null");
   if (needed) json.add("ranks_needed", *needed);
+  else json.add_json("ranks_needed", "null");
   return json;
 }
 

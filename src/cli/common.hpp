@@ -144,7 +144,8 @@ void add_memory_options(po::options_description& options);
 /// divided by the ranks on the node, where a cgroup says one (the smallest over the ranks, so
 /// that every rank agrees). Collective over comm.
 std::optional<MemoryLimit> memory_limit_option(const Comm& comm, const po::variables_map& vm, const std::string& command);
-/// The estimate as JSON, in MiB: {"total": …, "parts": {name: …}} (and "limit", "ranks_needed").
+/// The estimate as JSON, in MiB: {"total": …, "ranks": p, "parts": {name: …}, "limit": … or null,
+/// "ranks_needed": … or null}.
 JsonObject memory_json(const MemoryEstimate& estimate, const std::optional<MemoryLimit>& limit, std::optional<int> ranks_needed);
 /// Rank 0's line of the estimate (stderr): the total and every part.
 void print_memory_estimate(const Comm& comm, const std::string& command, const MemoryEstimate& estimate,
