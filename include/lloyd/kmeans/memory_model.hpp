@@ -42,7 +42,7 @@ struct MemoryEstimate {
 
 /// What a process holds before any data: MPI, HDF5, the C++ and OpenMP runtimes and the
 /// binary itself. Measured with `lloyd fit --json` on data/sample.h5 (5000 × 4): peak_rss_mb
-/// 26.2 at 1 rank and 26.5 at 2 ranks (Open MPI 4.1, HDF5 1.10, x86-64).
+/// 26.2 at 1 rank, 25.5–28.4 at 2–4 ranks (Open MPI 4.1, HDF5 1.10, x86-64, 2 threads).
 inline constexpr double kProcessBaselineBytes = 26.0 * 1024 * 1024;
 
 /// Open MPI's collective reads (OMPIO) with 3 ranks or more: an aggregator rank stages up to
