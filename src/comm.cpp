@@ -23,6 +23,15 @@ KeyIndex KeyIndex::none() {
   return {std::numeric_limits<double>::infinity(), std::numeric_limits<std::uint64_t>::max()};
 }
 
+int Comm::ranks_on_node() const {
+  MPI_Comm node;
+  MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  int ranks = 1;
+  MPI_Comm_size(node, &ranks);
+  MPI_Comm_free(&node);
+  return ranks;
+}
+
 namespace {
 
 // User-defined MPI reductions. They are created once per process and live until

@@ -51,6 +51,8 @@ class Comm {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  /// Collective: how many ranks of this communicator share this rank's node (shared memory).
+  int ranks_on_node() const;
   MPI_Comm get() const { return comm_; }
 
   /// Collective over comm: element-wise reduction in place.

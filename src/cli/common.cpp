@@ -3,8 +3,10 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <limits>
 
 #include "lloyd/io/model.hpp"
 #include "lloyd/kmeans/assign.hpp"
@@ -243,6 +245,104 @@ JsonObject phase_json(const PhaseTimes& p) {
   json.add("io", p.io).add("init", p.init).add("assign", p.assign).add("reduce", p.reduce)
       .add("update", p.update).add("checkpoint", p.checkpoint).add("write", p.write);
   return json;
+}
+
+}  // namespace lloyd::cli
+
+namespace lloyd::cli {
+
+void add_memory_options(po::options_description& options) {
+  options.add_options()
+      ("max-memory-per-rank", po::value<std::string>(),
+       "refuse before reading the data when the estimated peak memory per rank exceeds SIZE (2G, 512M, "
+       "1.5GiB; powers of 1024) | none (default: the cgroup's memory limit / ranks on the node, where set)")
+      ("estimate-only", po::bool_switch(),
+       "print the estimated memory per rank (and the ranks needed under the limit) and exit without reading the data");
+}
+
+std::optional<MemoryLimit> memory_limit_option(const Comm& comm, const po::variables_map& vm,
+                                               const std::string& command) {
+  if (vm.count("max-memory-per-rank")) {
+    const std::string text = vm["max-memory-per-rank"].as<std::string>();
+    if (text == "none") return std::nullopt;
+    const std::optional<double> bytes = parse_memory_size(text);
+    if (!bytes || *bytes <= 0)
+      throw UsageError("lloyd " + command + ": --max-memory-per-rank must be a size such as 2G, 512M or 1.5GiB, "
+                       "or none (got '" + text + "')");
+    return MemoryLimit{*bytes, "--max-memory-per-rank"};
+  }
+  // Slurm (and containers) confine a job's memory with a cgroup; ranks on one node share it.
+  // Every rank agrees on the smallest share (nodes may differ).
+  const int sharing = comm.ranks_on_node();
+  // LLOYD_CGROUP_ROOT: where the cgroup files are read (tests/cli/memory.sh points it at a
+  // made-up hierarchy; /sys/fs/cgroup otherwise).
+  const char* root = std::getenv("LLOYD_CGROUP_ROOT");
+  const std::optional<double> node_limit = cgroup_memory_limit(root && *root ? root : "/sys/fs/cgroup");
+  const double mine = node_limit ? *node_limit / sharing : std::numeric_limits<double>::infinity();
+  const double limit = comm.allreduce(mine, MPI_MIN);
+  if (!std::isfinite(limit)) return std::nullopt;
+  const int most_sharing = comm.allreduce(sharing, MPI_MAX);
+  return MemoryLimit{limit, "the cgroup's memory limit / " + std::to_string(most_sharing) +
+                                " ranks on the node; --max-memory-per-rank sets another"};
+}
+
+JsonObject memory_json(const MemoryEstimate& estimate, const std::optional<MemoryLimit>& limit, std::optional<int> needed) {
+  constexpr double kMiB = 1024.0 * 1024.0;
+  JsonObject parts;
+  for (const MemoryPart& part : estimate.parts) parts.add(part.name, part.bytes / kMiB);
+  JsonObject json;
+  json.add("total", estimate.total() / kMiB).add("ranks", estimate.ranks).add("parts", parts);
+  // Always both keys (null without a limit, or when no rank count fits), so that the object has
+  // the same keys wherever it runs.
+  if (limit) json.add("limit", limit->bytes / kMiB);
+  else json.add_json("limit", "null");
+  if (needed) json.add("ranks_needed", *needed);
+  else json.add_json("ranks_needed", "null");
+  return json;
+}
+
+namespace {
+std::string spaced(std::string name) {
+  std::replace(name.begin(), name.end(), '_', ' ');
+  return name;
+}
+}  // namespace
+
+void print_memory_estimate(const Comm& comm, const std::string& command, const MemoryEstimate& estimate,
+                           const std::optional<MemoryLimit>& limit) {
+  if (comm.rank() != 0) return;
+  std::ostringstream line;
+  line << "lloyd " << command << ": memory per rank ~" << format_memory_size(estimate.total()) << " at "
+       << estimate.ranks << (estimate.ranks == 1 ? " rank" : " ranks") << " (limit "
+       << (limit ? format_memory_size(limit->bytes) : std::string("none")) << "):";
+  const char* separator = " ";
+  for (const MemoryPart& part : estimate.parts) {
+    line << separator << spaced(part.name) << " " << format_memory_size(part.bytes);
+    if (part.phase != MemoryPhase::Always) line << " [" << to_string(part.phase) << "]";
+    separator = ", ";
+  }
+  std::fprintf(stderr, "%s\n", line.str().c_str());
+}
+
+std::optional<int> ranks_needed(const std::optional<MemoryLimit>& limit,
+                                const std::function<MemoryEstimate(int)>& estimate_for) {
+  if (!limit) return std::nullopt;
+  constexpr int kMostRanks = 1 << 20;
+  return fewest_ranks_within(limit->bytes, kMostRanks, estimate_for);
+}
+
+void refuse_beyond_memory(const std::string& command, const MemoryEstimate& estimate,
+                          const std::optional<MemoryLimit>& limit, std::optional<int> needed) {
+  if (!limit || estimate.total() <= limit->bytes) return;
+  const int ranks = estimate.ranks;
+  throw AgreedError(command + " needs ~" + format_memory_size(estimate.total()) + " per rank at " +
+                    std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks") + " (shard " +
+                    format_memory_size(estimate.bytes_of("shard") + estimate.bytes_of("shard_csr")) +
+                    "); the limit is " + format_memory_size(limit->bytes) + " (" + limit->source + "): " +
+                    (needed ? "use at least " + std::to_string(*needed) + " ranks with " +
+                                  format_memory_size(limit->bytes) + " each"
+                            : std::string("no rank count fits; raise the limit")) +
+                    " (nothing was read or written)");
 }
 
 }  // namespace lloyd::cli

@@ -1,6 +1,7 @@
 #pragma once
 // Shared plumbing of the subcommands: option parsing with one-line errors, help, JSON.
 #include <boost/program_options.hpp>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "lloyd/core/options.hpp"
 #include "lloyd/error.hpp"
 #include "lloyd/io/hdf5.hpp"
+#include "lloyd/kmeans/memory_model.hpp"
 
 namespace lloyd::cli {
 
@@ -126,6 +128,36 @@ int apply_threads(const Comm& comm, const po::variables_map& vm);
 /// Peak resident memory of a rank (getrusage), in MB, the maximum over ranks. Collective
 /// over comm.
 double peak_memory_mb(const Comm& comm);
+
+/// A limit on the memory per rank and where it comes from ("--max-memory-per-rank", or the
+/// cgroup's limit shared by the ranks on the node), for the refusal's line.
+struct MemoryLimit {
+  double bytes = 0;
+  std::string source;
+};
+
+/// --max-memory-per-rank SIZE | none and --estimate-only, for the commands that estimate their
+/// memory before reading the data (kmeans/memory_model.hpp).
+void add_memory_options(po::options_description& options);
+/// The limit per rank in bytes: SIZE as given ("2G", "512M", "1.5GiB"; a bad one is a
+/// UsageError naming the option), none for "none", and by default the memory the cgroup allows
+/// divided by the ranks on the node, where a cgroup says one (the smallest over the ranks, so
+/// that every rank agrees). Collective over comm.
+std::optional<MemoryLimit> memory_limit_option(const Comm& comm, const po::variables_map& vm, const std::string& command);
+/// The estimate as JSON, in MiB: {"total": …, "ranks": p, "parts": {name: …}, "limit": … or null,
+/// "ranks_needed": … or null}.
+JsonObject memory_json(const MemoryEstimate& estimate, const std::optional<MemoryLimit>& limit, std::optional<int> ranks_needed);
+/// Rank 0's line of the estimate (stderr): the total and every part.
+void print_memory_estimate(const Comm& comm, const std::string& command, const MemoryEstimate& estimate,
+                           const std::optional<MemoryLimit>& limit);
+/// The fewest ranks whose estimate (`estimate_for(p)`) fits `limit`; std::nullopt without a
+/// limit or when no rank count does.
+std::optional<int> ranks_needed(const std::optional<MemoryLimit>& limit, const std::function<MemoryEstimate(int)>& estimate_for);
+/// Refuses (an AgreedError, one line, on every rank alike) when the estimate exceeds the limit,
+/// naming both and the ranks the data would need.
+void refuse_beyond_memory(const std::string& command, const MemoryEstimate& estimate,
+                          const std::optional<MemoryLimit>& limit,
+                          std::optional<int> needed);
 
 /// The phases as a JSON object (seconds).
 JsonObject phase_json(const PhaseTimes& p);

@@ -215,7 +215,8 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
   if (layout.medoids)
     json.add("medoid_method", to_string(record.medoid_method)).add("distance", to_string(model.distance))
         .add("fitted_rows", record.sample);
-  json.add("phases", phase_json(timings.phases)).add("peak_rss_mb", timings.peak_rss_mb);
+  json.add("phases", phase_json(timings.phases)).add("peak_rss_mb", timings.peak_rss_mb)
+      .add("memory_estimate_mb", memory_json(request.memory, request.memory_limit, request.ranks_needed));
   std::cout << json.str() << std::endl;
 }
 
@@ -296,6 +297,49 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
   // Only now that the model is committed: the checkpoint this fit wrote is no longer needed.
   if (fit.own_checkpoint && comm.rank() == 0) remove_if_unchanged(request.checkpoint.path, *fit.own_checkpoint);
   return 0;
+}
+
+// The memory the fit will need per rank, from the data's shape alone (before a row is read):
+// printed with --verbose (and with --estimate-only), kept for --json, and refused up front
+// when it exceeds the limit. Returns false when the fit is not to run (--estimate-only).
+// Collective over comm.
+bool plan_fit_memory(const Comm& comm, FitRequest& request, const MatrixShape& shape) {
+  int k = request.options.k;
+  if (!request.k_given) {
+    // k is the rows of the --init file; a file that cannot be read is reported when the centres
+    // are loaded, with its own message (every rank meets the same error here).
+    try {
+      k = static_cast<int>(std::min<std::uint64_t>(inspect_matrix(comm, *request.init_file).rows, 1u << 30));
+    } catch (const AgreedError&) {
+      k = 1;
+    }
+  }
+  const auto estimate_for = [&](int ranks) {
+    FitSettings settings = request;
+    settings.options.k = k;
+    return estimate_fit_memory(shape, ranks, request.threads, settings,
+                               {.distances = request.distances, .stream = request.stream,
+                                .collective_read = request.input.format == InputFormat::Hdf5});
+  };
+  request.memory = estimate_for(comm.size());
+  request.ranks_needed = ranks_needed(request.memory_limit, estimate_for);
+  if (request.verbose || (request.estimate_only && !request.json))
+    print_memory_estimate(comm, "fit", request.memory, request.memory_limit);
+  if (request.estimate_only) {
+    if (request.json && comm.rank() == 0) {
+      const bool fits = !request.memory_limit || request.memory.total() <= request.memory_limit->bytes;
+      JsonObject json;
+      json.add("command", "fit").add("estimate_only", true).add("mode", to_string(request.mode))
+          .add("k", k).add("n_samples", shape.rows).add("n_features", shape.cols)
+          .add("dtype", to_string(shape.type)).add("n_ranks", comm.size()).add("threads", request.threads)
+          .add("fits", fits)
+          .add("memory_estimate_mb", memory_json(request.memory, request.memory_limit, request.ranks_needed));
+      std::cout << json.str() << std::endl;
+    }
+    return false;
+  }
+  refuse_beyond_memory("fit", request.memory, request.memory_limit, request.ranks_needed);
+  return true;
 }
 
 // Every option that shapes only some modes, refused (naming it) when given to another one.
@@ -428,6 +472,7 @@ int run_fit(const Comm& comm, const Args& args) {
   add_input_options(description);
   add_variant_options(description);
   add_threads_option(description);
+  add_memory_options(description);
   const auto vm = parse(comm, "fit", "--input FILE.h5:/X --k K [--output MODEL.h5] [options]",
                         description, args);
   if (!vm) return 0;
@@ -515,6 +560,8 @@ int run_fit(const Comm& comm, const Args& args) {
     read.push_back(request.checkpoint.path);
     if (!request.output.empty()) check_output_path(request.output, request.force, read);
   });
+  request.memory_limit = memory_limit_option(comm, *vm, "fit");
+  request.estimate_only = (*vm)["estimate-only"].as<bool>();
   request.cosine = parse_cosine_metric(*vm, "fit");
   if (request.cosine && (request.mode != ModelAlgorithm::Lloyd ||
                          request.options.init == InitMethod::KMeansParallel ||
@@ -530,6 +577,7 @@ int run_fit(const Comm& comm, const Args& args) {
   if (request.standardize && shape.sparse)
     throw UsageError("lloyd fit: --standardize cannot centre sparse input " + request.input.text() +
                      " (as scikit-learn's StandardScaler refuses); densify it first");
+  if (!plan_fit_memory(comm, request, shape)) return 0;
   return shape.type == ElementType::Float32 ? fit_typed<float>(comm, request, shape, start)
                                             : fit_typed<double>(comm, request, shape, start);
 }

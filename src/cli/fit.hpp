@@ -45,6 +45,10 @@ struct FitRequest : FitSettings {
   bool stream = false;       ///< minibatch: rows read from the file batch by batch
   bool distances = false;    ///< --distances: the model gets /distance (needs --output)
   bool standardize = false;  ///< --standardize: z-scores of the features, kept in the model
+  std::optional<MemoryLimit> memory_limit;  ///< --max-memory-per-rank (or the cgroup's share)
+  bool estimate_only = false;          ///< --estimate-only: print the estimate, read nothing
+  MemoryEstimate memory;               ///< the estimate at this run's ranks, from the file's shape
+  std::optional<int> ranks_needed;     ///< the fewest ranks within memory_limit
 };
 
 /// The variants' own options.

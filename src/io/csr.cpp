@@ -78,6 +78,7 @@ CsrMembers open_csr(hid_t file, const DatasetRef& ref) {
   Hid type(checked(H5Dget_type(m.data.get()), "H5Dget_type"), H5Tclose);
   m.shape.type = H5Tget_size(type.get()) == 4 ? ElementType::Float32 : ElementType::Float64;
   m.shape.sparse = true;
+  m.shape.nonzeros = m.values;
   return m;
 }
 

@@ -46,11 +46,7 @@ void set_threads(int threads) { configured_threads = std::max(threads, 1); }
 
 int apply_thread_count(const Comm& comm, int requested, const std::string& name) {
   // Every rank splits, whatever it was given: the ranks may not all see the same environment.
-  MPI_Comm node;
-  MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node);
-  int ranks_on_node = 1;
-  MPI_Comm_size(node, &ranks_on_node);
-  MPI_Comm_free(&node);
+  const int ranks_on_node = comm.ranks_on_node();
   int threads = std::max(requested, 0);
   std::string source = name + " ";
   if (threads == 0) {

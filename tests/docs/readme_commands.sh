@@ -98,6 +98,7 @@ adapt() {
     -e 's#^([[:space:]]*)mpirun -n [0-9]+ #\1$LLOYD_MPIRUN -n 2 #' \
     -e 's#(^|[[:space:]])build/lloyd #\1"$LLOYD" #g' \
     -e 's#(^|[[:space:]])scripts/#\1"$ROOT"/scripts/#g' \
+    -e 's#(^|[[:space:]])data/#\1"$ROOT"/data/#g' \
     "$1"
 }
 
@@ -163,9 +164,10 @@ for example in "$TMP"/json/*.json; do
   extra=$(comm -13 <(keys <"$example") <(printf '%s\n' "$printed" | keys) | tr '\n' ' ')
   if [ -z "$missing$extra" ]; then pass "$name.same_keys"
   else fail "$name.same_keys" "README shows keys lloyd does not print: [${missing}]; lloyd prints keys the README lacks: [${extra}]"; fi
-  # The results, not the timings or the machine: every top-level value but these must match.
+  # The results, not the timings or the machine: every top-level value but these must match
+  # (memory_estimate_mb is per rank: it depends on the ranks, like peak_rss_mb).
   volatile='^"(seconds|peak_rss_mb|n_ranks|threads|simd|bounds_mb|output)":'
-  values() { sed 's/"phases":{[^}]*}//' | grep -o '"[A-Za-z_]*":[^,{}]*' | grep -Ev "$volatile" | sort; }
+  values() { sed 's/"phases":{[^}]*}//; s/"memory_estimate_mb":{[^{}]*{[^{}]*}[^{}]*}//' | grep -o '"[A-Za-z_]*":[^,{}]*' | grep -Ev "$volatile" | sort; }
   differ=$(diff <(values <"$example") <(printf '%s\n' "$printed" | values) | grep '^[<>]' | tr '\n' ' ')
   if [ -z "$differ" ]; then pass "$name.same_results"
   else fail "$name.same_results" "README (<) and lloyd now (>) differ: $differ"; fi

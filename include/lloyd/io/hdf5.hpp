@@ -71,6 +71,7 @@ struct MatrixShape {
   std::uint64_t rows = 0, cols = 0;
   ElementType type = ElementType::Float64;
   bool sparse = false;  ///< a CSR group (io/csr.hpp), not a dense dataset
+  std::uint64_t nonzeros = 0;  ///< sparse: the values stored (length of data); dense: 0
 };
 
 /// RAII owner of an HDF5 identifier; the destructor closes it and never throws.

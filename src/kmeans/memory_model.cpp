@@ -1,0 +1,300 @@
+#include "lloyd/kmeans/memory_model.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "lloyd/io/row_source.hpp"
+
+namespace lloyd {
+
+const char* to_string(MemoryPhase phase) {
+  switch (phase) {
+    case MemoryPhase::Always: return "always";
+    case MemoryPhase::Read: return "read";
+    case MemoryPhase::Seeding: return "seeding";
+    case MemoryPhase::Loop: return "loop";
+  }
+  return "?";
+}
+
+double MemoryEstimate::phase_bytes(MemoryPhase phase) const {
+  double bytes = 0;
+  for (const MemoryPart& part : parts)
+    if (part.phase == phase) bytes += part.bytes;
+  return bytes;
+}
+
+double MemoryEstimate::total() const {
+  return phase_bytes(MemoryPhase::Always) +
+         std::max({phase_bytes(MemoryPhase::Read), phase_bytes(MemoryPhase::Seeding), phase_bytes(MemoryPhase::Loop)});
+}
+
+double MemoryEstimate::bytes_of(std::string_view name) const {
+  double bytes = 0;
+  for (const MemoryPart& part : parts)
+    if (part.name == name) bytes += part.bytes;
+  return bytes;
+}
+
+namespace {
+
+// The per-row structures below are those of the code as it is (src/kmeans/driver.cpp,
+// bounded.cpp, init.cpp, …); each comment names where it lives. r: the rank's rows; t: the
+// bytes of one value (4 for float32, 8 for float64).
+class Builder {
+ public:
+  Builder(double rows, double t) : r_(rows), t_(t) {}
+  void add(std::string name, MemoryPhase phase, double bytes) {
+    if (bytes > 0) estimate.parts.push_back({std::move(name), phase, bytes});
+  }
+  /// `per_row` bytes for every row of the rank.
+  void rows(std::string name, MemoryPhase phase, double per_row) { add(std::move(name), phase, per_row * r_); }
+  double r() const { return r_; }
+  double t() const { return t_; }
+  MemoryEstimate estimate;
+
+ private:
+  double r_, t_;
+};
+
+// k-means++ (init.cpp kmeans_plus_plus): each row's norm and distance to the nearest centre
+// (t each), and per step the rows some candidate comes closer to, with their distances to the
+// candidates (8 bytes of row index + stride·t; stride: the trials rounded up to 8). Early steps
+// keep most rows, and the buffers keep their size from step to step: modelled as every row
+// kept, with the growth of the buffers averaging 1.5× (checked: bench_memory.py).
+void plus_plus_seeding(Builder& b, int k) {
+  const int trials = 2 + static_cast<int>(std::log(std::max(k, 1)));
+  const double stride = std::ceil(trials / 8.0) * 8.0;
+  b.rows("seeding_norms_and_nearest", MemoryPhase::Seeding, 2 * b.t());
+  b.rows("seeding_candidate_distances", MemoryPhase::Seeding, 1.5 * (8 + stride * b.t()));
+}
+
+// The seeding of a dense fit (init.cpp): the first centre (and forgy's k) is drawn by the
+// smallest random key of every row, a (key, index) pair of 16 bytes per row held while
+// drawing (selection.hpp local_smallest).
+void dense_seeding(Builder& b, InitMethod init, int k) {
+  switch (init) {
+    case InitMethod::KMeansPlusPlus: plus_plus_seeding(b, k); break;
+    case InitMethod::KMeansParallel:
+      // closest (double) and nearest candidate (int32) per row, and the first draw's keys
+      b.rows("seeding_nearest_candidate", MemoryPhase::Seeding, 8 + 4);
+      b.rows("seeding_draw_keys", MemoryPhase::Seeding, 16);
+      break;
+    case InitMethod::Forgy: b.rows("seeding_draw_keys", MemoryPhase::Seeding, 16); break;
+    case InitMethod::RandomPartition:
+    case InitMethod::Explicit: break;
+  }
+}
+
+// k·d structures: centres (current, previous, best), the exact cluster sums (16-byte fixed
+// point per value, one per thread and the reduced total), Yinyang's per-thread batch scores.
+void centre_structures(Builder& b, double k, double d, int threads) {
+  b.add("centres_and_cluster_sums", MemoryPhase::Always, k * d * (3 * b.t() + 16.0 * (threads + 2)));
+}
+
+// The Euclidean Lloyd loop of a dense shard (driver.cpp FullStep / BoundedStep): what lives
+// from before the seeding to the end, and what the loop adds.
+void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads) {
+  const KMeansOptions& options = settings.options;
+  const int k = options.k;
+  const Algorithm algorithm = choose_algorithm(options.algorithm, k, static_cast<Eigen::Index>(d));
+  b.rows("distances", MemoryPhase::Always, 8);  // each row's squared distance to its centre
+  if (algorithm == Algorithm::Lloyd) {
+    b.rows("row_norms", MemoryPhase::Always, b.t());       // Assigner::remember_norms
+    b.rows("labels", MemoryPhase::Loop, 4 + 4);            // this and the previous iteration's
+  } else {
+    // Hamerly: one lower bound per row; Yinyang: one per group of about ten centres. The
+    // upper bound exists from the step's construction, the rest from the first assignment.
+    const int groups = algorithm == Algorithm::Yinyang ? std::max(k / 10, 1) : 1;
+    b.rows("upper_bounds", MemoryPhase::Always, 4);
+    b.rows("lower_bounds", MemoryPhase::Loop, 4.0 * groups);
+    b.rows("row_norms", MemoryPhase::Loop, b.t());  // BoundedAssigner's, made at its first assign
+    b.rows("labels", MemoryPhase::Loop, 4);
+  }
+  // More than one restart: the best restart's labels are kept while the next one runs, and the
+  // bounds (Hamerly, Yinyang) are made anew while the last restart's are still held
+  // (driver.cpp BoundedStep::begin; measured: 15–16 bytes per row more with --n-init 3).
+  if (options.n_init > 1 && options.init != InitMethod::Explicit)
+    b.rows("restarts", MemoryPhase::Loop, algorithm == Algorithm::Lloyd ? 4 : 4 + 4 + 4 + b.t());
+  dense_seeding(b, options.init, k);
+  centre_structures(b, k, d, threads);
+}
+
+}  // namespace
+
+MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int threads, const FitSettings& settings,
+                                   const FitMemoryOptions& how) {
+  const bool stream = how.stream && settings.mode == ModelAlgorithm::MiniBatch;
+  ranks = std::max(ranks, 1);
+  threads = std::max(threads, 1);
+  const double n = static_cast<double>(shape.rows), d = static_cast<double>(shape.cols);
+  const double r = std::ceil(n / ranks);  // block_rows: the first ranks hold one row more
+  const double t = shape.type == ElementType::Float32 ? 4.0 : 8.0;
+  const int k = std::max(settings.options.k, 1);
+  Builder b(r, t);
+  b.add("process_baseline", MemoryPhase::Always, kProcessBaselineBytes);
+  // The rank's share of the stored values of a CSR input (dense input read as CSR: all of them).
+  const double nonzeros = shape.sparse ? std::ceil(static_cast<double>(shape.nonzeros) / ranks) : r * d;
+  const double csr_bytes = (r + 1) * 8 + nonzeros * (4 + t);  // indptr int64, indices int32, values
+
+  if (settings.cosine) {
+    // Spherical K-Means (spherical.cpp): the rows stay CSR; labels, previous labels and each
+    // row's similarity; the seeding keeps each row's nearest similarity and its draw keys.
+    b.add("shard_csr", MemoryPhase::Always, csr_bytes);
+    // Dense input is read as dense rows, then made CSR (io/csr.hpp read_rows_as_csr).
+    if (!shape.sparse) b.rows("dense_read_buffer", MemoryPhase::Read, d * t);
+    b.rows("similarities", MemoryPhase::Always, 8);
+    b.rows("labels", MemoryPhase::Loop, 4 + 4);
+    if (settings.options.init != InitMethod::Explicit) b.rows("seeding_nearest_and_draw_keys", MemoryPhase::Seeding, 8 + 16);
+    centre_structures(b, k, d, threads);
+  } else {
+    const bool in_memory = !(settings.mode == ModelAlgorithm::MiniBatch && stream);
+    if (in_memory) b.rows("shard", MemoryPhase::Always, d * t);
+    // A CSR input of a dense fit is densified: the CSR shard is held while the dense one is made.
+    if (shape.sparse && in_memory) b.add("csr_read_buffer", MemoryPhase::Read, csr_bytes);
+    switch (settings.mode) {
+      case ModelAlgorithm::Lloyd: dense_lloyd(b, settings, d, threads); break;
+      case ModelAlgorithm::Bisecting: {
+        // bisecting.cpp: each row's leaf (int64) and the members of the split node (int64);
+        // a split of a node other than the root copies its rows (at most half the shard
+        // after the first split, when the larger child is split: modelled as half), then runs
+        // 2-means (Lloyd, k = 2) on it.
+        b.rows("leaf_and_split_members", MemoryPhase::Always, 8 + 8);
+        b.add("split_node_copy", MemoryPhase::Loop, r / 2 * d * t);
+        FitSettings split = settings;
+        split.options.k = 2;
+        split.options.algorithm = Algorithm::Lloyd;
+        dense_lloyd(b, split, d, threads);
+        centre_structures(b, k, d, threads);
+        break;
+      }
+      case ModelAlgorithm::KMedians:
+        // kmedians.cpp: distances, labels and previous labels; the exact medians sort each
+        // cluster's values of one feature at a time (t per row).
+        b.rows("distances", MemoryPhase::Always, 8);
+        b.rows("labels", MemoryPhase::Loop, 4 + 4);
+        b.rows("median_scratch", MemoryPhase::Loop, t + 8);
+        dense_seeding(b, settings.options.init, k);
+        centre_structures(b, k, d, threads);
+        break;
+      case ModelAlgorithm::KMedoids: {
+        // kmedoids.cpp on all rows or the --sample: each row's nearest and second-nearest
+        // medoid (24 bytes), the ring's exact sums (2 × 16 bytes) and the other ranks' rows
+        // passing around the ring (one block of the same size as the rank's, t·d per row).
+        const double fitted = settings.medoids.sample ? std::min(r, std::ceil(static_cast<double>(settings.medoids.sample) / ranks)) : r;
+        b.add("nearest_medoids", MemoryPhase::Loop, fitted * 24);
+        b.add("ring_sums", MemoryPhase::Loop, fitted * 32);
+        b.add("ring_buffer", MemoryPhase::Loop, fitted * d * t);
+        b.rows("labels_and_distances", MemoryPhase::Always, 4 + 8);
+        break;
+      }
+      case ModelAlgorithm::MiniBatch: {
+        // minibatch.cpp: each row's label (in memory: until written), a batch and its
+        // distances; streamed: one block of RowSource::kStreamBlock rows instead of the shard.
+        const double batch = static_cast<double>(std::max<std::uint64_t>(settings.batch.batch_size, 1));
+        const double init_rows = settings.batch.init_size ? static_cast<double>(settings.batch.init_size) : 3 * batch;
+        if (stream) b.add("stream_block", MemoryPhase::Always, static_cast<double>(RowSource<float>::kStreamBlock) * (d * t + 12));
+        else b.rows("labels", MemoryPhase::Loop, 4);
+        b.add("batch", MemoryPhase::Loop, batch * (d * t + 16));
+        b.add("seeding_sample", MemoryPhase::Seeding, init_rows * (d * t + 24));
+        centre_structures(b, k, d, threads);
+        break;
+      }
+    }
+  }
+  // --distances: computed once the fit is done, when the loop's structures are gone.
+  if (how.distances) b.rows("output_distances", MemoryPhase::Loop, 8);
+  // The collective read's staging on an aggregator rank (the estimate is the largest rank's).
+  const double file_bytes = shape.sparse ? static_cast<double>(shape.nonzeros) * (4 + t) : n * d * t;
+  // Listed (as 0) below 3 ranks too, so that --json has the same parts at every rank count.
+  if (how.collective_read && !stream)
+    b.estimate.parts.push_back({"read_aggregator_buffer", MemoryPhase::Read,
+                                ranks >= kCollectiveReadAggregatorRanks ? std::min(file_bytes, kCollectiveReadBufferBytes) : 0});
+  b.estimate.ranks = ranks;
+  return b.estimate;
+}
+
+std::optional<double> parse_memory_size(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  if (text.empty() || text.front() == '-' || text.front() == '+') return std::nullopt;
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || !std::isfinite(value) || value < 0) return std::nullopt;
+  std::string suffix(end, text.data() + text.size());
+  while (!suffix.empty() && suffix.front() == ' ') suffix.erase(0, 1);
+  for (char& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (suffix.size() > 1 && suffix.back() == 'B') suffix.pop_back();   // "GB", "GIB" → "G", "GI"
+  if (suffix.size() == 2 && suffix.back() == 'I') suffix.pop_back();  // "GI" → "G"
+  double unit = 0;
+  if (suffix.empty() || suffix == "B") unit = 1;
+  else if (suffix == "K") unit = 1024.0;
+  else if (suffix == "M") unit = 1024.0 * 1024;
+  else if (suffix == "G") unit = 1024.0 * 1024 * 1024;
+  else if (suffix == "T") unit = 1024.0 * 1024 * 1024 * 1024;
+  else return std::nullopt;
+  const double bytes = value * unit;
+  if (!std::isfinite(bytes)) return std::nullopt;
+  return bytes;
+}
+
+std::string format_memory_size(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char text[48];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.3g %s", bytes, units[unit]);
+  return text;
+}
+
+namespace {
+
+// The first line of a file, or "" when it cannot be read.
+std::string first_line(const std::string& path) {
+  std::ifstream file(path);
+  std::string line;
+  if (file) std::getline(file, line);
+  return line;
+}
+
+// A limit in bytes as a cgroup file writes it; "max" or an absurdly large value (cgroup v1
+// writes 2^63 rounded to pages for "none") is no limit.
+std::optional<double> cgroup_value(const std::string& text) {
+  if (text.empty() || text == "max") return std::nullopt;
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || value == 0 || value >= (std::uint64_t{1} << 60)) return std::nullopt;
+  return static_cast<double>(value);
+}
+
+}  // namespace
+
+std::optional<double> cgroup_memory_limit(const std::string& root) {
+  // This process's cgroup paths (/proc/self/cgroup): "0::/path" (v2), "N:memory:/path" (v1).
+  // Inside a container or a Slurm job with a cgroup namespace the path is "/" and the limit is
+  // at the root itself.
+  std::string v2_path = "/", v1_path = "/";
+  std::ifstream cgroups("/proc/self/cgroup");
+  for (std::string line; std::getline(cgroups, line);) {
+    if (line.rfind("0::", 0) == 0) v2_path = line.substr(3);
+    const auto memory = line.find(":memory:");
+    if (memory != std::string::npos) v1_path = line.substr(memory + 8);
+  }
+  std::optional<double> limit;
+  for (const std::string& path : {root + v2_path + "/memory.max", root + "/memory.max"})
+    if (!limit) limit = cgroup_value(first_line(path));
+  for (const std::string& path :
+       {root + "/memory" + v1_path + "/memory.limit_in_bytes", root + "/memory/memory.limit_in_bytes"})
+    if (!limit) limit = cgroup_value(first_line(path));
+  return limit;
+}
+
+}  // namespace lloyd

@@ -1,0 +1,171 @@
+// The memory model (kmeans/memory_model.hpp): its formulas, the peak over phases, the ranks
+// needed under a limit, and the SIZE parser of --max-memory-per-rank.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "lloyd/kmeans/memory_model.hpp"
+
+namespace lloyd {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+MatrixShape dense(std::uint64_t rows, std::uint64_t cols, ElementType type = ElementType::Float32) {
+  MatrixShape shape;
+  shape.rows = rows;
+  shape.cols = cols;
+  shape.type = type;
+  return shape;
+}
+
+FitSettings lloyd_fit(int k, Algorithm algorithm, InitMethod init) {
+  FitSettings settings;
+  settings.options.k = k;
+  settings.options.algorithm = algorithm;
+  settings.options.init = init;
+  return settings;
+}
+
+TEST(MemoryModel, ShardIsRowsOfTheLargestRankTimesFeaturesTimesValueSize) {
+  const FitSettings settings = lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansPlusPlus);
+  // 1001 rows over 2 ranks: the first rank holds 501.
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(dense(1001, 8), 2, 1, settings).bytes_of("shard"), 501.0 * 8 * 4);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(dense(1000, 8, ElementType::Float64), 1, 1, settings).bytes_of("shard"),
+                   1000.0 * 8 * 8);
+}
+
+TEST(MemoryModel, PerRowStructuresOfEachAlgorithm) {
+  const std::uint64_t n = 1000000;
+  const MatrixShape shape = dense(n, 32);
+  const MemoryEstimate lloyd = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Lloyd, InitMethod::Forgy));
+  EXPECT_DOUBLE_EQ(lloyd.bytes_of("labels"), 8.0 * n);  // this and the previous iteration's
+  EXPECT_DOUBLE_EQ(lloyd.bytes_of("distances"), 8.0 * n);
+  EXPECT_DOUBLE_EQ(lloyd.bytes_of("row_norms"), 4.0 * n);
+  EXPECT_DOUBLE_EQ(lloyd.bytes_of("lower_bounds"), 0);
+  const MemoryEstimate hamerly = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Hamerly, InitMethod::Forgy));
+  EXPECT_DOUBLE_EQ(hamerly.bytes_of("upper_bounds") + hamerly.bytes_of("lower_bounds"), 8.0 * n);
+  // Yinyang: one lower bound per group of ten centres (k / 10 = 6 groups).
+  const MemoryEstimate yinyang = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Yinyang, InitMethod::Forgy));
+  EXPECT_DOUBLE_EQ(yinyang.bytes_of("lower_bounds"), 6 * 4.0 * n);
+  // auto is what choose_algorithm runs: Hamerly for k > 2.
+  const MemoryEstimate automatic = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Auto, InitMethod::Forgy));
+  EXPECT_DOUBLE_EQ(automatic.total(), hamerly.total());
+}
+
+TEST(MemoryModel, PeakIsAlwaysHeldPlusTheLargestPhase) {
+  const MemoryEstimate estimate =
+      estimate_fit_memory(dense(200000, 8), 1, 2, lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansPlusPlus));
+  double always = 0, seeding = 0, loop = 0;
+  for (const MemoryPart& part : estimate.parts) {
+    if (part.name != "read_aggregator_buffer") {
+      EXPECT_GT(part.bytes, 0) << part.name;
+    }
+    if (part.phase == MemoryPhase::Always) always += part.bytes;
+    if (part.phase == MemoryPhase::Seeding) seeding += part.bytes;
+    if (part.phase == MemoryPhase::Loop) loop += part.bytes;
+  }
+  EXPECT_GT(seeding, loop);  // k-means++ keeps candidates' distances: its seeding is the peak
+  EXPECT_DOUBLE_EQ(estimate.total(), always + std::max(seeding, loop));
+  EXPECT_GE(estimate.bytes_of("process_baseline"), kProcessBaselineBytes);
+}
+
+TEST(MemoryModel, KMeansParallelSeedingHoldsNearestCandidateAndDrawKeys) {
+  const std::uint64_t n = 100000;
+  const MemoryEstimate estimate =
+      estimate_fit_memory(dense(n, 8), 1, 1, lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansParallel));
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), (8 + 4 + 16) * static_cast<double>(n));
+}
+
+TEST(MemoryModel, MoreRanksNeverNeedMoreMemoryPerRank) {
+  const FitSettings settings = lloyd_fit(64, Algorithm::Auto, InitMethod::KMeansPlusPlus);
+  const MatrixShape shape = dense(8000000, 32);
+  double previous = INFINITY;
+  for (int ranks = 1; ranks <= 64; ranks *= 2) {
+    const double total = estimate_fit_memory(shape, ranks, 1, settings).total();
+    EXPECT_LT(total, previous) << ranks;
+    previous = total;
+  }
+}
+
+TEST(MemoryModel, FewestRanksWithinALimit) {
+  const FitSettings settings = lloyd_fit(64, Algorithm::Auto, InitMethod::KMeansPlusPlus);
+  const MatrixShape shape = dense(8000000, 32);
+  const auto estimate_for = [&](int ranks) { return estimate_fit_memory(shape, ranks, 1, settings); };
+  const double limit = 512 * kMiB;
+  const std::optional<int> needed = fewest_ranks_within(limit, 1 << 20, estimate_for);
+  ASSERT_TRUE(needed);
+  EXPECT_LE(estimate_for(*needed).total(), limit);
+  EXPECT_GT(estimate_for(*needed - 1).total(), limit);
+  // Below the process baseline no rank count fits.
+  EXPECT_FALSE(fewest_ranks_within(kProcessBaselineBytes / 2, 1 << 20, estimate_for));
+}
+
+TEST(MemoryModel, SparseCosineKeepsTheCsrShard) {
+  MatrixShape shape = dense(10000, 50000);
+  shape.sparse = true;
+  shape.nonzeros = 400000;
+  FitSettings settings = lloyd_fit(20, Algorithm::Lloyd, InitMethod::KMeansPlusPlus);
+  settings.cosine = true;
+  const MemoryEstimate estimate = estimate_fit_memory(shape, 2, 1, settings);
+  // indptr (int64) per row + 1, index (int32) and value (float) per stored value, half of them.
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("shard_csr"), 5001.0 * 8 + 200000.0 * (4 + 4));
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("shard"), 0);
+}
+
+TEST(MemoryModel, StreamedMiniBatchHoldsNoShard) {
+  FitSettings settings = lloyd_fit(8, Algorithm::Lloyd, InitMethod::KMeansPlusPlus);
+  settings.mode = ModelAlgorithm::MiniBatch;
+  const MatrixShape shape = dense(10000000, 16);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(shape, 1, 1, settings, {.stream = true}).bytes_of("shard"), 0);
+  EXPECT_GT(estimate_fit_memory(shape, 1, 1, settings).bytes_of("shard"), 0);
+}
+
+TEST(MemoryModel, CollectiveReadStagesUpTo32MiBFromThreeRanks) {
+  const FitSettings settings = lloyd_fit(8, Algorithm::Lloyd, InitMethod::KMeansParallel);
+  const MatrixShape small = dense(200000, 32), large = dense(1000000, 32);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(small, 2, 1, settings).bytes_of("read_aggregator_buffer"), 0);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(small, 3, 1, settings).bytes_of("read_aggregator_buffer"), 200000.0 * 32 * 4);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(large, 4, 1, settings).bytes_of("read_aggregator_buffer"), 32 * kMiB);
+  EXPECT_DOUBLE_EQ(estimate_fit_memory(large, 4, 1, settings, {.collective_read = false}).bytes_of("read_aggregator_buffer"), 0);
+}
+
+TEST(MemorySize, ParsesSizesAsPowersOf1024) {
+  EXPECT_EQ(parse_memory_size("2G"), 2.0 * 1024 * kMiB);
+  EXPECT_EQ(parse_memory_size("512M"), 512 * kMiB);
+  EXPECT_EQ(parse_memory_size("1.5GiB"), 1.5 * 1024 * kMiB);
+  EXPECT_EQ(parse_memory_size("800MB"), 800 * kMiB);
+  EXPECT_EQ(parse_memory_size("64k"), 64 * 1024.0);
+  EXPECT_EQ(parse_memory_size("123456"), 123456.0);
+  EXPECT_EQ(parse_memory_size("1T"), 1024.0 * 1024 * kMiB);
+  for (const char* bad : {"", "G", "-1G", "+2G", "2X", "2GG", "nan", "inf", "1e400", "2 G B"})
+    EXPECT_FALSE(parse_memory_size(bad)) << bad;
+}
+
+TEST(MemorySize, FormatsWithAReadableUnit) {
+  EXPECT_EQ(format_memory_size(100), "100 B");
+  EXPECT_EQ(format_memory_size(1.5 * 1024 * kMiB), "1.5 GiB");
+  EXPECT_EQ(format_memory_size(456.7 * kMiB), "457 MiB");
+}
+
+TEST(MemoryLimit, ReadsCgroupV2AndV1Limits) {
+  const auto root = std::filesystem::temp_directory_path() / ("lloyd_cgroup_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(root / "memory");
+  const auto write = [](const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text << "\n"; };
+  EXPECT_FALSE(cgroup_memory_limit(root.string()));  // no files: no limit
+  write(root / "memory" / "memory.limit_in_bytes", "9223372036854771712");  // v1 "unlimited"
+  EXPECT_FALSE(cgroup_memory_limit(root.string()));
+  write(root / "memory" / "memory.limit_in_bytes", "4294967296");
+  EXPECT_EQ(cgroup_memory_limit(root.string()), 4294967296.0);
+  write(root / "memory.max", "max");  // v2 without a limit: the v1 file still answers
+  EXPECT_EQ(cgroup_memory_limit(root.string()), 4294967296.0);
+  write(root / "memory.max", "2147483648");
+  EXPECT_EQ(cgroup_memory_limit(root.string()), 2147483648.0);
+  std::filesystem::remove_all(root);
+}
+
+}  // namespace
+}  // namespace lloyd
