@@ -254,6 +254,8 @@ CsrShard<T> to_csr(const DenseShard<T>& dense) {
   CsrShard<T> csr;
   csr.global_rows = dense.global_rows;
   csr.first_row = dense.first_row;
+  csr.weights = dense.weights;  // the same rows: the same sample weights
+  csr.has_weights = dense.has_weights;
   csr.columns = static_cast<std::uint64_t>(dense.features());
   for (Eigen::Index i = 0; i < dense.local_rows(); ++i) {
     for (Eigen::Index j = 0; j < dense.features(); ++j)
@@ -272,6 +274,8 @@ DenseShard<T> to_dense(const CsrShard<T>& csr) {
   DenseShard<T> dense;
   dense.global_rows = csr.global_rows;
   dense.first_row = csr.first_row;
+  dense.weights = csr.weights;
+  dense.has_weights = csr.has_weights;
   dense.rows = RowMatrix<T>::Zero(csr.local_rows(), csr.features());
   auto rows = dense.rows.mutable_matrix();
   for (Eigen::Index i = 0; i < csr.local_rows(); ++i)

@@ -67,8 +67,7 @@ py::tuple silhouette_dense(const Rows<T>& X, const Labels& labels, bool cosine, 
     const DenseShard<T> shard = dense_shard(comm, X, std::nullopt);
     const std::vector<std::int32_t> codes = cluster_codes(comm, labels, shard.local_rows(), shard.global_rows);
     if (cosine) {
-      CsrShard<T> unit_rows = to_csr(shard);
-      normalize_rows(unit_rows);
+      CsrShard<T> unit_rows = unit_rows_of(shard);
       s = cosine_score(comm, unit_rows, codes, sample_size, seed);
     } else {
       s = sample_size ? sampled_silhouette(comm, shard, codes, sample_size, seed) : silhouette(comm, shard, codes);
@@ -178,8 +177,7 @@ py::dict choose_dense(const Rows<T>& X, const py::dict& options, bool cosine, co
     apply_thread_count(comm, threads, "n_threads");
     const DenseShard<T> shard = dense_shard(comm, X, std::nullopt);
     if (cosine) {
-      CsrShard<T> unit_rows = to_csr(shard);
-      normalize_rows(unit_rows);
+      CsrShard<T> unit_rows = unit_rows_of(shard);
       result = choose_k_cosine(comm, unit_rows, o, progress_lines(comm, verbose));
     } else {
       result = choose_k(comm, shard, o, progress_lines(comm, verbose));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lloyd/comm.hpp"
+#include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd::python {
@@ -50,6 +51,15 @@ CsrShard<T> csr_shard(const Comm& comm, const py::array_t<T, py::array::c_style>
                       const py::array_t<std::int32_t, py::array::c_style>& indices,
                       const py::array_t<std::int64_t, py::array::c_style>& indptr, std::int64_t columns,
                       const std::optional<py::array_t<double>>& weights);
+
+/// The rows of a dense shard scaled to unit norm, as CSR with their weights: what a cosine fit,
+/// a cosine model and cosine scores read (as `lloyd fit --metric cosine` reads dense input).
+template <class T>
+CsrShard<T> unit_rows_of(const DenseShard<T>& shard) {
+  CsrShard<T> unit_rows = to_csr(shard);
+  normalize_rows(unit_rows);
+  return unit_rows;
+}
 
 /// A k × d matrix (centres) as a new NumPy array, and back (checked finite and in range).
 template <class T>

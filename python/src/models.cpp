@@ -284,10 +284,7 @@ Dict fit_dense(const py::array_t<T, py::array::c_style>& X, const Dict& settings
     const std::optional<RowMatrix<T>> centres = initial_centres<T>(init, settings, shard.features());
     check_cluster_count(centres ? centres->rows() : settings.options.k, shard.global_rows, "X");
     if (settings.cosine) {
-      CsrShard<T> unit_rows = to_csr(shard);
-      unit_rows.weights = shard.weights;
-      unit_rows.has_weights = shard.has_weights;
-      normalize_rows(unit_rows);
+      CsrShard<T> unit_rows = unit_rows_of(shard);
       fit = fit_model(comm, settings, unit_rows, centres ? &*centres : nullptr, fit_hooks<T>(comm, verbose));
     } else {
       fit = fit_model(comm, settings, shard, centres ? &*centres : nullptr, fit_hooks<T>(comm, verbose));
@@ -349,10 +346,7 @@ py::tuple predict_dense(const Dict& state, const Rows<T>& X, const std::optional
     const Comm comm = communicator(comm_handle);
     const DenseShard<T> shard = scaled_rows(comm, model, X, sample_weight);
     if (model.cosine) {
-      CsrShard<T> unit_rows = to_csr(shard);
-      unit_rows.weights = shard.weights;
-      unit_rows.has_weights = shard.has_weights;
-      normalize_rows(unit_rows);
+      CsrShard<T> unit_rows = unit_rows_of(shard);
       inertia = predict_model(comm, model, unit_rows, labels);
       if (distances) {
         to_centre.resize(labels.size());
@@ -405,8 +399,7 @@ py::array_t<double> transform_dense(const Dict& state, const Rows<T>& X, const p
     const Comm comm = communicator(comm_handle);
     const DenseShard<T> shard = scaled_rows(comm, model, X, std::nullopt);
     if (model.cosine) {
-      CsrShard<T> unit_rows = to_csr(shard);
-      normalize_rows(unit_rows);
+      CsrShard<T> unit_rows = unit_rows_of(shard);
       out = distances_to_centres(unit_rows, model.centroids, Distance::Cosine);
     } else {
       out = distances_to_centres(shard, model.centroids, model_distance(model));

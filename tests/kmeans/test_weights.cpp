@@ -339,8 +339,8 @@ TEST(SampleWeights, CosineIntegerWeightsAreRepeatedRows) {
   const DatasetRef repeated_ref{file, "/X_repeated"};
   CsrShard<double> a_rows = to_csr(weighted), b_rows = to_csr(read_shard<double>(comm, repeated_ref,
                                                                                   inspect_matrix(comm, repeated_ref)));
-  a_rows.weights = weighted.weights;
-  a_rows.has_weights = true;
+  ASSERT_TRUE(a_rows.has_weights);  // to_csr keeps the rows' weights
+  ASSERT_EQ(a_rows.weights, weighted.weights);
   normalize_rows(a_rows);
   normalize_rows(b_rows);
   const RowMatrix<double> init = read_matrix<double>(comm, {file, "/init"});
