@@ -22,6 +22,9 @@ struct ChooseRequest {
   std::string init_text;
   bool json = false, quiet = false, force = false;
   bool cosine = false;  ///< --metric cosine: spherical fits, cosine silhouette
+  bool verbose = false, estimate_only = false;
+  int threads = 1;
+  MemoryPlan memory;
 };
 
 void write_sweep(const Comm& comm, const ChooseRequest& request, const SweepResult& result,
@@ -122,6 +125,7 @@ int choose_typed(const Comm& comm, const ChooseRequest& request, const MatrixSha
   if (!request.output.empty()) write_sweep(comm, request, result, shape);
   if (comm.rank() == 0) note_edge_recommendations(request.options, result);
   const double seconds = elapsed_max(comm, start);
+  const double peak_rss_mb = peak_memory_mb(comm);
   if (comm.rank() != 0) return 0;
   if (request.json) {
     JsonObject object;
@@ -141,7 +145,9 @@ int choose_typed(const Comm& comm, const ChooseRequest& request, const MatrixSha
         .add("metric", request.cosine ? "cosine" : "euclidean")
         .add("seconds", seconds)
         .add("seed", static_cast<std::int64_t>(request.options.fit.seed))
-        .add("silhouette_sampled", result.silhouette_sampled);
+        .add("silhouette_sampled", result.silhouette_sampled)
+        .add("peak_rss_mb", peak_rss_mb)
+        .add("memory_estimate_mb", request.memory.json());
     if (!request.output.empty()) object.add("output", request.output);
     std::cout << object.str() << std::endl;
   } else {
@@ -197,7 +203,9 @@ int run_choose_k(const Comm& comm, const Args& args) {
       "sweep file SWEEP.h5 (a dataset per criterion, recommended K as attributes)")(
       "json", po::bool_switch(), "print one JSON object with the recommendations on rank 0")(
       "quiet", po::bool_switch(), "no progress line per finished fit")(
-      "force", po::bool_switch(), "overwrite --output if it exists");
+      "force", po::bool_switch(), "overwrite --output if it exists")(
+      "verbose", po::bool_switch(), "print the estimated memory per rank (stderr, rank 0)");
+  add_memory_options(description);
   add_n_init_option(description, "seeded restarts per fit");
   add_algorithm_option(description);
   add_threads_option(description);
@@ -264,7 +272,7 @@ int run_choose_k(const Comm& comm, const Args& args) {
     throw UsageError("lloyd choose-k: --metric cosine supports --init k-means++ or forgy (got '" +
                      request.init_text + "')");
   o.fit.algorithm = parse_algorithm_option(*vm, "choose-k");
-  apply_threads(comm, *vm);
+  request.threads = apply_threads(comm, *vm);
   o.fit.n_init = parse_n_init_option(*vm, "choose-k", o.fit.init);
   refuse_unless(*vm, "choose-k", {"gap-refs", "gap-reference"}, o.gap, "--criteria with gap");
   refuse_unless(*vm, "choose-k", {"algorithm"}, !request.cosine, "--metric euclidean (spherical fits have one loop)");
@@ -281,7 +289,30 @@ int run_choose_k(const Comm& comm, const Args& args) {
   run_agreed(comm, [&] {
     check_output_path(request.output, request.force, {request.input.file});
   });
+  request.verbose = (*vm)["verbose"].as<bool>();
+  request.estimate_only = (*vm)["estimate-only"].as<bool>();
+  request.memory.limit = memory_limit_option(comm, *vm, "choose-k");
   const MatrixShape shape = inspect_matrix(comm, request.input);
+  ChooseKMemorySettings settings{.k_max = o.k_max,
+                                 .silhouette = o.silhouette,
+                                 .calinski_harabasz = o.calinski_harabasz,
+                                 .davies_bouldin = o.davies_bouldin,
+                                 .gap = o.gap,
+                                 .silhouette_max_exact = o.silhouette_max_exact,
+                                 .silhouette_sample_size = o.silhouette_sample_size,
+                                 .collective_read = request.input.format == InputFormat::Hdf5};
+  settings.fit.options = o.fit;
+  settings.fit.cosine = request.cosine;
+  const bool run = plan_memory(
+      comm, "choose-k",
+      [&](int ranks) { return estimate_choose_k_memory(shape, ranks, request.threads, settings); }, request.verbose,
+      request.estimate_only, request.json,
+      [&](JsonObject& json) {
+        json.add("k_min", o.k_min).add("k_max", o.k_max).add("n_samples", shape.rows).add("n_features", shape.cols)
+            .add("dtype", to_string(shape.type)).add("n_ranks", comm.size()).add("threads", request.threads);
+      },
+      request.memory);
+  if (!run) return 0;
   return shape.type == ElementType::Float32 ? choose_typed<float>(comm, request, shape, start)
                                             : choose_typed<double>(comm, request, shape, start);
 }

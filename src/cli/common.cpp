@@ -345,4 +345,24 @@ void refuse_beyond_memory(const std::string& command, const MemoryEstimate& esti
                     " (nothing was read or written)");
 }
 
+bool plan_memory(const Comm& comm, const std::string& command, const std::function<MemoryEstimate(int)>& estimate_for,
+                 bool verbose, bool estimate_only, bool json, const std::function<void(JsonObject&)>& describe,
+                 MemoryPlan& plan) {
+  plan.estimate = estimate_for(comm.size());
+  plan.ranks_needed = ranks_needed(plan.limit, estimate_for);
+  if (verbose || (estimate_only && !json)) print_memory_estimate(comm, command, plan.estimate, plan.limit);
+  if (estimate_only) {
+    if (json && comm.rank() == 0) {
+      JsonObject object;
+      object.add("command", command).add("estimate_only", true);
+      if (describe) describe(object);
+      object.add("fits", !plan.limit || plan.estimate.total() <= plan.limit->bytes).add("memory_estimate_mb", plan.json());
+      std::cout << object.str() << std::endl;
+    }
+    return false;
+  }
+  refuse_beyond_memory(command, plan.estimate, plan.limit, plan.ranks_needed);
+  return true;
+}
+
 }  // namespace lloyd::cli

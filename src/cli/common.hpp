@@ -159,6 +159,23 @@ void refuse_beyond_memory(const std::string& command, const MemoryEstimate& esti
                           const std::optional<MemoryLimit>& limit,
                           std::optional<int> needed);
 
+/// A command's memory per rank, known before it reads a row.
+struct MemoryPlan {
+  MemoryEstimate estimate;
+  std::optional<MemoryLimit> limit;  ///< memory_limit_option
+  std::optional<int> ranks_needed;
+  JsonObject json() const { return memory_json(estimate, limit, ranks_needed); }
+};
+/// The one mechanism of every command that estimates its memory: `estimate_for(p)` at this
+/// rank count into plan.estimate and the fewest ranks within plan.limit; the line of the
+/// estimate on rank 0 with `verbose` (or --estimate-only without --json); with `estimate_only`
+/// the JSON (command, estimate_only, what `describe` adds, fits, memory_estimate_mb) with
+/// `json`, and false: the command is not to run. Otherwise refuses (refuse_beyond_memory) when
+/// the estimate exceeds the limit, and returns true. Collective over comm.
+bool plan_memory(const Comm& comm, const std::string& command, const std::function<MemoryEstimate(int)>& estimate_for,
+                 bool verbose, bool estimate_only, bool json, const std::function<void(JsonObject&)>& describe,
+                 MemoryPlan& plan);
+
 /// The phases as a JSON object (seconds).
 JsonObject phase_json(const PhaseTimes& p);
 

@@ -27,11 +27,20 @@ struct EvaluateRequest {
   std::uint64_t sample_size = 0, seed = 0;
   bool json = false, force = false;
   bool cosine = false;  ///< --metric cosine: the silhouette of the unit rows, CSR kept sparse
+  bool verbose = false, estimate_only = false;
+  MemoryPlan memory;
+};
+
+// The labelling(s) scored, as cluster codes (read before the rows: their distinct values size
+// the silhouette's sums in the memory estimate).
+struct EvaluatedLabels {
+  std::vector<std::int32_t> labels, truth;
+  std::int64_t clusters = 0;
 };
 
 template <class T>
 int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const MatrixShape& shape,
-                   double start) {
+                   const EvaluatedLabels& read_labels, double start) {
   // Cosine: the rows fit --metric cosine clusters (unit norm, sparse stays sparse); the
   // dense shard is then not read at all.
   DenseShard<T> shard;
@@ -43,13 +52,8 @@ int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const Matri
     shard = read_shard<T>(comm, request.input, shape);
   }
   const std::uint64_t first_row = request.cosine ? unit_rows.first_row : shard.first_row;
-  // Any integer labels, as scikit-learn's: each distinct value is a cluster (or class), so
-  // what the metrics allocate follows the number of distinct values, not the largest one.
-  const std::vector<std::int32_t> labels =
-      encode_labels(comm, read_label_values(comm, request.labels, shape.rows)).codes;
-  std::vector<std::int32_t> truth;
-  if (request.truth) truth = encode_labels(comm, read_label_values(comm, *request.truth, shape.rows)).codes;
-  check_cluster_labels(comm, labels, ("labels " + request.labels.text()).c_str());
+  const std::vector<std::int32_t>& labels = read_labels.labels;
+  const std::vector<std::int32_t>& truth = read_labels.truth;
 
   JsonObject object;
   object.add("command", "evaluate");
@@ -94,8 +98,10 @@ int evaluate_typed(const Comm& comm, const EvaluateRequest& request, const Matri
     file.commit();
   }
   const double seconds = elapsed_max(comm, start);
+  const double peak_rss_mb = peak_memory_mb(comm);
   if (comm.rank() == 0) {
     if (request.json) {
+      object.add("peak_rss_mb", peak_rss_mb).add("memory_estimate_mb", request.memory.json());
       object.add("n_samples", shape.rows)
           .add("n_features", shape.cols)
           .add("n_ranks", comm.size())
@@ -140,9 +146,11 @@ int run_evaluate(const Comm& comm, const Args& args) {
       "write the per-sample silhouettes (/silhouette) to this HDF5 file")(
       "json", po::bool_switch(), "print one JSON object with the scores on rank 0")(
       "force", po::bool_switch(), "overwrite --output if it exists")(
+      "verbose", po::bool_switch(), "print the estimated memory per rank (stderr, rank 0)")(
       "sample-weight", po::value<std::string>(),
       "refused: scikit-learn's silhouette, Calinski-Harabasz and Davies-Bouldin take no sample weights");
   add_input_options(description);
+  add_memory_options(description);
   const auto vm =
       parse(comm, "evaluate", "--input FILE.h5:/X --labels MODEL.h5[:/labels] [--truth FILE.h5:/y]",
             description, args);
@@ -209,9 +217,35 @@ int run_evaluate(const Comm& comm, const Args& args) {
     request.force = (*vm)["force"].as<bool>();
     run_agreed(comm, [&] { check_output_path(request.output, request.force, inputs); });
   }
+  request.verbose = (*vm)["verbose"].as<bool>();
+  request.estimate_only = (*vm)["estimate-only"].as<bool>();
+  request.memory.limit = memory_limit_option(comm, *vm, "evaluate");
   const MatrixShape shape = inspect_matrix(comm, request.input);
-  return shape.type == ElementType::Float32 ? evaluate_typed<float>(comm, request, shape, start)
-                                            : evaluate_typed<double>(comm, request, shape, start);
+  // Any integer labels, as scikit-learn's: each distinct value is a cluster (or class), so
+  // what the metrics allocate follows the number of distinct values, not the largest one.
+  EvaluatedLabels labels;
+  labels.labels = encode_labels(comm, read_label_values(comm, request.labels, shape.rows)).codes;
+  if (request.truth) labels.truth = encode_labels(comm, read_label_values(comm, *request.truth, shape.rows)).codes;
+  labels.clusters = check_cluster_labels(comm, labels.labels, ("labels " + request.labels.text()).c_str());
+  const EvaluateMemorySettings settings{.silhouette = request.silhouette,
+                                        .calinski_harabasz = request.calinski_harabasz,
+                                        .davies_bouldin = request.davies_bouldin,
+                                        .cosine = request.cosine,
+                                        .truth = request.truth.has_value(),
+                                        .sample_size = request.sample_size,
+                                        .clusters = labels.clusters,
+                                        .collective_read = request.input.format == InputFormat::Hdf5};
+  const bool run = plan_memory(
+      comm, "evaluate", [&](int ranks) { return estimate_evaluate_memory(shape, ranks, settings); }, request.verbose,
+      request.estimate_only, request.json,
+      [&](JsonObject& json) {
+        json.add("clusters", labels.clusters).add("n_samples", shape.rows).add("n_features", shape.cols)
+            .add("dtype", to_string(shape.type)).add("n_ranks", comm.size());
+      },
+      request.memory);
+  if (!run) return 0;
+  return shape.type == ElementType::Float32 ? evaluate_typed<float>(comm, request, shape, labels, start)
+                                            : evaluate_typed<double>(comm, request, shape, labels, start);
 }
 
 }  // namespace lloyd::cli

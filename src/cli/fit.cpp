@@ -321,25 +321,17 @@ bool plan_fit_memory(const Comm& comm, FitRequest& request, const MatrixShape& s
                                {.distances = request.distances, .stream = request.stream,
                                 .collective_read = request.input.format == InputFormat::Hdf5});
   };
-  request.memory = estimate_for(comm.size());
-  request.ranks_needed = ranks_needed(request.memory_limit, estimate_for);
-  if (request.verbose || (request.estimate_only && !request.json))
-    print_memory_estimate(comm, "fit", request.memory, request.memory_limit);
-  if (request.estimate_only) {
-    if (request.json && comm.rank() == 0) {
-      const bool fits = !request.memory_limit || request.memory.total() <= request.memory_limit->bytes;
-      JsonObject json;
-      json.add("command", "fit").add("estimate_only", true).add("mode", to_string(request.mode))
-          .add("k", k).add("n_samples", shape.rows).add("n_features", shape.cols)
-          .add("dtype", to_string(shape.type)).add("n_ranks", comm.size()).add("threads", request.threads)
-          .add("fits", fits)
-          .add("memory_estimate_mb", memory_json(request.memory, request.memory_limit, request.ranks_needed));
-      std::cout << json.str() << std::endl;
-    }
-    return false;
-  }
-  refuse_beyond_memory("fit", request.memory, request.memory_limit, request.ranks_needed);
-  return true;
+  MemoryPlan plan{.limit = request.memory_limit};
+  const bool run = plan_memory(comm, "fit", estimate_for, request.verbose, request.estimate_only, request.json,
+                               [&](JsonObject& json) {
+                                 json.add("mode", to_string(request.mode)).add("k", k).add("n_samples", shape.rows)
+                                     .add("n_features", shape.cols).add("dtype", to_string(shape.type))
+                                     .add("n_ranks", comm.size()).add("threads", request.threads);
+                               },
+                               plan);
+  request.memory = plan.estimate;
+  request.ranks_needed = plan.ranks_needed;
+  return run;
 }
 
 // Every option that shapes only some modes, refused (naming it) when given to another one.

@@ -16,13 +16,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A node of the tree (fewer than 2k < 2^32 of them), one per row: 4 bytes a row, not 8.
+using NodeIndex = std::uint32_t;
+
 // The rows of `node` as a shard of their own: this rank keeps its rows of the node (a local
 // copy, no communication of data), numbered in global row order over all ranks — so the
 // 2-means sees the same numbered data set whatever the rank layout. Memory: at most one
 // leaf's rows besides the shard, while that leaf is split.
 template <class T>
 DenseShard<T> rows_of_node(const Comm& comm, const DenseShard<T>& shard,
-                           const std::vector<std::int64_t>& node_of_row, std::int64_t node,
+                           const std::vector<NodeIndex>& node_of_row, NodeIndex node,
                            std::vector<Eigen::Index>& members) {
   members.clear();
   for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
@@ -195,16 +198,18 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
   }
   result.inertia_history.push_back(leaf_inertia(result.tree));
 
-  std::vector<std::int64_t> node_of_row(n_local, 0);
+  std::vector<NodeIndex> node_of_row(n_local, 0);
+  // The local rows of the node being split, in order; empty for the root, whose members are
+  // every row (no list of n_local indices).
   std::vector<Eigen::Index> members;
+  auto member = [&](std::size_t m) { return members.empty() ? m : static_cast<std::size_t>(members[m]); };
   auto rows_of = [&](std::size_t node, DenseShard<T>& copy) -> const DenseShard<T>& {
     // The root holds every row in its own order: the shard itself, no copy.
     if (node == 0) {
-      members.resize(n_local);
-      for (std::size_t i = 0; i < n_local; ++i) members[i] = static_cast<Eigen::Index>(i);
+      members.clear();
       return shard;
     }
-    copy = rows_of_node(comm, shard, node_of_row, static_cast<std::int64_t>(node), members);
+    copy = rows_of_node(comm, shard, node_of_row, static_cast<NodeIndex>(node), members);
     return copy;
   };
 
@@ -228,9 +233,9 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
       std::vector<std::int32_t> labels;
       predict_labels(comm, part, halves, labels);
       std::int64_t counts[2] = {0, 0};
-      for (std::size_t m = 0; m < members.size(); ++m) {
+      for (std::size_t m = 0; m < labels.size(); ++m) {
         if (part.weight(static_cast<Eigen::Index>(m)) > 0) ++counts[labels[m]];  // as group_totals
-        node_of_row[static_cast<std::size_t>(members[m])] = static_cast<std::int64_t>(labels[m] == 0 ? left : right);
+        node_of_row[member(m)] = static_cast<NodeIndex>(labels[m] == 0 ? left : right);
       }
       comm.allreduce(std::span<std::int64_t>(counts, 2), MPI_SUM);
       if (counts[0] != tree.size[left] || counts[1] != tree.size[right])
@@ -295,9 +300,8 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
     const std::size_t right = add_node(tree, parent, halves.centroids.row(1).data(), sizes[1], inertia[1]);
     tree.left[node] = static_cast<std::int64_t>(left);
     tree.right[node] = static_cast<std::int64_t>(right);
-    for (std::size_t m = 0; m < members.size(); ++m)
-      node_of_row[static_cast<std::size_t>(members[m])] =
-          static_cast<std::int64_t>(halves.labels[m] == 0 ? left : right);
+    for (std::size_t m = 0; m < halves.labels.size(); ++m)
+      node_of_row[member(m)] = static_cast<NodeIndex>(halves.labels[m] == 0 ? left : right);
     result.inertia_history.push_back(leaf_inertia(tree));
     if (observer)
       observer({split + 1, parent, tree.size[node], result.inertia_history.back(), halves.n_iter,

@@ -18,6 +18,7 @@ const char* to_string(MemoryPhase phase) {
     case MemoryPhase::Read: return "read";
     case MemoryPhase::Seeding: return "seeding";
     case MemoryPhase::Loop: return "loop";
+    case MemoryPhase::Score: return "score";
   }
   return "?";
 }
@@ -31,7 +32,8 @@ double MemoryEstimate::phase_bytes(MemoryPhase phase) const {
 
 double MemoryEstimate::total() const {
   return phase_bytes(MemoryPhase::Always) +
-         std::max({phase_bytes(MemoryPhase::Read), phase_bytes(MemoryPhase::Seeding), phase_bytes(MemoryPhase::Loop)});
+         std::max({phase_bytes(MemoryPhase::Read), phase_bytes(MemoryPhase::Seeding), phase_bytes(MemoryPhase::Loop),
+                   phase_bytes(MemoryPhase::Score)});
 }
 
 double MemoryEstimate::bytes_of(std::string_view name) const {
@@ -75,17 +77,15 @@ void plus_plus_seeding(Builder& b, int k) {
 }
 
 // The seeding of a dense fit (init.cpp): the first centre (and forgy's k) is drawn by the
-// smallest random key of every row, a (key, index) pair of 16 bytes per row held while
-// drawing (selection.hpp local_smallest).
+// smallest random keys, of which selection.hpp local_smallest holds only as many as it draws.
 void dense_seeding(Builder& b, InitMethod init, int k) {
   switch (init) {
     case InitMethod::KMeansPlusPlus: plus_plus_seeding(b, k); break;
     case InitMethod::KMeansParallel:
-      // closest (double) and nearest candidate (int32) per row, and the first draw's keys
+      // closest (double) and nearest candidate (int32) per row
       b.rows("seeding_nearest_candidate", MemoryPhase::Seeding, 8 + 4);
-      b.rows("seeding_draw_keys", MemoryPhase::Seeding, 16);
       break;
-    case InitMethod::Forgy: b.rows("seeding_draw_keys", MemoryPhase::Seeding, 16); break;
+    case InitMethod::Forgy: break;
     case InitMethod::RandomPartition:
     case InitMethod::Explicit: break;
   }
@@ -150,7 +150,7 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
     if (!shape.sparse) b.rows("dense_read_buffer", MemoryPhase::Read, d * t);
     b.rows("similarities", MemoryPhase::Always, 8);
     b.rows("labels", MemoryPhase::Loop, 4 + 4);
-    if (settings.options.init != InitMethod::Explicit) b.rows("seeding_nearest_and_draw_keys", MemoryPhase::Seeding, 8 + 16);
+    if (settings.options.init == InitMethod::KMeansPlusPlus) b.rows("seeding_nearest", MemoryPhase::Seeding, 8);
     centre_structures(b, k, d, threads);
   } else {
     const bool in_memory = !(settings.mode == ModelAlgorithm::MiniBatch && stream);
@@ -160,12 +160,12 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
     switch (settings.mode) {
       case ModelAlgorithm::Lloyd: dense_lloyd(b, settings, d, threads); break;
       case ModelAlgorithm::Bisecting: {
-        // bisecting.cpp: each row's leaf (int64) and the members of the split node (int64);
-        // a split of a node other than the root copies its rows (at most half the shard
-        // after the first split, when the larger child is split: modelled as half), then runs
-        // 2-means (Lloyd, k = 2) on it.
-        b.rows("leaf_and_split_members", MemoryPhase::Always, 8 + 8);
-        b.add("split_node_copy", MemoryPhase::Loop, r / 2 * d * t);
+        // bisecting.cpp: each row's leaf (uint32); a split of a node other than the root
+        // copies its rows and lists them (int64; at most half the shard after the first split,
+        // when the larger child is split: modelled as half), then runs 2-means (Lloyd, k = 2)
+        // on it.
+        b.rows("leaf_of_row", MemoryPhase::Always, 4);
+        b.add("split_node_copy", MemoryPhase::Loop, r / 2 * (d * t + 8));
         FitSettings split = settings;
         split.options.k = 2;
         split.options.algorithm = Algorithm::Lloyd;
@@ -216,6 +216,105 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
     b.estimate.parts.push_back({"read_aggregator_buffer", MemoryPhase::Read,
                                 ranks >= kCollectiveReadAggregatorRanks ? std::min(file_bytes, kCollectiveReadBufferBytes) : 0});
   b.estimate.ranks = ranks;
+  return b.estimate;
+}
+
+namespace {
+
+// The exact silhouette of m rows per rank (metrics/silhouette.cpp cluster_distance_sums): each
+// row's norm (8) and its exact distance sum to each of the c clusters (16 bytes each), and its
+// score (8); from 2 ranks on, the visiting block of the ring — rows, norms, labels and sums — and
+// at the end the visiting sums coming home.
+void silhouette_ring(Builder& b, double m, double c, double row_bytes, int ranks, MemoryPhase phase) {
+  b.add("silhouette_sums", phase, m * (8 + 16 * c + 8));
+  if (ranks > 1) b.add("silhouette_ring", phase, m * (row_bytes + 8 + 4 + 2 * 16 * c));
+}
+
+// The silhouette of a sample of s rows (silhouette.cpp sampled): the rows drawn (the s smallest
+// keys, 16 bytes each, selection.hpp local_smallest), the rank's share of the sample copied out,
+// and the ring over it.
+void sampled_silhouette(Builder& b, double s, double c, double row_bytes, int ranks) {
+  const double mine = std::ceil(s / ranks);
+  b.add("silhouette_sample_draw", MemoryPhase::Score, s * 16);
+  b.add("silhouette_sample", MemoryPhase::Score, mine * (row_bytes + 8 + 4));
+  silhouette_ring(b, mine, c, row_bytes, ranks, MemoryPhase::Score);
+}
+
+// The rows of a command that reads the data whole: dense (or a CSR input densified), or kept
+// CSR (cosine); the bytes of one row as the ring carries it.
+double read_rows(Builder& b, const MatrixShape& shape, int ranks, bool as_csr) {
+  const double d = static_cast<double>(shape.cols);
+  const double nonzeros = shape.sparse ? std::ceil(static_cast<double>(shape.nonzeros) / ranks) : b.r() * d;
+  const double csr_bytes = (b.r() + 1) * 8 + nonzeros * (4 + b.t());
+  if (as_csr) {
+    b.add("shard_csr", MemoryPhase::Always, csr_bytes);
+    if (!shape.sparse) b.rows("dense_read_buffer", MemoryPhase::Read, d * b.t());
+    return b.r() > 0 ? csr_bytes / b.r() : 0;
+  }
+  b.rows("shard", MemoryPhase::Always, d * b.t());
+  if (shape.sparse) b.add("csr_read_buffer", MemoryPhase::Read, csr_bytes);
+  return d * b.t();
+}
+
+void read_aggregator(Builder& b, const MatrixShape& shape, int ranks, bool collective_read) {
+  const double file_bytes = shape.sparse ? static_cast<double>(shape.nonzeros) * (4 + b.t())
+                                         : static_cast<double>(shape.rows) * static_cast<double>(shape.cols) * b.t();
+  if (collective_read)
+    b.estimate.parts.push_back({"read_aggregator_buffer", MemoryPhase::Read,
+                                ranks >= kCollectiveReadAggregatorRanks ? std::min(file_bytes, kCollectiveReadBufferBytes) : 0});
+}
+
+}  // namespace
+
+MemoryEstimate estimate_evaluate_memory(const MatrixShape& shape, int ranks, const EvaluateMemorySettings& settings) {
+  ranks = std::max(ranks, 1);
+  const double t = shape.type == ElementType::Float32 ? 4.0 : 8.0;
+  const double r = std::ceil(static_cast<double>(shape.rows) / ranks);
+  const double c = static_cast<double>(std::max<std::int64_t>(settings.clusters, 1));
+  const double d = static_cast<double>(shape.cols);
+  Builder b(r, t);
+  b.add("process_baseline", MemoryPhase::Always, kProcessBaselineBytes);
+  const double row_bytes = read_rows(b, shape, ranks, settings.cosine);
+  // metrics/labels.cpp: the labels as read (int64), then their codes (int32), kept.
+  b.rows("labels", MemoryPhase::Always, settings.truth ? 8 : 4);
+  b.rows("label_values", MemoryPhase::Read, 8);
+  if (settings.silhouette) {
+    if (settings.sample_size && settings.sample_size < shape.rows)
+      sampled_silhouette(b, static_cast<double>(settings.sample_size), c, row_bytes, ranks);
+    else silhouette_ring(b, r, c, row_bytes, ranks, MemoryPhase::Score);
+  }
+  // Calinski–Harabasz and Davies–Bouldin: exact sums per cluster and feature (internal.cpp).
+  if (settings.calinski_harabasz || settings.davies_bouldin)
+    b.add("cluster_sums", MemoryPhase::Score, (c + 1) * d * (16 + 8));
+  read_aggregator(b, shape, ranks, settings.collective_read);
+  b.estimate.ranks = ranks;
+  return b.estimate;
+}
+
+MemoryEstimate estimate_choose_k_memory(const MatrixShape& shape, int ranks, int threads,
+                                        const ChooseKMemorySettings& settings) {
+  ranks = std::max(ranks, 1);
+  // The largest fit: K = k_max (select/sweep.cpp fits each K in turn, then scores it).
+  FitSettings fit = settings.fit;
+  fit.options.k = std::max(settings.k_max, 1);
+  MemoryEstimate estimate = estimate_fit_memory(shape, ranks, threads, fit, {.collective_read = settings.collective_read});
+  const double t = shape.type == ElementType::Float32 ? 4.0 : 8.0;
+  const double r = std::ceil(static_cast<double>(shape.rows) / ranks);
+  const double c = fit.options.k;
+  Builder b(r, t);
+  b.estimate = std::move(estimate);
+  const double row_bytes = fit.cosine ? b.estimate.bytes_of("shard_csr") / std::max(r, 1.0) : shape.cols * t;
+  if (settings.silhouette) {
+    // The fit's labels are held while it is scored.
+    b.rows("scored_labels", MemoryPhase::Score, 4);
+    if (shape.rows > settings.silhouette_max_exact)
+      sampled_silhouette(b, static_cast<double>(std::min<std::uint64_t>(settings.silhouette_sample_size, shape.rows)),
+                         c, row_bytes, ranks);
+    else silhouette_ring(b, r, c, row_bytes, ranks, MemoryPhase::Score);
+  }
+  // The gap statistic: a reference data set of the shard's shape (GapReferenceSampler::sample),
+  // held while it is fitted — through the fit's seeding and loop.
+  if (settings.gap && !fit.cosine) b.rows("gap_reference", MemoryPhase::Always, shape.cols * t);
   return b.estimate;
 }
 

@@ -66,20 +66,6 @@ RowMatrix<T> gather_rows(const Comm& comm, const CsrShard<T>& shard, const std::
   return rows;
 }
 
-// Collective over comm: the `count` local candidates with the smallest key, as for
-// Comm::smallest (the CSR twin of local_smallest).
-template <class T, class KeyOf>
-std::vector<KeyIndex> smallest_keys(const CsrShard<T>& shard, std::size_t count, KeyOf key_of) {
-  std::vector<KeyIndex> keys;
-  keys.reserve(static_cast<std::size_t>(shard.local_rows()));
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) keys.push_back({key_of(i), shard.global_index(i)});
-  if (keys.size() > count) {
-    std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(count), keys.end());
-    keys.resize(count);
-  }
-  return keys;
-}
-
 // Collective over comm: k starting centres (rows of the data).
 template <class T>
 RowMatrix<T> seed_centres(const Comm& comm, const CsrShard<T>& shard, const KMeansOptions& options, int restart) {
@@ -93,7 +79,7 @@ RowMatrix<T> seed_centres(const Comm& comm, const CsrShard<T>& shard, const KMea
   };
   if (options.init == InitMethod::Forgy) {
     const std::uint64_t stream = stream_id(Stream::Forgy, static_cast<std::uint64_t>(restart));
-    const auto keys = smallest_keys(shard, k, [&](Eigen::Index i) {
+    const auto keys = local_smallest(shard, k, [&](Eigen::Index i) {
       const double u = rng.uniform(stream, shard.global_index(i));
       return shard.weighted() ? weighted_key(u, i) : u;
     });
@@ -204,7 +190,7 @@ void relocate_empty(const Comm& comm, const CsrShard<T>& shard, std::span<const 
   if (empty.clusters.empty()) return;
   // (Rows of weight 0 are no candidates, as in relocate_empty_clusters.)
   constexpr double kNoCandidate = std::numeric_limits<double>::infinity();
-  const auto local = smallest_keys(shard, empty.candidates, [&](Eigen::Index i) {
+  const auto local = local_smallest(shard, empty.candidates, [&](Eigen::Index i) {
     return shard.weight(i) > 0 ? similarities[static_cast<std::size_t>(i)] : kNoCandidate;
   });
   std::vector<std::uint64_t> farthest;

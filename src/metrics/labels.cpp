@@ -95,9 +95,26 @@ std::vector<std::int32_t> read_labels(const Comm& comm, const DatasetRef& ref, s
 }
 
 std::vector<ValueCount> count_values(std::span<const std::int64_t> values) {
+  // Labels hold few distinct values: counted into a short sorted list, without a sorted copy
+  // of every value (8 bytes a row). Past kFewValues distinct ones the copy is cheaper.
+  constexpr std::size_t kFewValues = 4096;
+  std::vector<ValueCount> counts;
+  for (const std::int64_t value : values) {
+    const auto at = std::lower_bound(counts.begin(), counts.end(), value,
+                                     [](const ValueCount& c, std::int64_t v) { return c.value < v; });
+    if (at != counts.end() && at->value == value) {
+      ++at->count;
+      continue;
+    }
+    if (counts.size() == kFewValues) {
+      counts.clear();
+      break;
+    }
+    counts.insert(at, {value, 1});
+  }
+  if (!counts.empty() || values.empty()) return counts;
   std::vector<std::int64_t> sorted(values.begin(), values.end());
   std::sort(sorted.begin(), sorted.end());
-  std::vector<ValueCount> counts;
   for (std::size_t i = 0; i < sorted.size();) {
     std::size_t j = i;
     while (j < sorted.size() && sorted[j] == sorted[i]) ++j;

@@ -204,7 +204,7 @@ SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOp
   for (int k = options.k_min; k <= options.k_max; ++k) {
     KMeansOptions fit = options.fit;
     fit.k = k;
-    const KMeansResult<T> model = fit_kmeans(comm, shard, fit);
+    KMeansResult<T> model = fit_kmeans(comm, shard, fit);
     record_fit(comm, shard, k, model, options, report, result);
     const bool defined = k >= 2 && static_cast<std::uint64_t>(k) < shard.global_rows;
     result.calinski_harabasz.push_back(
@@ -212,6 +212,8 @@ SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOp
     result.davies_bouldin.push_back(
         options.davies_bouldin && defined ? davies_bouldin(comm, shard, model.labels) : nan);
     GapValue gap{nan, nan, std::log(model.inertia), nan};
+    // The labels are scored: not held (4 bytes a row) while the references are fitted.
+    std::vector<std::int32_t>().swap(model.labels);
     if (options.gap) {
       std::vector<double> reference_log_w;
       for (int b = 0; b < references; ++b) {

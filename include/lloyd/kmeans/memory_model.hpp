@@ -18,7 +18,8 @@ namespace lloyd {
 
 /// When a structure is held. The peak is what is always held plus the largest of the phases
 /// (their structures are freed before the next phase starts).
-enum class MemoryPhase { Always, Read, Seeding, Loop };
+/// Score: evaluate's and choose-k's metrics, once the fit (or the read) is done.
+enum class MemoryPhase { Always, Read, Seeding, Loop, Score };
 const char* to_string(MemoryPhase phase);
 
 /// One structure of a fit on one rank.
@@ -62,6 +63,33 @@ struct FitMemoryOptions {
 /// running `threads` threads.
 MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int threads, const FitSettings& settings,
                                    const FitMemoryOptions& how = {});
+
+/// What `lloyd evaluate` computes: its memory follows the scores asked for.
+struct EvaluateMemorySettings {
+  bool silhouette = true, calinski_harabasz = true, davies_bouldin = true;
+  bool cosine = false;              ///< the cosine silhouette of unit CSR rows
+  bool truth = false;               ///< --truth: a second labelling
+  std::uint64_t sample_size = 0;    ///< the silhouette of a sample of this many rows (0: exact)
+  std::int64_t clusters = 1;        ///< the labels' distinct values
+  bool collective_read = true;
+};
+
+/// The estimate of `lloyd evaluate` on data of `shape` over `ranks` ranks.
+MemoryEstimate estimate_evaluate_memory(const MatrixShape& shape, int ranks, const EvaluateMemorySettings& settings);
+
+/// What `lloyd choose-k` runs: a fit per K (settings.fit, its k ignored) and the criteria.
+struct ChooseKMemorySettings {
+  FitSettings fit;
+  int k_max = 2;
+  bool silhouette = true, calinski_harabasz = true, davies_bouldin = true, gap = true;
+  std::uint64_t silhouette_max_exact = 20000, silhouette_sample_size = 20000;
+  bool collective_read = true;
+};
+
+/// The estimate of `lloyd choose-k` on data of `shape` over `ranks` ranks, each running
+/// `threads` threads: the largest fit (K = k_max) and what the criteria add to it.
+MemoryEstimate estimate_choose_k_memory(const MatrixShape& shape, int ranks, int threads,
+                                        const ChooseKMemorySettings& settings);
 
 /// The fewest ranks (≤ `most`) whose estimate fits `limit` bytes per rank, by the same model
 /// (`estimate_for(p)`); std::nullopt when even `most` ranks do not fit.
