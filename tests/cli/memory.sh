@@ -88,6 +88,52 @@ unset LLOYD_CGROUP_ROOT
 mpi within 3 "$LIMIT" fit --input "$ROWS:/X" --k 4 --max-memory-per-rank 1.5GiB
 check_ran_ok within
 
+# ---------------------------------------------------------------- evaluate and choose-k
+
+# The same mechanism: the estimate from the shape (and, for evaluate, the labels' distinct
+# values), printed and refused up front. The exact silhouette of 200000 rows in 4 clusters
+# holds 4 × 16 bytes of sums per row: ~48.1 MiB at 1 rank, 44.3 at 3 (the ring's visiting
+# block); 4 ranks are the fewest within 40 MiB.
+mpi evaluate.json 2 "$LIMIT" evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --sample-size 2000 --json --verbose
+check_ran_ok evaluate.json
+JSON=$(tail -n 1 "$OUT_FILE")
+check evaluate.json.estimate "no memory_estimate_mb or peak_rss_mb in: $JSON" \
+  grep -Eq '"peak_rss_mb":[0-9.]+,"memory_estimate_mb":\{"total":[0-9.]+,"ranks":2,"parts":\{"process_baseline":26,"shard":3\.05' <<<"$JSON"
+check_eq evaluate.verbose "$(grep -c '^lloyd evaluate: memory per rank ~' "$ERR_FILE")" 1
+mpi evaluate.estimate_only 1 "$LIMIT" evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --estimate-only --json \
+  --max-memory-per-rank 40M
+check_ran_ok evaluate.estimate_only
+JSON=$(tail -n 1 "$OUT_FILE")
+check_eq evaluate.estimate_only.clusters "$(json_get "$JSON" clusters)" 4
+check_eq evaluate.estimate_only.ranks_needed "$(json_get "$JSON" ranks_needed)" 4
+expect_error evaluate.refused.np1 1 "$TMP/evaluate1.h5" "evaluate needs ~48.1 MiB per rank at 1 rank" \
+  "the limit is 40 MiB" "use at least 4 ranks" -- \
+  evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --output "$TMP/evaluate1.h5" --max-memory-per-rank 40M
+expect_error evaluate.refused.np3 3 "$TMP/evaluate3.h5" "evaluate needs ~44.3 MiB per rank at 3 ranks" \
+  "the limit is 40 MiB" "use at least 4 ranks" -- \
+  evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --output "$TMP/evaluate3.h5" --max-memory-per-rank 40M
+# choose-k: the largest fit (K = 4) with k-means++, the gap statistic's reference data set (a
+# second shard) and the sampled silhouette: ~53.5 MiB at 1 rank, 36.9 at 3.
+expect_error choose_k.refused.np1 1 "$TMP/sweep1.h5" "choose-k needs ~53.5 MiB per rank at 1 rank" \
+  "the limit is 36 MiB" "use at least" -- \
+  choose-k --input "$ROWS:/X" --k-max 4 --output "$TMP/sweep1.h5" --max-memory-per-rank 36M
+expect_error choose_k.refused.np3 3 "$TMP/sweep3.h5" "choose-k needs ~36.9 MiB per rank at 3 ranks" \
+  "the limit is 36 MiB" "use at least" -- \
+  choose-k --input "$ROWS:/X" --k-max 4 --output "$TMP/sweep3.h5" --max-memory-per-rank 36M
+mpi choose_k.estimate_only 2 "$LIMIT" choose-k --input "$ROWS:/X" --k-max 4 --output "$TMP/never_sweep.h5" \
+  --estimate-only --json --max-memory-per-rank none
+check_ran_ok choose_k.estimate_only
+check choose_k.estimate_only.gap "no gap reference in: $(tail -n 1 "$OUT_FILE")" \
+  grep -q '"gap_reference":3.05' "$OUT_FILE"
+check choose_k.no_output "--estimate-only wrote $TMP/never_sweep.h5" test ! -e "$TMP/never_sweep.h5"
+# The default limit, from the cgroup (100 MiB / 3 ranks), refuses evaluate up front too.
+echo 104857600 >"$TMP/cgroup/memory.max"
+export LLOYD_CGROUP_ROOT=$TMP/cgroup
+expect_error evaluate.cgroup 3 "" "evaluate needs ~44.3 MiB per rank at 3 ranks" \
+  "the limit is 33.3 MiB" "cgroup's memory limit / 3 ranks on the node" -- \
+  evaluate --input "$ROWS:/X" --labels "$ROWS:/y"
+unset LLOYD_CGROUP_ROOT
+
 # ---------------------------------------------------------------- SIZE parsing
 
 for bad in 2X -1G abc 0 1e400 2GG; do
