@@ -73,11 +73,35 @@ TEST(MemoryModel, PeakIsAlwaysHeldPlusTheLargestPhase) {
   EXPECT_GE(estimate.bytes_of("process_baseline"), kProcessBaselineBytes);
 }
 
-TEST(MemoryModel, KMeansParallelSeedingHoldsNearestCandidateAndDrawKeys) {
+TEST(MemoryModel, KMeansParallelSeedingHoldsNearestCandidate) {
+  // The first centre's draw keeps one (key, row) pair, not one per row (local_smallest).
   const std::uint64_t n = 100000;
   const MemoryEstimate estimate =
       estimate_fit_memory(dense(n, 8), 1, 1, lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansParallel));
-  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), (8 + 4 + 16) * static_cast<double>(n));
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), (8 + 4) * static_cast<double>(n));
+}
+
+TEST(MemoryModel, ExactSilhouetteHoldsSumsPerCluster) {
+  // evaluate: each row's exact distance sum to each cluster (16 bytes) with its norm and score.
+  const std::uint64_t n = 100000;
+  const MemoryEstimate estimate = estimate_evaluate_memory(dense(n, 8), 1, {.clusters = 4});
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("silhouette_sums"), (16.0 + 16 * 4) * static_cast<double>(n));
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("shard"), 8.0 * 4 * static_cast<double>(n));
+  EXPECT_EQ(estimate.bytes_of("silhouette_ring"), 0);  // one rank: no visiting block
+}
+
+TEST(MemoryModel, ChooseKHoldsTheGapReferenceBesideTheLargestFit) {
+  const std::uint64_t n = 100000;
+  ChooseKMemorySettings settings;
+  settings.fit = lloyd_fit(2, Algorithm::Lloyd, InitMethod::KMeansPlusPlus);
+  settings.k_max = 16;
+  const MemoryEstimate with_gap = estimate_choose_k_memory(dense(n, 8), 2, 1, settings);
+  settings.gap = false;
+  const MemoryEstimate without = estimate_choose_k_memory(dense(n, 8), 2, 1, settings);
+  EXPECT_DOUBLE_EQ(with_gap.total() - without.total(), 8.0 * 4 * static_cast<double>(n / 2));
+  FitSettings largest = settings.fit;
+  largest.options.k = 16;
+  EXPECT_GE(without.total(), estimate_fit_memory(dense(n, 8), 2, 1, largest).total());
 }
 
 TEST(MemoryModel, MoreRanksNeverNeedMoreMemoryPerRank) {
