@@ -293,7 +293,8 @@ int run_choose_k(const Comm& comm, const Args& args) {
   request.estimate_only = (*vm)["estimate-only"].as<bool>();
   request.memory.limit = memory_limit_option(comm, *vm, "choose-k");
   const MatrixShape shape = inspect_matrix(comm, request.input);
-  ChooseKMemorySettings settings{.k_max = o.k_max,
+  ChooseKMemorySettings settings{.fit = {},
+                                 .k_max = o.k_max,
                                  .silhouette = o.silhouette,
                                  .calinski_harabasz = o.calinski_harabasz,
                                  .davies_bouldin = o.davies_bouldin,

@@ -321,7 +321,7 @@ bool plan_fit_memory(const Comm& comm, FitRequest& request, const MatrixShape& s
                                {.distances = request.distances, .stream = request.stream,
                                 .collective_read = request.input.format == InputFormat::Hdf5});
   };
-  MemoryPlan plan{.limit = request.memory_limit};
+  MemoryPlan plan{.estimate = {}, .limit = request.memory_limit, .ranks_needed = {}};
   const bool run = plan_memory(comm, "fit", estimate_for, request.verbose, request.estimate_only, request.json,
                                [&](JsonObject& json) {
                                  json.add("mode", to_string(request.mode)).add("k", k).add("n_samples", shape.rows)
