@@ -89,22 +89,25 @@ void columns_as_rows(const T* columns, std::ptrdiff_t features, T* first) {
   avx512::columns_as_rows(columns, features, first);
 }
 
-// Distances of the rows in `columns` (one per lane) to candidates [t, t + C), into
-// distance[t + c]: max(‖x‖² + score, 0) with direct_scores' arithmetic for the score (the
-// candidate's norm, feature j into accumulator j mod 4, then (a0 + a1) + (a2 + a3)).
+// Distances of the rows in `columns` (one per lane) to candidates which[0, C), into
+// distance[which[c]]: max(‖x‖² + score, 0) with direct_scores' arithmetic for the score (the
+// candidate's norm, feature j into accumulator j mod 4, then (a0 + a1) + (a2 + a3)): each
+// candidate's chain is its own, so the same bits whichever candidates are computed together.
 // (Inlined into fold_lanes_block, as it was when both were one function: its accumulators
 // stay in registers across the candidates' calls.)
-template <int C, class T>
-[[gnu::always_inline]] inline void candidate_distances(const T* all_scaled, const T* norms, std::ptrdiff_t d,
-                                                      const T* columns, int t, typename Zmm<T>::Reg norm,
+// (Consecutive: which[c] = which[0] + c, the offsets known to the compiler, as without bounds.)
+template <int C, bool Consecutive, class T>
+[[gnu::always_inline]] inline void candidate_distances(const T* scaled, const T* norms, std::ptrdiff_t d,
+                                                      const T* columns, const int* which, typename Zmm<T>::Reg norm,
                                                       T (*distance)[SeedBlock<T>::kGroupRows]) {
   using Ops = Zmm<T>;
   using Register = typename Ops::Reg;
-  constexpr int W = SeedBlock<T>::kGroupRows;
-  const T* scaled = all_scaled + t;  // d × W: candidate t + c at column c
+  constexpr int W = SeedBlock<T>::kGroupRows;  // d × W: candidate t at column t
+  int column[C];
   Register a[C][4];
   for (int c = 0; c < C; ++c) {
-    a[c][0] = Ops::broadcast(norms[t + c]);
+    column[c] = Consecutive ? which[0] + c : which[c];
+    a[c][0] = Ops::broadcast(norms[column[c]]);
     a[c][1] = a[c][2] = a[c][3] = Ops::zero();
   }
   std::ptrdiff_t j = 0;
@@ -113,15 +116,15 @@ template <int C, class T>
     for (int u = 0; u < 4; ++u) {
       const Register x = Ops::load(columns + (j + u) * W);
 #pragma GCC unroll 6
-      for (int c = 0; c < C; ++c) a[c][u] = Ops::fma(x, Ops::broadcast(scaled[(j + u) * W + c]), a[c][u]);
+      for (int c = 0; c < C; ++c) a[c][u] = Ops::fma(x, Ops::broadcast(scaled[(j + u) * W + column[c]]), a[c][u]);
     }
   }
   for (int u = 0; j + u < d; ++u) {
     const Register x = Ops::load(columns + (j + u) * W);
-    for (int c = 0; c < C; ++c) a[c][u] = Ops::fma(x, Ops::broadcast(scaled[(j + u) * W + c]), a[c][u]);
+    for (int c = 0; c < C; ++c) a[c][u] = Ops::fma(x, Ops::broadcast(scaled[(j + u) * W + column[c]]), a[c][u]);
   }
   for (int c = 0; c < C; ++c)
-    Ops::store(distance[t + c],
+    Ops::store(distance[column[c]],
                Ops::max(Ops::add(norm, Ops::add(Ops::add(a[c][0], a[c][1]), Ops::add(a[c][2], a[c][3]))), Ops::zero()));
 }
 
@@ -129,11 +132,14 @@ template <int C, class T>
 // or transposed here for a partial group), so each feature costs one load for all those rows
 // and one fused multiply-add per candidate — no lanes spent on padding candidates and no
 // reduction across lanes per row (measured on P1, 6 candidates, 2 ranks: the seeding,
-// compute-bound, went from 0.46 to 0.31 s).
+// compute-bound, went from 0.46 to 0.31 s). With the triangle inequality's bounds, a group
+// computes only the candidates that one of its rows may come closer to, and a group that no
+// candidate can change is not read at all: its terms are its D² (the potentials' base).
 template <class T>
 std::ptrdiff_t fold_lanes_block(const SeedBlock<T>& block) {
   using Ops = Zmm<T>;
   using Register = typename Ops::Reg;
+  using Mask = typename Ops::Mask;
   constexpr int W = SeedBlock<T>::kGroupRows;
   constexpr int kHalves = Ops::kHalves;
   // The block's fields in locals: the stores below (kept rows) could alias them otherwise.
@@ -144,6 +150,9 @@ std::ptrdiff_t fold_lanes_block(const SeedBlock<T>& block) {
   T* const scratch = block.scratch;
   std::ptrdiff_t* const kept_rows = block.kept;
   T* const kept_distances = block.kept_distances;
+  const std::int32_t* const labels = block.labels;
+  const T *const bounds = block.bounds, *const any_bound = block.any_bound;
+  const std::ptrdiff_t bound_stride = block.bound_stride;
   // Σ min(D², d²) = Σ D² − Σ over the rows a candidate comes closer to of (D² − d²), each
   // term in fixed point: the same integers as fold_row's, but the work per row and
   // candidate is a comparison, and only the closer rows (a few percent) are converted.
@@ -155,45 +164,89 @@ std::ptrdiff_t fold_lanes_block(const SeedBlock<T>& block) {
   }
   const __m512d scale = _mm512_set1_pd(block.factor);
   auto to_fixed = [&](Register value, int h) { return to_fixed_lanes(Ops::half_as_doubles(value, h), scale); };
+  // The rows of each group that some candidate may come closer to (all without bounds).
+  constexpr std::ptrdiff_t kMaxGroups = 1024 / W;
+  Mask live[kMaxGroups];
+  const std::ptrdiff_t groups = (end + W - 1) / W;
+  for (std::ptrdiff_t g = 0; g < groups; ++g) {
+    const std::ptrdiff_t i = g * W;
+    const auto lanes = Ops::first_lanes(static_cast<int>(std::min<std::ptrdiff_t>(W, end - i)));
+    live[g] = lanes;
+    if (labels)
+      live[g] &= static_cast<Mask>(~Ops::less_equal(Ops::masked_load(closest + i, lanes),
+                                                    Ops::gather(any_bound, Ops::load_index(labels + i, lanes), lanes)));
+  }
   alignas(64) T distance[8][W];
   std::ptrdiff_t kept = 0;
   constexpr std::ptrdiff_t kAhead = 2;
-  for (std::ptrdiff_t i = 0; i < end; i += W) {
+  for (std::ptrdiff_t g = 0; g < groups; ++g) {
+    const std::ptrdiff_t i = g * W;
     const int count = static_cast<int>(std::min<std::ptrdiff_t>(W, end - i));
     const auto lanes = Ops::first_lanes(count);
-    // The rows two groups ahead (a group's work is long enough for the out-of-order core to
-    // stop running ahead into the next group's loads: measured 2x slower without).
-    if (i + (kAhead + 1) * W <= end) {
-      const char* ahead = reinterpret_cast<const char*>(rows + (i + kAhead * W) * d);
-      for (std::size_t byte = 0; byte < static_cast<std::size_t>(W * d) * sizeof(T); byte += 64)
-        __builtin_prefetch(ahead + byte);
-    }
-    const bool grouped = i + W <= grouped_rows;
-    if (!grouped) avx512::rows_as_columns(rows + i * d, count, d, scratch);
-    const T* columns = grouped ? rows + i * d : scratch;
-    const Register norm = Ops::masked_load(row_norms + i, lanes);
-    for (int t = 0; t < trials; t += 6) {
-      switch (std::min(6, trials - t)) {
-        case 1: candidate_distances<1>(scaled, norms, d, columns, t, norm, distance); break;
-        case 2: candidate_distances<2>(scaled, norms, d, columns, t, norm, distance); break;
-        case 3: candidate_distances<3>(scaled, norms, d, columns, t, norm, distance); break;
-        case 4: candidate_distances<4>(scaled, norms, d, columns, t, norm, distance); break;
-        case 5: candidate_distances<5>(scaled, norms, d, columns, t, norm, distance); break;
-        default: candidate_distances<6>(scaled, norms, d, columns, t, norm, distance); break;
-      }
-    }
-    // Padding candidates: ‖x‖², as direct scores give them.
-    for (int t = trials; t < 8; ++t) Ops::store(distance[t], Ops::max(norm, Ops::zero()));
     const Register current = Ops::masked_load(closest + i, lanes);  // 0 beyond count
     __m512i current_fixed[kHalves];
     for (int h = 0; h < kHalves; ++h) {
       current_fixed[h] = to_fixed(current, h);
       base = _mm512_add_epi64(base, current_fixed[h]);
     }
-    typename Ops::Mask nearer = 0;
+    if (live[g] == 0) {  // every term is D²: nothing to read
+      for (int t = 0; t < trials; ++t) largest[t] = Ops::max(largest[t], current);
+      continue;
+    }
+    // The rows two live groups ahead (a group's work is long enough for the out-of-order core
+    // to stop running ahead into the next group's loads: measured 2x slower without).
+    if (g + kAhead < groups && (g + kAhead + 1) * W <= end && live[g + kAhead] != 0) {
+      const char* ahead = reinterpret_cast<const char*>(rows + (i + kAhead * W) * d);
+      for (std::size_t byte = 0; byte < static_cast<std::size_t>(W * d) * sizeof(T); byte += 64)
+        __builtin_prefetch(ahead + byte);
+    }
+    // The candidates some live row may come closer to; the others' distances are taken as D²
+    // (proven no smaller), which is what their terms and comparisons then see.
+    int which[8], computed = 0;
+    if (labels) {
+      const auto label = Ops::load_index(labels + i, lanes);
+      for (int t = 0; t < trials; ++t) {
+        const Mask near = live[g] & static_cast<Mask>(~Ops::less_equal(
+                                        current, Ops::gather(bounds + t * bound_stride, label, live[g])));
+        if (near) which[computed++] = t;
+        else Ops::store(distance[t], current);
+      }
+    } else {
+      for (int t = 0; t < trials; ++t) which[computed++] = t;
+    }
+    const bool grouped = i + W <= grouped_rows;
+    if (!grouped) avx512::rows_as_columns(rows + i * d, count, d, scratch);
+    const T* columns = grouped ? rows + i * d : scratch;
+    const Register norm = Ops::masked_load(row_norms + i, lanes);
+    if (computed == trials) {
+      for (int c = 0; c < computed; c += 6) {
+        switch (std::min(6, computed - c)) {
+          case 1: candidate_distances<1, true>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 2: candidate_distances<2, true>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 3: candidate_distances<3, true>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 4: candidate_distances<4, true>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 5: candidate_distances<5, true>(scaled, norms, d, columns, which + c, norm, distance); break;
+          default: candidate_distances<6, true>(scaled, norms, d, columns, which + c, norm, distance); break;
+        }
+      }
+    } else {
+      for (int c = 0; c < computed; c += 6) {
+        switch (std::min(6, computed - c)) {
+          case 1: candidate_distances<1, false>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 2: candidate_distances<2, false>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 3: candidate_distances<3, false>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 4: candidate_distances<4, false>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 5: candidate_distances<5, false>(scaled, norms, d, columns, which + c, norm, distance); break;
+          default: candidate_distances<6, false>(scaled, norms, d, columns, which + c, norm, distance); break;
+        }
+      }
+    }
+    // Padding candidates: ‖x‖², as direct scores give them.
+    for (int t = trials; t < 8; ++t) Ops::store(distance[t], Ops::max(norm, Ops::zero()));
+    Mask nearer = 0;
     for (int t = 0; t < trials; ++t) {
       const Register value = Ops::load(distance[t]);
-      const auto closer = static_cast<typename Ops::Mask>(Ops::less(value, current) & lanes);
+      const auto closer = static_cast<Mask>(Ops::less(value, current) & lanes);
       largest[t] = Ops::max(largest[t], Ops::min(value, current));
       if (!closer) continue;
       nearer |= closer;

@@ -13,7 +13,7 @@ lib_init "$@"
 LIMIT=120
 BLOBS=$DATA/lloyd_blobs_f64.h5
 
-# 200000 x 8 float32 (6.1 MiB of rows): by the model ~47.4 MiB per rank at 1 rank, 36.7 at 2,
+# 200000 x 8 float32 (6.1 MiB of rows): by the model ~39.9 MiB per rank at 1 rank, 35 at 2,
 # 34.9 at 3 (from 3 ranks one rank stages the collective read: the 6.1 MiB file) and 34.2 at 4:
 # 4 ranks are the fewest within 34.5 MiB (the process baseline alone is 26 MiB).
 mpi generate 2 "$LIMIT" generate --output "$TMP/rows.h5" --samples 200000 --features 8 --centers 4 --dtype float32
@@ -50,7 +50,7 @@ check estimate_only.no_output "--estimate-only wrote $TMP/never.h5" test ! -e "$
 
 # At 1 and 3 ranks: one line naming the estimate, the limit and the ranks needed; the output is
 # never created (mini-batch would create it as it fits).
-expect_error refused.np1 1 "$TMP/refused1.h5" "needs ~47.4 MiB per rank at 1 rank" "the limit is 34.5 MiB" \
+expect_error refused.np1 1 "$TMP/refused1.h5" "needs ~39.9 MiB per rank at 1 rank" "the limit is 34.5 MiB" \
   "use at least 4 ranks" -- fit --input "$ROWS:/X" --k 4 --output "$TMP/refused1.h5" --max-memory-per-rank 34.5M
 expect_error refused.np3 3 "$TMP/refused3.h5" "needs ~34.9 MiB per rank at 3 ranks" "the limit is 34.5 MiB" \
   "use at least 4 ranks" -- fit --input "$ROWS:/X" --k 4 --output "$TMP/refused3.h5" --max-memory-per-rank 34.5M
@@ -113,8 +113,8 @@ expect_error evaluate.refused.np3 3 "$TMP/evaluate3.h5" "evaluate needs ~44.3 Mi
   "the limit is 40 MiB" "use at least 4 ranks" -- \
   evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --output "$TMP/evaluate3.h5" --max-memory-per-rank 40M
 # choose-k: the largest fit (K = 4) with k-means++, the gap statistic's reference data set (a
-# second shard) and the sampled silhouette: ~53.5 MiB at 1 rank, 36.9 at 3.
-expect_error choose_k.refused.np1 1 "$TMP/sweep1.h5" "choose-k needs ~53.5 MiB per rank at 1 rank" \
+# second shard) and the sampled silhouette: ~46 MiB at 1 rank, 36.9 at 3.
+expect_error choose_k.refused.np1 1 "$TMP/sweep1.h5" "choose-k needs ~46 MiB per rank at 1 rank" \
   "the limit is 36 MiB" "use at least" -- \
   choose-k --input "$ROWS:/X" --k-max 4 --output "$TMP/sweep1.h5" --max-memory-per-rank 36M
 expect_error choose_k.refused.np3 3 "$TMP/sweep3.h5" "choose-k needs ~36.9 MiB per rank at 3 ranks" \

@@ -92,6 +92,48 @@ void expect_kmeans_plus_plus_leaves_the_shard_as_it_was(const Comm& comm) {
   }
 }
 
+// The triangle inequality's bounds (Raff 2021) skip the distances of candidates that cannot
+// come closer to a row; the picks must stay the same bits as with every distance computed.
+// Tight, well-separated blobs far from the origin (the bounds rule out most rows, and the
+// rounding margins, which grow with the norms, matter), more centres than blobs (rows close
+// to two centres: the margins decide), 1 to 4 ranks; from 128 features (unweighted) and with
+// sample weights at small d (the row-by-row steps).
+template <class T>
+void expect_bounded_seeding_to_pick_the_same_rows(const Comm& comm, Eigen::Index features, bool weighted) {
+  BlobOptions options;
+  options.samples = 1500;
+  options.features = features;
+  options.centers = 24;
+  options.cluster_std = 0.05;
+  options.seed = 5;
+  options.box_low = 30;
+  options.box_high = 50;
+  auto blobs = make_blobs<T>(comm, options);
+  if (weighted) {
+    blobs.data.has_weights = true;
+    for (Eigen::Index i = 0; i < blobs.data.local_rows(); ++i)
+      blobs.data.weights.push_back(1.0 + static_cast<double>(blobs.data.global_index(i) % 7));
+  }
+  const DataSummary summary = summarize(comm, blobs.data);
+  for (const int k : {20, 60}) {
+    ParallelSeeding bounded, plain;
+    plain.triangle_bounds = false;
+    const RowMatrix<T> fast =
+        initial_centres(comm, blobs.data, InitMethod::KMeansPlusPlus, k, 3, 0, summary.fixed, bounded);
+    const RowMatrix<T> every =
+        initial_centres(comm, blobs.data, InitMethod::KMeansPlusPlus, k, 3, 0, summary.fixed, plain);
+    EXPECT_TRUE((fast.array() == every.array()).all()) << "k = " << k << ", d = " << features;
+  }
+}
+
+TEST(Init, KMeansPlusPlusWithTriangleBoundsPicksTheSameRows) {
+  Comm comm(MPI_COMM_WORLD);
+  expect_bounded_seeding_to_pick_the_same_rows<float>(comm, 130, false);
+  expect_bounded_seeding_to_pick_the_same_rows<double>(comm, 128, false);
+  expect_bounded_seeding_to_pick_the_same_rows<float>(comm, 8, true);
+  expect_bounded_seeding_to_pick_the_same_rows<double>(comm, 3, true);
+}
+
 TEST(Init, KMeansPlusPlusLeavesTheShardAsItWas) {
   Comm comm(MPI_COMM_WORLD);
   expect_kmeans_plus_plus_leaves_the_shard_as_it_was<float>(comm);

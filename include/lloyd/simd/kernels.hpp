@@ -61,6 +61,14 @@ struct SeedBlock {
   double* largest;           ///< in/out, 8: for t < trials raised to max min(D², d_t²)
   std::ptrdiff_t* kept;      ///< out: the rows some candidate comes closer to than D² (≤ count)
   T* kept_distances;         ///< out: their distances to candidates 0 … 7, 8 values per kept row
+  // The triangle inequality (init.cpp TriangleBounds), nullptr labels: none. A row with
+  // label j and D² ≤ bounds[t · bound_stride + j] is proven no closer to candidate t (its
+  // computed d_t² ≥ D², rounding included): its term is D², as computing d_t² would give.
+  // Groups where every row is so for every candidate (D² ≤ any_bound[j]) are not read.
+  const std::int32_t* labels = nullptr;  ///< each row's nearest chosen centre
+  const T* bounds = nullptr;             ///< trials rows of bound_stride values
+  std::ptrdiff_t bound_stride = 0;
+  const T* any_bound = nullptr;          ///< min over the trials of bounds[t][j]
 };
 
 template <class T>
