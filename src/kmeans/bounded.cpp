@@ -56,8 +56,9 @@ std::string loop_memory_note(Algorithm requested, Eigen::Index k, Eigen::Index d
   char text[320];
   const double mib = (loop_bytes_per_row(preferred, k) - 4) * static_cast<double>(rows) / (1024.0 * 1024.0);
   std::snprintf(text, sizeof text,
-                "%s: %s's bounds (%.0f MiB on one rank) exceed the memory allowance of 15%% of the data + 24 MiB",
-                requested == Algorithm::Auto ? "auto chose lloyd" : "over the allowance", to_string(preferred), mib);
+                "%s: %s's bounds (%.0f MiB for all %llu rows) exceed the memory allowance of 15%% of the data + 24 MiB",
+                requested == Algorithm::Auto ? "auto chose lloyd" : "over the allowance", to_string(preferred), mib,
+                static_cast<unsigned long long>(rows));
   return text;
 }
 

@@ -102,7 +102,8 @@ void centre_structures(Builder& b, double k, double d, int threads) {
 // the label and, for Hamerly and Yinyang, the bounds; the rest per block of
 // RowSource::kStreamBlock rows (the previous labels and distances of one block). `rows`: the
 // data's rows (the algorithm `auto` picks depends on them, not on the ranks).
-void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads, std::uint64_t rows) {
+void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads, std::uint64_t rows,
+                 bool stream = false) {
   const KMeansOptions& options = settings.options;
   const int k = options.k;
   const Algorithm algorithm = choose_algorithm(options.algorithm, k, static_cast<Eigen::Index>(d), rows,
@@ -120,7 +121,11 @@ void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads,
   // bounds (Hamerly, Yinyang) are made anew while the last restart's are still held.
   if (options.n_init > 1 && options.init != InitMethod::Explicit)
     b.rows("restarts", MemoryPhase::Loop, loop_bytes_per_row(algorithm, k));
-  dense_seeding(b, options.init, k);
+  // Streamed (forgy, random-partition or given centres): the draw keeps its keys per block.
+  if (stream && options.init == InitMethod::Forgy)
+    b.add("seeding_draw_keys", MemoryPhase::Seeding, static_cast<double>(RowSource<float>::kStreamBlock) * 16);
+  else if (!stream)
+    dense_seeding(b, options.init, k);
   centre_structures(b, k, d, threads);
 }
 
@@ -162,7 +167,7 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
       case ModelAlgorithm::Lloyd:
         // Streamed: one block of rows read at a time instead of the shard.
         if (stream) b.add("stream_block", MemoryPhase::Always, static_cast<double>(RowSource<float>::kStreamBlock) * d * t);
-        dense_lloyd(b, settings, d, threads, shape.rows);
+        dense_lloyd(b, settings, d, threads, shape.rows, stream);
         break;
       case ModelAlgorithm::Bisecting: {
         // bisecting.cpp: each row's leaf (int64) and the members of the split node (int64);
