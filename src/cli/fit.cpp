@@ -12,7 +12,9 @@
 #include "lloyd/io/checkpoint.hpp"
 #include "lloyd/io/sample_weights.hpp"
 #include "lloyd/io/scaled_source.hpp"
+#include "lloyd/kmeans/bounded.hpp"
 #include "lloyd/kmeans/driver.hpp"
+#include "lloyd/kmeans/row_distances.hpp"
 #include "lloyd/kmeans/spherical.hpp"
 #include "lloyd/simd/level.hpp"
 
@@ -154,7 +156,7 @@ FitOutcome<T> fit_dense_mode(const Comm& comm, const FitRequest& request, const 
     if (request.sample_weight) attach_sample_weights(comm, *request.sample_weight, shard);
   }
   const double io_seconds = MPI_Wtime() - read_start;
-  FitOutcome<T> fit = source ? fit_model(comm, request, *source, hooks, sink)
+  FitOutcome<T> fit = source ? fit_model(comm, request, *source, hooks, sink, initial ? &*initial : nullptr)
                              : fit_model(comm, request, shard, initial ? &*initial : nullptr, hooks,
                                          minibatch ? sink : LabelSink{});
   fit.model.timings.phases.io += io_seconds;
@@ -163,11 +165,38 @@ FitOutcome<T> fit_dense_mode(const Comm& comm, const FitRequest& request, const 
     // Its labels went block by block to the writer: the distances follow the same way.
     fit.model.has_distances = true;
     nearest_distances_by_block(source ? *source : *shard_source(shard), fit.model.centroids, distance_sink);
+  } else if (source && request.distances) {
+    // Streamed Lloyd: each block's distances to its labels (attach_distances' values), to the
+    // writer as they are computed.
+    fit.model.has_distances = true;
+    const std::uint64_t first = source->local_range().begin;
+    std::vector<double> distances;
+    source->for_each_block([&](const DenseShard<T>& block) {
+      distances.resize(static_cast<std::size_t>(block.local_rows()));
+      distances_to_labels(block, fit.model.centroids, Distance::Euclidean,
+                          std::span<const std::int32_t>(fit.model.labels).subspan(block.first_row - first, distances.size()),
+                          distances);
+      distance_sink(block.first_row, distances);
+    });
   } else {
     attach_distances(request, shard, fit.model);
   }
   if (checkpoint) fit.own_checkpoint = checkpoint->own();
   return fit;
+}
+
+// What a streamed fit read, over all ranks: its passes over the data (one per iteration, and
+// those of the summary, the seeding and the final labels), the bytes of one pass (one
+// iteration's reads), all bytes read, and the slowest rank's seconds spent reading.
+// Collective over comm.
+JsonObject stream_json(const Comm& comm, const StreamStats& stats, const MatrixShape& shape) {
+  const double value_bytes = shape.type == ElementType::Float32 ? 4 : 8;
+  JsonObject json;
+  json.add("passes", static_cast<std::int64_t>(comm.allreduce(stats.passes, MPI_MAX)))
+      .add("bytes_per_iteration", static_cast<double>(shape.rows) * static_cast<double>(shape.cols) * value_bytes)
+      .add("bytes_read", comm.allreduce(static_cast<double>(stats.bytes_read), MPI_SUM))
+      .add("io_seconds", comm.allreduce(stats.io_seconds, MPI_MAX));
+  return json;
 }
 
 // Prints the result on rank 0: one JSON object or one line. Collective over comm.
@@ -185,6 +214,8 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
       comm.allreduce(static_cast<double>(fit.distances_computed), MPI_SUM) /
       (static_cast<double>(shape.rows) * fit.options.k * std::max<std::int64_t>(record.n_iter, 1));
   const double seconds = elapsed_max(comm, start);
+  const bool streamed_loop = request.stream && model.algorithm == ModelAlgorithm::Lloyd && !model.cosine;
+  const JsonObject stream_io = streamed_loop ? stream_json(comm, fit.stream, shape) : JsonObject{};
   if (comm.rank() != 0) return;
   if (!request.json) {
     std::printf("lloyd fit: mode=%s k=%d n=%llu d=%llu ranks=%d  inertia=%.10g  n_iter=%lld  %s  %.3f s%s%s\n",
@@ -208,6 +239,14 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
     if (layout.tree) json.add("bisecting_strategy", to_string(record.bisecting_strategy));
     json.add("algorithm", to_string(record.assignment)).add("bounds_mb", bounds_mb)
         .add("distances_computed", distances_fraction);
+    if (!layout.tree && !model.cosine)
+      json.add("algorithm_note", loop_memory_note(request.options.algorithm, fit.options.k,
+                                                  static_cast<Eigen::Index>(shape.cols), shape.rows,
+                                                  shape.type == ElementType::Float32 ? 4 : 8));
+  }
+  if (model.algorithm == ModelAlgorithm::Lloyd && !model.cosine) {
+    json.add("stream", request.stream);
+    if (streamed_loop) json.add("stream_io", stream_io);
   }
   if (layout.minibatch)
     json.add("batch_size", record.minibatch.batch_size).add("n_steps", record.minibatch.n_steps)
@@ -259,7 +298,8 @@ int fit_typed(const Comm& comm, const FitRequest& request, const MatrixShape& sh
   std::optional<ModelWriter<T>> writer;
   LabelSink sink = [](std::uint64_t, std::span<const std::int32_t>) {};
   DistanceSink distance_sink;
-  if (request.mode == ModelAlgorithm::MiniBatch && !request.output.empty()) {
+  // So do the distances of a streamed fit (--stream --distances), block by block.
+  if ((request.mode == ModelAlgorithm::MiniBatch || (request.stream && request.distances)) && !request.output.empty()) {
     writer.emplace(comm, request.output, request.force, shape.rows);
     sink = [&](std::uint64_t first, std::span<const std::int32_t> labels) { writer->write_labels(first, labels); };
     distance_sink = [&](std::uint64_t first, std::span<const double> distances) {
@@ -337,8 +377,10 @@ bool plan_fit_memory(const Comm& comm, FitRequest& request, const MatrixShape& s
 // Every option that shapes only some modes, refused (naming it) when given to another one.
 void refuse_inapplicable_fit_options(const po::variables_map& vm, const FitRequest& request) {
   const ModelAlgorithm mode = request.mode;
-  refuse_unless(vm, "fit", {"batch-size", "max-no-improvement", "reassignment-ratio", "init-size", "stream"},
+  refuse_unless(vm, "fit", {"batch-size", "max-no-improvement", "reassignment-ratio", "init-size"},
                 mode == ModelAlgorithm::MiniBatch, "--mode minibatch");
+  refuse_unless(vm, "fit", {"stream"}, mode == ModelAlgorithm::MiniBatch || (mode == ModelAlgorithm::Lloyd && !request.cosine),
+                "--mode minibatch or lloyd with --metric euclidean");
   refuse_unless(vm, "fit", {"medoid-method", "sample", "distance"}, mode == ModelAlgorithm::KMedoids,
                 "--mode kmedoids");
   refuse_unless(vm, "fit", {"bisecting-strategy"}, mode == ModelAlgorithm::Bisecting, "--mode bisecting");
@@ -561,6 +603,10 @@ int run_fit(const Comm& comm, const Args& args) {
     throw UsageError("lloyd fit: --metric cosine supports --mode lloyd with --init k-means++, forgy or a file");
   refuse_inapplicable_fit_options(*vm, request);
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
+  request.stream = (*vm)["stream"].as<bool>();
+  if (request.stream && request.mode == ModelAlgorithm::Lloyd &&
+      (request.options.init == InitMethod::KMeansPlusPlus || request.options.init == InitMethod::KMeansParallel))
+    throw UsageError(std::string("lloyd fit: ") + kStreamedInitsMessage);
   request.distances = (*vm)["distances"].as<bool>();
   request.standardize = (*vm)["standardize"].as<bool>();
   if (request.standardize && request.cosine)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 
@@ -22,6 +23,43 @@ Algorithm choose_algorithm(Algorithm requested, Eigen::Index k, Eigen::Index d) 
   // iteration) cost more than they saved, because the rows the bounds do not settle are
   // scored against every centre anyway.
   return k <= 2 ? Algorithm::Lloyd : Algorithm::Hamerly;
+}
+
+double loop_bytes_per_row(Algorithm algorithm, Eigen::Index k) {
+  switch (algorithm) {
+    case Algorithm::Lloyd: return 4;
+    case Algorithm::Yinyang: return 4 + 4.0 * (1 + static_cast<double>(std::max<Eigen::Index>(k / 10, 1)));
+    default: return 4 + 8;
+  }
+}
+
+bool loop_state_within_budget(Algorithm algorithm, Eigen::Index k, Eigen::Index features, std::uint64_t rows,
+                              std::size_t value_bytes) {
+  const double n = static_cast<double>(rows);
+  const double shard = n * static_cast<double>(features) * static_cast<double>(value_bytes);
+  return loop_bytes_per_row(algorithm, k) * n <= kLoopMemoryShare * shard + kLoopMemoryAllowanceBytes;
+}
+
+Algorithm choose_algorithm(Algorithm requested, Eigen::Index k, Eigen::Index d, std::uint64_t rows,
+                           std::size_t value_bytes) {
+  const Algorithm chosen = choose_algorithm(requested, k, d);
+  if (requested == Algorithm::Auto && chosen != Algorithm::Lloyd &&
+      !loop_state_within_budget(chosen, k, d, rows, value_bytes))
+    return Algorithm::Lloyd;
+  return chosen;
+}
+
+std::string loop_memory_note(Algorithm requested, Eigen::Index k, Eigen::Index d, std::uint64_t rows,
+                             std::size_t value_bytes) {
+  const Algorithm preferred = choose_algorithm(requested, k, d);
+  if (preferred == Algorithm::Lloyd || loop_state_within_budget(preferred, k, d, rows, value_bytes)) return "";
+  char text[320];
+  const double mib = (loop_bytes_per_row(preferred, k) - 4) * static_cast<double>(rows) / (1024.0 * 1024.0);
+  std::snprintf(text, sizeof text,
+                "%s: %s's bounds (%.0f MiB for all %llu rows) exceed the memory allowance of 15%% of the data + 24 MiB",
+                requested == Algorithm::Auto ? "auto chose lloyd" : "over the allowance", to_string(preferred), mib,
+                static_cast<unsigned long long>(rows));
+  return text;
 }
 
 namespace {
@@ -154,9 +192,10 @@ void BoundedAssigner<T>::take_centres(const RowMatrix<T>& centroids) {
 // One assign call: its arguments, and what is fixed for all of its rows.
 template <class T>
 struct BoundedAssigner<T>::Pass {
-  const DenseShard<T>& shard;
+  const DenseShard<T>& shard;  ///< the rows of this call (a block of the rank's rows)
   std::span<std::int32_t> labels;
   std::span<double> distances;
+  float *upper, *lower;  ///< the bounds of the block's first row
   const Options& options;
   Eigen::Index d, k, padded_k;
   int groups;
@@ -186,25 +225,50 @@ template <class T>
 std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
                                         std::span<std::int32_t> labels, std::span<double> distances,
                                         const Options& options) {
+  begin_pass(centroids);
+  const std::int64_t changed = assign_block(shard, 0, labels, distances, options);
+  end_pass();
+  return changed;
+}
+
+template <class T>
+void BoundedAssigner<T>::begin_pass(const RowMatrix<T>& centroids) {
   take_centres(centroids);
+  const ScoreKernel kernel = score_kernel<T>(features_);
+  if (kernel == ScoreKernel::Direct) direct_.set(centres_, centre_norms_);
+  else tiles_.set(centres_, centre_norms_);
+  pass_computed_ = 0;
+  pass_every_row_ = true;
+}
+
+template <class T>
+void BoundedAssigner<T>::end_pass() {
+  computed_every_row_ = pass_every_row_;
+  bounded_ = true;
+  distances_computed_ = pass_computed_;
+}
+
+template <class T>
+std::int64_t BoundedAssigner<T>::assign_block(const DenseShard<T>& shard, Eigen::Index offset,
+                                              std::span<std::int32_t> labels, std::span<double> distances,
+                                              const Options& options) {
   const Eigen::Index n = shard.local_rows(), d = features_, k = clusters_;
-  if (row_norms_.empty() && n > 0) row_norms_ = row_norms(shard);  // the rows do not change
+  if (offset < 0 || offset + n > rows_) throw std::logic_error("BoundedAssigner: a block beyond its rows");
   const int groups = static_cast<int>(members_.size());
   constexpr Eigen::Index kChunk = Assigner<T>::kChunk;
   const ScoreKernel kernel = score_kernel<T>(d);
   const bool direct = kernel == ScoreKernel::Direct;
-  const Pass pass{shard, labels, distances, options, d, k, (k + kChunk - 1) / kChunk * kChunk, groups,
-                  distance_margin(d), Assigner<T>::slack(d), direct, kernel == ScoreKernel::Tiles,
-                  direct && groups == 1, options.sums && options.fresh_sums,
+  const Pass pass{shard, labels, distances, upper_.data() + offset,
+                  lower_.data() + static_cast<std::size_t>(offset) * static_cast<std::size_t>(groups), options, d, k,
+                  (k + kChunk - 1) / kChunk * kChunk, groups, distance_margin(d), Assigner<T>::slack(d), direct,
+                  kernel == ScoreKernel::Tiles, direct && groups == 1, options.sums && options.fresh_sums,
                   options.sums && !options.fresh_sums};
-  if (pass.direct) direct_.set(centres_, centre_norms_);
-  if (pass.tiled) tiles_.set(centres_, centre_norms_);
   const int thread_count = threads();
   // Score rows hold whole panels of ScoreTiles (a multiple of kChunk), +inf beyond k.
   const Eigen::Index score_columns = ScoreTiles<T>::padded(k);
   while (static_cast<int>(spaces_.size()) < thread_count)
     spaces_.push_back({RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
-                       ClusterSums(k, d), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}});
+                       ClusterSums(k, d), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}});
   // Each thread takes a contiguous range of rows and gathers the rows its bounds cannot
   // settle into full batches, so that the products stay large.
 #ifdef _OPENMP
@@ -215,18 +279,14 @@ std::int64_t BoundedAssigner<T>::assign(const DenseShard<T>& shard, const RowMat
     assign_range(pass, spaces_[static_cast<std::size_t>(thread)], n * thread / thread_count,
                  n * (thread + 1) / thread_count);
   }
-  std::int64_t changed = 0, computed = 0;
-  bool every_row = true;
+  std::int64_t changed = 0;
   for (int t = 0; t < thread_count; ++t) {
     const Space& space = spaces_[static_cast<std::size_t>(t)];
     changed += space.changed;
-    computed += space.computed;
-    every_row = every_row && space.every_row;
+    pass_computed_ += space.computed;
+    pass_every_row_ = pass_every_row_ && space.every_row;
     if (options.sums) options.sums->merge(space.moves);
   }
-  computed_every_row_ = every_row;
-  bounded_ = true;
-  distances_computed_ = computed;
   return changed;
 }
 
@@ -252,6 +312,7 @@ void BoundedAssigner<T>::assign_range(const Pass& pass, Space& space, Eigen::Ind
   space.settled.resize(static_cast<std::size_t>(2 * kBatch));
   space.found.resize(static_cast<std::size_t>(kBatch));
   space.second.resize(static_cast<std::size_t>(kBatch));
+  space.norms.resize(static_cast<std::size_t>(kBatch));
   if (pass.tiled) space.tile = tiles_.workspace();
   // No bounds yet (the first assignment, or after a reset), Hamerly: every row goes
   // straight to the batches, with no bounds to move or test (measured: a fifth less time
@@ -296,8 +357,8 @@ typename BoundedAssigner<T>::Swept BoundedAssigner<T>::move_bounds(const Pass& p
   const int groups = pass.groups;
   const bool exact = pass.options.exact_distances;
   const std::int32_t* label = pass.labels.data() + first;
-  float* upper = upper_.data() + first;
-  float* lower = lower_.data() + static_cast<std::size_t>(first) * static_cast<std::size_t>(groups);
+  float* upper = pass.upper + first;
+  float* lower = pass.lower + static_cast<std::size_t>(first) * static_cast<std::size_t>(groups);
   std::int32_t* listed_rows = space.listed.data() + slot;
   float* settled = space.settled.data() + slot;  // per listed row: what its upper bound must stay below
   // Indexed by label + 1: slot 0 (no label yet) moves nothing and settles nothing.
@@ -340,7 +401,7 @@ template <class T>
 void BoundedAssigner<T>::tighten(const Pass& pass, Space& space, const Swept& block) {
   const Eigen::Index first = block.first, listed = block.listed, d = pass.d;
   const std::int32_t* label = pass.labels.data() + first;
-  float* upper = upper_.data() + first;
+  float* upper = pass.upper + first;
   const std::int32_t* listed_rows = space.listed.data() + block.slot;
   const float* settled = space.settled.data() + block.slot;
   if (listed < block.count) space.every_row = false;
@@ -408,6 +469,10 @@ template <class T>
 void BoundedAssigner<T>::score_batch(const Pass& pass, Space& space, Eigen::Index count) {
   const DenseShard<T>& shard = pass.shard;
   const Eigen::Index d = pass.d;
+  // The rows' norms, for the decisions: computed here rather than kept per row (t bytes per
+  // row of memory), from the same function, so the same bits; only the rows scored need them.
+  for (Eigen::Index p = 0; p < count; ++p)
+    space.norms[static_cast<std::size_t>(p)] = squared_norm(shard.row(space.pending[static_cast<std::size_t>(p)]), d);
   if (pass.in_registers) {
     constexpr int kGroup = Assigner<T>::kDirectRows;
     for (Eigen::Index p = 0, members = 0; p < count; p += members) {
@@ -419,7 +484,7 @@ void BoundedAssigner<T>::score_batch(const Pass& pass, Space& space, Eigen::Inde
       T norms[kGroup];
       for (int r = 0; r < members; ++r) {
         offset[r] = static_cast<std::int32_t>((rows[r] - rows[0]) * d);
-        norms[r] = row_norms_[static_cast<std::size_t>(rows[r])];
+        norms[r] = space.norms[static_cast<std::size_t>(p + r)];
       }
       Assigner<T>::nearest_direct_rows(direct_, shard.row(rows[0]), offset, static_cast<int>(members), centres_,
                                        largest_norm_, norms, space.found.data() + p, space.second.data() + p);
@@ -454,7 +519,7 @@ void BoundedAssigner<T>::decide_batch(const Pass& pass, Space& space, Eigen::Ind
     const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
     const T* x = pass.shard.row(i);
     T* score = space.scores.row(p).data();
-    const T row_norm = row_norms_[static_cast<std::size_t>(i)];
+    const T row_norm = space.norms[static_cast<std::size_t>(p)];
     const auto [best, best_distance] = pass.in_registers ? space.found[static_cast<std::size_t>(p)]
                                                          : Assigner<T>::nearest(x, score, centres_, largest_norm_, row_norm);
     const double error = pass.slack * (static_cast<double>(row_norm) + static_cast<double>(largest_norm_));
@@ -470,7 +535,7 @@ void BoundedAssigner<T>::decide_batch(const Pass& pass, Space& space, Eigen::Ind
     } else if (groups == 1) {
       space.other[static_cast<std::size_t>(p)] = squared_bound(Assigner<T>::minimum_except(score, pass.padded_k, best));
     } else {
-      float* bounds = lower_.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(groups);
+      float* bounds = pass.lower + static_cast<std::size_t>(i) * static_cast<std::size_t>(groups);
       for (int g = 0; g < groups; ++g) {
         T lowest = infinity;
         for (const int c : members_[static_cast<std::size_t>(g)])
@@ -491,8 +556,8 @@ void BoundedAssigner<T>::update_bounds(const Pass& pass, Space& space, Eigen::In
   for (Eigen::Index p = 0; p < count; ++p) {
     const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
     const auto row = static_cast<std::size_t>(i);
-    upper_[row] = space.upper[static_cast<std::size_t>(p)];
-    if (groups == 1) lower_[row] = space.lower[static_cast<std::size_t>(p)];
+    pass.upper[row] = space.upper[static_cast<std::size_t>(p)];
+    if (groups == 1) pass.lower[row] = space.lower[static_cast<std::size_t>(p)];
     pass.distances[row] = space.nearest_distance[static_cast<std::size_t>(p)];
     const std::int32_t best = space.chosen[static_cast<std::size_t>(p)];
     const int old_label = pass.labels[row];

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <concepts>
 #include <functional>
+#include <limits>
 #include <optional>
 
 #include "lloyd/kmeans/assign.hpp"
@@ -15,6 +16,8 @@
 #include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
+#include "lloyd/kmeans/selection.hpp"
+#include "lloyd/rng.hpp"
 
 namespace lloyd {
 
@@ -28,6 +31,182 @@ double squared_shift(const RowMatrix<T>& before, const RowMatrix<T>& after) {
   for (Eigen::Index c = 0; c < before.rows(); ++c)
     total += squared_distance(before.row(c).data(), after.row(c).data(), before.cols());
   return total;
+}
+
+// A rank's rows visited block by block: views of the in-memory shard, or blocks read from the
+// file (fit --stream). The iteration steps below keep per row only what must outlive a pass
+// (labels; Hamerly's and Yinyang's bounds) and everything else per block, so that a fit holds
+// its shard plus about 4 (Lloyd) or 12 (Hamerly) bytes per row, and a streamed fit only the
+// latter. Blocks start at global multiples of RowSource::kStreamBlock in both cases.
+template <class T>
+class RowBlocks {
+ public:
+  using Visit = std::function<void(const DenseShard<T>& block, Eigen::Index offset)>;
+
+  explicit RowBlocks(const DenseShard<T>& shard) : shard_(&shard) {}
+  explicit RowBlocks(RowSource<T>& source) : source_(&source) {}
+
+  bool streamed() const { return source_ != nullptr; }
+  /// The in-memory shard (null when streamed).
+  const DenseShard<T>* shard() const { return shard_; }
+  std::uint64_t global_rows() const { return shard_ ? shard_->global_rows : source_->global_rows(); }
+  std::uint64_t first_row() const { return shard_ ? shard_->first_row : source_->local_range().begin; }
+  Eigen::Index local_rows() const {
+    return shard_ ? shard_->local_rows() : static_cast<Eigen::Index>(source_->local_range().size());
+  }
+  Eigen::Index features() const { return shard_ ? shard_->features() : source_->features(); }
+  /// Sample weights (rank-agreed, as DenseShard::has_weights) and those of the local rows.
+  bool weighted() const { return shard_ ? shard_->weighted() : source_->weighted(); }
+  std::span<const double> weights() const { return shard_ ? std::span<const double>(shard_->weights) : source_->local_weights(); }
+
+  /// Calls visit(block, offset) for the local rows in order: `block` holds local rows
+  /// [offset, offset + block.local_rows()), with their weights. Collective over the source's
+  /// communicator when streamed (every rank reads its blocks); `visit` must not call
+  /// collectives (ranks visit different numbers of blocks in memory). The time spent
+  /// reading is added to phases.io and taken from the phase `charged` (the one whose clock
+  /// runs around this pass) when `phases` are given.
+  void for_each(const Visit& visit, PhaseTimes* phases = nullptr, double PhaseTimes::*charged = nullptr) {
+    if (!streamed()) {
+      const std::uint64_t B = RowSource<T>::kStreamBlock, first = shard_->first_row;
+      const std::uint64_t end = first + static_cast<std::uint64_t>(shard_->local_rows());
+      for (std::uint64_t lo = first; lo < end;) {
+        const std::uint64_t hi = std::min(end, (lo / B + 1) * B);
+        const auto offset = static_cast<Eigen::Index>(lo - first), count = static_cast<Eigen::Index>(hi - lo);
+        DenseShard<T> view = DenseShard<T>::view_of(shard_->row(offset), count, shard_->features(),
+                                                    shard_->global_rows, lo);
+        if (shard_->weighted()) {
+          view.weights.assign(shard_->weights.begin() + offset, shard_->weights.begin() + offset + count);
+          view.has_weights = true;
+        }
+        visit(view, offset);
+        lo = hi;
+      }
+      return;
+    }
+    const auto pass_start = std::chrono::steady_clock::now();
+    double visiting = 0;
+    const std::uint64_t begin = source_->local_range().begin;
+    source_->for_each_block([&](const DenseShard<T>& block) {
+      if (block.local_rows() == 0) return;
+      const auto start = std::chrono::steady_clock::now();
+      visit(block, static_cast<Eigen::Index>(block.first_row - begin));
+      visiting += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    });
+    const double reading =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - pass_start).count() - visiting;
+    io_seconds_ += reading;
+    bytes_read_ += static_cast<std::uint64_t>(local_rows()) * static_cast<std::uint64_t>(features()) * sizeof(T);
+    ++passes_;
+    if (phases) {
+      phases->io += reading;
+      if (charged) phases->*charged -= reading;
+    }
+  }
+
+  /// Collective over comm: the rows with the given global indices (any rank's, in any
+  /// order) on every rank, as a matrix.
+  RowMatrix<T> fetch(const Comm& comm, std::span<const std::uint64_t> indices) const {
+    const auto d = static_cast<std::size_t>(features());
+    std::vector<T> values;
+    if (!streamed()) {
+      values = fetch_rows(comm, shard_->first_row, shard_->rows.data(), d, indices);
+    } else {
+      // This rank's rows among them, read once (ascending), then handed round.
+      const RowRange range = source_->local_range();
+      std::vector<std::uint64_t> local;
+      for (const std::uint64_t index : indices)
+        if (index >= range.begin && index < range.end) local.push_back(index);
+      std::sort(local.begin(), local.end());
+      local.erase(std::unique(local.begin(), local.end()), local.end());
+      std::vector<T> read(local.size() * d);
+      run_agreed(comm, [&] { source_->rows(local, read.data()); });
+      values = fetch_rows_by<T>(comm, range.begin, d, indices, [&](std::uint64_t offset, T* out) {
+        const auto at = static_cast<std::size_t>(
+            std::lower_bound(local.begin(), local.end(), range.begin + offset) - local.begin());
+        std::copy_n(read.data() + at * d, d, out);
+      });
+    }
+    return Eigen::Map<const RowMatrix<T>>(values.data(), static_cast<Eigen::Index>(indices.size()), features());
+  }
+
+  /// Streamed: the bytes read and the seconds spent reading, over all passes so far.
+  std::uint64_t bytes_read() const { return bytes_read_; }
+  double io_seconds() const { return io_seconds_; }
+  std::int64_t passes() const { return passes_; }
+
+ private:
+  const DenseShard<T>* shard_ = nullptr;
+  RowSource<T>* source_ = nullptr;
+  std::uint64_t bytes_read_ = 0;
+  double io_seconds_ = 0;
+  std::int64_t passes_ = 0;
+};
+
+// The (key, global index) pairs of the `count` smallest keys seen so far, gathered block by
+// block: the same set as local_smallest over all the rows at once (a strict total order).
+class SmallestKeys {
+ public:
+  explicit SmallestKeys(std::size_t count) : count_(count) {}
+  void add(const std::vector<KeyIndex>& keys) {
+    kept_.insert(kept_.end(), keys.begin(), keys.end());
+    if (kept_.size() > count_) {
+      std::nth_element(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(count_), kept_.end());
+      kept_.resize(count_);
+    }
+  }
+  std::vector<KeyIndex> take() { return std::move(kept_); }
+
+ private:
+  std::size_t count_;
+  std::vector<KeyIndex> kept_;
+};
+
+// Collective over comm: the exact sum of every rank's part, rounded once.
+double total_over_ranks(const Comm& comm, ExactSum part) {
+  part.allreduce(comm);
+  return part.value();
+}
+
+// Adds each row's squared distance to its centre (weighted when the block is) to `sum`.
+template <class T>
+void add_own_distances(const DenseShard<T>& block, std::span<const std::int32_t> labels,
+                       const RowMatrix<T>& centres, std::vector<double>& scratch, ExactSum& sum) {
+  scratch.resize(static_cast<std::size_t>(block.local_rows()));
+  for (Eigen::Index i = 0; i < block.local_rows(); ++i)
+    scratch[static_cast<std::size_t>(i)] =
+        squared_distance(block.row(i), centres.row(labels[static_cast<std::size_t>(i)]).data(), block.features());
+  sum.add(scratch, block.weights);
+}
+
+// Collective over comm: relocate_empty_clusters (scikit-learn's policy: the farthest rows
+// move to the empty clusters) on rows given block by block. The rows' distances to their
+// centres are computed here, only when a cluster is empty, rather than kept per row: the
+// same squared_distance as the assignment's, so the same moves.
+template <class T>
+int relocate_empty_clusters(const Comm& comm, RowBlocks<T>& rows, std::span<const std::int32_t> labels,
+                            const RowMatrix<T>& centres, const FixedPoint& fixed, ClusterSums& sums,
+                            PhaseTimes& phases) {
+  const EmptyClusters empty = find_empty_clusters(sums, rows.global_rows());
+  if (empty.clusters.empty()) return 0;
+  constexpr double kNoCandidate = std::numeric_limits<double>::infinity();
+  const Eigen::Index d = rows.features();
+  SmallestKeys farthest_local(empty.candidates);
+  rows.for_each(
+      [&](const DenseShard<T>& block, Eigen::Index offset) {
+        farthest_local.add(local_smallest(block, empty.candidates, [&](Eigen::Index i) {
+          const std::int32_t label = labels[static_cast<std::size_t>(offset + i)];
+          return block.weight(i) > 0 ? -squared_distance(block.row(i), centres.row(label).data(), d) : kNoCandidate;
+        }));
+      },
+      &phases, &PhaseTimes::reduce);
+  std::vector<std::uint64_t> farthest;
+  for (const KeyIndex& candidate : comm.smallest(farthest_local.take(), empty.candidates))
+    if (candidate.index != KeyIndex::none().index && candidate.key != kNoCandidate)
+      farthest.push_back(candidate.index);
+  const std::vector<std::int32_t> old_labels = fetch_rows(comm, rows.first_row(), labels.data(), 1, farthest);
+  std::vector<double> weights;
+  if (sums.weighted()) weights = fetch_rows(comm, rows.first_row(), rows.weights().data(), 1, farthest);
+  return refill_empty_clusters(empty, farthest, rows.fetch(comm, farthest), old_labels, fixed, sums, weights);
 }
 
 // The assignment half of a means step: the piece that differs between Lloyd, Hamerly and
@@ -45,8 +224,7 @@ concept AssignmentStep = requires(S step, const Comm& comm, const RowMatrix<T>& 
   { step.reduced(sums) } -> std::same_as<ClusterSums&>;
   // Collective: the inertia of the assignment (to `centres`) with those sums.
   { step.inertia(comm, centres, sums) } -> std::same_as<double>;
-  // Every local row's squared distance to its centre (for the empty-cluster policy).
-  { step.distances(centres) } -> std::same_as<std::span<const double>>;
+  // The empty-cluster policy moved rows between the reduced sums without relabelling them.
   step.relocated();
   // Collective: the labels of the final centres and their exact inertia (`current`: the
   // last assignment was to these very centres).
@@ -54,61 +232,67 @@ concept AssignmentStep = requires(S step, const Comm& comm, const RowMatrix<T>& 
   { step.labels() } -> std::same_as<std::vector<std::int32_t>&>;
 };
 
-// Lloyd: every distance, every iteration (GEMM form, Assigner).
+// Lloyd: every distance, every iteration (GEMM form, Assigner), block by block. Per row only
+// the label: the labels changed are counted against a copy of the block's previous ones, and
+// the inertia is summed exactly block by block (the same bits as one exact sum of all rows).
 template <class T>
 class FullStep {
  public:
-  FullStep(const DenseShard<T>& shard, Eigen::Index k, const DataSummary& summary)
-      : shard_(shard), summary_(summary), assigner_(shard.features(), k),
-        distances_(static_cast<std::size_t>(shard.local_rows())) {
-    assigner_.remember_norms(shard_);
-  }
+  FullStep(RowBlocks<T>& rows, Eigen::Index k, const DataSummary& summary, PhaseTimes& phases)
+      : rows_(rows), summary_(summary), phases_(phases), assigner_(rows.features(), k) {}
 
   void begin(const RowMatrix<T>* previous_centroids) {
-    const auto n = static_cast<std::size_t>(shard_.local_rows());
-    labels_.assign(n, 0);
-    previous_.assign(n, -1);
-    current_ = &labels_;
-    if (previous_centroids) assigner_.assign(shard_, *previous_centroids, previous_, distances_);
+    labels_.assign(static_cast<std::size_t>(rows_.local_rows()), -1);  // the first assignment changes every label
+    if (previous_centroids) pass(*previous_centroids, nullptr);
   }
   std::int64_t assign(const RowMatrix<T>& centres, ClusterSums& sums) {
     sums.reset();
-    if (shard_.weighted()) {
-      assigner_.assign(shard_, centres, labels_, distances_);
-      add_weighted_rows(shard_, labels_, summary_.fixed, sums);
-    } else {
-      assigner_.assign(shard_, centres, labels_, distances_, &sums, &summary_.fixed);
-    }
-    std::int64_t changed = 0;
-    for (std::size_t i = 0; i < labels_.size(); ++i) changed += labels_[i] != previous_[i];
-    std::swap(previous_, labels_);  // labels_ is refilled by the next assignment
-    current_ = &previous_;
-    return changed;
+    return pass(centres, &sums);
   }
   ClusterSums& reduced(ClusterSums& sums) { return sums; }
-  double inertia(const Comm& comm, const RowMatrix<T>&, const ClusterSums&) {
-    return exact_total(comm, distances_, shard_.weights);
-  }
-  std::span<const double> distances(const RowMatrix<T>&) { return distances_; }
+  double inertia(const Comm& comm, const RowMatrix<T>&, const ClusterSums&) { return total_over_ranks(comm, inertia_); }
   void relocated() {}
   double finish(const Comm& comm, const RowMatrix<T>& centres, bool current) {
-    if (!current) {
-      assigner_.assign(shard_, centres, labels_, distances_);
-      current_ = &labels_;
-    }
-    return exact_total(comm, distances_, shard_.weights);
+    if (!current) pass(centres, nullptr);
+    return total_over_ranks(comm, inertia_);
   }
-  std::vector<std::int32_t>& labels() { return *current_; }
+  std::vector<std::int32_t>& labels() { return labels_; }
   std::size_t bound_bytes() const { return 0; }
   std::int64_t distances_computed() const { return 0; }
 
  private:
-  const DenseShard<T>& shard_;
+  // Every row assigned to `centres` (labels in place; the sums when given) and the local
+  // exact inertia; returns the labels that changed.
+  std::int64_t pass(const RowMatrix<T>& centres, ClusterSums* sums) {
+    inertia_ = ExactSum{};
+    std::int64_t changed = 0;
+    rows_.for_each(
+        [&](const DenseShard<T>& block, Eigen::Index offset) {
+          const auto count = static_cast<std::size_t>(block.local_rows());
+          const std::span<std::int32_t> labels(labels_.data() + offset, count);
+          previous_.assign(labels.begin(), labels.end());
+          distances_.resize(count);
+          if (sums && !block.weighted()) {
+            assigner_.assign(block, centres, labels, distances_, sums, &summary_.fixed);
+          } else {
+            assigner_.assign(block, centres, labels, distances_);
+            if (sums) add_weighted_rows(block, labels, summary_.fixed, *sums);
+          }
+          inertia_.add(distances_, block.weights);
+          for (std::size_t i = 0; i < count; ++i) changed += labels[i] != previous_[i];
+        },
+        &phases_, &PhaseTimes::assign);
+    return changed;
+  }
+
+  RowBlocks<T>& rows_;
   const DataSummary& summary_;
+  PhaseTimes& phases_;
   Assigner<T> assigner_;
-  std::vector<std::int32_t> labels_, previous_;
-  std::vector<std::int32_t>* current_ = &labels_;
-  std::vector<double> distances_;
+  std::vector<std::int32_t> labels_;
+  std::vector<std::int32_t> previous_;  ///< one block's labels before its assignment
+  std::vector<double> distances_;       ///< one block's
+  ExactSum inertia_;                    ///< of the last pass, this rank's rows
 };
 
 // The inertia of an assignment from its cluster sums alone, for the pruned algorithms, which
@@ -122,9 +306,9 @@ class FullStep {
 template <class T>
 class InertiaFromSums {
  public:
-  InertiaFromSums(const Comm& comm, const DenseShard<T>& shard, const DataSummary& summary)
+  InertiaFromSums(const Comm& comm, RowBlocks<T>& rows, const DataSummary& summary, PhaseTimes& phases)
       : fixed_(summary.fixed) {
-    const Eigen::Index d = shard.features();
+    const Eigen::Index d = rows.features();
     for (Eigen::Index j = 0; j < d; ++j) {
       const auto feature = static_cast<std::size_t>(j);
       if (!fixed_.single()) {
@@ -135,10 +319,13 @@ class InertiaFromSums {
       mean_.push_back(fixed_.to_double(grid_mean_.back(), feature));
     }
     ExactSum spread;
-    for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
-      spread.add(squared_distance(shard.row(i), mean_.data(), d));
-    spread.allreduce(comm);
-    spread_ = spread.value();
+    rows.for_each(
+        [&](const DenseShard<T>& block, Eigen::Index) {
+          for (Eigen::Index i = 0; i < block.local_rows(); ++i)
+            spread.add(squared_distance(block.row(i), mean_.data(), d));
+        },
+        &phases, &PhaseTimes::init);
+    spread_ = total_over_ranks(comm, spread);
   }
 
   double operator()(const RowMatrix<T>& centres, const ClusterSums& totals) const {
@@ -178,47 +365,45 @@ class InertiaFromSums {
 
 // Hamerly / Yinyang: bounds skip the distances that cannot change a label (BoundedAssigner).
 // The sums are kept from iteration to iteration and only the rows that changed label are
-// reduced: integer sums, so the total is the same as a fresh one.
+// reduced: integer sums, so the total is the same as a fresh one. Per row: the label and the
+// bounds; the distances (for a weighted inertia and the final one) are summed block by block.
 template <class T>
 class BoundedStep {
  public:
-  BoundedStep(const Comm& comm, const DenseShard<T>& shard, Eigen::Index k, int groups,
-              const DataSummary& summary)
-      : shard_(shard), summary_(summary), k_(k), groups_(groups),
-        bounded_(shard.local_rows(), shard.features(), k, groups), totals_(k, summary.fixed),
-        distances_(static_cast<std::size_t>(shard.local_rows())) {
-    if (!shard.weighted()) inertia_from_sums_.emplace(comm, shard, summary);
+  BoundedStep(const Comm& comm, RowBlocks<T>& rows, Eigen::Index k, int groups, const DataSummary& summary,
+              PhaseTimes& phases)
+      : rows_(rows), summary_(summary), phases_(phases), k_(k), groups_(groups),
+        bounded_(rows.local_rows(), rows.features(), k, groups), totals_(k, summary.fixed) {
+    if (!rows.weighted()) inertia_from_sums_.emplace(comm, rows, summary, phases);
   }
 
   void begin(const RowMatrix<T>* previous_centroids) {
     // Every run starts with new bounds (and Yinyang's groups from its own first centres).
     if (runs_++ > 0) {
       bytes_ = std::max(bytes_, bounded_.bound_bytes());
-      bounded_ = BoundedAssigner<T>(shard_.local_rows(), shard_.features(), k_, groups_);
+      bounded_ = BoundedAssigner<T>(rows_.local_rows(), rows_.features(), k_, groups_);
     }
-    labels_.assign(static_cast<std::size_t>(shard_.local_rows()), -1);
+    labels_.assign(static_cast<std::size_t>(rows_.local_rows()), -1);
     rebuild_ = true;
     if (!previous_centroids) return;
     // The labels before the stop, recomputed; their bounds are not known, so the next
     // assignment computes every distance.
-    bounded_.assign(shard_, *previous_centroids, labels_, distances_, {.exact_distances = true});
+    pass(*previous_centroids, {.exact_distances = true}, nullptr);
     bounded_.reset();
   }
   std::int64_t assign(const RowMatrix<T>& centres, ClusterSums& sums) {
     sums.reset();
-    if (shard_.weighted()) {  // the sums of every row, weighted, from the labels (no changes kept)
-      const std::int64_t changed = bounded_.assign(shard_, centres, labels_, distances_, {});
-      computed_ += bounded_.distances_computed();
-      add_weighted_rows(shard_, labels_, summary_.fixed, sums);
-      return changed;
+    std::int64_t changed = 0;
+    if (rows_.weighted()) {  // the sums of every row, weighted, from the labels (no changes kept)
+      changed = pass(centres, {}, &centres, &sums);
+    } else {
+      changed = pass(centres, {.sums = &sums, .fixed = &summary_.fixed, .fresh_sums = rebuild_}, nullptr);
     }
-    const std::int64_t changed = bounded_.assign(
-        shard_, centres, labels_, distances_, {.sums = &sums, .fixed = &summary_.fixed, .fresh_sums = rebuild_});
     computed_ += bounded_.distances_computed();
     return changed;
   }
   ClusterSums& reduced(ClusterSums& sums) {
-    if (shard_.weighted()) return sums;  // whole sums every iteration
+    if (rows_.weighted()) return sums;  // whole sums every iteration
     if (rebuild_) totals_.reset();
     totals_.merge(sums);  // the changes (or, rebuilt, the whole sums)
     rebuild_ = false;
@@ -226,37 +411,63 @@ class BoundedStep {
   }
   // Always from the sums (never the row-by-row sum when it happens to be at hand), so that a
   // resumed run's history is the same bits as an uninterrupted one's.
-  // Weighted: row by row (the identity below has no weights), an exact sum.
+  // Weighted: row by row (the identity below has no weights), an exact sum made by the assign.
   double inertia(const Comm& comm, const RowMatrix<T>& centres, const ClusterSums& totals) {
-    if (shard_.weighted()) return exact_total(comm, distances(centres), shard_.weights);
+    if (rows_.weighted()) return total_over_ranks(comm, inertia_);
     return (*inertia_from_sums_)(centres, totals);
-  }
-  std::span<const double> distances(const RowMatrix<T>& centres) {
-    if (!bounded_.computed_every_row())
-      for (Eigen::Index i = 0; i < shard_.local_rows(); ++i)
-        distances_[static_cast<std::size_t>(i)] = squared_distance(
-            shard_.row(i), centres.row(labels_[static_cast<std::size_t>(i)]).data(), shard_.features());
-    return distances_;
   }
   // The empty-cluster policy moved rows between the reduced sums without relabelling them:
   // the next sums are summed afresh.
   void relocated() { rebuild_ = true; }
   double finish(const Comm& comm, const RowMatrix<T>& centres, bool current) {
     if (current) {
-      distances(centres);
+      inertia_ = ExactSum{};
+      rows_.for_each(
+          [&](const DenseShard<T>& block, Eigen::Index offset) {
+            add_own_distances(block, block_labels(block, offset), centres, distances_, inertia_);
+          },
+          &phases_, &PhaseTimes::assign);
     } else {
-      bounded_.assign(shard_, centres, labels_, distances_, {.exact_distances = true});
+      pass(centres, {.exact_distances = true}, nullptr);
       computed_ += bounded_.distances_computed();
     }
-    return exact_total(comm, distances_, shard_.weights);
+    return total_over_ranks(comm, inertia_);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
   std::size_t bound_bytes() const { return std::max(bytes_, bounded_.bound_bytes()); }
   std::int64_t distances_computed() const { return computed_; }
 
  private:
-  const DenseShard<T>& shard_;
+  std::span<std::int32_t> block_labels(const DenseShard<T>& block, Eigen::Index offset) {
+    return {labels_.data() + offset, static_cast<std::size_t>(block.local_rows())};
+  }
+  // One assignment of every row, block by block. With `options.exact_distances`, inertia_
+  // becomes the exact sum of the distances; with `weighted_to` (weighted fits), that of the
+  // weighted distances to those centres, and the rows are added to `weighted_sums`.
+  std::int64_t pass(const RowMatrix<T>& centres, const typename BoundedAssigner<T>::Options& options,
+                    const RowMatrix<T>* weighted_to, ClusterSums* weighted_sums = nullptr) {
+    inertia_ = ExactSum{};
+    std::int64_t changed = 0;
+    bounded_.begin_pass(centres);
+    rows_.for_each(
+        [&](const DenseShard<T>& block, Eigen::Index offset) {
+          const std::span<std::int32_t> labels = block_labels(block, offset);
+          distances_.resize(labels.size());
+          changed += bounded_.assign_block(block, offset, labels, distances_, options);
+          if (options.exact_distances) inertia_.add(distances_, block.weights);
+          if (weighted_to) {
+            add_own_distances(block, labels, *weighted_to, distances_, inertia_);
+            add_weighted_rows(block, labels, summary_.fixed, *weighted_sums);
+          }
+        },
+        &phases_, &PhaseTimes::assign);
+    bounded_.end_pass();
+    return changed;
+  }
+
+  RowBlocks<T>& rows_;
   const DataSummary& summary_;
+  PhaseTimes& phases_;
   Eigen::Index k_;
   int groups_;
   BoundedAssigner<T> bounded_;
@@ -265,7 +476,8 @@ class BoundedStep {
   std::optional<InertiaFromSums<T>> inertia_from_sums_;  ///< unweighted fits only
   ClusterSums totals_;
   std::vector<std::int32_t> labels_;
-  std::vector<double> distances_;
+  std::vector<double> distances_;  ///< one block's
+  ExactSum inertia_;               ///< see pass and finish: this rank's rows
   bool rebuild_ = true;
   std::int64_t computed_ = 0;
 };
@@ -276,13 +488,13 @@ class BoundedStep {
 template <class T, AssignmentStep<T> Assignment>
 class MeansStep {
  public:
-  MeansStep(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
-            const DataSummary& summary, const RowMatrix<T>* initial, Assignment& assignment)
-      : comm_(comm), shard_(shard), options_(options), summary_(summary), initial_(initial),
-        assignment_(assignment), sums_(options.k, summary.fixed) {}
+  MeansStep(const Comm& comm, RowBlocks<T>& rows, const KMeansOptions& options, const DataSummary& summary,
+            const RowMatrix<T>* initial, Assignment& assignment, PhaseTimes& phases)
+      : comm_(comm), rows_(rows), options_(options), summary_(summary), initial_(initial),
+        assignment_(assignment), phases_(phases), sums_(options.k, summary.fixed) {}
 
   RowMatrix<T> seed(int restart) {
-    return starting_centres(comm_, shard_, options_, summary_.fixed, initial_, restart);
+    return starting_centres(comm_, rows_, options_, summary_.fixed, initial_, restart, phases_);
   }
   void begin(const RowMatrix<T>* previous) { assignment_.begin(previous); }
   std::int64_t assign(const RowMatrix<T>& centres) { return assignment_.assign(centres, sums_); }
@@ -292,10 +504,7 @@ class MeansStep {
     return assignment_.inertia(comm, centres, *totals_);
   }
   void fill_empty_clusters(const Comm& comm, const RowMatrix<T>& centres) {
-    bool empty = false;
-    for (Eigen::Index c = 0; c < centres.rows(); ++c) empty = empty || totals_->count(c) == 0;
-    if (empty && relocate_empty_clusters(comm, shard_, assignment_.labels(), assignment_.distances(centres),
-                                         summary_.fixed, *totals_) > 0)
+    if (relocate_empty_clusters(comm, rows_, assignment_.labels(), centres, summary_.fixed, *totals_, phases_) > 0)
       assignment_.relocated();
   }
   double update(const RowMatrix<T>& centres, RowMatrix<T>& updated) {
@@ -309,16 +518,162 @@ class MeansStep {
 
  private:
   const Comm& comm_;
-  const DenseShard<T>& shard_;
+  RowBlocks<T>& rows_;
   const KMeansOptions& options_;
   const DataSummary& summary_;
   const RowMatrix<T>* initial_;
   Assignment& assignment_;
+  PhaseTimes& phases_;
   ClusterSums sums_;
   ClusterSums* totals_ = nullptr;
 };
 
+// ------------------------------------------------------------------ seeding rows in blocks
+
+// Collective over comm: distinct_random_rows / weighted_random_rows (selection.hpp) from the
+// rows' global indices and weights alone — no row is read — with the keys kept per block: the
+// same rows, drawn with O(count) memory.
+template <class T>
+std::vector<std::uint64_t> random_rows(const Comm& comm, const RowBlocks<T>& rows, std::size_t count,
+                                       const CounterRng& rng, std::uint64_t stream) {
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+  const bool weighted = rows.weighted();
+  const std::span<const double> weights = rows.weights();
+  const std::uint64_t first = rows.first_row();
+  SmallestKeys smallest(count);
+  std::vector<KeyIndex> keys;
+  for (Eigen::Index i = 0; i < rows.local_rows(); ++i) {
+    const std::uint64_t row = first + static_cast<std::uint64_t>(i);
+    const double u = rng.uniform(stream, row);
+    const double weight = weighted ? weights[static_cast<std::size_t>(i)] : 1.0;
+    keys.push_back({!weighted ? u : weight > 0 ? -std::log1p(-u) / weight : kNever, row});
+    if (keys.size() == RowSource<T>::kStreamBlock) {
+      smallest.add(keys);
+      keys.clear();
+    }
+  }
+  smallest.add(keys);
+  std::vector<std::uint64_t> indices;
+  for (const KeyIndex& winner : comm.smallest(smallest.take(), count))
+    if (!weighted || winner.key != kNever) indices.push_back(winner.index);
+  return indices;
+}
+
+// Collective over comm: the seeding of a streamed fit, rows read block by block: forgy (the
+// drawn rows only) and random-partition (one pass), the same centres as initial_centres on
+// the rows in memory.
+template <class T>
+RowMatrix<T> streamed_initial_centres(const Comm& comm, RowBlocks<T>& rows, const KMeansOptions& options,
+                                      const FixedPoint& fixed, int restart, PhaseTimes& phases) {
+  const CounterRng rng(options.seed);
+  const int k = options.k;
+  if (options.init == InitMethod::Forgy)
+    return rows.fetch(comm, random_rows(comm, rows, static_cast<std::size_t>(k), rng, stream_id(Stream::Forgy, restart)));
+  if (options.init != InitMethod::RandomPartition) throw AgreedError(std::string(kStreamedInitsMessage));
+  ClusterSums sums(k, fixed);
+  const std::uint64_t stream = stream_id(Stream::RandomPartition, restart);
+  rows.for_each(
+      [&](const DenseShard<T>& block, Eigen::Index) {
+        for (Eigen::Index i = 0; i < block.local_rows(); ++i) {
+          const double u = rng.uniform(stream, block.global_index(i));
+          const std::int32_t cluster = std::min(static_cast<std::int32_t>(u * k), k - 1);
+          if (sums.weighted()) sums.add_weighted(cluster, block.row(i), block.weight(i), fixed);
+          else sums.add(cluster, block.row(i), fixed);
+        }
+      },
+      &phases, &PhaseTimes::init);
+  sums.allreduce(comm);
+  RowMatrix<T> centres = RowMatrix<T>::Zero(k, rows.features());
+  sums.means(fixed, centres);
+  // A partition can be empty when k is close to n: give it a random row instead.
+  std::vector<Eigen::Index> empty;
+  for (Eigen::Index c = 0; c < k; ++c)
+    if (sums.count(c) == 0) empty.push_back(c);
+  if (!empty.empty()) {
+    const RowMatrix<T> drawn =
+        rows.fetch(comm, random_rows(comm, rows, empty.size(), rng, stream_id(Stream::FillEmpty, restart)));
+    for (std::size_t e = 0; e < empty.size(); ++e) centres.row(empty[e]) = drawn.row(static_cast<Eigen::Index>(e));
+  }
+  return centres;
+}
+
+template <class T>
+RowMatrix<T> starting_centres(const Comm& comm, RowBlocks<T>& rows, const KMeansOptions& options,
+                              const FixedPoint& fixed, const RowMatrix<T>* initial, int restart, PhaseTimes& phases) {
+  if (initial) return *initial;
+  if (!rows.streamed()) return starting_centres(comm, *rows.shard(), options, fixed, initial, restart);
+  return streamed_initial_centres(comm, rows, options, fixed, restart, phases);
+}
+
+// ------------------------------------------------------------------ the fit
+
+template <class T>
+LoopSettings prepare_fit(const Comm& comm, RowBlocks<T>& rows, const KMeansOptions& options,
+                         const RowMatrix<T>* initial, DataSummary& summary, KMeansResult<T>& result) {
+  if (!rows.streamed()) return prepare_dense_fit(comm, *rows.shard(), options, initial, summary, result);
+  check_cluster_count(options.k, rows.global_rows());
+  if (rows.weighted()) {
+    std::int64_t positive = 0;
+    for (const double weight : rows.weights()) positive += weight > 0;
+    positive = comm.allreduce(positive, MPI_SUM);
+    if (positive < options.k)
+      throw AgreedError("k = " + std::to_string(options.k) + " exceeds the " + std::to_string(positive) +
+                        " rows of positive sample weight");
+  }
+  if (initial) check_initial_centres(initial->rows(), initial->cols(), options.k, rows.features());
+  if (!initial && options.init != InitMethod::Forgy && options.init != InitMethod::RandomPartition)
+    throw AgreedError(std::string(kStreamedInitsMessage));
+  {
+    PhaseClock clock(result.phases.init);
+    summary = summarize_blocks<T>(
+        comm,
+        [&](const auto& visit) {
+          rows.for_each([&](const DenseShard<T>& block, Eigen::Index) { visit(block); }, &result.phases,
+                        &PhaseTimes::init);
+        },
+        rows.global_rows(), rows.features(), true, rows.weighted());
+  }
+  result.tol_absolute =
+      options.tol_absolute >= 0 ? options.tol_absolute : options.tol * summary.mean_variance;
+  return {initial ? 1 : std::max(options.n_init, 1), options.max_iter, result.tol_absolute, options.k,
+          rows.features(), 0};
+}
+
+template <class T>
+KMeansResult<T> fit_blocks(const Comm& comm, RowBlocks<T>& rows, const KMeansOptions& options,
+                           const RowMatrix<T>* initial, const IterationObserver& observer,
+                           const FitControl<T>& control) {
+  const auto start = Clock::now();
+  KMeansResult<T> result;
+  DataSummary summary;
+  const LoopSettings settings = prepare_fit(comm, rows, options, initial, summary, result);
+  const Eigen::Index k = options.k, d = rows.features();
+  result.algorithm = choose_algorithm(options.algorithm, k, d, rows.global_rows(), sizeof(T));
+  if (result.algorithm == Algorithm::Lloyd) {
+    FullStep<T> assignment(rows, k, summary, result.phases);
+    MeansStep<T, FullStep<T>> step(comm, rows, options, summary, initial, assignment, result.phases);
+    run_loop<T>(comm, step, settings, observer, control, start, result);
+  } else {
+    // Yinyang: groups of about ten centres (Ding et al.); Hamerly: one.
+    const int groups = result.algorithm == Algorithm::Yinyang ? static_cast<int>(std::max<Eigen::Index>(k / 10, 1)) : 1;
+    std::optional<BoundedStep<T>> assignment;
+    {
+      PhaseClock clock(result.phases.init);  // the spread of the inertia from sums: a pass
+      assignment.emplace(comm, rows, k, groups, summary, result.phases);
+    }
+    MeansStep<T, BoundedStep<T>> step(comm, rows, options, summary, initial, *assignment, result.phases);
+    run_loop<T>(comm, step, settings, observer, control, start, result);
+    result.bound_bytes = assignment->bound_bytes();
+    result.distances_computed = assignment->distances_computed();
+  }
+  return result;
+}
+
 }  // namespace
+
+const char* const kStreamedInitsMessage =
+    "--stream seeds with --init forgy, random or random-partition, or given centres (--init FILE); "
+    "k-means++ and k-means|| need the rows in memory";
 
 template <class T>
 LoopSettings prepare_dense_fit(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
@@ -348,25 +703,21 @@ template <class T>
 KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
                            const KMeansOptions& options, const RowMatrix<T>* initial,
                            const IterationObserver& observer, const FitControl<T>& control) {
-  const auto start = Clock::now();
-  KMeansResult<T> result;
-  DataSummary summary;
-  const LoopSettings settings = prepare_dense_fit(comm, shard, options, initial, summary, result);
-  const Eigen::Index k = options.k, d = shard.features();
-  result.algorithm = choose_algorithm(options.algorithm, k, d);
-  if (result.algorithm == Algorithm::Lloyd) {
-    FullStep<T> assignment(shard, k, summary);
-    MeansStep<T, FullStep<T>> step(comm, shard, options, summary, initial, assignment);
-    run_loop<T>(comm, step, settings, observer, control, start, result);
-    return result;
+  RowBlocks<T> rows(shard);
+  return fit_blocks(comm, rows, options, initial, observer, control);
+}
+
+template <class T>
+KMeansResult<T> fit_kmeans(const Comm& comm, RowSource<T>& source, const KMeansOptions& options,
+                           const RowMatrix<T>* initial, const IterationObserver& observer,
+                           const FitControl<T>& control, StreamStats* stats) {
+  RowBlocks<T> rows(source);
+  KMeansResult<T> result = fit_blocks(comm, rows, options, initial, observer, control);
+  if (stats) {
+    stats->passes = rows.passes();
+    stats->bytes_read = rows.bytes_read();
+    stats->io_seconds = rows.io_seconds();
   }
-  // Yinyang: groups of about ten centres (Ding et al.); Hamerly: one.
-  const int groups = result.algorithm == Algorithm::Yinyang ? static_cast<int>(std::max<Eigen::Index>(k / 10, 1)) : 1;
-  BoundedStep<T> assignment(comm, shard, k, groups, summary);
-  MeansStep<T, BoundedStep<T>> step(comm, shard, options, summary, initial, assignment);
-  run_loop<T>(comm, step, settings, observer, control, start, result);
-  result.bound_bytes = assignment.bound_bytes();
-  result.distances_computed = assignment.distances_computed();
   return result;
 }
 
@@ -389,6 +740,9 @@ double predict_labels(const Comm& comm, const DenseShard<T>& shard, const RowMat
   template KMeansResult<T> fit_kmeans(const Comm&, const DenseShard<T>&, const KMeansOptions&, \
                                       const RowMatrix<T>*, const IterationObserver&,           \
                                       const FitControl<T>&);                                   \
+  template KMeansResult<T> fit_kmeans(const Comm&, RowSource<T>&, const KMeansOptions&,        \
+                                      const RowMatrix<T>*, const IterationObserver&,           \
+                                      const FitControl<T>&, StreamStats*);                     \
   template double predict_labels(const Comm&, const DenseShard<T>&, const RowMatrix<T>&,      \
                                  std::vector<std::int32_t>&);
 LLOYD_INSTANTIATE(float)

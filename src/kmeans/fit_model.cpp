@@ -195,9 +195,21 @@ FitOutcome<T> fit_model(const Comm& comm, const FitSettings& settings, const Den
 
 template <class T>
 FitOutcome<T> fit_model(const Comm& comm, const FitSettings& settings, RowSource<T>& source,
-                        const FitHooks<T>& hooks, const LabelSink& sink) {
-  if (settings.mode != ModelAlgorithm::MiniBatch) throw Error("fit_model: rows from a source fit mode minibatch only");
-  return fit_minibatch_model(comm, settings, source, hooks, sink);
+                        const FitHooks<T>& hooks, const LabelSink& sink, const RowMatrix<T>* initial) {
+  if (settings.mode == ModelAlgorithm::MiniBatch) return fit_minibatch_model(comm, settings, source, hooks, sink);
+  if (settings.mode != ModelAlgorithm::Lloyd || settings.cosine)
+    throw Error("fit_model: rows from a source fit modes minibatch and lloyd (Euclidean) only");
+  const KMeansOptions options = options_as_run(settings, initial);
+  const FitControl<T> control = control_of(hooks, settings, [&] {
+    std::uint64_t sum = 0;  // mod 2^64, block by block: the fingerprint of the rows in memory
+    source.for_each_block([&](const DenseShard<T>& block) { sum += data_fingerprint(comm, block); });
+    return sum;
+  });
+  StreamStats stats;
+  FitOutcome<T> fit = outcome_of(fit_kmeans(comm, source, options, initial, hooks.iteration, control, &stats),
+                                 settings, source.global_rows(), source.local_range().begin, options);
+  fit.stream = stats;
+  return fit;
 }
 
 template <class T>
@@ -232,7 +244,7 @@ double predict_model(const Comm& comm, const Model<T>& model, const CsrShard<T>&
   template FitOutcome<T> fit_model(const Comm&, const FitSettings&, const DenseShard<T>&, const RowMatrix<T>*, \
                                    const FitHooks<T>&, const LabelSink&);                                      \
   template FitOutcome<T> fit_model(const Comm&, const FitSettings&, RowSource<T>&, const FitHooks<T>&,         \
-                                   const LabelSink&);                                                          \
+                                   const LabelSink&, const RowMatrix<T>*);                                     \
   template FitOutcome<T> fit_model(const Comm&, const FitSettings&, const CsrShard<T>&, const RowMatrix<T>*,   \
                                    const FitHooks<T>&);                                                        \
   template double predict_model(const Comm&, const Model<T>&, const DenseShard<T>&, std::vector<std::int32_t>&); \

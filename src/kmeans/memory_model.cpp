@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "lloyd/io/row_source.hpp"
+#include "lloyd/kmeans/bounded.hpp"
 
 namespace lloyd {
 
@@ -95,31 +96,34 @@ void centre_structures(Builder& b, double k, double d, int threads) {
   b.add("centres_and_cluster_sums", MemoryPhase::Always, k * d * (3 * b.t() + 16.0 * (threads + 2)));
 }
 
-// The Euclidean Lloyd loop of a dense shard (driver.cpp FullStep / BoundedStep): what lives
-// from before the seeding to the end, and what the loop adds.
-void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads) {
+// The Euclidean Lloyd loop (driver.cpp FullStep / BoundedStep over RowBlocks): per row only
+// the label and, for Hamerly and Yinyang, the bounds; the rest per block of
+// RowSource::kStreamBlock rows (the previous labels and distances of one block). `rows`: the
+// data's rows (the algorithm `auto` picks depends on them, not on the ranks).
+void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads, std::uint64_t rows,
+                 bool stream = false) {
   const KMeansOptions& options = settings.options;
   const int k = options.k;
-  const Algorithm algorithm = choose_algorithm(options.algorithm, k, static_cast<Eigen::Index>(d));
-  b.rows("distances", MemoryPhase::Always, 8);  // each row's squared distance to its centre
-  if (algorithm == Algorithm::Lloyd) {
-    b.rows("row_norms", MemoryPhase::Always, b.t());       // Assigner::remember_norms
-    b.rows("labels", MemoryPhase::Loop, 4 + 4);            // this and the previous iteration's
-  } else {
-    // Hamerly: one lower bound per row; Yinyang: one per group of about ten centres. The
-    // upper bound exists from the step's construction, the rest from the first assignment.
+  const Algorithm algorithm = choose_algorithm(options.algorithm, k, static_cast<Eigen::Index>(d), rows,
+                                               static_cast<std::size_t>(b.t()));
+  b.rows("labels", MemoryPhase::Loop, 4);
+  if (algorithm != Algorithm::Lloyd) {
+    // Hamerly: an upper and a lower bound per row; Yinyang: a lower bound per group of about
+    // ten centres.
     const int groups = algorithm == Algorithm::Yinyang ? std::max(k / 10, 1) : 1;
-    b.rows("upper_bounds", MemoryPhase::Always, 4);
+    b.rows("upper_bounds", MemoryPhase::Loop, 4);
     b.rows("lower_bounds", MemoryPhase::Loop, 4.0 * groups);
-    b.rows("row_norms", MemoryPhase::Loop, b.t());  // BoundedAssigner's, made at its first assign
-    b.rows("labels", MemoryPhase::Loop, 4);
   }
+  b.add("block_scratch", MemoryPhase::Loop, static_cast<double>(RowSource<float>::kStreamBlock) * (8 + 4));
   // More than one restart: the best restart's labels are kept while the next one runs, and the
-  // bounds (Hamerly, Yinyang) are made anew while the last restart's are still held
-  // (driver.cpp BoundedStep::begin; measured: 15–16 bytes per row more with --n-init 3).
+  // bounds (Hamerly, Yinyang) are made anew while the last restart's are still held.
   if (options.n_init > 1 && options.init != InitMethod::Explicit)
-    b.rows("restarts", MemoryPhase::Loop, algorithm == Algorithm::Lloyd ? 4 : 4 + 4 + 4 + b.t());
-  dense_seeding(b, options.init, d);
+    b.rows("restarts", MemoryPhase::Loop, loop_bytes_per_row(algorithm, k));
+  // Streamed (forgy, random-partition or given centres): the draw keeps its keys per block.
+  if (stream && options.init == InitMethod::Forgy)
+    b.add("seeding_draw_keys", MemoryPhase::Seeding, static_cast<double>(RowSource<float>::kStreamBlock) * 16);
+  else if (!stream)
+    dense_seeding(b, options.init, d);
   centre_structures(b, k, d, threads);
 }
 
@@ -127,7 +131,9 @@ void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads)
 
 MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int threads, const FitSettings& settings,
                                    const FitMemoryOptions& how) {
-  const bool stream = how.stream && settings.mode == ModelAlgorithm::MiniBatch;
+  // --stream: mini-batch, and the Lloyd loop (Lloyd, Hamerly, Yinyang) on dense rows.
+  const bool stream = how.stream && !settings.cosine &&
+                      (settings.mode == ModelAlgorithm::MiniBatch || settings.mode == ModelAlgorithm::Lloyd);
   ranks = std::max(ranks, 1);
   threads = std::max(threads, 1);
   const double n = static_cast<double>(shape.rows), d = static_cast<double>(shape.cols);
@@ -151,12 +157,16 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
     if (settings.options.init == InitMethod::KMeansPlusPlus) b.rows("seeding_nearest", MemoryPhase::Seeding, 8);
     centre_structures(b, k, d, threads);
   } else {
-    const bool in_memory = !(settings.mode == ModelAlgorithm::MiniBatch && stream);
+    const bool in_memory = !stream;
     if (in_memory) b.rows("shard", MemoryPhase::Always, d * t);
     // A CSR input of a dense fit is densified: the CSR shard is held while the dense one is made.
     if (shape.sparse && in_memory) b.add("csr_read_buffer", MemoryPhase::Read, csr_bytes);
     switch (settings.mode) {
-      case ModelAlgorithm::Lloyd: dense_lloyd(b, settings, d, threads); break;
+      case ModelAlgorithm::Lloyd:
+        // Streamed: one block of rows read at a time instead of the shard.
+        if (stream) b.add("stream_block", MemoryPhase::Always, static_cast<double>(RowSource<float>::kStreamBlock) * d * t);
+        dense_lloyd(b, settings, d, threads, shape.rows, stream);
+        break;
       case ModelAlgorithm::Bisecting: {
         // bisecting.cpp: each row's leaf (uint32); a split of a node other than the root
         // copies its rows and lists them (int64; at most half the shard after the first split,
@@ -167,7 +177,7 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         FitSettings split = settings;
         split.options.k = 2;
         split.options.algorithm = Algorithm::Lloyd;
-        dense_lloyd(b, split, d, threads);
+        dense_lloyd(b, split, d, threads, shape.rows);
         centre_structures(b, k, d, threads);
         break;
       }
@@ -206,7 +216,8 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
     }
   }
   // --distances: computed once the fit is done, when the loop's structures are gone.
-  if (how.distances) b.rows("output_distances", MemoryPhase::Loop, 8);
+  // Streamed, they go to the file block by block.
+  if (how.distances && !stream) b.rows("output_distances", MemoryPhase::Loop, 8);
   // The collective read's staging on an aggregator rank (the estimate is the largest rank's).
   const double file_bytes = shape.sparse ? static_cast<double>(shape.nonzeros) * (4 + t) : n * d * t;
   // Listed (as 0) below 3 ranks too, so that --json has the same parts at every rank count.

@@ -13,9 +13,9 @@ lib_init "$@"
 LIMIT=120
 BLOBS=$DATA/lloyd_blobs_f64.h5
 
-# 200000 x 8 float32 (6.1 MiB of rows): by the model ~39.9 MiB per rank at 1 rank, 35 at 2,
-# 34.9 at 3 (from 3 ranks one rank stages the collective read: the 6.1 MiB file) and 34.2 at 4:
-# 4 ranks are the fewest within 34.5 MiB (the process baseline alone is 26 MiB).
+# 200000 x 8 float32 (6.1 MiB of rows): by the model ~37.6 MiB per rank at 1 rank, 33.8 at 2,
+# 34.1 at 3 (from 3 ranks one rank stages the collective read: the 6.1 MiB file) and 33.6 at 4:
+# 4 ranks are the fewest within 33.7 MiB (the process baseline alone is 26 MiB).
 mpi generate 2 "$LIMIT" generate --output "$TMP/rows.h5" --samples 200000 --features 8 --centers 4 --dtype float32
 check_ran_ok generate
 ROWS=$TMP/rows.h5
@@ -39,7 +39,7 @@ check verbose.parts "the line lacks the parts or the limit: $(grep -m1 'memory p
 
 # --estimate-only: the estimate and the fewest ranks within the limit; nothing read or written.
 mpi estimate_only 1 "$LIMIT" fit --input "$ROWS:/X" --k 4 --output "$TMP/never.h5" --estimate-only --json \
-  --max-memory-per-rank 34.5M
+  --max-memory-per-rank 33.8M
 check_ran_ok estimate_only.ran
 JSON=$(tail -n 1 "$OUT_FILE")
 check_eq estimate_only.ranks_needed "$(json_get "$JSON" ranks_needed)" 4
@@ -50,10 +50,10 @@ check estimate_only.no_output "--estimate-only wrote $TMP/never.h5" test ! -e "$
 
 # At 1 and 3 ranks: one line naming the estimate, the limit and the ranks needed; the output is
 # never created (mini-batch would create it as it fits).
-expect_error refused.np1 1 "$TMP/refused1.h5" "needs ~39.9 MiB per rank at 1 rank" "the limit is 34.5 MiB" \
-  "use at least 4 ranks" -- fit --input "$ROWS:/X" --k 4 --output "$TMP/refused1.h5" --max-memory-per-rank 34.5M
-expect_error refused.np3 3 "$TMP/refused3.h5" "needs ~34.9 MiB per rank at 3 ranks" "the limit is 34.5 MiB" \
-  "use at least 4 ranks" -- fit --input "$ROWS:/X" --k 4 --output "$TMP/refused3.h5" --max-memory-per-rank 34.5M
+expect_error refused.np1 1 "$TMP/refused1.h5" "needs ~37.6 MiB per rank at 1 rank" "the limit is 33.7 MiB" \
+  "use at least 4 ranks" -- fit --input "$ROWS:/X" --k 4 --output "$TMP/refused1.h5" --max-memory-per-rank 33.7M
+expect_error refused.np3 3 "$TMP/refused3.h5" "needs ~34.1 MiB per rank at 3 ranks" "the limit is 33.7 MiB" \
+  "use at least 4 ranks" -- fit --input "$ROWS:/X" --k 4 --output "$TMP/refused3.h5" --max-memory-per-rank 33.7M
 # Mini-batch (~32.9 MiB at 1 rank, 29.5 at 2) would create its output as it fits.
 expect_error refused.minibatch 1 "$TMP/refused_minibatch.h5" "needs ~32.9 MiB per rank at 1 rank" \
   "the limit is 30 MiB" "use at least 2 ranks" -- fit --input "$ROWS:/X" --k 4 --mode minibatch \
@@ -63,21 +63,21 @@ expect_error refused.none_fits 2 "" "the limit is 20 MiB" "no rank count fits" -
 
 # Every rank exits non-zero (each writes its own status).
 run every_rank "$LIMIT" env "LLOYD_CLI_TEST_TAG=$TAG" $LLOYD_MPIRUN -n 3 bash -c \
-  '"$1" fit --input "$2" --k 4 --max-memory-per-rank 34.5M; echo $? >"$3.$OMPI_COMM_WORLD_RANK"' \
+  '"$1" fit --input "$2" --k 4 --max-memory-per-rank 33.8M; echo $? >"$3.$OMPI_COMM_WORLD_RANK"' \
   _ "$LLOYD" "$ROWS:/X" "$TMP/status"
 check_eq every_rank.status "$(cat "$TMP"/status.* 2>/dev/null | sort | tr '\n' ' ')" "1 1 1 "
 
 # By default the limit is the cgroup's (here a made-up cgroup v2 hierarchy, 100 MiB) divided by
 # the ranks on the node: 100 MiB at 1 rank, 33.3 MiB each at 3 — refused, naming where it came from
-# (7 ranks of 33.3 MiB would do: on more nodes, or with more memory).
+# (5 ranks of 33.3 MiB would do: on more nodes, or with more memory).
 mkdir -p "$TMP/cgroup"
 echo 104857600 >"$TMP/cgroup/memory.max"
 export LLOYD_CGROUP_ROOT=$TMP/cgroup
 mpi cgroup.np1 1 "$LIMIT" fit --input "$ROWS:/X" --k 4 --json
 check_ran_ok cgroup.np1
 check_eq cgroup.np1.limit "$(grep -o '"limit":[0-9.]*' "$OUT_FILE")" '"limit":100'
-expect_error cgroup.np3 3 "$TMP/cgroup3.h5" "needs ~34.9 MiB per rank at 3 ranks" "the limit is 33.3 MiB" \
-  "cgroup's memory limit / 3 ranks on the node" "use at least 7 ranks with 33.3 MiB each" -- \
+expect_error cgroup.np3 3 "$TMP/cgroup3.h5" "needs ~34.1 MiB per rank at 3 ranks" "the limit is 33.3 MiB" \
+  "cgroup's memory limit / 3 ranks on the node" "use at least 5 ranks with 33.3 MiB each" -- \
   fit --input "$ROWS:/X" --k 4 --output "$TMP/cgroup3.h5"
 echo max >"$TMP/cgroup/memory.max"  # no limit
 mpi cgroup.max 3 "$LIMIT" fit --input "$ROWS:/X" --k 4 --json
@@ -113,11 +113,11 @@ expect_error evaluate.refused.np3 3 "$TMP/evaluate3.h5" "evaluate needs ~44.3 Mi
   "the limit is 40 MiB" "use at least 4 ranks" -- \
   evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --output "$TMP/evaluate3.h5" --max-memory-per-rank 40M
 # choose-k: the largest fit (K = 4) with k-means++, the gap statistic's reference data set (a
-# second shard) and the sampled silhouette: ~46 MiB at 1 rank, 36.9 at 3.
-expect_error choose_k.refused.np1 1 "$TMP/sweep1.h5" "choose-k needs ~46 MiB per rank at 1 rank" \
+# second shard) and the sampled silhouette: ~43.7 MiB at 1 rank, 36.2 at 3.
+expect_error choose_k.refused.np1 1 "$TMP/sweep1.h5" "choose-k needs ~43.7 MiB per rank at 1 rank" \
   "the limit is 36 MiB" "use at least" -- \
   choose-k --input "$ROWS:/X" --k-max 4 --output "$TMP/sweep1.h5" --max-memory-per-rank 36M
-expect_error choose_k.refused.np3 3 "$TMP/sweep3.h5" "choose-k needs ~36.9 MiB per rank at 3 ranks" \
+expect_error choose_k.refused.np3 3 "$TMP/sweep3.h5" "choose-k needs ~36.2 MiB per rank at 3 ranks" \
   "the limit is 36 MiB" "use at least" -- \
   choose-k --input "$ROWS:/X" --k-max 4 --output "$TMP/sweep3.h5" --max-memory-per-rank 36M
 mpi choose_k.estimate_only 2 "$LIMIT" choose-k --input "$ROWS:/X" --k-max 4 --output "$TMP/never_sweep.h5" \

@@ -21,7 +21,7 @@ refused() {
   shift 2
   expect_error "refused.$name" 2 "" "$pattern" "applies only" -- "$@"
 }
-refused stream_lloyd "--stream" fit --input "$BLOBS:/X" --k 3 --stream
+refused stream_kmedians "--stream" fit --input "$BLOBS:/X" --k 3 --mode kmedians --stream
 refused batch_size_lloyd "--batch-size" fit --input "$BLOBS:/X" --k 3 --batch-size 100
 refused init_size_kmedians "--init-size" fit --input "$BLOBS:/X" --k 3 --mode kmedians --init-size 9
 refused medoid_method_minibatch "--medoid-method" fit --input "$BLOBS:/X" --k 3 --mode minibatch --medoid-method pam

@@ -42,18 +42,39 @@ TEST(MemoryModel, PerRowStructuresOfEachAlgorithm) {
   const std::uint64_t n = 1000000;
   const MatrixShape shape = dense(n, 32);
   const MemoryEstimate lloyd = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Lloyd, InitMethod::Forgy));
-  EXPECT_DOUBLE_EQ(lloyd.bytes_of("labels"), 8.0 * n);  // this and the previous iteration's
-  EXPECT_DOUBLE_EQ(lloyd.bytes_of("distances"), 8.0 * n);
-  EXPECT_DOUBLE_EQ(lloyd.bytes_of("row_norms"), 4.0 * n);
+  // Per row only the label; distances and the previous labels per block (issue 22).
+  EXPECT_DOUBLE_EQ(lloyd.bytes_of("labels"), 4.0 * n);
+  EXPECT_DOUBLE_EQ(lloyd.bytes_of("distances"), 0);
+  EXPECT_DOUBLE_EQ(lloyd.bytes_of("row_norms"), 0);
   EXPECT_DOUBLE_EQ(lloyd.bytes_of("lower_bounds"), 0);
   const MemoryEstimate hamerly = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Hamerly, InitMethod::Forgy));
   EXPECT_DOUBLE_EQ(hamerly.bytes_of("upper_bounds") + hamerly.bytes_of("lower_bounds"), 8.0 * n);
   // Yinyang: one lower bound per group of ten centres (k / 10 = 6 groups).
   const MemoryEstimate yinyang = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Yinyang, InitMethod::Forgy));
   EXPECT_DOUBLE_EQ(yinyang.bytes_of("lower_bounds"), 6 * 4.0 * n);
-  // auto is what choose_algorithm runs: Hamerly for k > 2.
+  // auto is what choose_algorithm runs: Hamerly for k > 2 where its bounds fit 15% of the
+  // data + 24 MiB (here: 8 MB of bounds on 128 MB of rows)...
   const MemoryEstimate automatic = estimate_fit_memory(shape, 1, 1, lloyd_fit(64, Algorithm::Auto, InitMethod::Forgy));
   EXPECT_DOUBLE_EQ(automatic.total(), hamerly.total());
+  // ... and Lloyd where they do not (8M x 8 float32: 64 MB of bounds against 38 MB + 24 MiB),
+  // at any rank count (the choice does not depend on it).
+  for (const int ranks : {1, 2, 4}) {
+    const MatrixShape narrow = dense(8000000, 8);
+    EXPECT_DOUBLE_EQ(estimate_fit_memory(narrow, ranks, 1, lloyd_fit(64, Algorithm::Auto, InitMethod::Forgy)).total(),
+                     estimate_fit_memory(narrow, ranks, 1, lloyd_fit(64, Algorithm::Lloyd, InitMethod::Forgy)).total());
+  }
+}
+
+TEST(MemoryModel, StreamedLloydHoldsLabelsAndBoundsButNoShard) {
+  const std::uint64_t n = 8000000;
+  FitSettings settings = lloyd_fit(64, Algorithm::Hamerly, InitMethod::Forgy);
+  const MemoryEstimate streamed = estimate_fit_memory(dense(n, 32), 2, 1, settings, {.stream = true});
+  EXPECT_DOUBLE_EQ(streamed.bytes_of("shard"), 0);
+  EXPECT_DOUBLE_EQ(streamed.bytes_of("labels") + streamed.bytes_of("upper_bounds") + streamed.bytes_of("lower_bounds"),
+                   12.0 * n / 2);
+  EXPECT_GT(streamed.bytes_of("stream_block"), 0);
+  const MemoryEstimate in_memory = estimate_fit_memory(dense(n, 32), 2, 1, settings);
+  EXPECT_DOUBLE_EQ(in_memory.bytes_of("shard"), 128.0 * n / 2);
 }
 
 TEST(MemoryModel, PeakIsAlwaysHeldPlusTheLargestPhase) {

@@ -38,6 +38,8 @@ class RowSource {
     weighted_ = true;
   }
   bool weighted() const { return weighted_; }
+  /// The weights of the local rows, in order (empty without weights).
+  std::span<const double> local_weights() const { return weights_; }
   /// The weights of the rows with the given global indices (all local), in order.
   std::vector<double> weights(std::span<const std::uint64_t> rows) const {
     std::vector<double> out;

@@ -12,6 +12,29 @@
 
 namespace lloyd {
 
+/// The per-row memory a fit may add to its shard at the default options: the shard × 15% plus
+/// 50 MiB per rank, less what every process holds (memory_model.hpp kProcessBaselineBytes,
+/// 26 MiB) — so that a rank's peak stays within 1.15 × shard + 50 MiB.
+inline constexpr double kLoopMemoryShare = 0.15;
+inline constexpr double kLoopMemoryAllowanceBytes = 24.0 * 1024 * 1024;
+/// Bytes per row of an assignment's state: the label, and the bounds (Hamerly: 2 floats;
+/// Yinyang: 1 + one per group of about ten centres).
+double loop_bytes_per_row(Algorithm algorithm, Eigen::Index k);
+/// The per-row state of `algorithm` fits the allowance above on `rows` rows of `features`
+/// values of `value_bytes` each, held by one rank: rank-independent (the allowance is met at
+/// one rank, so at every rank count).
+bool loop_state_within_budget(Algorithm algorithm, Eigen::Index k, Eigen::Index features, std::uint64_t rows,
+                              std::size_t value_bytes);
+/// choose_algorithm(requested, k, d), and for `auto` Lloyd where Hamerly's bounds would not
+/// fit the allowance (loop_state_within_budget): results depend on the data and options
+/// only, never on the rank count; the labels and centroids are the same either way.
+Algorithm choose_algorithm(Algorithm requested, Eigen::Index k, Eigen::Index d, std::uint64_t rows,
+                           std::size_t value_bytes);
+/// What --json says of that choice: empty when the chosen algorithm's state fits, else why
+/// `auto` fell back to Lloyd or that the requested algorithm's bounds exceed the allowance.
+std::string loop_memory_note(Algorithm requested, Eigen::Index k, Eigen::Index d, std::uint64_t rows,
+                             std::size_t value_bytes);
+
 /// Groups of centres for Yinyang: a few Lloyd iterations on the centres themselves, so that
 /// a group's members move alike. Deterministic (the first `groups` spread-out centres start
 /// it; ties to the lower index), so every rank gets the same groups from the same centres.
@@ -29,7 +52,7 @@ std::vector<int> group_centres(const RowMatrix<double>& centres, int groups);
 /// farther *in squared_distance*: the labels are exactly those of the full assignment
 /// (argmin of squared_distance, ties to the lower index) whatever the rank or thread
 /// layout, and so are the centroids computed from them. Bounds are floats: (1 + groups) × 4
-/// bytes per row.
+/// bytes per row, and nothing else is kept per row (the rows' norms are computed when needed).
 template <class T>
 class BoundedAssigner {
  public:
@@ -57,6 +80,16 @@ class BoundedAssigner {
   std::int64_t assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,
                       std::span<std::int32_t> labels, std::span<double> distances,
                       const Options& options);
+
+  /// The same assign over the rows in blocks (streamed from a file, or views of a shard):
+  /// begin_pass with the centres, assign_block for each block in turn — `block` holds the
+  /// local rows [offset, offset + block.local_rows()) of the `rows` given to the
+  /// constructor, `labels` and `distances` are the block's — then end_pass. Every row gets
+  /// the same label, bounds and distance as in one assign of all the rows.
+  void begin_pass(const RowMatrix<T>& centroids);
+  std::int64_t assign_block(const DenseShard<T>& block, Eigen::Index offset, std::span<std::int32_t> labels,
+                            std::span<double> distances, const Options& options);
+  void end_pass();
 
   /// True when the last assign wrote the distance of every row (always after reset or with
   /// `exact`).
@@ -101,6 +134,7 @@ class BoundedAssigner {
     // Direct Hamerly: each row's decision and its second-nearest score.
     std::vector<typename Assigner<T>::Nearest> found;
     std::vector<T> second;
+    std::vector<T> norms;  ///< squared_norm of the batch's rows
     Eigen::Index pending_count = 0;  ///< rows gathered in `pending` for the next batch
     std::int64_t changed = 0;        ///< labels changed
     std::int64_t computed = 0;       ///< distances computed
@@ -128,10 +162,11 @@ class BoundedAssigner {
   int fastest_ = -2;
   float second_drift_ = 0;
   std::vector<float> upper_, lower_;         ///< rows; rows × groups
-  std::vector<T> row_norms_;                 ///< squared_norm of each row, made once
   bool have_centres_ = false, computed_every_row_ = false;
   bool bounded_ = false;  ///< the bounds hold since an assign (false after reset)
   std::int64_t distances_computed_ = 0;
+  std::int64_t pass_computed_ = 0;  ///< distances computed so far in this pass
+  bool pass_every_row_ = true;      ///< every row's distance so far in this pass
 };
 
 }  // namespace lloyd

@@ -7,6 +7,7 @@
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/core/options.hpp"
 #include "lloyd/core/summary.hpp"
+#include "lloyd/io/row_source.hpp"
 #include "lloyd/shard.hpp"
 
 namespace lloyd {
@@ -37,6 +38,30 @@ KMeansResult<T> fit_kmeans(const Comm& comm, const DenseShard<T>& shard,
                            const KMeansOptions& options, const RowMatrix<T>* initial = nullptr,
                            const IterationObserver& observer = {},
                            const FitControl<T>& control = {});
+
+/// What a streamed fit read: the passes over this rank's rows (each reads them all once: the
+/// data summary's three, the seeding's, one per iteration and the final labels'), the bytes
+/// and the seconds spent reading (also in the result's phases.io, taken out of the phase the
+/// pass ran in).
+struct StreamStats {
+  std::int64_t passes = 0;
+  std::uint64_t bytes_read = 0;
+  double io_seconds = 0;
+};
+
+/// The one line that refuses a streamed fit's seeding (k-means++ and k-means|| need the rows
+/// in memory).
+extern const char* const kStreamedInitsMessage;
+
+/// Collective over comm: fit_kmeans on rows read block by block from `source` (fit --stream,
+/// out of core): each iteration reads this rank's rows once, keeping per row only the label
+/// (Lloyd) and the bounds (Hamerly, Yinyang) — the same model, bit for bit, as fit_kmeans on
+/// the rows in memory. Seeds from `initial`, forgy or random-partition (an AgreedError naming
+/// them for the others). `stats`, when given, receives what was read.
+template <class T>
+KMeansResult<T> fit_kmeans(const Comm& comm, RowSource<T>& source, const KMeansOptions& options,
+                           const RowMatrix<T>* initial = nullptr, const IterationObserver& observer = {},
+                           const FitControl<T>& control = {}, StreamStats* stats = nullptr);
 
 /// Collective over comm: labels and squared distances of the shard's rows for fixed
 /// centroids; returns the inertia (an exact sum over all ranks).

@@ -14,6 +14,7 @@
 #include "lloyd/io/output_path.hpp"
 #include "lloyd/io/row_source.hpp"
 #include "lloyd/kmeans/bisecting.hpp"
+#include "lloyd/kmeans/driver.hpp"
 #include "lloyd/kmeans/engine.hpp"
 #include "lloyd/kmeans/kmedoids.hpp"
 #include "lloyd/kmeans/minibatch.hpp"
@@ -55,6 +56,7 @@ struct FitOutcome {
   std::size_t bound_bytes = 0;          ///< this rank's memory for the bounds (pruned algorithms)
   std::int64_t distances_computed = 0;  ///< this rank's row-to-centre distances
   bool interrupted = false;             ///< stopped on request after saving a checkpoint
+  StreamStats stream;                   ///< what a streamed Lloyd fit read (this rank's)
   /// The checkpoint file as this fit last wrote or resumed from it (rank 0; set by the CLI).
   std::optional<FileIdentity> own_checkpoint;
 };
@@ -80,10 +82,14 @@ template <class T>
 FitOutcome<T> fit_model(const Comm& comm, const FitSettings& settings, const DenseShard<T>& shard,
                         const RowMatrix<T>* initial, const FitHooks<T>& hooks = {}, const LabelSink& sink = {});
 
-/// Collective over comm: mode MiniBatch on rows read block by block from `source` (out of core).
+/// Collective over comm: modes MiniBatch and Lloyd (Euclidean: Lloyd, Hamerly, Yinyang) on
+/// rows read block by block from `source` (out of core, fit --stream); Lloyd from `initial`
+/// centres when given. Lloyd's model is the one fit_model gives for the rows in memory, bit
+/// for bit (its labels are held: 4 bytes per row).
 template <class T>
 FitOutcome<T> fit_model(const Comm& comm, const FitSettings& settings, RowSource<T>& source,
-                        const FitHooks<T>& hooks = {}, const LabelSink& sink = {});
+                        const FitHooks<T>& hooks = {}, const LabelSink& sink = {},
+                        const RowMatrix<T>* initial = nullptr);
 
 /// Collective over comm: spherical K-Means (settings.cosine) on unit rows in CSR form.
 template <class T>
