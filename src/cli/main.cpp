@@ -29,8 +29,38 @@ constexpr const char* kUsage =
     "  top-terms  the highest-weight terms and the size of each cluster of a text model\n"
     "  convert    write a .npy, CSV/TSV or HDF5 data set as an HDF5 dataset, once, in parallel\n"
     "\n"
-    "'lloyd <command> --help' lists the options of a command with their defaults.\n"
+    "'lloyd <command> --help' lists the options of a command with their defaults;\n"
+    "'lloyd --version' the release, the commit, and the MPI, HDF5 and SIMD it runs with.\n"
     "Run under MPI, e.g.: mpirun -n 4 lloyd fit --input data.h5:/X --k 8 --output model.h5\n";
+
+#ifndef LLOYD_VERSION
+#define LLOYD_VERSION "unknown"
+#endif
+#ifndef LLOYD_GIT_COMMIT
+#define LLOYD_GIT_COMMIT "unknown"
+#endif
+
+// What a bug report from a cluster needs: the build, and the libraries and instruction set
+// this run actually got (a module system may load another MPI or HDF5 than the build saw).
+std::string version_report() {
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  MPI_Get_library_version(mpi, &length);
+  std::string mpi_line(mpi, static_cast<std::size_t>(length));
+  mpi_line = mpi_line.substr(0, mpi_line.find_first_of(",\n"));
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+  std::string simd;
+  try {
+    simd = lloyd::simd::to_string(lloyd::simd::level());
+  } catch (const std::exception& e) {
+    simd = std::string("none (") + e.what() + ")";
+  }
+  return std::string("lloyd ") + LLOYD_VERSION + " (commit " + LLOYD_GIT_COMMIT + ")\n" + "MPI: " + mpi_line +
+         "\nHDF5: " + std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release) +
+         "\nSIMD kernels: " + simd + " (widest this CPU runs: " +
+         lloyd::simd::to_string(lloyd::simd::widest_supported()) + ")\n";
+}
 
 int dispatch(const lloyd::Comm& comm, int argc, char** argv) {
   using namespace lloyd::cli;
@@ -38,6 +68,10 @@ int dispatch(const lloyd::Comm& comm, int argc, char** argv) {
   if (command.empty() || command == "--help" || command == "-h" || command == "help") {
     if (comm.rank() == 0) std::cout << kUsage;
     return command.empty() ? 2 : 0;
+  }
+  if (command == "--version" || command == "version") {
+    if (comm.rank() == 0) std::cout << version_report();
+    return 0;
   }
   const Args args(argv + 2, argv + argc);
   // The SIMD level of the kernels, chosen here so that a bad LLOYD_SIMD (or one a node's CPU

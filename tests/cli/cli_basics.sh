@@ -51,6 +51,20 @@ else pass no_args.nonzero; fi
 
 expect_error unknown_command 2 "" "unknown command" "frobnicate" -- frobnicate --k 3
 
+# --version: printed once at 2 ranks, exit 0, with the release, the commit and what this run got
+# (MPI library, HDF5 library, SIMD level); a bad LLOYD_SIMD is named, not fatal, here.
+mpi version 2 "$LIMIT" --version
+check_ran_ok version.exit0
+check_eq version.once "$(grep -c '^lloyd [0-9]' "$OUT_FILE")" 1
+check version.contents "lacks the release, commit, MPI, HDF5 or SIMD line: $(tr '\n' '|' <"$OUT_FILE")" \
+  bash -c "grep -Eq '^lloyd [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}|unknown)\)' '$OUT_FILE' &&
+           grep -q '^MPI: ' '$OUT_FILE' && grep -Eq '^HDF5: [0-9]+\.[0-9]+\.[0-9]+$' '$OUT_FILE' &&
+           grep -Eq '^SIMD kernels: (portable|avx2|avx512) ' '$OUT_FILE'"
+LLOYD_SIMD=sse9 mpi version_bad_simd 1 "$LIMIT" --version
+check_ran_ok version_bad_simd.exit0
+check version_bad_simd.named "does not name the bad LLOYD_SIMD: $(tr '\n' '|' <"$OUT_FILE")" \
+  grep -q '^SIMD kernels: none (.*sse9' "$OUT_FILE"
+
 # ---------------------------------------------------------------- model layout
 
 MODEL=$TMP/model.h5
