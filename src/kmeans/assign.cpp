@@ -284,7 +284,12 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
       const auto rows = distances_.block(shard, b);
       constexpr int kGroup = kDirectRows;
       Nearest group[kGroup];  // direct: the decisions of a group of consecutive rows
-      std::int32_t tile_centre[kTileRows];  // tiles: the tile's labels so far, for its sums
+      // Tiles: the tile's labels (for its sums) and exact distances, the rows the kernel left
+      // undecided, and each row's norm and rounding margin.
+      std::int32_t tile_centre[kTileRows];
+      double tile_distance[kTileRows], tile_margin[kTileRows];
+      T tile_norm[kTileRows];
+      std::uint32_t undecided = 0;
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);
@@ -316,12 +321,23 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
               if (q + 2 * kTileRows <= rows.count)
                 prefetch(shard.row(i + kTileRows), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
               tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
+              // The rows one centre clearly wins, decided in the kernel (the scores still in L1).
+              for (int r = 0; r < count; ++r) {
+                tile_norm[r] = norms ? norms[i + r] : squared_norm(tile_rows[r], d);
+                tile_margin[r] = slack(d) * (static_cast<double>(tile_norm[r]) + static_cast<double>(largest_norm));
+              }
+              undecided = tiles_.decide(space.tile_scores.data(), tiles_.padded_centres(), k, tile_rows,
+                                        tile_margin, count, tile_centre, tile_distance);
             }
           }
-          const T* score = space.tile_scores.data() + (q % kTileRows) * tiles_.padded_centres();
-          found = nearest(x, score, centroids, largest_norm, norms ? norms[i] : squared_norm(x, d));
-          // The tile's sums in one kernel call once its last row is decided.
           const int in_tile = static_cast<int>(q % kTileRows);
+          if (undecided >> in_tile & 1u) {
+            const T* score = space.tile_scores.data() + in_tile * tiles_.padded_centres();
+            found = nearest(x, score, centroids, largest_norm, tile_norm[in_tile]);
+          } else {
+            found = {tile_centre[in_tile], tile_distance[in_tile]};
+          }
+          // The tile's sums in one kernel call once its last row is decided.
           tile_centre[in_tile] = found.centre;
           if (sums && (in_tile == kTileRows - 1 || q + 1 == rows.count))
             space.sums.add_rows(tile_centre, shard.row(i - in_tile), in_tile + 1, *fixed);

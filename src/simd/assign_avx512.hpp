@@ -45,6 +45,54 @@ FirstMinimum first_minimum(const T* score, std::ptrdiff_t padded, T lowest, T th
   return {best, close};
 }
 
+// Kernels::tile_nearest: per row, the minimum (row_minimum's order), the first centre
+// reaching it and the count within the threshold (first_minimum's), decided here when it is
+// one centre; NaN scores, no centre at the minimum or several within the margin: undecided.
+template <class T>
+std::uint32_t tile_nearest(const T* score, std::ptrdiff_t stride, std::ptrdiff_t padded, std::ptrdiff_t centres,
+                           const T* const* rows, const double* centre_rows, std::ptrdiff_t features,
+                           const double* margin, int count, std::int32_t* best, double* distance) {
+  using Ops = Zmm<T>;
+  std::uint32_t undecided = 0;
+  for (int r = 0; r < count; ++r) {
+    const T* row_score = score + r * stride;
+    auto low = Ops::load(row_score);
+    unsigned nan = Ops::is_nan(low);
+    for (std::ptrdiff_t c = Ops::kWidth; c < padded; c += Ops::kWidth) {
+      const auto chunk = Ops::load(row_score + c);
+      low = Ops::min(low, chunk);
+      nan |= Ops::is_nan(chunk);
+    }
+    if (nan) {
+      undecided |= 1u << r;
+      continue;
+    }
+    const T lowest = Ops::reduce_min(low);
+    const T threshold = static_cast<T>(static_cast<double>(lowest) + margin[r]);  // as Assigner::nearest
+    const auto lowest_lanes = Ops::broadcast(lowest), limit = Ops::broadcast(threshold);
+    // Branch-free (where the minimum lies is data: a branch on it mispredicted about once a
+    // row): each chunk offers its first match, or a position past every centre when it has
+    // none, so the smallest offer is the first match (none: at least padded).
+    std::ptrdiff_t first = padded;
+    int close = 0;
+    for (std::ptrdiff_t c = 0; c < padded; c += Ops::kWidth) {
+      const auto chunk = Ops::load(row_score + c);
+      const unsigned equal = Ops::equal(chunk, lowest_lanes);
+      const std::ptrdiff_t offer =
+          c + __builtin_ctz(equal | (1u << Ops::kWidth)) + static_cast<std::ptrdiff_t>(equal == 0) * padded;
+      first = std::min(first, offer);
+      close += __builtin_popcount(static_cast<unsigned>(Ops::less_equal(chunk, limit)));
+    }
+    if (close > 1 || first >= centres) {
+      undecided |= 1u << r;
+      continue;
+    }
+    best[r] = static_cast<std::int32_t>(first);
+    distance[r] = squared_distance(rows[r], centre_rows + first * features, features);
+  }
+  return undecided;
+}
+
 // The D features of up to kWidth rows (row r at base + offset[r]), one row per register
 // lane: x[j] holds feature j of every row. Floats are transposed in registers (gathers
 // measured 7x slower here); doubles through a small buffer.
