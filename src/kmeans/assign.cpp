@@ -282,66 +282,62 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
       // The score of centre c is ‖c‖² − 2x·c, the GEMM-form distance without the row's own
       // constant ‖x‖², so the same argmin.
       const auto rows = distances_.block(shard, b);
+      if (tiled) {
+        // A tile at a time: its scores, then the rows one centre clearly wins decided in the
+        // kernel (the scores still in L1), labels and distances written in place; the others
+        // by Assigner::nearest on the stored scores.
+        for (Eigen::Index q = 0; q < rows.count; q += kTileRows) {
+          const Eigen::Index i = rows.first + q;
+          const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
+          const T* tile_rows[kTileRows];
+          T tile_norm[kTileRows];
+          double tile_margin[kTileRows];
+          for (int r = 0; r < count; ++r) tile_rows[r] = shard.row(i + r);
+          // The next tile's rows, while this one is computed (as in BoundedAssigner).
+          if (q + 2 * kTileRows <= rows.count)
+            prefetch(shard.row(i + kTileRows), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
+          tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
+          for (int r = 0; r < count; ++r) {
+            tile_norm[r] = norms ? norms[i + r] : squared_norm(tile_rows[r], d);
+            tile_margin[r] = slack(d) * (static_cast<double>(tile_norm[r]) + static_cast<double>(largest_norm));
+          }
+          std::int32_t* tile_labels = labels.data() + i;
+          double* tile_distances = distances.data() + i;
+          std::uint32_t undecided = tiles_.decide(space.tile_scores.data(), tiles_.padded_centres(), k, tile_rows,
+                                                  tile_margin, count, tile_labels, tile_distances);
+          while (undecided) {
+            const int r = __builtin_ctz(undecided);
+            undecided &= undecided - 1;
+            const T* score = space.tile_scores.data() + r * tiles_.padded_centres();
+            const Nearest found = nearest(tile_rows[r], score, centroids, largest_norm, tile_norm[r]);
+            tile_labels[r] = found.centre;
+            tile_distances[r] = found.distance;
+          }
+          if (sums) space.sums.add_rows(tile_labels, tile_rows[0], count, *fixed);  // the tile's sums in one call
+        }
+        continue;
+      }
       constexpr int kGroup = kDirectRows;
-      Nearest group[kGroup];  // direct: the decisions of a group of consecutive rows
-      // Tiles: the tile's labels (for its sums) and exact distances, the rows the kernel left
-      // undecided, and each row's norm and rounding margin.
-      std::int32_t tile_centre[kTileRows];
-      double tile_distance[kTileRows], tile_margin[kTileRows];
-      T tile_norm[kTileRows];
-      std::uint32_t undecided = 0;
+      Nearest group[kGroup];  // the decisions of a group of consecutive rows
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);
-        Nearest found;
-        if (direct) {
-          if (q % kGroup == 0) {
-            const int count = static_cast<int>(std::min<Eigen::Index>(kGroup, rows.count - q));
-            std::int32_t offset[kGroup];
-            T group_norms[kGroup];
-            for (int r = 0; r < count; ++r) {
-              offset[r] = static_cast<std::int32_t>(r * d);
-              group_norms[r] = norms ? norms[i + r] : squared_norm(x + r * d, d);
-            }
-            nearest_direct_rows(direct_, x, offset, count, centroids, largest_norm, group_norms, group);
-            if (sums) {  // the group's sums in one kernel call (a call per row cost 7% at d = 8)
-              std::int32_t centre[kGroup];
-              for (int r = 0; r < count; ++r) centre[r] = group[r].centre;
-              space.sums.add_rows(centre, x, count, *fixed);
-            }
+        if (q % kGroup == 0) {
+          const int count = static_cast<int>(std::min<Eigen::Index>(kGroup, rows.count - q));
+          std::int32_t offset[kGroup];
+          T group_norms[kGroup];
+          for (int r = 0; r < count; ++r) {
+            offset[r] = static_cast<std::int32_t>(r * d);
+            group_norms[r] = norms ? norms[i + r] : squared_norm(x + r * d, d);
           }
-          found = group[q % kGroup];
-        } else {
-          {
-            if (q % kTileRows == 0) {
-              const T* tile_rows[kTileRows];
-              const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
-              for (int r = 0; r < count; ++r) tile_rows[r] = shard.row(i + r);
-              // The next tile's rows, while this one is computed (as in BoundedAssigner).
-              if (q + 2 * kTileRows <= rows.count)
-                prefetch(shard.row(i + kTileRows), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
-              tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
-              // The rows one centre clearly wins, decided in the kernel (the scores still in L1).
-              for (int r = 0; r < count; ++r) {
-                tile_norm[r] = norms ? norms[i + r] : squared_norm(tile_rows[r], d);
-                tile_margin[r] = slack(d) * (static_cast<double>(tile_norm[r]) + static_cast<double>(largest_norm));
-              }
-              undecided = tiles_.decide(space.tile_scores.data(), tiles_.padded_centres(), k, tile_rows,
-                                        tile_margin, count, tile_centre, tile_distance);
-            }
+          nearest_direct_rows(direct_, x, offset, count, centroids, largest_norm, group_norms, group);
+          if (sums) {  // the group's sums in one kernel call (a call per row cost 7% at d = 8)
+            std::int32_t centre[kGroup];
+            for (int r = 0; r < count; ++r) centre[r] = group[r].centre;
+            space.sums.add_rows(centre, x, count, *fixed);
           }
-          const int in_tile = static_cast<int>(q % kTileRows);
-          if (undecided >> in_tile & 1u) {
-            const T* score = space.tile_scores.data() + in_tile * tiles_.padded_centres();
-            found = nearest(x, score, centroids, largest_norm, tile_norm[in_tile]);
-          } else {
-            found = {tile_centre[in_tile], tile_distance[in_tile]};
-          }
-          // The tile's sums in one kernel call once its last row is decided.
-          tile_centre[in_tile] = found.centre;
-          if (sums && (in_tile == kTileRows - 1 || q + 1 == rows.count))
-            space.sums.add_rows(tile_centre, shard.row(i - in_tile), in_tile + 1, *fixed);
         }
+        const Nearest& found = group[q % kGroup];
         labels[static_cast<std::size_t>(i)] = found.centre;
         distances[static_cast<std::size_t>(i)] = found.distance;
       }
