@@ -160,6 +160,77 @@ void expect_assignments_agree() {
   simd::use(simd::widest_supported());
 }
 
+// The tiles' in-kernel decisions (Kernels::tile_nearest, d > DirectScorer::kMaxFeatures)
+// against the portable level, which decides every row by Assigner::nearest, on rows made to
+// defeat a shortcut: centres repeated (exact ties: the lower index must win), rows equal to a
+// centre, rows halfway between two centres (near-ties within the rounding margin), rows one
+// unit in the last place off a centre, huge (2^60) and tiny (2^-60) rows, and NaN rows.
+template <class T>
+void expect_adversarial_tile_assignments_agree() {
+  static_assert(DirectScorer<T>::kMaxFeatures < 17);
+  for (const Eigen::Index d : {17, 32, 40}) {
+    for (const Eigen::Index k : {5, 33, 64}) {
+      const Eigen::Index n = 300;
+      RowMatrix<T> centres = Eigen::Map<const RowMatrix<T>>(
+          random_values<T>(static_cast<std::size_t>(k * d), 40 + static_cast<unsigned>(d)).data(), k, d);
+      centres.row(3) = centres.row(1);      // exact ties between centres 1 and 3
+      centres.row(k - 1) = centres.row(0);  // … and 0 and k − 1
+      std::vector<T> values = random_values<T>(static_cast<std::size_t>(n * d), 70 + static_cast<unsigned>(k));
+      auto row = [&](Eigen::Index i) { return Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(values.data() + i * d, d); };
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const Eigen::Index a = i % k, b = (i * 7 + 1) % k;
+        switch (i % 8) {
+          case 0: row(i) = centres.row(a); break;
+          case 1: row(i) = (centres.row(a) + centres.row(b)) * T(0.5); break;
+          case 2:
+            row(i) = centres.row(a);
+            row(i)(i % d) = std::nextafter(row(i)(i % d), std::numeric_limits<T>::infinity());
+            break;
+          case 3: row(i) *= T(0x1p60); break;
+          case 4: row(i) *= T(0x1p-60); break;
+          case 5: if (i % 3 == 0) row(i)(0) = std::numeric_limits<T>::quiet_NaN(); break;
+          default: break;
+        }
+      }
+      DenseShard<T> shard;
+      shard.rows = Eigen::Map<const RowMatrix<T>>(values.data(), n, d);
+      shard.global_rows = static_cast<std::uint64_t>(n);
+      auto assign_at = [&](Level at) {
+        simd::use(at);
+        std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+        std::vector<double> distances(static_cast<std::size_t>(n));
+        Assigner<T> assigner(d, k);
+        assigner.assign(shard, centres, labels, distances);
+        return std::make_pair(labels, distances);
+      };
+      const auto expected = assign_at(Level::Portable);
+      for (const Level level : other_levels()) {
+        const auto got = assign_at(level);
+        EXPECT_EQ(got.first, expected.first) << simd::to_string(level) << " d=" << d << " k=" << k;
+        for (std::size_t i = 0; i < got.second.size(); ++i) {
+          const bool both_nan = std::isnan(got.second[i]) && std::isnan(expected.second[i]);
+          EXPECT_TRUE(both_nan || same_bits(got.second[i], expected.second[i]))
+              << simd::to_string(level) << " d=" << d << " k=" << k << " row " << i;
+        }
+      }
+      // The exact ties are never decided by the kernel: a row equal to centre 1 (= centre 3).
+      simd::use(simd::widest_supported());
+      if (ScoreTiles<T>::decides()) {
+        ScoreTiles<T> tiles;
+        tiles.set(centres, centres.rowwise().squaredNorm());
+        std::vector<T> tile = tiles.workspace(), scores(static_cast<std::size_t>(ScoreTiles<T>::kRows * tiles.padded_centres()));
+        const T* rows[1] = {centres.row(1).data()};
+        tiles.compute(rows, 1, scores.data(), tiles.padded_centres(), tile);
+        std::int32_t best[1];
+        double distance[1];
+        const double margin[1] = {Assigner<T>::slack(d) * 2 * static_cast<double>(centres.rowwise().squaredNorm().maxCoeff())};
+        EXPECT_EQ(tiles.decide(scores.data(), tiles.padded_centres(), k, rows, margin, 1, best, distance), 1u);
+      }
+    }
+  }
+  simd::use(simd::widest_supported());
+}
+
 // FixedPoint::add_row (Kernels::add_fixed_row) at every level adds the same integers as
 // add_limbs value by value, for added and subtracted rows: one limb (float data), several
 // limbs (float64 data spanning many binades), the rounding form (k-means++ weights) and
@@ -833,6 +904,10 @@ TEST(SimdLevels, TileScoresSameBitsAtEveryLevel) {
 TEST(SimdLevels, AssignmentsSameBitsAtEveryLevel) {
   expect_assignments_agree<float>();
   expect_assignments_agree<double>();
+}
+TEST(SimdLevels, TileDecisionsSameAsPortableOnTiesAndExtremes) {
+  expect_adversarial_tile_assignments_agree<float>();
+  expect_adversarial_tile_assignments_agree<double>();
 }
 TEST(SimdLevels, FixedPointRowSumsSameAtEveryLevel) {
   expect_fixed_rows_agree<float>();
