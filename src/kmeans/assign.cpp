@@ -270,7 +270,15 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
 #endif
   {
     ThreadSpace& space = threads_[static_cast<std::size_t>(thread_index())];
-    if (sums) space.sums.reset(*fixed);  // laid out for `fixed`
+    if (sums) space.sums.reset(*fixed);  // laid out for `fixed` (weighted when it carries a weight grid)
+    // Rows [first, first + count) of the shard into the sums of clusters centre[0 .. count):
+    // in one kernel call, or weighted row by row (ClusterSums::add_weighted: exact, so the
+    // same sums as add_weighted_rows after the assignment, in the same pass over the rows).
+    auto add_to_sums = [&](const std::int32_t* centre, Eigen::Index first, int count) {
+      if (!space.sums.weighted()) return space.sums.add_rows(centre, shard.row(first), count, *fixed);
+      for (int r = 0; r < count; ++r)
+        space.sums.add_weighted(centre[r], shard.row(first + r), shard.weight(first + r), *fixed);
+    };
     if (tiled) {
       space.tile = tiles_.workspace();
       space.tile_scores.resize(static_cast<std::size_t>(kTileRows * tiles_.padded_centres()));
@@ -313,7 +321,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
             tile_labels[r] = found.centre;
             tile_distances[r] = found.distance;
           }
-          if (sums) space.sums.add_rows(tile_labels, tile_rows[0], count, *fixed);  // the tile's sums in one call
+          if (sums) add_to_sums(tile_labels, i, count);
         }
         continue;
       }
@@ -334,7 +342,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
           if (sums) {  // the group's sums in one kernel call (a call per row cost 7% at d = 8)
             std::int32_t centre[kGroup];
             for (int r = 0; r < count; ++r) centre[r] = group[r].centre;
-            space.sums.add_rows(centre, x, count, *fixed);
+            add_to_sums(centre, i, count);
           }
         }
         const Nearest& found = group[q % kGroup];

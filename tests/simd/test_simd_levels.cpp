@@ -231,6 +231,61 @@ void expect_adversarial_tile_assignments_agree() {
   simd::use(simd::widest_supported());
 }
 
+// Assigner::assign with weighted sums (a FixedPoint with a weight grid) adds each row with
+// its weight as add_weighted_rows after the assignment does: the same counts, total weights
+// and means, for direct scoring and tiles, with 1 and 2 threads (zero weights included).
+template <class T>
+void expect_fused_weighted_sums_agree() {
+  for (const Eigen::Index d : {8, 32}) {
+    const Eigen::Index n = 500, k = 7;
+    const std::vector<T> values = random_values<T>(static_cast<std::size_t>(n * d), 90 + static_cast<unsigned>(d));
+    DenseShard<T> shard;
+    shard.rows = Eigen::Map<const RowMatrix<T>>(values.data(), n, d);
+    shard.global_rows = static_cast<std::uint64_t>(n);
+    shard.has_weights = true;
+    const std::vector<T> raw = random_values<T>(static_cast<std::size_t>(n), 91);
+    for (Eigen::Index i = 0; i < n; ++i)
+      shard.weights.push_back(i % 9 == 0 ? 0.0 : std::abs(static_cast<double>(raw[static_cast<std::size_t>(i)])));
+    FeatureRange products(static_cast<std::size_t>(d)), weights(1);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      if (shard.weight(i) == 0) continue;
+      weights.add(0, shard.weight(i));
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const WeightedProduct product = weighted_product(shard.weight(i), static_cast<double>(shard.row(i)[j]));
+        products.add(static_cast<std::size_t>(j), product.product);
+        products.add(static_cast<std::size_t>(j), product.error);
+      }
+    }
+    FixedPoint fixed(products);
+    fixed.set_weight_grid(FixedPoint(weights));
+    const RowMatrix<T> centres = shard.rows.matrix().topRows(k);
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+    std::vector<double> distances(static_cast<std::size_t>(n));
+    Assigner<T> plain(d, k);
+    plain.assign(shard, centres, labels, distances);
+    ClusterSums expected(k, fixed);
+    add_weighted_rows(shard, labels, fixed, expected);
+    RowMatrix<T> expected_means(k, d), got_means(k, d);
+    expected.means(fixed, expected_means);
+    for (const int threads : {1, 2}) {
+      set_threads(threads);
+      Assigner<T> fused(d, k);
+      ClusterSums got(k, fixed);
+      std::vector<std::int32_t> fused_labels(static_cast<std::size_t>(n));
+      fused.assign(shard, centres, fused_labels, distances, &got, &fixed);
+      set_threads(1);
+      EXPECT_EQ(fused_labels, labels);
+      got.means(fixed, got_means);
+      for (Eigen::Index c = 0; c < k; ++c) {
+        EXPECT_EQ(got.count(c), expected.count(c)) << "d=" << d << " cluster " << c;
+        EXPECT_TRUE(same_bits(got.weight(c), expected.weight(c))) << "d=" << d << " cluster " << c;
+        for (Eigen::Index j = 0; j < d; ++j)
+          EXPECT_TRUE(same_bits(got_means(c, j), expected_means(c, j))) << "d=" << d << " cluster " << c;
+      }
+    }
+  }
+}
+
 // FixedPoint::add_row (Kernels::add_fixed_row) at every level adds the same integers as
 // add_limbs value by value, for added and subtracted rows: one limb (float data), several
 // limbs (float64 data spanning many binades), the rounding form (k-means++ weights) and
@@ -904,6 +959,10 @@ TEST(SimdLevels, TileScoresSameBitsAtEveryLevel) {
 TEST(SimdLevels, AssignmentsSameBitsAtEveryLevel) {
   expect_assignments_agree<float>();
   expect_assignments_agree<double>();
+}
+TEST(Assigner, FusedWeightedSumsSameAsAddedAfterwards) {
+  expect_fused_weighted_sums_agree<float>();
+  expect_fused_weighted_sums_agree<double>();
 }
 TEST(SimdLevels, TileDecisionsSameAsPortableOnTiesAndExtremes) {
   expect_adversarial_tile_assignments_agree<float>();
