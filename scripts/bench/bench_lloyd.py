@@ -2,8 +2,11 @@
 """lloyd against scikit-learn, measured in the same run on the same cores.
 
     /usr/bin/python3 scripts/bench/bench_lloyd.py [--repeats 3] [--iterations 20] [--problems P1,P2,P3,P4]
+        [--dtypes float32,float64]
 
-Problems (float32 Gaussian blobs, made once with `lloyd generate` into --data):
+Problems (Gaussian blobs, made once with `lloyd generate` into --data, in each of --dtypes:
+float32 and float64, numpy's default, reported side by side; the float64 rates are fractions
+of the double-precision GEMM peak):
   P1 1M x 32, k=64   P2 2M x 8, k=16   P3 200k x 256, k=256
   P4 a full default fit of P1: k-means++ and tol 1e-4, wall time including seeding,
      against KMeans(n_clusters=64, n_init=1).
@@ -11,8 +14,8 @@ P1-P3 run both from the *same* initial centres (k distinct rows) for the same nu
 Lloyd iterations (tol = 0), and report ms per iteration (lloyd: the assign+reduce+update
 phases of --json, the maximum over ranks; scikit-learn: fit time / n_iter_), the ratio,
 GFLOP/s (2·n·k·d per iteration: for the pruned algorithms an *effective* rate, the work
-Lloyd would do in that time) and the fraction of this machine's single-precision GEMM
-peak, measured in the same run with numpy. lloyd runs --algorithm lloyd (every distance)
+Lloyd would do in that time) and the fraction of this machine's GEMM peak in the data's precision (single or double),
+measured in the same run with numpy. lloyd runs --algorithm lloyd (every distance)
 and --algorithm auto (the default: pruned, same result; the share of distances it computed
 is printed), as 2 ranks x 1 thread and as 1 rank x 2 threads; every run's labels and
 centroids are checked to equal those of --algorithm lloyd. scikit-learn runs with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset
@@ -50,8 +53,8 @@ def mpirun(args, ranks, threads, lloyd):
     return result.stdout
 
 
-def gemm_peak(threads):
-    a = np.random.default_rng(0).standard_normal((4096, 4096), dtype=np.float32)
+def gemm_peak(threads, dtype=np.float32):
+    a = np.random.default_rng(0).standard_normal((4096, 4096), dtype=dtype)
     with threadpool_limits(threads):
         a @ a
         best = min(timed(lambda: a @ a) for _ in range(3))
@@ -64,32 +67,33 @@ def timed(function):
     return time.perf_counter() - start
 
 
-def problem_file(args, name):
+def problem_file(args, name, dtype="float32"):
     n, d, k = PROBLEMS[name]
-    path = os.path.join(args.data, f"{name}-{n}x{d}.h5")
+    path = os.path.join(args.data, f"{name}-{n}x{d}.h5" if dtype == "float32" else f"{name}-{n}x{d}-{dtype}.h5")
     if not os.path.exists(path):
         mpirun(["generate", "--output", path, "--samples", str(n), "--features", str(d),
-                "--centers", str(k), "--dtype", "float32", "--cluster-std", "1.0", "--seed", "7"],
+                "--centers", str(k), "--dtype", dtype, "--cluster-std", "1.0", "--seed", "7"],
                2, 0, args.lloyd)
     return path
 
 
-def fixed_iterations(args, name, peak):
+def fixed_iterations(args, name, peak, dtype="float32"):
     n, d, k = PROBLEMS[name]
-    path = problem_file(args, name)
+    path = problem_file(args, name, dtype)
+    name = name if dtype == "float32" else f"{name} {dtype}"
     with h5py.File(path, "r") as f:
         x = f["/X"][...]
-    init_path = os.path.join(args.data, f"{name}-init.h5")
+    init_path = os.path.join(args.data, f"{name.replace(' ', '-')}-init.h5")
     init = x[np.random.default_rng(1).choice(n, k, replace=False)]
     with h5py.File(init_path, "w") as f:
         f["/init"] = init
     flops = 2.0 * n * k * d
     rows = []
-    reference = os.path.join(args.data, f"{name}-reference.h5")
+    reference = os.path.join(args.data, f"{name.replace(' ', '-')}-reference.h5")
     for algorithm, ranks, threads in (("lloyd", 2, 1), ("lloyd", 1, 2), ("auto", 2, 1), ("auto", 1, 2)):
         times, computed = [], []
         for repeat in range(args.repeats):
-            model = os.path.join(args.data, f"{name}-model.h5")
+            model = os.path.join(args.data, f"{name.replace(' ', '-')}-model.h5")
             out = mpirun(["fit", "--input", path + ":/X", "--init", init_path + ":/init", "--k", str(k),
                           "--max-iter", str(args.iterations), "--tol", "0", "--algorithm", algorithm,
                           "--json", "--force", "--output", reference if not rows and repeat == 0 else model],
@@ -122,8 +126,8 @@ def fixed_iterations(args, name, peak):
     print("  (same labels and centroids in every lloyd run; GFLOP/s of the pruned runs is effective: 2nkd/time)")
 
 
-def full_fit(args):
-    path = problem_file(args, "P1")
+def full_fit(args, dtype="float32"):
+    path = problem_file(args, "P1", dtype)
     with h5py.File(path, "r") as f:
         x = f["/X"][...]
     walls, inertias, results = [], [], []
@@ -140,7 +144,7 @@ def full_fit(args):
             sk_walls.append(timed(lambda: model.fit(x)))
             sk_inertias.append(model.inertia_)
     lloyd, sklearn = statistics.median(walls), statistics.median(sk_walls)
-    print(f"\nP4: full default fit of P1 (k-means++, tol 1e-4), wall time incl. seeding and MPI start-up, "
+    print(f"\nP4{'' if dtype == 'float32' else ' ' + dtype}: full default fit of P1 (k-means++, tol 1e-4), wall time incl. seeding and MPI start-up, "
           f"medians over seeds 0-{args.p4_seeds - 1}")
     print(f"  scikit-learn KMeans(64, n_init=1)   {sklearn:7.2f} s   median inertia {statistics.median(sk_inertias):.6g}")
     gap = statistics.median(inertias) / statistics.median(sk_inertias) - 1
@@ -159,6 +163,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--problems", default="P1,P2,P3,P4")
+    parser.add_argument("--dtypes", default="float32,float64", help="the data's types, each problem in each")
     # One seeding in four or so misses a blob with either tool (greedy k-means++, n_init=1):
     # the median inertia needs more seeds than the timing does.
     parser.add_argument("--p4-seeds", type=int, default=8, help="P4: seeds 0..N-1 for each tool")
@@ -167,16 +172,18 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.data, exist_ok=True)
     print(f"load average before: {os.getloadavg()}")
-    peak = gemm_peak(2)  # also loads the BLAS, so that threadpoolctl sees it
+    peaks = {"float32": gemm_peak(2), "float64": gemm_peak(2, np.float64)}  # also loads the BLAS (threadpoolctl)
     for info in threadpool_info():
         print(f"scikit-learn/numpy thread pool: {info.get('internal_api')} {info.get('version')} "
               f"kernel {info.get('architecture')} threads {info.get('num_threads')} ({info.get('filepath')})")
-    print(f"single-precision GEMM peak (numpy 4096^3, 2 threads): {peak:.1f} GFLOP/s")
+    print(f"GEMM peak (numpy 4096^3, 2 threads): single precision {peaks['float32']:.1f} GFLOP/s, "
+          f"double precision {peaks['float64']:.1f} GFLOP/s")
     for name in args.problems.split(","):
-        if name == "P4":
-            full_fit(args)
-        else:
-            fixed_iterations(args, name, peak)
+        for dtype in args.dtypes.split(","):
+            if name == "P4":
+                full_fit(args, dtype)
+            else:
+                fixed_iterations(args, name, peaks[dtype], dtype)
     print(f"\nload average after: {os.getloadavg()}")
 
 

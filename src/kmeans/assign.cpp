@@ -270,7 +270,15 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
 #endif
   {
     ThreadSpace& space = threads_[static_cast<std::size_t>(thread_index())];
-    if (sums) space.sums.reset(*fixed);  // laid out for `fixed`
+    if (sums) space.sums.reset(*fixed);  // laid out for `fixed` (weighted when it carries a weight grid)
+    // Rows [first, first + count) of the shard into the sums of clusters centre[0 .. count):
+    // in one kernel call, or weighted row by row (ClusterSums::add_weighted: exact, so the
+    // same sums as add_weighted_rows after the assignment, in the same pass over the rows).
+    auto add_to_sums = [&](const std::int32_t* centre, Eigen::Index first, int count) {
+      if (!space.sums.weighted()) return space.sums.add_rows(centre, shard.row(first), count, *fixed);
+      for (int r = 0; r < count; ++r)
+        space.sums.add_weighted(centre[r], shard.row(first + r), shard.weight(first + r), *fixed);
+    };
     if (tiled) {
       space.tile = tiles_.workspace();
       space.tile_scores.resize(static_cast<std::size_t>(kTileRows * tiles_.padded_centres()));
@@ -282,50 +290,62 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
       // The score of centre c is ‖c‖² − 2x·c, the GEMM-form distance without the row's own
       // constant ‖x‖², so the same argmin.
       const auto rows = distances_.block(shard, b);
+      if (tiled) {
+        // A tile at a time: its scores, then the rows one centre clearly wins decided in the
+        // kernel (the scores still in L1), labels and distances written in place; the others
+        // by Assigner::nearest on the stored scores.
+        for (Eigen::Index q = 0; q < rows.count; q += kTileRows) {
+          const Eigen::Index i = rows.first + q;
+          const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
+          const T* tile_rows[kTileRows];
+          T tile_norm[kTileRows];
+          double tile_margin[kTileRows];
+          for (int r = 0; r < count; ++r) tile_rows[r] = shard.row(i + r);
+          // The next tile's rows, while this one is computed (as in BoundedAssigner).
+          if (q + 2 * kTileRows <= rows.count)
+            prefetch(shard.row(i + kTileRows), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
+          tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
+          for (int r = 0; r < count; ++r) {
+            tile_norm[r] = norms ? norms[i + r] : squared_norm(tile_rows[r], d);
+            tile_margin[r] = slack(d) * (static_cast<double>(tile_norm[r]) + static_cast<double>(largest_norm));
+          }
+          std::int32_t* tile_labels = labels.data() + i;
+          double* tile_distances = distances.data() + i;
+          std::uint32_t undecided = tiles_.decide(space.tile_scores.data(), tiles_.padded_centres(), k, tile_rows,
+                                                  tile_margin, count, tile_labels, tile_distances);
+          while (undecided) {
+            const int r = __builtin_ctz(undecided);
+            undecided &= undecided - 1;
+            const T* score = space.tile_scores.data() + r * tiles_.padded_centres();
+            const Nearest found = nearest(tile_rows[r], score, centroids, largest_norm, tile_norm[r]);
+            tile_labels[r] = found.centre;
+            tile_distances[r] = found.distance;
+          }
+          if (sums) add_to_sums(tile_labels, i, count);
+        }
+        continue;
+      }
       constexpr int kGroup = kDirectRows;
-      Nearest group[kGroup];  // direct: the decisions of a group of consecutive rows
-      std::int32_t tile_centre[kTileRows];  // tiles: the tile's labels so far, for its sums
+      Nearest group[kGroup];  // the decisions of a group of consecutive rows
       for (Eigen::Index q = 0; q < rows.count; ++q) {
         const Eigen::Index i = rows.first + q;
         const T* x = shard.row(i);
-        Nearest found;
-        if (direct) {
-          if (q % kGroup == 0) {
-            const int count = static_cast<int>(std::min<Eigen::Index>(kGroup, rows.count - q));
-            std::int32_t offset[kGroup];
-            T group_norms[kGroup];
-            for (int r = 0; r < count; ++r) {
-              offset[r] = static_cast<std::int32_t>(r * d);
-              group_norms[r] = norms ? norms[i + r] : squared_norm(x + r * d, d);
-            }
-            nearest_direct_rows(direct_, x, offset, count, centroids, largest_norm, group_norms, group);
-            if (sums) {  // the group's sums in one kernel call (a call per row cost 7% at d = 8)
-              std::int32_t centre[kGroup];
-              for (int r = 0; r < count; ++r) centre[r] = group[r].centre;
-              space.sums.add_rows(centre, x, count, *fixed);
-            }
+        if (q % kGroup == 0) {
+          const int count = static_cast<int>(std::min<Eigen::Index>(kGroup, rows.count - q));
+          std::int32_t offset[kGroup];
+          T group_norms[kGroup];
+          for (int r = 0; r < count; ++r) {
+            offset[r] = static_cast<std::int32_t>(r * d);
+            group_norms[r] = norms ? norms[i + r] : squared_norm(x + r * d, d);
           }
-          found = group[q % kGroup];
-        } else {
-          {
-            if (q % kTileRows == 0) {
-              const T* tile_rows[kTileRows];
-              const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
-              for (int r = 0; r < count; ++r) tile_rows[r] = shard.row(i + r);
-              // The next tile's rows, while this one is computed (as in BoundedAssigner).
-              if (q + 2 * kTileRows <= rows.count)
-                prefetch(shard.row(i + kTileRows), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
-              tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
-            }
+          nearest_direct_rows(direct_, x, offset, count, centroids, largest_norm, group_norms, group);
+          if (sums) {  // the group's sums in one kernel call (a call per row cost 7% at d = 8)
+            std::int32_t centre[kGroup];
+            for (int r = 0; r < count; ++r) centre[r] = group[r].centre;
+            add_to_sums(centre, i, count);
           }
-          const T* score = space.tile_scores.data() + (q % kTileRows) * tiles_.padded_centres();
-          found = nearest(x, score, centroids, largest_norm, norms ? norms[i] : squared_norm(x, d));
-          // The tile's sums in one kernel call once its last row is decided.
-          const int in_tile = static_cast<int>(q % kTileRows);
-          tile_centre[in_tile] = found.centre;
-          if (sums && (in_tile == kTileRows - 1 || q + 1 == rows.count))
-            space.sums.add_rows(tile_centre, shard.row(i - in_tile), in_tile + 1, *fixed);
         }
+        const Nearest& found = group[q % kGroup];
         labels[static_cast<std::size_t>(i)] = found.centre;
         distances[static_cast<std::size_t>(i)] = found.distance;
       }

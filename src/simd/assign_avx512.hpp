@@ -45,6 +45,71 @@ FirstMinimum first_minimum(const T* score, std::ptrdiff_t padded, T lowest, T th
   return {best, close};
 }
 
+// Kernels::tile_nearest: per row, the minimum (row_minimum's order), the first centre
+// reaching it and the count within the threshold (first_minimum's), decided here when it is
+// one centre; NaN scores, no centre at the minimum or several within the margin: undecided.
+template <class T>
+std::uint32_t tile_nearest(const T* score, std::ptrdiff_t stride, std::ptrdiff_t padded, std::ptrdiff_t centres,
+                           const T* const* rows, const double* centre_rows, std::ptrdiff_t features,
+                           const double* margin, int count, std::int32_t* best, double* distance) {
+  using Ops = Zmm<T>;
+  std::uint32_t undecided = 0;
+  for (int r = 0; r < count; ++r) {
+    const T* row_score = score + r * stride;
+    auto low = Ops::load(row_score);
+    unsigned nan = Ops::is_nan(low);
+    for (std::ptrdiff_t c = Ops::kWidth; c < padded; c += Ops::kWidth) {
+      const auto chunk = Ops::load(row_score + c);
+      low = Ops::min(low, chunk);
+      nan |= Ops::is_nan(chunk);
+    }
+    if (nan) {
+      undecided |= 1u << r;
+      continue;
+    }
+    const T lowest = Ops::reduce_min(low);
+    const T threshold = static_cast<T>(static_cast<double>(lowest) + margin[r]);  // as Assigner::nearest
+    const auto lowest_lanes = Ops::broadcast(lowest), limit = Ops::broadcast(threshold);
+    // Branch-free (where the minimum lies is data: a branch on it mispredicted about once a
+    // row), 64 scores per step: their matches and margin counts as one 64-bit mask each. Each
+    // step offers its first match, or a position past every centre when it has none, so the
+    // smallest offer is the first match (none: at least padded).
+    std::ptrdiff_t first = padded;
+    int close = 0;
+    constexpr int kChunksPerWord = 64 / Ops::kWidth;
+    for (std::ptrdiff_t word = 0; word < padded; word += 64) {
+      std::uint64_t equal = 0, within = 0;
+#pragma GCC unroll 8
+      for (int g = 0; g < kChunksPerWord; ++g) {
+        if (word + g * Ops::kWidth >= padded) break;
+        const auto chunk = Ops::load(row_score + word + g * Ops::kWidth);
+        equal |= static_cast<std::uint64_t>(Ops::equal(chunk, lowest_lanes)) << (g * Ops::kWidth);
+        within |= static_cast<std::uint64_t>(Ops::less_equal(chunk, limit)) << (g * Ops::kWidth);
+      }
+      const std::ptrdiff_t offer = word + __builtin_ctzll(equal | static_cast<std::uint64_t>(equal == 0)) +
+                                   static_cast<std::ptrdiff_t>(equal == 0) * padded;
+      first = std::min(first, offer);
+      close += __builtin_popcountll(within);
+    }
+    if (close > 1 || first >= centres) {
+      undecided |= 1u << r;
+      continue;
+    }
+    best[r] = static_cast<std::int32_t>(first);
+  }
+  // The exact distances, four rows at a time: four independent chains of fused
+  // multiply-adds instead of one dependent chain per row (undecided rows: centre 0, unused).
+  int r = 0;
+  for (; r + 4 <= count; r += 4) {
+    const double* centre[4];
+    for (int q = 0; q < 4; ++q) centre[q] = centre_rows + (undecided >> (r + q) & 1u ? 0 : best[r + q]) * features;
+    squared_distances4(rows + r, centre, features, distance + r);
+  }
+  for (; r < count; ++r)
+    if (!(undecided >> r & 1u)) distance[r] = squared_distance(rows[r], centre_rows + best[r] * features, features);
+  return undecided;
+}
+
 // The D features of up to kWidth rows (row r at base + offset[r]), one row per register
 // lane: x[j] holds feature j of every row. Floats are transposed in registers (gathers
 // measured 7x slower here); doubles through a small buffer.

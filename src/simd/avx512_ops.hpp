@@ -25,6 +25,53 @@ inline __m512d load_doubles(const double* p, __mmask8 mask) { return _mm512_mask
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Kernels::squared_distance: the eight lanes in one register, the tail masked (its missing
+// lanes add 0² exactly). The centre may be given in T or already in double (exact
+// conversions: the same bits).
+template <class T, class U>
+double squared_distance(const T* x, const U* c, std::ptrdiff_t features) {
+  __m512d lanes = _mm512_setzero_pd();
+  std::ptrdiff_t j = 0;
+  for (; j + 8 <= features; j += 8) {
+    const __m512d diff = _mm512_sub_pd(load_doubles(x + j), load_doubles(c + j));
+    lanes = _mm512_fmadd_pd(diff, diff, lanes);
+  }
+  if (j < features) {
+    const auto mask = static_cast<__mmask8>((1u << (features - j)) - 1);
+    const __m512d diff = _mm512_sub_pd(load_doubles(x + j, mask), load_doubles(c + j, mask));
+    lanes = _mm512_fmadd_pd(diff, diff, lanes);
+  }
+  // The fixed tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), in registers.
+  const __m256d halves = _mm256_add_pd(_mm512_castpd512_pd256(lanes), _mm512_extractf64x4_pd(lanes, 1));
+  const __m128d pairs = _mm_add_pd(_mm256_castpd256_pd128(halves), _mm256_extractf128_pd(halves, 1));
+  return _mm_cvtsd_f64(pairs) + _mm_cvtsd_f64(_mm_unpackhi_pd(pairs, pairs));
+}
+
+// squared_distance of four rows to four centres (in double), each by its arithmetic: the
+// same bits, four independent chains at once.
+template <class T>
+void squared_distances4(const T* const* x, const double* const* c, std::ptrdiff_t features, double* out) {
+  __m512d lanes[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
+  std::ptrdiff_t j = 0;
+  for (; j + 8 <= features; j += 8)
+    for (int q = 0; q < 4; ++q) {
+      const __m512d diff = _mm512_sub_pd(load_doubles(x[q] + j), load_doubles(c[q] + j));
+      lanes[q] = _mm512_fmadd_pd(diff, diff, lanes[q]);
+    }
+  if (j < features) {
+    const auto mask = static_cast<__mmask8>((1u << (features - j)) - 1);
+    for (int q = 0; q < 4; ++q) {
+      const __m512d diff = _mm512_sub_pd(load_doubles(x[q] + j, mask), load_doubles(c[q] + j, mask));
+      lanes[q] = _mm512_fmadd_pd(diff, diff, lanes[q]);
+    }
+  }
+  for (int q = 0; q < 4; ++q) {
+    const __m256d halves = _mm256_add_pd(_mm512_castpd512_pd256(lanes[q]), _mm512_extractf64x4_pd(lanes[q], 1));
+    const __m128d pairs = _mm_add_pd(_mm256_castpd256_pd128(halves), _mm256_extractf128_pd(halves, 1));
+    out[q] = _mm_cvtsd_f64(pairs) + _mm_cvtsd_f64(_mm_unpackhi_pd(pairs, pairs));
+  }
+}
+
 template <class T>
 struct Zmm;
 template <>
@@ -47,6 +94,7 @@ struct Zmm<float> {
   static Mask less(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static Mask equal(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
   static Mask less_equal(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+  static Mask is_nan(__m512 a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
   static float reduce_min(__m512 v) { return _mm512_reduce_min_ps(v); }
   static Index load_index(const std::int32_t* p, Mask lanes) { return _mm512_maskz_loadu_epi32(lanes, p); }
   static __m512 gather(const float* base, Index offset, Mask lanes) {
@@ -86,6 +134,7 @@ struct Zmm<double> {
   static Mask less(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
   static Mask equal(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
   static Mask less_equal(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
+  static Mask is_nan(__m512d a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
   static double reduce_min(__m512d v) { return _mm512_reduce_min_pd(v); }
   static Index load_index(const std::int32_t* p, Mask lanes) { return _mm256_maskz_loadu_epi32(lanes, p); }
   static __m512d gather(const double* base, Index offset, Mask lanes) {

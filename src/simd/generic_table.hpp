@@ -28,6 +28,7 @@ constexpr Kernels<T> generic_table(double (*distance)(const T*, const T*, std::p
       // decides row by row.
       .row_minimum = &row_minimum<T>,
       .first_minimum = &first_minimum<T>,
+      .tile_nearest = nullptr,
       .direct_group_nearest = nullptr,
       .direct_group_distances = nullptr,
       // Seeding (seeding_impl.hpp); rows in lanes only at avx512: the caller goes row by row.

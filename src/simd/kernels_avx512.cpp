@@ -17,25 +17,6 @@ namespace {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// The eight lanes in one register; the tail masked (its missing lanes add 0² exactly).
-template <class T>
-double squared_distance(const T* x, const T* c, std::ptrdiff_t features) {
-  __m512d lanes = _mm512_setzero_pd();
-  std::ptrdiff_t j = 0;
-  for (; j + 8 <= features; j += 8) {
-    const __m512d diff = _mm512_sub_pd(load_doubles(x + j), load_doubles(c + j));
-    lanes = _mm512_fmadd_pd(diff, diff, lanes);
-  }
-  if (j < features) {
-    const auto mask = static_cast<__mmask8>((1u << (features - j)) - 1);
-    const __m512d diff = _mm512_sub_pd(load_doubles(x + j, mask), load_doubles(c + j, mask));
-    lanes = _mm512_fmadd_pd(diff, diff, lanes);
-  }
-  // The fixed tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), in registers.
-  const __m256d halves = _mm256_add_pd(_mm512_castpd512_pd256(lanes), _mm512_extractf64x4_pd(lanes, 1));
-  const __m128d pairs = _mm_add_pd(_mm256_castpd256_pd128(halves), _mm256_extractf128_pd(halves, 1));
-  return _mm_cvtsd_f64(pairs) + _mm_cvtsd_f64(_mm_unpackhi_pd(pairs, pairs));
-}
 // Kernels::add_fixed_row eight features per step (measured: the scalar loop was a quarter
 // of a full assignment at d = 8): the same products, roundings to nearest even and integer
 // sums as add_fixed_features.
@@ -75,7 +56,7 @@ struct LaneRowSums {
 // fit the 32 vector registers without spilling.
 template <class T>
 const Kernels<T> table{
-    .squared_distance = &squared_distance<T>,
+    .squared_distance = &squared_distance<T, T>,
     .squared_distance_to_double = &lane_squared_distance<T, double>,
     .squared_norm = &squared_norm<T>,
     .direct_scores = &direct_scores<Zmm<T>, T>,
@@ -88,6 +69,7 @@ const Kernels<T> table{
     // Assignment decisions (assign_avx512.hpp).
     .row_minimum = &row_minimum<T>,
     .first_minimum = &first_minimum<T>,
+    .tile_nearest = &tile_nearest<T>,
     .direct_group_nearest = &direct_group_nearest<T>,
     .direct_group_distances = &direct_group_distances<T>,
     // seeding

@@ -160,6 +160,132 @@ void expect_assignments_agree() {
   simd::use(simd::widest_supported());
 }
 
+// The tiles' in-kernel decisions (Kernels::tile_nearest, d > DirectScorer::kMaxFeatures)
+// against the portable level, which decides every row by Assigner::nearest, on rows made to
+// defeat a shortcut: centres repeated (exact ties: the lower index must win), rows equal to a
+// centre, rows halfway between two centres (near-ties within the rounding margin), rows one
+// unit in the last place off a centre, huge (2^60) and tiny (2^-60) rows, and NaN rows.
+template <class T>
+void expect_adversarial_tile_assignments_agree() {
+  static_assert(DirectScorer<T>::kMaxFeatures < 17);
+  for (const Eigen::Index d : {17, 32, 40}) {
+    for (const Eigen::Index k : {5, 33, 64}) {
+      const Eigen::Index n = 300;
+      RowMatrix<T> centres = Eigen::Map<const RowMatrix<T>>(
+          random_values<T>(static_cast<std::size_t>(k * d), 40 + static_cast<unsigned>(d)).data(), k, d);
+      centres.row(3) = centres.row(1);      // exact ties between centres 1 and 3
+      centres.row(k - 1) = centres.row(0);  // … and 0 and k − 1
+      std::vector<T> values = random_values<T>(static_cast<std::size_t>(n * d), 70 + static_cast<unsigned>(k));
+      auto row = [&](Eigen::Index i) { return Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(values.data() + i * d, d); };
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const Eigen::Index a = i % k, b = (i * 7 + 1) % k;
+        switch (i % 8) {
+          case 0: row(i) = centres.row(a); break;
+          case 1: row(i) = (centres.row(a) + centres.row(b)) * T(0.5); break;
+          case 2:
+            row(i) = centres.row(a);
+            row(i)(i % d) = std::nextafter(row(i)(i % d), std::numeric_limits<T>::infinity());
+            break;
+          case 3: row(i) *= T(0x1p60); break;
+          case 4: row(i) *= T(0x1p-60); break;
+          case 5: if (i % 3 == 0) row(i)(0) = std::numeric_limits<T>::quiet_NaN(); break;
+          default: break;
+        }
+      }
+      DenseShard<T> shard;
+      shard.rows = Eigen::Map<const RowMatrix<T>>(values.data(), n, d);
+      shard.global_rows = static_cast<std::uint64_t>(n);
+      auto assign_at = [&](Level at) {
+        simd::use(at);
+        std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+        std::vector<double> distances(static_cast<std::size_t>(n));
+        Assigner<T> assigner(d, k);
+        assigner.assign(shard, centres, labels, distances);
+        return std::make_pair(labels, distances);
+      };
+      const auto expected = assign_at(Level::Portable);
+      for (const Level level : other_levels()) {
+        const auto got = assign_at(level);
+        EXPECT_EQ(got.first, expected.first) << simd::to_string(level) << " d=" << d << " k=" << k;
+        for (std::size_t i = 0; i < got.second.size(); ++i) {
+          const bool both_nan = std::isnan(got.second[i]) && std::isnan(expected.second[i]);
+          EXPECT_TRUE(both_nan || same_bits(got.second[i], expected.second[i]))
+              << simd::to_string(level) << " d=" << d << " k=" << k << " row " << i;
+        }
+      }
+      // The exact ties are never decided by the kernel: a row equal to centre 1 (= centre 3).
+      simd::use(simd::widest_supported());
+      if (ScoreTiles<T>::decides()) {
+        ScoreTiles<T> tiles;
+        tiles.set(centres, centres.rowwise().squaredNorm());
+        std::vector<T> tile = tiles.workspace(), scores(static_cast<std::size_t>(ScoreTiles<T>::kRows * tiles.padded_centres()));
+        const T* rows[1] = {centres.row(1).data()};
+        tiles.compute(rows, 1, scores.data(), tiles.padded_centres(), tile);
+        std::int32_t best[1];
+        double distance[1];
+        const double margin[1] = {Assigner<T>::slack(d) * 2 * static_cast<double>(centres.rowwise().squaredNorm().maxCoeff())};
+        EXPECT_EQ(tiles.decide(scores.data(), tiles.padded_centres(), k, rows, margin, 1, best, distance), 1u);
+      }
+    }
+  }
+  simd::use(simd::widest_supported());
+}
+
+// Assigner::assign with weighted sums (a FixedPoint with a weight grid) adds each row with
+// its weight as add_weighted_rows after the assignment does: the same counts, total weights
+// and means, for direct scoring and tiles, with 1 and 2 threads (zero weights included).
+template <class T>
+void expect_fused_weighted_sums_agree() {
+  for (const Eigen::Index d : {8, 32}) {
+    const Eigen::Index n = 500, k = 7;
+    const std::vector<T> values = random_values<T>(static_cast<std::size_t>(n * d), 90 + static_cast<unsigned>(d));
+    DenseShard<T> shard;
+    shard.rows = Eigen::Map<const RowMatrix<T>>(values.data(), n, d);
+    shard.global_rows = static_cast<std::uint64_t>(n);
+    shard.has_weights = true;
+    const std::vector<T> raw = random_values<T>(static_cast<std::size_t>(n), 91);
+    for (Eigen::Index i = 0; i < n; ++i)
+      shard.weights.push_back(i % 9 == 0 ? 0.0 : std::abs(static_cast<double>(raw[static_cast<std::size_t>(i)])));
+    FeatureRange products(static_cast<std::size_t>(d)), weights(1);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      if (shard.weight(i) == 0) continue;
+      weights.add(0, shard.weight(i));
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const WeightedProduct product = weighted_product(shard.weight(i), static_cast<double>(shard.row(i)[j]));
+        products.add(static_cast<std::size_t>(j), product.product);
+        products.add(static_cast<std::size_t>(j), product.error);
+      }
+    }
+    FixedPoint fixed(products);
+    fixed.set_weight_grid(FixedPoint(weights));
+    const RowMatrix<T> centres = shard.rows.matrix().topRows(k);
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+    std::vector<double> distances(static_cast<std::size_t>(n));
+    Assigner<T> plain(d, k);
+    plain.assign(shard, centres, labels, distances);
+    ClusterSums expected(k, fixed);
+    add_weighted_rows(shard, labels, fixed, expected);
+    RowMatrix<T> expected_means(k, d), got_means(k, d);
+    expected.means(fixed, expected_means);
+    for (const int threads : {1, 2}) {
+      set_threads(threads);
+      Assigner<T> fused(d, k);
+      ClusterSums got(k, fixed);
+      std::vector<std::int32_t> fused_labels(static_cast<std::size_t>(n));
+      fused.assign(shard, centres, fused_labels, distances, &got, &fixed);
+      set_threads(1);
+      EXPECT_EQ(fused_labels, labels);
+      got.means(fixed, got_means);
+      for (Eigen::Index c = 0; c < k; ++c) {
+        EXPECT_EQ(got.count(c), expected.count(c)) << "d=" << d << " cluster " << c;
+        EXPECT_TRUE(same_bits(got.weight(c), expected.weight(c))) << "d=" << d << " cluster " << c;
+        for (Eigen::Index j = 0; j < d; ++j)
+          EXPECT_TRUE(same_bits(got_means(c, j), expected_means(c, j))) << "d=" << d << " cluster " << c;
+      }
+    }
+  }
+}
+
 // FixedPoint::add_row (Kernels::add_fixed_row) at every level adds the same integers as
 // add_limbs value by value, for added and subtracted rows: one limb (float data), several
 // limbs (float64 data spanning many binades), the rounding form (k-means++ weights) and
@@ -833,6 +959,14 @@ TEST(SimdLevels, TileScoresSameBitsAtEveryLevel) {
 TEST(SimdLevels, AssignmentsSameBitsAtEveryLevel) {
   expect_assignments_agree<float>();
   expect_assignments_agree<double>();
+}
+TEST(Assigner, FusedWeightedSumsSameAsAddedAfterwards) {
+  expect_fused_weighted_sums_agree<float>();
+  expect_fused_weighted_sums_agree<double>();
+}
+TEST(SimdLevels, TileDecisionsSameAsPortableOnTiesAndExtremes) {
+  expect_adversarial_tile_assignments_agree<float>();
+  expect_adversarial_tile_assignments_agree<double>();
 }
 TEST(SimdLevels, FixedPointRowSumsSameAtEveryLevel) {
   expect_fixed_rows_agree<float>();

@@ -169,7 +169,9 @@ class Assigner {
       : features_(features), clusters_(clusters), distances_(features, clusters) {}
 
   /// Writes each row's label and its squared_distance to that centre; when `sums` is given,
-  /// also adds each row to its cluster's sums (fused: one pass over the data). Blocks are
+  /// also adds each row to its cluster's sums (fused: one pass over the data; for sums laid
+  /// out by a FixedPoint with a weight grid, each row with its sample weight, as
+  /// add_weighted_rows after the assignment would: the same sums). Blocks are
   /// shared among the OpenMP threads (set_threads); every row's result and the exact sums
   /// are the same for any number of threads.
   void assign(const DenseShard<T>& shard, const RowMatrix<T>& centroids,

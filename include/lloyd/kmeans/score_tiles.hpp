@@ -43,6 +43,8 @@ class ScoreTiles {
     panels_ = padded(k) / kPanel;
     packed_.assign(static_cast<std::size_t>(panels_ * kPanel * features_), T(0));
     norms_.assign(static_cast<std::size_t>(panels_ * kPanel), std::numeric_limits<T>::infinity());
+    centre_rows_.resize(static_cast<std::size_t>(k * features_));
+    std::copy_n(centres.data(), k * features_, centre_rows_.begin());  // exact in double
     for (Eigen::Index c = 0; c < k; ++c) {
       T* column = packed_.data() + (c / kPanel) * kPanel * features_ + c % kPanel;
       for (Eigen::Index j = 0; j < features_; ++j) column[j * kPanel] = T(-2) * centres(c, j);
@@ -66,10 +68,25 @@ class ScoreTiles {
                                    tile.data());
   }
 
+  /// Whether decide() decides rows at the SIMD level in use (else it leaves every row).
+  static bool decides() { return simd::kernels<T>().tile_nearest != nullptr; }
+  /// Assigner::nearest's decisions for the rows of a tile on their scores from compute()
+  /// (simd::Kernels::tile_nearest; margin[r]: the rounding margin of row r's scores): best[r]
+  /// and distance[r] where one centre is clearly nearest. Returns the rows left to the caller
+  /// (bit r), every row at a level without the kernel.
+  std::uint32_t decide(const T* score, Eigen::Index stride, Eigen::Index centres, const T* const* rows,
+                       const double* margin, int count, std::int32_t* best, double* distance) const {
+    const auto kernel = simd::kernels<T>().tile_nearest;
+    if (!kernel) return count >= 32 ? ~0u : (1u << count) - 1;
+    return kernel(score, stride, padded_centres(), centres, rows, centre_rows_.data(), features_, margin, count,
+                  best, distance);
+  }
+
  private:
   Eigen::Index slices() const { return (features_ + kSlice - 1) / kSlice; }
   Eigen::Index features_ = 0, panels_ = 0;
   std::vector<T> packed_, norms_;
+  std::vector<double> centre_rows_;  ///< the centres in double (k × d), for the exact distances
 };
 
 
