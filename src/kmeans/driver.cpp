@@ -272,12 +272,9 @@ class FullStep {
           const std::span<std::int32_t> labels(labels_.data() + offset, count);
           previous_.assign(labels.begin(), labels.end());
           distances_.resize(count);
-          if (sums && !block.weighted()) {
-            assigner_.assign(block, centres, labels, distances_, sums, &summary_.fixed);
-          } else {
-            assigner_.assign(block, centres, labels, distances_);
-            if (sums) add_weighted_rows(block, labels, summary_.fixed, *sums);
-          }
+          // Weighted or not, the sums are made in the assignment's own pass over the rows.
+          if (sums) assigner_.assign(block, centres, labels, distances_, sums, &summary_.fixed);
+          else assigner_.assign(block, centres, labels, distances_);
           inertia_.add(distances_, block.weights);
           for (std::size_t i = 0; i < count; ++i) changed += labels[i] != previous_[i];
         },
