@@ -130,7 +130,7 @@ void expect_bounded_seeding_to_pick_the_same_rows(const Comm& comm, const Bounde
                                                     blobs.data.global_rows, blobs.data.first_row);
   const DenseShard<T>& shard = setting.view ? view : blobs.data;
   const DataSummary summary = summarize(comm, shard);
-  for (const int k : {20, 60}) {
+  for (const int k : {20, 60, 140}) {  // rows sorted by cluster from kSortFromCentres = 128
     ParallelSeeding bounded, plain;
     plain.triangle_bounds = false;
     const RowMatrix<T> fast = initial_centres(comm, shard, InitMethod::KMeansPlusPlus, k, 3, 0, summary.fixed, bounded);
