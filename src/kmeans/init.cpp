@@ -185,7 +185,7 @@ class TriangleBounds {
   /// Disabled (`enabled` false): no bounds, every row read (the picks are the same).
   TriangleBounds(const std::vector<T>& row_norms, Eigen::Index features, int k, bool enabled)
       : enabled_(enabled), features_(features), k_(k), labels_(enabled ? row_norms.size() : 0, 0),
-        bounds_(static_cast<std::size_t>(8) * static_cast<std::size_t>(k)),
+        bounds_(static_cast<std::size_t>(std::max(8, 2 + static_cast<int>(std::log(k)))) * static_cast<std::size_t>(k)),
         any_bound_(static_cast<std::size_t>(k)) {
     double largest = 0;
     for (const T norm : row_norms) largest = std::max(largest, static_cast<double>(norm));
@@ -255,7 +255,7 @@ class TriangleBounds {
   Eigen::Index features_, k_;
   double largest_norm_ = 0, kappa_ = 0;
   std::vector<std::int32_t> labels_;
-  std::vector<T> bounds_;     ///< 8 rows of k: candidate t against centre j
+  std::vector<T> bounds_;     ///< a row of k per candidate (at least 8): candidate t against centre j
   std::vector<T> any_bound_;  ///< k: the least over the candidates
   std::vector<double> centre_margins_;
 };
