@@ -14,10 +14,23 @@ final inertia is the fit's. Reports per seed and the medians: seeding speed-up
 --check-ranks it also fits k-means|| (seed 0) at each of those rank counts and checks that
 the models are bit-identical (h5diff). Prints the load average before and after: on a
 shared machine, repeat when it was busy.
+
+With --baseline OTHER_LLOYD it instead times this build against another one on the same data
+(--data FILE:/X, e.g. /work/bigdata/n1M_d32_f32.h5:/X, or the generated blobs), interleaved:
+for every k in --ks, rank count in --rank-list and init, --repeats runs of each binary
+alternating (old, new, old, new, ...), each a fit with --max-iter 1 whose model is written,
+and reports the median seeding time (phases.init, slowest rank) and the median CPU time of
+the whole run (user + sys of mpirun and its ranks: less disturbed by other load) of each,
+their ratio, the init inertia, and whether the two models are identical (h5diff, timings
+excluded): the seeds must be the same bits.
+
+    /usr/bin/python3 scripts/bench/bench_seeding.py --baseline /work/ref-bin/lloyd-545aeff \
+        --data /work/bigdata/n1M_d32_f32.h5:/X --ks 64,256,1024 --rank-list 1,2 --repeats 3
 """
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -60,13 +73,67 @@ def fit(args, data, init, seed, ranks, output=None):
     return result
 
 
+def timed_fit(binary, data, k, init, ranks, output):
+    """One fit with --max-iter 1: its --json, and the CPU seconds of mpirun and its ranks."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = mpirun(ranks, binary, "fit", "--input", data, "--k", str(k), "--init", init, "--seed", "0",
+                    "--max-iter", "1", "--output", output, "--force", "--json")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(result.stdout.strip().splitlines()[-1]), cpu
+
+
+def compare_with_baseline(args, data, scratch):
+    """This build against --baseline, interleaved (see the module's docstring)."""
+    builds = {"old": args.baseline, "new": args.lloyd}
+    print(f"old: {args.baseline}\nnew: {args.lloyd}\ndata: {data}")
+    print(f"{'init':>10} {'k':>5} {'ranks':>5} {'old seed s':>10} {'new seed s':>10} {'speed-up':>8} "
+          f"{'old cpu s':>9} {'new cpu s':>9} {'init_inertia':>14} {'models':>9}")
+    for init in args.inits.split(","):
+        for k in [int(v) for v in args.ks.split(",")]:
+            for ranks in [int(v) for v in args.rank_list.split(",")]:
+                seed_s = {name: [] for name in builds}
+                cpu_s = {name: [] for name in builds}
+                inertia = {}
+                for _ in range(args.repeats):
+                    for name, binary in builds.items():
+                        r, cpu = timed_fit(binary, data, k, init, ranks, os.path.join(scratch, f"{name}.h5"))
+                        seed_s[name].append(r["phases"]["init"])
+                        cpu_s[name].append(cpu)
+                        inertia[name] = r["init_inertia"]
+                same = subprocess.run(["h5diff", "--exclude-path", "/timings", os.path.join(scratch, "old.h5"),
+                                       os.path.join(scratch, "new.h5")], capture_output=True).returncode == 0
+                old, new = statistics.median(seed_s["old"]), statistics.median(seed_s["new"])
+                old_cpu, new_cpu = statistics.median(cpu_s["old"]), statistics.median(cpu_s["new"])
+                print(f"{init:>10} {k:>5} {ranks:>5} {old:>10.3f} {new:>10.3f} {old / new:>7.2f}x "
+                      f"{old_cpu:>9.2f} {new_cpu:>9.2f} {inertia['new']:>14.6e} "
+                      f"{'identical' if same else 'DIFFERENT'}", flush=True)
+
+
 def main():
     parser = data_arguments(__doc__, samples=1000000, features=32, centers=256)
     parser.add_argument("--k", type=int, default=256)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--check-ranks", default="", help="e.g. 1,2,3,4")
+    parser.add_argument("--baseline", help="another lloyd binary to time against this one")
+    parser.add_argument("--data", help="FILE:/DATASET to seed instead of generated blobs")
+    parser.add_argument("--ks", default="64,256,1024", help="with --baseline")
+    parser.add_argument("--rank-list", default="1,2", help="with --baseline")
+    parser.add_argument("--inits", default="k-means++,k-means||", help="with --baseline")
+    parser.add_argument("--repeats", type=int, default=3, help="with --baseline")
     args = parser.parse_args()
+    if args.baseline:
+        print(f"load average before: {os.getloadavg()}")
+        with tempfile.TemporaryDirectory(prefix="lloyd-bench-seeding-") as scratch:
+            data = args.data
+            if not data:
+                data = os.path.join(scratch, "blobs.h5")
+                generate(args, data, "--dtype", args.dtype, "--seed", "7")
+                data += ":/X"
+            compare_with_baseline(args, data, scratch)
+        print(f"load average after: {os.getloadavg()}")
+        return
     print(f"load average before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory(prefix="lloyd-bench-seeding-") as scratch:
         data = os.path.join(scratch, "blobs.h5")

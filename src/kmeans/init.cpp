@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <optional>
 #include <type_traits>
 
@@ -32,12 +33,14 @@ double clamped(T distance) {
 // cumulative weight first exceeds them. Only the owner of a draw scans
 // its rows (one pass over the weights, no random numbers per row). Returns global row
 // indices; KeyIndex::none().index where every weight is 0 (every row sits on a centre).
+// `local_total`, where given, receives this rank's Σ of the fixed-point weights (a k-means++
+// step's potential before any candidate: the same terms as Kernels::seed_fold_lanes' base).
 // Collective over comm.
 template <class W>
 std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t first_row,
                                             const std::vector<W>& weights, double largest,
                                             int count, const CounterRng& rng,
-                                            std::uint64_t stream) {
+                                            std::uint64_t stream, Int128* local_total = nullptr) {
   // The weights are squared distances of accepted values (value_range.hpp): finite. Should
   // anything else reach here, no integer conversion may overflow: a non-finite `largest`
   // (the same on every rank) is refused by all ranks together, and each weight is clamped
@@ -58,6 +61,7 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
                            static_cast<std::ptrdiff_t>(kBlock), block_sums.data());
   Int128 local = 0;
   for (const std::int64_t sum : block_sums) local += sum;
+  if (local_total) *local_total = local;
   // The ranks' totals, as two 64-bit halves each (an Int128 has no MPI type of its own).
   const std::uint64_t halves[2] = {static_cast<std::uint64_t>(local),
                                    static_cast<std::uint64_t>(local >> 64)};
@@ -98,18 +102,23 @@ std::vector<std::uint64_t> sample_by_weight(const Comm& comm, std::uint64_t firs
   return chosen;
 }
 
-// One thread's part of a k-means++ step: per candidate, its potential and the largest
-// min(D², d²); the rows some candidate comes closer to and their distances (stride each), up
-// to `capacity` rows — beyond, only the blocks of rows that were not all kept, whose
-// distances to the chosen candidate move_closer computes again (keeping them all held about
-// 2× the shard at the first steps, where most rows come closer).
+// Rows [first, second) of the shard as a k-means++ step reads them (at most kSeedBlockRows).
+using RowRange = std::pair<Eigen::Index, Eigen::Index>;
+
+// One thread's part of a k-means++ step: per candidate, its potential over the rows read and
+// the largest min(D², d²); the fixed-point Σ D² of the rows read (read_base: what those rows
+// add to the potential before any candidate); the rows some candidate comes closer to and
+// their distances (stride each), up to `capacity` rows — beyond, only the ranges of rows
+// that were not all kept, whose distances to the chosen candidate move_closer computes again
+// (keeping them all held about 2× the shard at the first steps, where most rows come closer).
 template <class T>
 struct Closer {
   std::vector<Int128> potential;
   std::vector<double> largest;
+  Int128 read_base = 0;
   std::vector<Eigen::Index> rows;
   std::vector<T> distances;
-  std::vector<Eigen::Index> overflowed;  ///< blocks (of kSeedBlockRows) with rows not kept
+  std::vector<Eigen::Index> overflowed;  ///< the step's ranges (their numbers) with rows not kept
   std::size_t capacity = 0;
   std::vector<T> columns;  ///< scratch: a register's worth of rows as columns
   std::vector<std::ptrdiff_t> kept_rows;  ///< scratch: Kernels::seed_fold_lanes' kept rows
@@ -118,15 +127,16 @@ struct Closer {
   void start(std::size_t stride, std::size_t rows_kept_at_most) {
     potential.assign(stride, 0);
     largest.assign(stride, 0.0);
+    read_base = 0;
     rows.clear();
     distances.clear();
     overflowed.clear();
     capacity = rows_kept_at_most;
   }
-  /// Keeps row i (of `block`) and its distances to the candidates (stride of them).
-  void keep(Eigen::Index i, const T* distance, std::size_t stride, Eigen::Index block) {
+  /// Keeps row i (of range number `range`) and its distances to the candidates (stride).
+  void keep(Eigen::Index i, const T* distance, std::size_t stride, Eigen::Index range) {
     if (rows.size() >= capacity) {
-      if (overflowed.empty() || overflowed.back() != block) overflowed.push_back(block);
+      if (overflowed.empty() || overflowed.back() != range) overflowed.push_back(range);
       return;
     }
     rows.push_back(i);
@@ -175,7 +185,7 @@ class TriangleBounds {
   /// Disabled (`enabled` false): no bounds, every row read (the picks are the same).
   TriangleBounds(const std::vector<T>& row_norms, Eigen::Index features, int k, bool enabled)
       : enabled_(enabled), features_(features), k_(k), labels_(enabled ? row_norms.size() : 0, 0),
-        bounds_(static_cast<std::size_t>(8) * static_cast<std::size_t>(k)),
+        bounds_(static_cast<std::size_t>(std::max(8, 2 + static_cast<int>(std::log(k)))) * static_cast<std::size_t>(k)),
         any_bound_(static_cast<std::size_t>(k)) {
     double largest = 0;
     for (const T norm : row_norms) largest = std::max(largest, static_cast<double>(norm));
@@ -221,6 +231,11 @@ class TriangleBounds {
     const T* bound = bounds_.data() + t * k_;
     return {labels_.data(), bound, k_, bound};
   }
+  bool enabled() const { return enabled_; }
+  /// A row of centre j with D² ≤ any(j) is proven no closer to any candidate, one with
+  /// D² ≤ bound(t, j) no closer to candidate t (after set; j below its `chosen`).
+  T any(std::int32_t j) const { return any_bound_[static_cast<std::size_t>(j)]; }
+  T bound(Eigen::Index t, std::int32_t j) const { return bounds_[static_cast<std::size_t>(t * k_ + j)]; }
 
  private:
   double margin(const T* point) const {
@@ -240,7 +255,7 @@ class TriangleBounds {
   Eigen::Index features_, k_;
   double largest_norm_ = 0, kappa_ = 0;
   std::vector<std::int32_t> labels_;
-  std::vector<T> bounds_;     ///< 8 rows of k: candidate t against centre j
+  std::vector<T> bounds_;     ///< a row of k per candidate (at least 8): candidate t against centre j
   std::vector<T> any_bound_;  ///< k: the least over the candidates
   std::vector<double> centre_margins_;
 };
@@ -273,15 +288,22 @@ class ColumnGroups {
   const T* group(Eigen::Index first) const { return data_ + first * d_; }
   /// Local row i as a row.
   void copy_row(Eigen::Index i, T* out) const {
-    if (i >= grouped_rows()) {
-      std::copy_n(data_ + i * d_, d_, out);
-      return;
-    }
-    const T* group = data_ + (i / W) * W * d_;
-    for (Eigen::Index j = 0; j < d_; ++j) out[j] = group[j * W + i % W];
+    const auto [values, stride] = locate(i);
+    for (Eigen::Index j = 0; j < d_; ++j) out[j] = values[j * stride];
+  }
+  /// Exchanges the values of local rows p and q.
+  void swap_rows(Eigen::Index p, Eigen::Index q) {
+    const auto [a, a_stride] = locate(p);
+    const auto [b, b_stride] = locate(q);
+    for (Eigen::Index j = 0; j < d_; ++j) std::swap(a[j * a_stride], b[j * b_stride]);
   }
 
  private:
+  // Local row i's first value and the distance between its values.
+  std::pair<T*, Eigen::Index> locate(Eigen::Index i) const {
+    if (i >= grouped_rows()) return {data_ + i * d_, 1};
+    return {data_ + (i / W) * W * d_ + i % W, W};
+  }
   // Each group copied aside and rewritten from the copy by `from_copy`.
   template <class FromCopy>
   void rearrange(FromCopy&& from_copy) {
@@ -328,6 +350,8 @@ class CandidateDistances {
   void use(const ColumnGroups<T>* groups) { groups_ = groups; }
   const simd::Kernels<T>& kernels() const { return kernels_; }
   const std::vector<T>& norms_of_rows() const { return row_norms_; }
+  /// The norms follow the rows where ClusterOrder moves them.
+  std::vector<T>& norms_of_rows() { return row_norms_; }
   /// out[0, padded()) for local row i, clamped at 0 (padding columns: ‖x‖²).
   void row(Eigen::Index i, T* out) const {
     scorer_.scores(shard_.row(i), out);
@@ -409,11 +433,209 @@ class CandidateDistances {
   const ColumnGroups<T>* groups_ = nullptr;
 };
 
-// Collective over comm: the greedy choice of a k-means++ step, the trial whose potential
-// (the threads' parts summed over the ranks, exact integers) is lowest; ties: the first.
+// The local rows of the unweighted k-means++ steps, sorted by their nearest chosen centre so
+// that a step skips whole clusters (Raff, "Exact Acceleration of K-Means++ and K-Means||",
+// IJCAI 2021): kept as segments, runs of consecutive rows of one centre with their largest D²
+// (the radius²). A step's candidates cannot come closer to any row of a segment whose radius²
+// is within its centre's bounds (TriangleBounds::any: every candidate at least twice the
+// radius away, rounding included), so a step reads only the rows of the other segments
+// (live_ranges) — dense runs of column groups, because the rows of a centre are next to each
+// other (in file order a group of 16 rows mixes clusters and was rarely skipped whole: the
+// per-row bounds' gathers cost more than they saved below 128 features). When the new centre
+// takes rows from a segment, the segment is partitioned in place into [rows staying][rows
+// taken], the latter a new segment of the new centre (regroup). The rows move in the shard
+// itself (as ColumnGroups already rearranges it, no copy of it) with their D², label, norm
+// and file position (perm, pos_of: 8 bytes per row), and the D² are kept once more in file
+// order for the sampling, which must see the rows in that order (the same picks). The
+// destructor puts every row back where it was: the shard is again the same bits (also when an
+// exception leaves the seeding). Not `sorted` (a view, whose memory is not lloyd's, or the
+// every-distance path): the rows stay in file order as one segment of any centre, read by
+// every step (the picks are the same either way).
 template <class T>
-Eigen::Index lowest_potential(const Comm& comm, const std::vector<Closer<T>>& closer, std::size_t width, int trials) {
-  std::vector<Int128> potential(width, 0);
+class ClusterOrder {
+ public:
+  struct Segment {
+    Eigen::Index begin, end;
+    std::int32_t label;  ///< the rows' nearest centre; −1: any (not sorted)
+    T radius;            ///< the largest D² of its rows
+  };
+  ClusterOrder(const DenseShard<T>& shard, CandidateDistances<T>& kernel, TriangleBounds<T>& bounds,
+               std::vector<T>&& closest, bool grouped, bool sorted)
+      : data_(const_cast<T*>(shard.rows.data())), n_(shard.local_rows()), d_(shard.features()),
+        sorted_(sorted), kernel_(kernel), labels_(bounds.labels()), closest_(std::move(closest)) {
+    if (sorted_) {
+      perm_.resize(static_cast<std::size_t>(n_));
+      std::iota(perm_.begin(), perm_.end(), std::uint32_t{0});
+      pos_of_ = perm_;
+      by_row_ = closest_;
+      buffer_.resize(static_cast<std::size_t>(d_));
+    }
+    segments_.push_back({0, n_, sorted_ ? 0 : -1, largest_of(0, n_)});
+    if (grouped) {  // last: nothing may throw once the shard is rearranged
+      groups_.emplace(shard, kernel.kernels());
+      kernel.use(&*groups_);
+    }
+  }
+  ~ClusterOrder() {
+    kernel_.use(nullptr);
+    groups_.reset();  // rows again, in the sorted order
+    restore_file_order();
+  }
+  ClusterOrder(const ClusterOrder&) = delete;
+  ClusterOrder& operator=(const ClusterOrder&) = delete;
+
+  /// Each row's D², in the order the rows are stored now (CandidateDistances reads them so).
+  const std::vector<T>& closest() const { return closest_; }
+  /// Each row's D² in file order (for the sampling).
+  const std::vector<T>& by_row() const { return sorted_ ? by_row_ : closest_; }
+  /// Stored row i comes closer to new centre c: distance is its D² now.
+  void take(Eigen::Index i, T distance, std::int32_t c) {
+    const auto r = static_cast<std::size_t>(i);
+    closest_[r] = distance;
+    if (labels_) labels_[i] = c;
+    if (sorted_) by_row_[perm_[r]] = distance;
+  }
+  /// Local row `local` (file order) as a row.
+  void copy_row(std::uint64_t local, T* out) const {
+    const auto i = static_cast<Eigen::Index>(sorted_ ? pos_of_[local] : local);
+    if (groups_) groups_->copy_row(i, out);
+    else std::copy_n(data_ + i * d_, d_, out);
+  }
+
+  /// The rows a step with these bounds must read: whole column groups (a group that holds
+  /// rows of a live segment is read whole, once; its other rows' terms are then computed
+  /// too — the same integers), cut into ranges of at most kSeedBlockRows rows.
+  std::vector<RowRange> live_ranges(const TriangleBounds<T>& bounds) const {
+    constexpr Eigen::Index W = simd::SeedBlock<T>::kGroupRows;
+    std::vector<RowRange> ranges;
+    Eigen::Index first = 0, last = 0;  // the run of live groups being collected
+    auto flush = [&] {
+      for (Eigen::Index a = first; a < last; a += kSeedBlockRows) ranges.emplace_back(a, std::min(last, a + kSeedBlockRows));
+    };
+    for (const Segment& segment : segments_) {
+      if (segment.label >= 0 && segment.radius <= bounds.any(segment.label)) continue;
+      const Eigen::Index begin = segment.begin / W * W, end = std::min(n_, (segment.end + W - 1) / W * W);
+      if (last > first && begin <= last) {
+        last = std::max(last, end);
+      } else {
+        flush();
+        first = begin;
+        last = end;
+      }
+    }
+    flush();
+    return ranges;
+  }
+
+  /// After new centre c (candidate `best` of the bounds) took its rows (take): each segment
+  /// it may have taken rows from (its radius² beyond the bound of (best, its centre)) is
+  /// split in place into the rows staying and the rows of c. Returns the largest D² of the
+  /// rank's rows.
+  double regroup(std::int32_t c, const TriangleBounds<T>& bounds, Eigen::Index best) {
+    if (!sorted_) {
+      segments_[0].radius = largest_of(0, n_);
+      return static_cast<double>(segments_[0].radius);
+    }
+    std::vector<Segment> taken;
+    for (Segment& segment : segments_) {
+      if (segment.radius <= bounds.bound(best, segment.label)) continue;
+      const Eigen::Index i = partition(segment.begin, segment.end, [&](Eigen::Index r) { return labels_[r] != c; });
+      if (i == segment.end) continue;  // none taken
+      add_shells(i, segment.end, c, largest_of(i, segment.end), taken);
+      segment.end = i;
+      segment.radius = largest_of(segment.begin, i);
+    }
+    std::erase_if(segments_, [](const Segment& segment) { return segment.begin == segment.end; });
+    segments_.insert(segments_.end(), taken.begin(), taken.end());
+    std::sort(segments_.begin(), segments_.end(),
+              [](const Segment& a, const Segment& b) { return a.begin < b.begin; });
+    T largest = 0;
+    for (const Segment& segment : segments_) largest = std::max(largest, segment.radius);
+    return static_cast<double>(largest);
+  }
+
+ private:
+  // Rows [begin, end) reordered in place so that those with keep(r) come first; returns
+  // where the others begin.
+  template <class Keep>
+  Eigen::Index partition(Eigen::Index begin, Eigen::Index end, Keep&& keep) {
+    Eigen::Index i = begin, j = end;
+    while (true) {
+      while (i < j && keep(i)) ++i;
+      while (i < j && !keep(j - 1)) --j;
+      if (i >= j) return i;
+      swap_rows(i++, --j);
+    }
+  }
+  // The rows [begin, end) of centre c (largest D²: radius) as segments of shells of D²
+  // (Raff's rows sorted by their distance, coarsely): beyond radius/4, radius/16, the rest,
+  // so that a candidate at twice the inner shells' distance skips them.
+  void add_shells(Eigen::Index begin, Eigen::Index end, std::int32_t c, T radius, std::vector<Segment>& out) {
+    const T outer = radius / 4, middle = radius / 16;
+    const Eigen::Index a = partition(begin, end, [&](Eigen::Index r) { return closest_[static_cast<std::size_t>(r)] > middle; });
+    const Eigen::Index b = partition(begin, a, [&](Eigen::Index r) { return closest_[static_cast<std::size_t>(r)] > outer; });
+    const Eigen::Index cuts[4] = {begin, b, a, end};
+    for (int s = 0; s < 3; ++s)
+      if (cuts[s] < cuts[s + 1]) out.push_back({cuts[s], cuts[s + 1], c, largest_of(cuts[s], cuts[s + 1])});
+  }
+  T largest_of(Eigen::Index begin, Eigen::Index end) const {
+    T largest = 0;
+    for (Eigen::Index i = begin; i < end; ++i) largest = std::max(largest, closest_[static_cast<std::size_t>(i)]);
+    return largest;
+  }
+  void swap_rows(Eigen::Index p, Eigen::Index q) {
+    if (groups_) groups_->swap_rows(p, q);
+    else std::swap_ranges(data_ + p * d_, data_ + (p + 1) * d_, data_ + q * d_);
+    const auto a = static_cast<std::size_t>(p), b = static_cast<std::size_t>(q);
+    std::swap(closest_[a], closest_[b]);
+    std::swap(labels_[a], labels_[b]);
+    std::vector<T>& norms = kernel_.norms_of_rows();
+    std::swap(norms[a], norms[b]);
+    std::swap(perm_[a], perm_[b]);
+    pos_of_[perm_[a]] = static_cast<std::uint32_t>(p);
+    pos_of_[perm_[b]] = static_cast<std::uint32_t>(q);
+  }
+  // Every row back at its file position, cycle by cycle (the rows are rows again).
+  void restore_file_order() noexcept {
+    for (std::size_t start = 0; start < perm_.size(); ++start) {
+      if (perm_[start] == start) continue;
+      std::copy_n(data_ + static_cast<Eigen::Index>(start) * d_, d_, buffer_.data());
+      std::size_t at = start;
+      while (true) {
+        const std::size_t from = pos_of_[at];  // where the row of file position `at` is
+        perm_[at] = static_cast<std::uint32_t>(at);
+        T* to = data_ + static_cast<Eigen::Index>(at) * d_;
+        if (from == start) {
+          std::copy_n(buffer_.data(), d_, to);
+          break;
+        }
+        std::copy_n(data_ + static_cast<Eigen::Index>(from) * d_, d_, to);
+        at = from;
+      }
+    }
+  }
+
+  T* data_;
+  Eigen::Index n_, d_;
+  bool sorted_;
+  CandidateDistances<T>& kernel_;
+  std::int32_t* labels_;           ///< TriangleBounds' (stored order); nullptr: no bounds
+  std::vector<T> closest_;         ///< D², stored order
+  std::vector<T> by_row_;          ///< D², file order (sorted only)
+  std::vector<std::uint32_t> perm_;    ///< stored position → file position (sorted only)
+  std::vector<std::uint32_t> pos_of_;  ///< file position → stored position (sorted only)
+  std::vector<T> buffer_;          ///< one row, for restore_file_order
+  std::vector<Segment> segments_;  ///< in stored order
+  std::optional<ColumnGroups<T>> groups_;
+};
+
+// Collective over comm: the greedy choice of a k-means++ step, the trial whose potential
+// (`unread`, what the rows the step did not read add to every candidate's potential, plus the
+// threads' parts, summed over the ranks: exact integers) is lowest; ties: the first.
+template <class T>
+Eigen::Index lowest_potential(const Comm& comm, const std::vector<Closer<T>>& closer, std::size_t width, int trials,
+                              Int128 unread = 0) {
+  std::vector<Int128> potential(width, unread);
   for (const Closer<T>& part : closer)
     for (std::size_t t = 0; t < potential.size(); ++t) potential[t] += part.potential[t];
   comm.allreduce_sum(potential);
@@ -422,34 +644,29 @@ Eigen::Index lowest_potential(const Comm& comm, const std::vector<Closer<T>>& cl
 }
 
 // The end of a k-means++ step: the rows that the chosen candidate (row `best` of the
-// candidates, now centre c) comes closer to take it as their nearest centre and its distance
-// as their D². Its distances are computed again — the same bits as in the step (each
-// candidate's chain is its own) — for the rows its bounds do not rule out, rather than kept
-// from the step for every candidate. `factor`: a fixed-point scale under which every D² is
-// below 2^52 (the step's potentials, computed again here, are not used).
-template <class T>
-void move_closer(CandidateDistances<T>& kernel, TriangleBounds<T>& bounds, const std::vector<Closer<T>>& parts,
-                 std::size_t stride, const RowMatrix<T>& candidates, Eigen::Index best, int c, double factor,
-                 std::vector<T>& closest) {
-  std::int32_t* labels = bounds.labels();
-  std::vector<Eigen::Index> again;  // the blocks whose closer rows were not all kept
+// candidates) comes closer to take it as their nearest centre and its distance as their D²
+// (take(i, distance)). Its distances are computed again — the same bits as in the step (each
+// candidate's chain is its own) — for the rows of the step's ranges whose closer rows were
+// not all kept (pruning: the bounds of `best` alone), rather than kept from the step for
+// every candidate. `factor`: a fixed-point scale under which every D² is below 2^52 (the
+// step's potentials, computed again here, are not used).
+template <class T, class Take>
+void move_closer(CandidateDistances<T>& kernel, const Pruning<T>& pruning, const std::vector<Closer<T>>& parts,
+                 std::size_t stride, const RowMatrix<T>& candidates, Eigen::Index best, double factor,
+                 const std::vector<RowRange>& ranges, const T* closest, Take&& take) {
+  std::vector<Eigen::Index> again;  // the ranges whose closer rows were not all kept
   for (const Closer<T>& part : parts) {
     for (std::size_t r = 0; r < part.rows.size(); ++r) {
       const T distance = part.distances[r * stride + static_cast<std::size_t>(best)];
-      const auto i = static_cast<std::size_t>(part.rows[r]);
-      if (distance < closest[i]) {
-        closest[i] = distance;
-        if (labels) labels[i] = c;
-      }
+      const Eigen::Index i = part.rows[r];
+      if (distance < closest[i]) take(i, distance);
     }
     again.insert(again.end(), part.overflowed.begin(), part.overflowed.end());
   }
   if (again.empty()) return;
-  // (A kept row of such a block comes out the same again: its D² is already that distance.)
+  // (A kept row of such a range comes out the same again: its D² is already that distance.)
   kernel.set(RowMatrix<T>(candidates.row(best)));
-  const Pruning<T> pruning = bounds.only(best);
-  const auto n_local = static_cast<Eigen::Index>(closest.size());
-  const auto blocks = static_cast<std::ptrdiff_t>(again.size());
+  const auto count = static_cast<std::ptrdiff_t>(again.size());
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads()) if (threads() > 1)
 #endif
@@ -459,15 +676,20 @@ void move_closer(CandidateDistances<T>& kernel, TriangleBounds<T>& bounds, const
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (std::ptrdiff_t b = 0; b < blocks; ++b) {
-      const Eigen::Index block = again[static_cast<std::size_t>(b)];
-      kernel.fold(block * kSeedBlockRows, std::min(n_local, (block + 1) * kSeedBlockRows), closest.data(), pruning,
-                  factor, 1, scratch, [&](Eigen::Index i, const T* distance) {
-                    closest[static_cast<std::size_t>(i)] = distance[0];
-                    if (labels) labels[i] = c;
-                  });
+    for (std::ptrdiff_t r = 0; r < count; ++r) {
+      const RowRange range = ranges[static_cast<std::size_t>(again[static_cast<std::size_t>(r)])];
+      kernel.fold(range.first, range.second, closest, pruning, factor, 1, scratch,
+                  [&](Eigen::Index i, const T* distance) { take(i, distance[0]); });
     }
   }
+}
+
+// Every local row, in ranges of kSeedBlockRows (the steps that read every row).
+inline std::vector<RowRange> every_row(Eigen::Index rows) {
+  std::vector<RowRange> ranges;
+  for (Eigen::Index first = 0; first < rows; first += kSeedBlockRows)
+    ranges.emplace_back(first, std::min(rows, first + kSeedBlockRows));
+  return ranges;
 }
 
 // The k-means++ steps with sample weights (centre 0 is chosen, `closest` holds every row's D²
@@ -485,6 +707,7 @@ void weighted_plus_plus_steps(const Comm& comm, const DenseShard<T>& shard, int 
   std::vector<Closer<T>> closer(static_cast<std::size_t>(threads()));
   constexpr Eigen::Index kCarryRows = kSeedBlockRows;
   const std::size_t kept_at_most = kept_rows_per_thread(shard, width);
+  const std::vector<RowRange> blocks = every_row(n_local);
   for (int c = 1; c < k; ++c) {
     double local_max = 0, local_closest = 0;
     for (Eigen::Index i = 0; i < n_local; ++i) {
@@ -540,25 +763,35 @@ void weighted_plus_plus_steps(const Comm& comm, const DenseShard<T>& shard, int 
     const Eigen::Index best = lowest_potential(comm, closer, width, trials);
     centres.row(c) = candidate_rows.row(best);
     const double closest_bound[1] = {local_closest};
-    move_closer(kernel, bounds, closer, width, candidate_rows, best, c,
-                1.0 / FixedPoint(closest_bound).to_double(1, 0), closest);
+    std::int32_t* labels = bounds.labels();
+    move_closer(kernel, bounds.only(best), closer, width, candidate_rows, best,
+                1.0 / FixedPoint(closest_bound).to_double(1, 0), blocks, closest.data(),
+                [&](Eigen::Index i, T distance) {
+                  closest[static_cast<std::size_t>(i)] = distance;
+                  if (labels) labels[i] = c;
+                });
   }
 }
 
 // k-means++ with greedy trials, as scikit-learn: 2 + ⌊ln k⌋ candidates drawn by D² sampling
 // (sample_by_weight), the one lowering the potential most is kept. Distances come from
 // CandidateDistances (the same bits for any rank layout and thread count). Each step is one
-// pass over the rows, shared among the threads: besides the rows it reads only D², and it
-// keeps the candidates' distances only for the rows some candidate comes closer to (the only
-// rows the chosen one can change).
-// The features from which the triangle inequality's bounds pay in the unweighted k-means++
-// steps. Rows lie in file order, so a group of a register's rows (the unit those steps read)
-// holds rows of many clusters and is rarely skipped whole: the bounds save the arithmetic
-// of the candidates no row of the group can come closer to, not the reading of the rows.
-// Measured on 64 blobs, k = 256, 1 rank (CPU time of the whole fit, same run): 200k × 256
-// float64 8.6 s against 12.9 s without; 1M × 32 float32 5.4 s against 4.0 s (the gathers of
-// the bounds cost more than the arithmetic they save, the reading being the same).
+// pass over the rows it cannot rule out, shared among the threads: the rows are kept sorted
+// by nearest centre (ClusterOrder) and a step skips the clusters its candidates are all too
+// far from to change; of the rows it reads it keeps the candidates' distances only for the
+// rows some candidate comes closer to (the only rows the chosen one can change).
+// The features from which the triangle inequality's per-row bounds (TriangleBounds, inside
+// the rows a step reads) pay. Below, the bounds' gathers cost more than the arithmetic they
+// save: the rows of a group are read anyway. Measured before the rows were sorted by
+// cluster, on 64 blobs, k = 256, 1 rank (CPU time of the whole fit, same run): 200k × 256
+// float64 8.6 s against 12.9 s without; 1M × 32 float32 5.4 s against 4.0 s.
 constexpr Eigen::Index kBoundsFromFeatures = 128;
+// The centres from which sorting the rows by cluster pays. Below, the clusters are wide (a
+// few blobs each), a candidate is within twice the radius of most of them, and moving the
+// rows costs more than the steps save. Measured on 1M × 32 float32 (64 blobs), 1 rank, CPU
+// time of the fit, same run: k = 64 1.37 s sorted against 1.14 s not; k = 256 2.32 against
+// 4.10 s.
+constexpr int kSortFromCentres = 128;
 
 template <class T>
 RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int k,
@@ -572,9 +805,13 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
   const std::vector<std::uint64_t> first =
       weighted_random_rows(comm, shard, 1, rng, stream_id(Stream::FirstCentre, restart));
   centres.row(0) = rows_as_matrix(comm, shard, first).row(0);
-  // With sample weights the steps go row by row: a row the bounds rule out is not read.
-  TriangleBounds<T> bounds(kernel.norms_of_rows(), d, k,
-                           triangle_bounds && (shard.weighted() || d >= kBoundsFromFeatures));
+  if (k == 1) return centres;
+  // The rows sorted by cluster (ClusterOrder): not in a view's memory (the caller's, which may
+  // be read-only or read meanwhile), nor with sample weights (their steps go row by row).
+  const bool sort_rows = triangle_bounds && k >= kSortFromCentres && !shard.is_view() && !shard.weighted() &&
+                         n_local <= std::numeric_limits<std::uint32_t>::max();
+  const bool row_bounds = shard.weighted() || d >= kBoundsFromFeatures;
+  TriangleBounds<T> bounds(kernel.norms_of_rows(), d, k, triangle_bounds && (row_bounds || sort_rows));
   // every row's label: centre 0
 
   // closest[i]: D²(x_i) to the nearest chosen centre; only ever decreases, so its global
@@ -609,44 +846,42 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
   std::vector<Closer<T>> closer(static_cast<std::size_t>(threads()));
   const std::size_t kept_at_most = kept_rows_per_thread(shard, width);
 
-  // ColumnGroups rearranges the rows in place: never in memory the shard only views (the
-  // caller's, which may be read-only or read meanwhile). A view's steps then read the rows
-  // as they are, transposing them in each step: the same bits, a slower seeding.
-  std::optional<ColumnGroups<T>> groups;
-  if (kernel.in_lanes(trials) && k > 1 && !shard.is_view()) {
-    groups.emplace(shard, kernel.kernels());
-    kernel.use(&*groups);
-  }
+  // The rows as column groups (in place) where the steps take rows in register lanes; never
+  // in a view's memory: a view's steps read the rows as they are, transposing them in each
+  // step (the same bits, a slower seeding).
+  ClusterOrder<T> order(shard, kernel, bounds, std::move(closest), kernel.in_lanes(trials) && !shard.is_view(),
+                        sort_rows);
   auto fetch_candidates = [&](const std::vector<std::uint64_t>& candidates) -> RowMatrix<T> {
-    if (!groups) return rows_as_matrix(comm, shard, candidates);
     const std::vector<T> values = fetch_rows_by<T>(comm, shard.first_row, static_cast<std::size_t>(d), candidates,
-                                                   [&](std::uint64_t local, T* out) {
-                                                     groups->copy_row(static_cast<Eigen::Index>(local), out);
-                                                   });
+                                                   [&](std::uint64_t local, T* out) { order.copy_row(local, out); });
     return Eigen::Map<const RowMatrix<T>>(values.data(), static_cast<Eigen::Index>(candidates.size()), d);
   };
   for (int c = 1; c < k; ++c) {
     const std::uint64_t stream =
         stream_id(Stream::SquaredDistance, restart, static_cast<std::uint64_t>(c) * 64);
+    Int128 local_base = 0;  // this rank's Σ D² in the fixed point below
     std::vector<std::uint64_t> candidates =
-        sample_by_weight(comm, shard.first_row, closest, max_closest, trials, rng, stream);
+        sample_by_weight(comm, shard.first_row, order.by_row(), max_closest, trials, rng, stream, &local_base);
     for (int t = 0; t < trials; ++t)
       if (candidates[t] == KeyIndex::none().index)  // fewer distinct rows than k: any row
         candidates[t] = distinct_random_rows(comm, shard, 1, rng, stream + 1 + static_cast<std::uint64_t>(t))[0];
     const RowMatrix<T> candidate_rows = fetch_candidates(candidates);
     kernel.set(candidate_rows);
     bounds.set(candidate_rows, trials, centres, c);
-    const Pruning<T> pruning = bounds.all();
+    const Pruning<T> pruning = row_bounds ? bounds.all() : Pruning<T>{};
+    const std::vector<RowRange> ranges = order.live_ranges(bounds);
 
     // Greedy choice: keep the candidate that lowers the potential Σ min(D², d²) most. The
-    // potentials are fixed-point integer sums (int64 words carried into 128 bits every
-    // kCarryRows rows: terms of at most 2^52 — the largest D² may round up to it — cannot
-    // overflow 1024 of them; 2048 could, by one), so every rank and thread count picks the
-    // same one.
+    // potentials are fixed-point integer sums (int64 words carried into 128 bits every range
+    // of kSeedBlockRows rows: terms of at most 2^52 — the largest D² may round up to it —
+    // cannot overflow 1024 of them; 2048 could, by one), so every rank and thread count picks
+    // the same one. A row the step does not read adds its D² to every potential: the rank's
+    // Σ D² (local_base, from the sampling) less that of the rows read is added to them all.
     const double bound[1] = {max_closest};
     const FixedPoint scale(bound);
     const double factor = 1.0 / scale.to_double(1, 0);  // 2^shift: exact
-    constexpr Eigen::Index kCarryRows = kSeedBlockRows;  // a multiple of the column groups' W
+    const std::vector<T>& stored = order.closest();
+    const auto range_count = static_cast<std::ptrdiff_t>(ranges.size());
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads()) if (threads() > 1)
 #endif
@@ -656,18 +891,23 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-      for (Eigen::Index block = 0; block < (n_local + kCarryRows - 1) / kCarryRows; ++block)
-        kernel.fold(block * kCarryRows, std::min(n_local, (block + 1) * kCarryRows), closest.data(), pruning,
-                    factor, trials, mine,
-                    [&](Eigen::Index i, const T* distance) { mine.keep(i, distance, width, block); });
+      for (std::ptrdiff_t r = 0; r < range_count; ++r) {
+        const auto [begin, end] = ranges[static_cast<std::size_t>(r)];
+        kernel.fold(begin, end, stored.data(), pruning, factor, trials, mine,
+                    [&](Eigen::Index i, const T* distance) { mine.keep(i, distance, width, r); });
+        std::int64_t base = 0;
+        kernel.kernels().seed_weight_sums(stored.data() + begin, end - begin, max_closest, factor, end - begin, &base);
+        mine.read_base += base;
+      }
     }
-    const Eigen::Index best = lowest_potential(comm, closer, width, trials);
+    Int128 unread = local_base;
+    for (const Closer<T>& part : closer) unread -= part.read_base;
+    const Eigen::Index best = lowest_potential(comm, closer, width, trials, unread);
     centres.row(c) = candidate_rows.row(best);
 
-    local_max = 0;
-    for (const Closer<T>& part : closer) local_max = std::max(local_max, part.largest[static_cast<std::size_t>(best)]);
-    move_closer(kernel, bounds, closer, width, candidate_rows, best, c, factor, closest);
-    max_closest = comm.allreduce(local_max, MPI_MAX);
+    move_closer(kernel, row_bounds ? bounds.only(best) : Pruning<T>{}, closer, width, candidate_rows, best, factor,
+                ranges, stored.data(), [&](Eigen::Index i, T distance) { order.take(i, distance, c); });
+    max_closest = comm.allreduce(order.regroup(c, bounds, best), MPI_MAX);
   }
   return centres;
 }

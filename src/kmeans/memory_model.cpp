@@ -66,20 +66,24 @@ class Builder {
 };
 
 // k-means++ (init.cpp kmeans_plus_plus): each row's norm and distance to the nearest centre
-// (t each), its nearest centre's number (int32) where the triangle inequality's bounds are on
-// (from 128 features: kBoundsFromFeatures; also with sample weights, not modelled), and per
-// step the rows some candidate comes closer to, with their distances to the candidates, kept
-// up to max(4 MiB, shard / 16) (kept_rows_per_thread; the rest is computed again).
-void plus_plus_seeding(Builder& b, double d) {
-  b.rows("seeding_norms_and_nearest", MemoryPhase::Seeding, 2 * b.t() + (d >= 128 ? 4 : 0));
+// (t each); its nearest centre's number (int32) where the triangle inequality's bounds are on
+// (from 128 features: kBoundsFromFeatures, or with the rows sorted); with the rows sorted by
+// nearest centre (ClusterOrder: from 128 centres, unweighted, not a view) that distance once
+// more in file order (t) and the row's positions (2 × uint32); and per step the rows some candidate comes closer to, with their distances to
+// the candidates, kept up to max(4 MiB, shard / 16) (kept_rows_per_thread; the rest is
+// computed again). (With sample weights 2t + 4 per row: not modelled.)
+void plus_plus_seeding(Builder& b, double k, double d) {
+  const bool sorted = k >= 128;  // init.cpp kSortFromCentres
+  b.rows("seeding_norms_and_nearest", MemoryPhase::Seeding,
+         2 * b.t() + (sorted || d >= 128 ? 4 : 0) + (sorted ? b.t() + 8 : 0));
   b.add("seeding_candidate_distances", MemoryPhase::Seeding, std::max(4.0 * (1 << 20), b.r() * d * b.t() / 16));
 }
 
 // The seeding of a dense fit (init.cpp): the first centre (and forgy's k) is drawn by the
 // smallest random keys, of which selection.hpp local_smallest holds only as many as it draws.
-void dense_seeding(Builder& b, InitMethod init, double d) {
+void dense_seeding(Builder& b, InitMethod init, double k, double d) {
   switch (init) {
-    case InitMethod::KMeansPlusPlus: plus_plus_seeding(b, d); break;
+    case InitMethod::KMeansPlusPlus: plus_plus_seeding(b, k, d); break;
     case InitMethod::KMeansParallel:
       // closest (double) and nearest candidate (int32) per row
       b.rows("seeding_nearest_candidate", MemoryPhase::Seeding, 8 + 4);
@@ -123,7 +127,7 @@ void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads,
   if (stream && options.init == InitMethod::Forgy)
     b.add("seeding_draw_keys", MemoryPhase::Seeding, static_cast<double>(RowSource<float>::kStreamBlock) * 16);
   else if (!stream)
-    dense_seeding(b, options.init, d);
+    dense_seeding(b, options.init, k, d);
   centre_structures(b, k, d, threads);
 }
 
@@ -187,7 +191,7 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         b.rows("distances", MemoryPhase::Always, 8);
         b.rows("labels", MemoryPhase::Loop, 4 + 4);
         b.rows("median_scratch", MemoryPhase::Loop, t + 8);
-        dense_seeding(b, settings.options.init, d);
+        dense_seeding(b, settings.options.init, k, d);
         centre_structures(b, k, d, threads);
         break;
       case ModelAlgorithm::KMedoids: {

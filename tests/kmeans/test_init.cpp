@@ -93,45 +93,69 @@ void expect_kmeans_plus_plus_leaves_the_shard_as_it_was(const Comm& comm) {
 }
 
 // The triangle inequality's bounds (Raff 2021) skip the distances of candidates that cannot
-// come closer to a row; the picks must stay the same bits as with every distance computed.
+// come closer to a row, and whole clusters (rows sorted by nearest centre, ClusterOrder) that
+// no candidate can change; the picks must stay the same bits as with every distance computed.
 // Tight, well-separated blobs far from the origin (the bounds rule out most rows, and the
-// rounding margins, which grow with the norms, matter), more centres than blobs (rows close
-// to two centres: the margins decide), 1 to 4 ranks; from 128 features (unweighted) and with
-// sample weights at small d (the row-by-row steps).
+// rounding margins, which grow with the norms, matter) and wide overlapping ones (clusters
+// partly read, rows moving between clusters at every step), more centres than blobs (rows
+// close to two centres: the margins decide), 1 to 4 ranks; the cluster-sorted steps at any d
+// (per-row bounds inside them from 128 features), with sample weights the row-by-row steps,
+// and a view (DenseShard::view_of: nothing rearranged, every row read). The shard must come
+// back bit for bit.
+struct BoundedCase {
+  Eigen::Index features;
+  bool weighted = false;
+  bool view = false;
+  double cluster_std = 0.05;
+};
+
 template <class T>
-void expect_bounded_seeding_to_pick_the_same_rows(const Comm& comm, Eigen::Index features, bool weighted) {
+void expect_bounded_seeding_to_pick_the_same_rows(const Comm& comm, const BoundedCase& setting) {
   BlobOptions options;
   options.samples = 1500;
-  options.features = features;
+  options.features = setting.features;
   options.centers = 24;
-  options.cluster_std = 0.05;
+  options.cluster_std = setting.cluster_std;
   options.seed = 5;
   options.box_low = 30;
   options.box_high = 50;
   auto blobs = make_blobs<T>(comm, options);
-  if (weighted) {
+  if (setting.weighted) {
     blobs.data.has_weights = true;
     for (Eigen::Index i = 0; i < blobs.data.local_rows(); ++i)
       blobs.data.weights.push_back(1.0 + static_cast<double>(blobs.data.global_index(i) % 7));
   }
-  const DataSummary summary = summarize(comm, blobs.data);
-  for (const int k : {20, 60}) {
+  const RowMatrix<T> before = blobs.data.rows.matrix();
+  const DenseShard<T> view = DenseShard<T>::view_of(before.data(), before.rows(), before.cols(),
+                                                    blobs.data.global_rows, blobs.data.first_row);
+  const DenseShard<T>& shard = setting.view ? view : blobs.data;
+  const DataSummary summary = summarize(comm, shard);
+  for (const int k : {20, 60, 140}) {  // rows sorted by cluster from kSortFromCentres = 128
     ParallelSeeding bounded, plain;
     plain.triangle_bounds = false;
-    const RowMatrix<T> fast =
-        initial_centres(comm, blobs.data, InitMethod::KMeansPlusPlus, k, 3, 0, summary.fixed, bounded);
-    const RowMatrix<T> every =
-        initial_centres(comm, blobs.data, InitMethod::KMeansPlusPlus, k, 3, 0, summary.fixed, plain);
-    EXPECT_TRUE((fast.array() == every.array()).all()) << "k = " << k << ", d = " << features;
+    const RowMatrix<T> fast = initial_centres(comm, shard, InitMethod::KMeansPlusPlus, k, 3, 0, summary.fixed, bounded);
+    EXPECT_TRUE((shard.rows.matrix().array() == before.array()).all()) << "the shard was not restored";
+    const RowMatrix<T> every = initial_centres(comm, shard, InitMethod::KMeansPlusPlus, k, 3, 0, summary.fixed, plain);
+    EXPECT_TRUE((fast.array() == every.array()).all())
+        << "k = " << k << ", d = " << setting.features << (setting.weighted ? ", weighted" : "")
+        << (setting.view ? ", view" : "") << ", std " << setting.cluster_std;
   }
 }
 
 TEST(Init, KMeansPlusPlusWithTriangleBoundsPicksTheSameRows) {
   Comm comm(MPI_COMM_WORLD);
-  expect_bounded_seeding_to_pick_the_same_rows<float>(comm, 130, false);
-  expect_bounded_seeding_to_pick_the_same_rows<double>(comm, 128, false);
-  expect_bounded_seeding_to_pick_the_same_rows<float>(comm, 8, true);
-  expect_bounded_seeding_to_pick_the_same_rows<double>(comm, 3, true);
+  for (const double spread : {0.05, 3.0}) {
+    for (const Eigen::Index d : {8, 32}) {
+      expect_bounded_seeding_to_pick_the_same_rows<float>(comm, {.features = d, .cluster_std = spread});
+      expect_bounded_seeding_to_pick_the_same_rows<double>(comm, {.features = d, .cluster_std = spread});
+    }
+    expect_bounded_seeding_to_pick_the_same_rows<float>(comm, {.features = 32, .view = true, .cluster_std = spread});
+  }
+  expect_bounded_seeding_to_pick_the_same_rows<float>(comm, {.features = 130});
+  expect_bounded_seeding_to_pick_the_same_rows<double>(comm, {.features = 128});
+  expect_bounded_seeding_to_pick_the_same_rows<double>(comm, {.features = 128, .view = true});
+  expect_bounded_seeding_to_pick_the_same_rows<float>(comm, {.features = 8, .weighted = true});
+  expect_bounded_seeding_to_pick_the_same_rows<double>(comm, {.features = 3, .weighted = true});
 }
 
 TEST(Init, KMeansPlusPlusLeavesTheShardAsItWas) {

@@ -34,7 +34,10 @@ namespace lloyd {
 /// K-Means||", IJCAI 2021), the distances of a step's candidates to the rows they cannot come
 /// closer to (a row at D from its centre c, a candidate x with ‖x − c‖ ≥ 2D, with margins for
 /// the rounding: the picks are the same bits as with every distance computed), where that
-/// pays: with sample weights, and from 128 features.
+/// pays: with sample weights, and from 128 features; and from 128 centres (unweighted, not a
+/// view) whole clusters: the rows are kept sorted by nearest centre in the shard itself
+/// (restored bit for bit at the end) and a step reads only the clusters that some candidate
+/// is within twice their radius of.
 struct ParallelSeeding {
   double oversampling = 0;  ///< ℓ, expected candidates per round; 0 means 2k
   int rounds = 5;
