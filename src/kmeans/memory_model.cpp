@@ -175,11 +175,13 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         break;
       }
       case ModelAlgorithm::KMedians:
-        // kmedians.cpp: distances, labels and previous labels; the exact medians sort each
-        // cluster's values of one feature at a time (t per row).
-        b.rows("distances", MemoryPhase::Always, 8);
+        // kmedians.cpp MediansStep, from the end of the seeding on: distances, labels and
+        // previous labels. The exact medians (a radix selection over histograms of the
+        // rows' keys, k·d·2·256 counts) hold nothing per row; with sample weights, their
+        // integer units (8 bytes a row; weighted shards are not modelled).
+        b.rows("distances", MemoryPhase::Loop, 8);
         b.rows("labels", MemoryPhase::Loop, 4 + 4);
-        b.rows("median_scratch", MemoryPhase::Loop, t + 8);
+        b.add("median_histograms", MemoryPhase::Loop, k * d * 2 * 256 * 8);
         dense_seeding(b, settings.options.init, k);
         centre_structures(b, k, d, threads);
         break;
@@ -200,7 +202,14 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         const double batch = static_cast<double>(std::max<std::uint64_t>(settings.batch.batch_size, 1));
         const double init_rows = settings.batch.init_size ? static_cast<double>(settings.batch.init_size) : 3 * batch;
         if (stream) b.add("stream_block", MemoryPhase::Always, static_cast<double>(RowSource<float>::kStreamBlock) * (d * t + 12));
-        else b.rows("labels", MemoryPhase::Loop, 4);
+        else {
+          b.rows("labels", MemoryPhase::Loop, 4);
+          // The passes over the shard (the seeding's cost, the final labels) hold the labels
+          // and distances of one piece of at most 65536 rows (minibatch.cpp for_each_piece).
+          const double piece = std::min(r, 65536.0) * (4 + 8);
+          b.add("pass_piece", MemoryPhase::Seeding, piece);
+          b.add("pass_piece", MemoryPhase::Loop, piece);
+        }
         b.add("batch", MemoryPhase::Loop, batch * (d * t + 16));
         b.add("seeding_sample", MemoryPhase::Seeding, init_rows * (d * t + 24));
         centre_structures(b, k, d, threads);

@@ -102,6 +102,29 @@ double reassign_small_centres(const Comm& comm, const DenseShard<T>& batch, doub
 
 namespace {
 
+// A pass over the data (the seeding's cost, the final labels) a piece of kPassRows rows of a
+// block at a time, as views of it (no copy), with the piece's sample weights (empty without):
+// the labels and distances of the pass are held for one piece, not for the whole in-memory
+// shard (12 bytes a row). A row's label and distance do not depend on the piece it is in.
+constexpr Eigen::Index kPassRows = Eigen::Index{1} << 16;
+
+template <class T, class Visit>
+void for_each_piece(const DenseShard<T>& block, Visit&& visit) {
+  const Eigen::Index n = block.local_rows();
+  if (n <= kPassRows) {
+    visit(block, std::span<const double>(block.weights));
+    return;
+  }
+  for (Eigen::Index at = 0; at < n; at += kPassRows) {
+    const Eigen::Index count = std::min(kPassRows, n - at);
+    const DenseShard<T> piece =
+        DenseShard<T>::view_of(block.row(at), count, block.features(), block.global_rows, block.global_index(at));
+    visit(piece, block.weighted() ? std::span<const double>(block.weights)
+                                        .subspan(static_cast<std::size_t>(at), static_cast<std::size_t>(count))
+                                  : std::span<const double>());
+  }
+}
+
 // Mini-batch K-Means' step: an iteration is one batch. Seeding on a sample (its own n_init
 // trials, scikit-learn's init_size), the batch drawn per iteration (load), the batch's exact
 // sums, the per-centre learning rate and scikit-learn's random reassignment as the update,
@@ -157,10 +180,12 @@ class MiniBatchStep {
     std::vector<std::int32_t> labels;
     std::vector<double> distances;
     source_.for_each_block([&](const DenseShard<T>& block) {
-      labels.resize(static_cast<std::size_t>(block.local_rows()));
-      distances.resize(labels.size());
-      assigner_.assign(block, centres, labels, distances);
-      inertia.add(distances, block.weights);
+      for_each_piece(block, [&](const DenseShard<T>& piece, std::span<const double> weights) {
+        labels.resize(static_cast<std::size_t>(piece.local_rows()));
+        distances.resize(labels.size());
+        assigner_.assign(piece, centres, labels, distances);
+        inertia.add(distances, weights);
+      });
     });
     inertia.allreduce(comm);
     return inertia.value();
@@ -260,13 +285,24 @@ class MiniBatchStep {
     std::vector<std::int32_t> block_labels;
     std::vector<double> block_distances;
     final_labels_.clear();
+    if (!sink_) final_labels_.reserve(source_.local_range().size());
     source_.for_each_block([&](const DenseShard<T>& block) {
-      block_labels.resize(static_cast<std::size_t>(block.local_rows()));
-      block_distances.resize(block_labels.size());
-      assigner_.assign(block, centres, block_labels, block_distances);
-      inertia.add(block_distances, block.weights);
-      if (sink_) sink_(block.first_row, block_labels);
-      else final_labels_.insert(final_labels_.end(), block_labels.begin(), block_labels.end());
+      if (sink_) {  // the sink takes a block's labels at once (it may write them collectively)
+        block_labels.resize(static_cast<std::size_t>(block.local_rows()));
+        block_distances.resize(block_labels.size());
+        assigner_.assign(block, centres, block_labels, block_distances);
+        inertia.add(block_distances, block.weights);
+        sink_(block.first_row, block_labels);
+        return;
+      }
+      // Kept labels are written in place; the distances are needed a piece at a time.
+      for_each_piece(block, [&](const DenseShard<T>& piece, std::span<const double> weights) {
+        const std::size_t at = final_labels_.size(), count = static_cast<std::size_t>(piece.local_rows());
+        final_labels_.resize(at + count);
+        block_distances.resize(count);
+        assigner_.assign(piece, centres, std::span<std::int32_t>(final_labels_).subspan(at, count), block_distances);
+        inertia.add(block_distances, weights);
+      });
     });
     inertia.allreduce(comm);
     return inertia.value();

@@ -105,6 +105,31 @@ TEST(MemoryModel, SampledSilhouetteRingCarriesInt64SumsAndOnePiece) {
   EXPECT_DOUBLE_EQ(estimate.bytes_of("labels"), 4.0 * 4000000);
 }
 
+TEST(MemoryModel, KMediansHoldsItsRowsFromTheLoopOn) {
+  // kmedians.cpp: distances, labels and previous labels exist from the end of the seeding on;
+  // the exact medians hold histograms (k·d·2·256 counts), nothing per row.
+  FitSettings settings = lloyd_fit(16, Algorithm::Auto, InitMethod::KMeansParallel);
+  settings.mode = ModelAlgorithm::KMedians;
+  const std::uint64_t n = 100000;
+  const MemoryEstimate estimate = estimate_fit_memory(dense(n, 8), 1, 1, settings);
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Loop), 16.0 * n + 16 * 8 * 2 * 256 * 8);
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), 12.0 * n);  // k-means||
+  EXPECT_EQ(estimate.bytes_of("median_scratch"), 0);
+}
+
+TEST(MemoryModel, MiniBatchPassesHoldOnePieceOfLabelsAndDistances) {
+  // minibatch.cpp: the seeding's cost and the final labels visit the shard 65536 rows at a
+  // time: 12 bytes a row of one piece, beside the final labels (4 bytes a row of the shard).
+  FitSettings settings = lloyd_fit(16, Algorithm::Auto, InitMethod::KMeansPlusPlus);
+  settings.mode = ModelAlgorithm::MiniBatch;
+  const MemoryEstimate small = estimate_fit_memory(dense(1000, 8), 1, 1, settings);
+  const MemoryEstimate large = estimate_fit_memory(dense(1000000, 8), 1, 1, settings);
+  EXPECT_DOUBLE_EQ(small.bytes_of("pass_piece"), 2 * 12.0 * 1000);  // seeding and loop
+  EXPECT_DOUBLE_EQ(large.bytes_of("pass_piece"), 2 * 12.0 * 65536);
+  EXPECT_DOUBLE_EQ(large.bytes_of("labels"), 4.0 * 1000000);
+  EXPECT_EQ(estimate_fit_memory(dense(1000000, 8), 1, 1, settings, {.stream = true}).bytes_of("pass_piece"), 0);
+}
+
 TEST(MemoryModel, ChooseKHoldsTheGapReferenceBesideTheLargestFit) {
   const std::uint64_t n = 100000;
   ChooseKMemorySettings settings;
