@@ -207,8 +207,8 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
           // The passes over the shard (the seeding's cost, the final labels) hold the labels
           // and distances of one piece of at most 65536 rows (minibatch.cpp for_each_piece).
           const double piece = std::min(r, 65536.0) * (4 + 8);
-          b.add("pass_piece", MemoryPhase::Seeding, piece);
-          b.add("pass_piece", MemoryPhase::Loop, piece);
+          b.add("seeding_cost_piece", MemoryPhase::Seeding, piece);
+          b.add("final_labels_piece", MemoryPhase::Loop, piece);
         }
         b.add("batch", MemoryPhase::Loop, batch * (d * t + 16));
         b.add("seeding_sample", MemoryPhase::Seeding, init_rows * (d * t + 24));

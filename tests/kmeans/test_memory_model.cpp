@@ -124,10 +124,11 @@ TEST(MemoryModel, MiniBatchPassesHoldOnePieceOfLabelsAndDistances) {
   settings.mode = ModelAlgorithm::MiniBatch;
   const MemoryEstimate small = estimate_fit_memory(dense(1000, 8), 1, 1, settings);
   const MemoryEstimate large = estimate_fit_memory(dense(1000000, 8), 1, 1, settings);
-  EXPECT_DOUBLE_EQ(small.bytes_of("pass_piece"), 2 * 12.0 * 1000);  // seeding and loop
-  EXPECT_DOUBLE_EQ(large.bytes_of("pass_piece"), 2 * 12.0 * 65536);
+  EXPECT_DOUBLE_EQ(small.bytes_of("seeding_cost_piece"), 12.0 * 1000);
+  EXPECT_DOUBLE_EQ(large.bytes_of("seeding_cost_piece"), 12.0 * 65536);
+  EXPECT_DOUBLE_EQ(large.bytes_of("final_labels_piece"), 12.0 * 65536);
   EXPECT_DOUBLE_EQ(large.bytes_of("labels"), 4.0 * 1000000);
-  EXPECT_EQ(estimate_fit_memory(dense(1000000, 8), 1, 1, settings, {.stream = true}).bytes_of("pass_piece"), 0);
+  EXPECT_EQ(estimate_fit_memory(dense(1000000, 8), 1, 1, settings, {.stream = true}).bytes_of("final_labels_piece"), 0);
 }
 
 TEST(MemoryModel, ChooseKHoldsTheGapReferenceBesideTheLargestFit) {
