@@ -224,8 +224,8 @@ int run_evaluate(const Comm& comm, const Args& args) {
   // Any integer labels, as scikit-learn's: each distinct value is a cluster (or class), so
   // what the metrics allocate follows the number of distinct values, not the largest one.
   EvaluatedLabels labels;
-  labels.labels = encode_labels(comm, read_label_values(comm, request.labels, shape.rows)).codes;
-  if (request.truth) labels.truth = encode_labels(comm, read_label_values(comm, *request.truth, shape.rows)).codes;
+  labels.labels = read_encoded_labels(comm, request.labels, shape.rows).codes;
+  if (request.truth) labels.truth = read_encoded_labels(comm, *request.truth, shape.rows).codes;
   labels.clusters = check_cluster_labels(comm, labels.labels, ("labels " + request.labels.text()).c_str());
   const EvaluateMemorySettings settings{.silhouette = request.silhouette,
                                         .calinski_harabasz = request.calinski_harabasz,

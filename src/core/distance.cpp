@@ -76,7 +76,7 @@ double fixed_point_scale(double diameter) {
 }
 
 void shift_bytes(const Comm& comm, void* data, std::uint64_t bytes, int tag) {
-  constexpr std::uint64_t kPiece = std::uint64_t{1} << 24;
+  constexpr std::uint64_t kPiece = kShiftPieceBytes;
   const int next = (comm.rank() + 1) % comm.size();
   const int previous = (comm.rank() + comm.size() - 1) % comm.size();
   auto* base = static_cast<unsigned char*>(data);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 namespace lloyd {
 
@@ -44,7 +45,16 @@ struct CsrMembers {
   Hid group, data, indices, indptr;
   std::uint64_t values = 0;  // length of data
   MatrixShape shape;
+  bool indices_fit_int32 = false;  // read straight into the shard's int32 column indices
 };
+
+// Whether every value of an integer dataset fits an int32: signed types of up to 32 bits,
+// unsigned ones of up to 16 (HDF5 would clip the others when it converts them).
+bool integers_fit_int32(hid_t dataset) {
+  Hid type(checked(H5Dget_type(dataset), "H5Dget_type"), H5Tclose);
+  const std::size_t bytes = H5Tget_size(type.get());
+  return H5Tget_sign(type.get()) == H5T_SGN_NONE ? bytes <= 2 : bytes <= 4;
+}
 
 CsrMembers open_csr(hid_t file, const DatasetRef& ref) {
   CsrMembers m;
@@ -75,6 +85,7 @@ CsrMembers open_csr(hid_t file, const DatasetRef& ref) {
   if (pointer_count != m.shape.rows + 1)
     throw Error("sparse matrix " + ref.text() + ": 'indptr' has " + std::to_string(pointer_count) +
                 " entries; expected rows + 1 = " + std::to_string(m.shape.rows + 1));
+  m.indices_fit_int32 = integers_fit_int32(m.indices.get());
   Hid type(checked(H5Dget_type(m.data.get()), "H5Dget_type"), H5Tclose);
   m.shape.type = H5Tget_size(type.get()) == 4 ? ElementType::Float32 : ElementType::Float64;
   m.shape.sparse = true;
@@ -101,6 +112,41 @@ void read_range(hid_t dataset, std::uint64_t start, std::uint64_t count, T* out,
   checked_status(H5Dread(dataset, h5::native_type<T>(), memory_space.get(), file_space.get(), dxpl.get(),
                          count ? out : &placeholder),
                  "read " + what);
+}
+
+// The first column index outside [0, columns) met while narrowing 64-bit indices, with its
+// value as stored (the shard holds -1 in its place).
+struct OutOfRangeIndex {
+  std::uint64_t element = 0;
+  std::int64_t value = 0;
+};
+
+// Collective over comm: the column indices [start, start + count) into `out` (int32). Types
+// that fit are read straight in; 64-bit (and unsigned 32-bit) ones a piece of kPiece at a
+// time through an int64 buffer, every rank taking part in as many collective reads as the
+// rank with the most values, so that no int64 copy of them all (8 bytes a value) is held.
+std::optional<OutOfRangeIndex> read_column_indices(const Comm& comm, const CsrMembers& members, std::uint64_t start,
+                                                   std::uint64_t count, std::int32_t* out, std::int64_t columns,
+                                                   const std::string& what) {
+  if (members.indices_fit_int32) {
+    read_range(members.indices.get(), start, count, out, what);
+    return std::nullopt;
+  }
+  constexpr std::uint64_t kPiece = std::uint64_t{1} << 17;
+  const std::uint64_t pieces = comm.allreduce((count + kPiece - 1) / kPiece, MPI_MAX);
+  std::vector<std::int64_t> buffer(std::min(count, kPiece));
+  std::optional<OutOfRangeIndex> first_bad;
+  for (std::uint64_t p = 0; p < pieces; ++p) {
+    const std::uint64_t at = std::min(p * kPiece, count), length = std::min(kPiece, count - at);
+    read_range(members.indices.get(), start + at, length, buffer.data(), what);
+    for (std::uint64_t e = 0; e < length; ++e) {
+      const std::int64_t column = buffer[e];
+      const bool inside = column >= 0 && column < columns;
+      if (!inside && !first_bad) first_bad = OutOfRangeIndex{at + e, column};
+      out[at + e] = inside ? static_cast<std::int32_t>(column) : -1;
+    }
+  }
+  return first_bad;
 }
 
 }  // namespace
@@ -152,24 +198,31 @@ CsrShard<T> read_csr_shard(const Comm& comm, const DatasetRef& ref, const Matrix
 
   const auto first_value = static_cast<std::uint64_t>(shard.indptr.front());
   const auto local_values = static_cast<std::uint64_t>(shard.indptr.back()) - first_value;
-  std::vector<std::int64_t> columns(local_values);
+  // The column indices go straight into the shard's int32 array (an int64 staging copy of
+  // them cost 8 bytes a stored value, as much again as the shard's indices and values).
+  shard.indices.resize(local_values);
   shard.values.resize(local_values);
+  std::optional<OutOfRangeIndex> out_of_range;
   run_agreed(comm, [&] {
-    read_range(members.indices.get(), first_value, local_values, columns.data(), ref.text() + "/indices");
+    out_of_range = read_column_indices(comm, members, first_value, local_values, shard.indices.data(),
+                                       static_cast<std::int64_t>(shape.cols), ref.text() + "/indices");
     read_range(members.data.get(), first_value, local_values, shard.values.data(), ref.text() + "/data");
   });
+  auto& columns = shard.indices;
   for (auto& offset : shard.indptr) offset -= static_cast<std::int64_t>(first_value);
 
   run_agreed(comm, [&] {
     const auto d = static_cast<std::int64_t>(shape.cols);
     const double limit = largest_accepted_magnitude<T>(shape.cols);
-    std::vector<std::pair<std::int64_t, T>> entries;
+    std::vector<std::pair<std::int32_t, T>> entries;
     for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
       const auto lo = static_cast<std::size_t>(shard.row_begin(i)), hi = static_cast<std::size_t>(shard.row_end(i));
       const std::string row = "row " + std::to_string(shard.global_index(i));
       for (std::size_t e = lo; e < hi; ++e) {
         if (columns[e] < 0 || columns[e] >= d)
-          throw Error(name + ": " + row + " has column index " + std::to_string(columns[e]) +
+          throw Error(name + ": " + row + " has column index " +
+                      std::to_string(out_of_range && out_of_range->element == e ? out_of_range->value
+                                                                                 : std::int64_t{columns[e]}) +
                       " outside [0, " + std::to_string(d) + ")");
         if (!accepted_value(shard.values[e], limit))  // see largest_accepted_magnitude
           throw Error(refused_value_message(name, shard.global_index(i), static_cast<std::uint64_t>(columns[e]),
@@ -187,7 +240,6 @@ CsrShard<T> read_csr_shard(const Comm& comm, const DatasetRef& ref, const Matrix
           throw Error(name + ": " + row + " has column " + std::to_string(columns[e]) + " more than once");
     }
   });
-  shard.indices.assign(columns.begin(), columns.end());
   return shard;
 }
 

@@ -93,8 +93,8 @@ template <class T>
 RowMatrix<T> weighted_cluster_medians(const Comm& comm, const DenseShard<T>& shard,
                                       std::span<const std::int32_t> labels, const RowMatrix<T>& previous) {
   const Eigen::Index k = previous.rows(), d = shard.features();
-  const std::vector<std::int64_t> weight_units = fixed_point_weights(comm, shard.weights);
-  const std::vector<Int128> units(weight_units.begin(), weight_units.end());
+  // One int64 a row (no Int128 copy of them: 16 bytes a row more).
+  const std::vector<std::int64_t> units = fixed_point_weights(comm, shard.weights);
   std::vector<Int128> totals(static_cast<std::size_t>(k), 0);
   for (std::size_t i = 0; i < units.size(); ++i) totals[static_cast<std::size_t>(labels[i])] += units[i];
   comm.allreduce_sum(totals);
@@ -102,7 +102,7 @@ RowMatrix<T> weighted_cluster_medians(const Comm& comm, const DenseShard<T>& sha
   std::vector<Int128> remaining(static_cast<std::size_t>(k * d * 2));
   for (std::size_t slot = 0; slot < remaining.size(); ++slot) remaining[slot] = totals[slot / 2 / static_cast<std::size_t>(d)];
   const std::vector<std::uint64_t> keys = middle_keys<T, Int128>(
-      comm, shard, labels, k, std::move(remaining), [&](Eigen::Index i) { return units[static_cast<std::size_t>(i)]; },
+      comm, shard, labels, k, std::move(remaining), [&](Eigen::Index i) { return Int128{units[static_cast<std::size_t>(i)]}; },
       [](std::size_t slot, const Int128* bins, int count, Int128& rest) {
         const bool upper = slot % 2 == 1;
         Int128 passed = 0;  // twice the weight of the bins before
@@ -155,16 +155,21 @@ class MediansStep {
  public:
   MediansStep(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,
               const DataSummary& summary, const RowMatrix<T>* initial)
-      : comm_(comm), shard_(shard), options_(options), summary_(summary), initial_(initial),
-        distances_(static_cast<std::size_t>(shard.local_rows())) {}
+      : comm_(comm), shard_(shard), options_(options), summary_(summary), initial_(initial) {}
 
+  // The per-row structures exist from begin() on: none is held while the seeding keeps its
+  // own (a restart's are released before the next seeding).
   RowMatrix<T> seed(int restart) {
+    std::vector<double>().swap(distances_);
+    std::vector<std::int32_t>().swap(labels_);
+    std::vector<std::int32_t>().swap(previous_);
     return starting_centres(comm_, shard_, options_, summary_.fixed, initial_, restart);
   }
   // The first iteration compares with the labels of the last one before a stop: the
   // assignment to its centres with that iteration's empty-cluster moves.
   void begin(const RowMatrix<T>* previous_centroids) {
     const auto n = static_cast<std::size_t>(shard_.local_rows());
+    distances_.assign(n, 0.0);
     labels_.assign(n, 0);
     previous_.assign(n, -1);
     if (!previous_centroids) return;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "lloyd/core/distance.hpp"
 #include "lloyd/io/row_source.hpp"
 #include "lloyd/kmeans/bounded.hpp"
 
@@ -186,11 +187,13 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         break;
       }
       case ModelAlgorithm::KMedians:
-        // kmedians.cpp: distances, labels and previous labels; the exact medians sort each
-        // cluster's values of one feature at a time (t per row).
-        b.rows("distances", MemoryPhase::Always, 8);
+        // kmedians.cpp MediansStep, from the end of the seeding on: distances, labels and
+        // previous labels. The exact medians (a radix selection over histograms of the
+        // rows' keys, k·d·2·256 counts) hold nothing per row; with sample weights, their
+        // integer units (8 bytes a row; weighted shards are not modelled).
+        b.rows("distances", MemoryPhase::Loop, 8);
         b.rows("labels", MemoryPhase::Loop, 4 + 4);
-        b.rows("median_scratch", MemoryPhase::Loop, t + 8);
+        b.add("median_histograms", MemoryPhase::Loop, k * d * 2 * 256 * 8);
         dense_seeding(b, settings.options.init, k, d);
         centre_structures(b, k, d, threads);
         break;
@@ -211,7 +214,14 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         const double batch = static_cast<double>(std::max<std::uint64_t>(settings.batch.batch_size, 1));
         const double init_rows = settings.batch.init_size ? static_cast<double>(settings.batch.init_size) : 3 * batch;
         if (stream) b.add("stream_block", MemoryPhase::Always, static_cast<double>(RowSource<float>::kStreamBlock) * (d * t + 12));
-        else b.rows("labels", MemoryPhase::Loop, 4);
+        else {
+          b.rows("labels", MemoryPhase::Loop, 4);
+          // The passes over the shard (the seeding's cost, the final labels) hold the labels
+          // and distances of one piece of at most 65536 rows (minibatch.cpp for_each_piece).
+          const double piece = std::min(r, 65536.0) * (4 + 8);
+          b.add("seeding_cost_piece", MemoryPhase::Seeding, piece);
+          b.add("final_labels_piece", MemoryPhase::Loop, piece);
+        }
         b.add("batch", MemoryPhase::Loop, batch * (d * t + 16));
         b.add("seeding_sample", MemoryPhase::Seeding, init_rows * (d * t + 24));
         centre_structures(b, k, d, threads);
@@ -234,13 +244,20 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
 
 namespace {
 
-// The exact silhouette of m rows per rank (metrics/silhouette.cpp cluster_distance_sums): each
-// row's norm (8) and its exact distance sum to each of the c clusters (16 bytes each), and its
-// score (8); from 2 ranks on, the visiting block of the ring — rows, norms, labels and sums — and
-// at the end the visiting sums coming home.
-void silhouette_ring(Builder& b, double m, double c, double row_bytes, int ranks, MemoryPhase phase) {
-  b.add("silhouette_sums", phase, m * (8 + 16 * c + 8));
-  if (ranks > 1) b.add("silhouette_ring", phase, m * (row_bytes + 8 + 4 + 2 * 16 * c));
+// The exact silhouette of m rows per rank out of `scored` (metrics/silhouette.cpp
+// cluster_distance_sums): each row's norm (8) and its exact distance sum to each of the c
+// clusters (int64, 8 bytes, up to pairwise::kInt64DistanceSumRows rows scored; Int128 beyond),
+// and its score (8); from 2 ranks on, the visiting block of the ring — rows, norms, labels and
+// sums — and one piece of a message in transit (MPI_Sendrecv_replace's copy, or the visiting
+// sums coming home), at most pairwise::kShiftPieceBytes.
+void silhouette_ring(Builder& b, double m, double scored, double c, double row_bytes, int ranks, MemoryPhase phase) {
+  const double sum_bytes = scored <= static_cast<double>(pairwise::kInt64DistanceSumRows) ? 8 : 16;
+  b.add("silhouette_sums", phase, m * (8 + sum_bytes * c + 8));
+  if (ranks > 1) {
+    b.add("silhouette_ring", phase, m * (row_bytes + 8 + 4 + sum_bytes * c));
+    b.add("silhouette_ring_piece", phase,
+          std::min(static_cast<double>(pairwise::kShiftPieceBytes), m * std::max(row_bytes, sum_bytes * c)));
+  }
 }
 
 // The silhouette of a sample of s rows (silhouette.cpp sampled): the rows drawn (the s smallest
@@ -250,7 +267,7 @@ void sampled_silhouette(Builder& b, double s, double c, double row_bytes, int ra
   const double mine = std::ceil(s / ranks);
   b.add("silhouette_sample_draw", MemoryPhase::Score, s * 16);
   b.add("silhouette_sample", MemoryPhase::Score, mine * (row_bytes + 8 + 4));
-  silhouette_ring(b, mine, c, row_bytes, ranks, MemoryPhase::Score);
+  silhouette_ring(b, mine, s, c, row_bytes, ranks, MemoryPhase::Score);
 }
 
 // The rows of a command that reads the data whole: dense (or a CSR input densified), or kept
@@ -288,13 +305,15 @@ MemoryEstimate estimate_evaluate_memory(const MatrixShape& shape, int ranks, con
   Builder b(r, t);
   b.add("process_baseline", MemoryPhase::Always, kProcessBaselineBytes);
   const double row_bytes = read_rows(b, shape, ranks, settings.cosine);
-  // metrics/labels.cpp: the labels as read (int64), then their codes (int32), kept.
+  // metrics/labels.cpp read_encoded_labels: the codes (int32) of the labels (and of --truth),
+  // kept. Labels stored in 64 bits (or unsigned 32) are read as int64 first (12 bytes a row
+  // while they are encoded), but that happens before this estimate (which needs the number of
+  // clusters) and before the rows, when nothing else is held.
   b.rows("labels", MemoryPhase::Always, settings.truth ? 8 : 4);
-  b.rows("label_values", MemoryPhase::Read, 8);
   if (settings.silhouette) {
     if (settings.sample_size && settings.sample_size < shape.rows)
       sampled_silhouette(b, static_cast<double>(settings.sample_size), c, row_bytes, ranks);
-    else silhouette_ring(b, r, c, row_bytes, ranks, MemoryPhase::Score);
+    else silhouette_ring(b, r, static_cast<double>(shape.rows), c, row_bytes, ranks, MemoryPhase::Score);
   }
   // Calinski–Harabasz and Davies–Bouldin: exact sums per cluster and feature (internal.cpp).
   if (settings.calinski_harabasz || settings.davies_bouldin)
@@ -323,7 +342,7 @@ MemoryEstimate estimate_choose_k_memory(const MatrixShape& shape, int ranks, int
     if (shape.rows > settings.silhouette_max_exact)
       sampled_silhouette(b, static_cast<double>(std::min<std::uint64_t>(settings.silhouette_sample_size, shape.rows)),
                          c, row_bytes, ranks);
-    else silhouette_ring(b, r, c, row_bytes, ranks, MemoryPhase::Score);
+    else silhouette_ring(b, r, static_cast<double>(shape.rows), c, row_bytes, ranks, MemoryPhase::Score);
   }
   // The gap statistic: a reference data set of the shard's shape (GapReferenceSampler::sample),
   // held while it is fitted — through the fit's seeding and loop.

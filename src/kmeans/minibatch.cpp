@@ -102,6 +102,33 @@ double reassign_small_centres(const Comm& comm, const DenseShard<T>& batch, doub
 
 namespace {
 
+// A pass over the data (the seeding's cost, the final labels) a piece of at most kPassRows
+// rows of a block at a time, as views of it (no copy), with the piece's sample weights (empty
+// without): the labels and distances of the pass are held for one piece, not for the whole
+// in-memory shard (12 bytes a row). A row's label and distance do not depend on the piece it
+// is in. Collective over comm: every rank visits as many pieces of the block as the rank with
+// the most (trailing ones empty), so `visit` may call collectives (the label sink writes).
+constexpr std::uint64_t kPassRows = std::uint64_t{1} << 16;
+
+template <class T, class Visit>
+void for_each_piece(const Comm& comm, const DenseShard<T>& block, Visit&& visit) {
+  const auto n = static_cast<std::uint64_t>(block.local_rows());
+  const std::uint64_t pieces = comm.allreduce(std::max<std::uint64_t>((n + kPassRows - 1) / kPassRows, 1), MPI_MAX);
+  if (pieces == 1) {
+    visit(block, std::span<const double>(block.weights));
+    return;
+  }
+  for (std::uint64_t p = 0; p < pieces; ++p) {
+    const std::uint64_t at = std::min(p * kPassRows, n), count = std::min(kPassRows, n - at);
+    const auto local = static_cast<Eigen::Index>(at);
+    const DenseShard<T> piece = DenseShard<T>::view_of(block.rows.data() + local * block.features(),
+                                                       static_cast<Eigen::Index>(count), block.features(),
+                                                       block.global_rows, block.first_row + at);
+    visit(piece, block.weighted() ? std::span<const double>(block.weights).subspan(at, count)
+                                  : std::span<const double>());
+  }
+}
+
 // Mini-batch K-Means' step: an iteration is one batch. Seeding on a sample (its own n_init
 // trials, scikit-learn's init_size), the batch drawn per iteration (load), the batch's exact
 // sums, the per-centre learning rate and scikit-learn's random reassignment as the update,
@@ -157,10 +184,12 @@ class MiniBatchStep {
     std::vector<std::int32_t> labels;
     std::vector<double> distances;
     source_.for_each_block([&](const DenseShard<T>& block) {
-      labels.resize(static_cast<std::size_t>(block.local_rows()));
-      distances.resize(labels.size());
-      assigner_.assign(block, centres, labels, distances);
-      inertia.add(distances, block.weights);
+      for_each_piece(comm, block, [&](const DenseShard<T>& piece, std::span<const double> weights) {
+        labels.resize(static_cast<std::size_t>(piece.local_rows()));
+        distances.resize(labels.size());
+        assigner_.assign(piece, centres, labels, distances);
+        inertia.add(distances, weights);
+      });
     });
     inertia.allreduce(comm);
     return inertia.value();
@@ -260,13 +289,22 @@ class MiniBatchStep {
     std::vector<std::int32_t> block_labels;
     std::vector<double> block_distances;
     final_labels_.clear();
+    if (!sink_) final_labels_.reserve(source_.local_range().size());
     source_.for_each_block([&](const DenseShard<T>& block) {
-      block_labels.resize(static_cast<std::size_t>(block.local_rows()));
-      block_distances.resize(block_labels.size());
-      assigner_.assign(block, centres, block_labels, block_distances);
-      inertia.add(block_distances, block.weights);
-      if (sink_) sink_(block.first_row, block_labels);
-      else final_labels_.insert(final_labels_.end(), block_labels.begin(), block_labels.end());
+      for_each_piece(comm, block, [&](const DenseShard<T>& piece, std::span<const double> weights) {
+        const auto count = static_cast<std::size_t>(piece.local_rows());
+        block_distances.resize(count);
+        if (sink_) {
+          block_labels.resize(count);
+          assigner_.assign(piece, centres, block_labels, block_distances);
+          sink_(piece.first_row, block_labels);
+        } else {  // kept: written in place
+          const std::size_t at = final_labels_.size();
+          final_labels_.resize(at + count);
+          assigner_.assign(piece, centres, std::span<std::int32_t>(final_labels_).subspan(at, count), block_distances);
+        }
+        inertia.add(block_distances, weights);
+      });
     });
     inertia.allreduce(comm);
     return inertia.value();

@@ -1,6 +1,7 @@
 #include "lloyd/kmeans/spherical.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -175,10 +176,19 @@ class SphericalAssigner {
 };
 
 // Σ (1 − similarity) over all ranks (with sample weights, Σ w·(1 − similarity)).
+// The distances 1 − similarity are formed a piece at a time (a copy of them all was 8 bytes a
+// row more at every iteration); the exact sum is the same whatever the pieces.
 double objective(const Comm& comm, std::span<const double> similarities, std::span<const double> weights = {}) {
-  std::vector<double> distances(similarities.size());
-  for (std::size_t i = 0; i < similarities.size(); ++i) distances[i] = 1.0 - similarities[i];
-  return exact_total(comm, distances, weights);
+  constexpr std::size_t kPiece = 4096;
+  std::array<double, kPiece> distances;
+  ExactSum total;
+  for (std::size_t at = 0; at < similarities.size(); at += kPiece) {
+    const std::size_t count = std::min(kPiece, similarities.size() - at);
+    for (std::size_t i = 0; i < count; ++i) distances[i] = 1.0 - similarities[at + i];
+    total.add(std::span<const double>(distances.data(), count), weights.empty() ? weights : weights.subspan(at, count));
+  }
+  total.allreduce(comm);
+  return total.value();
 }
 
 // Collective over comm: refills empty clusters with the rows least similar to their centres,

@@ -10,17 +10,26 @@ namespace lloyd {
 using h5::checked;
 using h5::checked_status;
 
-std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& ref, std::uint64_t rows) {
-  Hid file = open_file_parallel(comm, ref.file);
-  Hid dataset;
-  bool unsigned_64 = false;
+namespace {
+
+// An integer label dataset as opened and checked on every rank: its handle and whether its
+// values all fit an int32 (signed types of up to 32 bits, unsigned ones of up to 16), so that
+// it can be read straight into 32-bit integers, without a 64-bit copy (8 bytes a row).
+struct LabelDataset {
+  Hid file, dataset;
+  bool unsigned_64 = false, fits_int32 = false;
+};
+
+LabelDataset open_label_dataset(const Comm& comm, const DatasetRef& ref, std::uint64_t rows) {
+  LabelDataset opened;
+  opened.file = open_file_parallel(comm, ref.file);
   run_agreed(comm, [&] {
     if (ref.path.empty() || ref.path[0] != '/')
       throw Error("dataset path '" + ref.path + "' must start with '/'");
-    if (!h5::path_exists(file.get(), ref.path)) throw Error("no dataset " + ref.text());
-    dataset = Hid(H5Dopen2(file.get(), ref.path.c_str(), H5P_DEFAULT), H5Dclose);
-    if (dataset.get() < 0) throw Error("no dataset " + ref.text());
-    Hid type(checked(H5Dget_type(dataset.get()), "H5Dget_type"), H5Tclose);
+    if (!h5::path_exists(opened.file.get(), ref.path)) throw Error("no dataset " + ref.text());
+    opened.dataset = Hid(H5Dopen2(opened.file.get(), ref.path.c_str(), H5P_DEFAULT), H5Dclose);
+    if (opened.dataset.get() < 0) throw Error("no dataset " + ref.text());
+    Hid type(checked(H5Dget_type(opened.dataset.get()), "H5Dget_type"), H5Tclose);
     if (H5Tget_class(type.get()) != H5T_INTEGER)  // H5T_NO_CLASS when the call fails
       throw Error("labels " + ref.text() + " must be integers");
     const std::size_t bytes = H5Tget_size(type.get());
@@ -29,8 +38,9 @@ std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& 
     const H5T_sign_t sign = H5Tget_sign(type.get());
     if (sign == H5T_SGN_ERROR) throw Error("HDF5: H5Tget_sign of " + ref.text() + " failed" + h5::error_stack_detail());
     // HDF5 clips what does not fit the memory type: unsigned 64-bit values are read as such.
-    unsigned_64 = bytes == 8 && sign == H5T_SGN_NONE;
-    Hid space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
+    opened.unsigned_64 = bytes == 8 && sign == H5T_SGN_NONE;
+    opened.fits_int32 = sign == H5T_SGN_NONE ? bytes <= 2 : bytes <= 4;
+    Hid space(checked(H5Dget_space(opened.dataset.get()), "H5Dget_space"), H5Sclose);
     const int rank = H5Sget_simple_extent_ndims(space.get());
     if (rank < 0) throw Error("HDF5: the extent of " + ref.text() + " cannot be read" + h5::error_stack_detail());
     hsize_t dims[2] = {0, 0};
@@ -42,13 +52,21 @@ std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& 
       throw Error("labels " + ref.text() + " have " + std::to_string(dims[0]) +
                   " entries but the data has " + std::to_string(rows) + " rows");
   });
+  return opened;
+}
 
+// Collective over comm: this rank's block of the labels into `Int` (int32 only where the
+// dataset fits_int32), with one collective read.
+template <class Int>
+std::vector<Int> read_label_block(const Comm& comm, const LabelDataset& opened, const DatasetRef& ref,
+                                  std::uint64_t rows) {
+  static_assert(sizeof(Int) == 4 || sizeof(Int) == 8);
   const RowRange mine = block_rows(rows, comm.size(), comm.rank());
-  std::vector<std::int64_t> labels;
+  std::vector<Int> labels;
   run_agreed(comm, [&] {
     allocating("the rank's " + std::to_string(mine.size()) + " labels of " + ref.text(),
-               static_cast<double>(mine.size()) * 8, [&] { labels.resize(mine.size()); });
-    Hid file_space(checked(H5Dget_space(dataset.get()), "H5Dget_space"), H5Sclose);
+               static_cast<double>(mine.size()) * sizeof(Int), [&] { labels.resize(mine.size()); });
+    Hid file_space(checked(H5Dget_space(opened.dataset.get()), "H5Dget_space"), H5Sclose);
     const hsize_t start[2] = {mine.begin, 0}, count[2] = {mine.size(), 1};
     const hsize_t memory_dims[1] = {std::max<hsize_t>(mine.size(), 1)};
     Hid memory_space(checked(H5Screate_simple(1, memory_dims, nullptr), "H5Screate_simple"),
@@ -61,23 +79,34 @@ std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& 
                      "select rows of " + ref.text());
     }
     const Hid dxpl = h5::collective_transfer();
-    std::int64_t placeholder = 0;
-    if (H5Dread(dataset.get(), unsigned_64 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64,
-                memory_space.get(), file_space.get(), dxpl.get(),
+    const hid_t memory_type = sizeof(Int) == 4       ? H5T_NATIVE_INT32
+                              : opened.unsigned_64 ? H5T_NATIVE_UINT64
+                                                   : H5T_NATIVE_INT64;
+    Int placeholder = 0;
+    if (H5Dread(opened.dataset.get(), memory_type, memory_space.get(), file_space.get(), dxpl.get(),
                 mine.size() ? labels.data() : &placeholder) < 0)
-      throw Error("cannot read " + ref.text() + " as 64-bit integers");
-    if (unsigned_64)
-      for (std::size_t i = 0; i < labels.size(); ++i)
-        if (labels[i] < 0)  // above 2^63 - 1 as unsigned
-          throw Error("labels " + ref.text() + ": row " + std::to_string(mine.begin + i) + " holds " +
-                      std::to_string(static_cast<std::uint64_t>(labels[i])) +
-                      ", above the largest label supported (2^63 - 1)");
+      throw Error("cannot read " + ref.text() + " as " + std::to_string(8 * sizeof(Int)) + "-bit integers");
+    if constexpr (sizeof(Int) == 8)
+      if (opened.unsigned_64)
+        for (std::size_t i = 0; i < labels.size(); ++i)
+          if (labels[i] < 0)  // above 2^63 - 1 as unsigned
+            throw Error("labels " + ref.text() + ": row " + std::to_string(mine.begin + i) + " holds " +
+                        std::to_string(static_cast<std::uint64_t>(labels[i])) +
+                        ", above the largest label supported (2^63 - 1)");
   });
   return labels;
 }
 
+}  // namespace
+
+std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& ref, std::uint64_t rows) {
+  return read_label_block<std::int64_t>(comm, open_label_dataset(comm, ref, rows), ref, rows);
+}
+
 std::vector<std::int32_t> read_labels(const Comm& comm, const DatasetRef& ref, std::uint64_t rows) {
-  const std::vector<std::int64_t> values = read_label_values(comm, ref, rows);
+  const LabelDataset opened = open_label_dataset(comm, ref, rows);
+  if (opened.fits_int32) return read_label_block<std::int32_t>(comm, opened, ref, rows);
+  const std::vector<std::int64_t> values = read_label_block<std::int64_t>(comm, opened, ref, rows);
   const std::uint64_t first = block_rows(rows, comm.size(), comm.rank()).begin;
   std::vector<std::int32_t> labels;
   run_agreed(comm, [&] {
@@ -94,12 +123,16 @@ std::vector<std::int32_t> read_labels(const Comm& comm, const DatasetRef& ref, s
   return labels;
 }
 
-std::vector<ValueCount> count_values(std::span<const std::int64_t> values) {
+namespace {
+
+template <class Int>
+std::vector<ValueCount> count_values_of(std::span<const Int> values) {
   // Labels hold few distinct values: counted into a short sorted list, without a sorted copy
-  // of every value (8 bytes a row). Past kFewValues distinct ones the copy is cheaper.
+  // of every value (one per row). Past kFewValues distinct ones the copy is cheaper.
   constexpr std::size_t kFewValues = 4096;
   std::vector<ValueCount> counts;
-  for (const std::int64_t value : values) {
+  for (const Int label : values) {
+    const std::int64_t value = label;
     const auto at = std::lower_bound(counts.begin(), counts.end(), value,
                                      [](const ValueCount& c, std::int64_t v) { return c.value < v; });
     if (at != counts.end() && at->value == value) {
@@ -113,7 +146,7 @@ std::vector<ValueCount> count_values(std::span<const std::int64_t> values) {
     counts.insert(at, {value, 1});
   }
   if (!counts.empty() || values.empty()) return counts;
-  std::vector<std::int64_t> sorted(values.begin(), values.end());
+  std::vector<Int> sorted(values.begin(), values.end());
   std::sort(sorted.begin(), sorted.end());
   for (std::size_t i = 0; i < sorted.size();) {
     std::size_t j = i;
@@ -123,6 +156,11 @@ std::vector<ValueCount> count_values(std::span<const std::int64_t> values) {
   }
   return counts;
 }
+
+}  // namespace
+
+std::vector<ValueCount> count_values(std::span<const std::int64_t> values) { return count_values_of(values); }
+std::vector<ValueCount> count_values(std::span<const std::int32_t> values) { return count_values_of(values); }
 
 namespace {
 
@@ -194,18 +232,43 @@ std::vector<ValueCount> sum_counts(const Comm& comm, std::vector<ValueCount> loc
   return local;
 }
 
-EncodedLabels encode_labels(const Comm& comm, std::span<const std::int64_t> labels) {
-  const std::vector<ValueCount> counts = sum_counts(comm, count_values(labels));
+namespace {
+
+// Collective over comm: the distinct values of every rank's labels, ascending, identical on
+// every rank.
+std::vector<std::int64_t> distinct_values(const Comm& comm, std::vector<ValueCount> local) {
+  const std::vector<ValueCount> counts = sum_counts(comm, std::move(local));
   if (counts.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
     throw AgreedError("labels hold " + std::to_string(counts.size()) +
                       " distinct values; at most 2^31 - 1 are supported");
+  std::vector<std::int64_t> values;
+  values.reserve(counts.size());
+  for (const ValueCount& c : counts) values.push_back(c.value);
+  return values;
+}
+
+}  // namespace
+
+EncodedLabels encode_labels(const Comm& comm, std::span<const std::int64_t> labels) {
   EncodedLabels encoded;
-  encoded.values.reserve(counts.size());
-  for (const ValueCount& c : counts) encoded.values.push_back(c.value);
+  encoded.values = distinct_values(comm, count_values(labels));
   encoded.codes.resize(labels.size());
   for (std::size_t i = 0; i < labels.size(); ++i)
     encoded.codes[i] = static_cast<std::int32_t>(
         std::lower_bound(encoded.values.begin(), encoded.values.end(), labels[i]) - encoded.values.begin());
+  return encoded;
+}
+
+EncodedLabels read_encoded_labels(const Comm& comm, const DatasetRef& ref, std::uint64_t rows) {
+  const LabelDataset opened = open_label_dataset(comm, ref, rows);
+  if (!opened.fits_int32) return encode_labels(comm, read_label_block<std::int64_t>(comm, opened, ref, rows));
+  // The values themselves are read into what becomes their codes, then encoded in place.
+  EncodedLabels encoded;
+  encoded.codes = read_label_block<std::int32_t>(comm, opened, ref, rows);
+  encoded.values = distinct_values(comm, count_values(std::span<const std::int32_t>(encoded.codes)));
+  for (std::int32_t& label : encoded.codes)
+    label = static_cast<std::int32_t>(
+        std::lower_bound(encoded.values.begin(), encoded.values.end(), std::int64_t{label}) - encoded.values.begin());
   return encoded;
 }
 

@@ -115,21 +115,22 @@ class SparseRing {
 };
 
 /// Adds the per-cluster sums of `partial` (kTile × k, exact integers in doubles) to the
-/// Int128 sums of the tile's rows.
-template <class Side>
+/// exact sums (int64 or Int128, see kInt64DistanceSumRows) of the tile's rows.
+template <class Sum, class Side>
 void add_sums(const Tile& partial, const Side& side, std::uint64_t block_first, std::int32_t k,
-              std::vector<Int128>& sums) {
+              std::vector<Sum>& sums) {
   for (std::uint64_t g = side.range.begin; g < side.range.end; ++g) {
-    Int128* target = &sums[(g - block_first) * static_cast<std::uint64_t>(k)];
+    Sum* target = &sums[(g - block_first) * static_cast<std::uint64_t>(k)];
     const double* source = partial.row(static_cast<Eigen::Index>(g - side.start)).data();
     for (std::int32_t c = 0; c < k; ++c) target[c] += static_cast<std::int64_t>(source[c]);
   }
 }
 
 /// Collective over comm: every own row's summed quantised distance to each cluster, over a
-/// half ring of the blocks `ring` carries (DenseRing or SparseRing).
-template <class Ring>
-std::vector<Int128> cluster_distance_sums(const Comm& comm, Ring& ring, std::uint64_t first_row,
+/// half ring of the blocks `ring` carries (DenseRing or SparseRing), as exact integers of type
+/// Sum (int64 where the rows scored are few enough, kInt64DistanceSumRows: half the bytes).
+template <class Sum, class Ring>
+std::vector<Sum> cluster_distance_sums(const Comm& comm, Ring& ring, std::uint64_t first_row,
                                           std::span<const std::int32_t> labels, std::int32_t k,
                                           double scale) {
   const std::uint64_t local = ring.rows();
@@ -150,13 +151,13 @@ std::vector<Int128> cluster_distance_sums(const Comm& comm, Ring& ring, std::uin
   // rows travel with them and go home at the end. With p even, the blocks p/2 apart meet
   // twice, so in that last step each of the two ranks takes half of their tile pairs.
   std::vector<std::int32_t> visiting_labels(capacity);
-  std::vector<Int128> sums(local * k64, Int128{0}), visiting_sums;
+  std::vector<Sum> sums(local * k64, Sum{0}), visiting_sums;
   const int ranks = comm.size();
   const int last_step = ranks / 2;
   if (last_step > 0) {
     ring.start_visiting(capacity, capacity_stored);
     std::copy(labels.begin(), labels.end(), visiting_labels.begin());
-    visiting_sums.assign(capacity * k64, Int128{0});
+    visiting_sums.assign(capacity * k64, Sum{0});
   }
   typename Ring::Side own = ring.side(k), other = ring.side(k);
   Tile distances(kTile, kTile), partial(kTile, k);
@@ -168,13 +169,13 @@ std::vector<Int128> cluster_distance_sums(const Comm& comm, Ring& ring, std::uin
     if (step > 0) {
       ring.shift(comm, v_count);
       pairwise::shift_bytes(comm, visiting_labels.data(), capacity * sizeof(std::int32_t), 1);
-      pairwise::shift_bytes(comm, visiting_sums.data(), visiting_sums.size() * sizeof(Int128), 2);
+      pairwise::shift_bytes(comm, visiting_sums.data(), visiting_sums.size() * sizeof(Sum), 2);
     }
     const bool both = step > 0;
     const bool halved = step > 0 && ranks % 2 == 0 && step == last_step;
     const std::uint64_t my_parity = comm.rank() < owner ? 0 : 1;
     const std::int32_t* v_labels = step == 0 ? labels.data() : visiting_labels.data();
-    std::vector<Int128>& v_sums = step == 0 ? sums : visiting_sums;
+    std::vector<Sum>& v_sums = step == 0 ? sums : visiting_sums;
     for (std::uint64_t v_tile = v_first / kTile * kTile; v_tile < v_first + v_count;
          v_tile += kTile) {
       ring.load(other, step > 0, v_labels, v_first, v_count, v_tile);
@@ -215,15 +216,19 @@ std::vector<Int128> cluster_distance_sums(const Comm& comm, Ring& ring, std::uin
     }
   }
   if (last_step > 0) {
-    // The visiting sums belong to the block `last_step` ranks back: send them home.
-    std::vector<Int128> returned(capacity * k64);
-    check_mpi(
-        MPI_Sendrecv(visiting_sums.data(), static_cast<int>(visiting_sums.size() * sizeof(Int128)),
-                     MPI_BYTE, (comm.rank() - last_step + ranks) % ranks, 3, returned.data(),
-                     static_cast<int>(returned.size() * sizeof(Int128)), MPI_BYTE,
-                     (comm.rank() + last_step) % ranks, 3, comm.get(), MPI_STATUS_IGNORE),
-        "MPI_Sendrecv");
-    for (std::uint64_t i = 0; i < local * k64; ++i) sums[i] += returned[i];
+    // The visiting sums belong to the block `last_step` ranks back: send them home, a piece
+    // at a time (a second copy of them all would be as large as the sums themselves).
+    const std::uint64_t piece = std::max<std::uint64_t>(pairwise::kShiftPieceBytes / sizeof(Sum), 1);
+    std::vector<Sum> returned(std::min<std::uint64_t>(piece, visiting_sums.size()));
+    for (std::uint64_t at = 0; at < visiting_sums.size(); at += piece) {
+      const std::uint64_t count = std::min(piece, visiting_sums.size() - at);
+      check_mpi(MPI_Sendrecv(visiting_sums.data() + at, static_cast<int>(count * sizeof(Sum)), MPI_BYTE,
+                             (comm.rank() - last_step + ranks) % ranks, 3, returned.data(),
+                             static_cast<int>(count * sizeof(Sum)), MPI_BYTE, (comm.rank() + last_step) % ranks, 3,
+                             comm.get(), MPI_STATUS_IGNORE),
+                "MPI_Sendrecv");
+      for (std::uint64_t i = at; i < std::min(at + count, local * k64); ++i) sums[i] += returned[i - at];
+    }
   }
   return sums;
 }
@@ -245,7 +250,8 @@ std::vector<std::int64_t> silhouette_cluster_sizes(const Comm& comm, std::span<c
 
 /// Collective over comm: each row's silhouette (b − a)/max(a, b) from its distance sums to
 /// every cluster, and their mean over the n rows.
-SilhouetteResult silhouette_from_sums(const Comm& comm, const std::vector<Int128>& sums,
+template <class Sum>
+SilhouetteResult silhouette_from_sums(const Comm& comm, const std::vector<Sum>& sums,
                                       std::span<const std::int32_t> labels,
                                       const std::vector<std::int64_t>& sizes, double scale, std::uint64_t n) {
   const auto k = static_cast<std::int32_t>(sizes.size());
@@ -257,7 +263,7 @@ SilhouetteResult silhouette_from_sums(const Comm& comm, const std::vector<Int128
   for (std::uint64_t i = 0; i < local; ++i) {
     const std::int32_t own_cluster = labels[i];
     const std::int64_t own_size = sizes[static_cast<std::size_t>(own_cluster)];
-    const Int128* row_sums = &sums[i * static_cast<std::uint64_t>(k)];
+    const Sum* row_sums = &sums[i * static_cast<std::uint64_t>(k)];
     double s = 0;
     if (own_size > 1) {
       const double a =
@@ -276,6 +282,20 @@ SilhouetteResult silhouette_from_sums(const Comm& comm, const std::vector<Int128
   total.allreduce(comm);
   result.mean = total.value() / static_cast<double>(n);
   return result;
+}
+
+/// Collective over comm: the silhouette of the rows `ring` carries, its sums in int64 where the
+/// n rows allow (the same integers as in Int128, so the same bits).
+template <class Ring>
+SilhouetteResult silhouette_of_ring(const Comm& comm, Ring& ring, std::uint64_t first_row,
+                                    std::span<const std::int32_t> labels, const std::vector<std::int64_t>& sizes,
+                                    double scale, std::uint64_t n) {
+  const auto k = static_cast<std::int32_t>(sizes.size());
+  if (n <= pairwise::kInt64DistanceSumRows)
+    return silhouette_from_sums(comm, cluster_distance_sums<std::int64_t>(comm, ring, first_row, labels, k, scale),
+                                labels, sizes, scale, n);
+  return silhouette_from_sums(comm, cluster_distance_sums<Int128>(comm, ring, first_row, labels, k, scale), labels,
+                              sizes, scale, n);
 }
 
 /// Collective over comm: scikit-learn's sampled score, of the rows `subset_shard` keeps, with
@@ -317,9 +337,7 @@ SilhouetteResult silhouette(const Comm& comm, const DenseShard<T>& shard,
   const std::vector<std::int64_t> sizes = silhouette_cluster_sizes(comm, labels, shard.global_rows);
   const double scale = pairwise::fixed_point_scale(comm, shard, Distance::Euclidean);
   DenseRing<T> ring(shard);
-  const std::vector<Int128> sums = cluster_distance_sums(
-      comm, ring, shard.first_row, labels, static_cast<std::int32_t>(sizes.size()), scale);
-  return silhouette_from_sums(comm, sums, labels, sizes, scale, shard.global_rows);
+  return silhouette_of_ring(comm, ring, shard.first_row, labels, sizes, scale, shard.global_rows);
 }
 
 template <class T>
@@ -328,9 +346,7 @@ SilhouetteResult cosine_silhouette(const Comm& comm, const CsrShard<T>& unit_row
   const std::vector<std::int64_t> sizes = silhouette_cluster_sizes(comm, labels, unit_rows.global_rows);
   const double scale = pairwise::fixed_point_scale(2.0);  // cosine distances lie in [0, 2]
   SparseRing<T> ring(unit_rows);
-  const std::vector<Int128> sums = cluster_distance_sums(
-      comm, ring, unit_rows.first_row, labels, static_cast<std::int32_t>(sizes.size()), scale);
-  return silhouette_from_sums(comm, sums, labels, sizes, scale, unit_rows.global_rows);
+  return silhouette_of_ring(comm, ring, unit_rows.first_row, labels, sizes, scale, unit_rows.global_rows);
 }
 
 template <class T>

@@ -54,10 +54,10 @@ expect_error refused.np1 1 "$TMP/refused1.h5" "needs ~37.6 MiB per rank at 1 ran
   "use at least 4 ranks" -- fit --input "$ROWS:/X" --k 4 --output "$TMP/refused1.h5" --max-memory-per-rank 33.7M
 expect_error refused.np3 3 "$TMP/refused3.h5" "needs ~34.1 MiB per rank at 3 ranks" "the limit is 33.7 MiB" \
   "use at least 4 ranks" -- fit --input "$ROWS:/X" --k 4 --output "$TMP/refused3.h5" --max-memory-per-rank 33.7M
-# Mini-batch (~32.9 MiB at 1 rank, 29.5 at 2) would create its output as it fits.
-expect_error refused.minibatch 1 "$TMP/refused_minibatch.h5" "needs ~32.9 MiB per rank at 1 rank" \
-  "the limit is 30 MiB" "use at least 2 ranks" -- fit --input "$ROWS:/X" --k 4 --mode minibatch \
-  --output "$TMP/refused_minibatch.h5" --max-memory-per-rank 30M
+# Mini-batch (~33.7 MiB at 1 rank, 30.2 at 2) would create its output as it fits.
+expect_error refused.minibatch 1 "$TMP/refused_minibatch.h5" "needs ~33.7 MiB per rank at 1 rank" \
+  "the limit is 31 MiB" "use at least 2 ranks" -- fit --input "$ROWS:/X" --k 4 --mode minibatch \
+  --output "$TMP/refused_minibatch.h5" --max-memory-per-rank 31M
 expect_error refused.none_fits 2 "" "the limit is 20 MiB" "no rank count fits" -- \
   fit --input "$BLOBS:/X" --k 3 --max-memory-per-rank 20M
 
@@ -92,8 +92,8 @@ check_ran_ok within
 
 # The same mechanism: the estimate from the shape (and, for evaluate, the labels' distinct
 # values), printed and refused up front. The exact silhouette of 200000 rows in 4 clusters
-# holds 4 × 16 bytes of sums per row: ~48.1 MiB at 1 rank, 44.3 at 3 (the ring's visiting
-# block); 4 ranks are the fewest within 40 MiB.
+# holds 4 × 8 bytes of sums per row (int64: at most 2^18 rows): ~42 MiB at 1 rank, 37.2 at 3
+# (the ring's visiting block); 4 ranks are the fewest within 36 MiB.
 mpi evaluate.json 2 "$LIMIT" evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --sample-size 2000 --json --verbose
 check_ran_ok evaluate.json
 JSON=$(tail -n 1 "$OUT_FILE")
@@ -101,17 +101,17 @@ check evaluate.json.estimate "no memory_estimate_mb or peak_rss_mb in: $JSON" \
   grep -Eq '"peak_rss_mb":[0-9.]+,"memory_estimate_mb":\{"total":[0-9.]+,"ranks":2,"parts":\{"process_baseline":26,"shard":3\.05' <<<"$JSON"
 check_eq evaluate.verbose "$(grep -c '^lloyd evaluate: memory per rank ~' "$ERR_FILE")" 1
 mpi evaluate.estimate_only 1 "$LIMIT" evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --estimate-only --json \
-  --max-memory-per-rank 40M
+  --max-memory-per-rank 36M
 check_ran_ok evaluate.estimate_only
 JSON=$(tail -n 1 "$OUT_FILE")
 check_eq evaluate.estimate_only.clusters "$(json_get "$JSON" clusters)" 4
 check_eq evaluate.estimate_only.ranks_needed "$(json_get "$JSON" ranks_needed)" 4
-expect_error evaluate.refused.np1 1 "$TMP/evaluate1.h5" "evaluate needs ~48.1 MiB per rank at 1 rank" \
-  "the limit is 40 MiB" "use at least 4 ranks" -- \
-  evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --output "$TMP/evaluate1.h5" --max-memory-per-rank 40M
-expect_error evaluate.refused.np3 3 "$TMP/evaluate3.h5" "evaluate needs ~44.3 MiB per rank at 3 ranks" \
-  "the limit is 40 MiB" "use at least 4 ranks" -- \
-  evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --output "$TMP/evaluate3.h5" --max-memory-per-rank 40M
+expect_error evaluate.refused.np1 1 "$TMP/evaluate1.h5" "evaluate needs ~42 MiB per rank at 1 rank" \
+  "the limit is 36 MiB" "use at least 4 ranks" -- \
+  evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --output "$TMP/evaluate1.h5" --max-memory-per-rank 36M
+expect_error evaluate.refused.np3 3 "$TMP/evaluate3.h5" "evaluate needs ~37.2 MiB per rank at 3 ranks" \
+  "the limit is 36 MiB" "use at least 4 ranks" -- \
+  evaluate --input "$ROWS:/X" --labels "$ROWS:/y" --output "$TMP/evaluate3.h5" --max-memory-per-rank 36M
 # choose-k: the largest fit (K = 4) with k-means++, the gap statistic's reference data set (a
 # second shard) and the sampled silhouette: ~43.7 MiB at 1 rank, 36.2 at 3.
 expect_error choose_k.refused.np1 1 "$TMP/sweep1.h5" "choose-k needs ~43.7 MiB per rank at 1 rank" \
@@ -129,7 +129,7 @@ check choose_k.no_output "--estimate-only wrote $TMP/never_sweep.h5" test ! -e "
 # The default limit, from the cgroup (100 MiB / 3 ranks), refuses evaluate up front too.
 echo 104857600 >"$TMP/cgroup/memory.max"
 export LLOYD_CGROUP_ROOT=$TMP/cgroup
-expect_error evaluate.cgroup 3 "" "evaluate needs ~44.3 MiB per rank at 3 ranks" \
+expect_error evaluate.cgroup 3 "" "evaluate needs ~37.2 MiB per rank at 3 ranks" \
   "the limit is 33.3 MiB" "cgroup's memory limit / 3 ranks on the node" -- \
   evaluate --input "$ROWS:/X" --labels "$ROWS:/y"
 unset LLOYD_CGROUP_ROOT

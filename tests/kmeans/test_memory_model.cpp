@@ -103,12 +103,53 @@ TEST(MemoryModel, KMeansParallelSeedingHoldsNearestCandidate) {
 }
 
 TEST(MemoryModel, ExactSilhouetteHoldsSumsPerCluster) {
-  // evaluate: each row's exact distance sum to each cluster (16 bytes) with its norm and score.
-  const std::uint64_t n = 100000;
+  // evaluate: each row's exact distance sum to each cluster (int64 up to 2^18 rows scored,
+  // Int128 beyond) with its norm and score.
+  const std::uint64_t n = 100000, large = 400000;
   const MemoryEstimate estimate = estimate_evaluate_memory(dense(n, 8), 1, {.clusters = 4});
-  EXPECT_DOUBLE_EQ(estimate.bytes_of("silhouette_sums"), (16.0 + 16 * 4) * static_cast<double>(n));
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("silhouette_sums"), (16.0 + 8 * 4) * static_cast<double>(n));
+  EXPECT_DOUBLE_EQ(estimate_evaluate_memory(dense(large, 8), 1, {.clusters = 4}).bytes_of("silhouette_sums"),
+                   (16.0 + 16 * 4) * static_cast<double>(large));
   EXPECT_DOUBLE_EQ(estimate.bytes_of("shard"), 8.0 * 4 * static_cast<double>(n));
   EXPECT_EQ(estimate.bytes_of("silhouette_ring"), 0);  // one rank: no visiting block
+  EXPECT_EQ(estimate.bytes_of("label_values"), 0);     // 32-bit labels are read as such
+}
+
+TEST(MemoryModel, SampledSilhouetteRingCarriesInt64SumsAndOnePiece) {
+  // 20000 sampled rows of 8M in 64 clusters at 2 ranks: 10000 rows a rank, int64 sums; the
+  // ring holds a visiting block of the same size, and one message piece of at most 1 MiB.
+  const MemoryEstimate estimate =
+      estimate_evaluate_memory(dense(8000000, 8), 2, {.sample_size = 20000, .clusters = 64});
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("silhouette_sums"), 10000.0 * (16 + 8 * 64));
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("silhouette_ring"), 10000.0 * (8 * 4 + 12 + 8 * 64));
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("silhouette_ring_piece"), kMiB);
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("labels"), 4.0 * 4000000);
+}
+
+TEST(MemoryModel, KMediansHoldsItsRowsFromTheLoopOn) {
+  // kmedians.cpp: distances, labels and previous labels exist from the end of the seeding on;
+  // the exact medians hold histograms (k·d·2·256 counts), nothing per row.
+  FitSettings settings = lloyd_fit(16, Algorithm::Auto, InitMethod::KMeansParallel);
+  settings.mode = ModelAlgorithm::KMedians;
+  const std::uint64_t n = 100000;
+  const MemoryEstimate estimate = estimate_fit_memory(dense(n, 8), 1, 1, settings);
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Loop), 16.0 * n + 16 * 8 * 2 * 256 * 8);
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), 12.0 * n);  // k-means||
+  EXPECT_EQ(estimate.bytes_of("median_scratch"), 0);
+}
+
+TEST(MemoryModel, MiniBatchPassesHoldOnePieceOfLabelsAndDistances) {
+  // minibatch.cpp: the seeding's cost and the final labels visit the shard 65536 rows at a
+  // time: 12 bytes a row of one piece, beside the final labels (4 bytes a row of the shard).
+  FitSettings settings = lloyd_fit(16, Algorithm::Auto, InitMethod::KMeansPlusPlus);
+  settings.mode = ModelAlgorithm::MiniBatch;
+  const MemoryEstimate small = estimate_fit_memory(dense(1000, 8), 1, 1, settings);
+  const MemoryEstimate large = estimate_fit_memory(dense(1000000, 8), 1, 1, settings);
+  EXPECT_DOUBLE_EQ(small.bytes_of("seeding_cost_piece"), 12.0 * 1000);
+  EXPECT_DOUBLE_EQ(large.bytes_of("seeding_cost_piece"), 12.0 * 65536);
+  EXPECT_DOUBLE_EQ(large.bytes_of("final_labels_piece"), 12.0 * 65536);
+  EXPECT_DOUBLE_EQ(large.bytes_of("labels"), 4.0 * 1000000);
+  EXPECT_EQ(estimate_fit_memory(dense(1000000, 8), 1, 1, settings, {.stream = true}).bytes_of("final_labels_piece"), 0);
 }
 
 TEST(MemoryModel, ChooseKHoldsTheGapReferenceBesideTheLargestFit) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "../test_support.hpp"
@@ -200,6 +201,57 @@ TEST(SparseLabels, EncodedAsTheirDistinctValuesOnEveryRank) {
   // Values beyond what a type holds are refused, never clipped.
   EXPECT_THROW(read_labels(comm, {file, "/labels"}, n), AgreedError);  // 2^40 as int32
   EXPECT_THROW(read_label_values(comm, {file, "/labels_too_large"}, n), AgreedError);  // 2^63
+}
+
+// evaluate reads labels of up to 32 bits straight into their int32 codes (issue 22: the int64
+// copy cost 8 bytes a row); every integer type must still give encode_labels' values and codes,
+// and unsigned 32-bit values above 2^31 must not be clipped.
+TEST(SparseLabels, ReadEncodedEqualsEncodeOfTheValuesForEveryIntegerType) {
+  Comm comm(MPI_COMM_WORLD);
+  const std::string path = test::scratch_path(comm, "label-types");
+  const std::vector<std::int64_t> signed_values{-3, 7, 100, -3, 0, 7, 42, -128, 127, 0, 7};
+  const std::vector<std::int64_t> unsigned_values{3, 7, 100, 3, 0, 7, 42, 3000000000, 65535, 0, 7};
+  const std::vector<std::pair<const char*, hid_t>> types{
+      {"/int8", H5T_STD_I8LE}, {"/uint16", H5T_STD_U16LE}, {"/int32", H5T_STD_I32LE},
+      {"/uint32", H5T_STD_U32LE}, {"/int64", H5T_STD_I64LE}, {"/uint64", H5T_STD_U64LE}};
+  const auto values_of = [&](const std::string& name) {
+    std::vector<std::int64_t> values = name.find("uint") != std::string::npos ? unsigned_values : signed_values;
+    if (name == "/uint16") values[7] = 4;  // 3000000000 is for 32 bits and more
+    return values;
+  };
+  if (comm.rank() == 0) {
+    Hid file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    const hsize_t dims[1] = {signed_values.size()};
+    for (const auto& [name, type] : types) {
+      Hid space(H5Screate_simple(1, dims, nullptr), H5Sclose);
+      Hid dataset(H5Dcreate2(file.get(), name, type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+      H5Dwrite(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values_of(name).data());
+    }
+  }
+  comm.barrier();
+  const std::uint64_t n = signed_values.size();
+  const RowRange mine = block_rows(n, comm.size(), comm.rank());
+  for (const auto& [name, type] : types) {
+    const DatasetRef ref{path, name};
+    const EncodedLabels direct = read_encoded_labels(comm, ref, n);
+    const EncodedLabels expected = encode_labels(comm, read_label_values(comm, ref, n));
+    EXPECT_EQ(direct.values, expected.values) << name;
+    EXPECT_EQ(direct.codes, expected.codes) << name;
+    std::vector<std::int64_t> distinct = values_of(name);
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    EXPECT_EQ(direct.values, distinct) << name;
+    const std::vector<std::int64_t> all = values_of(name);
+    ASSERT_EQ(direct.codes.size(), mine.size()) << name;
+    for (std::size_t i = 0; i < direct.codes.size(); ++i)
+      EXPECT_EQ(direct.values[static_cast<std::size_t>(direct.codes[i])], all[mine.begin + i]) << name << " row " << i;
+  }
+  // read_labels: cluster indices read as int32 where they fit, refused where they do not.
+  const std::vector<std::int32_t> int8 = read_labels(comm, {path, "/int8"}, n);
+  for (std::size_t i = 0; i < int8.size(); ++i) EXPECT_EQ(int8[i], signed_values[mine.begin + i]);
+  EXPECT_THROW(read_labels(comm, {path, "/uint32"}, n), AgreedError);  // 3000000000
+  comm.barrier();
+  if (comm.rank() == 0) std::remove(path.c_str());
 }
 
 TEST(SparseLabels, CountsSummedOverRanksFollowTheDistinctValues) {

@@ -121,8 +121,18 @@ double fixed_point_scale(const Comm& comm, const DenseShard<T>& shard, Distance 
 /// Not collective: cosine distances, for one, are at most 2 whatever the data.
 double fixed_point_scale(double diameter);
 
+/// A row's exact sum of quantised distances (each at most 2^44) to the rows of a set of at
+/// most this many fits an int64 (with a factor 2 to spare: 2^18 · 2^44 = 2^62), half an
+/// Int128's bytes; larger sets sum in Int128.
+inline constexpr std::uint64_t kInt64DistanceSumRows = std::uint64_t{1} << 18;
+
+/// The piece shift_bytes passes at a time: Open MPI's MPI_Sendrecv_replace copies the whole
+/// message into a temporary buffer, so this bounds that copy.
+inline constexpr std::uint64_t kShiftPieceBytes = std::uint64_t{1} << 20;
+
 /// Passes a buffer to the next rank of the ring and receives the previous rank's, in
-/// pieces of at most 16 MiB, so that MPI's temporary copy stays small. Collective over comm.
+/// pieces of at most kShiftPieceBytes, so that MPI's temporary copy stays small. Collective
+/// over comm.
 void shift_bytes(const Comm& comm, void* data, std::uint64_t bytes, int tag);
 
 /// The rows of a block [first, first + count) that fall in global tile `tile_start`, as a

@@ -15,8 +15,9 @@ namespace lloyd {
 /// refused). A missing dataset, a non-integer type or another length is an AgreedError.
 std::vector<std::int64_t> read_label_values(const Comm& comm, const DatasetRef& ref, std::uint64_t rows);
 
-/// Collective over comm: read_label_values as 32-bit cluster indices; a value outside the
-/// int32 range is an AgreedError naming it and its row (never clipped).
+/// Collective over comm: read_label_values as 32-bit cluster indices, read as such where the
+/// dataset's type fits an int32; a value outside the int32 range is an AgreedError naming it and
+/// its row (never clipped).
 std::vector<std::int32_t> read_labels(const Comm& comm, const DatasetRef& ref, std::uint64_t rows);
 
 /// How often a value occurs.
@@ -27,6 +28,7 @@ struct ValueCount {
 
 /// The distinct values of `values` with their counts, ascending. Not collective.
 std::vector<ValueCount> count_values(std::span<const std::int64_t> values);
+std::vector<ValueCount> count_values(std::span<const std::int32_t> values);
 
 /// Collective over comm: the union of every rank's `local` (ascending, distinct values), the
 /// counts of a value added over ranks; ascending and identical on every rank. Memory follows
@@ -44,6 +46,12 @@ struct EncodedLabels {
 };
 /// Collective over comm.
 EncodedLabels encode_labels(const Comm& comm, std::span<const std::int64_t> labels);
+
+/// Collective over comm: encode_labels(read_label_values(...)), with 4 bytes a row where the
+/// dataset's type fits an int32 (signed of up to 32 bits, unsigned of up to 16: what lloyd and
+/// most tools write), read straight into the codes and encoded in place; 64-bit and unsigned
+/// 32-bit labels are read as int64 first (8 bytes a row more while they are encoded).
+EncodedLabels read_encoded_labels(const Comm& comm, const DatasetRef& ref, std::uint64_t rows);
 
 /// Collective over comm: global min and max of the labels, and the count of every value in
 /// [min, max] (index value - min). Counts are identical on every rank.
