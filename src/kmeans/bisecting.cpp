@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <span>
 
 #include "lloyd/core/exact_sum.hpp"
 #include "lloyd/kmeans/assign.hpp"
@@ -16,35 +17,133 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A node of the tree (fewer than 2k < 2^32 of them), one per row: 4 bytes a row, not 8.
-using NodeIndex = std::uint32_t;
+// A local row's place in NodeLayout: labels are int32 per row already, so a rank's rows
+// number fewer than 2^31.
+using Slot = std::int32_t;
 
-// The rows of `node` as a shard of their own: this rank keeps its rows of the node (a local
-// copy, no communication of data), numbered in global row order over all ranks — so the
-// 2-means sees the same numbered data set whatever the rank layout. Memory: at most one
-// leaf's rows besides the shard, while that leaf is split.
+// The local rows arranged so that every node's rows are contiguous, each node's in global row
+// order: a node is a range of slots, and a split partitions its range stably (left child
+// first). A node's rows are then a view of the shard itself (rows_of), numbered in global
+// row order over all ranks as a copy of them would be — the same data set, bit for bit,
+// whatever the rank layout — so the 2-means of a split needs no copy of the node's rows
+// (which cost up to about a shard besides the shard). Per row: the local row in each slot
+// (4 bytes); per split: the 2-means labels turned into each member's new slot.
+// The rows are moved in place in the shard's own memory, as init.cpp's ColumnGroups does:
+// the shard is const to the caller and is the same bits again when this object goes (also
+// when an exception leaves the fit); nothing else reads it meanwhile. A shard that views
+// memory lloyd does not own (DenseShard::view_of) is never written: there only the slots are
+// arranged, and a node's rows are gathered into a copy.
 template <class T>
-DenseShard<T> rows_of_node(const Comm& comm, const DenseShard<T>& shard,
-                           const std::vector<NodeIndex>& node_of_row, NodeIndex node,
-                           std::vector<Eigen::Index>& members) {
-  members.clear();
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
-    if (node_of_row[static_cast<std::size_t>(i)] == node) members.push_back(i);
-  DenseShard<T> part;
-  part.rows.resize(static_cast<Eigen::Index>(members.size()), shard.features());
-  auto rows = part.rows.mutable_matrix();
-  for (std::size_t m = 0; m < members.size(); ++m) rows.row(static_cast<Eigen::Index>(m)) = shard.rows.row(members[m]);
-  part.has_weights = shard.weighted();
-  if (shard.weighted())
-    for (const Eigen::Index member : members) part.weights.push_back(shard.weight(member));
-  const std::int64_t mine = static_cast<std::int64_t>(members.size());
-  const std::vector<std::int64_t> counts = comm.allgatherv(std::span<const std::int64_t>(&mine, 1));
-  for (int r = 0; r < comm.size(); ++r) {
-    if (r < comm.rank()) part.first_row += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
-    part.global_rows += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+class NodeLayout {
+ public:
+  explicit NodeLayout(const DenseShard<T>& shard)
+      : shard_(shard), in_place_(!shard.is_view()),
+        data_(in_place_ ? const_cast<T*>(shard.rows.data()) : nullptr), d_(shard.features()),
+        row_in_slot_(static_cast<std::size_t>(shard.local_rows())), aside_(static_cast<std::size_t>(d_)),
+        begin_{0}, end_{static_cast<Slot>(shard.local_rows())} {
+    for (std::size_t s = 0; s < row_in_slot_.size(); ++s) row_in_slot_[s] = static_cast<Slot>(s);
   }
-  return part;
-}
+  ~NodeLayout() { restore(); }
+  NodeLayout(const NodeLayout&) = delete;
+  NodeLayout& operator=(const NodeLayout&) = delete;
+
+  /// Collective over comm: the rows of `node` (not the root: that is the shard itself) as a
+  /// shard of their own, numbered in global row order over all ranks — a view of the
+  /// rearranged shard, or a copy where the shard is a view. Valid until the next split.
+  DenseShard<T> rows_of(const Comm& comm, std::size_t node) const {
+    const Slot first = begin_[node], count = end_[node] - first;
+    DenseShard<T> part;
+    if (in_place_) {
+      part = DenseShard<T>::view_of(data_ + static_cast<std::ptrdiff_t>(first) * d_, count, d_, shard_.global_rows, 0);
+    } else {
+      part.rows.resize(count, d_);
+      T* out = part.rows.mutable_data();
+      for (Slot s = first; s < first + count; ++s)
+        std::copy_n(shard_.row(row_in_slot_[static_cast<std::size_t>(s)]), d_, out + static_cast<std::ptrdiff_t>(s - first) * d_);
+    }
+    part.has_weights = shard_.weighted();
+    if (shard_.weighted())
+      for (Slot s = first; s < first + count; ++s) part.weights.push_back(shard_.weight(row_in_slot_[static_cast<std::size_t>(s)]));
+    const std::int64_t mine = count;
+    const std::vector<std::int64_t> counts = comm.allgatherv(std::span<const std::int64_t>(&mine, 1));
+    part.global_rows = part.first_row = 0;
+    for (int r = 0; r < comm.size(); ++r) {
+      if (r < comm.rank()) part.first_row += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+      part.global_rows += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
+    }
+    return part;
+  }
+
+  /// Splits `node` into `left` (label 0) and `right` (label 1) by the labels of its rows in
+  /// order; `labels` is used up as scratch (it becomes each row's new slot).
+  void split(std::size_t node, std::vector<std::int32_t>& labels, std::size_t left, std::size_t right) {
+    const Slot first = begin_[node], last = end_[node];
+    Slot lefts = 0;
+    for (const std::int32_t label : labels) lefts += label == 0;
+    Slot next_left = first, next_right = first + lefts;
+    for (std::int32_t& label : labels) label = label == 0 ? next_left++ : next_right++;
+    move_rows(labels, first, true);
+    const std::size_t nodes = std::max(left, right) + 1;
+    if (begin_.size() < nodes) {
+      begin_.resize(nodes, 0);
+      end_.resize(nodes, 0);
+    }
+    begin_[left] = first;
+    end_[left] = begin_[right] = first + lefts;
+    end_[right] = last;
+  }
+
+  /// Each local row's label: that of its leaf in `tree`.
+  std::vector<std::int32_t> labels(const BisectingTree<T>& tree) const {
+    std::vector<std::int32_t> labels(row_in_slot_.size());
+    for (const std::size_t leaf : tree.leaves())
+      for (Slot s = begin_[leaf]; s < end_[leaf]; ++s)
+        labels[static_cast<std::size_t>(row_in_slot_[static_cast<std::size_t>(s)])] = static_cast<std::int32_t>(tree.label[leaf]);
+    return labels;
+  }
+
+  /// The rows back in the shard's own order (every node then forgotten but the root).
+  void restore() noexcept {
+    move_rows(row_in_slot_, 0, false);
+    begin_.resize(1);
+    end_.resize(1);
+  }
+
+ private:
+  // Moves the row in slot first + i to slot target[i], for every i (a permutation of
+  // [first, first + target.size())), one cycle at a time with one row set aside; each
+  // target[i] becomes first + i. `with_rows_in_slots`: row_in_slot_ moves along (unless it is
+  // `target` itself).
+  void move_rows(std::span<Slot> target, Slot first, bool with_rows_in_slots) noexcept {
+    const auto d = static_cast<std::size_t>(d_);
+    auto row = [&](Slot s) { return data_ + static_cast<std::ptrdiff_t>(s) * d_; };
+    for (std::size_t i = 0; i < target.size(); ++i) {
+      const Slot start = first + static_cast<Slot>(i);
+      if (target[i] == start) continue;
+      if (in_place_) std::copy_n(row(start), d, aside_.data());
+      Slot row_aside = with_rows_in_slots ? row_in_slot_[static_cast<std::size_t>(start)] : 0;
+      Slot at = target[i];
+      target[i] = start;
+      while (at != start) {
+        if (in_place_) std::swap_ranges(aside_.begin(), aside_.end(), row(at));
+        if (with_rows_in_slots) std::swap(row_aside, row_in_slot_[static_cast<std::size_t>(at)]);
+        const Slot next = target[static_cast<std::size_t>(at - first)];
+        target[static_cast<std::size_t>(at - first)] = at;
+        at = next;
+      }
+      if (in_place_) std::copy_n(aside_.data(), d, row(start));
+      if (with_rows_in_slots) row_in_slot_[static_cast<std::size_t>(start)] = row_aside;
+    }
+  }
+
+  const DenseShard<T>& shard_;
+  bool in_place_;
+  T* data_;
+  Eigen::Index d_;
+  std::vector<Slot> row_in_slot_;
+  std::vector<T> aside_;           ///< one row, while a cycle of moves runs
+  std::vector<Slot> begin_, end_;  ///< each node's slots
+};
 
 // The leaf to split: the largest score, ties to the first leaf in depth-first order (as
 // scikit-learn); leaves of one row cannot be split.
@@ -198,19 +297,12 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
   }
   result.inertia_history.push_back(leaf_inertia(result.tree));
 
-  std::vector<NodeIndex> node_of_row(n_local, 0);
-  // The local rows of the node being split, in order; empty for the root, whose members are
-  // every row (no list of n_local indices).
-  std::vector<Eigen::Index> members;
-  auto member = [&](std::size_t m) { return members.empty() ? m : static_cast<std::size_t>(members[m]); };
-  auto rows_of = [&](std::size_t node, DenseShard<T>& copy) -> const DenseShard<T>& {
-    // The root holds every row in its own order: the shard itself, no copy.
-    if (node == 0) {
-      members.clear();
-      return shard;
-    }
-    copy = rows_of_node(comm, shard, node_of_row, static_cast<NodeIndex>(node), members);
-    return copy;
+  NodeLayout<T> layout(shard);
+  auto rows_of = [&](std::size_t node, DenseShard<T>& part) -> const DenseShard<T>& {
+    // The root holds every row in its own order: the shard itself.
+    if (node == 0) return shard;
+    part = layout.rows_of(comm, node);
+    return part;
   };
 
   // Resuming: the tree of the splits done, and every row's leaf assigned again split by
@@ -233,10 +325,9 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
       std::vector<std::int32_t> labels;
       predict_labels(comm, part, halves, labels);
       std::int64_t counts[2] = {0, 0};
-      for (std::size_t m = 0; m < labels.size(); ++m) {
+      for (std::size_t m = 0; m < labels.size(); ++m)
         if (part.weight(static_cast<Eigen::Index>(m)) > 0) ++counts[labels[m]];  // as group_totals
-        node_of_row[member(m)] = static_cast<NodeIndex>(labels[m] == 0 ? left : right);
-      }
+      layout.split(parent, labels, left, right);
       comm.allreduce(std::span<std::int64_t>(counts, 2), MPI_SUM);
       if (counts[0] != tree.size[left] || counts[1] != tree.size[right])
         throw AgreedError("checkpoint: the bisecting tree does not fit the data (split " +
@@ -282,7 +373,7 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
       };
     }
     if (resumed && split == first_split) inner.resume = &*resumed;
-    const KMeansResult<T> halves = fit_kmeans<T>(comm, part, two, nullptr, {}, inner);
+    KMeansResult<T> halves = fit_kmeans<T>(comm, part, two, nullptr, {}, inner);
     result.phases.init += halves.phases.init;
     result.phases.assign += halves.phases.assign;
     result.phases.reduce += halves.phases.reduce;
@@ -300,8 +391,7 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
     const std::size_t right = add_node(tree, parent, halves.centroids.row(1).data(), sizes[1], inertia[1]);
     tree.left[node] = static_cast<std::int64_t>(left);
     tree.right[node] = static_cast<std::int64_t>(right);
-    for (std::size_t m = 0; m < halves.labels.size(); ++m)
-      node_of_row[member(m)] = static_cast<NodeIndex>(halves.labels[m] == 0 ? left : right);
+    layout.split(node, halves.labels, left, right);
     result.inertia_history.push_back(leaf_inertia(tree));
     if (observer)
       observer({split + 1, parent, tree.size[node], result.inertia_history.back(), halves.n_iter,
@@ -327,9 +417,8 @@ BisectingResult<T> fit_bisecting(const Comm& comm, const DenseShard<T>& shard,
     tree.label[leaves[c]] = static_cast<std::int64_t>(c);
     result.centroids.row(static_cast<Eigen::Index>(c)) = tree.centres.row(static_cast<Eigen::Index>(leaves[c]));
   }
-  result.labels.resize(n_local);
-  for (std::size_t i = 0; i < n_local; ++i)
-    result.labels[i] = static_cast<std::int32_t>(tree.label[static_cast<std::size_t>(node_of_row[i])]);
+  result.labels = layout.labels(tree);
+  layout.restore();  // the shard's own order again, for the final sums
   std::vector<double> inertia;
   std::vector<std::int64_t> sizes;
   group_totals(comm, shard, result.labels, result.centroids, inertia, sizes);

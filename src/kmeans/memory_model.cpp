@@ -173,12 +173,12 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         dense_lloyd(b, settings, d, threads, shape.rows, stream);
         break;
       case ModelAlgorithm::Bisecting: {
-        // bisecting.cpp: each row's leaf (uint32); a split of a node other than the root
-        // copies its rows and lists them (int64; at most half the shard after the first split,
-        // when the larger child is split: modelled as half), then runs 2-means (Lloyd, k = 2)
-        // on it.
-        b.rows("leaf_of_row", MemoryPhase::Always, 4);
-        b.add("split_node_copy", MemoryPhase::Loop, r / 2 * (d * t + 8));
+        // bisecting.cpp NodeLayout: the rows arranged in place so that each node's are
+        // contiguous, and the local row in each place (int32); a split's 2-means (Lloyd,
+        // k = 2) runs on a view of its node's rows, no copy (with sample weights the node's
+        // weights are copied: 8 bytes per row of the node, not modelled), and its labels
+        // become the rows' new places.
+        b.rows("node_layout", MemoryPhase::Always, 4);
         FitSettings split = settings;
         split.options.k = 2;
         split.options.algorithm = Algorithm::Lloyd;
@@ -344,9 +344,8 @@ MemoryEstimate estimate_choose_k_memory(const MatrixShape& shape, int ranks, int
                          c, row_bytes, ranks);
     else silhouette_ring(b, r, static_cast<double>(shape.rows), c, row_bytes, ranks, MemoryPhase::Score);
   }
-  // The gap statistic: a reference data set of the shard's shape (GapReferenceSampler::sample),
-  // held while it is fitted — through the fit's seeding and loop.
-  if (settings.gap && !fit.cosine) b.rows("gap_reference", MemoryPhase::Always, shape.cols * t);
+  // The gap statistic's reference sets are made in the shard's own memory once the data's fits
+  // are done (select/sweep.cpp, choose_k of a shard given up): nothing besides the shard.
   return b.estimate;
 }
 

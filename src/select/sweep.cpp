@@ -5,6 +5,7 @@
 #include <Eigen/Eigenvalues>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "lloyd/error.hpp"
 #include "lloyd/core/exact_sum.hpp"
@@ -77,13 +78,23 @@ GapReferenceSampler<T>::GapReferenceSampler(const Comm& comm, const DenseShard<T
 
 template <class T>
 DenseShard<T> GapReferenceSampler<T>::sample(int b) const {
+  DenseShard<T> reference;
+  reference.rows.resize(shard_.local_rows(), shard_.features());
+  sample_into(b, reference);
+  return reference;
+}
+
+template <class T>
+void GapReferenceSampler<T>::sample_into(int b, DenseShard<T>& reference) const {
   const Eigen::Index d = shard_.features();
   const CounterRng rng(seed_);
   const std::uint64_t stream = stream_id(Stream::GapReference, static_cast<std::uint64_t>(b));
-  DenseShard<T> reference;
+  if (reference.local_rows() != shard_.local_rows() || reference.features() != d)
+    reference.rows.resize(shard_.local_rows(), d);
   reference.global_rows = shard_.global_rows;
   reference.first_row = shard_.first_row;
-  reference.rows.resize(shard_.local_rows(), d);
+  reference.weights.clear();
+  reference.has_weights = false;
   auto rows = reference.rows.mutable_matrix();
   Eigen::VectorXd z(d);
   for (Eigen::Index i = 0; i < shard_.local_rows(); ++i) {
@@ -98,7 +109,6 @@ DenseShard<T> GapReferenceSampler<T>::sample(int b) const {
       for (Eigen::Index j = 0; j < d; ++j) rows(i, j) = static_cast<T>(z(j));
     }
   }
-  return reference;
 }
 
 namespace {
@@ -189,48 +199,75 @@ void record_fit(const Comm& comm, const Shard& shard, int k, const KMeansResult<
 
 }  // namespace
 
+namespace {
+
+/// Collective over comm: choose_k, the gap's reference sets made in `references` (the shard
+/// itself when the caller gave it up: then it is overwritten once the data's fits are done).
 template <class T>
-SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOptions& options,
-                     const SweepObserver& observer) {
+SweepResult sweep_dense(const Comm& comm, const DenseShard<T>& shard, DenseShard<T>& references,
+                        const SweepOptions& options, const SweepObserver& observer) {
   check_sweep_options(options, shard.global_rows);
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const int references = options.gap ? options.gap_refs : 0;
   SweepReporter report(options, observer);
   std::optional<GapReferenceSampler<T>> sampler;
   if (options.gap) sampler.emplace(comm, shard, options.gap_reference, options.fit.seed);
 
   SweepResult result;
   result.silhouette_sampled = options.silhouette && shard.global_rows > options.silhouette_max_exact;
-  for (int k = options.k_min; k <= options.k_max; ++k) {
+  auto fit_of = [&](int k) {
     KMeansOptions fit = options.fit;
     fit.k = k;
-    KMeansResult<T> model = fit_kmeans(comm, shard, fit);
+    return fit;
+  };
+  // The data's fits and criteria first, every K; then the references, each made once and
+  // fitted at every K (the same fits as reference by reference per K: each is a function of
+  // its data and options alone), so that one reference set is held at a time and the data
+  // are no longer needed by then.
+  for (int k = options.k_min; k <= options.k_max; ++k) {
+    KMeansResult<T> model = fit_kmeans(comm, shard, fit_of(k));
     record_fit(comm, shard, k, model, options, report, result);
     const bool defined = k >= 2 && static_cast<std::uint64_t>(k) < shard.global_rows;
     result.calinski_harabasz.push_back(
         options.calinski_harabasz && defined ? calinski_harabasz(comm, shard, model.labels) : nan);
     result.davies_bouldin.push_back(
         options.davies_bouldin && defined ? davies_bouldin(comm, shard, model.labels) : nan);
-    GapValue gap{nan, nan, std::log(model.inertia), nan};
-    // The labels are scored: not held (4 bytes a row) while the references are fitted.
-    std::vector<std::int32_t>().swap(model.labels);
-    if (options.gap) {
-      std::vector<double> reference_log_w;
-      for (int b = 0; b < references; ++b) {
-        const DenseShard<T> reference = sampler->sample(b);
-        const KMeansResult<T> null_model = fit_kmeans(comm, reference, fit);
-        reference_log_w.push_back(std::log(null_model.inertia));
-        report(k, b, null_model.inertia, null_model.n_iter);
-      }
-      gap = gap_value(std::log(model.inertia), reference_log_w);
+    result.log_w.push_back(std::log(model.inertia));
+  }
+  const std::size_t ks = result.ks.size();
+  std::vector<std::vector<double>> reference_log_w(ks);
+  for (int b = 0; options.gap && b < options.gap_refs; ++b) {
+    sampler->sample_into(b, references);
+    for (std::size_t i = 0; i < ks; ++i) {
+      const KMeansResult<T> null_model = fit_kmeans(comm, references, fit_of(result.ks[i]));
+      reference_log_w[i].push_back(std::log(null_model.inertia));
+      report(result.ks[i], b, null_model.inertia, null_model.n_iter);
     }
+  }
+  for (std::size_t i = 0; i < ks; ++i) {
+    GapValue gap{nan, nan, result.log_w[i], nan};
+    if (options.gap) gap = gap_value(result.log_w[i], reference_log_w[i]);
     result.gap.push_back(gap.gap);
     result.gap_s.push_back(gap.s);
-    result.log_w.push_back(gap.log_w);
     result.reference_log_w.push_back(gap.reference_mean);
   }
   recommend(options, result);
   return result;
+}
+
+}  // namespace
+
+template <class T>
+SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOptions& options,
+                     const SweepObserver& observer) {
+  DenseShard<T> references;  // allocated by the first reference set
+  return sweep_dense(comm, shard, references, options, observer);
+}
+
+template <class T>
+SweepResult choose_k(const Comm& comm, DenseShard<T>&& shard, const SweepOptions& options,
+                     const SweepObserver& observer) {
+  if (shard.is_view()) return choose_k(comm, static_cast<const DenseShard<T>&>(shard), options, observer);
+  return sweep_dense(comm, shard, shard, options, observer);
 }
 
 template <class T>
@@ -264,6 +301,8 @@ template SweepResult choose_k(const Comm&, const DenseShard<float>&, const Sweep
                               const SweepObserver&);
 template SweepResult choose_k(const Comm&, const DenseShard<double>&, const SweepOptions&,
                               const SweepObserver&);
+template SweepResult choose_k(const Comm&, DenseShard<float>&&, const SweepOptions&, const SweepObserver&);
+template SweepResult choose_k(const Comm&, DenseShard<double>&&, const SweepOptions&, const SweepObserver&);
 template SweepResult choose_k_cosine(const Comm&, const CsrShard<float>&, const SweepOptions&,
                                      const SweepObserver&);
 template SweepResult choose_k_cosine(const Comm&, const CsrShard<double>&, const SweepOptions&,

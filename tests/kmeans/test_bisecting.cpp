@@ -158,6 +158,40 @@ TEST(Bisecting, IdenticalForEveryRankCountWithKMeansParallelAndForgy) {
   expect_identical_for_every_rank_count<float>(BisectingStrategy::LargestCluster, InitMethod::Forgy);
 }
 
+// Each split's 2-means runs on its node's rows arranged in place in the shard (NodeLayout):
+// the shard is the same bits afterwards, and the model is the same bits as where the shard is
+// a view of memory lloyd may not write (there the node's rows are gathered into a copy, as
+// every split did before), with and without sample weights.
+TEST(Bisecting, SplitsInPlaceLeaveTheShardAsItWasAndMatchACopiedNode) {
+  Comm comm(MPI_COMM_WORLD);
+  for (const bool weighted : {false, true}) {
+    auto data = make_blobs<float>(
+        comm, BlobOptions{.samples = 2777, .features = 5, .centers = 6, .cluster_std = 2.0, .seed = 9});
+    DenseShard<float>& shard = data.data;
+    if (weighted) {
+      shard.has_weights = true;
+      for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
+        shard.weights.push_back(static_cast<double>(shard.global_index(i) % 3));  // some 0
+    }
+    const RowMatrix<float> before = shard.rows.matrix();
+    DenseShard<float> view =
+        DenseShard<float>::view_of(before.data(), before.rows(), before.cols(), shard.global_rows, shard.first_row);
+    view.weights = shard.weights;
+    view.has_weights = shard.has_weights;
+    const KMeansOptions options{.k = 9, .n_init = 2, .seed = 5};
+    const auto in_place = fit_bisecting(comm, shard, options, BisectingStrategy::BiggestInertia);
+    EXPECT_EQ(std::memcmp(shard.rows.data(), before.data(), sizeof(float) * static_cast<std::size_t>(before.size())), 0);
+    const auto copied = fit_bisecting(comm, view, options, BisectingStrategy::BiggestInertia);
+    EXPECT_EQ(in_place.labels, copied.labels) << "weighted " << weighted;
+    EXPECT_EQ(std::memcmp(&in_place.inertia, &copied.inertia, sizeof(double)), 0);
+    EXPECT_EQ(in_place.tree.size, copied.tree.size);
+    EXPECT_EQ(in_place.tree.inertia, copied.tree.inertia);
+    EXPECT_EQ(std::memcmp(in_place.tree.centres.data(), copied.tree.centres.data(),
+                          sizeof(float) * static_cast<std::size_t>(copied.tree.centres.size())),
+              0);
+  }
+}
+
 TEST(Bisecting, KOfOneIsTheMean) {
   Comm comm(MPI_COMM_WORLD);
   const DenseShard<double> shard = read_fixture(comm, "bisecting_iris.h5");

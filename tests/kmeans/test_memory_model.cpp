@@ -152,7 +152,7 @@ TEST(MemoryModel, MiniBatchPassesHoldOnePieceOfLabelsAndDistances) {
   EXPECT_EQ(estimate_fit_memory(dense(1000000, 8), 1, 1, settings, {.stream = true}).bytes_of("final_labels_piece"), 0);
 }
 
-TEST(MemoryModel, ChooseKHoldsTheGapReferenceBesideTheLargestFit) {
+TEST(MemoryModel, ChooseKMakesTheGapReferenceInTheShardsMemory) {
   const std::uint64_t n = 100000;
   ChooseKMemorySettings settings;
   settings.fit = lloyd_fit(2, Algorithm::Lloyd, InitMethod::KMeansPlusPlus);
@@ -160,10 +160,24 @@ TEST(MemoryModel, ChooseKHoldsTheGapReferenceBesideTheLargestFit) {
   const MemoryEstimate with_gap = estimate_choose_k_memory(dense(n, 8), 2, 1, settings);
   settings.gap = false;
   const MemoryEstimate without = estimate_choose_k_memory(dense(n, 8), 2, 1, settings);
-  EXPECT_DOUBLE_EQ(with_gap.total() - without.total(), 8.0 * 4 * static_cast<double>(n / 2));
+  EXPECT_DOUBLE_EQ(with_gap.total(), without.total());
+  EXPECT_EQ(with_gap.bytes_of("gap_reference"), 0);
   FitSettings largest = settings.fit;
   largest.options.k = 16;
   EXPECT_GE(without.total(), estimate_fit_memory(dense(n, 8), 2, 1, largest).total());
+}
+
+TEST(MemoryModel, BisectingSplitsAViewOfTheNodeNotACopy) {
+  // bisecting.cpp NodeLayout: 4 bytes per row for the rows' places; a split's 2-means holds
+  // what a Lloyd fit with k = 2 holds besides the shard, and no copy of the node's rows.
+  const std::uint64_t n = 100000;
+  FitSettings bisecting = lloyd_fit(16, Algorithm::Auto, InitMethod::KMeansPlusPlus);
+  bisecting.mode = ModelAlgorithm::Bisecting;
+  const MemoryEstimate estimate = estimate_fit_memory(dense(n, 32), 1, 1, bisecting);
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("node_layout"), 4.0 * static_cast<double>(n));
+  EXPECT_EQ(estimate.bytes_of("split_node_copy"), 0);
+  const MemoryEstimate split = estimate_fit_memory(dense(n, 32), 1, 1, lloyd_fit(2, Algorithm::Lloyd, InitMethod::KMeansPlusPlus));
+  EXPECT_LT(estimate.total() - split.total(), 4.0 * static_cast<double>(n) + 1e6);
 }
 
 TEST(MemoryModel, MoreRanksNeverNeedMoreMemoryPerRank) {

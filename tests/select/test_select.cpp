@@ -121,6 +121,32 @@ TEST(ChooseK, PcaReferenceIsRankInvariant) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(result.gap[i], alone[i]);
 }
 
+// choose_k of a shard given up makes the gap's reference sets in the shard's own memory: the
+// same sweep, bit for bit, as with the references made beside it (uniform and PCA boxes).
+TEST(ChooseK, ReferencesInTheShardsMemoryGiveTheSameSweep) {
+  Comm comm(MPI_COMM_WORLD);
+  for (const GapReference reference : {GapReference::Uniform, GapReference::Pca}) {
+    Blobs<double> data = five_blobs(comm, 900, 4, 0.8);
+    SweepOptions options;
+    options.k_min = 3;
+    options.k_max = 6;
+    options.gap_refs = 3;
+    options.gap_reference = reference;
+    options.silhouette_max_exact = 100;  // sampled: quick
+    options.silhouette_sample_size = 100;
+    const SweepResult beside = choose_k(comm, data.data, options);
+    const SweepResult in_place = choose_k(comm, std::move(data.data), options);
+    EXPECT_EQ(in_place.gap, beside.gap);
+    EXPECT_EQ(in_place.gap_s, beside.gap_s);
+    EXPECT_EQ(in_place.reference_log_w, beside.reference_log_w);
+    EXPECT_EQ(in_place.inertia, beside.inertia);
+    EXPECT_EQ(in_place.silhouette, beside.silhouette);
+    EXPECT_EQ(in_place.calinski_harabasz, beside.calinski_harabasz);
+    EXPECT_EQ(in_place.davies_bouldin, beside.davies_bouldin);
+    EXPECT_EQ(in_place.gap_k, beside.gap_k);
+  }
+}
+
 // R: clusGap(X, kmeans, K.max = 8, B = 100, d.power = 2, spaceH0 = "original", nstart = 10).
 DenseShard<double> gap_fixture(const Comm& comm, const char* dataset = "/X") {
   const DatasetRef x{test::data_path("metrics_gap.h5"), dataset};

@@ -57,8 +57,16 @@ using SweepObserver = std::function<void(const SweepProgress&)>;
 /// Collective over comm: the sweep K = k_min..k_max. Every rank returns identical values,
 /// and they are bit-identical for any number of ranks: the fits are, the metrics are, and
 /// each reference row is drawn by the counter-based generator from (seed, b, global row).
+/// The data's fits come first (every K), then each gap reference set b, fitted at every K.
+/// Memory: the shard and one reference set of its size.
 template <class T>
 SweepResult choose_k(const Comm& comm, const DenseShard<T>& shard, const SweepOptions& options,
+                     const SweepObserver& observer = {});
+/// The same sweep on a shard the caller gives up (the CLI's): the reference sets are made in
+/// its memory once the data's fits are done, so the sweep holds one shard only. A view of the
+/// caller's memory is never written: it sweeps as above.
+template <class T>
+SweepResult choose_k(const Comm& comm, DenseShard<T>&& shard, const SweepOptions& options,
                      const SweepObserver& observer = {});
 
 /// Collective over comm: the sweep with the cosine metric, on rows already scaled to unit
@@ -81,6 +89,9 @@ class GapReferenceSampler {
                       std::uint64_t seed);
   /// Not collective.
   DenseShard<T> sample(int b) const;
+  /// sample(b) written into `reference` (resized to the shard's shape unless it has it
+  /// already; it must not be a view): no allocation when the memory is there.
+  void sample_into(int b, DenseShard<T>& reference) const;
 
  private:
   const DenseShard<T>& shard_;
