@@ -604,8 +604,7 @@ int run_fit(const Comm& comm, const Args& args) {
   refuse_inapplicable_fit_options(*vm, request);
   if (is_variant(request.mode)) parse_variant_options(*vm, request);
   request.stream = (*vm)["stream"].as<bool>();
-  if (request.stream && request.mode == ModelAlgorithm::Lloyd &&
-      (request.options.init == InitMethod::KMeansPlusPlus || request.options.init == InitMethod::KMeansParallel))
+  if (request.stream && request.mode == ModelAlgorithm::Lloyd && request.options.init == InitMethod::KMeansPlusPlus)
     throw UsageError(std::string("lloyd fit: ") + kStreamedInitsMessage);
   request.distances = (*vm)["distances"].as<bool>();
   request.standardize = (*vm)["standardize"].as<bool>();

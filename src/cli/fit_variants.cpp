@@ -42,7 +42,8 @@ void add_variant_options(po::options_description& description) {
       ("init-size", po::value<std::int64_t>()->default_value(0),
        "minibatch: rows the centres are seeded from (0: 3 x batch size)")
       ("stream", po::bool_switch(),
-       "minibatch: read rows from the file batch by batch instead of loading the shard (out of core)")
+       "minibatch, and lloyd with --init k-means||, forgy, random-partition or FILE: read rows from the file "
+       "block by block instead of loading the shard (out of core)")
       ("medoid-method", po::value<std::string>()->default_value("alternate"),
        "kmedoids: alternate (Voronoi iteration) | pam (best swaps)")
       ("distance", po::value<std::string>()->default_value("euclidean"),

@@ -556,9 +556,41 @@ std::vector<std::uint64_t> random_rows(const Comm& comm, const RowBlocks<T>& row
   return indices;
 }
 
+// Collective over comm: k-means|| (init.cpp kmeans_parallel) on rows read block by block: a
+// pass per round, the drawn rows read by global index, the same centres as in memory.
+template <class T>
+RowMatrix<T> streamed_kmeans_parallel(const Comm& comm, RowBlocks<T>& rows, const KMeansOptions& options,
+                                      int restart, PhaseTimes& phases) {
+  const CounterRng rng(options.seed);
+  SeedingRows<T> seeding;
+  seeding.first_row = rows.first_row();
+  seeding.local_rows = rows.local_rows();
+  seeding.features = rows.features();
+  seeding.weighted = rows.weighted();
+  seeding.weights = rows.weights();
+  seeding.for_each = [&](const typename SeedingRows<T>::Visit& visit) { rows.for_each(visit, &phases, &PhaseTimes::init); };
+  seeding.draw = [&](std::size_t count, std::uint64_t stream) {
+    return rows.fetch(comm, random_rows(comm, rows, count, rng, stream));
+  };
+  seeding.gather = [&](std::span<const Eigen::Index> positions) {
+    std::vector<std::uint64_t> picked;
+    picked.reserve(positions.size());
+    for (const Eigen::Index i : positions) picked.push_back(rows.first_row() + static_cast<std::uint64_t>(i));
+    return rows.fetch(comm, comm.allgatherv(std::span<const std::uint64_t>(picked)));
+  };
+  RowMatrix<T> centres = kmeans_parallel(comm, seeding, options.k, options.seed, restart,
+                                         {options.oversampling, options.init_rounds});
+  // In memory, fewer candidates than k fall back to k-means++, which needs the rows in memory.
+  if (centres.rows() != options.k)
+    throw AgreedError("--stream: k-means|| drew fewer than k = " + std::to_string(options.k) +
+                      " candidates (in memory it falls back to k-means++, which does not stream): use --init "
+                      "forgy or random-partition, more --init-rounds or a larger --oversampling, or fit in memory");
+  return centres;
+}
+
 // Collective over comm: the seeding of a streamed fit, rows read block by block: forgy (the
-// drawn rows only) and random-partition (one pass), the same centres as initial_centres on
-// the rows in memory.
+// drawn rows only), random-partition (one pass) and k-means|| (a pass per round), the same
+// centres as initial_centres on the rows in memory.
 template <class T>
 RowMatrix<T> streamed_initial_centres(const Comm& comm, RowBlocks<T>& rows, const KMeansOptions& options,
                                       const FixedPoint& fixed, int restart, PhaseTimes& phases) {
@@ -566,6 +598,7 @@ RowMatrix<T> streamed_initial_centres(const Comm& comm, RowBlocks<T>& rows, cons
   const int k = options.k;
   if (options.init == InitMethod::Forgy)
     return rows.fetch(comm, random_rows(comm, rows, static_cast<std::size_t>(k), rng, stream_id(Stream::Forgy, restart)));
+  if (options.init == InitMethod::KMeansParallel) return streamed_kmeans_parallel(comm, rows, options, restart, phases);
   if (options.init != InitMethod::RandomPartition) throw AgreedError(std::string(kStreamedInitsMessage));
   ClusterSums sums(k, fixed);
   const std::uint64_t stream = stream_id(Stream::RandomPartition, restart);
@@ -618,8 +651,7 @@ LoopSettings prepare_fit(const Comm& comm, RowBlocks<T>& rows, const KMeansOptio
                         " rows of positive sample weight");
   }
   if (initial) check_initial_centres(initial->rows(), initial->cols(), options.k, rows.features());
-  if (!initial && options.init != InitMethod::Forgy && options.init != InitMethod::RandomPartition)
-    throw AgreedError(std::string(kStreamedInitsMessage));
+  if (!initial && options.init == InitMethod::KMeansPlusPlus) throw AgreedError(std::string(kStreamedInitsMessage));
   {
     PhaseClock clock(result.phases.init);
     summary = summarize_blocks<T>(
@@ -669,8 +701,8 @@ KMeansResult<T> fit_blocks(const Comm& comm, RowBlocks<T>& rows, const KMeansOpt
 }  // namespace
 
 const char* const kStreamedInitsMessage =
-    "--stream seeds with --init forgy, random or random-partition, or given centres (--init FILE); "
-    "k-means++ and k-means|| need the rows in memory";
+    "--stream seeds with --init k-means||, forgy, random or random-partition, or given centres (--init FILE); "
+    "k-means++ needs the rows in memory";
 
 template <class T>
 LoopSettings prepare_dense_fit(const Comm& comm, const DenseShard<T>& shard, const KMeansOptions& options,

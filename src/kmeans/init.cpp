@@ -1079,10 +1079,10 @@ class RoundScores {
 constexpr int kReductionIterations = 10;
 
 template <class T>
-RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k,
-                             const CounterRng& rng, int restart, const ParallelSeeding& parallel) {
-  const Eigen::Index d = shard.features();
-  const auto n_local = static_cast<std::size_t>(shard.local_rows());
+RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& rows, int k, const CounterRng& rng,
+                                     int restart, const ParallelSeeding& parallel) {
+  const Eigen::Index d = rows.features;
+  const auto n_local = static_cast<std::size_t>(rows.local_rows);
   const double oversampling = parallel.oversampling > 0 ? parallel.oversampling : 2.0 * k;
 
   // closest[i]: D²(x_i) to the nearest candidate so far, nearest[i]: that candidate.
@@ -1091,71 +1091,72 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
   // Adds `fresh` (candidates numbered from `offset`) and returns the new ψ = Σ D², an exact
   // sum. D² = max(‖x‖² + score, 0) in T (cancellation can make it slightly negative); a
   // candidate replaces the nearest one only when strictly closer: ties stay with the lower
-  // candidate number. Every row is decided alone, so the rows are shared among the threads.
+  // candidate number. Every row is decided alone, so the rows are shared among the threads
+  // and the blocks they come in do not matter.
   const simd::Kernels<T>& kernels = simd::kernels<T>();
   auto absorb = [&](const RowMatrix<T>& fresh, Eigen::Index offset) {
     const RoundScores<T> round(fresh);
     constexpr int kRows = RoundScores<T>::kRows;
-    const Eigen::Index n = shard.local_rows(), stride = round.stride(), m = round.candidates();
-    const Eigen::Index tiles = (n + kRows - 1) / kRows;
+    const Eigen::Index stride = round.stride(), m = round.candidates();
+    rows.for_each([&](const DenseShard<T>& block, Eigen::Index block_offset) {
+      const Eigen::Index n = block.local_rows();
+      const Eigen::Index tiles = (n + kRows - 1) / kRows;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads()) if (threads() > 1)
 #endif
-    {
-      typename RoundScores<T>::Workspace space = round.workspace();
+      {
+        typename RoundScores<T>::Workspace space = round.workspace();
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-      for (Eigen::Index tile = 0; tile < tiles; ++tile) {
-        const Eigen::Index first = tile * kRows;
-        const int count = static_cast<int>(std::min<Eigen::Index>(kRows, n - first));
-        round.score(shard, first, count, space);
-        for (int r = 0; r < count; ++r) {
-          const auto i = static_cast<std::size_t>(first + r);
-          const T* score = space.scores.data() + r * stride;
-          const T norm = squared_norm(shard.row(first + r), d);
-          // Adding ‖x‖² and clamping are monotone: the smallest score gives the smallest D²;
-          // only a row that comes closer looks for the first candidate reaching it.
-          const T best = std::max(T(0), norm + kernels.row_minimum(score, stride));
-          if (!(static_cast<double>(best) < closest[i])) continue;
-          for (Eigen::Index c = 0; c < m; ++c)
-            if (std::max(T(0), norm + score[c]) == best) {
-              closest[i] = clamped(best);
-              nearest[i] = static_cast<std::int32_t>(offset + c);
-              break;
-            }
+        for (Eigen::Index tile = 0; tile < tiles; ++tile) {
+          const Eigen::Index first = tile * kRows;
+          const int count = static_cast<int>(std::min<Eigen::Index>(kRows, n - first));
+          round.score(block, first, count, space);
+          for (int r = 0; r < count; ++r) {
+            const auto i = static_cast<std::size_t>(block_offset + first + r);
+            const T* score = space.scores.data() + r * stride;
+            const T norm = squared_norm(block.row(first + r), d);
+            // Adding ‖x‖² and clamping are monotone: the smallest score gives the smallest D²;
+            // only a row that comes closer looks for the first candidate reaching it.
+            const T best = std::max(T(0), norm + kernels.row_minimum(score, stride));
+            if (!(static_cast<double>(best) < closest[i])) continue;
+            for (Eigen::Index c = 0; c < m; ++c)
+              if (std::max(T(0), norm + score[c]) == best) {
+                closest[i] = clamped(best);
+                nearest[i] = static_cast<std::int32_t>(offset + c);
+                break;
+              }
+          }
         }
       }
-    }
+    });
     ExactSum psi;  // with sample weights, Σ w·D²
-    if (shard.weighted()) psi.add(closest, shard.weights);
+    if (rows.weighted) psi.add(closest, rows.weights);
     else
       for (const double distance : closest) psi.add(distance);
     psi.allreduce(comm);
     return psi.value();
   };
 
-  RowMatrix<T> candidates = rows_as_matrix(
-      comm, shard, weighted_random_rows(comm, shard, 1, rng, stream_id(Stream::FirstCentre, restart)));
+  RowMatrix<T> candidates = rows.draw(1, stream_id(Stream::FirstCentre, restart));
   double psi = absorb(candidates, 0);
   for (int round = 0; round < parallel.rounds && psi > 0; ++round) {
     // Each row independently, with probability min(1, ℓ·D²/ψ): the same decision for a row
     // whichever rank holds it. Gathered in rank order = global row order.
     const std::uint64_t stream = stream_id(Stream::ParallelSample, restart, round);
-    std::vector<T> picked;
-    for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+    std::vector<Eigen::Index> picked;
+    for (Eigen::Index i = 0; i < rows.local_rows; ++i) {
       // With sample weights, in proportion to w·D² (a row of weight 0 is never a candidate).
-      const double mass = shard.weighted() ? shard.weight(i) * closest[static_cast<std::size_t>(i)]
-                                           : closest[static_cast<std::size_t>(i)];
+      const auto at = static_cast<std::size_t>(i);
+      const double mass = rows.weighted ? rows.weights[at] * closest[at] : closest[at];
       const double p = oversampling * mass / psi;
       if (p <= 0) continue;
-      if (p >= 1 || rng.uniform(stream, shard.global_index(i)) < p)
-        picked.insert(picked.end(), shard.row(i), shard.row(i) + d);
+      if (p >= 1 || rng.uniform(stream, rows.first_row + static_cast<std::uint64_t>(i)) < p) picked.push_back(i);
     }
-    const std::vector<T> gathered = comm.allgatherv(std::span<const T>(picked));
-    const auto count = static_cast<Eigen::Index>(gathered.size()) / std::max<Eigen::Index>(d, 1);
+    const RowMatrix<T> fresh = rows.gather(picked);
+    const Eigen::Index count = fresh.rows();
     if (count == 0) continue;
-    const RowMatrix<T> fresh = Eigen::Map<const RowMatrix<T>>(gathered.data(), count, d);
     const Eigen::Index offset = candidates.rows();
     candidates.conservativeResize(offset + count, d);
     candidates.bottomRows(count) = fresh;
@@ -1168,9 +1169,9 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
   // Weights: how many rows each candidate is nearest to (exact integer counts); with sample
   // weights, the summed weight of those rows (exact sums: the same on every rank layout).
   std::vector<double> candidate_weights;
-  if (shard.weighted()) {
+  if (rows.weighted) {
     std::vector<ExactSum> sums(static_cast<std::size_t>(m));
-    for (std::size_t i = 0; i < nearest.size(); ++i) sums[static_cast<std::size_t>(nearest[i])].add(shard.weights[i]);
+    for (std::size_t i = 0; i < nearest.size(); ++i) sums[static_cast<std::size_t>(nearest[i])].add(rows.weights[i]);
     ExactSum::allreduce(sums, comm);
     for (const ExactSum& sum : sums) candidate_weights.push_back(sum.value());
   } else {
@@ -1183,6 +1184,32 @@ RowMatrix<T> kmeans_parallel(const Comm& comm, const DenseShard<T>& shard, int k
   RowMatrix<double> centres = reduction.seed(k);
   reduction.refine(centres, kReductionIterations);
   return centres.cast<T>();
+}
+
+// The in-memory shard as k-means|| reads it: one block (the shard itself, no copy); the
+// picked rows are copied out and gathered (allgatherv).
+template <class T>
+SeedingRows<T> shard_seeding_rows(const Comm& comm, const DenseShard<T>& shard, const CounterRng& rng) {
+  SeedingRows<T> rows;
+  rows.first_row = shard.first_row;
+  rows.local_rows = shard.local_rows();
+  rows.features = shard.features();
+  rows.weighted = shard.weighted();
+  if (rows.weighted) rows.weights = shard.weights;
+  rows.for_each = [&shard](const typename SeedingRows<T>::Visit& visit) { visit(shard, 0); };
+  rows.draw = [&comm, &shard, &rng](std::size_t count, std::uint64_t stream) {
+    return rows_as_matrix(comm, shard, weighted_random_rows(comm, shard, count, rng, stream));
+  };
+  rows.gather = [&comm, &shard](std::span<const Eigen::Index> positions) {
+    const Eigen::Index d = shard.features();
+    std::vector<T> picked;
+    picked.reserve(positions.size() * static_cast<std::size_t>(d));
+    for (const Eigen::Index i : positions) picked.insert(picked.end(), shard.row(i), shard.row(i) + d);
+    const std::vector<T> gathered = comm.allgatherv(std::span<const T>(picked));
+    const auto count = static_cast<Eigen::Index>(gathered.size()) / std::max<Eigen::Index>(d, 1);
+    return RowMatrix<T>(Eigen::Map<const RowMatrix<T>>(gathered.data(), count, d));
+  };
+  return rows;
 }
 
 template <class T>
@@ -1216,16 +1243,22 @@ RowMatrix<T> random_partition(const Comm& comm, const DenseShard<T>& shard, int 
 }  // namespace
 
 template <class T>
+RowMatrix<T> kmeans_parallel(const Comm& comm, const SeedingRows<T>& rows, int k, std::uint64_t seed,
+                             int restart, const ParallelSeeding& parallel) {
+  if (!(parallel.oversampling >= 0 && parallel.rounds >= 0))
+    throw AgreedError("k-means||: oversampling and rounds must be >= 0");
+  return kmeans_parallel_seeding(comm, rows, k, CounterRng(seed), restart, parallel);
+}
+
+template <class T>
 RowMatrix<T> initial_centres(const Comm& comm, const DenseShard<T>& shard, InitMethod method,
                              int k, std::uint64_t seed, int restart, const FixedPoint& fixed,
                              const ParallelSeeding& parallel) {
-  if (method == InitMethod::KMeansParallel && !(parallel.oversampling >= 0 && parallel.rounds >= 0))
-    throw AgreedError("k-means||: oversampling and rounds must be >= 0");
   const CounterRng rng(seed);
   switch (method) {
     case InitMethod::KMeansPlusPlus: return kmeans_plus_plus(comm, shard, k, rng, restart, parallel.triangle_bounds);
     case InitMethod::KMeansParallel: {
-      RowMatrix<T> centres = kmeans_parallel(comm, shard, k, rng, restart, parallel);
+      RowMatrix<T> centres = kmeans_parallel(comm, shard_seeding_rows(comm, shard, rng), k, seed, restart, parallel);
       return centres.rows() == k ? centres : kmeans_plus_plus(comm, shard, k, rng, restart, parallel.triangle_bounds);
     }
     case InitMethod::Forgy: {
@@ -1241,6 +1274,8 @@ RowMatrix<T> initial_centres(const Comm& comm, const DenseShard<T>& shard, InitM
 }
 
 #define LLOYD_INSTANTIATE(T)                                                                  \
+  template RowMatrix<T> kmeans_parallel(const Comm&, const SeedingRows<T>&, int, std::uint64_t, int, \
+                                        const ParallelSeeding&);                              \
   template RowMatrix<T> initial_centres(const Comm&, const DenseShard<T>&, InitMethod, int,   \
                                         std::uint64_t, int, const FixedPoint&,                \
                                         const ParallelSeeding&);

@@ -124,11 +124,11 @@ void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads,
   // bounds (Hamerly, Yinyang) are made anew while the last restart's are still held.
   if (options.n_init > 1 && options.init != InitMethod::Explicit)
     b.rows("restarts", MemoryPhase::Loop, loop_bytes_per_row(algorithm, k));
-  // Streamed (forgy, random-partition or given centres): the draw keeps its keys per block.
-  if (stream && options.init == InitMethod::Forgy)
+  // Streamed (forgy, k-means||, random-partition or given centres): a draw keeps its keys per
+  // block; k-means|| its 12 bytes per row as in memory (init.cpp kmeans_parallel).
+  if (stream && (options.init == InitMethod::Forgy || options.init == InitMethod::KMeansParallel))
     b.add("seeding_draw_keys", MemoryPhase::Seeding, static_cast<double>(RowSource<float>::kStreamBlock) * 16);
-  else if (!stream)
-    dense_seeding(b, options.init, k, d);
+  if (!stream || options.init == InitMethod::KMeansParallel) dense_seeding(b, options.init, k, d);
   centre_structures(b, k, d, threads);
 }
 

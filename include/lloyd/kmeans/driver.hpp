@@ -49,8 +49,8 @@ struct StreamStats {
   double io_seconds = 0;
 };
 
-/// The one line that refuses a streamed fit's seeding (k-means++ and k-means|| need the rows
-/// in memory).
+/// The one line that refuses a streamed fit's seeding (k-means++ needs the rows in memory;
+/// k-means||, forgy, random-partition and given centres stream).
 extern const char* const kStreamedInitsMessage;
 
 /// Collective over comm: fit_kmeans on rows read block by block from `source` (fit --stream,

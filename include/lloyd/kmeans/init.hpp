@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -43,6 +44,37 @@ struct ParallelSeeding {
   int rounds = 5;
   bool triangle_bounds = true;  ///< false: every distance computed (tests compare the two)
 };
+
+/// A rank's rows as k-means|| reads them: visited block by block and fetched by position,
+/// never needed whole — the in-memory shard (one block, no copy) or blocks read from the file
+/// (fit --stream, driver.cpp). The rank's rows are rows [first_row, first_row + local_rows)
+/// of the global order.
+template <class T>
+struct SeedingRows {
+  using Visit = std::function<void(const DenseShard<T>& block, Eigen::Index offset)>;
+  std::uint64_t first_row = 0;
+  Eigen::Index local_rows = 0;
+  Eigen::Index features = 0;
+  bool weighted = false;             ///< rank-agreed, as DenseShard::weighted()
+  std::span<const double> weights;   ///< of the local rows, when weighted
+  /// Collective: visit(block, offset) for the local rows in order, `block` holding local rows
+  /// [offset, offset + block.local_rows()) with their weights; `visit` calls no collective.
+  std::function<void(const Visit& visit)> for_each;
+  /// Collective: the `count` rows weighted_random_rows(…, count, rng, stream) draws, in its
+  /// order, on every rank.
+  std::function<RowMatrix<T>(std::size_t count, std::uint64_t stream)> draw;
+  /// Collective: every rank's rows at the given local positions (ascending), on every rank,
+  /// in rank order (= global row order).
+  std::function<RowMatrix<T>(std::span<const Eigen::Index> positions)> gather;
+};
+
+/// Collective over comm: k-means|| (see initial_centres) on rows given block by block, the
+/// same centres bit for bit however the rows are split into blocks. Keeps 12 bytes per local
+/// row (each row's D² and nearest candidate). Returns an empty matrix when the rounds yield
+/// fewer than k candidates (initial_centres then falls back to k-means++).
+template <class T>
+RowMatrix<T> kmeans_parallel(const Comm& comm, const SeedingRows<T>& rows, int k, std::uint64_t seed,
+                             int restart, const ParallelSeeding& parallel);
 
 template <class T>
 RowMatrix<T> initial_centres(const Comm& comm, const DenseShard<T>& shard, InitMethod method,
