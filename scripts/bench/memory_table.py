@@ -42,6 +42,8 @@ CASES = {
     "kmedians": ("fit", ["--mode", "kmedians"]),
     "spherical-csr": ("fit", ["--metric", "cosine"]),
     "minibatch": ("fit", ["--mode", "minibatch"]),
+    # out of core: only labels, bounds and one block of rows (no shard: the budget still shown)
+    "stream-forgy": ("fit", ["--stream", "--init", "forgy"]),
     "kmedoids-sample2000": ("fit", ["--mode", "kmedoids", "--sample", "2000"]),
     "evaluate-sample20000": ("evaluate", ["--labels", "{labels}", "--sample-size", "20000"]),
     "choose-k-2..4-gap1": ("choose-k", ["--k-min", "2", "--k-max", "4", "--gap-refs", "1",

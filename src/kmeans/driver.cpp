@@ -558,26 +558,37 @@ std::vector<std::uint64_t> random_rows(const Comm& comm, const RowBlocks<T>& row
 
 // Collective over comm: k-means|| (init.cpp kmeans_parallel) on rows read block by block: a
 // pass per round, the drawn rows read by global index, the same centres as in memory.
+// The streamed rows as the seedings read them (SeedingRows): blocks read from the file (timed
+// as init, the reads as io), drawn and picked rows read by global index.
 template <class T>
-RowMatrix<T> streamed_kmeans_parallel(const Comm& comm, RowBlocks<T>& rows, const KMeansOptions& options,
-                                      int restart, PhaseTimes& phases) {
-  const CounterRng rng(options.seed);
+SeedingRows<T> streamed_seeding_rows(const Comm& comm, RowBlocks<T>& rows, const CounterRng& rng,
+                                     PhaseTimes& phases) {
   SeedingRows<T> seeding;
   seeding.first_row = rows.first_row();
   seeding.local_rows = rows.local_rows();
   seeding.features = rows.features();
   seeding.weighted = rows.weighted();
   seeding.weights = rows.weights();
-  seeding.for_each = [&](const typename SeedingRows<T>::Visit& visit) { rows.for_each(visit, &phases, &PhaseTimes::init); };
-  seeding.draw = [&](std::size_t count, std::uint64_t stream) {
+  seeding.for_each = [&rows, &phases](const typename SeedingRows<T>::Visit& visit) {
+    rows.for_each(visit, &phases, &PhaseTimes::init);
+  };
+  seeding.draw = [&comm, &rows, &rng](std::size_t count, std::uint64_t stream) {
     return rows.fetch(comm, random_rows(comm, rows, count, rng, stream));
   };
-  seeding.gather = [&](std::span<const Eigen::Index> positions) {
+  seeding.gather = [&comm, &rows](std::span<const Eigen::Index> positions) {
     std::vector<std::uint64_t> picked;
     picked.reserve(positions.size());
     for (const Eigen::Index i : positions) picked.push_back(rows.first_row() + static_cast<std::uint64_t>(i));
     return rows.fetch(comm, comm.allgatherv(std::span<const std::uint64_t>(picked)));
   };
+  return seeding;
+}
+
+template <class T>
+RowMatrix<T> streamed_kmeans_parallel(const Comm& comm, RowBlocks<T>& rows, const KMeansOptions& options,
+                                      int restart, PhaseTimes& phases) {
+  const CounterRng rng(options.seed);
+  const SeedingRows<T> seeding = streamed_seeding_rows(comm, rows, rng, phases);
   RowMatrix<T> centres = kmeans_parallel(comm, seeding, options.k, options.seed, restart,
                                          {options.oversampling, options.init_rounds});
   // In memory, fewer candidates than k fall back to k-means++, which needs the rows in memory.
@@ -600,31 +611,7 @@ RowMatrix<T> streamed_initial_centres(const Comm& comm, RowBlocks<T>& rows, cons
     return rows.fetch(comm, random_rows(comm, rows, static_cast<std::size_t>(k), rng, stream_id(Stream::Forgy, restart)));
   if (options.init == InitMethod::KMeansParallel) return streamed_kmeans_parallel(comm, rows, options, restart, phases);
   if (options.init != InitMethod::RandomPartition) throw AgreedError(std::string(kStreamedInitsMessage));
-  ClusterSums sums(k, fixed);
-  const std::uint64_t stream = stream_id(Stream::RandomPartition, restart);
-  rows.for_each(
-      [&](const DenseShard<T>& block, Eigen::Index) {
-        for (Eigen::Index i = 0; i < block.local_rows(); ++i) {
-          const double u = rng.uniform(stream, block.global_index(i));
-          const std::int32_t cluster = std::min(static_cast<std::int32_t>(u * k), k - 1);
-          if (sums.weighted()) sums.add_weighted(cluster, block.row(i), block.weight(i), fixed);
-          else sums.add(cluster, block.row(i), fixed);
-        }
-      },
-      &phases, &PhaseTimes::init);
-  sums.allreduce(comm);
-  RowMatrix<T> centres = RowMatrix<T>::Zero(k, rows.features());
-  sums.means(fixed, centres);
-  // A partition can be empty when k is close to n: give it a random row instead.
-  std::vector<Eigen::Index> empty;
-  for (Eigen::Index c = 0; c < k; ++c)
-    if (sums.count(c) == 0) empty.push_back(c);
-  if (!empty.empty()) {
-    const RowMatrix<T> drawn =
-        rows.fetch(comm, random_rows(comm, rows, empty.size(), rng, stream_id(Stream::FillEmpty, restart)));
-    for (std::size_t e = 0; e < empty.size(); ++e) centres.row(empty[e]) = drawn.row(static_cast<Eigen::Index>(e));
-  }
-  return centres;
+  return random_partition(comm, streamed_seeding_rows(comm, rows, rng, phases), k, options.seed, restart, fixed);
 }
 
 template <class T>

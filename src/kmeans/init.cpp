@@ -1212,33 +1212,6 @@ SeedingRows<T> shard_seeding_rows(const Comm& comm, const DenseShard<T>& shard, 
   return rows;
 }
 
-template <class T>
-RowMatrix<T> random_partition(const Comm& comm, const DenseShard<T>& shard, int k,
-                              const CounterRng& rng, int restart, const FixedPoint& fixed) {
-  ClusterSums sums(k, fixed);
-  const std::uint64_t stream = stream_id(Stream::RandomPartition, restart);
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
-    const double u = rng.uniform(stream, shard.global_index(i));
-    const std::int32_t cluster = std::min(static_cast<std::int32_t>(u * k), k - 1);
-    if (sums.weighted()) sums.add_weighted(cluster, shard.row(i), shard.weight(i), fixed);
-    else sums.add(cluster, shard.row(i), fixed);
-  }
-  sums.allreduce(comm);
-  RowMatrix<T> centres = RowMatrix<T>::Zero(k, shard.features());
-  sums.means(fixed, centres);
-  // A partition can be empty when k is close to n: give it a random row instead.
-  std::vector<Eigen::Index> empty;
-  for (Eigen::Index c = 0; c < k; ++c)
-    if (sums.count(c) == 0) empty.push_back(c);
-  if (!empty.empty()) {
-    const auto rows = rows_as_matrix(
-        comm, shard,
-        weighted_random_rows(comm, shard, empty.size(), rng, stream_id(Stream::FillEmpty, restart)));
-    for (std::size_t e = 0; e < empty.size(); ++e)
-      centres.row(empty[e]) = rows.row(static_cast<Eigen::Index>(e));
-  }
-  return centres;
-}
 
 }  // namespace
 
@@ -1267,13 +1240,43 @@ RowMatrix<T> initial_centres(const Comm& comm, const DenseShard<T>& shard, InitM
       return rows_as_matrix(comm, shard, rows);
     }
     case InitMethod::RandomPartition:
-      return random_partition(comm, shard, k, rng, restart, fixed);
+      return random_partition(comm, shard_seeding_rows(comm, shard, rng), k, seed, restart, fixed);
     case InitMethod::Explicit: break;
   }
   throw Error("explicit initial centres must be passed to the driver");
 }
 
+template <class T>
+RowMatrix<T> random_partition(const Comm& comm, const SeedingRows<T>& rows, int k, std::uint64_t seed, int restart,
+                              const FixedPoint& fixed) {
+  const CounterRng rng(seed);
+  ClusterSums sums(k, fixed);
+  const std::uint64_t stream = stream_id(Stream::RandomPartition, restart);
+  rows.for_each([&](const DenseShard<T>& block, Eigen::Index) {
+    for (Eigen::Index i = 0; i < block.local_rows(); ++i) {
+      const double u = rng.uniform(stream, block.global_index(i));
+      const std::int32_t cluster = std::min(static_cast<std::int32_t>(u * k), k - 1);
+      if (sums.weighted()) sums.add_weighted(cluster, block.row(i), block.weight(i), fixed);
+      else sums.add(cluster, block.row(i), fixed);
+    }
+  });
+  sums.allreduce(comm);
+  RowMatrix<T> centres = RowMatrix<T>::Zero(k, rows.features);
+  sums.means(fixed, centres);
+  // A partition can be empty when k is close to n: give it a random row instead.
+  std::vector<Eigen::Index> empty;
+  for (Eigen::Index c = 0; c < k; ++c)
+    if (sums.count(c) == 0) empty.push_back(c);
+  if (!empty.empty()) {
+    const RowMatrix<T> drawn = rows.draw(empty.size(), stream_id(Stream::FillEmpty, restart));
+    for (std::size_t e = 0; e < empty.size(); ++e) centres.row(empty[e]) = drawn.row(static_cast<Eigen::Index>(e));
+  }
+  return centres;
+}
+
 #define LLOYD_INSTANTIATE(T)                                                                  \
+  template RowMatrix<T> random_partition(const Comm&, const SeedingRows<T>&, int, std::uint64_t, int, \
+                                         const FixedPoint&);                                  \
   template RowMatrix<T> kmeans_parallel(const Comm&, const SeedingRows<T>&, int, std::uint64_t, int, \
                                         const ParallelSeeding&);                              \
   template RowMatrix<T> initial_centres(const Comm&, const DenseShard<T>&, InitMethod, int,   \

@@ -76,6 +76,13 @@ template <class T>
 RowMatrix<T> kmeans_parallel(const Comm& comm, const SeedingRows<T>& rows, int k, std::uint64_t seed,
                              int restart, const ParallelSeeding& parallel);
 
+/// Collective over comm: random-partition seeding on rows given block by block — each row
+/// joins the partition its counter-RNG draw names (the same whichever rank or block holds it),
+/// the centres are the partitions' exact means, and an empty partition gets a drawn row.
+template <class T>
+RowMatrix<T> random_partition(const Comm& comm, const SeedingRows<T>& rows, int k, std::uint64_t seed, int restart,
+                              const FixedPoint& fixed);
+
 template <class T>
 RowMatrix<T> initial_centres(const Comm& comm, const DenseShard<T>& shard, InitMethod method,
                              int k, std::uint64_t seed, int restart, const FixedPoint& fixed,
