@@ -374,7 +374,8 @@ def main():
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"check": rows, "within": within, "total": total, "prediction": prediction,
-                       "assign_terms": list(model.assign_terms), "seeding_terms": list(model.seeding_terms)}, out)
+                       "assign_terms": list(model.assign_terms), "seeding_terms": list(model.seeding_terms)},
+                      out, default=lambda value: value.item())  # numpy scalars
 
 
 if __name__ == "__main__":

@@ -1085,8 +1085,10 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
   const auto n_local = static_cast<std::size_t>(rows.local_rows);
   const double oversampling = parallel.oversampling > 0 ? parallel.oversampling : 2.0 * k;
 
-  // closest[i]: D²(x_i) to the nearest candidate so far, nearest[i]: that candidate.
-  std::vector<double> closest(n_local, std::numeric_limits<double>::infinity());
+  // closest[i]: D²(x_i) to the nearest candidate so far, nearest[i]: that candidate. D² is
+  // computed in T, so it is held in T: the same values in half the memory for float32 (8
+  // bytes per row in all with `nearest`, where a d = 8 row is 32).
+  std::vector<T> closest(n_local, std::numeric_limits<T>::infinity());
   std::vector<std::int32_t> nearest(n_local, 0);
   // Adds `fresh` (candidates numbered from `offset`) and returns the new ψ = Σ D², an exact
   // sum. D² = max(‖x‖² + score, 0) in T (cancellation can make it slightly negative); a
@@ -1120,10 +1122,10 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
             // Adding ‖x‖² and clamping are monotone: the smallest score gives the smallest D²;
             // only a row that comes closer looks for the first candidate reaching it.
             const T best = std::max(T(0), norm + kernels.row_minimum(score, stride));
-            if (!(static_cast<double>(best) < closest[i])) continue;
+            if (!(best < closest[i])) continue;
             for (Eigen::Index c = 0; c < m; ++c)
               if (std::max(T(0), norm + score[c]) == best) {
-                closest[i] = clamped(best);
+                closest[i] = best;
                 nearest[i] = static_cast<std::int32_t>(offset + c);
                 break;
               }
@@ -1131,10 +1133,16 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
         }
       }
     });
-    ExactSum psi;  // with sample weights, Σ w·D²
-    if (rows.weighted) psi.add(closest, rows.weights);
-    else
-      for (const double distance : closest) psi.add(distance);
+    ExactSum psi;  // with sample weights, Σ w·D² (exact: the same sum in any pieces)
+    constexpr std::size_t kPiece = 4096;
+    std::vector<double> piece(std::min(kPiece, n_local));
+    for (std::size_t begin = 0; begin < n_local; begin += kPiece) {
+      const std::size_t count = std::min(kPiece, n_local - begin);
+      std::copy(closest.begin() + static_cast<std::ptrdiff_t>(begin),
+                closest.begin() + static_cast<std::ptrdiff_t>(begin + count), piece.begin());
+      psi.add(std::span<const double>(piece.data(), count),
+              rows.weighted ? rows.weights.subspan(begin, count) : std::span<const double>());
+    }
     psi.allreduce(comm);
     return psi.value();
   };
@@ -1149,7 +1157,8 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
     for (Eigen::Index i = 0; i < rows.local_rows; ++i) {
       // With sample weights, in proportion to w·D² (a row of weight 0 is never a candidate).
       const auto at = static_cast<std::size_t>(i);
-      const double mass = rows.weighted ? rows.weights[at] * closest[at] : closest[at];
+      const auto distance = static_cast<double>(closest[at]);
+      const double mass = rows.weighted ? rows.weights[at] * distance : distance;
       const double p = oversampling * mass / psi;
       if (p <= 0) continue;
       if (p >= 1 || rng.uniform(stream, rows.first_row + static_cast<std::uint64_t>(i)) < p) picked.push_back(i);

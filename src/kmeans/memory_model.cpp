@@ -86,8 +86,8 @@ void dense_seeding(Builder& b, InitMethod init, double k, double d) {
   switch (init) {
     case InitMethod::KMeansPlusPlus: plus_plus_seeding(b, k, d); break;
     case InitMethod::KMeansParallel:
-      // closest (double) and nearest candidate (int32) per row
-      b.rows("seeding_nearest_candidate", MemoryPhase::Seeding, 8 + 4);
+      // closest D² (t: it is computed in T) and nearest candidate (int32) per row
+      b.rows("seeding_nearest_candidate", MemoryPhase::Seeding, b.t() + 4);
       break;
     case InitMethod::Forgy: break;
     case InitMethod::RandomPartition:
@@ -125,7 +125,7 @@ void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads,
   if (options.n_init > 1 && options.init != InitMethod::Explicit)
     b.rows("restarts", MemoryPhase::Loop, loop_bytes_per_row(algorithm, k));
   // Streamed (forgy, k-means||, random-partition or given centres): a draw keeps its keys per
-  // block; k-means|| its 12 bytes per row as in memory (init.cpp kmeans_parallel).
+  // block; k-means|| its t + 4 bytes per row as in memory (init.cpp kmeans_parallel).
   if (stream && (options.init == InitMethod::Forgy || options.init == InitMethod::KMeansParallel))
     b.add("seeding_draw_keys", MemoryPhase::Seeding, static_cast<double>(RowSource<float>::kStreamBlock) * 16);
   if (!stream || options.init == InitMethod::KMeansParallel) dense_seeding(b, options.init, k, d);

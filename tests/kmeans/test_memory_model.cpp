@@ -99,7 +99,11 @@ TEST(MemoryModel, KMeansParallelSeedingHoldsNearestCandidate) {
   const std::uint64_t n = 100000;
   const MemoryEstimate estimate =
       estimate_fit_memory(dense(n, 8), 1, 1, lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansParallel));
-  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), (8 + 4) * static_cast<double>(n));
+  // Each row's D² in T (float32 here) and nearest candidate; float64 data hold 8 + 4.
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), (4 + 4) * static_cast<double>(n));
+  const MemoryEstimate wide = estimate_fit_memory(dense(n, 8, ElementType::Float64), 1, 1,
+                                                  lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansParallel));
+  EXPECT_DOUBLE_EQ(wide.phase_bytes(MemoryPhase::Seeding), (8 + 4) * static_cast<double>(n));
 }
 
 TEST(MemoryModel, ExactSilhouetteHoldsSumsPerCluster) {
@@ -134,7 +138,7 @@ TEST(MemoryModel, KMediansHoldsItsRowsFromTheLoopOn) {
   const std::uint64_t n = 100000;
   const MemoryEstimate estimate = estimate_fit_memory(dense(n, 8), 1, 1, settings);
   EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Loop), 16.0 * n + 16 * 8 * 2 * 256 * 8);
-  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), 12.0 * n);  // k-means||
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), 8.0 * n);  // k-means||: float D², int32 candidate
   EXPECT_EQ(estimate.bytes_of("median_scratch"), 0);
 }
 

@@ -69,8 +69,8 @@ struct SeedingRows {
 };
 
 /// Collective over comm: k-means|| (see initial_centres) on rows given block by block, the
-/// same centres bit for bit however the rows are split into blocks. Keeps 12 bytes per local
-/// row (each row's D² and nearest candidate). Returns an empty matrix when the rounds yield
+/// same centres bit for bit however the rows are split into blocks. Keeps sizeof(T) + 4 bytes
+/// per local row (each row's D², computed in T, and nearest candidate). Returns an empty matrix when the rounds yield
 /// fewer than k candidates (initial_centres then falls back to k-means++).
 template <class T>
 RowMatrix<T> kmeans_parallel(const Comm& comm, const SeedingRows<T>& rows, int k, std::uint64_t seed,
