@@ -1,6 +1,7 @@
 #include "lloyd/kmeans/nearest.hpp"
 #include "lloyd/kmeans/kmedians.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -56,8 +57,14 @@ std::vector<std::uint64_t> middle_keys(const Comm& comm, const DenseShard<T>& sh
             histogram[(slot + t) * kBins + ((key >> shift) & (kBins - 1))] += unit;
       }
     }
-    if constexpr (std::is_same_v<Count, Int128>) comm.allreduce_sum(histogram);
-    else comm.allreduce(std::span<Count>(histogram), MPI_SUM);
+    // In pieces: a reduction of the whole histogram (k·d·2·256 counts, 67 MB at k = 64,
+    // d = 256) makes MPI allocate a temporary copy of it on every rank.
+    constexpr std::size_t kPiece = (std::size_t{1} << 20) / sizeof(Count);
+    for (std::size_t begin = 0; begin < histogram.size(); begin += kPiece) {
+      const std::span<Count> piece(histogram.data() + begin, std::min(kPiece, histogram.size() - begin));
+      if constexpr (std::is_same_v<Count, Int128>) comm.allreduce_sum(piece);
+      else comm.allreduce(piece, MPI_SUM);
+    }
     for (std::size_t slot = 0; slot < slots; ++slot)
       prefix[slot] |= static_cast<std::uint64_t>(choose(slot, &histogram[slot * kBins], kBins, remaining[slot])) << shift;
   }
