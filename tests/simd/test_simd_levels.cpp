@@ -47,6 +47,19 @@ std::vector<Level> other_levels() {
   return levels;
 }
 
+// Every row's label and distance to `centres` with the kernels of `level` (Assigner).
+template <class T>
+std::pair<std::vector<std::int32_t>, std::vector<double>> labels_and_distances_at(Level level, const DenseShard<T>& shard,
+                                                                                 const RowMatrix<T>& centres) {
+  simd::use(level);
+  const auto n = static_cast<std::size_t>(shard.local_rows());
+  std::vector<std::int32_t> labels(n);
+  std::vector<double> distances(n);
+  Assigner<T> assigner(shard.features(), centres.rows());
+  assigner.assign(shard, centres, labels, distances);
+  return {labels, distances};
+}
+
 template <class T>
 void expect_distance_kernels_agree() {
   const auto& reference = simd::kernels<T>(Level::Portable);
@@ -141,14 +154,7 @@ void expect_assignments_agree() {
     shard.rows = Eigen::Map<const RowMatrix<T>>(random_values<T>(static_cast<std::size_t>(n * d), 5).data(), n, d);
     shard.global_rows = static_cast<std::uint64_t>(n);
     const RowMatrix<T> centres = shard.rows.matrix().topRows(k) * T(0.5);
-    auto assign_at = [&](Level at) {
-      simd::use(at);
-      std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
-      std::vector<double> distances(static_cast<std::size_t>(n));
-      Assigner<T> assigner(d, k);
-      assigner.assign(shard, centres, labels, distances);
-      return std::make_pair(labels, distances);
-    };
+    auto assign_at = [&](Level at) { return labels_and_distances_at(at, shard, centres); };
     const auto expected = assign_at(Level::Portable);
     for (const Level level : other_levels()) {
       const auto got = assign_at(level);
@@ -195,14 +201,7 @@ void expect_adversarial_tile_assignments_agree() {
       DenseShard<T> shard;
       shard.rows = Eigen::Map<const RowMatrix<T>>(values.data(), n, d);
       shard.global_rows = static_cast<std::uint64_t>(n);
-      auto assign_at = [&](Level at) {
-        simd::use(at);
-        std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
-        std::vector<double> distances(static_cast<std::size_t>(n));
-        Assigner<T> assigner(d, k);
-        assigner.assign(shard, centres, labels, distances);
-        return std::make_pair(labels, distances);
-      };
+      auto assign_at = [&](Level at) { return labels_and_distances_at(at, shard, centres); };
       const auto expected = assign_at(Level::Portable);
       for (const Level level : other_levels()) {
         const auto got = assign_at(level);
