@@ -11,6 +11,7 @@
 #include "common.hpp"
 #include "lloyd/io/hdf5.hpp"
 #include "lloyd/simd/level.hpp"
+#include "lloyd_version.hpp"  // generated at build time (cmake/LloydVersion.cmake)
 
 namespace {
 
@@ -33,12 +34,6 @@ constexpr const char* kUsage =
     "'lloyd --version' the release, the commit, and the MPI, HDF5 and SIMD it runs with.\n"
     "Run under MPI, e.g.: mpirun -n 4 lloyd fit --input data.h5:/X --k 8 --output model.h5\n";
 
-#ifndef LLOYD_VERSION
-#define LLOYD_VERSION "unknown"
-#endif
-#ifndef LLOYD_GIT_COMMIT
-#define LLOYD_GIT_COMMIT "unknown"
-#endif
 
 // What a bug report from a cluster needs: the build, and the libraries and instruction set
 // this run actually got (a module system may load another MPI or HDF5 than the build saw).
