@@ -156,7 +156,10 @@ RowMatrix<T> cluster_medians(const Comm& comm, const DenseShard<T>& shard,
 namespace {
 
 // K-medians' step: the nearest centre in L1, the farthest rows moved to empty clusters
-// (plan_empty_cluster_moves, on the labels), the exact medians as the new centres.
+// (plan_empty_cluster_moves, on the labels), the exact medians as the new centres. Per row it
+// keeps only the label: an assignment runs kPieceRows rows at a time, counting the changed
+// labels and summing the distances exactly as it goes, and the distances the empty-cluster
+// rule needs are computed again only when a cluster is empty.
 template <class T>
 class MediansStep {
  public:
@@ -164,46 +167,39 @@ class MediansStep {
               const DataSummary& summary, const RowMatrix<T>* initial)
       : comm_(comm), shard_(shard), options_(options), summary_(summary), initial_(initial) {}
 
-  // The per-row structures exist from begin() on: none is held while the seeding keeps its
-  // own (a restart's are released before the next seeding).
+  // The labels exist from begin() on: none is held while the seeding keeps its own (a
+  // restart's are released before the next seeding).
   RowMatrix<T> seed(int restart) {
-    std::vector<double>().swap(distances_);
     std::vector<std::int32_t>().swap(labels_);
-    std::vector<std::int32_t>().swap(previous_);
     return starting_centres(comm_, shard_, options_, summary_.fixed, initial_, restart);
   }
   // The first iteration compares with the labels of the last one before a stop: the
   // assignment to its centres with that iteration's empty-cluster moves.
   void begin(const RowMatrix<T>* previous_centroids) {
-    const auto n = static_cast<std::size_t>(shard_.local_rows());
-    distances_.assign(n, 0.0);
-    labels_.assign(n, 0);
-    previous_.assign(n, -1);
+    labels_.assign(static_cast<std::size_t>(shard_.local_rows()), -1);
     if (!previous_centroids) return;
-    assign_nearest(shard_, *previous_centroids, Distance::Manhattan, previous_, distances_);
-    std::swap(previous_, labels_);
+    assign_pieces(*previous_centroids);
     fill_empty_clusters(comm_, *previous_centroids);
-    std::swap(previous_, labels_);
   }
-  std::int64_t assign(const RowMatrix<T>& centres) {
-    assign_nearest(shard_, centres, Distance::Manhattan, labels_, distances_);
-    std::int64_t changed = 0;
-    for (std::size_t i = 0; i < labels_.size(); ++i) changed += labels_[i] != previous_[i];
-    return changed;
-  }
+  std::int64_t assign(const RowMatrix<T>& centres) { return assign_pieces(centres); }
   double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
     comm.allreduce(counters, MPI_SUM);
-    return exact_total(comm, distances_, shard_.weights);
+    return total(comm);
   }
-  void fill_empty_clusters(const Comm& comm, const RowMatrix<T>&) {
+  void fill_empty_clusters(const Comm& comm, const RowMatrix<T>& centres) {
     // The rows of each cluster (with sample weights, of positive weight: a cluster without
     // weight is empty).
     std::vector<std::int64_t> counts(static_cast<std::size_t>(options_.k), 0);
     for (std::size_t i = 0; i < labels_.size(); ++i)
       counts[static_cast<std::size_t>(labels_[i])] += shard_.weight(static_cast<Eigen::Index>(i)) > 0;
     comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
+    if (std::find(counts.begin(), counts.end(), 0) == counts.end()) return;  // the same on every rank
+    // `labels_` are the assignment to `centres`: the same labels, with their distances.
+    std::vector<std::int32_t> labels(labels_.size());
+    std::vector<double> distances(labels_.size());
+    assign_nearest(shard_, centres, Distance::Manhattan, std::span<std::int32_t>(labels), std::span<double>(distances));
     const auto n_local = static_cast<std::uint64_t>(labels_.size());
-    for (const ClusterMove& move : plan_empty_cluster_moves(comm, shard_, labels_, distances_, counts))
+    for (const ClusterMove& move : plan_empty_cluster_moves(comm, shard_, labels_, distances, counts))
       if (move.row >= shard_.first_row && move.row < shard_.first_row + n_local)
         labels_[move.row - shard_.first_row] = move.to;
   }
@@ -213,25 +209,59 @@ class MediansStep {
     double shift = 0;
     for (Eigen::Index c = 0; c < centres.rows(); ++c)
       shift += squared_distance(centres.row(c).data(), updated.row(c).data(), centres.cols());
-    std::swap(previous_, labels_);
     return shift;
   }
   // The labels of the final centres are always assigned afresh (the moves may have changed
   // the last ones).
   double finish(const Comm& comm, const RowMatrix<T>& centres, bool) {
-    assign_nearest(shard_, centres, Distance::Manhattan, labels_, distances_);
-    return exact_total(comm, distances_, shard_.weights);
+    assign_pieces(centres);
+    return total(comm);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
 
  private:
+  static constexpr Eigen::Index kPieceRows = Eigen::Index{1} << 16;
+
+  // Every row assigned to `centres`, a piece at a time (views of the shard, no copy):
+  // the labels in place, the distances summed exactly (with sample weights, weighted) into
+  // inertia_; returns the labels that changed.
+  std::int64_t assign_pieces(const RowMatrix<T>& centres) {
+    inertia_ = ExactSum{};
+    std::int64_t changed = 0;
+    const Eigen::Index n = shard_.local_rows(), d = shard_.features();
+    std::vector<std::int32_t> labels;
+    std::vector<double> distances;
+    for (Eigen::Index at = 0; at < n; at += kPieceRows) {
+      const Eigen::Index count = std::min(kPieceRows, n - at);
+      const DenseShard<T> piece = DenseShard<T>::view_of(shard_.row(at), count, d, shard_.global_rows,
+                                                         shard_.first_row + static_cast<std::uint64_t>(at));
+      labels.resize(static_cast<std::size_t>(count));
+      distances.resize(static_cast<std::size_t>(count));
+      assign_nearest(piece, centres, Distance::Manhattan, std::span<std::int32_t>(labels), std::span<double>(distances));
+      const auto first = static_cast<std::size_t>(at);
+      for (std::size_t r = 0; r < labels.size(); ++r) {
+        changed += labels[r] != labels_[first + r];
+        labels_[first + r] = labels[r];
+      }
+      inertia_.add(distances, shard_.weighted() ? std::span<const double>(shard_.weights).subspan(first, labels.size())
+                                                : std::span<const double>());
+    }
+    return changed;
+  }
+  // Collective: the exact inertia of the last assignment.
+  double total(const Comm& comm) const {
+    ExactSum sum = inertia_;
+    sum.allreduce(comm);
+    return sum.value();
+  }
+
   const Comm& comm_;
   const DenseShard<T>& shard_;
   const KMeansOptions& options_;
   const DataSummary& summary_;
   const RowMatrix<T>* initial_;
-  std::vector<std::int32_t> labels_, previous_;
-  std::vector<double> distances_;
+  std::vector<std::int32_t> labels_;
+  ExactSum inertia_;
 };
 
 }  // namespace

@@ -187,12 +187,13 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         break;
       }
       case ModelAlgorithm::KMedians:
-        // kmedians.cpp MediansStep, from the end of the seeding on: distances, labels and
-        // previous labels. The exact medians (a radix selection over histograms of the
-        // rows' keys, k·d·2·256 counts) hold nothing per row; with sample weights, their
-        // integer units (8 bytes a row; weighted shards are not modelled).
-        b.rows("distances", MemoryPhase::Loop, 8);
-        b.rows("labels", MemoryPhase::Loop, 4 + 4);
+        // kmedians.cpp MediansStep, from the end of the seeding on: the labels, and one
+        // piece's (65536 rows) labels and distances. The exact medians (a radix selection
+        // over histograms of the rows' keys, k·d·2·256 counts) hold nothing per row; with
+        // sample weights, their integer units (8 bytes a row; weighted shards are not
+        // modelled).
+        b.rows("labels", MemoryPhase::Loop, 4);
+        b.add("assignment_piece", MemoryPhase::Loop, static_cast<double>(RowSource<float>::kStreamBlock) * (4 + 8));
         b.add("median_histograms", MemoryPhase::Loop, k * d * 2 * 256 * 8);
         dense_seeding(b, settings.options.init, k, d);
         centre_structures(b, k, d, threads);
