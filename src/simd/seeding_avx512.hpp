@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "avx512_ops.hpp"
 #include "lloyd/simd/kernels.hpp"
@@ -218,29 +219,23 @@ std::ptrdiff_t fold_lanes_block(const SeedBlock<T>& block) {
     if (!grouped) avx512::rows_as_columns(rows + i * d, count, d, scratch);
     const T* columns = grouped ? rows + i * d : scratch;
     const Register norm = Ops::masked_load(row_norms + i, lanes);
-    if (computed == trials) {
+    // Six candidates at a time, at most; `consecutive` is std::true_type when no candidate
+    // was skipped (which[c] = c: candidate_distances' Consecutive).
+    auto score_candidates = [&](auto consecutive) {
+      constexpr bool kConsecutive = decltype(consecutive)::value;
       for (int c = 0; c < computed; c += 6) {
         switch (std::min(6, computed - c)) {
-          case 1: candidate_distances<1, true>(scaled, norms, d, columns, which + c, norm, distance); break;
-          case 2: candidate_distances<2, true>(scaled, norms, d, columns, which + c, norm, distance); break;
-          case 3: candidate_distances<3, true>(scaled, norms, d, columns, which + c, norm, distance); break;
-          case 4: candidate_distances<4, true>(scaled, norms, d, columns, which + c, norm, distance); break;
-          case 5: candidate_distances<5, true>(scaled, norms, d, columns, which + c, norm, distance); break;
-          default: candidate_distances<6, true>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 1: candidate_distances<1, kConsecutive>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 2: candidate_distances<2, kConsecutive>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 3: candidate_distances<3, kConsecutive>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 4: candidate_distances<4, kConsecutive>(scaled, norms, d, columns, which + c, norm, distance); break;
+          case 5: candidate_distances<5, kConsecutive>(scaled, norms, d, columns, which + c, norm, distance); break;
+          default: candidate_distances<6, kConsecutive>(scaled, norms, d, columns, which + c, norm, distance); break;
         }
       }
-    } else {
-      for (int c = 0; c < computed; c += 6) {
-        switch (std::min(6, computed - c)) {
-          case 1: candidate_distances<1, false>(scaled, norms, d, columns, which + c, norm, distance); break;
-          case 2: candidate_distances<2, false>(scaled, norms, d, columns, which + c, norm, distance); break;
-          case 3: candidate_distances<3, false>(scaled, norms, d, columns, which + c, norm, distance); break;
-          case 4: candidate_distances<4, false>(scaled, norms, d, columns, which + c, norm, distance); break;
-          case 5: candidate_distances<5, false>(scaled, norms, d, columns, which + c, norm, distance); break;
-          default: candidate_distances<6, false>(scaled, norms, d, columns, which + c, norm, distance); break;
-        }
-      }
-    }
+    };
+    if (computed == trials) score_candidates(std::true_type{});
+    else score_candidates(std::false_type{});
     // Padding candidates: ‖x‖², as direct scores give them.
     for (int t = trials; t < 8; ++t) Ops::store(distance[t], Ops::max(norm, Ops::zero()));
     Mask nearer = 0;
