@@ -31,8 +31,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROBLEMS = {"P1": (1_000_000, 32, 64), "P2": (2_000_000, 8, 16), "P3": (200_000, 256, 256)}
-for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-    os.environ.pop(variable, None)  # before numpy loads OpenBLAS
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import native_blas  # noqa: E402  (before numpy: OpenBLAS at this CPU's kernels)
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.cluster import KMeans  # noqa: E402
@@ -171,7 +171,7 @@ def main():
     parser.add_argument("--lloyd", default=os.path.join(ROOT, "build", "lloyd"))
     args = parser.parse_args()
     os.makedirs(args.data, exist_ok=True)
-    print(f"load average before: {os.getloadavg()}")
+    print(f"load average before: {os.getloadavg()}; OpenBLAS core: {native_blas.CHOSEN}")
     peaks = {"float32": gemm_peak(2), "float64": gemm_peak(2, np.float64)}  # also loads the BLAS (threadpoolctl)
     for info in threadpool_info():
         print(f"scikit-learn/numpy thread pool: {info.get('internal_api')} {info.get('version')} "

@@ -44,8 +44,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-    os.environ.pop(variable, None)  # before numpy loads OpenBLAS: the GEMM peak, not a slowed one
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import native_blas  # noqa: E402  (before numpy: OpenBLAS at this CPU's kernels)
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
@@ -359,7 +359,7 @@ def main():
     os.makedirs(args.data, exist_ok=True)
     if not os.path.exists(args.comm_rates):
         run(["cmake", "--build", os.path.dirname(os.path.dirname(args.comm_rates)), "--target", "comm_rates"])
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    print(f"load average before: {os.getloadavg()[0]:.2f}; OpenBLAS core: {native_blas.CHOSEN}")
     rates = Rates(args.comm_rates, args.lloyd, args.max_ranks, args.repeats)
     print("Machine rates:\n" + rates.summary())
     model = Model(rates)
