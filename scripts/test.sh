@@ -43,7 +43,14 @@ sanitize() {
   (
     # allocator_may_return_null: a huge allocation throws std::bad_alloc as without ASan, so
     # that the out-of-memory messages are tested too (ASan would report and abort instead).
-    export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:allocator_may_return_null=1:log_path=$reports/asan"
+    # intercept_tls_get_addr=0: up to GCC 13 (LLVM 16) the runtime's __tls_get_addr interceptor
+    # takes a dynamic TLS block that happens to start 16 bytes past a page boundary for one with
+    # a pre-2.25 glibc header and reads a range from the two words before it; LeakSanitizer's
+    # tracer then crashes at exit ("Tracer caught signal 11") with no leak found. It depends only
+    # on where malloc put the block (it hit mpi_tests at 4 ranks, 3 runs of 3, on one machine).
+    # Dynamic TLS blocks are malloc'd and reachable from the thread's DTV, so no leak is hidden.
+    # (google/sanitizers#1409; fixed in LLVM 17 by asking the allocator instead of guessing.)
+    export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:allocator_may_return_null=1:intercept_tls_get_addr=0:log_path=$reports/asan"
     export LSAN_OPTIONS="suppressions=$LLOYD_ROOT/tests/sanitizers/lsan.supp:print_suppressions=0"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
     cd "$build" && ctest --output-on-failure -E '^(slurm|examples)\.' "$@"
