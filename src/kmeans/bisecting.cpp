@@ -27,7 +27,9 @@ using Slot = std::int32_t;
 // row order over all ranks as a copy of them would be — the same data set, bit for bit,
 // whatever the rank layout — so the 2-means of a split needs no copy of the node's rows
 // (which cost up to about a shard besides the shard). Per row: the local row in each slot
-// (4 bytes); per split: the 2-means labels turned into each member's new slot.
+// (4 bytes), from the first split on (before it every row is in its own slot, the root); per
+// split: the 2-means labels turned into each member's new slot — at the first split they
+// become the layout itself, so that a fit holds at most the labels of one split besides it.
 // The rows are moved in place in the shard's own memory, as init.cpp's ColumnGroups does:
 // the shard is const to the caller and is the same bits again when this object goes (also
 // when an exception leaves the fit); nothing else reads it meanwhile. A shard that views
@@ -39,10 +41,7 @@ class NodeLayout {
   explicit NodeLayout(const DenseShard<T>& shard)
       : shard_(shard), in_place_(!shard.is_view()),
         data_(in_place_ ? const_cast<T*>(shard.rows.data()) : nullptr), d_(shard.features()),
-        row_in_slot_(static_cast<std::size_t>(shard.local_rows())), aside_(static_cast<std::size_t>(d_)),
-        begin_{0}, end_{static_cast<Slot>(shard.local_rows())} {
-    for (std::size_t s = 0; s < row_in_slot_.size(); ++s) row_in_slot_[s] = static_cast<Slot>(s);
-  }
+        aside_(static_cast<std::size_t>(d_)), begin_{0}, end_{static_cast<Slot>(shard.local_rows())} {}
   ~NodeLayout() { restore(); }
   NodeLayout(const NodeLayout&) = delete;
   NodeLayout& operator=(const NodeLayout&) = delete;
@@ -59,11 +58,11 @@ class NodeLayout {
       part.rows.resize(count, d_);
       T* out = part.rows.mutable_data();
       for (Slot s = first; s < first + count; ++s)
-        std::copy_n(shard_.row(row_in_slot_[static_cast<std::size_t>(s)]), d_, out + static_cast<std::ptrdiff_t>(s - first) * d_);
+        std::copy_n(shard_.row(row_in(s)), d_, out + static_cast<std::ptrdiff_t>(s - first) * d_);
     }
     part.has_weights = shard_.weighted();
     if (shard_.weighted())
-      for (Slot s = first; s < first + count; ++s) part.weights.push_back(shard_.weight(row_in_slot_[static_cast<std::size_t>(s)]));
+      for (Slot s = first; s < first + count; ++s) part.weights.push_back(shard_.weight(row_in(s)));
     const std::int64_t mine = count;
     const std::vector<std::int64_t> counts = comm.allgatherv(std::span<const std::int64_t>(&mine, 1));
     part.global_rows = part.first_row = 0;
@@ -75,14 +74,20 @@ class NodeLayout {
   }
 
   /// Splits `node` into `left` (label 0) and `right` (label 1) by the labels of its rows in
-  /// order; `labels` is used up as scratch (it becomes each row's new slot).
+  /// order; `labels` is used up (it becomes each row's new slot; at the first split it is
+  /// taken as the layout).
   void split(std::size_t node, std::vector<std::int32_t>& labels, std::size_t left, std::size_t right) {
     const Slot first = begin_[node], last = end_[node];
     Slot lefts = 0;
     for (const std::int32_t label : labels) lefts += label == 0;
     Slot next_left = first, next_right = first + lefts;
     for (std::int32_t& label : labels) label = label == 0 ? next_left++ : next_right++;
-    move_rows(labels, first, true);
+    if (row_in_slot_.empty()) {  // the first split, the root's: the slots become the layout
+      move_rows_inverting(labels);
+      row_in_slot_ = std::move(labels);
+    } else {
+      move_rows(labels, first, true);
+    }
     const std::size_t nodes = std::max(left, right) + 1;
     if (begin_.size() < nodes) {
       begin_.resize(nodes, 0);
@@ -95,21 +100,48 @@ class NodeLayout {
 
   /// Each local row's label: that of its leaf in `tree`.
   std::vector<std::int32_t> labels(const BisectingTree<T>& tree) const {
-    std::vector<std::int32_t> labels(row_in_slot_.size());
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(shard_.local_rows()));
     for (const std::size_t leaf : tree.leaves())
       for (Slot s = begin_[leaf]; s < end_[leaf]; ++s)
-        labels[static_cast<std::size_t>(row_in_slot_[static_cast<std::size_t>(s)])] = static_cast<std::int32_t>(tree.label[leaf]);
+        labels[static_cast<std::size_t>(row_in(s))] = static_cast<std::int32_t>(tree.label[leaf]);
     return labels;
   }
 
   /// The rows back in the shard's own order (every node then forgotten but the root).
   void restore() noexcept {
     move_rows(row_in_slot_, 0, false);
+    std::vector<Slot>().swap(row_in_slot_);  // every row in its own slot again
     begin_.resize(1);
     end_.resize(1);
   }
 
  private:
+  // The local row in slot s.
+  Slot row_in(Slot s) const { return row_in_slot_.empty() ? s : row_in_slot_[static_cast<std::size_t>(s)]; }
+  // move_rows of the first split (every row in its own slot, `target` covering them all), with
+  // no layout yet: target[i] becomes the local row now in slot i (target's inverse). The same
+  // cycles as move_rows; a slot done holds ~row (negative) until the end.
+  void move_rows_inverting(std::span<Slot> target) noexcept {
+    const auto d = static_cast<std::size_t>(d_);
+    auto row = [&](Slot s) { return data_ + static_cast<std::ptrdiff_t>(s) * d_; };
+    for (std::size_t i = 0; i < target.size(); ++i) {
+      const auto start = static_cast<Slot>(i);
+      if (target[i] < 0) continue;  // done
+      if (in_place_) std::copy_n(row(start), d, aside_.data());
+      Slot from = start, at = target[i];
+      while (at != start) {
+        if (in_place_) std::swap_ranges(aside_.begin(), aside_.end(), row(at));
+        const Slot next = target[static_cast<std::size_t>(at)];
+        target[static_cast<std::size_t>(at)] = ~from;  // slot `at` now holds row `from`
+        from = at;
+        at = next;
+      }
+      if (in_place_) std::copy_n(aside_.data(), d, row(start));
+      target[i] = ~from;
+    }
+    for (Slot& slot : target) slot = ~slot;
+  }
+
   // Moves the row in slot first + i to slot target[i], for every i (a permutation of
   // [first, first + target.size())), one cycle at a time with one row set aside; each
   // target[i] becomes first + i. `with_rows_in_slots`: row_in_slot_ moves along (unless it is
@@ -140,7 +172,7 @@ class NodeLayout {
   bool in_place_;
   T* data_;
   Eigen::Index d_;
-  std::vector<Slot> row_in_slot_;
+  std::vector<Slot> row_in_slot_;  ///< empty: every row in its own slot (before the first split)
   std::vector<T> aside_;           ///< one row, while a cycle of moves runs
   std::vector<Slot> begin_, end_;  ///< each node's slots
 };

@@ -132,6 +132,11 @@ struct Closer {
     distances.clear();
     overflowed.clear();
     capacity = rows_kept_at_most;
+    // Reserved whole (memory is touched only as rows are kept): grown by push_back, the
+    // vectors could hold up to twice `capacity` (and a copy of it while growing) — measured
+    // at 8M × 32 on 2 ranks, 58 MiB per rank for a 30.5 MiB budget.
+    rows.reserve(capacity);
+    distances.reserve(capacity * stride);
   }
   /// Keeps row i (of range number `range`) and its distances to the candidates (stride).
   void keep(Eigen::Index i, const T* distance, std::size_t stride, Eigen::Index range) {
@@ -183,12 +188,11 @@ template <class T>
 class TriangleBounds {
  public:
   /// Disabled (`enabled` false): no bounds, every row read (the picks are the same).
-  TriangleBounds(const std::vector<T>& row_norms, Eigen::Index features, int k, bool enabled)
-      : enabled_(enabled), features_(features), k_(k), labels_(enabled ? row_norms.size() : 0, 0),
+  /// `largest`: the largest squared_norm of the rank's `rows` rows.
+  TriangleBounds(Eigen::Index rows, double largest, Eigen::Index features, int k, bool enabled)
+      : enabled_(enabled), features_(features), k_(k), labels_(enabled ? static_cast<std::size_t>(rows) : 0, 0),
         bounds_(static_cast<std::size_t>(std::max(8, 2 + static_cast<int>(std::log(k)))) * static_cast<std::size_t>(k)),
         any_bound_(static_cast<std::size_t>(k)) {
-    double largest = 0;
-    for (const T norm : row_norms) largest = std::max(largest, static_cast<double>(norm));
     const double epsilon = std::numeric_limits<T>::epsilon();
     // The computed norms may be below the true ones by their own rounding.
     largest_norm_ = std::sqrt(largest * (1 + (static_cast<double>(features) + 2) * epsilon)) * (1 + 1e-12);
@@ -331,11 +335,14 @@ class ColumnGroups {
 // step), in the GEMM form ‖x‖² + (‖c‖² − 2x·c) with the scores of DirectScorer: row by row
 // in a fixed order, so the same bits for any rank layout and thread count, and no GEMM to
 // pack for a handful of centres. Cancellation can make a distance slightly negative: 0 then.
+// The rows' norms ‖x‖² are computed where a step reads the rows (squared_norm, or its
+// column form in Kernels::seed_fold_lanes: the same bits), not kept: t bytes per row less
+// for the whole seeding, for d fused multiply-adds per row read (a step's candidates cost
+// `trials` times that).
 template <class T>
 class CandidateDistances {
  public:
-  explicit CandidateDistances(const DenseShard<T>& shard)
-      : shard_(shard), kernels_(simd::kernels<T>()), row_norms_(row_norms(shard)) {}
+  explicit CandidateDistances(const DenseShard<T>& shard) : shard_(shard), kernels_(simd::kernels<T>()) {}
   void set(const RowMatrix<T>& centres) {
     Eigen::Matrix<T, Eigen::Dynamic, 1> norms(centres.rows());
     for (Eigen::Index c = 0; c < centres.rows(); ++c) norms(c) = squared_norm(centres.row(c).data(), centres.cols());
@@ -349,16 +356,17 @@ class CandidateDistances {
   bool in_lanes(int trials) const { return kernels_.seed_fold_lanes && trials <= 8; }
   void use(const ColumnGroups<T>* groups) { groups_ = groups; }
   const simd::Kernels<T>& kernels() const { return kernels_; }
-  const std::vector<T>& norms_of_rows() const { return row_norms_; }
-  /// The norms follow the rows where ClusterOrder moves them.
-  std::vector<T>& norms_of_rows() { return row_norms_; }
-  /// out[0, padded()) for local row i, clamped at 0 (padding columns: ‖x‖²).
-  void row(Eigen::Index i, T* out) const {
-    scorer_.scores(shard_.row(i), out);
+  /// out[0, padded()) for local row i (stored as a row), clamped at 0 (padding columns:
+  /// ‖x‖²); returns ‖x‖².
+  T row(Eigen::Index i, T* out) const {
+    const T* x = shard_.row(i);
+    scorer_.scores(x, out);
+    const T squared = kernels_.squared_norm(x, shard_.features());
     using Chunk = typename DirectScorer<T>::Chunk;
-    const Chunk norm = Chunk::Constant(row_norms_[static_cast<std::size_t>(i)]);
+    const Chunk norm = Chunk::Constant(squared);
     for (Eigen::Index c = 0; c < padded(); c += DirectScorer<T>::kWidth)
       Chunk::Map(out + c) = (norm + Chunk::Map(out + c)).max(T(0));
+    return squared;
   }
 
   /// Rows [begin, end) of a k-means++ step (their terms below 2^52 each, at most 2^11 rows:
@@ -402,7 +410,6 @@ class CandidateDistances {
         .grouped = grouped,
         .count = count,
         .features = d,
-        .row_norms = row_norms_.data() + begin,
         .closest = closest + begin,
         .scaled = scorer_.scaled_transpose.data(),
         .norms = scorer_.norms.data(),
@@ -427,7 +434,6 @@ class CandidateDistances {
 
   const DenseShard<T>& shard_;
   const simd::Kernels<T>& kernels_;  ///< one level for the whole seeding
-  std::vector<T> row_norms_;
   DirectScorer<T> scorer_;
   Eigen::Index centres_ = 0;
   const ColumnGroups<T>* groups_ = nullptr;
@@ -444,8 +450,8 @@ class CandidateDistances {
 // per-row bounds' gathers cost more than they saved below 128 features). When the new centre
 // takes rows from a segment, the segment is partitioned in place into [rows staying][rows
 // taken], the latter a new segment of the new centre (regroup). The rows move in the shard
-// itself (as ColumnGroups already rearranges it, no copy of it) with their D², label, norm
-// and file position (perm, pos_of: 8 bytes per row), and the D² are kept once more in file
+// itself (as ColumnGroups already rearranges it, no copy of it) with their D², label and
+// file position (perm, pos_of: 8 bytes per row), and the D² are kept once more in file
 // order for the sampling, which must see the rows in that order (the same picks). The
 // destructor puts every row back where it was: the shard is again the same bits (also when an
 // exception leaves the seeding). Not `sorted` (a view, whose memory is not lloyd's, or the
@@ -589,8 +595,6 @@ class ClusterOrder {
     const auto a = static_cast<std::size_t>(p), b = static_cast<std::size_t>(q);
     std::swap(closest_[a], closest_[b]);
     std::swap(labels_[a], labels_[b]);
-    std::vector<T>& norms = kernel_.norms_of_rows();
-    std::swap(norms[a], norms[b]);
     std::swap(perm_[a], perm_[b]);
     pos_of_[perm_[a]] = static_cast<std::uint32_t>(p);
     pos_of_[perm_[b]] = static_cast<std::uint32_t>(q);
@@ -811,16 +815,14 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
   const bool sort_rows = triangle_bounds && k >= kSortFromCentres && !shard.is_view() && !shard.weighted() &&
                          n_local <= std::numeric_limits<std::uint32_t>::max();
   const bool row_bounds = shard.weighted() || d >= kBoundsFromFeatures;
-  TriangleBounds<T> bounds(kernel.norms_of_rows(), d, k, triangle_bounds && (row_bounds || sort_rows));
-  // every row's label: centre 0
 
   // closest[i]: D²(x_i) to the nearest chosen centre; only ever decreases, so its global
   // maximum bounds every later potential term (the fixed-point scale below).
   std::vector<T> closest(static_cast<std::size_t>(n_local));
   kernel.set(RowMatrix<T>(centres.topRows(1)));
-  double local_max = 0;
+  double local_max = 0, largest_norm = 0;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(threads()) if (threads() > 1) reduction(max : local_max)
+#pragma omp parallel num_threads(threads()) if (threads() > 1) reduction(max : local_max, largest_norm)
 #endif
   {
     std::vector<T> distance(static_cast<std::size_t>(kernel.padded()));
@@ -828,12 +830,14 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
 #pragma omp for schedule(static)
 #endif
     for (Eigen::Index i = 0; i < n_local; ++i) {
-      kernel.row(i, distance.data());
+      largest_norm = std::max(largest_norm, static_cast<double>(kernel.row(i, distance.data())));
       closest[static_cast<std::size_t>(i)] = distance[0];
       local_max = std::max(local_max, static_cast<double>(distance[0]));
     }
   }
   double max_closest = comm.allreduce(local_max, MPI_MAX);
+  // every row's label: centre 0
+  TriangleBounds<T> bounds(n_local, largest_norm, d, k, triangle_bounds && (row_bounds || sort_rows));
   if (shard.weighted()) {
     weighted_plus_plus_steps(comm, shard, k, rng, restart, trials, kernel, bounds, closest, centres);
     return centres;

@@ -66,8 +66,8 @@ class Builder {
   double r_, t_;
 };
 
-// k-means++ (init.cpp kmeans_plus_plus): each row's norm and distance to the nearest centre
-// (t each); its nearest centre's number (int32) where the triangle inequality's bounds are on
+// k-means++ (init.cpp kmeans_plus_plus): each row's distance to the nearest centre (t; the
+// rows' norms are computed where a step reads the rows, not kept); its nearest centre's number (int32) where the triangle inequality's bounds are on
 // (from 128 features: kBoundsFromFeatures, or with the rows sorted); with the rows sorted by
 // nearest centre (ClusterOrder: from 128 centres, unweighted, not a view) that distance once
 // more in file order (t) and the row's positions (2 × uint32); and per step the rows some candidate comes closer to, with their distances to
@@ -75,8 +75,7 @@ class Builder {
 // computed again). (With sample weights 2t + 4 per row: not modelled.)
 void plus_plus_seeding(Builder& b, double k, double d) {
   const bool sorted = k >= 128;  // init.cpp kSortFromCentres
-  b.rows("seeding_norms_and_nearest", MemoryPhase::Seeding,
-         2 * b.t() + (sorted || d >= 128 ? 4 : 0) + (sorted ? b.t() + 8 : 0));
+  b.rows("seeding_nearest", MemoryPhase::Seeding, b.t() + (sorted || d >= 128 ? 4 : 0) + (sorted ? b.t() + 8 : 0));
   b.add("seeding_candidate_distances", MemoryPhase::Seeding, std::max(4.0 * (1 << 20), b.r() * d * b.t() / 16));
 }
 
@@ -174,7 +173,8 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         break;
       case ModelAlgorithm::Bisecting: {
         // bisecting.cpp NodeLayout: the rows arranged in place so that each node's are
-        // contiguous, and the local row in each place (int32); a split's 2-means (Lloyd,
+        // contiguous, and the local row in each place (int32: the root split's labels, taken
+        // over; not held during that split, which then holds only its own); a split's 2-means (Lloyd,
         // k = 2) runs on a view of its node's rows, no copy (with sample weights the node's
         // weights are copied: 8 bytes per row of the node, not modelled), and its labels
         // become the rows' new places.

@@ -129,6 +129,32 @@ template <int C, bool Consecutive, class T>
                Ops::max(Ops::add(norm, Ops::add(Ops::add(a[c][0], a[c][1]), Ops::add(a[c][2], a[c][3]))), Ops::zero()));
 }
 
+// squared_norm (kernels_impl.hpp) of the rows in `columns`, one per lane: feature j into
+// accumulator j mod 8, then its fixed tree — the same fused multiply-adds and additions in the
+// same order, so the same bits (rows beyond a partial group's count are zeros: 0).
+template <class T>
+[[gnu::always_inline]] inline typename Zmm<T>::Reg column_squared_norms(const T* columns, std::ptrdiff_t d) {
+  using Ops = Zmm<T>;
+  using Register = typename Ops::Reg;
+  constexpr int W = SeedBlock<T>::kGroupRows;
+  Register lane[8];
+  for (Register& value : lane) value = Ops::zero();
+  std::ptrdiff_t j = 0;
+  for (; j + 8 <= d; j += 8) {
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; ++l) {
+      const Register x = Ops::load(columns + (j + l) * W);
+      lane[l] = Ops::fma(x, x, lane[l]);
+    }
+  }
+  for (int l = 0; j < d; ++j, ++l) {
+    const Register x = Ops::load(columns + j * W);
+    lane[l] = Ops::fma(x, x, lane[l]);
+  }
+  return Ops::add(Ops::add(Ops::add(lane[0], lane[4]), Ops::add(lane[2], lane[6])),
+                  Ops::add(Ops::add(lane[1], lane[5]), Ops::add(lane[3], lane[7])));
+}
+
 // Kernels::seed_fold_lanes: a register's worth of rows at a time as columns (column groups,
 // or transposed here for a partial group), so each feature costs one load for all those rows
 // and one fused multiply-add per candidate — no lanes spent on padding candidates and no
@@ -147,7 +173,7 @@ std::ptrdiff_t fold_lanes_block(const SeedBlock<T>& block) {
   const std::ptrdiff_t d = block.features, end = block.count, grouped_rows = block.grouped;
   const int trials = block.trials;
   const T *const rows = block.rows, *const scaled = block.scaled, *const norms = block.norms;
-  const T *const row_norms = block.row_norms, *const closest = block.closest;
+  const T* const closest = block.closest;
   T* const scratch = block.scratch;
   std::ptrdiff_t* const kept_rows = block.kept;
   T* const kept_distances = block.kept_distances;
@@ -218,7 +244,7 @@ std::ptrdiff_t fold_lanes_block(const SeedBlock<T>& block) {
     const bool grouped = i + W <= grouped_rows;
     if (!grouped) avx512::rows_as_columns(rows + i * d, count, d, scratch);
     const T* columns = grouped ? rows + i * d : scratch;
-    const Register norm = Ops::masked_load(row_norms + i, lanes);
+    const Register norm = column_squared_norms(columns, d);  // (not kept per row: computed where read)
     // Six candidates at a time, at most; `consecutive` is std::true_type when no candidate
     // was skipped (which[c] = c: candidate_distances' Consecutive).
     auto score_candidates = [&](auto consecutive) {

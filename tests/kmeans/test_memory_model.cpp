@@ -94,6 +94,16 @@ TEST(MemoryModel, PeakIsAlwaysHeldPlusTheLargestPhase) {
   EXPECT_GE(estimate.bytes_of("process_baseline"), kProcessBaselineBytes);
 }
 
+TEST(MemoryModel, KMeansPlusPlusSeedingKeepsNoRowNorms) {
+  // init.cpp CandidateDistances computes each row's norm where a step reads it: per row only
+  // its D² (t bytes), below 128 centres and 128 features (no bounds, rows not sorted).
+  const std::uint64_t n = 100000;
+  const MemoryEstimate single =
+      estimate_fit_memory(dense(n, 8), 1, 1, lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansPlusPlus));
+  EXPECT_DOUBLE_EQ(single.bytes_of("seeding_nearest"), 4.0 * static_cast<double>(n));
+  EXPECT_DOUBLE_EQ(single.bytes_of("seeding_norms_and_nearest"), 0);
+}
+
 TEST(MemoryModel, KMeansParallelSeedingHoldsNearestCandidate) {
   // The first centre's draw keeps one (key, row) pair, not one per row (local_smallest).
   const std::uint64_t n = 100000;

@@ -800,7 +800,8 @@ void expect_seed_column_groups_agree() {
 // seed_fold_row give row by row at the portable level: the same potentials, largest values,
 // kept rows and their distances, with the rows as rows or (whole groups) as column groups,
 // for partial groups, every number of candidates up to 8, and D² tied with a candidate's
-// distance or 0.
+// distance or 0. The kernel computes the rows' norms itself: they must be squared_norm's bits
+// (the expected distances add the portable squared_norm).
 template <class T>
 void expect_seed_fold_lanes_agree() {
   constexpr int W = simd::SeedBlock<T>::kGroupRows;
@@ -852,7 +853,7 @@ void expect_seed_fold_lanes_agree() {
             std::vector<std::ptrdiff_t> kept(static_cast<std::size_t>(count));
             std::vector<T> kept_distances(static_cast<std::size_t>(count * 8));
             const simd::SeedBlock<T> block{.rows = data.data(), .grouped = whole, .count = count, .features = d,
-                                           .row_norms = row_norms.data(), .closest = closest.data(),
+                                           .closest = closest.data(),
                                            .scaled = scorer.scaled_transpose.data(), .norms = scorer.norms.data(),
                                            .trials = trials, .factor = factor, .scratch = scratch.data(),
                                            .potential = potential.data(), .largest = largest.data(),

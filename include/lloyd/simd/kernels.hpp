@@ -50,7 +50,6 @@ struct SeedBlock {
                              ///< `grouped` (a multiple of kGroupRows) stored as column groups
                              ///< (seed_rows_as_columns of each kGroupRows rows, in place)
   std::ptrdiff_t grouped, count, features;  ///< count ≤ 1024: the int64 potentials cannot overflow
-  const T* row_norms;        ///< ‖x‖² of each row
   const T* closest;          ///< D² of each row (its distance to the nearest chosen centre)
   const T* scaled;           ///< features × kGroupRows: −2 · candidate t in column t (zero padding)
   const T* norms;            ///< kGroupRows values: ‖candidate t‖² (padding: 0)
@@ -178,7 +177,8 @@ struct Kernels {
   /// The inverse for a whole group: seed_rows_as_columns' output back to kGroupRows rows.
   void (*seed_columns_as_rows)(const T* columns, std::ptrdiff_t features, T* first);
   /// One SeedBlock of a k-means++ step; returns the number of kept rows. The distances are
-  /// max(‖x‖² + s, 0) with s as direct_scores computes it, folded as seed_fold_row: the same
+  /// max(‖x‖² + s, 0) with s as direct_scores computes it and ‖x‖² as squared_norm (computed
+  /// here from the rows read), folded as seed_fold_row: the same
   /// potentials, largest values, kept rows and distances as direct_scores and seed_fold_row
   /// row by row (padding candidates' distances: ‖x‖²). nullptr at the levels without a
   /// version with the rows in lanes (portable, avx2): the caller then goes row by row, which
