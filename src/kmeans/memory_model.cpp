@@ -151,14 +151,21 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
   const double csr_bytes = (r + 1) * 8 + nonzeros * (4 + t);  // indptr int64, indices int32, values
 
   if (settings.cosine) {
-    // Spherical K-Means (spherical.cpp): the rows stay CSR; labels, previous labels and each
-    // row's similarity; the seeding keeps each row's nearest similarity and its draw keys.
+    // Spherical K-Means (spherical.cpp SphericalStep): the rows stay CSR; per row only the
+    // labels, from the end of the seeding on (an assignment writes over them, counting those
+    // that change, and sums 1 − similarity exactly a piece of 4096 rows per thread at a time);
+    // k-means++ keeps each row's largest similarity so far (t). More than one restart: the
+    // best restart's labels are kept while the next one seeds and runs.
     b.add("shard_csr", MemoryPhase::Always, csr_bytes);
     // Dense input is read as dense rows, then made CSR (io/csr.hpp read_rows_as_csr).
     if (!shape.sparse) b.rows("dense_read_buffer", MemoryPhase::Read, d * t);
-    b.rows("similarities", MemoryPhase::Always, 8);
-    b.rows("labels", MemoryPhase::Loop, 4 + 4);
-    if (settings.options.init == InitMethod::KMeansPlusPlus) b.rows("seeding_nearest", MemoryPhase::Seeding, 8);
+    b.rows("labels", MemoryPhase::Loop, 4);
+    b.add("assignment_pieces", MemoryPhase::Loop, threads * 4096.0 * 8);
+    if (settings.options.init == InitMethod::KMeansPlusPlus) b.rows("seeding_nearest", MemoryPhase::Seeding, t);
+    if (settings.options.n_init > 1 && settings.options.init != InitMethod::Explicit) {
+      b.rows("restarts", MemoryPhase::Loop, 4);
+      b.rows("restarts_seeding", MemoryPhase::Seeding, 4);
+    }
     centre_structures(b, k, d, threads);
   } else {
     const bool in_memory = !stream;

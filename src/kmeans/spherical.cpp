@@ -25,17 +25,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// x·c as the assignment scores it: one fma per stored value, in T, in the row's column order
+// (each of SphericalAssigner's scores is such a chain: the same bits).
+template <class T>
+T assignment_score(const CsrShard<T>& shard, Eigen::Index i, const T* centre) {
+  T score = 0;
+  for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e)
+    score = std::fma(shard.values[static_cast<std::size_t>(e)], centre[shard.indices[static_cast<std::size_t>(e)]], score);
+  return score;
+}
+
 // x·c for a sparse row and a dense vector, in T, in the row's column order.
 template <class T>
 T sparse_dot(const CsrShard<T>& shard, Eigen::Index i, const T* dense) {
-  T dot = 0;
   // As the -march=native build computed it (GCC fused the unrolled float chain, not the
   // double one): the same bits as before.
-  for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e) {
-    const T value = shard.values[static_cast<std::size_t>(e)], other = dense[shard.indices[static_cast<std::size_t>(e)]];
-    if constexpr (std::is_same_v<T, float>) dot = std::fma(value, other, dot);
-    else dot += value * other;
-  }
+  if constexpr (std::is_same_v<T, float>) return assignment_score(shard, i, dense);
+  T dot = 0;
+  for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e)
+    dot += shard.values[static_cast<std::size_t>(e)] * dense[shard.indices[static_cast<std::size_t>(e)]];
   return dot;
 }
 
@@ -89,9 +97,13 @@ RowMatrix<T> seed_centres(const Comm& comm, const CsrShard<T>& shard, const KMea
       if (winner.key != kNever) chosen.push_back(winner.index);
     return gather_rows(comm, shard, chosen);
   }
-  // k-means++ on the sphere: weight 1 − cos to the nearest chosen centre (‖x − c‖²/2).
+  // k-means++ on the sphere: weight 1 − cos to the nearest chosen centre (‖x − c‖²/2), 1
+  // before the first. Each row keeps its largest similarity so far, in T as it is computed
+  // (clamped below at 0): the weight max(0, 1 − s) is monotone in s, so it is the smallest
+  // of the rows' weights to the chosen centres (a NaN similarity, which weighed 0 for good,
+  // is kept as 1, which weighs 0).
   const auto n_local = static_cast<std::size_t>(shard.local_rows());
-  std::vector<double> weight(n_local, 1.0);
+  std::vector<T> nearest(n_local, T{0});
   RowMatrix<T> centres(options.k, shard.features());
   for (int c = 0; c < options.k; ++c) {
     const std::uint64_t stream = stream_id(c == 0 ? Stream::FirstCentre : Stream::SquaredDistance,
@@ -100,7 +112,8 @@ RowMatrix<T> seed_centres(const Comm& comm, const CsrShard<T>& shard, const KMea
     for (std::size_t i = 0; i < n_local; ++i) {
       const std::uint64_t g = shard.global_index(static_cast<Eigen::Index>(i));
       const double u = rng.uniform(stream, g);
-      const double mass = weight[i] * shard.weight(static_cast<Eigen::Index>(i));  // sample weight: w·(1 − cos)
+      const double weight = std::max(0.0, 1.0 - static_cast<double>(nearest[i]));
+      const double mass = weight * shard.weight(static_cast<Eigen::Index>(i));  // sample weight: w·(1 − cos)
       const KeyIndex candidate{c == 0 ? (shard.weighted() ? weighted_key(u, static_cast<Eigen::Index>(i)) : u)
                                       : (mass > 0 ? -std::log(u) / mass : std::numeric_limits<double>::infinity()),
                                g};
@@ -109,37 +122,63 @@ RowMatrix<T> seed_centres(const Comm& comm, const CsrShard<T>& shard, const KMea
     comm.allreduce_min(std::span<KeyIndex>(&best, 1));
     if (best == KeyIndex::none()) best.index = 0;  // no row left with weight: take row 0
     centres.row(c) = gather_rows(comm, shard, {best.index}).row(0);
+    if (c + 1 == options.k) break;  // the last centre's similarities weigh no draw
     for (std::size_t i = 0; i < n_local; ++i) {
-      const double similarity = sparse_dot(shard, static_cast<Eigen::Index>(i), centres.row(c).data());
-      weight[i] = std::min(weight[i], std::max(0.0, 1.0 - similarity));
+      const T similarity = sparse_dot(shard, static_cast<Eigen::Index>(i), centres.row(c).data());
+      nearest[i] = std::isnan(similarity) ? T{1} : std::max(nearest[i], similarity);
     }
   }
   return centres;
 }
 
-// The assignment step: each row's best centre and similarity; optionally the members' sums.
+// What an assignment pass leaves besides the labels: how many of them changed, and the
+// exact sum of the rows' 1 − similarity (with sample weights, Σ w·(1 − similarity)).
+struct SphericalPass {
+  std::int64_t changed = 0;
+  ExactSum distances;
+};
+
+// The assignment step: each row's best centre, written over its label; the distances
+// 1 − similarity are summed exactly as the pass goes, a piece of each thread's rows at a time
+// (no per-row array: the exact sum is the same whatever the pieces); optionally the members'
+// sums.
 template <class T>
 class SphericalAssigner {
  public:
   SphericalAssigner(Eigen::Index features, Eigen::Index clusters) : features_(features), clusters_(clusters) {}
 
-  void assign(const CsrShard<T>& shard, const RowMatrix<T>& centroids, std::span<std::int32_t> labels,
-              std::span<double> similarities, ClusterSums* sums = nullptr, const FixedPoint* fixed = nullptr) {
+  SphericalPass assign(const CsrShard<T>& shard, const RowMatrix<T>& centroids, std::span<std::int32_t> labels,
+                       ClusterSums* sums = nullptr, const FixedPoint* fixed = nullptr) {
     transposed_ = centroids.transpose();  // d × k: a row's nonzero j touches one row of it
     const int thread_count = threads();
     while (static_cast<int>(spaces_.size()) < thread_count)
-      spaces_.push_back({std::vector<T>(static_cast<std::size_t>(clusters_)), ClusterSums(0, 0)});
+      spaces_.push_back({std::vector<T>(static_cast<std::size_t>(clusters_)), ClusterSums(0, 0), {}});
     if (sums)  // the threads' partial sums exist only where sums are asked for
       for (Space& space : spaces_)
         if (space.sums.clusters() != clusters_) space.sums = ClusterSums(clusters_, *fixed);
     const Eigen::Index k = clusters_;
+    const std::span<const double> weights(shard.weights);
+    SphericalPass pass;
+    std::int64_t changed = 0;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(thread_count)
+#pragma omp parallel num_threads(thread_count) reduction(+ : changed)
 #endif
     {
       Space& space = spaces_[static_cast<std::size_t>(thread_index())];
       if (sums) space.sums.reset(*fixed);
       T* scores = space.scores.data();
+      // The distances of the rows first .. first + pending − 1, not yet summed.
+      Eigen::Index first = 0;
+      std::size_t pending = 0;
+      auto flush = [&] {  // into the one exact sum: the same whatever the order
+        if (pending == 0) return;
+#ifdef _OPENMP
+#pragma omp critical(lloyd_spherical_distances)
+#endif
+        pass.distances.add(std::span<const double>(space.distances.data(), pending),
+                           weights.empty() ? weights : weights.subspan(static_cast<std::size_t>(first), pending));
+        pending = 0;
+      };
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -153,55 +192,59 @@ class SphericalAssigner {
         Eigen::Index best = 0;
         for (Eigen::Index c = 1; c < k; ++c)
           if (scores[c] > scores[best]) best = c;
-        labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(best);
-        similarities[static_cast<std::size_t>(i)] = static_cast<double>(scores[best]);
+        std::int32_t& label = labels[static_cast<std::size_t>(i)];
+        changed += label != static_cast<std::int32_t>(best);
+        label = static_cast<std::int32_t>(best);
+        if (pending == kPiece || (pending > 0 && i != first + static_cast<Eigen::Index>(pending))) flush();
+        if (pending == 0) first = i;
+        space.distances[pending++] = 1.0 - static_cast<double>(scores[best]);
         if (sums)
           space.sums.add_sparse(static_cast<std::int32_t>(best), shard.indices.data() + shard.row_begin(i),
                                 shard.values.data() + shard.row_begin(i), shard.row_end(i) - shard.row_begin(i),
                                 *fixed);
       }
+      flush();
     }
+    pass.changed = changed;
     if (sums)
       for (int t = 0; t < thread_count; ++t) sums->merge(spaces_[static_cast<std::size_t>(t)].sums);
+    return pass;
   }
 
  private:
+  static constexpr std::size_t kPiece = 4096;
   struct Space {
     std::vector<T> scores;
     ClusterSums sums;
+    std::array<double, kPiece> distances{};
   };
   Eigen::Index features_, clusters_;
   RowMatrix<T> transposed_;
   std::vector<Space> spaces_;
 };
 
-// Σ (1 − similarity) over all ranks (with sample weights, Σ w·(1 − similarity)).
-// The distances 1 − similarity are formed a piece at a time (a copy of them all was 8 bytes a
-// row more at every iteration); the exact sum is the same whatever the pieces.
-double objective(const Comm& comm, std::span<const double> similarities, std::span<const double> weights = {}) {
-  constexpr std::size_t kPiece = 4096;
-  std::array<double, kPiece> distances;
-  ExactSum total;
-  for (std::size_t at = 0; at < similarities.size(); at += kPiece) {
-    const std::size_t count = std::min(kPiece, similarities.size() - at);
-    for (std::size_t i = 0; i < count; ++i) distances[i] = 1.0 - similarities[at + i];
-    total.add(std::span<const double>(distances.data(), count), weights.empty() ? weights : weights.subspan(at, count));
-  }
-  total.allreduce(comm);
-  return total.value();
+// Collective over comm: the exact sum of every rank's distances, rounded once.
+double total(const Comm& comm, const SphericalPass& pass) {
+  ExactSum sum = pass.distances;
+  sum.allreduce(comm);
+  return sum.value();
 }
 
 // Collective over comm: refills empty clusters with the rows least similar to their centres,
-// by the Euclidean fit's rule (find_empty_clusters, refill_empty_clusters).
+// by the Euclidean fit's rule (find_empty_clusters, refill_empty_clusters). `labels` are the
+// assignment to `centres`; the rows' similarities are computed again (only when a cluster is
+// empty), the same bits as the assignment's scores.
 template <class T>
 void relocate_empty(const Comm& comm, const CsrShard<T>& shard, std::span<const std::int32_t> labels,
-                    std::span<const double> similarities, const FixedPoint& fixed, ClusterSums& sums) {
+                    const RowMatrix<T>& centres, const FixedPoint& fixed, ClusterSums& sums) {
   const EmptyClusters empty = find_empty_clusters(sums, shard.global_rows);
   if (empty.clusters.empty()) return;
   // (Rows of weight 0 are no candidates, as in relocate_empty_clusters.)
   constexpr double kNoCandidate = std::numeric_limits<double>::infinity();
   const auto local = local_smallest(shard, empty.candidates, [&](Eigen::Index i) {
-    return shard.weight(i) > 0 ? similarities[static_cast<std::size_t>(i)] : kNoCandidate;
+    return shard.weight(i) > 0
+               ? static_cast<double>(assignment_score(shard, i, centres.row(labels[static_cast<std::size_t>(i)]).data()))
+               : kNoCandidate;
   });
   std::vector<std::uint64_t> farthest;
   for (const KeyIndex& candidate : comm.smallest(local, empty.candidates))
@@ -215,52 +258,50 @@ void relocate_empty(const Comm& comm, const CsrShard<T>& shard, std::span<const 
 
 // Spherical K-Means' step: the largest dot product, the members' exact sums reduced over
 // the ranks, the Euclidean fit's empty-cluster policy on similarities, and the normalised
-// means as the new centres.
+// means as the new centres. Per row it keeps only the label (each assignment writes over
+// them, counting those that change).
 template <class T>
 class SphericalStep {
  public:
   SphericalStep(const Comm& comm, const CsrShard<T>& shard, const KMeansOptions& options,
                 const FixedPoint& fixed, const RowMatrix<T>* initial)
       : comm_(comm), shard_(shard), options_(options), fixed_(fixed), initial_(initial),
-        assigner_(shard.features(), options.k), sums_(options.k, fixed),
-        similarities_(static_cast<std::size_t>(shard.local_rows())) {}
+        assigner_(shard.features(), options.k), sums_(options.k, fixed) {}
 
+  // The labels exist from begin() on: none are held while the seeding keeps its own (a
+  // restart's are released before the next seeding).
   RowMatrix<T> seed(int restart) {
+    std::vector<std::int32_t>().swap(labels_);
     if (!initial_) return seed_centres(comm_, shard_, options_, restart);
     RowMatrix<T> centres = *initial_;
     normalize_rows(centres);
     return centres;
   }
+  // The first iteration compares with the labels of the previous centres (every row counts
+  // as changed without them).
   void begin(const RowMatrix<T>* previous_centroids) {
-    const auto n = static_cast<std::size_t>(shard_.local_rows());
-    labels_.assign(n, 0);
-    previous_.assign(n, -1);
-    current_ = &labels_;
-    if (previous_centroids) assigner_.assign(shard_, *previous_centroids, previous_, similarities_);
+    labels_.assign(static_cast<std::size_t>(shard_.local_rows()), -1);
+    if (previous_centroids) assigner_.assign(shard_, *previous_centroids, labels_);
   }
   std::int64_t assign(const RowMatrix<T>& centres) {
     sums_.reset();
     if (shard_.weighted()) {  // the weighted sums from the labels
-      assigner_.assign(shard_, centres, labels_, similarities_);
+      pass_ = assigner_.assign(shard_, centres, labels_);
       for (Eigen::Index i = 0; i < shard_.local_rows(); ++i)
         sums_.add_sparse_weighted(labels_[static_cast<std::size_t>(i)], shard_.indices.data() + shard_.row_begin(i),
                                   shard_.values.data() + shard_.row_begin(i), shard_.row_end(i) - shard_.row_begin(i),
                                   shard_.weight(i), fixed_);
     } else {
-      assigner_.assign(shard_, centres, labels_, similarities_, &sums_, &fixed_);
+      pass_ = assigner_.assign(shard_, centres, labels_, &sums_, &fixed_);
     }
-    std::int64_t changed = 0;
-    for (std::size_t i = 0; i < labels_.size(); ++i) changed += labels_[i] != previous_[i];
-    std::swap(previous_, labels_);  // labels_ is refilled by the next assignment
-    current_ = &previous_;
-    return changed;
+    return pass_.changed;
   }
   double reduce(const Comm& comm, const RowMatrix<T>&, std::span<std::int64_t> counters) {
     sums_.allreduce(comm, counters);
-    return objective(comm, similarities_, shard_.weights);
+    return total(comm, pass_);
   }
-  void fill_empty_clusters(const Comm& comm, const RowMatrix<T>&) {
-    relocate_empty(comm, shard_, *current_, similarities_, fixed_, sums_);
+  void fill_empty_clusters(const Comm& comm, const RowMatrix<T>& centres) {
+    relocate_empty(comm, shard_, labels_, centres, fixed_, sums_);
   }
   double update(const RowMatrix<T>& centres, RowMatrix<T>& updated) {
     RowMatrix<double> means = centres.template cast<double>();
@@ -273,13 +314,10 @@ class SphericalStep {
     return shift;
   }
   double finish(const Comm& comm, const RowMatrix<T>& centres, bool current) {
-    if (!current) {
-      assigner_.assign(shard_, centres, labels_, similarities_);
-      current_ = &labels_;
-    }
-    return objective(comm, similarities_, shard_.weights);
+    if (!current) pass_ = assigner_.assign(shard_, centres, labels_);
+    return total(comm, pass_);
   }
-  std::vector<std::int32_t>& labels() { return *current_; }
+  std::vector<std::int32_t>& labels() { return labels_; }
 
  private:
   const Comm& comm_;
@@ -289,9 +327,8 @@ class SphericalStep {
   const RowMatrix<T>* initial_;
   SphericalAssigner<T> assigner_;
   ClusterSums sums_;
-  std::vector<std::int32_t> labels_, previous_;
-  std::vector<std::int32_t>* current_ = &labels_;
-  std::vector<double> similarities_;
+  std::vector<std::int32_t> labels_;
+  SphericalPass pass_;  ///< of the last assignment
 };
 
 }  // namespace
@@ -368,12 +405,9 @@ KMeansResult<T> fit_spherical(const Comm& comm, const CsrShard<T>& shard, const 
 template <class T>
 double predict_spherical(const Comm& comm, const CsrShard<T>& shard, const RowMatrix<T>& centroids,
                          std::vector<std::int32_t>& labels) {
-  const auto n_local = static_cast<std::size_t>(shard.local_rows());
-  labels.assign(n_local, 0);
-  std::vector<double> similarities(n_local);
+  labels.assign(static_cast<std::size_t>(shard.local_rows()), 0);
   SphericalAssigner<T> assigner(shard.features(), centroids.rows());
-  assigner.assign(shard, centroids, labels, similarities);
-  return objective(comm, similarities, shard.weights);
+  return total(comm, assigner.assign(shard, centroids, labels));
 }
 
 #define LLOYD_INSTANTIATE(T)                                                                               \

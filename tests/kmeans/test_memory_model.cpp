@@ -228,6 +228,11 @@ TEST(MemoryModel, SparseCosineKeepsTheCsrShard) {
   // indptr (int64) per row + 1, index (int32) and value (float) per stored value, half of them.
   EXPECT_DOUBLE_EQ(estimate.bytes_of("shard_csr"), 5001.0 * 8 + 200000.0 * (4 + 4));
   EXPECT_DOUBLE_EQ(estimate.bytes_of("shard"), 0);
+  // Per row only the labels (int32) and k-means++'s largest similarity in T: no similarities
+  // in double, no previous labels.
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("labels"), 5000.0 * 4);
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("seeding_nearest"), 5000.0 * 4);
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("similarities"), 0);
 }
 
 TEST(MemoryModel, StreamedMiniBatchHoldsNoShard) {
