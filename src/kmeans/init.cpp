@@ -174,30 +174,63 @@ struct Pruning {
   }
 };
 
-// Which rows a k-means++ step's candidates cannot come closer to, by the triangle inequality
-// (Raff, "Exact Acceleration of K-Means++ and K-Means||", IJCAI 2021): a row at distance D
-// from its nearest chosen centre c_j cannot be closer to a candidate x than D when
-// ‖x − c_j‖ ≥ 2D. Exact here means the same bits: the picks compare computed distances, so
-// a row is skipped only where the computed d² is proven ≥ the stored D² — the margins below
-// bound the rounding of the GEMM form ‖x‖² + ‖c‖² − 2x·c (d products summed in T, any order:
-// at most e(c) = (2d + 8)·ε_T·(‖x‖ + ‖c‖)², with ‖x‖ ≤ the shard's largest norm). With
-// C = ‖x − c_j‖ (computed in double, rounded down), e_t and e_j the margins of the candidate
-// and the centre: D ≤ √(D̃² + e_j) and (C − D)² − e_t ≥ D² + e_j hold when
-// D̃² ≤ ((C² − e_t − e_j) / 2C)² − e_j: that is the bound of (candidate, centre).
+// Which rows a candidate cannot come closer to, by the triangle inequality (Raff, "Exact
+// Acceleration of K-Means++ and K-Means||", IJCAI 2021): a row at distance D from its nearest
+// centre c_j cannot be closer to a candidate x than D when ‖x − c_j‖ ≥ 2D. Exact here means
+// the same bits: the picks compare computed distances, so a row is skipped only where the
+// computed d² is proven ≥ the stored D² — the margins below bound the rounding of the GEMM
+// form ‖x‖² + ‖c‖² − 2x·c (d products summed in T, any order: at most
+// e(c) = (2d + 8)·ε_T·(‖x‖ + ‖c‖)², with ‖x‖ ≤ the rows' largest norm). With C = ‖x − c_j‖
+// (a lower bound of it), e_t and e_j the margins of the candidate and the centre:
+// D ≤ √(D̃² + e_j) and (C − D)² − e_t ≥ D² + e_j hold when D̃² ≤ ((C² − e_t − e_j) / 2C)² − e_j:
+// that is the limit of (candidate, centre). Shared by k-means++ (TriangleBounds) and k-means||.
+template <class T>
+class TriangleMargins {
+ public:
+  /// `largest`: the largest computed squared norm of the rows that may be skipped.
+  TriangleMargins(double largest, Eigen::Index features) : features_(features) {
+    const double epsilon = std::numeric_limits<T>::epsilon();
+    // The computed norms may be below the true ones by their own rounding.
+    largest_norm_ = std::sqrt(largest * (1 + (static_cast<double>(features) + 2) * epsilon)) * (1 + 1e-12);
+    kappa_ = (2.0 * static_cast<double>(features) + 8) * epsilon;
+  }
+  /// At least ‖point‖ (summed in double).
+  double length(const T* point) const {
+    double norm = 0;
+    for (Eigen::Index j = 0; j < features_; ++j) norm += static_cast<double>(point[j]) * static_cast<double>(point[j]);
+    return std::sqrt(norm) * (1 + 1e-12);
+  }
+  /// e of a centre or candidate of length `length`: the rounding of its GEMM-form distances.
+  double margin(double length) const { return rounding(largest_norm_ + length); }
+  /// The rounding of the GEMM-form distance of two points of these lengths.
+  double rounding(double lengths) const { return kappa_ * lengths * lengths * (1 + 1e-12); }
+  /// The limit of (candidate, centre): a row of the centre with computed D̃² ≤ it is proven
+  /// no closer to the candidate (computed d² ≥ D̃²); −inf for none. `between`: at most the
+  /// squared distance of candidate and centre.
+  static double limit(double between, double candidate_margin, double centre_margin) {
+    if (!(between > 0)) return -std::numeric_limits<double>::infinity();
+    const double reach = (between - candidate_margin - centre_margin) / (2 * std::sqrt(between));
+    if (!(reach > 0)) return -std::numeric_limits<double>::infinity();
+    return (reach * reach - centre_margin) * (1 - 1e-12);
+  }
+
+ private:
+  Eigen::Index features_;
+  double largest_norm_ = 0, kappa_ = 0;
+};
+
+// The triangle inequality's bounds of a k-means++ step's candidates (TriangleMargins): per
+// candidate and chosen centre, the largest D² in T of a row of that centre proven no closer.
 template <class T>
 class TriangleBounds {
  public:
   /// Disabled (`enabled` false): no bounds, every row read (the picks are the same).
   /// `largest`: the largest squared_norm of the rank's `rows` rows.
   TriangleBounds(Eigen::Index rows, double largest, Eigen::Index features, int k, bool enabled)
-      : enabled_(enabled), features_(features), k_(k), labels_(enabled ? static_cast<std::size_t>(rows) : 0, 0),
+      : enabled_(enabled), features_(features), k_(k), margins_(largest, features),
+        labels_(enabled ? static_cast<std::size_t>(rows) : 0, 0),
         bounds_(static_cast<std::size_t>(std::max(8, 2 + static_cast<int>(std::log(k)))) * static_cast<std::size_t>(k)),
-        any_bound_(static_cast<std::size_t>(k)) {
-    const double epsilon = std::numeric_limits<T>::epsilon();
-    // The computed norms may be below the true ones by their own rounding.
-    largest_norm_ = std::sqrt(largest * (1 + (static_cast<double>(features) + 2) * epsilon)) * (1 + 1e-12);
-    kappa_ = (2.0 * static_cast<double>(features) + 8) * epsilon;
-  }
+        any_bound_(static_cast<std::size_t>(k)) {}
   /// Each row's nearest chosen centre (the one its D² was computed against); nullptr when
   /// disabled.
   std::int32_t* labels() { return enabled_ ? labels_.data() : nullptr; }
@@ -206,21 +239,16 @@ class TriangleBounds {
     if (!enabled_) return;
     const simd::Kernels<T>& kernels = simd::kernels<T>();
     centre_margins_.resize(static_cast<std::size_t>(chosen));
-    for (Eigen::Index j = 0; j < chosen; ++j) centre_margins_[static_cast<std::size_t>(j)] = margin(centres.row(j).data());
+    for (Eigen::Index j = 0; j < chosen; ++j)
+      centre_margins_[static_cast<std::size_t>(j)] = margins_.margin(margins_.length(centres.row(j).data()));
     std::fill_n(any_bound_.begin(), chosen, std::numeric_limits<T>::infinity());
     for (int t = 0; t < trials; ++t) {
       const T* candidate = candidates.row(t).data();
-      const double candidate_margin = margin(candidate);
+      const double candidate_margin = margins_.margin(margins_.length(candidate));
       T* bound = bounds_.data() + static_cast<std::ptrdiff_t>(t) * k_;
       for (Eigen::Index j = 0; j < chosen; ++j) {
-        const double centre_margin = centre_margins_[static_cast<std::size_t>(j)];
         const double between = kernels.squared_distance(candidate, centres.row(j).data(), features_) * (1 - 1e-9);
-        double limit = -std::numeric_limits<double>::infinity();
-        if (between > 0) {
-          const double reach = (between - candidate_margin - centre_margin) / (2 * std::sqrt(between));
-          if (reach > 0) limit = (reach * reach - centre_margin) * (1 - 1e-12);
-        }
-        bound[j] = round_down(limit);
+        bound[j] = round_down(TriangleMargins<T>::limit(between, candidate_margin, centre_margins_[static_cast<std::size_t>(j)]));
         any_bound_[static_cast<std::size_t>(j)] = std::min(any_bound_[static_cast<std::size_t>(j)], bound[j]);
       }
     }
@@ -242,12 +270,6 @@ class TriangleBounds {
   T bound(Eigen::Index t, std::int32_t j) const { return bounds_[static_cast<std::size_t>(t * k_ + j)]; }
 
  private:
-  double margin(const T* point) const {
-    double norm = 0;
-    for (Eigen::Index j = 0; j < features_; ++j) norm += static_cast<double>(point[j]) * static_cast<double>(point[j]);
-    const double reach = largest_norm_ + std::sqrt(norm) * (1 + 1e-12);
-    return kappa_ * reach * reach * (1 + 1e-12);
-  }
   // The largest T not above `limit`: a D² in T is ≤ it exactly when it is ≤ `limit`.
   static T round_down(double limit) {
     if (!(limit > -std::numeric_limits<double>::infinity())) return -std::numeric_limits<T>::infinity();
@@ -257,7 +279,7 @@ class TriangleBounds {
   }
   bool enabled_;
   Eigen::Index features_, k_;
-  double largest_norm_ = 0, kappa_ = 0;
+  TriangleMargins<T> margins_;
   std::vector<std::int32_t> labels_;
   std::vector<T> bounds_;     ///< a row of k per candidate (at least 8): candidate t against centre j
   std::vector<T> any_bound_;  ///< k: the least over the candidates
@@ -923,9 +945,10 @@ RowMatrix<T> kmeans_plus_plus(const Comm& comm, const DenseShard<T>& shard, int 
 // the same bits; no sum here needs to be exact.
 class WeightedReduction {
  public:
+  /// `bounds` false: every distance computed (the same bits; tests compare the two).
   WeightedReduction(RowMatrix<double> points, std::vector<double> weights, const CounterRng& rng,
-                    int restart)
-      : points_(std::move(points)), weights_(std::move(weights)), rng_(rng), restart_(restart) {}
+                    int restart, bool bounds)
+      : points_(std::move(points)), weights_(std::move(weights)), rng_(rng), restart_(restart), bounds_(bounds) {}
 
   // Weighted k-means++ with greedy trials: candidate j is drawn with probability
   // ∝ w_j·D²_j (as a race of keys −log(u)/(w·D²), ties to the lower index), and of
@@ -937,14 +960,18 @@ class WeightedReduction {
     std::vector<double> closest(static_cast<std::size_t>(m), 1.0);
     centres.row(0) = points_.row(race(closest, 0));
     std::fill(closest.begin(), closest.end(), std::numeric_limits<double>::infinity());
-    update_closest(centres.row(0).data(), closest, closest);
-    std::vector<double> trial_closest(closest.size()), best_closest(closest.size());
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(m), 0);  // each point's nearest centre
+    update_closest(centres.row(0).data(), closest, closest, labels, {});
+    std::vector<double> trial_closest(closest.size()), best_closest(closest.size()), between;
     for (int c = 1; c < k; ++c) {
       double best_potential = 0;
       Eigen::Index best = -1;
       for (int t = 0; t < trials; ++t) {
         const Eigen::Index candidate = race(closest, static_cast<std::uint64_t>(c) * 64 + t + 1);
-        const double potential = update_closest(points_.row(candidate).data(), closest, trial_closest);
+        between.resize(bounds_ ? static_cast<std::size_t>(c) : 0);
+        for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(between.size()); ++j)
+          between[static_cast<std::size_t>(j)] = squared_distance(points_.row(candidate).data(), centres.row(j).data(), d);
+        const double potential = update_closest(points_.row(candidate).data(), closest, trial_closest, labels, between);
         if (best < 0 || potential < best_potential) {
           best_potential = potential;
           best = candidate;
@@ -952,6 +979,8 @@ class WeightedReduction {
         }
       }
       centres.row(c) = points_.row(best);
+      for (std::size_t j = 0; j < closest.size(); ++j)
+        if (best_closest[j] < closest[j]) labels[j] = static_cast<std::int32_t>(c);
       std::swap(closest, best_closest);
     }
     return centres;
@@ -1000,7 +1029,11 @@ class WeightedReduction {
       for (std::size_t j = 0; j < weights_.size(); ++j) {
         const double weight = weights_[j] * (use_distance ? closest[j] : 1.0);
         if (weight <= 0) continue;
-        const KeyIndex key{-std::log(rng_.uniform(stream, j)) / weight, j};
+        const double u = rng_.uniform(stream, j);
+        // −log(u) ≥ 1 − u: a key whose lower bound (1 − u)/weight, less its rounding, already
+        // loses needs no logarithm (most keys: the same winner). Compared as a product.
+        if (bounds_ && (1 - u) * (1 - 1e-12) > best.key * weight) continue;
+        const KeyIndex key{-std::log(u) / weight, j};
         if (key < best) best = key;
       }
       if (best.index != KeyIndex::none().index) return static_cast<Eigen::Index>(best.index);
@@ -1008,13 +1041,21 @@ class WeightedReduction {
     return 0;  // no weight at all (cannot happen: the weights count n ≥ 1 rows)
   }
 
-  // out_j = min(closest_j, ‖p_j − centre‖²); returns Σ w_j·out_j.
-  double update_closest(const double* centre, const std::vector<double>& closest,
-                        std::vector<double>& out) const {
+  // out_j = min(closest_j, ‖p_j − centre‖²); returns Σ w_j·out_j. between[l]: the computed
+  // ‖centre − centre l‖² of the chosen centres (empty: none), labels[j] the centre closest_j
+  // was computed to: by the triangle inequality (Raff, IJCAI 2021) a point with
+  // between[label] ≥ 4·closest·(1 + 8δ) cannot come closer, δ bounding the relative
+  // rounding of squared_distance (a sum of squares in double): out_j = closest_j, the same bits.
+  double update_closest(const double* centre, const std::vector<double>& closest, std::vector<double>& out,
+                        const std::vector<std::int32_t>& labels, const std::vector<double>& between) const {
+    const double margin = 4 * (1 + 8 * (static_cast<double>(points_.cols()) + 8) * std::numeric_limits<double>::epsilon());
     double potential = 0;
     for (Eigen::Index j = 0; j < points_.rows(); ++j) {
       const auto jj = static_cast<std::size_t>(j);
-      out[jj] = std::min(closest[jj], squared_distance(points_.row(j).data(), centre, points_.cols()));
+      if (!between.empty() && between[static_cast<std::size_t>(labels[jj])] >= margin * closest[jj])
+        out[jj] = closest[jj];
+      else
+        out[jj] = std::min(closest[jj], squared_distance(points_.row(j).data(), centre, points_.cols()));
       potential += weights_[jj] * out[jj];
     }
     return potential;
@@ -1024,6 +1065,7 @@ class WeightedReduction {
   std::vector<double> weights_;
   const CounterRng& rng_;
   int restart_;
+  bool bounds_;
 };
 
 // The scores ‖c‖² − 2x·c of local rows against the candidates of a k-means|| round (one
@@ -1062,12 +1104,16 @@ class RoundScores {
   }
   /// The scores of local rows [first, first + count) (count ≤ kRows) into space.scores.
   void score(const DenseShard<T>& shard, Eigen::Index first, int count, Workspace& space) const {
-    if (kernel_ == ScoreKernel::Direct) {
-      for (int r = 0; r < count; ++r) direct_.scores(shard.row(first + r), space.scores.data() + r * stride_);
-      return;
-    }
     const T* rows[kRows];
     for (int r = 0; r < count; ++r) rows[r] = shard.row(first + r);
+    score(rows, count, space);
+  }
+  /// The scores of rows[0, count) (count ≤ kRows) into space.scores (row r at r · stride()).
+  void score(const T* const* rows, int count, Workspace& space) const {
+    if (kernel_ == ScoreKernel::Direct) {
+      for (int r = 0; r < count; ++r) direct_.scores(rows[r], space.scores.data() + r * stride_);
+      return;
+    }
     tiles_.compute(rows, count, space.scores.data(), stride_, space.tile);
   }
 
@@ -1094,49 +1140,183 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
   // bytes per row in all with `nearest`, where a d = 8 row is 32).
   std::vector<T> closest(n_local, std::numeric_limits<T>::infinity());
   std::vector<std::int32_t> nearest(n_local, 0);
-  // Adds `fresh` (candidates numbered from `offset`) and returns the new ψ = Σ D², an exact
-  // sum. D² = max(‖x‖² + score, 0) in T (cancellation can make it slightly negative); a
-  // candidate replaces the nearest one only when strictly closer: ties stay with the lower
-  // candidate number. Every row is decided alone, so the rows are shared among the threads
-  // and the blocks they come in do not matter.
   const simd::Kernels<T>& kernels = simd::kernels<T>();
-  auto absorb = [&](const RowMatrix<T>& fresh, Eigen::Index offset) {
+  constexpr int kRows = RoundScores<T>::kRows;
+  // Local row i (squared norm `norm`, its scores against `count` candidates, padded to
+  // `stride` with +inf) takes the nearest of them, numbered number(c), when it is strictly
+  // closer than its D². D² = max(‖x‖² + score, 0) in T (cancellation can make it slightly
+  // negative). Adding ‖x‖² and clamping are monotone: the smallest score gives the smallest
+  // D²; only a row that comes closer looks for the first candidate reaching it, so ties stay
+  // with the lower candidate number, and candidates taken in several passes in increasing
+  // number give the same D² and nearest as all at once.
+  auto decide = [&](T norm, const T* score, Eigen::Index stride, Eigen::Index count, std::size_t i,
+                    const auto& number) {
+    const T best = std::max(T(0), norm + kernels.row_minimum(score, stride));
+    if (!(best < closest[i])) return;
+    for (Eigen::Index c = 0; c < count; ++c)
+      if (std::max(T(0), norm + score[c]) == best) {
+        closest[i] = best;
+        nearest[i] = number(c);
+        return;
+      }
+  };
+  // Rows rows[0, count) (local rows index[0, count)) against the candidates of `scores`.
+  auto score_rows = [&](const RoundScores<T>& scores, typename RoundScores<T>::Workspace& space, const T* const* at,
+                        const std::size_t* index, int count, const auto& number) {
+    scores.score(at, count, space);
+    for (int r = 0; r < count; ++r)
+      decide(squared_norm(at[r], d), space.scores.data() + r * scores.stride(), scores.stride(), scores.candidates(),
+             index[r], number);
+  };
+
+  // The triangle inequality (TriangleMargins; Raff, IJCAI 2021) from the second pass on: the
+  // rows are grouped by nearest candidate a, and a group reads only the new candidates c that
+  // its largest D² does not rule out (the limit of (c, a)); ‖c − a‖² from the GEMM-form
+  // scores of a against the new candidates, less their rounding. Set by the first pass,
+  // which reads every row (the rank's largest row norm, for the margins).
+  std::optional<TriangleMargins<T>> margins;
+  std::vector<double> lengths;         // of every candidate so far (TriangleMargins::length)
+  std::vector<std::uint32_t> order;    // a block's rows grouped by nearest candidate
+  // The candidates `fresh`, numbered from `offset` (candidates.topRows(offset): those before).
+  auto pass = [&](const RowMatrix<T>& fresh, Eigen::Index offset, const RowMatrix<T>& before) {
     const RoundScores<T> round(fresh);
-    constexpr int kRows = RoundScores<T>::kRows;
     const Eigen::Index stride = round.stride(), m = round.candidates();
+    const auto number = [offset](Eigen::Index c) { return static_cast<std::int32_t>(offset + c); };
+    const bool grouped = margins && offset > 0 && rows.local_rows <= std::numeric_limits<std::uint32_t>::max();
+    std::vector<double> fresh_lengths;
+    if (grouped)
+      for (Eigen::Index c = 0; c < m; ++c) fresh_lengths.push_back(margins->length(fresh.row(c).data()));
+    double largest_norm = 0;
     rows.for_each([&](const DenseShard<T>& block, Eigen::Index block_offset) {
       const Eigen::Index n = block.local_rows();
-      const Eigen::Index tiles = (n + kRows - 1) / kRows;
+      if (!grouped) {
+        const Eigen::Index tiles = (n + kRows - 1) / kRows;
+        double block_largest = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads()) if (threads() > 1) reduction(max : block_largest)
+#endif
+        {
+          typename RoundScores<T>::Workspace space = round.workspace();
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+          for (Eigen::Index tile = 0; tile < tiles; ++tile) {
+            const Eigen::Index first = tile * kRows;
+            const int count = static_cast<int>(std::min<Eigen::Index>(kRows, n - first));
+            round.score(block, first, count, space);
+            for (int r = 0; r < count; ++r) {
+              const T norm = squared_norm(block.row(first + r), d);
+              block_largest = std::max(block_largest, static_cast<double>(norm));
+              decide(norm, space.scores.data() + r * stride, stride, m,
+                     static_cast<std::size_t>(block_offset + first + r), number);
+            }
+          }
+        }
+        largest_norm = std::max(largest_norm, block_largest);
+        return;
+      }
+      // The block's rows by nearest candidate (a counting sort): group a is
+      // order[start[a], start[a + 1]), its largest D² radius[a].
+      std::vector<std::uint32_t> start(static_cast<std::size_t>(offset) + 1, 0);
+      std::vector<T> radius(static_cast<std::size_t>(offset), T(0));
+      for (Eigen::Index r = 0; r < n; ++r) {
+        const auto i = static_cast<std::size_t>(block_offset + r);
+        const auto a = static_cast<std::size_t>(nearest[i]);
+        ++start[a + 1];
+        radius[a] = std::max(radius[a], closest[i]);
+      }
+      std::vector<std::int32_t> present;  // the groups with rows
+      for (Eigen::Index a = 0; a < offset; ++a) {
+        if (start[static_cast<std::size_t>(a) + 1] > 0) present.push_back(static_cast<std::int32_t>(a));
+        start[static_cast<std::size_t>(a) + 1] += start[static_cast<std::size_t>(a)];
+      }
+      order.resize(static_cast<std::size_t>(n));
+      {
+        std::vector<std::uint32_t> next(start.begin(), start.end() - 1);
+        for (Eigen::Index r = 0; r < n; ++r)
+          order[next[static_cast<std::size_t>(nearest[static_cast<std::size_t>(block_offset + r)])]++] =
+              static_cast<std::uint32_t>(r);
+      }
+      const auto chunks = static_cast<std::ptrdiff_t>((present.size() + kRows - 1) / kRows);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads()) if (threads() > 1)
 #endif
       {
-        typename RoundScores<T>::Workspace space = round.workspace();
+        typename RoundScores<T>::Workspace between_space = round.workspace(), row_space = round.workspace();
+        std::vector<Eigen::Index> live;
+        RowMatrix<T> subset;
+        const T* at[kRows];
+        std::size_t index[kRows];
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
 #endif
-        for (Eigen::Index tile = 0; tile < tiles; ++tile) {
-          const Eigen::Index first = tile * kRows;
-          const int count = static_cast<int>(std::min<Eigen::Index>(kRows, n - first));
-          round.score(block, first, count, space);
-          for (int r = 0; r < count; ++r) {
-            const auto i = static_cast<std::size_t>(block_offset + first + r);
-            const T* score = space.scores.data() + r * stride;
-            const T norm = squared_norm(block.row(first + r), d);
-            // Adding ‖x‖² and clamping are monotone: the smallest score gives the smallest D²;
-            // only a row that comes closer looks for the first candidate reaching it.
-            const T best = std::max(T(0), norm + kernels.row_minimum(score, stride));
-            if (!(best < closest[i])) continue;
-            for (Eigen::Index c = 0; c < m; ++c)
-              if (std::max(T(0), norm + score[c]) == best) {
-                closest[i] = best;
-                nearest[i] = static_cast<std::int32_t>(offset + c);
-                break;
+        for (std::ptrdiff_t chunk = 0; chunk < chunks; ++chunk) {
+          // The GEMM-form distances of a tile of groups' candidates to the new candidates.
+          const std::size_t first = static_cast<std::size_t>(chunk) * kRows;
+          const int count = static_cast<int>(std::min<std::size_t>(kRows, present.size() - first));
+          const T* centres[kRows];
+          for (int g = 0; g < count; ++g) centres[g] = before.row(present[first + static_cast<std::size_t>(g)]).data();
+          round.score(centres, count, between_space);
+          for (int g = 0; g < count; ++g) {
+            const auto a = static_cast<std::size_t>(present[first + static_cast<std::size_t>(g)]);
+            const T* score = between_space.scores.data() + g * stride;
+            const T norm = squared_norm(centres[g], d);
+            const double centre_margin = margins->margin(lengths[a]);
+            const auto reach = static_cast<double>(radius[a]);
+            live.clear();
+            for (Eigen::Index c = 0; c < m; ++c) {
+              const double length = fresh_lengths[static_cast<std::size_t>(c)];
+              const double between =
+                  (static_cast<double>(std::max(T(0), norm + score[c])) - margins->rounding(lengths[a] + length)) *
+                  (1 - 1e-9);
+              if (!(reach <= TriangleMargins<T>::limit(between, margins->margin(length), centre_margin))) live.push_back(c);
+            }
+            if (live.empty()) continue;
+            // Every new candidate where most are live; else those alone (the same scores).
+            const bool all = 2 * static_cast<Eigen::Index>(live.size()) > m;
+            std::optional<RoundScores<T>> few;
+            typename RoundScores<T>::Workspace few_space;
+            if (!all) {
+              subset.resize(static_cast<Eigen::Index>(live.size()), d);
+              for (std::size_t c = 0; c < live.size(); ++c) subset.row(static_cast<Eigen::Index>(c)) = fresh.row(live[c]);
+              few.emplace(subset);
+              few_space = few->workspace();
+            }
+            const auto live_number = [&](Eigen::Index c) {
+              return static_cast<std::int32_t>(offset + live[static_cast<std::size_t>(c)]);
+            };
+            for (std::uint32_t p = start[a]; p < start[a + 1]; p += kRows) {
+              const int rows_here = static_cast<int>(std::min<std::uint32_t>(kRows, start[a + 1] - p));
+              for (int r = 0; r < rows_here; ++r) {
+                const std::uint32_t row = order[p + static_cast<std::uint32_t>(r)];
+                at[r] = block.row(row);
+                index[r] = static_cast<std::size_t>(block_offset) + row;
               }
+              if (all) score_rows(round, row_space, at, index, rows_here, number);
+              else score_rows(*few, few_space, at, index, rows_here, live_number);
+            }
           }
         }
       }
     });
+    if (parallel.triangle_bounds) {
+      if (!margins) margins.emplace(largest_norm, d);
+      for (Eigen::Index c = 0; c < m; ++c) lengths.push_back(margins->length(fresh.row(c).data()));
+    }
+  };
+  // Each pass's candidates prune the next's: with bounds, a pass takes about as many new
+  // candidates as there are before it (at least kFirstPass), so that the first round's first
+  // pass, which nothing prunes, is short. Returns the new ψ = Σ D², an exact sum.
+  constexpr Eigen::Index kFirstPass = 64;
+  auto absorb = [&](const RowMatrix<T>& fresh, Eigen::Index offset, const RowMatrix<T>& before) {
+    for (Eigen::Index begin = 0; begin < fresh.rows();) {
+      const Eigen::Index size = parallel.triangle_bounds
+                                    ? std::min(fresh.rows() - begin, std::max(kFirstPass, offset + begin))
+                                    : fresh.rows() - begin;
+      pass(begin == 0 && size == fresh.rows() ? fresh : RowMatrix<T>(fresh.middleRows(begin, size)), offset + begin,
+           before);
+      begin += size;
+    }
     ExactSum psi;  // with sample weights, Σ w·D² (exact: the same sum in any pieces)
     constexpr std::size_t kPiece = 4096;
     std::vector<double> piece(std::min(kPiece, n_local));
@@ -1152,7 +1332,7 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
   };
 
   RowMatrix<T> candidates = rows.draw(1, stream_id(Stream::FirstCentre, restart));
-  double psi = absorb(candidates, 0);
+  double psi = absorb(candidates, 0, candidates);
   for (int round = 0; round < parallel.rounds && psi > 0; ++round) {
     // Each row independently, with probability min(1, ℓ·D²/ψ): the same decision for a row
     // whichever rank holds it. Gathered in rank order = global row order.
@@ -1173,7 +1353,7 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
     const Eigen::Index offset = candidates.rows();
     candidates.conservativeResize(offset + count, d);
     candidates.bottomRows(count) = fresh;
-    psi = absorb(fresh, offset);
+    psi = absorb(fresh, offset, candidates);
   }
 
   const Eigen::Index m = candidates.rows();
@@ -1193,7 +1373,8 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
     comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);
     candidate_weights.assign(counts.begin(), counts.end());
   }
-  const WeightedReduction reduction(candidates.template cast<double>(), std::move(candidate_weights), rng, restart);
+  const WeightedReduction reduction(candidates.template cast<double>(), std::move(candidate_weights), rng, restart,
+                                    parallel.triangle_bounds);
   RowMatrix<double> centres = reduction.seed(k);
   reduction.refine(centres, kReductionIterations);
   return centres.cast<T>();

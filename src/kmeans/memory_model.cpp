@@ -81,12 +81,15 @@ void plus_plus_seeding(Builder& b, double k, double d) {
 
 // The seeding of a dense fit (init.cpp): the first centre (and forgy's k) is drawn by the
 // smallest random keys, of which selection.hpp local_smallest holds only as many as it draws.
-void dense_seeding(Builder& b, InitMethod init, double k, double d) {
+void dense_seeding(Builder& b, InitMethod init, double k, double d, bool stream = false) {
   switch (init) {
     case InitMethod::KMeansPlusPlus: plus_plus_seeding(b, k, d); break;
     case InitMethod::KMeansParallel:
-      // closest D² (t: it is computed in T) and nearest candidate (int32) per row
+      // closest D² (t: it is computed in T) and nearest candidate (int32) per row, and a
+      // block's rows grouped by nearest candidate (uint32 per row; streamed: of one block)
       b.rows("seeding_nearest_candidate", MemoryPhase::Seeding, b.t() + 4);
+      if (stream) b.add("seeding_candidate_groups", MemoryPhase::Seeding, static_cast<double>(RowSource<float>::kStreamBlock) * 4);
+      else b.rows("seeding_candidate_groups", MemoryPhase::Seeding, 4);
       break;
     case InitMethod::Forgy: break;
     case InitMethod::RandomPartition:
@@ -124,10 +127,11 @@ void dense_lloyd(Builder& b, const FitSettings& settings, double d, int threads,
   if (options.n_init > 1 && options.init != InitMethod::Explicit)
     b.rows("restarts", MemoryPhase::Loop, loop_bytes_per_row(algorithm, k));
   // Streamed (forgy, k-means||, random-partition or given centres): a draw keeps its keys per
-  // block; k-means|| its t + 4 bytes per row as in memory (init.cpp kmeans_parallel).
+  // block; k-means|| its t + 4 bytes per row as in memory (init.cpp kmeans_parallel), and
+  // 4 per row of a block.
   if (stream && (options.init == InitMethod::Forgy || options.init == InitMethod::KMeansParallel))
     b.add("seeding_draw_keys", MemoryPhase::Seeding, static_cast<double>(RowSource<float>::kStreamBlock) * 16);
-  if (!stream || options.init == InitMethod::KMeansParallel) dense_seeding(b, options.init, k, d);
+  if (!stream || options.init == InitMethod::KMeansParallel) dense_seeding(b, options.init, k, d, stream);
   centre_structures(b, k, d, threads);
 }
 

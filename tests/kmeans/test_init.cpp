@@ -94,7 +94,9 @@ void expect_kmeans_plus_plus_leaves_the_shard_as_it_was(const Comm& comm) {
 
 // The triangle inequality's bounds (Raff 2021) skip the distances of candidates that cannot
 // come closer to a row, and whole clusters (rows sorted by nearest centre, ClusterOrder) that
-// no candidate can change; the picks must stay the same bits as with every distance computed.
+// no candidate can change (k-means++), and the new candidates of a k-means|| pass that a
+// group of rows (by nearest candidate) cannot come closer to, and the weighted reduction's
+// distances; the picks must stay the same bits as with every distance computed.
 // Tight, well-separated blobs far from the origin (the bounds rule out most rows, and the
 // rounding margins, which grow with the norms, matter) and wide overlapping ones (clusters
 // partly read, rows moving between clusters at every step), more centres than blobs (rows
@@ -130,19 +132,24 @@ void expect_bounded_seeding_to_pick_the_same_rows(const Comm& comm, const Bounde
                                                     blobs.data.global_rows, blobs.data.first_row);
   const DenseShard<T>& shard = setting.view ? view : blobs.data;
   const DataSummary summary = summarize(comm, shard);
-  for (const int k : {20, 60, 140}) {  // rows sorted by cluster from kSortFromCentres = 128
-    ParallelSeeding bounded, plain;
-    plain.triangle_bounds = false;
-    const RowMatrix<T> fast = initial_centres(comm, shard, InitMethod::KMeansPlusPlus, k, 3, 0, summary.fixed, bounded);
-    EXPECT_TRUE((shard.rows.matrix().array() == before.array()).all()) << "the shard was not restored";
-    const RowMatrix<T> every = initial_centres(comm, shard, InitMethod::KMeansPlusPlus, k, 3, 0, summary.fixed, plain);
-    EXPECT_TRUE((fast.array() == every.array()).all())
-        << "k = " << k << ", d = " << setting.features << (setting.weighted ? ", weighted" : "")
-        << (setting.view ? ", view" : "") << ", std " << setting.cluster_std;
+  for (const InitMethod init : {InitMethod::KMeansPlusPlus, InitMethod::KMeansParallel}) {
+    // rows sorted by cluster from kSortFromCentres = 128; k-means|| in passes of at least 64
+    // candidates: one pass per round at k = 20, several from k = 60
+    for (const int k : {20, 60, 140}) {
+      ParallelSeeding bounded, plain;
+      plain.triangle_bounds = false;
+      const RowMatrix<T> fast = initial_centres(comm, shard, init, k, 3, 0, summary.fixed, bounded);
+      EXPECT_TRUE((shard.rows.matrix().array() == before.array()).all()) << "the shard was not restored";
+      const RowMatrix<T> every = initial_centres(comm, shard, init, k, 3, 0, summary.fixed, plain);
+      EXPECT_TRUE((fast.array() == every.array()).all())
+          << (init == InitMethod::KMeansParallel ? "k-means||" : "k-means++") << ", k = " << k
+          << ", d = " << setting.features << (setting.weighted ? ", weighted" : "") << (setting.view ? ", view" : "")
+          << ", std " << setting.cluster_std;
+    }
   }
 }
 
-TEST(Init, KMeansPlusPlusWithTriangleBoundsPicksTheSameRows) {
+TEST(Init, SeedingWithTriangleBoundsPicksTheSameRows) {
   Comm comm(MPI_COMM_WORLD);
   for (const double spread : {0.05, 3.0}) {
     for (const Eigen::Index d : {8, 32}) {
