@@ -1176,7 +1176,7 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
   // which reads every row (the rank's largest row norm, for the margins).
   std::optional<TriangleMargins<T>> margins;
   std::vector<double> lengths;         // of every candidate so far (TriangleMargins::length)
-  std::vector<std::uint32_t> order;    // a block's rows grouped by nearest candidate
+  std::vector<std::uint32_t> order;    // a part of a block's rows grouped by nearest candidate
   // The candidates `fresh`, numbered from `offset` (candidates.topRows(offset): those before).
   auto pass = [&](const RowMatrix<T>& fresh, Eigen::Index offset, const RowMatrix<T>& before) {
     const RoundScores<T> round(fresh);
@@ -1215,11 +1215,14 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
         largest_norm = std::max(largest_norm, block_largest);
         return;
       }
-      // The block's rows by nearest candidate (a counting sort): group a is
+      // The block's rows by nearest candidate (a counting sort), kParallelGroupedRows at a time so that
+      // the grouping holds at most that many row numbers: group a of a part is
       // order[start[a], start[a + 1]), its largest D² radius[a].
+      for (Eigen::Index part = 0; part < n; part += kParallelGroupedRows) {
+      const Eigen::Index part_rows = std::min<Eigen::Index>(kParallelGroupedRows, n - part);
       std::vector<std::uint32_t> start(static_cast<std::size_t>(offset) + 1, 0);
       std::vector<T> radius(static_cast<std::size_t>(offset), T(0));
-      for (Eigen::Index r = 0; r < n; ++r) {
+      for (Eigen::Index r = part; r < part + part_rows; ++r) {
         const auto i = static_cast<std::size_t>(block_offset + r);
         const auto a = static_cast<std::size_t>(nearest[i]);
         ++start[a + 1];
@@ -1230,10 +1233,10 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
         if (start[static_cast<std::size_t>(a) + 1] > 0) present.push_back(static_cast<std::int32_t>(a));
         start[static_cast<std::size_t>(a) + 1] += start[static_cast<std::size_t>(a)];
       }
-      order.resize(static_cast<std::size_t>(n));
+      order.resize(static_cast<std::size_t>(part_rows));
       {
         std::vector<std::uint32_t> next(start.begin(), start.end() - 1);
-        for (Eigen::Index r = 0; r < n; ++r)
+        for (Eigen::Index r = part; r < part + part_rows; ++r)
           order[next[static_cast<std::size_t>(nearest[static_cast<std::size_t>(block_offset + r)])]++] =
               static_cast<std::uint32_t>(r);
       }
@@ -1297,6 +1300,7 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
             }
           }
         }
+      }
       }
     });
     if (parallel.triangle_bounds) {

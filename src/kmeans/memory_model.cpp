@@ -11,6 +11,7 @@
 #include "lloyd/core/distance.hpp"
 #include "lloyd/io/row_source.hpp"
 #include "lloyd/kmeans/bounded.hpp"
+#include "lloyd/kmeans/init.hpp"
 
 namespace lloyd {
 
@@ -85,11 +86,13 @@ void dense_seeding(Builder& b, InitMethod init, double k, double d, bool stream 
   switch (init) {
     case InitMethod::KMeansPlusPlus: plus_plus_seeding(b, k, d); break;
     case InitMethod::KMeansParallel:
-      // closest D² (t: it is computed in T) and nearest candidate (int32) per row, and a
-      // block's rows grouped by nearest candidate (uint32 per row; streamed: of one block)
+      // closest D² (t: it is computed in T) and nearest candidate (int32) per row, and the
+      // rows grouped by nearest candidate (uint32 each), at most kParallelGroupedRows at a
+      // time (streamed: of one block)
       b.rows("seeding_nearest_candidate", MemoryPhase::Seeding, b.t() + 4);
-      if (stream) b.add("seeding_candidate_groups", MemoryPhase::Seeding, static_cast<double>(RowSource<float>::kStreamBlock) * 4);
-      else b.rows("seeding_candidate_groups", MemoryPhase::Seeding, 4);
+      b.add("seeding_candidate_groups", MemoryPhase::Seeding,
+            std::min({b.r(), static_cast<double>(kParallelGroupedRows),
+                      stream ? static_cast<double>(RowSource<float>::kStreamBlock) : b.r()}) * 4);
       break;
     case InitMethod::Forgy: break;
     case InitMethod::RandomPartition:

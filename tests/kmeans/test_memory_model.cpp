@@ -7,6 +7,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/memory_model.hpp"
 
 namespace lloyd {
@@ -109,11 +110,22 @@ TEST(MemoryModel, KMeansParallelSeedingHoldsNearestCandidate) {
   const std::uint64_t n = 100000;
   const MemoryEstimate estimate =
       estimate_fit_memory(dense(n, 8), 1, 1, lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansParallel));
-  // Each row's D² in T (float32 here) and nearest candidate; float64 data hold 8 + 4.
-  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), (4 + 4) * static_cast<double>(n));
+  // Each row's D² in T (float32 here) and nearest candidate, and its number in the grouping
+  // by nearest candidate (uint32); float64 data hold 8 + 4 + 4.
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), (4 + 4 + 4) * static_cast<double>(n));
   const MemoryEstimate wide = estimate_fit_memory(dense(n, 8, ElementType::Float64), 1, 1,
                                                   lloyd_fit(16, Algorithm::Lloyd, InitMethod::KMeansParallel));
-  EXPECT_DOUBLE_EQ(wide.phase_bytes(MemoryPhase::Seeding), (8 + 4) * static_cast<double>(n));
+  EXPECT_DOUBLE_EQ(wide.phase_bytes(MemoryPhase::Seeding), (8 + 4 + 4) * static_cast<double>(n));
+}
+
+TEST(MemoryModel, KMeansParallelGroupsAtMostAMillionRowsAtATime) {
+  // 8M × 8 float32 on 2 ranks: the grouping by nearest candidate holds 2^20 row numbers, not
+  // one per row (4 MiB instead of 15 MiB: the difference between within and over budget).
+  const std::uint64_t n = 8000000;
+  const MemoryEstimate estimate =
+      estimate_fit_memory(dense(n, 8), 2, 1, lloyd_fit(64, Algorithm::Lloyd, InitMethod::KMeansParallel));
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("seeding_candidate_groups"), 4.0 * static_cast<double>(kParallelGroupedRows));
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("seeding_nearest_candidate"), (4 + 4) * 4000000.0);
 }
 
 TEST(MemoryModel, ExactSilhouetteHoldsSumsPerCluster) {
@@ -148,7 +160,8 @@ TEST(MemoryModel, KMediansHoldsItsRowsFromTheLoopOn) {
   const std::uint64_t n = 100000;
   const MemoryEstimate estimate = estimate_fit_memory(dense(n, 8), 1, 1, settings);
   EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Loop), 4.0 * n + 65536 * 12 + 16 * 8 * 2 * 256 * 8);
-  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), 8.0 * n);  // k-means||: float D², int32 candidate
+  // k-means||: float D², int32 candidate, uint32 row number in the grouping by candidate
+  EXPECT_DOUBLE_EQ(estimate.phase_bytes(MemoryPhase::Seeding), 12.0 * n);
   EXPECT_EQ(estimate.bytes_of("median_scratch"), 0);
 }
 

@@ -45,6 +45,10 @@ struct ParallelSeeding {
   bool triangle_bounds = true;  ///< false: every distance computed (tests compare the two)
 };
 
+/// k-means|| with bounds groups a block's rows by nearest candidate this many at a time (a
+/// uint32 per row of the group): the grouping is bounded memory however large the shard.
+inline constexpr std::int64_t kParallelGroupedRows = std::int64_t{1} << 20;
+
 /// A rank's rows as k-means|| reads them: visited block by block and fetched by position,
 /// never needed whole — the in-memory shard (one block, no copy) or blocks read from the file
 /// (fit --stream, driver.cpp). The rank's rows are rows [first_row, first_row + local_rows)
