@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "lloyd/core/distance.hpp"
 #include "lloyd/kmeans/assign.hpp"
 
 namespace lloyd {
@@ -40,6 +41,10 @@ void expect_bit_identical() {
       const double reference = reference_distance(x.data(), c.data(), d);
       ASSERT_EQ(std::memcmp(&fast, &reference, sizeof(double)), 0)
           << "d = " << d << ": " << fast << " vs " << reference;
+      // K-medoids' and predict's Euclidean row_distance: the square root of the same lanes.
+      const double row = row_distance(Distance::Euclidean, x.data(), c.data(), d);
+      const double root = std::sqrt(reference);
+      ASSERT_EQ(std::memcmp(&row, &root, sizeof(double)), 0) << "row_distance, d = " << d;
     }
   }
 }
