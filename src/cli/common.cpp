@@ -325,23 +325,33 @@ void print_memory_estimate(const Comm& comm, const std::string& command, const M
 }
 
 std::optional<int> ranks_needed(const std::optional<MemoryLimit>& limit,
-                                const std::function<MemoryEstimate(int)>& estimate_for) {
+                                const std::function<MemoryEstimate(int)>& estimate_for, bool* exactly) {
+  if (exactly) *exactly = false;
   if (!limit) return std::nullopt;
   constexpr int kMostRanks = 1 << 20;
-  return fewest_ranks_within(limit->bytes, kMostRanks, estimate_for);
+  if (const std::optional<int> fewest = fewest_ranks_within(limit->bytes, kMostRanks, estimate_for)) return fewest;
+  for (int ranks = 1; ranks < kCollectiveReadAggregatorRanks; ++ranks)
+    if (estimate_for(ranks).total() <= limit->bytes) {
+      if (exactly) *exactly = true;
+      return ranks;
+    }
+  return std::nullopt;
 }
 
 void refuse_beyond_memory(const std::string& command, const MemoryEstimate& estimate,
-                          const std::optional<MemoryLimit>& limit, std::optional<int> needed) {
+                          const std::optional<MemoryLimit>& limit, std::optional<int> needed, bool exactly) {
   if (!limit || estimate.total() <= limit->bytes) return;
   const int ranks = estimate.ranks;
   throw AgreedError(command + " needs ~" + format_memory_size(estimate.total()) + " per rank at " +
                     std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks") + " (shard " +
                     format_memory_size(estimate.bytes_of("shard") + estimate.bytes_of("shard_csr")) +
                     "); the limit is " + format_memory_size(limit->bytes) + " (" + limit->source + "): " +
-                    (needed ? "use at least " + std::to_string(*needed) + " ranks with " +
-                                  format_memory_size(limit->bytes) + " each"
-                            : std::string("no rank count fits; raise the limit")) +
+                    (!needed ? std::string("no rank count fits; raise the limit")
+                     : exactly   ? "use " + std::to_string(*needed) + (*needed == 1 ? " rank" : " ranks") +
+                                     " with " + format_memory_size(limit->bytes) +
+                                     " each (from 3 ranks one rank also stages the collective read)"
+                                 : "use at least " + std::to_string(*needed) + " ranks with " +
+                                     format_memory_size(limit->bytes) + " each") +
                     " (nothing was read or written)");
 }
 
@@ -349,7 +359,7 @@ bool plan_memory(const Comm& comm, const std::string& command, const std::functi
                  bool verbose, bool estimate_only, bool json, const std::function<void(JsonObject&)>& describe,
                  MemoryPlan& plan) {
   plan.estimate = estimate_for(comm.size());
-  plan.ranks_needed = ranks_needed(plan.limit, estimate_for);
+  plan.ranks_needed = ranks_needed(plan.limit, estimate_for, &plan.ranks_needed_exactly);
   if (verbose || (estimate_only && !json)) print_memory_estimate(comm, command, plan.estimate, plan.limit);
   if (estimate_only) {
     if (json && comm.rank() == 0) {
@@ -361,7 +371,7 @@ bool plan_memory(const Comm& comm, const std::string& command, const std::functi
     }
     return false;
   }
-  refuse_beyond_memory(command, plan.estimate, plan.limit, plan.ranks_needed);
+  refuse_beyond_memory(command, plan.estimate, plan.limit, plan.ranks_needed, plan.ranks_needed_exactly);
   return true;
 }
 

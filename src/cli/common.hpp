@@ -150,20 +150,24 @@ JsonObject memory_json(const MemoryEstimate& estimate, const std::optional<Memor
 /// Rank 0's line of the estimate (stderr): the total and every part.
 void print_memory_estimate(const Comm& comm, const std::string& command, const MemoryEstimate& estimate,
                            const std::optional<MemoryLimit>& limit);
-/// The fewest ranks whose estimate (`estimate_for(p)`) fits `limit`; std::nullopt without a
-/// limit or when no rank count does.
-std::optional<int> ranks_needed(const std::optional<MemoryLimit>& limit, const std::function<MemoryEstimate(int)>& estimate_for);
+/// The fewest ranks N from which every count's estimate (`estimate_for(p)`) fits `limit`
+/// (fewest_ranks_within); where none does but a count below the collective read's aggregator
+/// fits (small data: from 3 ranks one rank stages the file), that count, with `*exactly` set:
+/// only it fits, not every larger one. std::nullopt without a limit or when no count fits.
+std::optional<int> ranks_needed(const std::optional<MemoryLimit>& limit, const std::function<MemoryEstimate(int)>& estimate_for,
+                                bool* exactly = nullptr);
 /// Refuses (an AgreedError, one line, on every rank alike) when the estimate exceeds the limit,
 /// naming both and the ranks the data would need.
 void refuse_beyond_memory(const std::string& command, const MemoryEstimate& estimate,
                           const std::optional<MemoryLimit>& limit,
-                          std::optional<int> needed);
+                          std::optional<int> needed, bool exactly = false);
 
 /// A command's memory per rank, known before it reads a row.
 struct MemoryPlan {
   MemoryEstimate estimate;
   std::optional<MemoryLimit> limit;  ///< memory_limit_option
   std::optional<int> ranks_needed;
+  bool ranks_needed_exactly = false;  ///< only that count fits, not every larger one
   JsonObject json() const { return memory_json(estimate, limit, ranks_needed); }
 };
 /// The one mechanism of every command that estimates its memory: `estimate_for(p)` at this

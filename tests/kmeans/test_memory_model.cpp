@@ -231,6 +231,27 @@ TEST(MemoryModel, FewestRanksWithinALimit) {
   EXPECT_FALSE(fewest_ranks_within(kProcessBaselineBytes / 2, 1 << 20, estimate_for));
 }
 
+TEST(MemoryModel, AtLeastNRanksMeansEveryCountFromNFits) {
+  // Small data (200000 × 8 float32): from 3 ranks one rank stages the collective read (the
+  // whole 6.1 MiB file), so 2 ranks need less than 3, and 4 less than 3 again. A limit that 2
+  // and 4 ranks fit but 3 does not must answer 4: "use at least 2 ranks" would send a user to
+  // 3 ranks and another refusal.
+  const FitSettings settings = lloyd_fit(4, Algorithm::Auto, InitMethod::KMeansPlusPlus);
+  const MatrixShape shape = dense(200000, 8);
+  const auto estimate_for = [&](int ranks) { return estimate_fit_memory(shape, ranks, 1, settings); };
+  const double two = estimate_for(2).total(), three = estimate_for(3).total(), four = estimate_for(4).total();
+  ASSERT_LT(two, three);
+  ASSERT_LT(four, three);
+  const double limit = std::max(two, four);
+  EXPECT_EQ(fewest_ranks_within(limit, 1 << 20, estimate_for), 4);
+  // With room for 3 ranks too, 2 is the answer (and 1 does not fit).
+  ASSERT_GT(estimate_for(1).total(), three);
+  EXPECT_EQ(fewest_ranks_within(three, 1 << 20, estimate_for), 2);
+  // Fewer ranks at hand than the aggregator needs: the counts are tried one by one.
+  EXPECT_EQ(fewest_ranks_within(two, 2, estimate_for), 2);
+  EXPECT_FALSE(fewest_ranks_within(two, 1, estimate_for));
+}
+
 TEST(MemoryModel, SparseCosineKeepsTheCsrShard) {
   MatrixShape shape = dense(10000, 50000);
   shape.sparse = true;

@@ -91,22 +91,29 @@ struct ChooseKMemorySettings {
 MemoryEstimate estimate_choose_k_memory(const MatrixShape& shape, int ranks, int threads,
                                         const ChooseKMemorySettings& settings);
 
-/// The fewest ranks (≤ `most`) whose estimate fits `limit` bytes per rank, by the same model
-/// (`estimate_for(p)`); std::nullopt when even `most` ranks do not fit.
+/// The fewest ranks N (≤ `most`) such that the estimate fits `limit` bytes per rank at N ranks
+/// and at every count from N to `most` — what "use at least N ranks" promises — by the same
+/// model (`estimate_for(p)`); std::nullopt when even `most` ranks do not fit.
 template <class EstimateFor>
 std::optional<int> fewest_ranks_within(double limit, int most, EstimateFor&& estimate_for) {
-  // Below kCollectiveReadAggregatorRanks the read stages nothing: each count is tried; from
-  // there on the total decreases as the ranks grow, and a bisection finds the fewest.
-  for (int ranks = 1; ranks < std::min(kCollectiveReadAggregatorRanks, most + 1); ++ranks)
-    if (estimate_for(ranks).total() <= limit) return ranks;
-  if (most < kCollectiveReadAggregatorRanks || estimate_for(most).total() > limit) return std::nullopt;
-  int low = kCollectiveReadAggregatorRanks, high = most;  // estimate(high) fits
-  while (low < high) {
-    const int middle = low + (high - low) / 2;
-    if (estimate_for(middle).total() <= limit) high = middle;
-    else low = middle + 1;
+  const auto fits = [&](int ranks) { return estimate_for(ranks).total() <= limit; };
+  if (most < 1 || !fits(most)) return std::nullopt;
+  // From kCollectiveReadAggregatorRanks on the total decreases as the ranks grow: a bisection
+  // finds the fewest there. Below, the read stages nothing, so small data can fit at 2 ranks
+  // and not at 3 (one rank stages the file): those counts extend N only downwards from where
+  // every larger count fits.
+  int fewest = most;
+  if (most > kCollectiveReadAggregatorRanks) {
+    int low = kCollectiveReadAggregatorRanks, high = most;  // fits(high)
+    while (low < high) {
+      const int middle = low + (high - low) / 2;
+      if (fits(middle)) high = middle;
+      else low = middle + 1;
+    }
+    fewest = high;
   }
-  return high;
+  while (fewest > 1 && fewest <= kCollectiveReadAggregatorRanks && fits(fewest - 1)) --fewest;
+  return fewest;
 }
 
 /// A size of memory as people write it: "2G", "512M", "1.5GiB", "800MB", "123456" (bytes),
