@@ -220,7 +220,10 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         b.add("nearest_medoids", MemoryPhase::Loop, fitted * 24);
         b.add("ring_sums", MemoryPhase::Loop, fitted * 32);
         b.add("ring_buffer", MemoryPhase::Loop, fitted * d * t);
-        b.rows("labels_and_distances", MemoryPhase::Always, 4 + 8);
+        // The labels of every row, and the distances of one piece of 65536 rows at a time
+        // (nearest.cpp predict_nearest: the inertia's exact sum is the same in any pieces).
+        b.rows("labels", MemoryPhase::Always, 4);
+        b.add("distances_piece", MemoryPhase::Always, std::min(b.r(), 65536.0) * 8);
         break;
       }
       case ModelAlgorithm::MiniBatch: {

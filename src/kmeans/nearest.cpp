@@ -1,5 +1,6 @@
 #include "lloyd/kmeans/nearest.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include "lloyd/core/exact_sum.hpp"
@@ -7,33 +8,58 @@
 
 namespace lloyd {
 
+namespace {
+
+// Rows [first, first + count) of the shard: each one's nearest centre and its distance
+// (labels[i], distances[i] for row first + i).
 template <class T>
-void assign_nearest(const DenseShard<T>& shard, const RowMatrix<T>& centres, Distance distance,
-                    std::span<std::int32_t> labels, std::span<double> distances) {
+void assign_rows(const DenseShard<T>& shard, const RowMatrix<T>& centres, Distance distance, Eigen::Index first,
+                 Eigen::Index count, std::int32_t* labels, double* distances) {
   const Eigen::Index d = shard.features();
 #pragma omp parallel for schedule(static) num_threads(threads())
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
+  for (Eigen::Index i = 0; i < count; ++i) {
     double best = std::numeric_limits<double>::infinity();
     std::int32_t label = 0;
     for (Eigen::Index c = 0; c < centres.rows(); ++c) {
-      const double value = row_distance(distance, shard.row(i), centres.row(c).data(), d);
+      const double value = row_distance(distance, shard.row(first + i), centres.row(c).data(), d);
       if (value < best) {
         best = value;
         label = static_cast<std::int32_t>(c);
       }
     }
-    labels[static_cast<std::size_t>(i)] = label;
-    distances[static_cast<std::size_t>(i)] = best;
+    labels[i] = label;
+    distances[i] = best;
   }
+}
+
+}  // namespace
+
+template <class T>
+void assign_nearest(const DenseShard<T>& shard, const RowMatrix<T>& centres, Distance distance,
+                    std::span<std::int32_t> labels, std::span<double> distances) {
+  assign_rows(shard, centres, distance, 0, shard.local_rows(), labels.data(), distances.data());
 }
 
 template <class T>
 double predict_nearest(const Comm& comm, const DenseShard<T>& shard, const RowMatrix<T>& centres,
                        Distance distance, std::vector<std::int32_t>& labels) {
-  labels.assign(static_cast<std::size_t>(shard.local_rows()), 0);
-  std::vector<double> distances(labels.size());
-  assign_nearest(shard, centres, distance, labels, distances);
-  return exact_total(comm, distances, shard.weights);
+  // The distances of one piece at a time: the labels are all that is kept per row, and the
+  // exact sum is the same in any pieces.
+  constexpr Eigen::Index kPiece = 65536;
+  const Eigen::Index n = shard.local_rows();
+  labels.assign(static_cast<std::size_t>(n), 0);
+  std::vector<double> distances(static_cast<std::size_t>(std::min(n, kPiece)));
+  const std::span<const double> weights(shard.weights);
+  ExactSum sum;
+  for (Eigen::Index first = 0; first < n; first += kPiece) {
+    const Eigen::Index count = std::min(kPiece, n - first);
+    assign_rows(shard, centres, distance, first, count, labels.data() + first, distances.data());
+    const std::span<const double> values(distances.data(), static_cast<std::size_t>(count));
+    if (weights.empty()) sum.add(values);
+    else sum.add(values, weights.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(count)));
+  }
+  sum.allreduce(comm);
+  return sum.value();
 }
 
 #define LLOYD_INSTANTIATE_NEAREST(T)                                                          \

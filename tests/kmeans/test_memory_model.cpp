@@ -165,6 +165,18 @@ TEST(MemoryModel, KMediansHoldsItsRowsFromTheLoopOn) {
   EXPECT_EQ(estimate.bytes_of("median_scratch"), 0);
 }
 
+TEST(MemoryModel, KMedoidsKeepsLabelsAndOnePieceOfDistances) {
+  // nearest.cpp predict_nearest: the final labels of every row, their distances 65536 rows at
+  // a time (8M × 8 float32 on 2 ranks: 8 bytes a row more put --sample 2000 over budget).
+  FitSettings settings = lloyd_fit(64, Algorithm::Auto, InitMethod::KMeansPlusPlus);
+  settings.mode = ModelAlgorithm::KMedoids;
+  settings.medoids.sample = 2000;
+  const MemoryEstimate estimate = estimate_fit_memory(dense(8000000, 8), 2, 1, settings);
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("labels"), 4.0 * 4000000);
+  EXPECT_DOUBLE_EQ(estimate.bytes_of("distances_piece"), 8.0 * 65536);
+  EXPECT_EQ(estimate.bytes_of("labels_and_distances"), 0);
+}
+
 TEST(MemoryModel, MiniBatchPassesHoldOnePieceOfLabelsAndDistances) {
   // minibatch.cpp: the seeding's cost and the final labels visit the shard 65536 rows at a
   // time: 12 bytes a row of one piece, beside the final labels (4 bytes a row of the shard).
