@@ -1219,88 +1219,88 @@ RowMatrix<T> kmeans_parallel_seeding(const Comm& comm, const SeedingRows<T>& row
       // the grouping holds at most that many row numbers: group a of a part is
       // order[start[a], start[a + 1]), its largest D² radius[a].
       for (Eigen::Index part = 0; part < n; part += kParallelGroupedRows) {
-      const Eigen::Index part_rows = std::min<Eigen::Index>(kParallelGroupedRows, n - part);
-      std::vector<std::uint32_t> start(static_cast<std::size_t>(offset) + 1, 0);
-      std::vector<T> radius(static_cast<std::size_t>(offset), T(0));
-      for (Eigen::Index r = part; r < part + part_rows; ++r) {
-        const auto i = static_cast<std::size_t>(block_offset + r);
-        const auto a = static_cast<std::size_t>(nearest[i]);
-        ++start[a + 1];
-        radius[a] = std::max(radius[a], closest[i]);
-      }
-      std::vector<std::int32_t> present;  // the groups with rows
-      for (Eigen::Index a = 0; a < offset; ++a) {
-        if (start[static_cast<std::size_t>(a) + 1] > 0) present.push_back(static_cast<std::int32_t>(a));
-        start[static_cast<std::size_t>(a) + 1] += start[static_cast<std::size_t>(a)];
-      }
-      order.resize(static_cast<std::size_t>(part_rows));
-      {
-        std::vector<std::uint32_t> next(start.begin(), start.end() - 1);
-        for (Eigen::Index r = part; r < part + part_rows; ++r)
-          order[next[static_cast<std::size_t>(nearest[static_cast<std::size_t>(block_offset + r)])]++] =
-              static_cast<std::uint32_t>(r);
-      }
-      const auto chunks = static_cast<std::ptrdiff_t>((present.size() + kRows - 1) / kRows);
+        const Eigen::Index part_rows = std::min<Eigen::Index>(kParallelGroupedRows, n - part);
+        std::vector<std::uint32_t> start(static_cast<std::size_t>(offset) + 1, 0);
+        std::vector<T> radius(static_cast<std::size_t>(offset), T(0));
+        for (Eigen::Index r = part; r < part + part_rows; ++r) {
+          const auto i = static_cast<std::size_t>(block_offset + r);
+          const auto a = static_cast<std::size_t>(nearest[i]);
+          ++start[a + 1];
+          radius[a] = std::max(radius[a], closest[i]);
+        }
+        std::vector<std::int32_t> present;  // the groups with rows
+        for (Eigen::Index a = 0; a < offset; ++a) {
+          if (start[static_cast<std::size_t>(a) + 1] > 0) present.push_back(static_cast<std::int32_t>(a));
+          start[static_cast<std::size_t>(a) + 1] += start[static_cast<std::size_t>(a)];
+        }
+        order.resize(static_cast<std::size_t>(part_rows));
+        {
+          std::vector<std::uint32_t> next(start.begin(), start.end() - 1);
+          for (Eigen::Index r = part; r < part + part_rows; ++r)
+            order[next[static_cast<std::size_t>(nearest[static_cast<std::size_t>(block_offset + r)])]++] =
+                static_cast<std::uint32_t>(r);
+        }
+        const auto chunks = static_cast<std::ptrdiff_t>((present.size() + kRows - 1) / kRows);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads()) if (threads() > 1)
 #endif
-      {
-        typename RoundScores<T>::Workspace between_space = round.workspace(), row_space = round.workspace();
-        std::vector<Eigen::Index> live;
-        RowMatrix<T> subset;
-        const T* at[kRows];
-        std::size_t index[kRows];
+        {
+          typename RoundScores<T>::Workspace between_space = round.workspace(), row_space = round.workspace();
+          std::vector<Eigen::Index> live;
+          RowMatrix<T> subset;
+          const T* at[kRows];
+          std::size_t index[kRows];
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic)
 #endif
-        for (std::ptrdiff_t chunk = 0; chunk < chunks; ++chunk) {
-          // The GEMM-form distances of a tile of groups' candidates to the new candidates.
-          const std::size_t first = static_cast<std::size_t>(chunk) * kRows;
-          const int count = static_cast<int>(std::min<std::size_t>(kRows, present.size() - first));
-          const T* centres[kRows];
-          for (int g = 0; g < count; ++g) centres[g] = before.row(present[first + static_cast<std::size_t>(g)]).data();
-          round.score(centres, count, between_space);
-          for (int g = 0; g < count; ++g) {
-            const auto a = static_cast<std::size_t>(present[first + static_cast<std::size_t>(g)]);
-            const T* score = between_space.scores.data() + g * stride;
-            const T norm = squared_norm(centres[g], d);
-            const double centre_margin = margins->margin(lengths[a]);
-            const auto reach = static_cast<double>(radius[a]);
-            live.clear();
-            for (Eigen::Index c = 0; c < m; ++c) {
-              const double length = fresh_lengths[static_cast<std::size_t>(c)];
-              const double between =
-                  (static_cast<double>(std::max(T(0), norm + score[c])) - margins->rounding(lengths[a] + length)) *
-                  (1 - 1e-9);
-              if (!(reach <= TriangleMargins<T>::limit(between, margins->margin(length), centre_margin))) live.push_back(c);
-            }
-            if (live.empty()) continue;
-            // Every new candidate where most are live; else those alone (the same scores).
-            const bool all = 2 * static_cast<Eigen::Index>(live.size()) > m;
-            std::optional<RoundScores<T>> few;
-            typename RoundScores<T>::Workspace few_space;
-            if (!all) {
-              subset.resize(static_cast<Eigen::Index>(live.size()), d);
-              for (std::size_t c = 0; c < live.size(); ++c) subset.row(static_cast<Eigen::Index>(c)) = fresh.row(live[c]);
-              few.emplace(subset);
-              few_space = few->workspace();
-            }
-            const auto live_number = [&](Eigen::Index c) {
-              return static_cast<std::int32_t>(offset + live[static_cast<std::size_t>(c)]);
-            };
-            for (std::uint32_t p = start[a]; p < start[a + 1]; p += kRows) {
-              const int rows_here = static_cast<int>(std::min<std::uint32_t>(kRows, start[a + 1] - p));
-              for (int r = 0; r < rows_here; ++r) {
-                const std::uint32_t row = order[p + static_cast<std::uint32_t>(r)];
-                at[r] = block.row(row);
-                index[r] = static_cast<std::size_t>(block_offset) + row;
+          for (std::ptrdiff_t chunk = 0; chunk < chunks; ++chunk) {
+            // The GEMM-form distances of a tile of groups' candidates to the new candidates.
+            const std::size_t first = static_cast<std::size_t>(chunk) * kRows;
+            const int count = static_cast<int>(std::min<std::size_t>(kRows, present.size() - first));
+            const T* centres[kRows];
+            for (int g = 0; g < count; ++g) centres[g] = before.row(present[first + static_cast<std::size_t>(g)]).data();
+            round.score(centres, count, between_space);
+            for (int g = 0; g < count; ++g) {
+              const auto a = static_cast<std::size_t>(present[first + static_cast<std::size_t>(g)]);
+              const T* score = between_space.scores.data() + g * stride;
+              const T norm = squared_norm(centres[g], d);
+              const double centre_margin = margins->margin(lengths[a]);
+              const auto reach = static_cast<double>(radius[a]);
+              live.clear();
+              for (Eigen::Index c = 0; c < m; ++c) {
+                const double length = fresh_lengths[static_cast<std::size_t>(c)];
+                const double between =
+                    (static_cast<double>(std::max(T(0), norm + score[c])) - margins->rounding(lengths[a] + length)) *
+                    (1 - 1e-9);
+                if (!(reach <= TriangleMargins<T>::limit(between, margins->margin(length), centre_margin))) live.push_back(c);
               }
-              if (all) score_rows(round, row_space, at, index, rows_here, number);
-              else score_rows(*few, few_space, at, index, rows_here, live_number);
+              if (live.empty()) continue;
+              // Every new candidate where most are live; else those alone (the same scores).
+              const bool all = 2 * static_cast<Eigen::Index>(live.size()) > m;
+              std::optional<RoundScores<T>> few;
+              typename RoundScores<T>::Workspace few_space;
+              if (!all) {
+                subset.resize(static_cast<Eigen::Index>(live.size()), d);
+                for (std::size_t c = 0; c < live.size(); ++c) subset.row(static_cast<Eigen::Index>(c)) = fresh.row(live[c]);
+                few.emplace(subset);
+                few_space = few->workspace();
+              }
+              const auto live_number = [&](Eigen::Index c) {
+                return static_cast<std::int32_t>(offset + live[static_cast<std::size_t>(c)]);
+              };
+              for (std::uint32_t p = start[a]; p < start[a + 1]; p += kRows) {
+                const int rows_here = static_cast<int>(std::min<std::uint32_t>(kRows, start[a + 1] - p));
+                for (int r = 0; r < rows_here; ++r) {
+                  const std::uint32_t row = order[p + static_cast<std::uint32_t>(r)];
+                  at[r] = block.row(row);
+                  index[r] = static_cast<std::size_t>(block_offset) + row;
+                }
+                if (all) score_rows(round, row_space, at, index, rows_here, number);
+                else score_rows(*few, few_space, at, index, rows_here, live_number);
+              }
             }
           }
         }
-      }
       }
     });
     if (parallel.triangle_bounds) {
