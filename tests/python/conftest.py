@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 # The environment before `import lloyd` initialised MPI in this process: Open MPI's singleton
 # start adds variables (PMIX_*, OMPI_*) that would make a child mpirun believe it runs inside
-# this job. Child launches get the environment as it was.
-LAUNCH_ENV = dict(os.environ)
+# this job. Child launches get the environment as it was, less Open MPI's 1 s between SIGTERM
+# and SIGKILL when it ends a job: it ends one after every non-zero exit, even when every rank
+# has already exited, and these tests run many commands that must fail (none is signalled).
+LAUNCH_ENV = {**os.environ, "OMPI_MCA_odls_base_sigkill_timeout": "0"}
 
 
 @pytest.fixture(scope="session")
