@@ -254,7 +254,8 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
   if (layout.medoids)
     json.add("medoid_method", to_string(record.medoid_method)).add("distance", to_string(model.distance))
         .add("fitted_rows", record.sample);
-  json.add("phases", phase_json(timings.phases)).add("peak_rss_mb", timings.peak_rss_mb)
+  json.add("phases", phase_json(timings.phases)).add("phases_min", phase_json(timings.phases_min))
+      .add("peak_rss_mb", timings.peak_rss_mb)
       .add("memory_estimate_mb", memory_json(request.memory, request.memory_limit, request.ranks_needed));
   std::cout << json.str() << std::endl;
 }

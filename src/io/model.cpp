@@ -66,8 +66,11 @@ ModelTimings gather_timings(const Comm& comm, const PhaseTimes& p) {
   getrusage(RUSAGE_SELF, &usage);
   const double peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
   double values[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write, peak_rss_mb};
+  double smallest[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write};
   comm.allreduce(std::span<double>(values), MPI_MAX);
-  return {{values[0], values[1], values[2], values[3], values[4], values[5], values[6]}, values[7]};
+  comm.allreduce(std::span<double>(smallest), MPI_MIN);
+  return {{values[0], values[1], values[2], values[3], values[4], values[5], values[6]}, values[7],
+          {smallest[0], smallest[1], smallest[2], smallest[3], smallest[4], smallest[5], smallest[6]}};
 }
 
 namespace {

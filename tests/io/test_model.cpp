@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <tuple>
 
 #include "../test_support.hpp"
 #include "lloyd/io/model.hpp"
@@ -143,6 +144,30 @@ TEST(ModelFile, RoundTripEveryAlgorithm) {
   SCOPED_TRACE("cosine");
   round_trip<float>(ModelAlgorithm::Lloyd, true);
   round_trip<double>(ModelAlgorithm::Lloyd, true);
+}
+
+// --json's phases (the slowest rank's) and phases_min (the fastest rank's), every phase
+// separately: rank r spent r + 1 seconds in each phase except reduce, where it waited
+// size - r seconds (the fastest rank in the assignment waits longest).
+TEST(ModelFile, TimingsGatherEachPhasesSlowestAndFastestRank) {
+  const Comm comm(MPI_COMM_WORLD);
+  const double mine = comm.rank() + 1.0, waited = static_cast<double>(comm.size() - comm.rank());
+  const PhaseTimes phases{mine, mine, mine, waited, mine, mine, mine};
+  const ModelTimings timings = gather_timings(comm, phases);
+  const double slowest = comm.size(), fastest = 1.0;
+  for (const auto& [name, max, min] :
+       {std::tuple{"io", timings.phases.io, timings.phases_min.io},
+        std::tuple{"init", timings.phases.init, timings.phases_min.init},
+        std::tuple{"assign", timings.phases.assign, timings.phases_min.assign},
+        std::tuple{"reduce", timings.phases.reduce, timings.phases_min.reduce},
+        std::tuple{"update", timings.phases.update, timings.phases_min.update},
+        std::tuple{"checkpoint", timings.phases.checkpoint, timings.phases_min.checkpoint},
+        std::tuple{"write", timings.phases.write, timings.phases_min.write}}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(max, slowest);
+    EXPECT_EQ(min, fastest);
+  }
+  EXPECT_GT(timings.peak_rss_mb, 0.0);
 }
 
 // Labels written block by block (a streamed mini-batch fit): every rank calls write_labels

@@ -107,9 +107,13 @@ struct ModelHistory {
 struct ModelTimings {
   PhaseTimes phases;
   double peak_rss_mb = 0;
+  /// Each phase's minimum over ranks (not kept in the file): beside `phases`, the load
+  /// imbalance. The fastest rank's `reduce` is about the communication alone; the others also
+  /// wait there for the slowest rank's assignment.
+  PhaseTimes phases_min;
 };
-/// Collective over comm: the maximum over ranks of every phase and of the peak resident
-/// memory (getrusage) of a rank, identical on every rank.
+/// Collective over comm: the maximum (and the minimum) over ranks of every phase and the
+/// maximum of the peak resident memory (getrusage) of a rank, identical on every rank.
 ModelTimings gather_timings(const Comm& comm, const PhaseTimes& phases);
 
 template <class T>
