@@ -10,24 +10,27 @@ measured fits (issue 20 item 5; docs/performance.md "A cost model").
    ping-pong and MPI_Allreduce sweeps of doubles and of lloyd's exact 128-bit sums at 1-4
    ranks (tests/bench/comm_rates.cpp), and one core's GEMM peak (numpy, 1 thread).
 2. Kernel constants, calibrated on shapes that are NOT the checked problems (1 rank, 1
-   thread, 200k rows): the time per row of a Lloyd assignment as
-       2kd / F · a1 + k · a2 + d · a3 + a4        (F: one core's GEMM peak)
-   (least squares over 8 shapes); Hamerly's per-row bound work b1 on top of the share f of
-   rows it scores in full (f is the data's, read from --json: distances_computed);
-   k-means++ per pick and row c1 · (2 + ⌊ln k⌋) · d + c2; the read of a row (HDF5 from
-   the page cache) e1 · d·s + e2 per file.
-3. The model of a fit on p ranks, m = ⌈n/p⌉ rows per rank, s bytes per value:
-       read    = e2 + e1 · m·d·s · (triad(1) / triad(p))       (ranks share the bandwidth)
-       seed    = summary + k · (m · (c1·(2+⌊ln k⌋)·d + c2) + 2·AR(p, 16 B))
-       assign  = m · (2kd/F·a1 + k·a2 + d·a3 + a4)              per Lloyd iteration
-               = m · b1 + f · that                              per Hamerly iteration
+   thread, 200k rows; least squares with every constant ≥ 0), separately for each of the
+   assignment's kernels (direct for d ≤ 16, GEMM-form tiles above): the time per row of a
+   Lloyd assignment  α·k·d + β·k + γ; of a Hamerly one  b₀ + η·f·(Lloyd's), f the share of
+   rows it scores in full (`distances_computed` of --json); the slow-down s(p) of a rank's
+   assignment when p ranks are busy (one calibration shape per kernel at p ranks, p times the
+   rows); k-means++ (k < 128) per pick and row c₁·(2 + ⌊ln k⌋)·d + c₂; the read of the shard
+   e₁ per byte + e₂, the write of a model w₁ per label byte + w₂.
+3. The model of a fit on p ranks, m = ⌈n/p⌉ rows per rank, t bytes per value:
+       read    = e₂ + e₁ · m·d·t
+       seed    = summary + k · (m · (c₁·(2+⌊ln k⌋)·d + c₂) · s(p) + 2·AR(p, 16 B))
+       assign  = m · (α·k·d + β·k + γ) · s(p)                   per Lloyd iteration
+               = m · (b₀ + η · f · (α·k·d + β·k + γ)) · s(p)    per Hamerly iteration
        reduce  = AR128(p, 16·k·d) + AR(p, 8·k) + 3·AR(p, 16)    per iteration
-       update  ≈ 0 (k·d)
-       whole   = start-up(p) + read + seed + iterations · (assign + reduce)
+       write   = w₂ + w₁ · 4m
+       whole   = start-up(p) + read + seed + iterations · (assign + reduce) + write
    AR(p, bytes): the allreduce sweep at p ranks, interpolated (0 at 1 rank).
-4. The check: P1-P3 (fixed iterations from the same centres, --algorithm lloyd and the
-   default) and P4 (a whole default fit: wall time of mpirun) at each of --ranks, model
-   against measured per phase, the error and whether it is within 25%.
+4. The check: P1-P3 (20 iterations from the same centres, --algorithm lloyd and the
+   default) and P4 (a whole default fit writing its model: wall time of mpirun) at each of
+   --ranks, model against measured per phase, the error and whether it is within 25%. The
+   measured reduction is the fastest rank's (`phases_min`: the communication; the others also
+   wait there for the slowest rank), an iteration the slowest rank's assignment plus that.
 5. The prediction for 64 nodes × 32 ranks on 10⁹ × 128 float32 rows, k = 1000, from this
    machine's per-core constants and stated assumptions for what this machine cannot measure
    (the network, the node's memory bandwidth, the parallel file system).
@@ -47,6 +50,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import native_blas  # noqa: E402  (before numpy: OpenBLAS at this CPU's kernels)
 import numpy as np  # noqa: E402
+from scipy.optimize import nnls  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -56,7 +60,9 @@ MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CO
 PROBLEMS = {"P1": (1_000_000, 32, 64), "P2": (2_000_000, 8, 16), "P3": (200_000, 256, 256)}
 CALIBRATION_ROWS = 200_000
 # (d, k) of the calibration fits: none is a checked problem's shape.
-CALIBRATION_SHAPES = [(4, 8), (8, 64), (16, 32), (16, 128), (64, 16), (64, 128), (128, 64), (160, 192)]
+CALIBRATION_SHAPES = [(4, 8), (8, 64), (12, 24), (16, 128), (64, 16), (64, 128), (128, 64), (160, 192)]
+# (d, k) of the k-means++ calibration: below 128 features and centres (no pruning structures).
+SEEDING_SHAPES = [(16, 64), (64, 32), (96, 100)]
 TOLERANCE = 0.25
 
 
@@ -159,77 +165,144 @@ def per_iteration(result, *phases):
     return sum(result["phases"][phase] for phase in phases) / max(result["n_iter"], 1)
 
 
+def regime(d):
+    """The assignment kernel lloyd runs at d features (kmeans/assign.hpp, score_kernel): up to
+    16 features the direct kernel (rows transposed into register lanes, no product), above
+    them the GEMM-form tiles. Each has its own constants."""
+    return "direct" if d <= 16 else "tiles"
+
+
+def nonnegative_fit(columns, times):
+    """Least squares with every constant ≥ 0 (a negative cost per centre or per row is not a
+    cost: unconstrained least squares made some, and extrapolated badly)."""
+    return nnls(np.array(columns, dtype=float), np.array(times, dtype=float))[0]
+
+
 class Model:
     def __init__(self, rates):
         self.rates = rates
 
-    # -- calibration (1 rank, 1 thread)
-    def calibrate(self, lloyd, data, repeats):
-        rows, times, hamerly = [], [], []
+    # -- calibration (1 rank × 1 thread on shapes that are not checked problems; the
+    #    slow-down of p busy ranks from one shape per kernel at p ranks)
+    def calibrate(self, lloyd, data, repeats, ranks):
+        common = ("--init", "forgy", "--max-iter", "8", "--tol", "0", "--seed", "3")
+        path_of = {}
+        lloyd_rows, hamerly_rows = {}, {}
         for d, k in CALIBRATION_SHAPES:
-            path = generate(lloyd, os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}.h5"),
-                            CALIBRATION_ROWS, d, 32)
-            common = ("--init", "forgy", "--max-iter", "8", "--tol", "0", "--seed", "3")
-            _, lloyd_run = median_fit(repeats, lloyd, 1, path, k, *common, "--algorithm", "lloyd")
-            _, hamerly_run = median_fit(repeats, lloyd, 1, path, k, *common, "--algorithm", "hamerly")
-            rows.append([2 * k * d / self.rates.gemm[4], k, d, 1])
-            times.append(per_iteration(lloyd_run, "assign") / CALIBRATION_ROWS)
-            hamerly.append((per_iteration(hamerly_run, "assign") / CALIBRATION_ROWS, hamerly_run["distances_computed"],
-                            times[-1]))
-        self.assign_terms = np.linalg.lstsq(np.array(rows), np.array(times), rcond=None)[0]
-        # Hamerly: time per row = b1 + f · (Lloyd's time per row)
-        self.bound_per_row = statistics.median(h - f * t for h, f, t in hamerly)
-        # k-means++: per pick and row c1 · trials · d + c2 (init phase less the data summary,
-        # itself one read of the shard: measured as forgy's init phase)
+            path_of[d] = generate(lloyd, os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}.h5"),
+                                  CALIBRATION_ROWS, d, 32)
+            _, lloyd_run = median_fit(repeats, lloyd, 1, path_of[d], k, *common, "--algorithm", "lloyd")
+            _, hamerly_run = median_fit(repeats, lloyd, 1, path_of[d], k, *common, "--algorithm", "hamerly")
+            lloyd_rows.setdefault(regime(d), []).append(
+                (k * d, k, per_iteration(lloyd_run, "assign") / CALIBRATION_ROWS))
+            hamerly_rows.setdefault(regime(d), []).append(
+                (d, k, hamerly_run["distances_computed"], per_iteration(hamerly_run, "assign") / CALIBRATION_ROWS))
+        # Lloyd, per row: α·k·d + β·k + γ (multiply-adds, per-centre decisions, per-row work)
+        self.lloyd_terms = {name: nonnegative_fit([[kd, k, 1] for kd, k, _ in rows], [t for *_, t in rows])
+                            for name, rows in lloyd_rows.items()}
+        # Hamerly, per row: b₀ (bounds) + η · f · Lloyd's row (the rows its bounds do not settle,
+        # scored row by row: η ≥ 1 where that is slower than in tiles)
+        self.hamerly_terms = {name: nonnegative_fit([[1, f * self.lloyd_row(d, k)] for d, k, f, _ in rows],
+                                                    [t for *_, t in rows])
+                              for name, rows in hamerly_rows.items()}
+        # p busy ranks share the chip (memory bandwidth, caches, clock): a rank's assignment of
+        # m rows at p ranks takes s(p) times as long as at 1 rank; measured per kernel on one
+        # calibration shape, the same fit at p ranks and p times the rows.
+        self.slowdown = {name: {1: 1.0} for name in self.lloyd_terms}
+        for name, (d, k) in (("direct", (8, 64)), ("tiles", (128, 64))):
+            one = per_iteration(median_fit(repeats, lloyd, 1, path_of[d], k, *common, "--algorithm", "lloyd")[1],
+                                "assign")
+            for p in ranks:
+                if p == 1:
+                    continue
+                big = generate(lloyd, os.path.join(data, f"calibration-{p * CALIBRATION_ROWS}x{d}.h5"),
+                               p * CALIBRATION_ROWS, d, 32)
+                many = per_iteration(median_fit(repeats, lloyd, p, big, k, *common, "--algorithm", "lloyd")[1],
+                                     "assign")
+                self.slowdown[name][p] = many / one
+        # k-means++ (k < 128: no rows sorted by centre, no per-row bounds; P4's case), per pick
+        # and row c₁ · (2 + ⌊ln k⌋) · d + c₂: the init phase less the data summary (itself a
+        # read of the shard: forgy's init phase)
         seeding_rows, seeding_times = [], []
-        for d, k in ((16, 64), (64, 32), (128, 128)):
-            path = os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}.h5")
+        for d, k in SEEDING_SHAPES:
+            path = path_of.get(d) or generate(lloyd, os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}.h5"),
+                                              CALIBRATION_ROWS, d, 32)
             _, forgy = median_fit(repeats, lloyd, 1, path, k, "--init", "forgy", "--max-iter", "1")
             _, plus = median_fit(repeats, lloyd, 1, path, k, "--init", "k-means++", "--max-iter", "1")
             seeding_rows.append([trials(k) * d * k * CALIBRATION_ROWS, k * CALIBRATION_ROWS])
             seeding_times.append(plus["phases"]["init"] - forgy["phases"]["init"])
             self.summary_per_value = forgy["phases"]["init"] / (CALIBRATION_ROWS * d)
-        self.seeding_terms = np.linalg.lstsq(np.array(seeding_rows), np.array(seeding_times), rcond=None)[0]
-        # the read: e1 per byte, e2 per file (two file sizes)
-        reads = []
-        for d in (16, 128):
-            path = os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}.h5")
-            _, result = median_fit(repeats, lloyd, 1, path, 8, "--init", "forgy", "--max-iter", "1")
-            reads.append((CALIBRATION_ROWS * d * 4, result["phases"]["io"]))
-        (b0, t0), (b1, t1) = reads
-        self.read_per_byte = max((t1 - t0) / (b1 - b0), 0.0)
-        self.read_per_file = max(t0 - self.read_per_byte * b0, 0.0)
+        self.seeding_terms = nonnegative_fit(seeding_rows, seeding_times)
+        # the read (e₁ per byte, e₂ per file) from two file sizes; the write of a model (labels
+        # written by every rank for its rows: w₁ per label byte, w₂ per file) from two row counts
+        measured = []
+        for rows, d in ((CALIBRATION_ROWS, 16), (CALIBRATION_ROWS, 128), (4 * CALIBRATION_ROWS, 8)):
+            path = generate(lloyd, os.path.join(data, f"calibration-{rows}x{d}.h5"), rows, d, 32)
+            output = os.path.join(data, "calibration-model.h5")
+            _, result = median_fit(repeats, lloyd, 1, path, 8, "--init", "forgy", "--max-iter", "1",
+                                   "--output", output, "--force")
+            measured.append((rows, d, result["phases"]["io"], result["phases"]["write"]))
+        (n0, d0, r0, w0), (n1, d1, r1, _), (n2, _, _, w2) = measured
+        self.read_per_byte, self.read_per_file = line_through((n0 * d0 * 4, r0), (n1 * d1 * 4, r1))
+        self.write_per_byte, self.write_per_file = line_through((n0 * 4, w0), (n2 * 4, w2))
 
     def describe(self):
-        a1, a2, a3, a4 = self.assign_terms
+        lines = []
+        for name, (alpha, beta, gamma) in sorted(self.lloyd_terms.items()):
+            b0, eta = self.hamerly_terms[name]
+            slow = ", ".join(f"{p} ranks {s:.2f}" for p, s in sorted(self.slowdown[name].items()) if p > 1)
+            lines.append(f"  {name:6s} Lloyd row: k·d × {alpha * 1e12:.1f} ps ({2 / alpha / 1e9:.0f} GFLOP/s, "
+                         f"{2 / alpha / self.rates.gemm[4] * 100:.0f}% of one core's SGEMM) + k × {beta * 1e9:.3f} ns "
+                         f"+ {gamma * 1e9:.2f} ns; Hamerly row: {b0 * 1e9:.2f} ns + {eta:.2f} × f × Lloyd's; "
+                         f"slow-down at {slow or '1 rank only'}")
         c1, c2 = self.seeding_terms
-        return (f"  Lloyd row: 2kd/F × {a1:.3f} + k × {a2 * 1e9:.3f} ns + d × {a3 * 1e9:.3f} ns + {a4 * 1e9:.2f} ns\n"
-                f"  Hamerly bound work per row {self.bound_per_row * 1e9:.2f} ns; k-means++ per pick and row: "
-                f"{c1 * 1e9:.4f} ns × (2+⌊ln k⌋)·d + {c2 * 1e9:.3f} ns; data summary {self.summary_per_value * 1e9:.3f} ns "
-                f"per value\n  read: {self.read_per_byte * 1e9:.4f} ns per byte ({1 / max(self.read_per_byte, 1e-30) / 1e9:.2f}"
-                f" GB/s) + {self.read_per_file * 1e3:.1f} ms per file")
+        lines.append(f"  k-means++ per pick and row: {c1 * 1e9:.4f} ns × (2+⌊ln k⌋)·d + {c2 * 1e9:.3f} ns; "
+                     f"data summary {self.summary_per_value * 1e9:.3f} ns per value")
+        lines.append(f"  read: {self.read_per_byte * 1e9:.4f} ns per byte ({1 / max(self.read_per_byte, 1e-30) / 1e9:.2f}"
+                     f" GB/s) + {self.read_per_file * 1e3:.1f} ms per file; write: "
+                     f"{self.write_per_byte * 1e9:.4f} ns per label byte + {self.write_per_file * 1e3:.1f} ms per file")
+        return "\n".join(lines)
 
     # -- the model
-    def assign(self, m, d, k, fraction=None, gemm=None):
-        gemm = gemm or self.rates.gemm[4]
-        a1, a2, a3, a4 = self.assign_terms
-        lloyd_row = 2 * k * d / gemm * a1 + k * a2 + d * a3 + a4
-        row = lloyd_row if fraction is None else self.bound_per_row + fraction * lloyd_row
-        return m * row
+    def lloyd_row(self, d, k):
+        alpha, beta, gamma = self.lloyd_terms[regime(d)]
+        return alpha * k * d + beta * k + gamma
+
+    def slowed(self, d, p):
+        table = self.slowdown[regime(d)]
+        return table.get(p, max(table.values()))
+
+    def assign(self, m, d, k, fraction=None, p=1):
+        row = self.lloyd_row(d, k)
+        if fraction is not None:
+            b0, eta = self.hamerly_terms[regime(d)]
+            row = b0 + eta * fraction * row
+        return m * row * self.slowed(d, p)
 
     def reduce(self, p, d, k, allreduce=None):
         allreduce = allreduce or self.rates.allreduce
         return (allreduce(p, 16 * k * d, "allreduce_int128") + allreduce(p, 8 * k, "allreduce_double")
                 + 3 * allreduce(p, 16, "allreduce_double"))
 
-    def seed(self, p, m, d, k, allreduce=None, summary_scale=1.0):
+    def seed(self, p, m, d, k, allreduce=None, summary_scale=1.0, slowdown=None):
         allreduce = allreduce or self.rates.allreduce
+        slowdown = self.slowed(d, p) if slowdown is None else slowdown
         c1, c2 = self.seeding_terms
         summary = self.summary_per_value * m * d * summary_scale
-        return summary + k * (m * (c1 * trials(k) * d + c2) + 2 * allreduce(p, 16, "allreduce_double"))
+        return summary + k * (m * (c1 * trials(k) * d + c2) * slowdown + 2 * allreduce(p, 16, "allreduce_double"))
 
     def read(self, p, m, d, s=4):
-        return self.read_per_file + self.read_per_byte * m * d * s * self.rates.triad[1] / self.rates.triad[p]
+        return self.read_per_file + self.read_per_byte * m * d * s
+
+    def write(self, m):
+        return self.write_per_file + self.write_per_byte * 4 * m
+
+
+def line_through(first, second):
+    """(slope, intercept) of the line through two (x, y) points, both ≥ 0."""
+    (x0, y0), (x1, y1) = first, second
+    slope = max((y1 - y0) / (x1 - x0), 0.0)
+    return slope, max(y0 - slope * x0, 0.0)
 
 
 def trials(k):
@@ -239,11 +312,19 @@ def trials(k):
 # ---------------------------------------------------------------- the check
 
 def check(model, lloyd, data, ranks, repeats, problems):
+    """Model against measured, per phase. A phase's measured time is the slowest rank's
+    (`phases`), but for the reduction: the fastest rank's (`phases_min`), whose wait is about
+    the communication alone (the slowest rank's also holds the others' wait for it). An
+    iteration is then the slowest assignment, the communication and the update."""
     rows = []
 
     def add(name, phase, predicted, measured):
         error = predicted / measured - 1 if measured > 0 else float("nan")
         rows.append((name, phase, predicted, measured, error))
+
+    def loop(result):
+        return ((result["phases"]["assign"] + result["phases_min"]["reduce"] + result["phases"]["update"])
+                / max(result["n_iter"], 1))
 
     for name in [p for p in problems if p in PROBLEMS]:
         n, d, k = PROBLEMS[name]
@@ -255,25 +336,27 @@ def check(model, lloyd, data, ranks, repeats, problems):
                 _, result = median_fit(repeats, lloyd, p, path, k, *common, "--algorithm", algorithm)
                 fraction = None if algorithm == "lloyd" else result["distances_computed"]
                 label = f"{name} {p}r {result['algorithm']}"
-                add(label, "assign /iter", model.assign(m, d, k, fraction), per_iteration(result, "assign"))
+                assign = model.assign(m, d, k, fraction, p)
+                add(label, "assign /iter", assign, per_iteration(result, "assign"))
                 if p > 1:
-                    add(label, "reduce /iter", model.reduce(p, d, k), per_iteration(result, "reduce"))
-                add(label, "iteration", model.assign(m, d, k, fraction) + model.reduce(p, d, k),
-                    per_iteration(result, "assign", "reduce", "update"))
+                    add(label, "reduce /iter", model.reduce(p, d, k), result["phases_min"]["reduce"] / result["n_iter"])
+                add(label, "iteration", assign + model.reduce(p, d, k), loop(result))
     if "P4" in problems:
         n, d, k = PROBLEMS["P1"]
         path = generate(lloyd, os.path.join(data, f"P1-{n}x{d}.h5"), n, d, k)
+        output = os.path.join(data, "P4-model.h5")
         for p in ranks:
             m = -(-n // p)
-            seconds, result = median_fit(repeats, lloyd, p, path, k, "--seed", "0")
+            seconds, result = median_fit(repeats, lloyd, p, path, k, "--seed", "0", "--output", output, "--force")
             label = f"P4 {p}r default"
-            read, seed = model.read(p, m, d), model.seed(p, m, d, k)
-            iteration = model.assign(m, d, k, result["distances_computed"]) + model.reduce(p, d, k)
+            read, seed, write = model.read(p, m, d), model.seed(p, m, d, k), model.write(m)
+            iteration = model.assign(m, d, k, result["distances_computed"], p) + model.reduce(p, d, k)
             add(label, "read", read, result["phases"]["io"])
             add(label, "seed", seed, result["phases"]["init"])
-            add(label, f"{result['n_iter']} iterations", result["n_iter"] * iteration,
-                sum(result["phases"][x] for x in ("assign", "reduce", "update")))
-            add(label, "whole (wall)", model.rates.startup[p] + read + seed + result["n_iter"] * iteration, seconds)
+            add(label, f"{result['n_iter']} iterations", result["n_iter"] * iteration, result["n_iter"] * loop(result))
+            add(label, "write", write, result["phases"]["write"])
+            add(label, "whole (wall)", model.rates.startup[p] + read + seed + result["n_iter"] * iteration + write,
+                seconds)
     return rows
 
 
@@ -363,10 +446,11 @@ def main():
     rates = Rates(args.comm_rates, args.lloyd, args.max_ranks, args.repeats)
     print("Machine rates:\n" + rates.summary())
     model = Model(rates)
-    model.calibrate(args.lloyd, args.data, args.repeats)
+    ranks = [int(r) for r in args.ranks.split(",")]
+    model.calibrate(args.lloyd, args.data, args.repeats, ranks)
     print("Calibrated (1 rank × 1 thread, 200k rows, shapes " + ", ".join(f"d={d} k={k}" for d, k in CALIBRATION_SHAPES)
           + "):\n" + model.describe())
-    rows = check(model, args.lloyd, args.data, [int(r) for r in args.ranks.split(",")], args.repeats,
+    rows = check(model, args.lloyd, args.data, ranks, args.repeats,
                  args.problems.split(","))
     within, total = print_check(rows)
     prediction = at_scale(model)
@@ -374,7 +458,9 @@ def main():
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"check": rows, "within": within, "total": total, "prediction": prediction,
-                       "assign_terms": list(model.assign_terms), "seeding_terms": list(model.seeding_terms)},
+                       "lloyd_terms": {name: list(terms) for name, terms in model.lloyd_terms.items()},
+                       "hamerly_terms": {name: list(terms) for name, terms in model.hamerly_terms.items()},
+                       "slowdown": model.slowdown, "seeding_terms": list(model.seeding_terms)},
                       out, default=lambda value: value.item())  # numpy scalars
 
 

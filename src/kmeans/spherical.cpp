@@ -17,6 +17,7 @@
 #include "lloyd/kmeans/selection.hpp"
 #include "lloyd/core/summary.hpp"
 #include "lloyd/rng.hpp"
+#include "lloyd/simd/kernels.hpp"
 
 
 namespace lloyd {
@@ -29,10 +30,9 @@ using Clock = std::chrono::steady_clock;
 // (each of SphericalAssigner's scores is such a chain: the same bits).
 template <class T>
 T assignment_score(const CsrShard<T>& shard, Eigen::Index i, const T* centre) {
-  T score = 0;
-  for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e)
-    score = std::fma(shard.values[static_cast<std::size_t>(e)], centre[shard.indices[static_cast<std::size_t>(e)]], score);
-  return score;
+  const auto begin = static_cast<std::size_t>(shard.row_begin(i));
+  return simd::kernels<T>().sparse_dot(shard.values.data() + begin, shard.indices.data() + begin,
+                                       shard.row_end(i) - shard.row_begin(i), centre);
 }
 
 // x·c for a sparse row and a dense vector, in T, in the row's column order.
@@ -160,6 +160,7 @@ class SphericalAssigner {
     const std::span<const double> weights(shard.weights);
     SphericalPass pass;
     std::int64_t changed = 0;
+    const auto sparse_scores = simd::kernels<T>().sparse_scores;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(thread_count) reduction(+ : changed)
 #endif
@@ -183,12 +184,9 @@ class SphericalAssigner {
 #pragma omp for schedule(static)
 #endif
       for (Eigen::Index i = 0; i < shard.local_rows(); ++i) {
-        std::fill(scores, scores + k, T{0});
-        for (std::int64_t e = shard.row_begin(i); e < shard.row_end(i); ++e) {
-          const T value = shard.values[static_cast<std::size_t>(e)];
-          const T* centre_column = transposed_.row(shard.indices[static_cast<std::size_t>(e)]).data();
-          for (Eigen::Index c = 0; c < k; ++c) scores[c] = std::fma(value, centre_column[c], scores[c]);
-        }
+        const auto begin = static_cast<std::size_t>(shard.row_begin(i));
+        sparse_scores(shard.values.data() + begin, shard.indices.data() + begin, shard.row_end(i) - shard.row_begin(i),
+                      transposed_.data(), k, k, scores);
         Eigen::Index best = 0;
         for (Eigen::Index c = 1; c < k; ++c)
           if (scores[c] > scores[best]) best = c;

@@ -37,6 +37,9 @@ constexpr Kernels<T> generic_table(double (*distance)(const T*, const T*, std::p
       .seed_columns_as_rows = &seeding::columns_as_rows<T>,
       .seed_fold_lanes = nullptr,
       .seed_weight_sums = &seeding::weight_sums<T>,
+      // Sparse rows (kernels_impl.hpp).
+      .sparse_scores = &sparse_scores<T>,
+      .sparse_dot = &sparse_dot<T>,
   };
 }
 

@@ -78,6 +78,9 @@ const Kernels<T> table{
     .seed_columns_as_rows = &seeding::columns_as_rows<T>,
     .seed_fold_lanes = &seeding::fold_lanes_block<T>,
     .seed_weight_sums = &seeding::weight_sums<T>,
+    // sparse rows (kernels_impl.hpp)
+    .sparse_scores = &sparse_scores<T>,
+    .sparse_dot = &sparse_dot<T>,
 };
 
 }  // namespace

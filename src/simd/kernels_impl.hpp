@@ -6,6 +6,7 @@
 // V provides, for one element type T: Reg, kWidth (values per Reg), load, store, zero,
 // broadcast, fma (a fused multiply-add: one rounding) and add. The order of operations per
 // score is fixed here and does not depend on kWidth, so every level computes the same bits.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -184,6 +185,27 @@ void tile_scores(const T* packed, const T* norms, std::ptrdiff_t panels, std::pt
       }
     }
   }
+}
+
+// Kernels::sparse_scores: the centres' loop vectorises (the chains run side by side, each in
+// e's order).
+template <class T>
+void sparse_scores(const T* values, const std::int32_t* indices, std::ptrdiff_t count, const T* columns,
+                   std::ptrdiff_t stride, std::ptrdiff_t k, T* __restrict score) {
+  std::fill(score, score + k, T{0});
+  for (std::ptrdiff_t e = 0; e < count; ++e) {
+    const T value = values[e];
+    const T* __restrict column = columns + static_cast<std::ptrdiff_t>(indices[e]) * stride;
+    for (std::ptrdiff_t c = 0; c < k; ++c) score[c] = std::fma(value, column[c], score[c]);
+  }
+}
+
+// Kernels::sparse_dot
+template <class T>
+T sparse_dot(const T* values, const std::int32_t* indices, std::ptrdiff_t count, const T* dense) {
+  T dot = 0;
+  for (std::ptrdiff_t e = 0; e < count; ++e) dot = std::fma(values[e], dense[indices[e]], dot);
+  return dot;
 }
 
 }  // namespace lloyd::simd::LLOYD_SIMD_LEVEL_NAMESPACE

@@ -984,5 +984,56 @@ TEST(SimdLevels, UnsupportedLevelIsRefusedWithOneLine) {
   }
 }
 
+// Kernels::sparse_scores and Kernels::sparse_dot (spherical K-Means) at every level, the
+// portable one included: each score the chain of std::fma in the row's order from 0, bit for
+// bit, for k across vector widths and tails, rows of 0 to 40 stored values with repeated
+// columns, and centre columns at a stride wider than k.
+template <class T>
+void expect_sparse_kernels_agree() {
+  constexpr std::ptrdiff_t kColumns = 50;
+  std::mt19937_64 engine(23);
+  std::uniform_int_distribution<std::int32_t> column(0, kColumns - 1);
+  std::vector<Level> levels = other_levels();
+  levels.push_back(Level::Portable);
+  for (const std::ptrdiff_t k : {std::ptrdiff_t{1}, std::ptrdiff_t{3}, std::ptrdiff_t{8}, std::ptrdiff_t{17},
+                                 std::ptrdiff_t{64}, std::ptrdiff_t{100}}) {
+    const std::ptrdiff_t stride = k + 5;
+    const auto centres = random_values<T>(static_cast<std::size_t>(kColumns * stride), 500 + static_cast<unsigned>(k));
+    for (const std::ptrdiff_t count : {std::ptrdiff_t{0}, std::ptrdiff_t{1}, std::ptrdiff_t{7}, std::ptrdiff_t{40}}) {
+      const auto values = random_values<T>(static_cast<std::size_t>(count), 900 + static_cast<unsigned>(count));
+      std::vector<std::int32_t> indices(static_cast<std::size_t>(count));
+      for (std::int32_t& j : indices) j = column(engine);
+      std::vector<T> expected(static_cast<std::size_t>(k), T{0});
+      for (std::ptrdiff_t e = 0; e < count; ++e)
+        for (std::ptrdiff_t c = 0; c < k; ++c)
+          expected[static_cast<std::size_t>(c)] =
+              std::fma(values[static_cast<std::size_t>(e)],
+                       centres[static_cast<std::size_t>(indices[static_cast<std::size_t>(e)] * stride + c)],
+                       expected[static_cast<std::size_t>(c)]);
+      for (const Level level : levels) {
+        const auto& kernels = simd::kernels<T>(level);
+        std::vector<T> score(static_cast<std::size_t>(k), T{7});  // overwritten, not added to
+        kernels.sparse_scores(values.data(), indices.data(), count, centres.data(), stride, k, score.data());
+        for (std::ptrdiff_t c = 0; c < k; ++c)
+          EXPECT_TRUE(same_bits(score[static_cast<std::size_t>(c)], expected[static_cast<std::size_t>(c)]))
+              << simd::to_string(level) << " sparse_scores k=" << k << " count=" << count << " c=" << c;
+        // sparse_dot against centre 0's column, read as a dense vector of stride 1: the chain of
+        // the first score at stride 1.
+        const T dot = kernels.sparse_dot(values.data(), indices.data(), count, centres.data());
+        T chain = 0;
+        for (std::ptrdiff_t e = 0; e < count; ++e)
+          chain = std::fma(values[static_cast<std::size_t>(e)],
+                           centres[static_cast<std::size_t>(indices[static_cast<std::size_t>(e)])], chain);
+        EXPECT_TRUE(same_bits(dot, chain)) << simd::to_string(level) << " sparse_dot count=" << count;
+      }
+    }
+  }
+}
+
+TEST(SimdLevels, SparseKernelsSameBitsAtEveryLevel) {
+  expect_sparse_kernels_agree<float>();
+  expect_sparse_kernels_agree<double>();
+}
+
 }  // namespace
 }  // namespace lloyd
