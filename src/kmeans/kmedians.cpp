@@ -220,7 +220,7 @@ class MediansStep {
   std::vector<std::int32_t>& labels() { return labels_; }
 
  private:
-  static constexpr Eigen::Index kPieceRows = Eigen::Index{1} << 16;
+  static constexpr Eigen::Index kPieceRows = kPassPieceRows;
 
   // Every row assigned to `centres`, a piece at a time (views of the shard, no copy):
   // the labels in place, the distances summed exactly (with sample weights, weighted) into

@@ -12,6 +12,7 @@
 #include "lloyd/io/row_source.hpp"
 #include "lloyd/kmeans/bounded.hpp"
 #include "lloyd/kmeans/init.hpp"
+#include "lloyd/kmeans/nearest.hpp"
 
 namespace lloyd {
 
@@ -47,6 +48,9 @@ double MemoryEstimate::bytes_of(std::string_view name) const {
 }
 
 namespace {
+
+// The rows of the passes that hold labels and distances a piece at a time (nearest.hpp).
+constexpr double kPiece = static_cast<double>(kPassPieceRows);
 
 // The per-row structures below are those of the code as it is (src/kmeans/driver.cpp,
 // bounded.cpp, init.cpp, …); each comment names where it lives. r: the rank's rows; t: the
@@ -202,12 +206,12 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
       }
       case ModelAlgorithm::KMedians:
         // kmedians.cpp MediansStep, from the end of the seeding on: the labels, and one
-        // piece's (65536 rows) labels and distances. The exact medians (a radix selection
+        // piece's (kPassPieceRows rows) labels and distances. The exact medians (a radix selection
         // over histograms of the rows' keys, k·d·2·256 counts) hold nothing per row; with
         // sample weights, their integer units (8 bytes a row; weighted shards are not
         // modelled).
         b.rows("labels", MemoryPhase::Loop, 4);
-        b.add("assignment_piece", MemoryPhase::Loop, static_cast<double>(RowSource<float>::kStreamBlock) * (4 + 8));
+        b.add("assignment_piece", MemoryPhase::Loop, std::min(b.r(), kPiece) * (4 + 8));
         b.add("median_histograms", MemoryPhase::Loop, k * d * 2 * 256 * 8);
         dense_seeding(b, settings.options.init, k, d);
         centre_structures(b, k, d, threads);
@@ -220,10 +224,10 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         b.add("nearest_medoids", MemoryPhase::Loop, fitted * 24);
         b.add("ring_sums", MemoryPhase::Loop, fitted * 32);
         b.add("ring_buffer", MemoryPhase::Loop, fitted * d * t);
-        // The labels of every row, and the distances of one piece of 65536 rows at a time
+        // The labels of every row, and the distances of one piece of kPassPieceRows rows at a time
         // (nearest.cpp predict_nearest: the inertia's exact sum is the same in any pieces).
         b.rows("labels", MemoryPhase::Always, 4);
-        b.add("distances_piece", MemoryPhase::Always, std::min(b.r(), 65536.0) * 8);
+        b.add("distances_piece", MemoryPhase::Always, std::min(b.r(), kPiece) * 8);
         break;
       }
       case ModelAlgorithm::MiniBatch: {
@@ -235,8 +239,8 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
         else {
           b.rows("labels", MemoryPhase::Loop, 4);
           // The passes over the shard (the seeding's cost, the final labels) hold the labels
-          // and distances of one piece of at most 65536 rows (minibatch.cpp for_each_piece).
-          const double piece = std::min(r, 65536.0) * (4 + 8);
+          // and distances of one piece of at most kPassPieceRows rows (minibatch.cpp for_each_piece).
+          const double piece = std::min(r, kPiece) * (4 + 8);
           b.add("seeding_cost_piece", MemoryPhase::Seeding, piece);
           b.add("final_labels_piece", MemoryPhase::Loop, piece);
         }

@@ -10,6 +10,7 @@
 #include "lloyd/kmeans/assign.hpp"
 #include "lloyd/core/cluster_sums.hpp"
 #include "lloyd/kmeans/engine.hpp"
+#include "lloyd/kmeans/nearest.hpp"
 #include "lloyd/kmeans/init.hpp"
 #include "lloyd/kmeans/phase_clock.hpp"
 #include "lloyd/kmeans/selection.hpp"
@@ -108,7 +109,7 @@ namespace {
 // in-memory shard (12 bytes a row). A row's label and distance do not depend on the piece it
 // is in. Collective over comm: every rank visits as many pieces of the block as the rank with
 // the most (trailing ones empty), so `visit` may call collectives (the label sink writes).
-constexpr std::uint64_t kPassRows = std::uint64_t{1} << 16;
+constexpr auto kPassRows = static_cast<std::uint64_t>(kPassPieceRows);
 
 template <class T, class Visit>
 void for_each_piece(const Comm& comm, const DenseShard<T>& block, Visit&& visit) {

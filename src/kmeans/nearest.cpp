@@ -45,7 +45,7 @@ double predict_nearest(const Comm& comm, const DenseShard<T>& shard, const RowMa
                        Distance distance, std::vector<std::int32_t>& labels) {
   // The distances of one piece at a time: the labels are all that is kept per row, and the
   // exact sum is the same in any pieces.
-  constexpr Eigen::Index kPiece = 65536;
+  constexpr Eigen::Index kPiece = kPassPieceRows;
   const Eigen::Index n = shard.local_rows();
   labels.assign(static_cast<std::size_t>(n), 0);
   std::vector<double> distances(static_cast<std::size_t>(std::min(n, kPiece)));

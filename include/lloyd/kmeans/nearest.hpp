@@ -10,6 +10,12 @@
 
 namespace lloyd {
 
+/// The rows a pass over the shard takes at once where it keeps labels and distances (12 bytes
+/// a row) only for a piece, not for the shard: predict_nearest (K-medoids, predict), K-medians'
+/// assignment, mini-batch's passes. A row's label and distance, and the exact sums, do not
+/// depend on the pieces. The memory model counts one piece (memory_model.cpp).
+inline constexpr std::int64_t kPassPieceRows = std::int64_t{1} << 16;
+
 /// The nearest of `centres` to every local row under `distance` (row_distance; ties: the
 /// lower centre) and that distance. Threads: set_threads.
 template <class T>
