@@ -360,7 +360,8 @@ bool plan_fit_memory(const Comm& comm, FitRequest& request, const MatrixShape& s
     settings.options.k = k;
     return estimate_fit_memory(shape, ranks, request.threads, settings,
                                {.distances = request.distances, .stream = request.stream,
-                                .collective_read = request.input.format == InputFormat::Hdf5});
+                                .collective_read = request.input.format == InputFormat::Hdf5,
+                                .standardize = request.standardize});
   };
   MemoryPlan plan{.estimate = {}, .limit = request.memory_limit, .ranks_needed = {}};
   const bool run = plan_memory(comm, "fit", estimate_for, request.verbose, request.estimate_only, request.json,

@@ -157,6 +157,10 @@ MemoryEstimate estimate_fit_memory(const MatrixShape& shape, int ranks, int thre
   const int k = std::max(settings.options.k, 1);
   Builder b(r, t);
   b.add("process_baseline", MemoryPhase::Always, kProcessBaselineBytes);
+  // Streamed and standardised: each block read is copied into ScaledRowSource's buffer and
+  // scaled there (scaled_source.hpp), one block of rows beside the one read.
+  if (stream && how.standardize)
+    b.add("scaled_block", MemoryPhase::Always, static_cast<double>(RowSource<float>::kStreamBlock) * d * t);
   // The rank's share of the stored values of a CSR input (dense input read as CSR: all of them).
   const double nonzeros = shape.sparse ? std::ceil(static_cast<double>(shape.nonzeros) / ranks) : r * d;
   const double csr_bytes = (r + 1) * 8 + nonzeros * (4 + t);  // indptr int64, indices int32, values

@@ -289,6 +289,22 @@ TEST(MemoryModel, StreamedMiniBatchHoldsNoShard) {
   EXPECT_GT(estimate_fit_memory(shape, 1, 1, settings).bytes_of("shard"), 0);
 }
 
+// fit --stream --standardize: ScaledRowSource scales each block in a buffer of its own, one
+// block of kStreamBlock rows (d values each) beside the block read, in memory or streamed
+// mini-batch and Lloyd alike; nothing without --standardize or without --stream.
+TEST(MemoryModel, StreamedStandardisedBlocksAreScaledInABufferOfTheirOwn) {
+  const MatrixShape shape = dense(10000000, 32, ElementType::Float64);
+  const double block = static_cast<double>(RowSource<float>::kStreamBlock) * 32 * 8;
+  for (const ModelAlgorithm mode : {ModelAlgorithm::Lloyd, ModelAlgorithm::MiniBatch}) {
+    FitSettings settings = lloyd_fit(8, Algorithm::Lloyd, InitMethod::Forgy);
+    settings.mode = mode;
+    SCOPED_TRACE(to_string(mode));
+    EXPECT_DOUBLE_EQ(estimate_fit_memory(shape, 2, 1, settings, {.stream = true, .standardize = true}).bytes_of("scaled_block"), block);
+    EXPECT_DOUBLE_EQ(estimate_fit_memory(shape, 2, 1, settings, {.stream = true}).bytes_of("scaled_block"), 0);
+    EXPECT_DOUBLE_EQ(estimate_fit_memory(shape, 2, 1, settings, {.standardize = true}).bytes_of("scaled_block"), 0);
+  }
+}
+
 TEST(MemoryModel, CollectiveReadStagesUpTo32MiBFromThreeRanks) {
   const FitSettings settings = lloyd_fit(8, Algorithm::Lloyd, InitMethod::KMeansParallel);
   const MatrixShape small = dense(200000, 32), large = dense(1000000, 32);

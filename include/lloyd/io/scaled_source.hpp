@@ -2,8 +2,10 @@
 // A RowSource whose rows come out standardised (fit --standardize with mini-batch --stream):
 // each block and each batch of rows is scaled right after it is read, so the data are never
 // scaled as a whole and never held whole.
+#include <algorithm>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "lloyd/core/scaling.hpp"
 #include "lloyd/io/row_source.hpp"
@@ -26,8 +28,16 @@ class ScaledRowSource final : public RowSource<T> {
     raw_->for_each_block([&](const DenseShard<T>& block) {
       scaled_.global_rows = block.global_rows;
       scaled_.first_row = block.first_row;
-      scaled_.rows = block.rows.matrix();  // a copy (its buffer reused), also of a view
-      standardize(scaling_, scaled_);
+      // The block copied into one buffer for the source's life, as large as the largest
+      // block, and scaled there; the shard a view of it. Resized to each block (the shorter
+      // last one, then a full one in the next pass), the block's memory was freed and taken
+      // again every pass, which made glibc raise its mmap threshold to the block's size, after
+      // which freed blocks stayed resident (as row_source.cpp's stream buffer did).
+      const auto values = static_cast<std::size_t>(block.rows.size());
+      if (buffer_.size() < values) buffer_.resize(values);
+      std::copy_n(block.rows.data(), values, buffer_.data());
+      standardize_rows(scaling_, buffer_.data(), static_cast<std::size_t>(block.local_rows()));
+      scaled_.rows = RowBlock<T>::view(buffer_.data(), block.local_rows(), block.features());
       // Weights set on this source (fit --sample-weight --stream) go with its blocks.
       scaled_.weights = this->weight_block(block.first_row, static_cast<std::uint64_t>(block.local_rows()));
       scaled_.has_weights = this->weighted();
@@ -38,7 +48,8 @@ class ScaledRowSource final : public RowSource<T> {
  private:
   std::unique_ptr<RowSource<T>> raw_;
   Scaling scaling_;
-  DenseShard<T> scaled_;  ///< the current block, scaled (its buffer reused block to block)
+  std::vector<T> buffer_;  ///< the current block's values, scaled
+  DenseShard<T> scaled_;   ///< the current block: a view of buffer_
 };
 
 }  // namespace lloyd

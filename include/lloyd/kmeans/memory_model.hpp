@@ -57,6 +57,7 @@ struct FitMemoryOptions {
   bool distances = false;       ///< the model keeps each row's distance (--distances)
   bool stream = false;          ///< mini-batch reads its rows block by block (no shard in memory)
   bool collective_read = true;  ///< the rows come from HDF5 by a collective read (not .npy or CSV)
+  bool standardize = false;     ///< --standardize: a streamed block is scaled in a copy of its own
 };
 
 /// The estimate of `lloyd fit` with `settings` on data of `shape` over `ranks` ranks, each
