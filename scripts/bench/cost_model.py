@@ -10,19 +10,21 @@ measured fits (issue 20 item 5; docs/performance.md "A cost model").
    ping-pong and MPI_Allreduce sweeps of doubles and of lloyd's exact 128-bit sums at 1-4
    ranks (tests/bench/comm_rates.cpp), and one core's GEMM peak (numpy, 1 thread).
 2. Kernel constants, calibrated on shapes that are NOT the checked problems (1 rank, 1
-   thread, 200k rows; least squares with every constant ≥ 0), separately for each of the
-   assignment's kernels (direct for d ≤ 16, GEMM-form tiles above): the time per row of a
-   Lloyd assignment  α·k·d + β·k + γ; of a Hamerly one  b₀ + η·f·(Lloyd's), f the share of
-   rows it scores in full (`distances_computed` of --json); the slow-down s(p) of a rank's
-   assignment when p ranks are busy (one calibration shape per kernel at p ranks, p times the
-   rows); k-means++ (k < 128) per pick and row c₁·(2 + ⌊ln k⌋)·d + c₂; the read of the shard
-   e₁ per byte + e₂, the write of a model w₁ per label byte + w₂.
+   thread, 200k rows, as many blobs as centres; least squares with every constant ≥ 0),
+   separately for each of the assignment's kernels (direct for d ≤ 16, GEMM-form tiles
+   above), k̂ = k padded to the kernel's width (32 centres a tile panel, 16 a direct column):
+   the time per row of a Lloyd assignment  α·k̂·d + β·k̂ + δ·d + γ; of a Hamerly one
+   b₀ + η·f·(Lloyd's), f the share of distances computed (`distances_computed` of --json);
+   the slow-down s(p) of a rank's assignment when p ranks are busy (per kernel, the median
+   over its shapes of the same fit at p ranks and p times the rows); k-means++ (k < 128) per
+   pick and row c₁·(2 + ⌊ln k⌋)·d + c₂; the read of the shard e₁ per byte + e₂, the write of
+   a model w₁ per label byte + w₂.
 3. The model of a fit on p ranks, m = ⌈n/p⌉ rows per rank, t bytes per value:
        read    = e₂ + e₁ · m·d·t
        seed    = summary + k · (m · (c₁·(2+⌊ln k⌋)·d + c₂) · s(p) + 2·AR(p, 16 B))
-       assign  = m · (α·k·d + β·k + γ) · s(p)                   per Lloyd iteration
-               = m · (b₀ + η · f · (α·k·d + β·k + γ)) · s(p)    per Hamerly iteration
-       reduce  = AR128(p, 16·k·d) + AR(p, 8·k) + 3·AR(p, 16)    per iteration
+       assign  = m · (α·k̂·d + β·k̂ + δ·d + γ) · s(p)                per Lloyd iteration
+               = m · (b₀ + η · f · (α·k̂·d + β·k̂ + δ·d + γ)) · s(p) per Hamerly iteration
+       reduce  = AR128(p, 16·k·d) + AR(p, 8·k) + 3·AR(p, 16)        per iteration
        write   = w₂ + w₁ · 4m
        whole   = start-up(p) + read + seed + iterations · (assign + reduce) + write
    AR(p, bytes): the allreduce sweep at p ranks, interpolated (0 at 1 rank).
@@ -60,7 +62,8 @@ MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CO
 PROBLEMS = {"P1": (1_000_000, 32, 64), "P2": (2_000_000, 8, 16), "P3": (200_000, 256, 256)}
 CALIBRATION_ROWS = 200_000
 # (d, k) of the calibration fits: none is a checked problem's shape.
-CALIBRATION_SHAPES = [(4, 8), (8, 64), (12, 24), (16, 128), (64, 16), (64, 128), (128, 64), (160, 192)]
+CALIBRATION_SHAPES = [(4, 8), (6, 40), (8, 64), (10, 96), (12, 24), (16, 128),
+                      (24, 96), (48, 32), (64, 16), (64, 128), (128, 64), (160, 192)]
 # (d, k) of the k-means++ calibration: below 128 features and centres (no pruning structures).
 SEEDING_SHAPES = [(16, 64), (64, 32), (96, 100)]
 TOLERANCE = 0.25
@@ -172,6 +175,13 @@ def regime(d):
     return "direct" if d <= 16 else "tiles"
 
 
+def padded(k, d):
+    """The centres a kernel scores at once: the tiles' panels hold 32 float32 centres, the
+    direct kernel's columns 16 (simd/kernels.hpp); a partial panel costs a whole one."""
+    width = 16 if regime(d) == "direct" else 32
+    return -(-k // width) * width
+
+
 def nonnegative_fit(columns, times):
     """Least squares with every constant ≥ 0 (a negative cost per centre or per row is not a
     cost: unconstrained least squares made some, and extrapolated badly)."""
@@ -187,18 +197,22 @@ class Model:
     def calibrate(self, lloyd, data, repeats, ranks):
         common = ("--init", "forgy", "--max-iter", "8", "--tol", "0", "--seed", "3")
         path_of = {}
-        lloyd_rows, hamerly_rows = {}, {}
+        lloyd_rows, hamerly_rows, one_rank = {}, {}, {}
         for d, k in CALIBRATION_SHAPES:
-            path_of[d] = generate(lloyd, os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}.h5"),
-                                  CALIBRATION_ROWS, d, 32)
-            _, lloyd_run = median_fit(repeats, lloyd, 1, path_of[d], k, *common, "--algorithm", "lloyd")
-            _, hamerly_run = median_fit(repeats, lloyd, 1, path_of[d], k, *common, "--algorithm", "hamerly")
+            # blobs as many as the centres, as in the checked problems: how many rows Hamerly's
+            # bounds settle depends on it (Lloyd's time hardly does)
+            path_of[d, k] = generate(lloyd, os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}-{k}.h5"),
+                                     CALIBRATION_ROWS, d, k)
+            _, lloyd_run = median_fit(repeats, lloyd, 1, path_of[d, k], k, *common, "--algorithm", "lloyd")
+            _, hamerly_run = median_fit(repeats, lloyd, 1, path_of[d, k], k, *common, "--algorithm", "hamerly")
             lloyd_rows.setdefault(regime(d), []).append(
-                (k * d, k, per_iteration(lloyd_run, "assign") / CALIBRATION_ROWS))
+                (padded(k, d) * d, padded(k, d), per_iteration(lloyd_run, "assign") / CALIBRATION_ROWS))
+            one_rank[d, k] = per_iteration(lloyd_run, "assign")
             hamerly_rows.setdefault(regime(d), []).append(
                 (d, k, hamerly_run["distances_computed"], per_iteration(hamerly_run, "assign") / CALIBRATION_ROWS))
-        # Lloyd, per row: α·k·d + β·k + γ (multiply-adds, per-centre decisions, per-row work)
-        self.lloyd_terms = {name: nonnegative_fit([[kd, k, 1] for kd, k, _ in rows], [t for *_, t in rows])
+        # Lloyd, per row: α·k·d + β·k + δ·d + γ (multiply-adds, per-centre decisions, per-feature
+        # work: the row's copy into a tile, its exact distance, its fixed-point sums; the rest)
+        self.lloyd_terms = {name: nonnegative_fit([[kd, k, kd / k, 1] for kd, k, _ in rows], [t for *_, t in rows])
                             for name, rows in lloyd_rows.items()}
         # Hamerly, per row: b₀ (bounds) + η · f · Lloyd's row (the rows its bounds do not settle,
         # scored row by row: η ≥ 1 where that is slower than in tiles)
@@ -206,27 +220,28 @@ class Model:
                                                     [t for *_, t in rows])
                               for name, rows in hamerly_rows.items()}
         # p busy ranks share the chip (memory bandwidth, caches, clock): a rank's assignment of
-        # m rows at p ranks takes s(p) times as long as at 1 rank; measured per kernel on one
-        # calibration shape, the same fit at p ranks and p times the rows.
+        # m rows at p ranks takes s(p) times as long as at 1 rank; per kernel the median over its
+        # calibration shapes of the same fit at p ranks and p times the rows.
         self.slowdown = {name: {1: 1.0} for name in self.lloyd_terms}
-        for name, (d, k) in (("direct", (8, 64)), ("tiles", (128, 64))):
-            one = per_iteration(median_fit(repeats, lloyd, 1, path_of[d], k, *common, "--algorithm", "lloyd")[1],
-                                "assign")
-            for p in ranks:
-                if p == 1:
-                    continue
-                big = generate(lloyd, os.path.join(data, f"calibration-{p * CALIBRATION_ROWS}x{d}.h5"),
-                               p * CALIBRATION_ROWS, d, 32)
+        for p in ranks:
+            if p == 1:
+                continue
+            ratios = {}
+            for d, k in CALIBRATION_SHAPES:
+                big = generate(lloyd, os.path.join(data, f"calibration-{p * CALIBRATION_ROWS}x{d}-{k}.h5"),
+                               p * CALIBRATION_ROWS, d, k)
                 many = per_iteration(median_fit(repeats, lloyd, p, big, k, *common, "--algorithm", "lloyd")[1],
                                      "assign")
-                self.slowdown[name][p] = many / one
+                ratios.setdefault(regime(d), []).append(many / one_rank[d, k])
+            for name, values in ratios.items():
+                self.slowdown[name][p] = statistics.median(values)
         # k-means++ (k < 128: no rows sorted by centre, no per-row bounds; P4's case), per pick
         # and row c₁ · (2 + ⌊ln k⌋) · d + c₂: the init phase less the data summary (itself a
         # read of the shard: forgy's init phase)
         seeding_rows, seeding_times = [], []
         for d, k in SEEDING_SHAPES:
-            path = path_of.get(d) or generate(lloyd, os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}.h5"),
-                                              CALIBRATION_ROWS, d, 32)
+            path = generate(lloyd, os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}-{k}.h5"),
+                            CALIBRATION_ROWS, d, k)
             _, forgy = median_fit(repeats, lloyd, 1, path, k, "--init", "forgy", "--max-iter", "1")
             _, plus = median_fit(repeats, lloyd, 1, path, k, "--init", "k-means++", "--max-iter", "1")
             seeding_rows.append([trials(k) * d * k * CALIBRATION_ROWS, k * CALIBRATION_ROWS])
@@ -248,12 +263,12 @@ class Model:
 
     def describe(self):
         lines = []
-        for name, (alpha, beta, gamma) in sorted(self.lloyd_terms.items()):
+        for name, (alpha, beta, delta, gamma) in sorted(self.lloyd_terms.items()):
             b0, eta = self.hamerly_terms[name]
             slow = ", ".join(f"{p} ranks {s:.2f}" for p, s in sorted(self.slowdown[name].items()) if p > 1)
             lines.append(f"  {name:6s} Lloyd row: k·d × {alpha * 1e12:.1f} ps ({2 / alpha / 1e9:.0f} GFLOP/s, "
                          f"{2 / alpha / self.rates.gemm[4] * 100:.0f}% of one core's SGEMM) + k × {beta * 1e9:.3f} ns "
-                         f"+ {gamma * 1e9:.2f} ns; Hamerly row: {b0 * 1e9:.2f} ns + {eta:.2f} × f × Lloyd's; "
+                         f"+ d × {delta * 1e9:.3f} ns + {gamma * 1e9:.2f} ns; Hamerly row: {b0 * 1e9:.2f} ns + {eta:.2f} × f × Lloyd's; "
                          f"slow-down at {slow or '1 rank only'}")
         c1, c2 = self.seeding_terms
         lines.append(f"  k-means++ per pick and row: {c1 * 1e9:.4f} ns × (2+⌊ln k⌋)·d + {c2 * 1e9:.3f} ns; "
@@ -265,8 +280,8 @@ class Model:
 
     # -- the model
     def lloyd_row(self, d, k):
-        alpha, beta, gamma = self.lloyd_terms[regime(d)]
-        return alpha * k * d + beta * k + gamma
+        alpha, beta, delta, gamma = self.lloyd_terms[regime(d)]
+        return alpha * padded(k, d) * d + beta * padded(k, d) + delta * d + gamma
 
     def slowed(self, d, p):
         table = self.slowdown[regime(d)]
