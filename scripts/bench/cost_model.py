@@ -182,6 +182,12 @@ def padded(k, d):
     return -(-k // width) * width
 
 
+def lloyd_columns(d, k):
+    """What a Lloyd row's time is a combination of: k̂·d multiply-adds, k̂ decisions, d
+    per-feature steps and one row (k̂ = padded(k, d)); the constants are α, β, δ, γ."""
+    return [padded(k, d) * d, padded(k, d), d, 1]
+
+
 def nonnegative_fit(columns, times):
     """Least squares with every constant ≥ 0 (a negative cost per centre or per row is not a
     cost: unconstrained least squares made some, and extrapolated badly)."""
@@ -197,7 +203,7 @@ class Model:
     def calibrate(self, lloyd, data, repeats, ranks):
         common = ("--init", "forgy", "--max-iter", "8", "--tol", "0", "--seed", "3")
         path_of = {}
-        lloyd_rows, hamerly_rows, one_rank = {}, {}, {}
+        hamerly_rows, one_rank = {}, {}
         for d, k in CALIBRATION_SHAPES:
             # blobs as many as the centres, as in the checked problems: how many rows Hamerly's
             # bounds settle depends on it (Lloyd's time hardly does)
@@ -205,15 +211,16 @@ class Model:
                                      CALIBRATION_ROWS, d, k)
             _, lloyd_run = median_fit(repeats, lloyd, 1, path_of[d, k], k, *common, "--algorithm", "lloyd")
             _, hamerly_run = median_fit(repeats, lloyd, 1, path_of[d, k], k, *common, "--algorithm", "hamerly")
-            lloyd_rows.setdefault(regime(d), []).append(
-                (padded(k, d) * d, padded(k, d), per_iteration(lloyd_run, "assign") / CALIBRATION_ROWS))
             one_rank[d, k] = per_iteration(lloyd_run, "assign")
             hamerly_rows.setdefault(regime(d), []).append(
                 (d, k, hamerly_run["distances_computed"], per_iteration(hamerly_run, "assign") / CALIBRATION_ROWS))
         # Lloyd, per row: α·k·d + β·k + δ·d + γ (multiply-adds, per-centre decisions, per-feature
         # work: the row's copy into a tile, its exact distance, its fixed-point sums; the rest)
-        self.lloyd_terms = {name: nonnegative_fit([[kd, k, kd / k, 1] for kd, k, _ in rows], [t for *_, t in rows])
-                            for name, rows in lloyd_rows.items()}
+        self.lloyd_terms = {}
+        for name in ("direct", "tiles"):
+            shapes = [(d, k) for d, k in CALIBRATION_SHAPES if regime(d) == name]
+            self.lloyd_terms[name] = nonnegative_fit([lloyd_columns(d, k) for d, k in shapes],
+                                                     [one_rank[shape] / CALIBRATION_ROWS for shape in shapes])
         # Hamerly, per row: b₀ (bounds) + η · f · Lloyd's row (the rows its bounds do not settle,
         # scored row by row: η ≥ 1 where that is slower than in tiles)
         self.hamerly_terms = {name: nonnegative_fit([[1, f * self.lloyd_row(d, k)] for d, k, f, _ in rows],
@@ -280,8 +287,7 @@ class Model:
 
     # -- the model
     def lloyd_row(self, d, k):
-        alpha, beta, delta, gamma = self.lloyd_terms[regime(d)]
-        return alpha * padded(k, d) * d + beta * padded(k, d) + delta * d + gamma
+        return float(np.dot(self.lloyd_terms[regime(d)], lloyd_columns(d, k)))
 
     def slowed(self, d, p):
         table = self.slowdown[regime(d)]
