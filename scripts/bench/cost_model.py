@@ -200,7 +200,7 @@ class Model:
 
     # -- calibration (1 rank × 1 thread on shapes that are not checked problems; the
     #    slow-down of p busy ranks from one shape per kernel at p ranks)
-    def calibrate(self, lloyd, data, repeats, ranks):
+    def calibrate(self, lloyd, data, repeats, ranks, scratch):
         common = ("--init", "forgy", "--max-iter", "8", "--tol", "0", "--seed", "3")
         path_of = {}
         hamerly_rows, one_rank = {}, {}
@@ -260,7 +260,7 @@ class Model:
         measured = []
         for rows, d in ((CALIBRATION_ROWS, 16), (CALIBRATION_ROWS, 128), (4 * CALIBRATION_ROWS, 8)):
             path = generate(lloyd, os.path.join(data, f"calibration-{rows}x{d}.h5"), rows, d, 32)
-            output = os.path.join(data, "calibration-model.h5")
+            output = os.path.join(scratch, "calibration-model.h5")
             _, result = median_fit(repeats, lloyd, 1, path, 8, "--init", "forgy", "--max-iter", "1",
                                    "--output", output, "--force")
             measured.append((rows, d, result["phases"]["io"], result["phases"]["write"]))
@@ -332,7 +332,7 @@ def trials(k):
 
 # ---------------------------------------------------------------- the check
 
-def check(model, lloyd, data, ranks, repeats, problems):
+def check(model, lloyd, data, ranks, repeats, problems, scratch):
     """Model against measured, per phase. A phase's measured time is the slowest rank's
     (`phases`), but for the reduction: the fastest rank's (`phases_min`), whose wait is about
     the communication alone (the slowest rank's also holds the others' wait for it). An
@@ -365,7 +365,7 @@ def check(model, lloyd, data, ranks, repeats, problems):
     if "P4" in problems:
         n, d, k = PROBLEMS["P1"]
         path = generate(lloyd, os.path.join(data, f"P1-{n}x{d}.h5"), n, d, k)
-        output = os.path.join(data, "P4-model.h5")
+        output = os.path.join(scratch, "P4-model.h5")
         for p in ranks:
             m = -(-n // p)
             seconds, result = median_fit(repeats, lloyd, p, path, k, "--seed", "0", "--output", output, "--force")
@@ -468,11 +468,13 @@ def main():
     print("Machine rates:\n" + rates.summary())
     model = Model(rates)
     ranks = [int(r) for r in args.ranks.split(",")]
-    model.calibrate(args.lloyd, args.data, args.repeats, ranks)
-    print("Calibrated (1 rank × 1 thread, 200k rows, shapes " + ", ".join(f"d={d} k={k}" for d, k in CALIBRATION_SHAPES)
-          + "):\n" + model.describe())
-    rows = check(model, args.lloyd, args.data, ranks, args.repeats,
-                 args.problems.split(","))
+    # The models the fits write (with --force) go to a directory of this run's own, never
+    # beside the data, which --data may put among the user's files.
+    with tempfile.TemporaryDirectory(prefix="lloyd-cost-model-") as scratch:
+        model.calibrate(args.lloyd, args.data, args.repeats, ranks, scratch)
+        print("Calibrated (1 rank × 1 thread, 200k rows, shapes " + ", ".join(f"d={d} k={k}" for d, k in CALIBRATION_SHAPES)
+              + "):\n" + model.describe())
+        rows = check(model, args.lloyd, args.data, ranks, args.repeats, args.problems.split(","), scratch)
     within, total = print_check(rows)
     prediction = at_scale(model)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
