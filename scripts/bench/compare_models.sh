@@ -9,6 +9,9 @@ OLD=${1:?old lloyd binary}; NEW=${2:?new lloyd binary}
 D=${3:-/tmp/lloyd-compare-models}; mkdir -p "$D"; status=0
 [ -e $D/f64.h5 ] || mpirun -n 2 $OLD generate --output $D/f64.h5 --samples 200000 --features 16 --centers 32 --seed 3 >/dev/null
 [ -e $D/f32.h5 ] || mpirun -n 2 $OLD generate --output $D/f32.h5 --samples 200000 --features 16 --centers 32 --dtype float32 --seed 4 >/dev/null
+# More than DirectScorer's 16 features: the tiled assignment (ScoreTiles), tails included.
+[ -e $D/f32w.h5 ] || mpirun -n 2 $OLD generate --output $D/f32w.h5 --samples 60000 --features 40 --centers 64 --dtype float32 --seed 8 >/dev/null
+[ -e $D/f64w.h5 ] || mpirun -n 2 $OLD generate --output $D/f64w.h5 --samples 40000 --features 33 --centers 40 --seed 9 >/dev/null
 /usr/bin/python3 - "$D" <<'PY'
 import h5py, numpy as np
 import sys
@@ -32,6 +35,10 @@ cases=(
  "weights|f64|--k 16 --sample-weight $D/w.h5:/w"
  "cosine|f64|--k 16 --metric cosine"
  "standardize|f64|--k 16 --standardize --distances"
+ "tiles|f32w|--k 64 --algorithm lloyd --max-iter 10"
+ "tiles_default|f32w|--k 64 --max-iter 10"
+ "tiles64|f64w|--k 40 --algorithm lloyd --max-iter 10"
+ "tiles64_default|f64w|--k 40 --max-iter 10"
 )
 for np in 1 3; do for c in "${cases[@]}"; do IFS='|' read name data opts <<< "$c"
   for b in old new; do bin=$OLD; [ $b = new ] && bin=$NEW

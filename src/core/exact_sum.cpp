@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -200,6 +201,23 @@ FixedPoint::FixedPoint(const FeatureRange& range)
 
 double FixedPoint::to_double(const Int128* limbs, std::size_t stride, std::size_t feature) const {
   if (!general_) return to_double(limbs[0], feature);
+  // Up to two limbs (float64 data mostly need two) whose sum fits 127 bits: that one integer,
+  // rounded once by its conversion to double (to nearest, as ExactSum::value), times a power
+  // of two: exact where the result is a normal double, so the same bits as ExactSum, which
+  // takes the rest (measured at k = d = 256: ExactSum made the update 9 ms per iteration).
+  if (limbs_ <= 2) {
+    constexpr Int128 kLimit = Int128{1} << 74;  // |limb| below: |high · 2^52 + low| < 2^127
+    const Int128 high = limbs[0], low = limbs_ == 2 ? limbs[stride] : 0;
+    if (high > -kLimit && high < kLimit && low > -kLimit && low < kLimit) {
+      const double rounded = static_cast<double>(limbs_ == 2 ? high * (Int128{1} << kValueBits) + low : high);
+      const int exponent = top_[feature] - kValueBits * limbs_;
+      if (rounded == 0) return 0.0;
+      const int magnitude = std::ilogb(rounded) + exponent;  // of the scaled value
+      if (magnitude >= std::numeric_limits<double>::min_exponent - 1 &&
+          magnitude < std::numeric_limits<double>::max_exponent)
+        return std::ldexp(rounded, exponent);
+    }
+  }
   ExactSum sum;
   for (int l = 0; l < limbs_; ++l)
     sum.add_integer(limbs[static_cast<std::size_t>(l) * stride], top_[feature] - kValueBits * (l + 1));

@@ -262,8 +262,8 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
     threads_.push_back(std::move(space));
   }
   const Eigen::Index blocks = distances_.block_count(shard);
-  const T* norms = normed_ == &shard ? row_norms_.data() : nullptr;
   constexpr int kTileRows = ScoreTiles<T>::kRows;
+  constexpr int kPrefetchTiles = 2;
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(thread_count)
@@ -298,26 +298,21 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
           const Eigen::Index i = rows.first + q;
           const int count = static_cast<int>(std::min<Eigen::Index>(kTileRows, rows.count - q));
           const T* tile_rows[kTileRows];
-          T tile_norm[kTileRows];
-          double tile_margin[kTileRows];
           for (int r = 0; r < count; ++r) tile_rows[r] = shard.row(i + r);
-          // The next tile's rows, while this one is computed (as in BoundedAssigner).
-          if (q + 2 * kTileRows <= rows.count)
-            prefetch(shard.row(i + kTileRows), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
+          // The rows a few tiles ahead (the next block's too: the shard's rows are contiguous),
+          // while this one is computed.
+          if (const Eigen::Index ahead = i + kPrefetchTiles * kTileRows; ahead + kTileRows <= shard.local_rows())
+            prefetch(shard.row(ahead), static_cast<std::size_t>(kTileRows * d) * sizeof(T));
           tiles_.compute(tile_rows, count, space.tile_scores.data(), tiles_.padded_centres(), space.tile);
-          for (int r = 0; r < count; ++r) {
-            tile_norm[r] = norms ? norms[i + r] : squared_norm(tile_rows[r], d);
-            tile_margin[r] = slack(d) * (static_cast<double>(tile_norm[r]) + static_cast<double>(largest_norm));
-          }
           std::int32_t* tile_labels = labels.data() + i;
           double* tile_distances = distances.data() + i;
           std::uint32_t undecided = tiles_.decide(space.tile_scores.data(), tiles_.padded_centres(), k, tile_rows,
-                                                  tile_margin, count, tile_labels, tile_distances);
+                                                  slack(d), largest_norm, count, tile_labels, tile_distances);
           while (undecided) {
             const int r = __builtin_ctz(undecided);
             undecided &= undecided - 1;
             const T* score = space.tile_scores.data() + r * tiles_.padded_centres();
-            const Nearest found = nearest(tile_rows[r], score, centroids, largest_norm, tile_norm[r]);
+            const Nearest found = nearest(tile_rows[r], score, centroids, largest_norm, squared_norm(tile_rows[r], d));
             tile_labels[r] = found.centre;
             tile_distances[r] = found.distance;
           }
@@ -336,7 +331,7 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
           T group_norms[kGroup];
           for (int r = 0; r < count; ++r) {
             offset[r] = static_cast<std::int32_t>(r * d);
-            group_norms[r] = norms ? norms[i + r] : squared_norm(x + r * d, d);
+            group_norms[r] = squared_norm(x + r * d, d);
           }
           nearest_direct_rows(direct_, x, offset, count, centroids, largest_norm, group_norms, group);
           if (sums) {  // the group's sums in one kernel call (a call per row cost 7% at d = 8)
@@ -354,12 +349,6 @@ void Assigner<T>::assign(const DenseShard<T>& shard, const RowMatrix<T>& centroi
   // Integer sums: merging the threads' parts in any order gives the same bits.
   if (sums)
     for (int t = 0; t < thread_count; ++t) sums->merge(threads_[static_cast<std::size_t>(t)].sums);
-}
-
-template <class T>
-void Assigner<T>::remember_norms(const DenseShard<T>& shard) {
-  row_norms_ = row_norms(shard);
-  normed_ = &shard;
 }
 
 template class Assigner<float>;

@@ -45,58 +45,84 @@ FirstMinimum first_minimum(const T* score, std::ptrdiff_t padded, T lowest, T th
   return {best, close};
 }
 
-// Kernels::tile_nearest: per row, the minimum (row_minimum's order), the first centre
-// reaching it and the count within the threshold (first_minimum's), decided here when it is
-// one centre; NaN scores, no centre at the minimum or several within the margin: undecided.
-template <class T>
-std::uint32_t tile_nearest(const T* score, std::ptrdiff_t stride, std::ptrdiff_t padded, std::ptrdiff_t centres,
-                           const T* const* rows, const double* centre_rows, std::ptrdiff_t features,
-                           const double* margin, int count, std::int32_t* best, double* distance) {
+// The rows of Kernels::tile_nearest that one centre clearly wins, best[r] for those. All
+// rows' minima first (each a reduction across lanes: independent chains the core overlaps),
+// then their rounding margins (the rows' norms in registers here: a call per row through the
+// table cost a tenth of a whole assignment at d = 32), then per row the scores within the
+// margin of the minimum as one bit mask per 64 scores: exactly one such score means that
+// centre is clearly nearest (the minimum itself always lies within its margin, so the single
+// one is the first at the minimum); none (a NaN margin) or several: undecided. kChunks:
+// registers of scores per row when known at compile time (0: padded / kWidth at run time).
+template <class T, int kChunks>
+std::uint32_t tile_decisions(const T* score, std::ptrdiff_t stride, std::ptrdiff_t padded, std::ptrdiff_t centres,
+                             const T* const* rows, std::ptrdiff_t features, double slack, T largest_norm, int count,
+                             std::int32_t* best) {
   using Ops = Zmm<T>;
+  constexpr int kMaxRows = 32;  // one bit per row in the result
+  const std::ptrdiff_t chunks = kChunks > 0 ? kChunks : padded / Ops::kWidth;
   std::uint32_t undecided = 0;
+  T threshold[kMaxRows];
   for (int r = 0; r < count; ++r) {
     const T* row_score = score + r * stride;
     auto low = Ops::load(row_score);
     unsigned nan = Ops::is_nan(low);
-    for (std::ptrdiff_t c = Ops::kWidth; c < padded; c += Ops::kWidth) {
-      const auto chunk = Ops::load(row_score + c);
+#pragma GCC unroll 8
+    for (std::ptrdiff_t c = 1; c < chunks; ++c) {
+      const auto chunk = Ops::load(row_score + c * Ops::kWidth);
       low = Ops::min(low, chunk);
       nan |= Ops::is_nan(chunk);
     }
-    if (nan) {
-      undecided |= 1u << r;
-      continue;
-    }
-    const T lowest = Ops::reduce_min(low);
-    const T threshold = static_cast<T>(static_cast<double>(lowest) + margin[r]);  // as Assigner::nearest
-    const auto lowest_lanes = Ops::broadcast(lowest), limit = Ops::broadcast(threshold);
-    // Branch-free (where the minimum lies is data: a branch on it mispredicted about once a
-    // row), 64 scores per step: their matches and margin counts as one 64-bit mask each. Each
-    // step offers its first match, or a position past every centre when it has none, so the
-    // smallest offer is the first match (none: at least padded).
+    undecided |= static_cast<std::uint32_t>(nan != 0) << r;
+    threshold[r] = Ops::reduce_min(low);
+  }
+  for (int r = 0; r < count; ++r) {  // as Assigner::nearest
+    const double margin =
+        slack * (static_cast<double>(lane_squared_norm(rows[r], features)) + static_cast<double>(largest_norm));
+    threshold[r] = static_cast<T>(static_cast<double>(threshold[r]) + margin);
+  }
+  constexpr int kChunksPerWord = 64 / Ops::kWidth;
+  for (int r = 0; r < count; ++r) {
+    const T* row_score = score + r * stride;
+    const auto limit = Ops::broadcast(threshold[r]);
+    // Branch-free over the words (where the minimum lies is data): each word offers its first
+    // score within the margin, or a position past every centre when it has none.
     std::ptrdiff_t first = padded;
     int close = 0;
-    constexpr int kChunksPerWord = 64 / Ops::kWidth;
-    for (std::ptrdiff_t word = 0; word < padded; word += 64) {
-      std::uint64_t equal = 0, within = 0;
+    for (std::ptrdiff_t word = 0; word < chunks; word += kChunksPerWord) {
+      std::uint64_t within = 0;
 #pragma GCC unroll 8
       for (int g = 0; g < kChunksPerWord; ++g) {
-        if (word + g * Ops::kWidth >= padded) break;
-        const auto chunk = Ops::load(row_score + word + g * Ops::kWidth);
-        equal |= static_cast<std::uint64_t>(Ops::equal(chunk, lowest_lanes)) << (g * Ops::kWidth);
-        within |= static_cast<std::uint64_t>(Ops::less_equal(chunk, limit)) << (g * Ops::kWidth);
+        if (word + g >= chunks) break;
+        within |= static_cast<std::uint64_t>(Ops::less_equal(Ops::load(row_score + (word + g) * Ops::kWidth), limit))
+                  << (g * Ops::kWidth);
       }
-      const std::ptrdiff_t offer = word + __builtin_ctzll(equal | static_cast<std::uint64_t>(equal == 0)) +
-                                   static_cast<std::ptrdiff_t>(equal == 0) * padded;
+      const std::ptrdiff_t offer = word * Ops::kWidth + __builtin_ctzll(within | static_cast<std::uint64_t>(within == 0)) +
+                                   static_cast<std::ptrdiff_t>(within == 0) * padded;
       first = std::min(first, offer);
       close += __builtin_popcountll(within);
     }
-    if (close > 1 || first >= centres) {
-      undecided |= 1u << r;
-      continue;
-    }
-    best[r] = static_cast<std::int32_t>(first);
+    if (close != 1 || first >= centres) undecided |= 1u << r;
+    best[r] = static_cast<std::int32_t>(first < centres ? first : 0);
   }
+  return undecided;
+}
+
+// Kernels::tile_nearest: tile_decisions, its loops unrolled for up to one 64-score word per
+// row, then the exact distances of the rows decided.
+template <class T>
+std::uint32_t tile_nearest(const T* score, std::ptrdiff_t stride, std::ptrdiff_t padded, std::ptrdiff_t centres,
+                           const T* const* rows, const double* centre_rows, std::ptrdiff_t features, double slack,
+                           T largest_norm, int count, std::int32_t* best, double* distance) {
+  constexpr std::ptrdiff_t W = Zmm<T>::kWidth;
+  const auto decide = [&](auto chunks) {
+    return tile_decisions<T, decltype(chunks)::value>(score, stride, padded, centres, rows, features, slack,
+                                                      largest_norm, count, best);
+  };
+  const std::uint32_t undecided = padded == W       ? decide(std::integral_constant<int, 1>{})
+                                  : padded == 2 * W ? decide(std::integral_constant<int, 2>{})
+                                  : padded == 4 * W ? decide(std::integral_constant<int, 4>{})
+                                  : padded == 8 * W ? decide(std::integral_constant<int, 8>{})
+                                                    : decide(std::integral_constant<int, 0>{});
   // The exact distances, four rows at a time: four independent chains of fused
   // multiply-adds instead of one dependent chain per row (undecided rows: centre 0, unused).
   int r = 0;

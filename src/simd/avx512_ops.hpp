@@ -19,12 +19,49 @@ inline __m512d load_doubles(const float* p, __mmask8 mask) {
 }
 inline __m512d load_doubles(const double* p, __mmask8 mask) { return _mm512_maskz_loadu_pd(mask, p); }
 
-// One 64-byte register of T: the few operations the direct scores need, by element type.
-// (GCC 12 reports some of these intrinsics (reductions, extracts) as reading an
+// (GCC 12 reports some of the intrinsics below (reductions, extracts) as reading an
 // uninitialised value: a known false positive of the intrinsics' undefined-vector idiom.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Eight values of T in one register (a ymm of floats, a zmm of doubles), the first `mask`
+// lanes when masked (the rest 0), and their fused multiply-add.
+inline __m256 load_eight(const float* p) { return _mm256_loadu_ps(p); }
+inline __m512d load_eight(const double* p) { return _mm512_loadu_pd(p); }
+inline __m256 load_eight(const float* p, __mmask8 mask) { return _mm256_maskz_loadu_ps(mask, p); }
+inline __m512d load_eight(const double* p, __mmask8 mask) { return _mm512_maskz_loadu_pd(mask, p); }
+inline __m256 fma_eight(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+inline __m512d fma_eight(__m512d a, __m512d b, __m512d c) { return _mm512_fmadd_pd(a, b, c); }
+// The fixed tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) of eight lanes, in
+// registers (the lanes' additions commute: the same bits as the scalar tree).
+inline float lane_tree(__m256 lanes) {
+  const __m128 halves = _mm_add_ps(_mm256_castps256_ps128(lanes), _mm256_extractf128_ps(lanes, 1));
+  const __m128 pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+  return _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)));
+}
+inline double lane_tree(__m512d lanes) {
+  const __m256d halves = _mm256_add_pd(_mm512_castpd512_pd256(lanes), _mm512_extractf64x4_pd(lanes, 1));
+  const __m128d pairs = _mm_add_pd(_mm256_castpd256_pd128(halves), _mm256_extractf128_pd(halves, 1));
+  return _mm_cvtsd_f64(pairs) + _mm_cvtsd_f64(_mm_unpackhi_pd(pairs, pairs));
+}
+// Kernels::squared_norm (kernels_impl.hpp) by its arithmetic, in registers: feature j into
+// lane j mod 8 in T (fused; a missing tail lane adds 0² exactly), then lane_tree.
+template <class T>
+T lane_squared_norm(const T* x, std::ptrdiff_t features) {
+  decltype(load_eight(x)) lanes{};
+  std::ptrdiff_t j = 0;
+  for (; j + 8 <= features; j += 8) {
+    const auto v = load_eight(x + j);
+    lanes = fma_eight(v, v, lanes);
+  }
+  if (j < features) {
+    const auto v = load_eight(x + j, static_cast<__mmask8>((1u << (features - j)) - 1));
+    lanes = fma_eight(v, v, lanes);
+  }
+  return lane_tree(lanes);
+}
+
+// One 64-byte register of T: the few operations the direct scores need, by element type.
 // Kernels::squared_distance: the eight lanes in one register, the tail masked (its missing
 // lanes add 0² exactly). The centre may be given in T or already in double (exact
 // conversions: the same bits).
@@ -41,10 +78,7 @@ double squared_distance(const T* x, const U* c, std::ptrdiff_t features) {
     const __m512d diff = _mm512_sub_pd(load_doubles(x + j, mask), load_doubles(c + j, mask));
     lanes = _mm512_fmadd_pd(diff, diff, lanes);
   }
-  // The fixed tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), in registers.
-  const __m256d halves = _mm256_add_pd(_mm512_castpd512_pd256(lanes), _mm512_extractf64x4_pd(lanes, 1));
-  const __m128d pairs = _mm_add_pd(_mm256_castpd256_pd128(halves), _mm256_extractf128_pd(halves, 1));
-  return _mm_cvtsd_f64(pairs) + _mm_cvtsd_f64(_mm_unpackhi_pd(pairs, pairs));
+  return lane_tree(lanes);
 }
 
 // squared_distance of four rows to four centres (in double), each by its arithmetic: the
@@ -65,11 +99,7 @@ void squared_distances4(const T* const* x, const double* const* c, std::ptrdiff_
       lanes[q] = _mm512_fmadd_pd(diff, diff, lanes[q]);
     }
   }
-  for (int q = 0; q < 4; ++q) {
-    const __m256d halves = _mm256_add_pd(_mm512_castpd512_pd256(lanes[q]), _mm512_extractf64x4_pd(lanes[q], 1));
-    const __m128d pairs = _mm_add_pd(_mm256_castpd256_pd128(halves), _mm256_extractf128_pd(halves, 1));
-    out[q] = _mm_cvtsd_f64(pairs) + _mm_cvtsd_f64(_mm_unpackhi_pd(pairs, pairs));
-  }
+  for (int q = 0; q < 4; ++q) out[q] = lane_tree(lanes[q]);
 }
 
 template <class T>

@@ -1,5 +1,7 @@
 // The kernels for CPUs with AVX-512 F, DQ, BW and VL (compiled with those flags): 64-byte
 // registers, masked loads for the tails.
+#include <type_traits>
+
 #include "avx512_ops.hpp"
 #include "assign_avx512.hpp"
 
@@ -24,14 +26,21 @@ template <int Sign, class T>
 void add_fixed_lanes(std::int64_t* sum, const T* row, const double* scale, const double* second, bool two_step,
                      int limbs, std::ptrdiff_t d) {
   const __m512d unit = _mm512_set1_pd(0x1p52);
-  for (std::ptrdiff_t j = 0; j < d; j += 8) {
-    const auto mask = static_cast<__mmask8>(d - j >= 8 ? 0xff : (1u << (d - j)) - 1);
-    __m512d f = _mm512_mul_pd(load_doubles(row + j, mask), _mm512_maskz_loadu_pd(mask, scale + j));
-    if (two_step) f = _mm512_mul_pd(f, _mm512_maskz_loadu_pd(mask, second + j));
+  // Features j … j + 7, masked only in the tail: a masked store does not forward to a later
+  // load of the same sums (the next row of the same cluster), and whole registers measured
+  // 10% faster on a whole assignment at d = 32.
+  auto features = [&](std::ptrdiff_t j, auto masked) {
+    constexpr bool kMasked = decltype(masked)::value;
+    const auto mask = static_cast<__mmask8>(kMasked ? (1u << (d - j)) - 1 : 0xff);
+    auto load = [&](const double* p) { return kMasked ? _mm512_maskz_loadu_pd(mask, p) : _mm512_loadu_pd(p); };
+    __m512d f = _mm512_mul_pd(kMasked ? load_doubles(row + j, mask) : load_doubles(row + j), load(scale + j));
+    if (two_step) f = _mm512_mul_pd(f, load(second + j));
     std::int64_t* target = sum + j;
     auto accumulate = [&](__m512i limb) {
-      const __m512i old = _mm512_maskz_loadu_epi64(mask, target);
-      _mm512_mask_storeu_epi64(target, mask, Sign > 0 ? _mm512_add_epi64(old, limb) : _mm512_sub_epi64(old, limb));
+      const __m512i old = kMasked ? _mm512_maskz_loadu_epi64(mask, target) : _mm512_loadu_si512(target);
+      const __m512i updated = Sign > 0 ? _mm512_add_epi64(old, limb) : _mm512_sub_epi64(old, limb);
+      if constexpr (kMasked) _mm512_mask_storeu_epi64(target, mask, updated);
+      else _mm512_storeu_si512(target, updated);
       target += d;
     };
     for (int l = 0; l + 1 < limbs; ++l) {
@@ -39,9 +48,13 @@ void add_fixed_lanes(std::int64_t* sum, const T* row, const double* scale, const
       accumulate(_mm512_cvttpd_epi64(whole));
       f = _mm512_mul_pd(_mm512_sub_pd(f, whole), unit);
     }
-    // The last limb: an integer by now in the exact form; rounded to nearest otherwise.
-    accumulate(_mm512_cvttpd_epi64(_mm512_roundscale_pd(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
-  }
+    // The last limb: an integer by now in the exact form; rounded otherwise, in the current
+    // rounding mode as std::nearbyint (one conversion: |f| < 2^52, so no overflow).
+    accumulate(_mm512_cvtpd_epi64(f));
+  };
+  std::ptrdiff_t j = 0;
+  for (; j + 8 <= d; j += 8) features(j, std::false_type{});
+  if (j < d) features(j, std::true_type{});
 }
 struct LaneRowSums {
   template <int Sign, class T>
@@ -58,7 +71,7 @@ template <class T>
 const Kernels<T> table{
     .squared_distance = &squared_distance<T, T>,
     .squared_distance_to_double = &lane_squared_distance<T, double>,
-    .squared_norm = &squared_norm<T>,
+    .squared_norm = &lane_squared_norm<T>,
     .direct_scores = &direct_scores<Zmm<T>, T>,
     .tile_scores = &tile_scores<Zmm<T>, 2, 12, T>,
     .add_fixed_rows = &add_fixed_rows<LaneRowSums, T>,

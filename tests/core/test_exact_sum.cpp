@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <span>
@@ -123,6 +124,42 @@ TEST(ExactSum, AddIntegerIsExactAtEveryScale) {
   cancelling.add_integer(3, -1074);
   cancelling.add_integer(-(static_cast<Int128>(1) << 110), 90);
   EXPECT_EQ(cancelling.value(), 3 * std::numeric_limits<double>::denorm_min());
+}
+
+// FixedPoint::to_double of two limbs (its one-integer conversion where the sum fits 127 bits
+// and lands on a normal double) against the limbs added into an ExactSum and rounded once:
+// the same bits, for sums of every size and sign, halfway cases, sums beyond 127 bits and
+// results that are subnormal or huge (where it falls back to the ExactSum).
+TEST(FixedPoint, TwoLimbValuesRoundLikeTheExactSum) {
+  std::mt19937_64 random(11);
+  for (const double largest : {1.0, 0x1p-1000, 0x1p-1020, 0x1p1000, 3.5e-300, 12345.678}) {
+    FeatureRange range(1);
+    range.add(0, largest);
+    range.add(0, largest / 3);  // 53 significant bits two below its top: two limbs
+    const FixedPoint fixed(range);
+    ASSERT_EQ(fixed.limbs(), 2) << largest;
+    int top = 0;
+    std::frexp(largest, &top);
+    for (int trial = 0; trial < 4000; ++trial) {
+      const int high_bits = static_cast<int>(random() % 80), low_bits = static_cast<int>(random() % 80);
+      auto draw = [&](int bits) {
+        const Int128 magnitude = (static_cast<Int128>(random()) << 64 | random()) & ((Int128{1} << bits) - 1);
+        return random() % 2 ? -magnitude : magnitude;
+      };
+      Int128 limbs[2] = {draw(high_bits), draw(low_bits)};
+      if (trial % 5 == 0) limbs[1] = (trial % 10 ? 1 : -1) * (Int128{1} << 51);  // halfway below the high limb
+      if (trial % 7 == 0) limbs[0] |= 1;
+      // Sums of data are multiples of 2^−1074 (ExactSum's precondition), whatever a limb's unit.
+      if (const int below = -1074 - (top - 2 * FixedPoint::kValueBits); below > 0)
+        limbs[1] = limbs[1] / (Int128{1} << below) * (Int128{1} << below);
+      ExactSum exact;
+      exact.add_integer(limbs[0], top - FixedPoint::kValueBits);
+      exact.add_integer(limbs[1], top - 2 * FixedPoint::kValueBits);
+      const double expected = exact.value(), got = fixed.to_double(limbs, 1, 0);
+      EXPECT_EQ(std::memcmp(&expected, &got, sizeof got), 0)
+          << largest << " trial " << trial << ": " << expected << " against " << got;
+    }
+  }
 }
 
 TEST(FeatureRange, LowestBitOfEveryKindOfValue) {

@@ -222,8 +222,10 @@ void expect_adversarial_tile_assignments_agree() {
         tiles.compute(rows, 1, scores.data(), tiles.padded_centres(), tile);
         std::int32_t best[1];
         double distance[1];
-        const double margin[1] = {Assigner<T>::slack(d) * 2 * static_cast<double>(centres.rowwise().squaredNorm().maxCoeff())};
-        EXPECT_EQ(tiles.decide(scores.data(), tiles.padded_centres(), k, rows, margin, 1, best, distance), 1u);
+        const T largest = centres.rowwise().squaredNorm().maxCoeff();
+        EXPECT_EQ(tiles.decide(scores.data(), tiles.padded_centres(), k, rows, Assigner<T>::slack(d), largest, 1, best,
+                               distance),
+                  1u);
       }
     }
   }

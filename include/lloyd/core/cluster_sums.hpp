@@ -16,8 +16,10 @@ namespace lloyd {
 /// holds `limbs` planes of `features` sums (the FixedPoint's limbs; one plane for most
 /// data). Rows are first added into int64 words (vectorisable; every limb is at most 2^52 —
 /// a value just below a power of two may round up to it — so kFlushRows of them cannot
-/// overflow) that are carried into the 128-bit sums every kFlushRows rows. Every add/subtract/remove/means takes the FixedPoint that laid the sums
-/// out (the same limbs).
+/// overflow), a cluster's carried into its 128-bit sums once kFlushRows rows went into it
+/// (measured at d = k = 256, float64: carrying every cluster every kFlushRows rows cost an
+/// eighth of the summing). Every add/subtract/remove/means takes the FixedPoint that laid
+/// the sums out (the same limbs).
 class ClusterSums {
  public:
   static constexpr int kFlushRows = 2047;  ///< 2047 · 2^52 < 2^63
@@ -37,7 +39,7 @@ class ClusterSums {
   void reset() {
     std::fill(sums_.begin(), sums_.end(), Int128{0});
     std::fill(pending_.begin(), pending_.end(), std::int64_t{0});
-    pending_rows_ = 0;
+    std::fill(pending_rows_.begin(), pending_rows_.end(), 0);
     std::fill(counts_.begin(), counts_.end(), std::int64_t{0});
     std::fill(weight_sums_.begin(), weight_sums_.end(), Int128{0});
   }
@@ -97,29 +99,32 @@ class ClusterSums {
   void add(std::int32_t cluster, const T* row, const FixedPoint& fixed) {
     check_layout(fixed);
     check_unweighted();
+    make_room(cluster, 1);
     fixed.add_row(&pending_[offset(cluster)], row);
     ++counts_[static_cast<std::size_t>(cluster)];
-    if (++pending_rows_ == kFlushRows) flush();
+    ++pending_rows_[static_cast<std::size_t>(cluster)];
   }
   /// add() for `count` consecutive rows (row r at rows + r · features, into clusters[r]).
   template <class T>
   void add_rows(const std::int32_t* clusters, const T* rows, int count, const FixedPoint& fixed) {
     check_layout(fixed);
     check_unweighted();
-    if (pending_rows_ + count > kFlushRows) flush();
+    for (int r = 0; r < count; ++r) make_room(clusters[r], count);
     fixed.add_rows(pending_.data(), static_cast<std::ptrdiff_t>(features_ * limbs_), clusters, rows, count);
-    for (int r = 0; r < count; ++r) ++counts_[static_cast<std::size_t>(clusters[r])];
-    pending_rows_ += count;
-    if (pending_rows_ == kFlushRows) flush();
+    for (int r = 0; r < count; ++r) {
+      ++counts_[static_cast<std::size_t>(clusters[r])];
+      ++pending_rows_[static_cast<std::size_t>(clusters[r])];
+    }
   }
   /// The inverse of add, for sums of changes (counts may go negative there).
   template <class T>
   void subtract(std::int32_t cluster, const T* row, const FixedPoint& fixed) {
     check_layout(fixed);
     check_unweighted();
+    make_room(cluster, 1);
     fixed.add_row<-1>(&pending_[offset(cluster)], row);
     --counts_[static_cast<std::size_t>(cluster)];
-    if (++pending_rows_ == kFlushRows) flush();
+    ++pending_rows_[static_cast<std::size_t>(cluster)];
   }
   /// Adds a sparse row (values at `columns`) straight into the 128-bit sums: few entries,
   /// so no int64 staging.
@@ -199,6 +204,7 @@ class ClusterSums {
       : clusters_(clusters), features_(features), limbs_(limbs),
         sums_(static_cast<std::size_t>(clusters * features * limbs)),
         pending_(static_cast<std::size_t>(clusters * features * limbs)),
+        pending_rows_(static_cast<std::size_t>(clusters)),
         counts_(static_cast<std::size_t>(clusters)) {}
   // Sums laid out for one FixedPoint must never meet another's limbs (a write beyond them).
   void check_layout(const FixedPoint& fixed) const {
@@ -216,17 +222,28 @@ class ClusterSums {
   }
   Eigen::Index clusters_, features_;
   int limbs_ = 1;
-  // Carries the int64 words into the 128-bit sums (logically const: the value is unchanged).
-  void flush() const {
-    for (std::size_t e = 0; e < pending_.size(); ++e) {
+  // Carries a cluster's int64 words into its 128-bit sums (logically const: the value is
+  // unchanged).
+  void flush(std::int32_t cluster) const {
+    const std::size_t first = offset(cluster), size = static_cast<std::size_t>(features_ * limbs_);
+    for (std::size_t e = first; e < first + size; ++e) {
       sums_[e] += pending_[e];
       pending_[e] = 0;
     }
-    pending_rows_ = 0;
+    pending_rows_[static_cast<std::size_t>(cluster)] = 0;
+  }
+  void flush() const {
+    for (Eigen::Index c = 0; c < clusters_; ++c)
+      if (pending_rows_[static_cast<std::size_t>(c)] > 0) flush(static_cast<std::int32_t>(c));
+  }
+  // Before up to `rows` more rows go into `cluster`'s int64 words: carried first if they
+  // could then hold more than kFlushRows.
+  void make_room(std::int32_t cluster, int rows) const {
+    if (pending_rows_[static_cast<std::size_t>(cluster)] + rows > kFlushRows) flush(cluster);
   }
   mutable std::vector<Int128> sums_;
   mutable std::vector<std::int64_t> pending_;
-  mutable int pending_rows_ = 0;
+  mutable std::vector<int> pending_rows_;  ///< per cluster: rows in its int64 words
   std::vector<std::int64_t> counts_;
   std::shared_ptr<const FixedPoint> weight_grid_;  ///< that of the FixedPoint the sums are laid out for
   std::vector<Int128> weight_sums_;          ///< per cluster, the weight grid's limbs

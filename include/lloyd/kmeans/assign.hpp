@@ -17,15 +17,6 @@
 
 namespace lloyd {
 
-/// squared_norm of every row of a shard (the rows do not change during a fit: made once).
-template <class T>
-std::vector<T> row_norms(const DenseShard<T>& shard) {
-  std::vector<T> norms(static_cast<std::size_t>(shard.local_rows()));
-  for (Eigen::Index i = 0; i < shard.local_rows(); ++i)
-    norms[static_cast<std::size_t>(i)] = squared_norm(shard.row(i), shard.features());
-  return norms;
-}
-
 /// The blocks of block_rows() rows, aligned to *global* row indices, that assignment shares
 /// among its threads, and the norms ‖c‖² of the centres it scores them against (the
 /// scores themselves come from DirectScorer or ScoreTiles, row by row: the same bits
@@ -224,9 +215,6 @@ class Assigner {
   /// (simd::Kernels::direct_group_distances) or, at levels without it, row by row.
   static void distances_direct(const DirectScorer<T>& scorer, const T* base, const std::int32_t* offset,
                                int count, const std::int32_t* centre, double* distance);
-  /// squared_norm of every row of `shard`, for the assignments of that shard that follow
-  /// (they do not change between iterations); without it each assign computes them.
-  void remember_norms(const DenseShard<T>& shard);
 
  private:
   // Scratch of one thread.
@@ -240,8 +228,6 @@ class Assigner {
   };
 
   Eigen::Index features_, clusters_;
-  const DenseShard<T>* normed_ = nullptr;  ///< the shard whose row norms are remembered
-  std::vector<T> row_norms_;
   BlockDistances<T> distances_;
   DirectScorer<T> direct_;
   ScoreTiles<T> tiles_;
