@@ -126,10 +126,11 @@ TEST(ExactSum, AddIntegerIsExactAtEveryScale) {
   EXPECT_EQ(cancelling.value(), 3 * std::numeric_limits<double>::denorm_min());
 }
 
-// FixedPoint::to_double of two limbs (its one-integer conversion where the sum fits 127 bits
-// and lands on a normal double) against the limbs added into an ExactSum and rounded once:
-// the same bits, for sums of every size and sign, halfway cases, sums beyond 127 bits and
-// results that are subnormal or huge (where it falls back to the ExactSum).
+// FixedPoint::to_double and centred_to_double of two limbs (their one-integer arithmetic where
+// it fits 127 bits and lands on a normal double) against the limbs (and − count · offset)
+// added into an ExactSum and rounded once: the same bits, for sums of every size and sign,
+// halfway cases, sums beyond 127 bits, offsets on and off the grid, counts near the int64
+// limit, results that are subnormal or huge (where they fall back to the ExactSum).
 TEST(FixedPoint, TwoLimbValuesRoundLikeTheExactSum) {
   std::mt19937_64 random(11);
   for (const double largest : {1.0, 0x1p-1000, 0x1p-1020, 0x1p1000, 3.5e-300, 12345.678}) {
@@ -158,6 +159,24 @@ TEST(FixedPoint, TwoLimbValuesRoundLikeTheExactSum) {
       const double expected = exact.value(), got = fixed.to_double(limbs, 1, 0);
       EXPECT_EQ(std::memcmp(&expected, &got, sizeof got), 0)
           << largest << " trial " << trial << ": " << expected << " against " << got;
+      // centred_to_double: minus count · offset, the offset on the last limb's grid (as a mean
+      // of such data mostly is) or off it, the count small or near the int64 limit.
+      const std::int64_t count = trial % 3 ? static_cast<std::int64_t>(random() % 1000000)
+                                           : static_cast<std::int64_t>(random() >> 1);
+      const double offset =
+          trial % 4 ? std::ldexp(static_cast<double>(static_cast<std::int64_t>(random() >> 11) - (std::int64_t{1} << 52)),
+                                 top - 2 * FixedPoint::kValueBits + static_cast<int>(random() % 60))
+                    : largest * std::uniform_real_distribution<double>(-1, 1)(random);
+      const std::int64_t high = count >> 32 << 32;
+      for (const std::int64_t part : {high, count - high}) {
+        const double factor = static_cast<double>(part), product = factor * offset;
+        exact.add(-product);
+        exact.add(-std::fma(factor, offset, -product));
+      }
+      const double centred = exact.value(), got_centred = fixed.centred_to_double(limbs, 1, 0, count, offset);
+      EXPECT_EQ(std::memcmp(&centred, &got_centred, sizeof got_centred), 0)
+          << largest << " trial " << trial << " count " << count << " offset " << offset << ": " << centred
+          << " against " << got_centred;
     }
   }
 }

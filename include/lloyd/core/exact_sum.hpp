@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -192,6 +193,9 @@ class FixedPoint {
   /// (the sum) − count · offset, exactly, rounded once: the sum centred on `offset`.
   double centred_to_double(const Int128* limbs, std::size_t stride, std::size_t feature,
                            std::int64_t count, double offset) const;
+  /// The limbs (limb l at limbs[l · stride]) as one integer in units of the last limb,
+  /// where there are at most two and that fits 127 bits.
+  std::optional<Int128> in_last_limb_units(const Int128* limbs, std::size_t stride) const;
 
   /// Sample weights: a FixedPoint of a weighted fit is the grid of the products w·x (both
   /// halves of each, see weighted_product) and carries the grid of the weights themselves
