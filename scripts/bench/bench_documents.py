@@ -18,6 +18,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -91,15 +92,18 @@ def main():
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_rmaps_base_oversubscribe="1")
     ranks = [int(r) for r in args.ranks.split(",")]
+    # The corpus is kept in --work for the next run; what the runs write (with --force) goes
+    # to a directory of this run's own, so no file already in --work is ever replaced.
+    runs = tempfile.TemporaryDirectory(dir=work, prefix="run-")
     outputs = []
     for p in ranks:
-        tfidf_out, model_out = work / f"tfidf-{p}.h5", work / f"model-{p}.h5"
+        tfidf_out, model_out = pathlib.Path(runs.name) / f"tfidf-{p}.h5", pathlib.Path(runs.name) / f"model-{p}.h5"
         launcher = ["mpirun", "-n", str(p), args.lloyd]
         t, t_wall = run(launcher + ["tfidf", "--input", str(corpus), "--output", str(tfidf_out), "--force",
                                     "--json"] + args.tfidf_args.split(), env)
         # Every fit reads the first TF-IDF file (they are checked identical below), so that the
         # models' `input` attributes agree too.
-        fit_input = work / f"tfidf-{ranks[0]}.h5"
+        fit_input = pathlib.Path(runs.name) / f"tfidf-{ranks[0]}.h5"
         f, f_wall = run(launcher + ["fit", "--metric", "cosine", "--input", f"{fit_input}:/X", "--k", str(args.k),
                                     "--seed", "0", "--output", str(model_out), "--force", "--json"], env)
         print(f"{p} rank(s): tfidf {t['n_documents']} docs x {t['n_terms']} terms, {t['nonzeros']} nonzeros, "

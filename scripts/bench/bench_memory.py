@@ -65,18 +65,19 @@ def main():
     parser.add_argument("--other-modes", action="store_true")
     args = parser.parse_args()
 
-    scratch = None
+    # The data files are kept in --data-dir when given; what the fits write (with --force)
+    # goes to a directory of this run's own, so no file already there is ever replaced.
+    outputs = tempfile.TemporaryDirectory()
     if args.data_dir:
         os.makedirs(args.data_dir, exist_ok=True)
         directory = args.data_dir
     else:
-        scratch = tempfile.TemporaryDirectory()
-        directory = scratch.name
+        directory = outputs.name
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     print(f"{'n':>8} {'d':>3} {'k':>3} {'ranks':>5} {'configuration':>19} "
           f"{'model MiB':>9} {'measured MiB':>12} {'ratio':>6}")
     if args.other_modes:
-        configurations = [(name, [a.replace("{dir}", directory) for a in options])
+        configurations = [(name, [a.replace("{dir}", outputs.name) for a in options])
                           for name, options in OTHER_MODES.items()]
     else:
         configurations = [(f"{algorithm} {init}", ["--algorithm", algorithm, "--init", init])

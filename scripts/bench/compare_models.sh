@@ -12,11 +12,14 @@ D=${3:-/tmp/lloyd-compare-models}; mkdir -p "$D"; status=0
 # More than DirectScorer's 16 features: the tiled assignment (ScoreTiles), tails included.
 [ -e $D/f32w.h5 ] || mpirun -n 2 $OLD generate --output $D/f32w.h5 --samples 60000 --features 40 --centers 64 --dtype float32 --seed 8 >/dev/null
 [ -e $D/f64w.h5 ] || mpirun -n 2 $OLD generate --output $D/f64w.h5 --samples 40000 --features 33 --centers 40 --seed 9 >/dev/null
-/usr/bin/python3 - "$D" <<'PY'
+[ -e $D/w.h5 ] || /usr/bin/python3 - "$D" <<'PY'
 import h5py, numpy as np
 import sys
-with h5py.File(sys.argv[1] + "/w.h5", "w") as f: f["w"]=np.random.default_rng(5).uniform(0.5,2,200000)
+with h5py.File(sys.argv[1] + "/w.h5", "x") as f: f["w"]=np.random.default_rng(5).uniform(0.5,2,200000)
 PY
+# The inputs above are kept in DIR for the next run; the models (written with --force) go to a
+# directory of this run's own, so no file already in DIR is ever replaced.
+M=$(mktemp -d "$D/models.XXXXXX"); trap 'rm -rf "$M"' EXIT
 cases=(
  "default|f64|--k 32"
  "f32default|f32|--k 32"
@@ -42,8 +45,8 @@ cases=(
 )
 for np in 1 3; do for c in "${cases[@]}"; do IFS='|' read name data opts <<< "$c"
   for b in old new; do bin=$OLD; [ $b = new ] && bin=$NEW
-    mpirun --oversubscribe -n $np $bin fit --input $D/$data.h5:/X $opts --seed 7 --output $D/${name}_$b.h5 --force >/dev/null 2>$D/${name}_$b.err || { echo "$name np$np $b FAILED: $(tail -1 $D/${name}_$b.err)"; status=1; }
+    mpirun --oversubscribe -n $np $bin fit --input $D/$data.h5:/X $opts --seed 7 --output $M/${name}_$b.h5 --force >/dev/null 2>$M/${name}_$b.err || { echo "$name np$np $b FAILED: $(tail -1 $M/${name}_$b.err)"; status=1; }
   done
-  h5diff --exclude-path /timings $D/${name}_old.h5 $D/${name}_new.h5 >/dev/null && echo "np$np $name same" || { echo "np$np $name DIFFERENT"; status=1; }
+  h5diff --exclude-path /timings $M/${name}_old.h5 $M/${name}_new.h5 >/dev/null && echo "np$np $name same" || { echo "np$np $name DIFFERENT"; status=1; }
 done; done
 exit $status

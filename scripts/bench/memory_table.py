@@ -28,6 +28,7 @@ import itertools
 import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_seeding import ROOT, mpirun  # noqa: E402
@@ -144,6 +145,9 @@ def main():
     if unknown:
         parser.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}")
     os.makedirs(args.scratch, exist_ok=True)
+    # Inputs made here are kept in --scratch; what the cases write (with --force) goes to a
+    # directory of this run's own, so no file already in --scratch is ever replaced.
+    outputs = tempfile.TemporaryDirectory(dir=args.scratch, prefix="run-")
 
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     header = (f"{'case':>21} {'n':>3} {'d':>4} {'ranks':>5} {'shard MiB':>9} {'peak MiB':>9} "
@@ -156,7 +160,7 @@ def main():
             command, options = CASES[case]
             csr = case == "spherical-csr"
             source = csr_file(args.scratch, n, d) if csr else data
-            filled = [o.replace("{labels}", data + ":/y").replace("{out}", os.path.join(args.scratch, "sweep.h5"))
+            filled = [o.replace("{labels}", data + ":/y").replace("{out}", os.path.join(outputs.name, "sweep.h5"))
                       for o in options]
             line = [args.lloyd, command, "--input", source + ":/X", *filled, "--json", "--max-memory-per-rank", "none"]
             if command == "fit":
