@@ -51,12 +51,13 @@ FirstMinimum first_minimum(const T* score, std::ptrdiff_t padded, T lowest, T th
 // table cost a tenth of a whole assignment at d = 32), then per row the scores within the
 // margin of the minimum as one bit mask per 64 scores: exactly one such score means that
 // centre is clearly nearest (the minimum itself always lies within its margin, so the single
-// one is the first at the minimum); none (a NaN margin) or several: undecided. kChunks:
-// registers of scores per row when known at compile time (0: padded / kWidth at run time).
+// one is the first at the minimum); none (a NaN margin) or several: undecided. With `second`,
+// a decided row's smallest other score too. kChunks: registers of scores per row when known at
+// compile time (0: padded / kWidth at run time).
 template <class T, int kChunks>
 std::uint32_t tile_decisions(const T* score, std::ptrdiff_t stride, std::ptrdiff_t padded, std::ptrdiff_t centres,
-                             const T* const* rows, std::ptrdiff_t features, double slack, T largest_norm, int count,
-                             std::int32_t* best) {
+                             const T* const* rows, std::ptrdiff_t features, const T* norms, double slack,
+                             T largest_norm, int count, std::int32_t* best, T* second) {
   using Ops = Zmm<T>;
   constexpr int kMaxRows = 32;  // one bit per row in the result
   const std::ptrdiff_t chunks = kChunks > 0 ? kChunks : padded / Ops::kWidth;
@@ -76,8 +77,8 @@ std::uint32_t tile_decisions(const T* score, std::ptrdiff_t stride, std::ptrdiff
     threshold[r] = Ops::reduce_min(low);
   }
   for (int r = 0; r < count; ++r) {  // as Assigner::nearest
-    const double margin =
-        slack * (static_cast<double>(lane_squared_norm(rows[r], features)) + static_cast<double>(largest_norm));
+    const T norm = norms ? norms[r] : lane_squared_norm(rows[r], features);
+    const double margin = slack * (static_cast<double>(norm) + static_cast<double>(largest_norm));
     threshold[r] = static_cast<T>(static_cast<double>(threshold[r]) + margin);
   }
   constexpr int kChunksPerWord = 64 / Ops::kWidth;
@@ -103,6 +104,18 @@ std::uint32_t tile_decisions(const T* score, std::ptrdiff_t stride, std::ptrdiff
     }
     if (close != 1 || first >= centres) undecided |= 1u << r;
     best[r] = static_cast<std::int32_t>(first < centres ? first : 0);
+    if (second && !(undecided >> r & 1u)) {
+      // The smallest score but the best centre's (its lane masked to +inf): Assigner::
+      // minimum_except's, exact in any order.
+      auto low = Ops::broadcast(std::numeric_limits<T>::infinity());
+#pragma GCC unroll 8
+      for (std::ptrdiff_t c = 0; c < chunks; ++c) {
+        const auto lanes = static_cast<typename Ops::Mask>(c == first / Ops::kWidth ? 1u << (first % Ops::kWidth) : 0u);
+        low = Ops::min(low, Ops::masked_set(Ops::load(row_score + c * Ops::kWidth), lanes,
+                                            std::numeric_limits<T>::infinity()));
+      }
+      second[r] = Ops::reduce_min(low);
+    }
   }
   return undecided;
 }
@@ -111,12 +124,13 @@ std::uint32_t tile_decisions(const T* score, std::ptrdiff_t stride, std::ptrdiff
 // row, then the exact distances of the rows decided.
 template <class T>
 std::uint32_t tile_nearest(const T* score, std::ptrdiff_t stride, std::ptrdiff_t padded, std::ptrdiff_t centres,
-                           const T* const* rows, const double* centre_rows, std::ptrdiff_t features, double slack,
-                           T largest_norm, int count, std::int32_t* best, double* distance) {
+                           const T* const* rows, const double* centre_rows, std::ptrdiff_t features, const T* norms,
+                           double slack, T largest_norm, int count, std::int32_t* best, double* distance,
+                           T* second) {
   constexpr std::ptrdiff_t W = Zmm<T>::kWidth;
   const auto decide = [&](auto chunks) {
-    return tile_decisions<T, decltype(chunks)::value>(score, stride, padded, centres, rows, features, slack,
-                                                      largest_norm, count, best);
+    return tile_decisions<T, decltype(chunks)::value>(score, stride, padded, centres, rows, features, norms, slack,
+                                                      largest_norm, count, best, second);
   };
   const std::uint32_t undecided = padded == W       ? decide(std::integral_constant<int, 1>{})
                                   : padded == 2 * W ? decide(std::integral_constant<int, 2>{})

@@ -119,6 +119,7 @@ struct Zmm<float> {
   using Mask = __mmask16;
   using Index = __m512i;
   static Mask first_lanes(int count) { return static_cast<Mask>((1u << count) - 1); }
+  static __m512 masked_set(__m512 a, Mask lanes, float value) { return _mm512_mask_mov_ps(a, lanes, _mm512_set1_ps(value)); }
   static __m512 max(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
   static __m512 masked_load(const float* p, Mask lanes) { return _mm512_maskz_loadu_ps(lanes, p); }
   static Mask less(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
@@ -159,6 +160,7 @@ struct Zmm<double> {
   using Mask = __mmask8;
   using Index = __m256i;
   static Mask first_lanes(int count) { return static_cast<Mask>((1u << count) - 1); }
+  static __m512d masked_set(__m512d a, Mask lanes, double value) { return _mm512_mask_mov_pd(a, lanes, _mm512_set1_pd(value)); }
   static __m512d max(__m512d a, __m512d b) { return _mm512_max_pd(a, b); }
   static __m512d masked_load(const double* p, Mask lanes) { return _mm512_maskz_loadu_pd(lanes, p); }
   static Mask less(__m512d a, __m512d b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }

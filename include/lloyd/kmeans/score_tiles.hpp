@@ -72,15 +72,17 @@ class ScoreTiles {
   static bool decides() { return simd::kernels<T>().tile_nearest != nullptr; }
   /// Assigner::nearest's decisions for the rows of a tile on their scores from compute()
   /// (simd::Kernels::tile_nearest; the rounding margin of row r's scores is slack times
-  /// ‖rows[r]‖² + largest_norm, ‖c‖² of the largest centre): best[r] and distance[r] where
-  /// one centre is clearly nearest. Returns the rows left to the caller (bit r), every row at
-  /// a level without the kernel.
+  /// ‖rows[r]‖² (norms[r] where given) + largest_norm, ‖c‖² of the largest centre): best[r] and
+  /// distance[r] where one centre is clearly nearest, and there, with `second`, the smallest
+  /// score of the other centres. Returns the rows left to the caller (bit r), every row at a
+  /// level without the kernel.
   std::uint32_t decide(const T* score, Eigen::Index stride, Eigen::Index centres, const T* const* rows, double slack,
-                       T largest_norm, int count, std::int32_t* best, double* distance) const {
+                       T largest_norm, int count, std::int32_t* best, double* distance, const T* norms = nullptr,
+                       T* second = nullptr) const {
     const auto kernel = simd::kernels<T>().tile_nearest;
     if (!kernel) return count >= 32 ? ~0u : (1u << count) - 1;
-    return kernel(score, stride, padded_centres(), centres, rows, centre_rows_.data(), features_, slack, largest_norm,
-                  count, best, distance);
+    return kernel(score, stride, padded_centres(), centres, rows, centre_rows_.data(), features_, norms, slack,
+                  largest_norm, count, best, distance, second);
   }
 
  private:

@@ -130,15 +130,18 @@ struct Kernels {
   /// (row r's padded scores at score + r · stride, `centres` of them real; row r itself at
   /// rows[r]; centre c's coordinates in double at centre_rows + c · features). For r < count:
   /// the scores' minimum and how many scores are <= threshold = T(double(minimum) + margin),
-  /// margin = slack · (double(squared_norm(row r)) + double(largest_norm)) (Assigner::nearest's);
-  /// where that is one centre (then the first at the minimum), best[r] is it and distance[r]
-  /// the squared_distance to it (the same bits). Returns the rows left undecided (bit r: NaN
-  /// scores, no centre at the minimum, or others within the margin; best[r] is then
-  /// meaningless): there the caller decides (Assigner::nearest on the stored scores). nullptr
-  /// where the level has no such kernel (avx2, portable): the caller decides every row.
+  /// margin = slack · (double(norms[r]) + double(largest_norm)) (Assigner::nearest's; without
+  /// `norms`, squared_norm(row r) computed here); where that is one centre (then the first at
+  /// the minimum), best[r] is it, distance[r] the squared_distance to it (the same bits) and,
+  /// with `second`, second[r] the smallest score of the other centres (Assigner::
+  /// minimum_except). Returns the rows left undecided (bit r: NaN scores, no centre at the
+  /// minimum, or others within the margin; best[r] is then meaningless): there the caller
+  /// decides (Assigner::nearest on the stored scores). nullptr where the level has no such
+  /// kernel (avx2, portable): the caller decides every row.
   std::uint32_t (*tile_nearest)(const T* score, std::ptrdiff_t stride, std::ptrdiff_t padded, std::ptrdiff_t centres,
                                 const T* const* rows, const double* centre_rows, std::ptrdiff_t features,
-                                double slack, T largest_norm, int count, std::int32_t* best, double* distance);
+                                const T* norms, double slack, T largest_norm, int count, std::int32_t* best,
+                                double* distance, T* second);
   /// Assigner::nearest_direct_rows' decisions for up to kWidth = 64 / sizeof(T) rows (row r
   /// at base + offset[r], `features` ≤ kDirectGroupMaxFeatures of them, its squared_norm in
   /// row_norms[r]) against `centres` centres laid out as DirectScorer (scaled = −2cᵀ and
