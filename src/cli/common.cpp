@@ -242,8 +242,7 @@ namespace lloyd::cli {
 
 JsonObject phase_json(const PhaseTimes& p) {
   JsonObject json;
-  json.add("io", p.io).add("init", p.init).add("assign", p.assign).add("reduce", p.reduce)
-      .add("update", p.update).add("checkpoint", p.checkpoint).add("write", p.write);
+  for_each_phase(p, [&](const char* name, double seconds) { json.add(name, seconds); });
   return json;
 }
 

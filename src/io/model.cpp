@@ -65,12 +65,18 @@ ModelTimings gather_timings(const Comm& comm, const PhaseTimes& p) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   const double peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
-  double values[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write, peak_rss_mb};
-  double smallest[] = {p.io, p.init, p.assign, p.reduce, p.update, p.checkpoint, p.write};
-  comm.allreduce(std::span<double>(values), MPI_MAX);
+  std::vector<double> largest, smallest;
+  for_each_phase(p, [&](const char*, double seconds) { largest.push_back(seconds); });
+  smallest = largest;
+  largest.push_back(peak_rss_mb);
+  comm.allreduce(std::span<double>(largest), MPI_MAX);
   comm.allreduce(std::span<double>(smallest), MPI_MIN);
-  return {{values[0], values[1], values[2], values[3], values[4], values[5], values[6]}, values[7],
-          {smallest[0], smallest[1], smallest[2], smallest[3], smallest[4], smallest[5], smallest[6]}};
+  ModelTimings timings{{}, largest.back(), {}};
+  std::size_t index = 0;
+  for_each_phase(timings.phases, [&](const char*, double& seconds) { seconds = largest[index++]; });
+  index = 0;
+  for_each_phase(timings.phases_min, [&](const char*, double& seconds) { seconds = smallest[index++]; });
+  return timings;
 }
 
 namespace {
@@ -276,13 +282,11 @@ void read_history(const SmallFile& in, ModelHistory& history) {
 }
 
 void read_timings(const SmallFile& in, ModelTimings& timings) {
-  PhaseTimes& p = timings.phases;
-  const std::pair<const char*, double*> fields[] = {
-      {"io", &p.io},         {"init", &p.init},     {"assign", &p.assign},
-      {"reduce", &p.reduce}, {"update", &p.update}, {"checkpoint", &p.checkpoint},
-      {"write", &p.write},   {"peak_rss_mb", &timings.peak_rss_mb}};
-  for (const auto& [name, value] : fields)
-    if (in.has_attribute(name, "/timings")) *value = in.real(name, "/timings");
+  auto read = [&](const char* name, double& value) {
+    if (in.has_attribute(name, "/timings")) value = in.real(name, "/timings");
+  };
+  for_each_phase(timings.phases, read);
+  read("peak_rss_mb", timings.peak_rss_mb);
 }
 
 // fit --standardize: the features' mean and scale, and the centres of the scaled space that
@@ -540,11 +544,9 @@ void ModelWriter<T>::commit(const Model<T>& model) {
   {
     const Hid group = file_.create_group("/timings");  // closed before the file is
     file_.collective_step([&] {
-      const PhaseTimes& p = timings.phases;
-      const std::pair<const char*, double> values[] = {
-          {"io", p.io},         {"init", p.init},           {"assign", p.assign}, {"reduce", p.reduce},
-          {"update", p.update}, {"checkpoint", p.checkpoint}, {"write", p.write},   {"peak_rss_mb", timings.peak_rss_mb}};
-      for (const auto& [name, value] : values) write_attribute(group.get(), name, value);
+      auto write = [&](const char* name, double value) { write_attribute(group.get(), name, value); };
+      for_each_phase(timings.phases, write);
+      write("peak_rss_mb", timings.peak_rss_mb);
     });
   }
   file_.commit();

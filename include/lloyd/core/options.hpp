@@ -1,7 +1,9 @@
 #pragma once
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "lloyd/shard.hpp"
@@ -79,6 +81,21 @@ struct PhaseTimes {
   double checkpoint = 0;  ///< writing checkpoints
   double write = 0;       ///< writing the model
 };
+
+/// Calls visit(name, seconds) for every phase of `phases` in one fixed order, the seconds as
+/// a reference into it (const or not, as `phases` is): the one list of the phases by name that
+/// the model file's /timings, --json and the gathering over ranks share.
+template <class Phases, class Visit>
+  requires std::same_as<std::remove_const_t<Phases>, PhaseTimes>
+void for_each_phase(Phases& phases, Visit&& visit) {
+  visit("io", phases.io);
+  visit("init", phases.init);
+  visit("assign", phases.assign);
+  visit("reduce", phases.reduce);
+  visit("update", phases.update);
+  visit("checkpoint", phases.checkpoint);
+  visit("write", phases.write);
+}
 
 template <class T>
 struct KMeansResult {
