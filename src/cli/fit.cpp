@@ -208,11 +208,14 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
   const ModelLayout layout = layout_of(model.algorithm);
   const ModelTimings timings = gather_timings(comm, model.timings.phases);
   // The pruned algorithms' memory (largest rank) and work: distances computed over all
-  // ranks, as a fraction of what Lloyd computes in as many iterations (n·k each).
+  // ranks, as a fraction of what Lloyd computes in as many iterations (n·k each), and of them
+  // the rows scored against every centre, as a fraction of the rows in as many iterations.
   const double bounds_mb = comm.allreduce(static_cast<double>(fit.bound_bytes), MPI_MAX) / (1024.0 * 1024.0);
+  const double row_iterations =
+      static_cast<double>(shape.rows) * static_cast<double>(std::max<std::int64_t>(record.n_iter, 1));
   const double distances_fraction =
-      comm.allreduce(static_cast<double>(fit.distances_computed), MPI_SUM) /
-      (static_cast<double>(shape.rows) * fit.options.k * std::max<std::int64_t>(record.n_iter, 1));
+      comm.allreduce(static_cast<double>(fit.distances_computed), MPI_SUM) / (row_iterations * fit.options.k);
+  const double rescored_fraction = comm.allreduce(static_cast<double>(fit.rows_rescored), MPI_SUM) / row_iterations;
   const double seconds = elapsed_max(comm, start);
   const bool streamed_loop = request.stream && model.algorithm == ModelAlgorithm::Lloyd && !model.cosine;
   const JsonObject stream_io = streamed_loop ? stream_json(comm, fit.stream, shape) : JsonObject{};
@@ -240,7 +243,8 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
     json.add("algorithm", to_string(record.assignment)).add("bounds_mb", bounds_mb)
         .add("distances_computed", distances_fraction);
     if (!layout.tree && !model.cosine)
-      json.add("algorithm_note", loop_memory_note(request.options.algorithm, fit.options.k,
+      json.add("rows_rescored", rescored_fraction).add("relocation_passes", fit.relocation_passes)
+          .add("algorithm_note", loop_memory_note(request.options.algorithm, fit.options.k,
                                                   static_cast<Eigen::Index>(shape.cols), shape.rows,
                                                   shape.type == ElementType::Float32 ? 4 : 8));
   }

@@ -237,7 +237,7 @@ void BoundedAssigner<T>::begin_pass(const RowMatrix<T>& centroids) {
   const ScoreKernel kernel = score_kernel<T>(features_);
   if (kernel == ScoreKernel::Direct) direct_.set(centres_, centre_norms_);
   else tiles_.set(centres_, centre_norms_);
-  pass_computed_ = 0;
+  pass_computed_ = pass_rescored_ = 0;
   pass_every_row_ = true;
 }
 
@@ -246,6 +246,7 @@ void BoundedAssigner<T>::end_pass() {
   computed_every_row_ = pass_every_row_;
   bounded_ = true;
   distances_computed_ = pass_computed_;
+  rows_rescored_ = pass_rescored_;
 }
 
 template <class T>
@@ -284,6 +285,7 @@ std::int64_t BoundedAssigner<T>::assign_block(const DenseShard<T>& shard, Eigen:
     const Space& space = spaces_[static_cast<std::size_t>(t)];
     changed += space.changed;
     pass_computed_ += space.computed;
+    pass_rescored_ += space.rescored;
     pass_every_row_ = pass_every_row_ && space.every_row;
     if (options.sums) options.sums->merge(space.moves);
   }
@@ -297,7 +299,7 @@ template <class T>
 void BoundedAssigner<T>::assign_range(const Pass& pass, Space& space, Eigen::Index begin, Eigen::Index end) {
   if (pass.options.fixed) space.moves.reset(*pass.options.fixed);  // laid out for `fixed`
   else space.moves.reset();
-  space.changed = space.computed = 0;
+  space.changed = space.computed = space.rescored = 0;
   space.every_row = true;
   space.pending_count = 0;
   space.pending.resize(static_cast<std::size_t>(kBatch));
@@ -461,6 +463,7 @@ void BoundedAssigner<T>::assign_batch(const Pass& pass, Space& space, Eigen::Ind
   decide_batch(pass, space, count);
   update_bounds(pass, space, count);
   space.computed += count * pass.k;
+  space.rescored += count;
 }
 
 // 3a. The scores ‖c‖² − 2x·c of the batch's rows (with in_registers, the decisions and

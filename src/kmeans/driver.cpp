@@ -182,12 +182,14 @@ void add_own_distances(const DenseShard<T>& block, std::span<const std::int32_t>
 // move to the empty clusters) on rows given block by block. The rows' distances to their
 // centres are computed here, only when a cluster is empty, rather than kept per row: the
 // same squared_distance as the assignment's, so the same moves.
+// `passes` counts the passes over the rows.
 template <class T>
 int relocate_empty_clusters(const Comm& comm, RowBlocks<T>& rows, std::span<const std::int32_t> labels,
                             const RowMatrix<T>& centres, const FixedPoint& fixed, ClusterSums& sums,
-                            PhaseTimes& phases) {
+                            PhaseTimes& phases, int& passes) {
   const EmptyClusters empty = find_empty_clusters(sums, rows.global_rows());
   if (empty.clusters.empty()) return 0;
+  ++passes;
   constexpr double kNoCandidate = std::numeric_limits<double>::infinity();
   const Eigen::Index d = rows.features();
   SmallestKeys farthest_local(empty.candidates);
@@ -397,6 +399,7 @@ class BoundedStep {
       changed = pass(centres, {.sums = &sums, .fixed = &summary_.fixed, .fresh_sums = rebuild_}, nullptr);
     }
     computed_ += bounded_.distances_computed();
+    rescored_ += bounded_.rows_rescored();
     return changed;
   }
   ClusterSums& reduced(ClusterSums& sums) {
@@ -427,12 +430,14 @@ class BoundedStep {
     } else {
       pass(centres, {.exact_distances = true}, nullptr);
       computed_ += bounded_.distances_computed();
+      rescored_ += bounded_.rows_rescored();
     }
     return total_over_ranks(comm, inertia_);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
   std::size_t bound_bytes() const { return std::max(bytes_, bounded_.bound_bytes()); }
   std::int64_t distances_computed() const { return computed_; }
+  std::int64_t rows_rescored() const { return rescored_; }
 
  private:
   std::span<std::int32_t> block_labels(const DenseShard<T>& block, Eigen::Index offset) {
@@ -476,7 +481,7 @@ class BoundedStep {
   std::vector<double> distances_;  ///< one block's
   ExactSum inertia_;               ///< see pass and finish: this rank's rows
   bool rebuild_ = true;
-  std::int64_t computed_ = 0;
+  std::int64_t computed_ = 0, rescored_ = 0;
 };
 
 // K-Means' step: an assignment (Lloyd, Hamerly or Yinyang), the exact cluster sums reduced
@@ -501,7 +506,8 @@ class MeansStep {
     return assignment_.inertia(comm, centres, *totals_);
   }
   void fill_empty_clusters(const Comm& comm, const RowMatrix<T>& centres) {
-    if (relocate_empty_clusters(comm, rows_, assignment_.labels(), centres, summary_.fixed, *totals_, phases_) > 0)
+    if (relocate_empty_clusters(comm, rows_, assignment_.labels(), centres, summary_.fixed, *totals_, phases_,
+                                relocation_passes_) > 0)
       assignment_.relocated();
   }
   double update(const RowMatrix<T>& centres, RowMatrix<T>& updated) {
@@ -512,6 +518,8 @@ class MeansStep {
     return assignment_.finish(comm, centres, current);
   }
   std::vector<std::int32_t>& labels() { return assignment_.labels(); }
+  /// Passes over the rows to relocate empty clusters so far (every restart).
+  int relocation_passes() const { return relocation_passes_; }
 
  private:
   const Comm& comm_;
@@ -523,6 +531,7 @@ class MeansStep {
   PhaseTimes& phases_;
   ClusterSums sums_;
   ClusterSums* totals_ = nullptr;
+  int relocation_passes_ = 0;
 };
 
 // ------------------------------------------------------------------ seeding rows in blocks
@@ -669,6 +678,7 @@ KMeansResult<T> fit_blocks(const Comm& comm, RowBlocks<T>& rows, const KMeansOpt
     FullStep<T> assignment(rows, k, summary, result.phases);
     MeansStep<T, FullStep<T>> step(comm, rows, options, summary, initial, assignment, result.phases);
     run_loop<T>(comm, step, settings, observer, control, start, result);
+    result.relocation_passes = step.relocation_passes();
   } else {
     // Yinyang: groups of about ten centres (Ding et al.); Hamerly: one.
     const int groups = result.algorithm == Algorithm::Yinyang ? static_cast<int>(std::max<Eigen::Index>(k / 10, 1)) : 1;
@@ -681,6 +691,8 @@ KMeansResult<T> fit_blocks(const Comm& comm, RowBlocks<T>& rows, const KMeansOpt
     run_loop<T>(comm, step, settings, observer, control, start, result);
     result.bound_bytes = assignment->bound_bytes();
     result.distances_computed = assignment->distances_computed();
+    result.rows_rescored = assignment->rows_rescored();
+    result.relocation_passes = step.relocation_passes();
   }
   return result;
 }

@@ -44,6 +44,8 @@ FitOutcome<T> outcome_of(KMeansResult<T>&& result, const FitSettings& settings, 
   fit.interrupted = result.interrupted;
   fit.bound_bytes = result.bound_bytes;
   fit.distances_computed = result.distances_computed;
+  fit.rows_rescored = result.rows_rescored;
+  fit.relocation_passes = result.relocation_passes;
   Model<T>& model = fit.model;
   model.algorithm = settings.mode;
   model.cosine = settings.cosine;

@@ -221,6 +221,12 @@ TEST(EmptyClusters, DuplicateInitialCentresAreRelocatedNotLeftEmpty) {
   options.k = 4;
   options.init = InitMethod::Explicit;
   const auto result = fit_kmeans(comm, blobs.data, options, &init);
+  // One pass over the rows found the farthest for the empty cluster (the count --json
+  // reports); the initial centres of the fit below leave none empty: no pass.
+  EXPECT_EQ(result.relocation_passes, 1);
+  RowMatrix<double> distinct = init;
+  distinct.row(1) = blobs.centers.row(3);
+  EXPECT_EQ(fit_kmeans(comm, blobs.data, options, &distinct).relocation_passes, 0);
   std::vector<std::int64_t> counts(4, 0);
   for (auto label : result.labels) ++counts[static_cast<std::size_t>(label)];
   comm.allreduce(std::span<std::int64_t>(counts), MPI_SUM);

@@ -113,6 +113,8 @@ struct KMeansResult {
   Algorithm algorithm = Algorithm::Lloyd;  ///< what ran (Auto resolved)
   std::size_t bound_bytes = 0;             ///< this rank's memory for the bounds (pruned algorithms)
   std::int64_t distances_computed = 0;     ///< this rank's row-to-centre distances, all iterations
+  std::int64_t rows_rescored = 0;          ///< of them, this rank's rows scored against every centre
+  int relocation_passes = 0;               ///< passes over the rows to relocate empty clusters
   bool interrupted = false;  ///< stopped on request after saving a checkpoint; no result
 };
 

@@ -99,6 +99,9 @@ class BoundedAssigner {
   std::size_t bound_bytes() const { return (upper_.size() + lower_.size()) * sizeof(float); }
   /// Distances computed by the last assign (rows × centres), for reporting the pruning.
   std::int64_t distances_computed() const { return distances_computed_; }
+  /// Rows the last assign scored against every centre (its bounds and the tightening did not
+  /// settle them); the rest of distances_computed() is one distance per tightened row.
+  std::int64_t rows_rescored() const { return rows_rescored_; }
 
  private:
   void take_centres(const RowMatrix<T>& centroids);
@@ -138,6 +141,7 @@ class BoundedAssigner {
     Eigen::Index pending_count = 0;  ///< rows gathered in `pending` for the next batch
     std::int64_t changed = 0;        ///< labels changed
     std::int64_t computed = 0;       ///< distances computed
+    std::int64_t rescored = 0;       ///< rows scored against every centre
     bool every_row = true;           ///< every row's distance was computed
   };
 
@@ -166,6 +170,7 @@ class BoundedAssigner {
   bool bounded_ = false;  ///< the bounds hold since an assign (false after reset)
   std::int64_t distances_computed_ = 0;
   std::int64_t pass_computed_ = 0;  ///< distances computed so far in this pass
+  std::int64_t rows_rescored_ = 0, pass_rescored_ = 0;  ///< rows_rescored(), and so far in this pass
   bool pass_every_row_ = true;      ///< every row's distance so far in this pass
 };
 

@@ -55,6 +55,8 @@ struct FitOutcome {
   KMeansOptions options;  ///< as run: one restart from explicit centres
   std::size_t bound_bytes = 0;          ///< this rank's memory for the bounds (pruned algorithms)
   std::int64_t distances_computed = 0;  ///< this rank's row-to-centre distances
+  std::int64_t rows_rescored = 0;       ///< this rank's rows scored against every centre (pruned)
+  int relocation_passes = 0;            ///< passes over the rows to relocate empty clusters
   bool interrupted = false;             ///< stopped on request after saving a checkpoint
   StreamStats stream;                   ///< what a streamed Lloyd fit read (this rank's)
   /// The checkpoint file as this fit last wrote or resumed from it (rank 0; set by the CLI).
