@@ -14,7 +14,10 @@ measured fits (issue 20 item 5; docs/performance.md "A cost model").
    separately for each of the assignment's kernels (direct for d ≤ 16, GEMM-form tiles
    above), k̂ = k padded to the kernel's width (32 centres a tile panel, 16 a direct column):
    the time per row of a Lloyd assignment  α·k̂·d + β·k̂ + δ·d + γ; of a Hamerly one
-   b₀ + η·f·(Lloyd's), f the share of distances computed (`distances_computed` of --json);
+   b₀ + b₁·d·t + η·r·(Lloyd's), r the share of rows scored against every centre
+   (`rows_rescored` of --json), t = k·(f − r) the tightened rows' (one distance each; f:
+   `distances_computed`); the reduction's local work r₀ + r₁·k·d and, per pass over the rows
+   to relocate an empty cluster (`relocation_passes`), ρ per row and feature;
    the slow-down s(p) of a rank's assignment when p ranks are busy (per kernel, the median
    over its shapes of the same fit at p ranks and p times the rows); k-means++ (k < 128) per
    pick and row c₁·(2 + ⌊ln k⌋)·d + c₂; the read of the shard e₁ per byte + e₂, the write of
@@ -23,8 +26,8 @@ measured fits (issue 20 item 5; docs/performance.md "A cost model").
        read    = e₂ + e₁ · m·d·t
        seed    = summary + k · (m · (c₁·(2+⌊ln k⌋)·d + c₂) · s(p) + 2·AR(p, 16 B))
        assign  = m · (α·k̂·d + β·k̂ + δ·d + γ) · s(p)                per Lloyd iteration
-               = m · (b₀ + η · f · (α·k̂·d + β·k̂ + δ·d + γ)) · s(p) per Hamerly iteration
-       reduce  = AR128(p, 16·k·d) + AR(p, 8·k) + 3·AR(p, 16)        per iteration
+               = m · (b₀ + b₁·d·t + η · r · (α·k̂·d + β·k̂ + δ·d + γ)) · s(p) per Hamerly iteration
+       reduce  = AR128(p, 16·k·d) + AR(p, 8·k) + 3·AR(p, 16) + r₀ + r₁·k·d + (passes / iterations)·m·d·ρ
        write   = w₂ + w₁ · 4m
        whole   = start-up(p) + read + seed + iterations · (assign + reduce) + write
    AR(p, bytes): the allreduce sweep at p ranks, interpolated (0 at 1 rank).
@@ -203,7 +206,7 @@ class Model:
     def calibrate(self, lloyd, data, repeats, ranks, scratch):
         common = ("--init", "forgy", "--max-iter", "8", "--tol", "0", "--seed", "3")
         path_of = {}
-        hamerly_rows, one_rank = {}, {}
+        hamerly_rows, one_rank, lloyd_runs = {}, {}, {}
         for d, k in CALIBRATION_SHAPES:
             # blobs as many as the centres, as in the checked problems: how many rows Hamerly's
             # bounds settle depends on it (Lloyd's time hardly does)
@@ -213,7 +216,8 @@ class Model:
             _, hamerly_run = median_fit(repeats, lloyd, 1, path_of[d, k], k, *common, "--algorithm", "hamerly")
             one_rank[d, k] = per_iteration(lloyd_run, "assign")
             hamerly_rows.setdefault(regime(d), []).append(
-                (d, k, hamerly_run["distances_computed"], per_iteration(hamerly_run, "assign") / CALIBRATION_ROWS))
+                (d, k, hamerly_work(hamerly_run, k), per_iteration(hamerly_run, "assign") / CALIBRATION_ROWS))
+            lloyd_runs[d, k] = lloyd_run
         # Lloyd, per row: α·k·d + β·k + δ·d + γ (multiply-adds, per-centre decisions, per-feature
         # work: the row's copy into a tile, its exact distance, its fixed-point sums; the rest)
         self.lloyd_terms = {}
@@ -221,11 +225,29 @@ class Model:
             shapes = [(d, k) for d, k in CALIBRATION_SHAPES if regime(d) == name]
             self.lloyd_terms[name] = nonnegative_fit([lloyd_columns(d, k) for d, k in shapes],
                                                      [one_rank[shape] / CALIBRATION_ROWS for shape in shapes])
-        # Hamerly, per row: b₀ (bounds) + η · f · Lloyd's row (the rows its bounds do not settle,
-        # scored row by row: η ≥ 1 where that is slower than in tiles)
-        self.hamerly_terms = {name: nonnegative_fit([[1, f * self.lloyd_row(d, k)] for d, k, f, _ in rows],
-                                                    [t for *_, t in rows])
+        # Hamerly, per row: b₀ (the bound sweep) + b₁ · d · t (the rows it lists, one distance
+        # each to tighten the bound: t of them per row) + η · r · Lloyd's row (the rows still
+        # unsettled, scored against every centre in batches: η ≥ 1 where that is slower than in
+        # tiles)
+        self.hamerly_terms = {name: nonnegative_fit([[1, d * t, r * self.lloyd_row(d, k)] for d, k, (t, r), _ in rows],
+                                                    [time for *_, time in rows])
                               for name, rows in hamerly_rows.items()}
+        # The reduction's local work (1 rank: no communication): ρ per row and feature of a pass
+        # to relocate an empty cluster, from fits whose initial centres repeat one (one pass in
+        # the first iteration) against the same fits without; then r₀ + r₁·k·d from the
+        # calibration's Lloyd fits, less their own relocation passes.
+        passes = []
+        for d, k in ((16, 128), (64, 128)):
+            init = duplicated_centres(path_of[d, k], k, os.path.join(scratch, f"init-{d}-{k}.h5"))
+            once = ("--max-iter", "1", "--tol", "0", "--algorithm", "lloyd")
+            _, plain = median_fit(repeats, lloyd, 1, path_of[d, k], k, "--init", init + ":/distinct", *once)
+            _, moved = median_fit(repeats, lloyd, 1, path_of[d, k], k, "--init", init + ":/repeated", *once)
+            if moved["relocation_passes"] == 1 and plain["relocation_passes"] == 0:
+                passes.append(max(moved["phases"]["reduce"] - plain["phases"]["reduce"], 0.0) / (CALIBRATION_ROWS * d))
+        self.relocation_per_value = statistics.median(passes) if passes else 0.0
+        local = [(k * d, runs["phases"]["reduce"] / runs["n_iter"] - runs["relocation_passes"] / runs["n_iter"]
+                  * CALIBRATION_ROWS * d * self.relocation_per_value) for (d, k), runs in lloyd_runs.items()]
+        self.reduce_terms = nonnegative_fit([[1, kd] for kd, _ in local], [max(t, 0.0) for _, t in local])
         # p busy ranks share the chip (memory bandwidth, caches, clock): a rank's assignment of
         # m rows at p ranks takes s(p) times as long as at 1 rank; per kernel the median over its
         # calibration shapes of the same fit at p ranks and p times the rows.
@@ -271,12 +293,16 @@ class Model:
     def describe(self):
         lines = []
         for name, (alpha, beta, delta, gamma) in sorted(self.lloyd_terms.items()):
-            b0, eta = self.hamerly_terms[name]
+            b0, b1, eta = self.hamerly_terms[name]
             slow = ", ".join(f"{p} ranks {s:.2f}" for p, s in sorted(self.slowdown[name].items()) if p > 1)
             lines.append(f"  {name:6s} Lloyd row: k·d × {alpha * 1e12:.1f} ps ({2 / alpha / 1e9:.0f} GFLOP/s, "
                          f"{2 / alpha / self.rates.gemm[4] * 100:.0f}% of one core's SGEMM) + k × {beta * 1e9:.3f} ns "
-                         f"+ d × {delta * 1e9:.3f} ns + {gamma * 1e9:.2f} ns; Hamerly row: {b0 * 1e9:.2f} ns + {eta:.2f} × f × Lloyd's; "
+                         f"+ d × {delta * 1e9:.3f} ns + {gamma * 1e9:.2f} ns; Hamerly row: {b0 * 1e9:.2f} ns + d·t × {b1 * 1e9:.3f} ns "
+                         f"+ {eta:.2f} × r × Lloyd's; "
                          f"slow-down at {slow or '1 rank only'}")
+        r0, r1 = self.reduce_terms
+        lines.append(f"  reduction's local work: {r0 * 1e6:.1f} µs + k·d × {r1 * 1e9:.3f} ns per iteration; "
+                     f"a relocation pass {self.relocation_per_value * 1e9:.3f} ns per row and feature")
         c1, c2 = self.seeding_terms
         lines.append(f"  k-means++ per pick and row: {c1 * 1e9:.4f} ns × (2+⌊ln k⌋)·d + {c2 * 1e9:.3f} ns; "
                      f"data summary {self.summary_per_value * 1e9:.3f} ns per value")
@@ -293,17 +319,22 @@ class Model:
         table = self.slowdown[regime(d)]
         return table.get(p, max(table.values()))
 
-    def assign(self, m, d, k, fraction=None, p=1):
+    def assign(self, m, d, k, work=None, p=1):
+        """Lloyd's assignment, or with work = (t, r) (hamerly_work) a pruned one's."""
         row = self.lloyd_row(d, k)
-        if fraction is not None:
-            b0, eta = self.hamerly_terms[regime(d)]
-            row = b0 + eta * fraction * row
+        if work is not None:
+            b0, b1, eta = self.hamerly_terms[regime(d)]
+            tightened, rescored = work
+            row = b0 + b1 * d * tightened + eta * rescored * row
         return m * row * self.slowed(d, p)
 
-    def reduce(self, p, d, k, allreduce=None):
+    def reduce(self, p, d, k, m=0, relocations=0.0, allreduce=None):
+        """Per iteration, with `relocations` passes over the m rows per iteration."""
         allreduce = allreduce or self.rates.allreduce
+        r0, r1 = self.reduce_terms
         return (allreduce(p, 16 * k * d, "allreduce_int128") + allreduce(p, 8 * k, "allreduce_double")
-                + 3 * allreduce(p, 16, "allreduce_double"))
+                + 3 * allreduce(p, 16, "allreduce_double") + r0 + r1 * k * d
+                + relocations * m * d * self.relocation_per_value)
 
     def seed(self, p, m, d, k, allreduce=None, summary_scale=1.0, slowdown=None):
         allreduce = allreduce or self.rates.allreduce
@@ -328,6 +359,35 @@ def line_through(first, second):
 
 def trials(k):
     return 2 + int(math.log(k))
+
+
+def hamerly_work(result, k):
+    """(t, r) of a pruned fit's --json, per row and iteration: the rows tightened (one distance
+    each) and the rows scored against every centre; distances_computed = (t + r·k) / k. None
+    for a Lloyd fit (every distance)."""
+    if result["algorithm"] == "lloyd":
+        return None
+    rescored = result["rows_rescored"]
+    return max(result["distances_computed"] * k - rescored * k, 0.0), rescored
+
+
+def relocations(result):
+    """Passes over the rows to relocate an empty cluster, per iteration."""
+    return result["relocation_passes"] / max(result["n_iter"], 1)
+
+
+def duplicated_centres(path, k, out):
+    """An HDF5 file of initial centres for `path`'s first k rows: /distinct, and /repeated with
+    row 1 equal to row 0 (so its cluster starts empty and is relocated)."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        rows = f["/X"][:k]
+    repeated = rows.copy()
+    repeated[1] = repeated[0]
+    with h5py.File(out, "w") as f:  # in the run's own scratch directory
+        f["/distinct"] = rows
+        f["/repeated"] = repeated
+    return out
 
 
 # ---------------------------------------------------------------- the check
@@ -355,13 +415,14 @@ def check(model, lloyd, data, ranks, repeats, problems, scratch):
             common = ("--init", "forgy", "--seed", "1", "--max-iter", "20", "--tol", "0")
             for algorithm in ("lloyd", "auto"):
                 _, result = median_fit(repeats, lloyd, p, path, k, *common, "--algorithm", algorithm)
-                fraction = None if algorithm == "lloyd" else result["distances_computed"]
+                work = hamerly_work(result, k)
                 label = f"{name} {p}r {result['algorithm']}"
-                assign = model.assign(m, d, k, fraction, p)
+                assign = model.assign(m, d, k, work, p)
+                reduce = model.reduce(p, d, k, m, relocations(result))
                 add(label, "assign /iter", assign, per_iteration(result, "assign"))
                 if p > 1:
-                    add(label, "reduce /iter", model.reduce(p, d, k), result["phases_min"]["reduce"] / result["n_iter"])
-                add(label, "iteration", assign + model.reduce(p, d, k), loop(result))
+                    add(label, "reduce /iter", reduce, result["phases_min"]["reduce"] / result["n_iter"])
+                add(label, "iteration", assign + reduce, loop(result))
     if "P4" in problems:
         n, d, k = PROBLEMS["P1"]
         path = generate(lloyd, os.path.join(data, f"P1-{n}x{d}.h5"), n, d, k)
@@ -371,7 +432,7 @@ def check(model, lloyd, data, ranks, repeats, problems, scratch):
             seconds, result = median_fit(repeats, lloyd, p, path, k, "--seed", "0", "--output", output, "--force")
             label = f"P4 {p}r default"
             read, seed, write = model.read(p, m, d), model.seed(p, m, d, k), model.write(m)
-            iteration = model.assign(m, d, k, result["distances_computed"], p) + model.reduce(p, d, k)
+            iteration = model.assign(m, d, k, hamerly_work(result, k), p) + model.reduce(p, d, k, m, relocations(result))
             add(label, "read", read, result["phases"]["io"])
             add(label, "seed", seed, result["phases"]["init"])
             add(label, f"{result['n_iter']} iterations", result["n_iter"] * iteration, result["n_iter"] * loop(result))
@@ -406,7 +467,8 @@ SCALE = {
     "network_latency_s": 2e-6,           # InfiniBand HDR/NDR, MPI small-message latency
     "network_bytes_per_s": 12.5e9,       # 100 Gb/s per node injection
     "file_system_bytes_per_s": 100e9,    # a Lustre/GPFS file system, aggregate
-    "hamerly_fraction": 0.2,             # share of rows scored in full (P1: 0.21)
+    "hamerly_rescored": 0.2,             # share of rows scored in full per iteration (P1: 0.20)
+    "hamerly_tightened": 0.25,           # share of rows whose bound is tightened (P1: 0.25)
     "iterations": 30,
 }
 
@@ -428,7 +490,8 @@ def at_scale(model):
     # k-means++'s passes stream the shard once per pick: bound below by the rank's bandwidth
     seed_pp = max(seed_pp, k * m * d * 4 / per_rank_triad)
     lloyd_iteration = model.assign(m, d, k) + model.reduce(p, d, k, allreduce=allreduce)
-    hamerly_iteration = model.assign(m, d, k, s["hamerly_fraction"]) + model.reduce(p, d, k, allreduce=allreduce)
+    hamerly_iteration = (model.assign(m, d, k, (s["hamerly_tightened"], s["hamerly_rescored"]))
+                         + model.reduce(p, d, k, allreduce=allreduce))
     kpar_rounds, oversampling = 5, 2 * k
     candidates = kpar_rounds * oversampling
     # k-means||: each round scores the rows against ~ℓ new candidates (the assignment's kernels),
@@ -483,7 +546,8 @@ def main():
             json.dump({"check": rows, "within": within, "total": total, "prediction": prediction,
                        "lloyd_terms": {name: list(terms) for name, terms in model.lloyd_terms.items()},
                        "hamerly_terms": {name: list(terms) for name, terms in model.hamerly_terms.items()},
-                       "slowdown": model.slowdown, "seeding_terms": list(model.seeding_terms)},
+                       "slowdown": model.slowdown, "seeding_terms": list(model.seeding_terms),
+                       "reduce_terms": list(model.reduce_terms), "relocation_per_value": model.relocation_per_value},
                       out, default=lambda value: value.item())  # numpy scalars
 
 
