@@ -214,8 +214,8 @@ void report_fit(const Comm& comm, const FitRequest& request, const MatrixShape& 
   const double row_iterations =
       static_cast<double>(shape.rows) * static_cast<double>(std::max<std::int64_t>(record.n_iter, 1));
   const double distances_fraction =
-      comm.allreduce(static_cast<double>(fit.distances_computed), MPI_SUM) / (row_iterations * fit.options.k);
-  const double rescored_fraction = comm.allreduce(static_cast<double>(fit.rows_rescored), MPI_SUM) / row_iterations;
+      comm.allreduce(static_cast<double>(fit.pruning.distances), MPI_SUM) / (row_iterations * fit.options.k);
+  const double rescored_fraction = comm.allreduce(static_cast<double>(fit.pruning.rows_rescored), MPI_SUM) / row_iterations;
   const double seconds = elapsed_max(comm, start);
   const bool streamed_loop = request.stream && model.algorithm == ModelAlgorithm::Lloyd && !model.cosine;
   const JsonObject stream_io = streamed_loop ? stream_json(comm, fit.stream, shape) : JsonObject{};

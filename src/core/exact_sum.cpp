@@ -222,6 +222,13 @@ std::optional<Int128> FixedPoint::in_last_limb_units(const Int128* limbs, std::s
   return limbs_ == 2 ? high * (Int128{1} << kValueBits) + low : high;
 }
 
+ExactSum FixedPoint::limb_sum(const Int128* limbs, std::size_t stride, std::size_t feature) const {
+  ExactSum sum;
+  for (int l = 0; l < limbs_; ++l)
+    sum.add_integer(limbs[static_cast<std::size_t>(l) * stride], top_[feature] - kValueBits * (l + 1));
+  return sum;
+}
+
 double FixedPoint::to_double(const Int128* limbs, std::size_t stride, std::size_t feature) const {
   if (!general_) return to_double(limbs[0], feature);
   // Up to two limbs (float64 data mostly need two) as one integer, rounded once (measured at
@@ -229,10 +236,7 @@ double FixedPoint::to_double(const Int128* limbs, std::size_t stride, std::size_
   // the rest.
   if (const auto units = in_last_limb_units(limbs, stride))
     if (const auto value = scaled_once(*units, top_[feature] - kValueBits * limbs_)) return *value;
-  ExactSum sum;
-  for (int l = 0; l < limbs_; ++l)
-    sum.add_integer(limbs[static_cast<std::size_t>(l) * stride], top_[feature] - kValueBits * (l + 1));
-  return sum.value();
+  return limb_sum(limbs, stride, feature).value();
 }
 
 double FixedPoint::centred_to_double(const Int128* limbs, std::size_t stride, std::size_t feature,
@@ -249,9 +253,7 @@ double FixedPoint::centred_to_double(const Int128* limbs, std::size_t stride, st
         if (const auto value = scaled_once(centred, exponent)) return *value;
     }
   }
-  ExactSum sum;
-  for (int l = 0; l < limbs_; ++l)
-    sum.add_integer(limbs[static_cast<std::size_t>(l) * stride], top_[feature] - kValueBits * (l + 1));
+  ExactSum sum = limb_sum(limbs, stride, feature);
   // − count · offset exactly: count in two parts exact as doubles, each product as the
   // rounded product and its exact error (a fused multiply-add).
   const std::int64_t high = count >> 32 << 32;

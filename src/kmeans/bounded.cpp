@@ -1,6 +1,7 @@
 #include "lloyd/kmeans/bounded.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -237,7 +238,7 @@ void BoundedAssigner<T>::begin_pass(const RowMatrix<T>& centroids) {
   const ScoreKernel kernel = score_kernel<T>(features_);
   if (kernel == ScoreKernel::Direct) direct_.set(centres_, centre_norms_);
   else tiles_.set(centres_, centre_norms_);
-  pass_computed_ = pass_rescored_ = 0;
+  pass_work_ = {};
   pass_every_row_ = true;
 }
 
@@ -245,8 +246,7 @@ template <class T>
 void BoundedAssigner<T>::end_pass() {
   computed_every_row_ = pass_every_row_;
   bounded_ = true;
-  distances_computed_ = pass_computed_;
-  rows_rescored_ = pass_rescored_;
+  work_ = pass_work_;
 }
 
 template <class T>
@@ -268,8 +268,8 @@ std::int64_t BoundedAssigner<T>::assign_block(const DenseShard<T>& shard, Eigen:
   // Score rows hold whole panels of ScoreTiles (a multiple of kChunk), +inf beyond k.
   const Eigen::Index score_columns = ScoreTiles<T>::padded(k);
   while (static_cast<int>(spaces_.size()) < thread_count)
-    spaces_.push_back({RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
-                       ClusterSums(k, d), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}});
+    spaces_.emplace_back(RowMatrix<T>::Constant(kBatch, score_columns, std::numeric_limits<T>::infinity()),
+                         ClusterSums(k, d));
   // Each thread takes a contiguous range of rows and gathers the rows its bounds cannot
   // settle into full batches, so that the products stay large.
 #ifdef _OPENMP
@@ -284,8 +284,7 @@ std::int64_t BoundedAssigner<T>::assign_block(const DenseShard<T>& shard, Eigen:
   for (int t = 0; t < thread_count; ++t) {
     const Space& space = spaces_[static_cast<std::size_t>(t)];
     changed += space.changed;
-    pass_computed_ += space.computed;
-    pass_rescored_ += space.rescored;
+    pass_work_ += space.work;
     pass_every_row_ = pass_every_row_ && space.every_row;
     if (options.sums) options.sums->merge(space.moves);
   }
@@ -299,7 +298,8 @@ template <class T>
 void BoundedAssigner<T>::assign_range(const Pass& pass, Space& space, Eigen::Index begin, Eigen::Index end) {
   if (pass.options.fixed) space.moves.reset(*pass.options.fixed);  // laid out for `fixed`
   else space.moves.reset();
-  space.changed = space.computed = space.rescored = 0;
+  space.changed = 0;
+  space.work = {};
   space.every_row = true;
   space.pending_count = 0;
   space.pending.resize(static_cast<std::size_t>(kBatch));
@@ -441,7 +441,7 @@ void BoundedAssigner<T>::tighten(const Pass& pass, Space& space, const Swept& bl
     if (labelled) {  // the batch rewrites its rows' distances and bounds
       pass.distances[static_cast<std::size_t>(i)] = own[p];
       upper[q] = tightened[p];
-      ++space.computed;
+      ++space.work.distances;
     }
     space.pending[static_cast<std::size_t>(space.pending_count)] = i;
     const bool settles = labelled && upper[q] < settled[p];
@@ -462,8 +462,7 @@ void BoundedAssigner<T>::assign_batch(const Pass& pass, Space& space, Eigen::Ind
   score_batch(pass, space, count);
   decide_batch(pass, space, count);
   update_bounds(pass, space, count);
-  space.computed += count * pass.k;
-  space.rescored += count;
+  space.work += {.distances = count * pass.k, .rows_rescored = count};
 }
 
 // 3a. The scores ‖c‖² − 2x·c of the batch's rows (with in_registers, the decisions and
@@ -528,9 +527,10 @@ void BoundedAssigner<T>::decide_batch(const Pass& pass, Space& space, Eigen::Ind
   // (ScoreTiles::decide, with their second-nearest scores: measured at d = 32, k = 64, the
   // row-by-row minima were a seventh of a Hamerly iteration); the others row by row below.
   constexpr int kTileRows = ScoreTiles<T>::kRows;
-  std::vector<std::uint32_t> undecided_tiles;
+  // Per tile, a bit per row its kernel left undecided (all bits: none decided there).
+  std::array<std::uint32_t, (kBatch + kTileRows - 1) / kTileRows> undecided_tiles;
+  undecided_tiles.fill(~std::uint32_t{0});
   if (pass.tiled && groups == 1 && ScoreTiles<T>::decides()) {
-    undecided_tiles.resize(static_cast<std::size_t>((count + kTileRows - 1) / kTileRows));
     for (Eigen::Index p = 0; p < count; p += kTileRows) {
       const int rows = static_cast<int>(std::min<Eigen::Index>(kTileRows, count - p));
       const T* tile_rows[kTileRows];
@@ -546,7 +546,7 @@ void BoundedAssigner<T>::decide_batch(const Pass& pass, Space& space, Eigen::Ind
     }
   }
   for (Eigen::Index p = 0; p < count; ++p) {
-    if (!undecided_tiles.empty() && !(undecided_tiles[static_cast<std::size_t>(p / kTileRows)] >> (p % kTileRows) & 1u))
+    if (!(undecided_tiles[static_cast<std::size_t>(p / kTileRows)] >> (p % kTileRows) & 1u))
       continue;  // decided in its tile
     const Eigen::Index i = space.pending[static_cast<std::size_t>(p)];
     const T* x = pass.shard.row(i);

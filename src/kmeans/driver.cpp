@@ -260,7 +260,6 @@ class FullStep {
   }
   std::vector<std::int32_t>& labels() { return labels_; }
   std::size_t bound_bytes() const { return 0; }
-  std::int64_t distances_computed() const { return 0; }
 
  private:
   // Every row assigned to `centres` (labels in place; the sums when given) and the local
@@ -398,8 +397,7 @@ class BoundedStep {
     } else {
       changed = pass(centres, {.sums = &sums, .fixed = &summary_.fixed, .fresh_sums = rebuild_}, nullptr);
     }
-    computed_ += bounded_.distances_computed();
-    rescored_ += bounded_.rows_rescored();
+    work_ += bounded_.work();
     return changed;
   }
   ClusterSums& reduced(ClusterSums& sums) {
@@ -429,15 +427,13 @@ class BoundedStep {
           &phases_, &PhaseTimes::assign);
     } else {
       pass(centres, {.exact_distances = true}, nullptr);
-      computed_ += bounded_.distances_computed();
-      rescored_ += bounded_.rows_rescored();
+      work_ += bounded_.work();
     }
     return total_over_ranks(comm, inertia_);
   }
   std::vector<std::int32_t>& labels() { return labels_; }
   std::size_t bound_bytes() const { return std::max(bytes_, bounded_.bound_bytes()); }
-  std::int64_t distances_computed() const { return computed_; }
-  std::int64_t rows_rescored() const { return rescored_; }
+  const PruningWork& work() const { return work_; }
 
  private:
   std::span<std::int32_t> block_labels(const DenseShard<T>& block, Eigen::Index offset) {
@@ -481,7 +477,7 @@ class BoundedStep {
   std::vector<double> distances_;  ///< one block's
   ExactSum inertia_;               ///< see pass and finish: this rank's rows
   bool rebuild_ = true;
-  std::int64_t computed_ = 0, rescored_ = 0;
+  PruningWork work_;
 };
 
 // K-Means' step: an assignment (Lloyd, Hamerly or Yinyang), the exact cluster sums reduced
@@ -690,8 +686,7 @@ KMeansResult<T> fit_blocks(const Comm& comm, RowBlocks<T>& rows, const KMeansOpt
     MeansStep<T, BoundedStep<T>> step(comm, rows, options, summary, initial, *assignment, result.phases);
     run_loop<T>(comm, step, settings, observer, control, start, result);
     result.bound_bytes = assignment->bound_bytes();
-    result.distances_computed = assignment->distances_computed();
-    result.rows_rescored = assignment->rows_rescored();
+    result.pruning = assignment->work();
     result.relocation_passes = step.relocation_passes();
   }
   return result;

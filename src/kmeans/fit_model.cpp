@@ -43,8 +43,7 @@ FitOutcome<T> outcome_of(KMeansResult<T>&& result, const FitSettings& settings, 
   fit.options = options;
   fit.interrupted = result.interrupted;
   fit.bound_bytes = result.bound_bytes;
-  fit.distances_computed = result.distances_computed;
-  fit.rows_rescored = result.rows_rescored;
+  fit.pruning = result.pruning;
   fit.relocation_passes = result.relocation_passes;
   Model<T>& model = fit.model;
   model.algorithm = settings.mode;

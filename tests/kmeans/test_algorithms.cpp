@@ -76,13 +76,13 @@ void expect_pruned_equal_lloyd() {
       expect_same_fit(pruned, lloyd, (std::string(problem.name) + " " + to_string(algorithm)).c_str());
       EXPECT_EQ(pruned.algorithm, choose_algorithm(algorithm, options.k, problem.features));
       // They prune: fewer distances than Lloyd's n·k per iteration.
-      const double computed = comm.allreduce(static_cast<double>(pruned.distances_computed), MPI_SUM);
+      const double computed = comm.allreduce(static_cast<double>(pruned.pruning.distances), MPI_SUM);
       EXPECT_LT(computed, 0.8 * static_cast<double>(problem.samples) * options.k * pruned.n_iter)
           << problem.name << " " << to_string(algorithm);
       // Of them, the rows scored against every centre (k distances each; the rest is one
       // distance per tightened row): some (the first assignment scores every row), within the
       // distances computed.
-      const double rescored = comm.allreduce(static_cast<double>(pruned.rows_rescored), MPI_SUM);
+      const double rescored = comm.allreduce(static_cast<double>(pruned.pruning.rows_rescored), MPI_SUM);
       EXPECT_GE(rescored, static_cast<double>(problem.samples)) << problem.name << " " << to_string(algorithm);
       EXPECT_LE(rescored * options.k, computed) << problem.name << " " << to_string(algorithm);
       EXPECT_GT(pruned.bound_bytes, 0u);

@@ -196,6 +196,8 @@ class FixedPoint {
   /// The limbs (limb l at limbs[l · stride]) as one integer in units of the last limb,
   /// where there are at most two and that fits 127 bits.
   std::optional<Int128> in_last_limb_units(const Int128* limbs, std::size_t stride) const;
+  /// The limbs' value, exactly (the general route of to_double and centred_to_double).
+  ExactSum limb_sum(const Int128* limbs, std::size_t stride, std::size_t feature) const;
 
   /// Sample weights: a FixedPoint of a weighted fit is the grid of the products w·x (both
   /// halves of each, see weighted_product) and carries the grid of the weights themselves

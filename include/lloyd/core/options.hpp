@@ -82,6 +82,18 @@ struct PhaseTimes {
   double write = 0;       ///< writing the model
 };
 
+/// The work a pruned assignment (Hamerly, Yinyang) did: what --json reports of its pruning.
+struct PruningWork {
+  std::int64_t distances = 0;      ///< row-to-centre distances computed
+  std::int64_t rows_rescored = 0;  ///< of them, rows scored against every centre (k distances
+                                   ///< each; the rest: one per row whose bound was tightened)
+  PruningWork& operator+=(const PruningWork& other) {
+    distances += other.distances;
+    rows_rescored += other.rows_rescored;
+    return *this;
+  }
+};
+
 /// Calls visit(name, seconds) for every phase of `phases` in one fixed order, the seconds as
 /// a reference into it (const or not, as `phases` is): the one list of the phases by name that
 /// the model file's /timings, --json and the gathering over ranks share.
@@ -112,8 +124,7 @@ struct KMeansResult {
   PhaseTimes phases;
   Algorithm algorithm = Algorithm::Lloyd;  ///< what ran (Auto resolved)
   std::size_t bound_bytes = 0;             ///< this rank's memory for the bounds (pruned algorithms)
-  std::int64_t distances_computed = 0;     ///< this rank's row-to-centre distances, all iterations
-  std::int64_t rows_rescored = 0;          ///< of them, this rank's rows scored against every centre
+  PruningWork pruning;                     ///< this rank's, all iterations (pruned algorithms)
   int relocation_passes = 0;               ///< passes over the rows to relocate empty clusters
   bool interrupted = false;  ///< stopped on request after saving a checkpoint; no result
 };

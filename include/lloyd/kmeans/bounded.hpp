@@ -97,11 +97,9 @@ class BoundedAssigner {
   int groups() const { return static_cast<int>(members_.size()); }
   /// Bytes held by the bounds.
   std::size_t bound_bytes() const { return (upper_.size() + lower_.size()) * sizeof(float); }
-  /// Distances computed by the last assign (rows × centres), for reporting the pruning.
-  std::int64_t distances_computed() const { return distances_computed_; }
-  /// Rows the last assign scored against every centre (its bounds and the tightening did not
-  /// settle them); the rest of distances_computed() is one distance per tightened row.
-  std::int64_t rows_rescored() const { return rows_rescored_; }
+  /// The distances the last assign computed, and the rows it scored against every centre (its
+  /// bounds and the tightening did not settle them), for reporting the pruning.
+  const PruningWork& work() const { return work_; }
 
  private:
   void take_centres(const RowMatrix<T>& centroids);
@@ -121,6 +119,7 @@ class BoundedAssigner {
 
   // Scratch of one thread, and what it counted in the current assign.
   struct Space {
+    Space(RowMatrix<T> padded_scores, ClusterSums sums) : scores(std::move(padded_scores)), moves(std::move(sums)) {}
     RowMatrix<T> scores;    ///< ‖c‖² − 2x·c, columns padded with +inf (Assigner::nearest)
     ClusterSums moves;
     std::vector<Eigen::Index> pending;
@@ -140,8 +139,7 @@ class BoundedAssigner {
     std::vector<T> norms;  ///< squared_norm of the batch's rows
     Eigen::Index pending_count = 0;  ///< rows gathered in `pending` for the next batch
     std::int64_t changed = 0;        ///< labels changed
-    std::int64_t computed = 0;       ///< distances computed
-    std::int64_t rescored = 0;       ///< rows scored against every centre
+    PruningWork work;                ///< this thread's, in this assign
     bool every_row = true;           ///< every row's distance was computed
   };
 
@@ -168,9 +166,7 @@ class BoundedAssigner {
   std::vector<float> upper_, lower_;         ///< rows; rows × groups
   bool have_centres_ = false, computed_every_row_ = false;
   bool bounded_ = false;  ///< the bounds hold since an assign (false after reset)
-  std::int64_t distances_computed_ = 0;
-  std::int64_t pass_computed_ = 0;  ///< distances computed so far in this pass
-  std::int64_t rows_rescored_ = 0, pass_rescored_ = 0;  ///< rows_rescored(), and so far in this pass
+  PruningWork work_, pass_work_;    ///< work(), and so far in this pass
   bool pass_every_row_ = true;      ///< every row's distance so far in this pass
 };
 

@@ -54,8 +54,7 @@ struct FitOutcome {
   Model<T> model;
   KMeansOptions options;  ///< as run: one restart from explicit centres
   std::size_t bound_bytes = 0;          ///< this rank's memory for the bounds (pruned algorithms)
-  std::int64_t distances_computed = 0;  ///< this rank's row-to-centre distances
-  std::int64_t rows_rescored = 0;       ///< this rank's rows scored against every centre (pruned)
+  PruningWork pruning;                  ///< this rank's (pruned algorithms)
   int relocation_passes = 0;            ///< passes over the rows to relocate empty clusters
   bool interrupted = false;             ///< stopped on request after saving a checkpoint
   StreamStats stream;                   ///< what a streamed Lloyd fit read (this rank's)
