@@ -13,22 +13,27 @@ measured fits (issue 20 item 5; docs/performance.md "A cost model").
    thread, 200k rows, as many blobs as centres; least squares with every constant ≥ 0),
    separately for each of the assignment's kernels (direct for d ≤ 16, GEMM-form tiles
    above), k̂ = k padded to the kernel's width (32 centres a tile panel, 16 a direct column):
-   the time per row of a Lloyd assignment  α·k̂·d + β·k̂ + δ·d + γ; of a Hamerly one
-   b₀ + b₁·d·t + η·r·(Lloyd's), r the share of rows scored against every centre
-   (`rows_rescored` of --json), t = k·(f − r) the tightened rows' (one distance each; f:
-   `distances_computed`); the reduction's local work r₀ + r₁·k·d and, per pass over the rows
-   to relocate an empty cluster (`relocation_passes`), ρ per row and feature;
-   the slow-down s(p) of a rank's assignment when p ranks are busy (per kernel, the median
-   over its shapes of the same fit at p ranks and p times the rows); k-means++ (k < 128) per
-   pick and row c₁·(2 + ⌊ln k⌋)·d + c₂; the read of the shard e₁ per byte + e₂, the write of
-   a model w₁ per label byte + w₂.
+   the time per row of a Lloyd assignment L = α·k̂·d + β·k̂ + δ·d + γ (S = α·k̂·d + β·k̂ its
+   scoring); of a whole Hamerly fit of N iterations, per row, a·L (the first pass: every row
+   scored, its bounds set) + b₀·N (the bound sweeps) + b₁·d·t + r·(η·S + ε), t the rows
+   tightened per row over the fit (one distance each) and r the rows scored against every
+   centre after the first pass (from `distances_computed` and `rows_rescored` of --json),
+   calibrated on fits from forgy's centres of 3, 12 and 30 iterations and from k-means++'s
+   to convergence; the reduction beyond its allreduces r₀ + r₁·k·d + λ·(the assignment),
+   at each rank count (λ: the fastest rank's wait for a slower one), and per pass over the
+   rows to relocate an empty cluster (`relocation_passes`) ρ per row and feature; the
+   slow-down s(p) of a rank's assignment when p ranks are busy (per kernel, the median over
+   its shapes of the same fit at p ranks and p times the rows); k-means++ (k < 128) per pick
+   and row c₁·(2 + ⌊ln k⌋)·d + c₂; the read of the shard e₁ per byte + e₂, the write of a
+   model w₁ per label byte + w₂ at each rank count.
 3. The model of a fit on p ranks, m = ⌈n/p⌉ rows per rank, t bytes per value:
        read    = e₂ + e₁ · m·d·t
        seed    = summary + k · (m · (c₁·(2+⌊ln k⌋)·d + c₂) · s(p) + 2·AR(p, 16 B))
-       assign  = m · (α·k̂·d + β·k̂ + δ·d + γ) · s(p)                per Lloyd iteration
-               = m · (b₀ + b₁·d·t + η · r · (α·k̂·d + β·k̂ + δ·d + γ)) · s(p) per Hamerly iteration
-       reduce  = AR128(p, 16·k·d) + AR(p, 8·k) + 3·AR(p, 16) + r₀ + r₁·k·d + (passes / iterations)·m·d·ρ
-       write   = w₂ + w₁ · 4m
+       assign  = m · L · s(p)                                           per Lloyd iteration
+               = m · (a·L + b₀·N + b₁·d·t + r·(η·S + ε)) · s(p) / N     per Hamerly iteration
+       reduce  = AR128(p, 16·k·d) + AR(p, 8·k) + 3·AR(p, 16) + r₀ + r₁·k·d + λ·assign
+                 + (passes / iterations)·m·d·ρ
+       write   = w₂(p) + w₁(p) · 4m
        whole   = start-up(p) + read + seed + iterations · (assign + reduce) + write
    AR(p, bytes): the allreduce sweep at p ranks, interpolated (0 at 1 rank).
 4. The check: P1-P3 (20 iterations from the same centres, --algorithm lloyd and the
@@ -65,6 +70,7 @@ MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CO
 PROBLEMS = {"P1": (1_000_000, 32, 64), "P2": (2_000_000, 8, 16), "P3": (200_000, 256, 256)}
 CALIBRATION_ROWS = 200_000
 # (d, k) of the calibration fits: none is a checked problem's shape.
+HAMERLY_ITERATIONS = (3, 12, 30)  # fit lengths per calibration shape
 CALIBRATION_SHAPES = [(4, 8), (6, 40), (8, 64), (10, 96), (12, 24), (16, 128),
                       (24, 96), (48, 32), (64, 16), (64, 128), (128, 64), (160, 192)]
 # (d, k) of the k-means++ calibration: below 128 features and centres (no pruning structures).
@@ -213,11 +219,17 @@ class Model:
             path_of[d, k] = generate(lloyd, os.path.join(data, f"calibration-{CALIBRATION_ROWS}x{d}-{k}.h5"),
                                      CALIBRATION_ROWS, d, k)
             _, lloyd_run = median_fit(repeats, lloyd, 1, path_of[d, k], k, *common, "--algorithm", "lloyd")
-            _, hamerly_run = median_fit(repeats, lloyd, 1, path_of[d, k], k, *common, "--algorithm", "hamerly")
             one_rank[d, k] = per_iteration(lloyd_run, "assign")
-            hamerly_rows.setdefault(regime(d), []).append(
-                (d, k, hamerly_work(hamerly_run, k), per_iteration(hamerly_run, "assign") / CALIBRATION_ROWS))
             lloyd_runs[d, k] = lloyd_run
+            # Hamerly from forgy's centres at several lengths, and from k-means++'s to convergence
+            # (few rows rescored after the first pass), so that its first pass (every row
+            # scored), its sweeps and its rescored rows can be told apart
+            starts = [("--init", "forgy", "--tol", "0", "--max-iter", str(iterations)) for iterations in HAMERLY_ITERATIONS]
+            for start in starts + [("--init", "k-means++")]:
+                _, hamerly_run = median_fit(repeats, lloyd, 1, path_of[d, k], k, *start, "--seed", "3",
+                                            "--algorithm", "hamerly")
+                hamerly_rows.setdefault(regime(d), []).append(
+                    (d, k, hamerly_work(hamerly_run, k), hamerly_run["phases"]["assign"] / CALIBRATION_ROWS))
         # Lloyd, per row: α·k·d + β·k + δ·d + γ (multiply-adds, per-centre decisions, per-feature
         # work: the row's copy into a tile, its exact distance, its fixed-point sums; the rest)
         self.lloyd_terms = {}
@@ -225,11 +237,15 @@ class Model:
             shapes = [(d, k) for d, k in CALIBRATION_SHAPES if regime(d) == name]
             self.lloyd_terms[name] = nonnegative_fit([lloyd_columns(d, k) for d, k in shapes],
                                                      [one_rank[shape] / CALIBRATION_ROWS for shape in shapes])
-        # Hamerly, per row: b₀ (the bound sweep) + b₁ · d · t (the rows it lists, one distance
-        # each to tighten the bound: t of them per row) + η · r · Lloyd's row (the rows still
-        # unsettled, scored against every centre in batches: η ≥ 1 where that is slower than in
-        # tiles)
-        self.hamerly_terms = {name: nonnegative_fit([[1, d * t, r * self.lloyd_row(d, k)] for d, k, (t, r), _ in rows],
+        # Hamerly, per row over a whole fit of N iterations: a · Lloyd's row (the first pass,
+        # which scores every row and sets its bounds) + b₀ · N (the bound sweep of each later
+        # iteration and of the last pass) + b₁ · d · t (the rows listed to tighten their bound,
+        # one distance each: t of them per row over the fit) + r · (η · Lloyd's scoring + ε)
+        # (the rows the bounds and the tightening did not settle, scored against every centre
+        # in batches of scattered rows, r per row after the first pass: the scoring of Lloyd's
+        # row, α·k̂·d + β·k̂, and a cost of its own per row for the gathering and the bounds —
+        # not Lloyd's per-row sums, which a pruned pass makes only for the rows that move)
+        self.hamerly_terms = {name: nonnegative_fit([self.hamerly_columns(d, k, work) for d, k, work, _ in rows],
                                                     [time for *_, time in rows])
                               for name, rows in hamerly_rows.items()}
         # The reduction's local work (1 rank: no communication): ρ per row and feature of a pass
@@ -245,9 +261,8 @@ class Model:
             if moved["relocation_passes"] == 1 and plain["relocation_passes"] == 0:
                 passes.append(max(moved["phases"]["reduce"] - plain["phases"]["reduce"], 0.0) / (CALIBRATION_ROWS * d))
         self.relocation_per_value = statistics.median(passes) if passes else 0.0
-        local = [(k * d, runs["phases"]["reduce"] / runs["n_iter"] - runs["relocation_passes"] / runs["n_iter"]
-                  * CALIBRATION_ROWS * d * self.relocation_per_value) for (d, k), runs in lloyd_runs.items()]
-        self.reduce_terms = nonnegative_fit([[1, kd] for kd, _ in local], [max(t, 0.0) for _, t in local])
+        self.reduce_terms = {1: self.local_reduce_terms({(d, k, "lloyd"): run for (d, k), run in lloyd_runs.items()}, 1,
+                                                        CALIBRATION_ROWS)}
         # p busy ranks share the chip (memory bandwidth, caches, clock): a rank's assignment of
         # m rows at p ranks takes s(p) times as long as at 1 rank; per kernel the median over its
         # calibration shapes of the same fit at p ranks and p times the rows.
@@ -255,13 +270,19 @@ class Model:
         for p in ranks:
             if p == 1:
                 continue
-            ratios = {}
+            ratios, many_runs = {}, {}
             for d, k in CALIBRATION_SHAPES:
                 big = generate(lloyd, os.path.join(data, f"calibration-{p * CALIBRATION_ROWS}x{d}-{k}.h5"),
                                p * CALIBRATION_ROWS, d, k)
-                many = per_iteration(median_fit(repeats, lloyd, p, big, k, *common, "--algorithm", "lloyd")[1],
-                                     "assign")
-                ratios.setdefault(regime(d), []).append(many / one_rank[d, k])
+                many_runs[d, k, "lloyd"] = median_fit(repeats, lloyd, p, big, k, *common, "--algorithm", "lloyd")[1]
+                many_runs[d, k, "hamerly"] = median_fit(repeats, lloyd, p, big, k, *common, "--algorithm", "hamerly")[1]
+                ratios.setdefault(regime(d), []).append(per_iteration(many_runs[d, k, "lloyd"], "assign") / one_rank[d, k])
+            # at p ranks the reduction's local work is measured beside its communication (the
+            # sums packed for and unpacked from the allreduce, which one rank skips), and the
+            # fastest rank's reduction also holds its waits for a slower assignment (the ranks
+            # take turns being the slowest: a share of the assignment); Lloyd's and Hamerly's
+            # assignments of the same shape tell that share from the work per k·d
+            self.reduce_terms[p] = self.local_reduce_terms(many_runs, p, CALIBRATION_ROWS)
             for name, values in ratios.items():
                 self.slowdown[name][p] = statistics.median(values)
         # k-means++ (k < 128: no rows sorted by centre, no per-row bounds; P4's case), per pick
@@ -278,62 +299,98 @@ class Model:
             self.summary_per_value = forgy["phases"]["init"] / (CALIBRATION_ROWS * d)
         self.seeding_terms = nonnegative_fit(seeding_rows, seeding_times)
         # the read (e₁ per byte, e₂ per file) from two file sizes; the write of a model (labels
-        # written by every rank for its rows: w₁ per label byte, w₂ per file) from two row counts
-        measured = []
-        for rows, d in ((CALIBRATION_ROWS, 16), (CALIBRATION_ROWS, 128), (4 * CALIBRATION_ROWS, 8)):
-            path = generate(lloyd, os.path.join(data, f"calibration-{rows}x{d}.h5"), rows, d, 32)
-            output = os.path.join(scratch, "calibration-model.h5")
-            _, result = median_fit(repeats, lloyd, 1, path, 8, "--init", "forgy", "--max-iter", "1",
-                                   "--output", output, "--force")
-            measured.append((rows, d, result["phases"]["io"], result["phases"]["write"]))
-        (n0, d0, r0, w0), (n1, d1, r1, _), (n2, _, _, w2) = measured
-        self.read_per_byte, self.read_per_file = line_through((n0 * d0 * 4, r0), (n1 * d1 * 4, r1))
-        self.write_per_byte, self.write_per_file = line_through((n0 * 4, w0), (n2 * 4, w2))
+        # written by every rank for its rows: w₁ per label byte, w₂ per file) from two row counts,
+        # at each rank count (the file is created collectively: measured 3 ms more at 2 ranks)
+        self.write_terms = {}
+        for p in sorted(set(ranks) | {1}):
+            measured = []
+            for rows, d in ((CALIBRATION_ROWS, 16), (CALIBRATION_ROWS, 128), (4 * CALIBRATION_ROWS, 8)):
+                path = generate(lloyd, os.path.join(data, f"calibration-{rows}x{d}.h5"), rows, d, 32)
+                output = os.path.join(scratch, "calibration-model.h5")
+                _, result = median_fit(repeats, lloyd, p, path, 8, "--init", "forgy", "--max-iter", "1",
+                                       "--output", output, "--force")
+                measured.append((-(-rows // p), d, result["phases"]["io"], result["phases"]["write"]))
+            (m0, d0, r0, w0), (m1, d1, r1, _), (m2, _, _, w2) = measured
+            if p == 1:
+                self.read_per_byte, self.read_per_file = line_through((m0 * d0 * 4, r0), (m1 * d1 * 4, r1))
+            self.write_terms[p] = line_through((m0 * 4, w0), (m2 * 4, w2))
 
     def describe(self):
         lines = []
         for name, (alpha, beta, delta, gamma) in sorted(self.lloyd_terms.items()):
-            b0, b1, eta = self.hamerly_terms[name]
+            first, b0, b1, eta, epsilon = self.hamerly_terms[name]
             slow = ", ".join(f"{p} ranks {s:.2f}" for p, s in sorted(self.slowdown[name].items()) if p > 1)
             lines.append(f"  {name:6s} Lloyd row: k·d × {alpha * 1e12:.1f} ps ({2 / alpha / 1e9:.0f} GFLOP/s, "
                          f"{2 / alpha / self.rates.gemm[4] * 100:.0f}% of one core's SGEMM) + k × {beta * 1e9:.3f} ns "
-                         f"+ d × {delta * 1e9:.3f} ns + {gamma * 1e9:.2f} ns; Hamerly row: {b0 * 1e9:.2f} ns + d·t × {b1 * 1e9:.3f} ns "
-                         f"+ {eta:.2f} × r × Lloyd's; "
+                         f"+ d × {delta * 1e9:.3f} ns + {gamma * 1e9:.2f} ns; Hamerly row: first pass {first:.2f} × Lloyd's, then {b0 * 1e9:.2f} ns per iteration "
+                         f"+ d·t × {b1 * 1e9:.3f} ns + r × ({eta:.2f} × Lloyd's scoring + {epsilon * 1e9:.2f} ns); "
                          f"slow-down at {slow or '1 rank only'}")
-        r0, r1 = self.reduce_terms
-        lines.append(f"  reduction's local work: {r0 * 1e6:.1f} µs + k·d × {r1 * 1e9:.3f} ns per iteration; "
-                     f"a relocation pass {self.relocation_per_value * 1e9:.3f} ns per row and feature")
+        lines.append("  reduction's local work per iteration: " + "; ".join(
+            f"{p} rank(s) {r0 * 1e6:.1f} µs + k·d × {r1 * 1e9:.3f} ns + {wait * 100:.2f}% of the assignment"
+            for p, (r0, r1, wait) in sorted(self.reduce_terms.items()))
+            + f"; a relocation pass {self.relocation_per_value * 1e9:.3f} ns per row and feature")
         c1, c2 = self.seeding_terms
         lines.append(f"  k-means++ per pick and row: {c1 * 1e9:.4f} ns × (2+⌊ln k⌋)·d + {c2 * 1e9:.3f} ns; "
                      f"data summary {self.summary_per_value * 1e9:.3f} ns per value")
         lines.append(f"  read: {self.read_per_byte * 1e9:.4f} ns per byte ({1 / max(self.read_per_byte, 1e-30) / 1e9:.2f}"
                      f" GB/s) + {self.read_per_file * 1e3:.1f} ms per file; write: "
-                     f"{self.write_per_byte * 1e9:.4f} ns per label byte + {self.write_per_file * 1e3:.1f} ms per file")
+                     + "; ".join(f"{p} rank(s) {per_byte * 1e9:.4f} ns per label byte + {per_file * 1e3:.1f} ms per file"
+                                 for p, (per_byte, per_file) in sorted(self.write_terms.items())))
         return "\n".join(lines)
 
     # -- the model
+    def local_reduce_terms(self, runs, p, m):
+        """(r₀, r₁, λ) of the reduction per iteration beyond its allreduces and relocation passes,
+        r₀ + r₁·k·d + λ·(the assignment per iteration), from fits at p ranks of m rows each
+        (`runs`: (d, k, algorithm) → --json): the fastest rank's reduction (phases_min) less the
+        allreduces and the relocation passes. λ is 0 at one rank (no other rank to wait for)."""
+        local = []
+        for (d, k, _), result in runs.items():
+            iterations = max(result["n_iter"], 1)
+            seconds = (result["phases_min"]["reduce"] / iterations - self.communication(p, d, k)
+                       - relocations(result) * m * d * self.relocation_per_value)
+            local.append(([1, k * d, per_iteration(result, "assign") if p > 1 else 0.0], max(seconds, 0.0)))
+        # relative errors (each equation over its time): the reductions span 10 µs to 1 ms, and
+        # the largest alone would set the constants in absolute terms
+        floor = max(max(seconds for _, seconds in local), 1e-9) * 1e-3
+        return nonnegative_fit([[value / max(seconds, floor) for value in columns] for columns, seconds in local],
+                               [seconds / max(seconds, floor) for _, seconds in local])
+
+    def communication(self, p, d, k, allreduce=None):
+        """The reduction's allreduces per iteration: the exact sums, the counts, three scalars."""
+        allreduce = allreduce or self.rates.allreduce
+        return (allreduce(p, 16 * k * d, "allreduce_int128") + allreduce(p, 8 * k, "allreduce_double")
+                + 3 * allreduce(p, 16, "allreduce_double"))
+
     def lloyd_row(self, d, k):
         return float(np.dot(self.lloyd_terms[regime(d)], lloyd_columns(d, k)))
+
+    def lloyd_scoring(self, d, k):
+        """The part of Lloyd's row that scores it against the centres: α·k̂·d + β·k̂."""
+        return float(np.dot(self.lloyd_terms[regime(d)][:2], lloyd_columns(d, k)[:2]))
+
+    def hamerly_columns(self, d, k, work):
+        """The columns of a Hamerly fit's assignment time per row (see calibrate)."""
+        iterations, tightened, rescored = work
+        return [self.lloyd_row(d, k), iterations, d * tightened, rescored * self.lloyd_scoring(d, k), rescored]
 
     def slowed(self, d, p):
         table = self.slowdown[regime(d)]
         return table.get(p, max(table.values()))
 
     def assign(self, m, d, k, work=None, p=1):
-        """Lloyd's assignment, or with work = (t, r) (hamerly_work) a pruned one's."""
+        """Lloyd's assignment per iteration, or with work (hamerly_work) a pruned one's, its
+        fit's assignment time over its iterations."""
         row = self.lloyd_row(d, k)
         if work is not None:
-            b0, b1, eta = self.hamerly_terms[regime(d)]
-            tightened, rescored = work
-            row = b0 + b1 * d * tightened + eta * rescored * row
+            row = float(np.dot(self.hamerly_terms[regime(d)], self.hamerly_columns(d, k, work))) / work[0]
         return m * row * self.slowed(d, p)
 
-    def reduce(self, p, d, k, m=0, relocations=0.0, allreduce=None):
-        """Per iteration, with `relocations` passes over the m rows per iteration."""
-        allreduce = allreduce or self.rates.allreduce
-        r0, r1 = self.reduce_terms
-        return (allreduce(p, 16 * k * d, "allreduce_int128") + allreduce(p, 8 * k, "allreduce_double")
-                + 3 * allreduce(p, 16, "allreduce_double") + r0 + r1 * k * d
+    def reduce(self, p, d, k, m=0, relocations=0.0, allreduce=None, assign=0.0):
+        """Per iteration, with `relocations` passes over the m rows per iteration, after an
+        assignment of `assign` seconds per iteration."""
+        r0, r1, wait = self.reduce_terms.get(p, self.reduce_terms[max(self.reduce_terms)])
+        return (self.communication(p, d, k, allreduce) + r0 + r1 * k * d + (wait * assign if p > 1 else 0.0)
                 + relocations * m * d * self.relocation_per_value)
 
     def seed(self, p, m, d, k, allreduce=None, summary_scale=1.0, slowdown=None):
@@ -346,8 +403,9 @@ class Model:
     def read(self, p, m, d, s=4):
         return self.read_per_file + self.read_per_byte * m * d * s
 
-    def write(self, m):
-        return self.write_per_file + self.write_per_byte * 4 * m
+    def write(self, m, p=1):
+        per_byte, per_file = self.write_terms.get(p, self.write_terms[max(self.write_terms)])
+        return per_file + per_byte * 4 * m
 
 
 def line_through(first, second):
@@ -362,13 +420,17 @@ def trials(k):
 
 
 def hamerly_work(result, k):
-    """(t, r) of a pruned fit's --json, per row and iteration: the rows tightened (one distance
-    each) and the rows scored against every centre; distances_computed = (t + r·k) / k. None
-    for a Lloyd fit (every distance)."""
+    """(N, t, r) of a pruned fit's --json: its iterations, and per row over the whole fit the
+    rows tightened (one distance each) and the rows scored against every centre after the
+    first pass (which scores every row); per row and iteration, distances_computed = (t' +
+    r'·k) / k and rows_rescored = r'. None for a Lloyd fit (every distance)."""
     if result["algorithm"] == "lloyd":
         return None
+    iterations = max(result["n_iter"], 1)
     rescored = result["rows_rescored"]
-    return max(result["distances_computed"] * k - rescored * k, 0.0), rescored
+    tightened = max(result["distances_computed"] - rescored, 0.0) * k * iterations
+    return iterations, tightened, max(rescored * iterations - 1.0, 0.0)
+
 
 
 def relocations(result):
@@ -418,7 +480,7 @@ def check(model, lloyd, data, ranks, repeats, problems, scratch):
                 work = hamerly_work(result, k)
                 label = f"{name} {p}r {result['algorithm']}"
                 assign = model.assign(m, d, k, work, p)
-                reduce = model.reduce(p, d, k, m, relocations(result))
+                reduce = model.reduce(p, d, k, m, relocations(result), assign=assign)
                 add(label, "assign /iter", assign, per_iteration(result, "assign"))
                 if p > 1:
                     add(label, "reduce /iter", reduce, result["phases_min"]["reduce"] / result["n_iter"])
@@ -431,8 +493,9 @@ def check(model, lloyd, data, ranks, repeats, problems, scratch):
             m = -(-n // p)
             seconds, result = median_fit(repeats, lloyd, p, path, k, "--seed", "0", "--output", output, "--force")
             label = f"P4 {p}r default"
-            read, seed, write = model.read(p, m, d), model.seed(p, m, d, k), model.write(m)
-            iteration = model.assign(m, d, k, hamerly_work(result, k), p) + model.reduce(p, d, k, m, relocations(result))
+            read, seed, write = model.read(p, m, d), model.seed(p, m, d, k), model.write(m, p)
+            assign = model.assign(m, d, k, hamerly_work(result, k), p)
+            iteration = assign + model.reduce(p, d, k, m, relocations(result), assign=assign)
             add(label, "read", read, result["phases"]["io"])
             add(label, "seed", seed, result["phases"]["init"])
             add(label, f"{result['n_iter']} iterations", result["n_iter"] * iteration, result["n_iter"] * loop(result))
@@ -489,9 +552,16 @@ def at_scale(model):
     seed_pp = model.seed(p, m, d, k, allreduce=allreduce, summary_scale=summary_scale)
     # k-means++'s passes stream the shard once per pick: bound below by the rank's bandwidth
     seed_pp = max(seed_pp, k * m * d * 4 / per_rank_triad)
-    lloyd_iteration = model.assign(m, d, k) + model.reduce(p, d, k, allreduce=allreduce)
-    hamerly_iteration = (model.assign(m, d, k, (s["hamerly_tightened"], s["hamerly_rescored"]))
-                         + model.reduce(p, d, k, allreduce=allreduce))
+    # (the reduction's wait for the slowest rank: the share of the assignment measured at the
+    # most ranks here, assumed to hold at p)
+    lloyd_assign = model.assign(m, d, k)
+    lloyd_iteration = lloyd_assign + model.reduce(p, d, k, allreduce=allreduce, assign=lloyd_assign)
+    # per row over the fit: every row scored in the first pass, then the stated shares per iteration
+    iterations = s["iterations"]
+    hamerly_work_at_scale = (iterations, s["hamerly_tightened"] * iterations, s["hamerly_rescored"] * (iterations - 1))
+    hamerly_assign = model.assign(m, d, k, hamerly_work_at_scale)
+    hamerly_reduce = model.reduce(p, d, k, allreduce=allreduce, assign=hamerly_assign)
+    hamerly_iteration = hamerly_assign + hamerly_reduce
     kpar_rounds, oversampling = 5, 2 * k
     candidates = kpar_rounds * oversampling
     # k-means||: each round scores the rows against ~ℓ new candidates (the assignment's kernels),
@@ -505,7 +575,7 @@ def at_scale(model):
     print("  " + ", ".join(f"{key} {value:g}" for key, value in s.items() if key not in ("nodes", "ranks_per_node", "n", "d", "k")))
     print(f"  read {fmt(read)}; seed: k-means++ {fmt(seed_pp)}, k-means|| {fmt(kpar)}; "
           f"per iteration: Lloyd {fmt(lloyd_iteration)}, Hamerly {fmt(hamerly_iteration)} "
-          f"(of which reduce {fmt(model.reduce(p, d, k, allreduce=allreduce))}); write labels {fmt(write)}")
+          f"(of which reduce {fmt(hamerly_reduce)}); write labels {fmt(write)}")
     whole = read + min(seed_pp, kpar) + s["iterations"] * hamerly_iteration + write
     print(f"  a whole fit with k-means|| and {s['iterations']} Hamerly iterations: {fmt(whole)}")
     return {"ranks": p, "read": read, "seed_kmeans++": seed_pp, "seed_kmeans||": kpar, "lloyd_iteration": lloyd_iteration,
@@ -547,7 +617,7 @@ def main():
                        "lloyd_terms": {name: list(terms) for name, terms in model.lloyd_terms.items()},
                        "hamerly_terms": {name: list(terms) for name, terms in model.hamerly_terms.items()},
                        "slowdown": model.slowdown, "seeding_terms": list(model.seeding_terms),
-                       "reduce_terms": list(model.reduce_terms), "relocation_per_value": model.relocation_per_value},
+                       "reduce_terms": {p: list(terms) for p, terms in model.reduce_terms.items()}, "relocation_per_value": model.relocation_per_value},
                       out, default=lambda value: value.item())  # numpy scalars
 
 
