@@ -485,7 +485,7 @@ class ClusterOrder {
   struct Segment {
     Eigen::Index begin, end;
     std::int32_t label;  ///< the rows' nearest centre; −1: any (not sorted)
-    T radius;            ///< the largest D² of its rows (sorted only: every step reads the other)
+    T radius;            ///< the largest D² of its rows (sorted only; unsorted, every step reads the one segment)
   };
   ClusterOrder(const DenseShard<T>& shard, CandidateDistances<T>& kernel, TriangleBounds<T>& bounds,
                std::vector<T>&& closest, bool grouped, bool sorted)
